@@ -1,0 +1,396 @@
+"""The ``o1tui`` command: the app, ``ask``, ``history``, ``serve``, ``models``, ``download``.
+
+Imports stay lazy: ``o1tui ask`` and ``o1tui history`` never import Textual, and nothing
+heavy (openai, torch, modelscope) is imported before the subcommand that needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from tui import __version__
+
+PROG = "o1tui"
+
+#: Exit statuses besides the chain statuses of tui.printer.EXIT_CODES.
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+STRATEGIES = ("g1", "thinking", "plain", "native")
+ENGINES = ("auto", "lmdeploy", "llamacpp", "transformers")
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2 unless given."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# --- argument parsing ---------------------------------------------------------------------
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """Options accepted before or after any subcommand (defaults SUPPRESSed so the
+    subcommand's copy does not overwrite a value given before it)."""
+    p = argparse.ArgumentParser(add_help=False)
+    S = argparse.SUPPRESS
+    p.add_argument("--data-dir", type=Path, default=S, metavar="DIR",
+                   help="where the history lives (env O1TUI_DATA_DIR; default: the user data dir)")
+    p.add_argument("--config", type=Path, default=S, metavar="FILE",
+                   help="config file (default: config.toml in the user config dir)")
+    return p
+
+
+def _model_options() -> argparse.ArgumentParser:
+    """Options that pick the model and how to reach it."""
+    p = argparse.ArgumentParser(add_help=False)
+    S = argparse.SUPPRESS
+    p.add_argument("--endpoint", default=S, metavar="URL",
+                   help="use a running OpenAI-compatible server (e.g. http://127.0.0.1:23333/v1) "
+                        "instead of starting one")
+    p.add_argument("--api-key", default=S, metavar="KEY",
+                   help="API key for --endpoint (env O1TUI_API_KEY); never saved")
+    p.add_argument("--model", default=S, metavar="M",
+                   help="preset name, ModelScope id or local directory/file; with --endpoint, "
+                        "the served model name (default: the first the server lists)")
+    p.add_argument("--engine", choices=ENGINES, default=S,
+                   help="what runs the model when o1tui starts it (default auto: lmdeploy with "
+                        "a GPU, else llama.cpp, else transformers)")
+    p.add_argument("--port", type=int, default=S, help="port of the managed server (default 23333)")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common, model = _common_options(), _model_options()
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        parents=[common, model],
+        description="o1-like reasoning chains from local 7-8B models. Without a subcommand, "
+                    "opens the full-screen app (starting or reusing a model server unless "
+                    "--endpoint is given).",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--strategy", choices=STRATEGIES, default=argparse.SUPPRESS,
+                        help="strategy the app starts with (default g1)")
+    parser.add_argument("--theme", default=argparse.SUPPRESS, help="theme name for the app")
+    parser.add_argument("--keep-server", action="store_true", default=argparse.SUPPRESS,
+                        help="leave a server the app started running when it quits")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = sub.add_parser("ask", parents=[common, model], help="run one chain headless",
+                         description="Run one reasoning chain, print each step as it finishes, "
+                                     "save it to the history. Exit 0 only when the chain finished "
+                                     "(1 error, 2 bad input, 3 step limit, 130 cancelled).")
+    ask.add_argument("question", help="the question; '-' reads it from standard input")
+    ask.add_argument("--strategy", choices=STRATEGIES, default=argparse.SUPPRESS,
+                     help="g1 step chain (default), InternLM3 thinking mode, plain answer, or "
+                          "native <think> reasoning")
+    ask.add_argument("--lang", choices=("auto", "en", "zh"), default=argparse.SUPPRESS,
+                     help="g1 prompt language (default: from the question)")
+    ask.add_argument("--max-steps", type=int, default=argparse.SUPPRESS, metavar="N",
+                     help="g1 step cap before the final answer (default 25)")
+    ask.add_argument("--json", action="store_true", help="print one JSON document at the end")
+
+    hist = sub.add_parser("history", parents=[common], help="list, show, export, delete chains")
+    hsub = hist.add_subparsers(dest="history_command", metavar="ACTION", required=True)
+    hl = hsub.add_parser("list", parents=[common], help="newest chains first")
+    hl.add_argument("--search", metavar="TEXT", help="full-text search in questions and steps")
+    hl.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default 20)")
+    hl.add_argument("--json", action="store_true", help="JSON list of chain summaries")
+    hs = hsub.add_parser("show", parents=[common], help="one chain, whole")
+    hs.add_argument("id", help="chain id (a unique prefix is enough)")
+    fmt = hs.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="the chain as JSON")
+    fmt.add_argument("--markdown", action="store_true", help="the chain as Markdown")
+    he = hsub.add_parser("export", parents=[common], help="write a chain to Markdown or JSON")
+    he.add_argument("id", help="chain id (a unique prefix is enough)")
+    he.add_argument("--format", choices=("md", "json"), default="md")
+    he.add_argument("-o", "--output", type=Path, metavar="FILE",
+                    help="file to write (default: standard output)")
+    hd = hsub.add_parser("delete", parents=[common], help="delete a chain")
+    hd.add_argument("id", help="chain id (a unique prefix is enough)")
+
+    serve = sub.add_parser("serve", parents=[common, model],
+                           help="run only the model server, in the foreground")
+    serve.add_argument("--backend", choices=("turbomind", "pytorch"), default=argparse.SUPPRESS,
+                       help="LMDeploy engine (default: LMDeploy's choice)")
+    serve.add_argument("--tp", type=int, default=argparse.SUPPRESS, help="tensor parallel GPUs")
+
+    sub.add_parser("models", parents=[common], help="list the model presets")
+    dl = sub.add_parser("download", parents=[common], help="download a model from ModelScope")
+    dl.add_argument("name", metavar="MODEL", help="preset name or ModelScope id")
+    return parser
+
+
+# --- settings -----------------------------------------------------------------------------
+
+#: CLI attribute -> Settings field, for the flags that override the config file.
+_OVERRIDES = {
+    "endpoint": "endpoint", "api_key": "api_key", "model": "model", "engine": "engine",
+    "port": "port", "strategy": "strategy", "lang": "lang", "max_steps": "max_steps",
+    "theme": "theme", "keep_server": "keep_server", "backend": "backend", "tp": "tp",
+}
+
+
+def resolve_settings(args: argparse.Namespace) -> Any:
+    """Defaults < config file < environment < flags."""
+    from tui.config import load_settings
+
+    settings = load_settings(getattr(args, "config", None))
+    changes = {field: getattr(args, attr) for attr, field in _OVERRIDES.items() if hasattr(args, attr)}
+    settings = dataclasses.replace(settings, **changes)
+    for warning in getattr(settings, "warnings", None) or []:
+        print(f"{PROG}: warning: {warning}", file=sys.stderr)
+    return settings
+
+
+def model_given(args: argparse.Namespace) -> bool:
+    """Whether the user named a model (flag or env); else a running endpoint's own is used."""
+    return hasattr(args, "model") or bool(os.environ.get("O1TUI_MODEL"))
+
+
+def open_history(args: argparse.Namespace) -> Any:
+    from tui.history import History
+    from tui.locations import data_dir
+
+    history = History.open(data_dir(getattr(args, "data_dir", None)))
+    recovered = getattr(history, "recovered_from", None)
+    if recovered:
+        print(f"{PROG}: warning: the history database was unreadable; it was kept as "
+              f"{recovered} and a new one started", file=sys.stderr)
+    return history
+
+
+# --- ask ----------------------------------------------------------------------------------
+
+
+async def _connect(settings: Any, args: argparse.Namespace) -> tuple[Any, Any]:
+    """A chat client for the settings, and the managed server handle (None for --endpoint)."""
+    from backends.openai_client import OpenAIChatClient
+
+    if settings.endpoint:
+        client = OpenAIChatClient(
+            settings.endpoint, settings.model, settings.api_key,
+            timeout_s=settings.request_timeout_s, stall_timeout_s=settings.stall_timeout_s,
+        )
+        if not model_given(args):
+            served = await client.list_models()
+            if served:
+                client.model = served[0]
+        return client, None
+    from backends.manager import ensure_server
+
+    handle = await asyncio.to_thread(ensure_server, settings, progress=_progress_line)
+    client = handle.client(timeout_s=settings.request_timeout_s,
+                           stall_timeout_s=settings.stall_timeout_s)
+    return client, handle
+
+
+def _progress_line(line: str) -> None:
+    """Server start-up progress goes to stderr so ``--json`` output stays clean."""
+    from tui.sanitize import clean_line
+
+    print(clean_line(line, 200), file=sys.stderr, flush=True)
+
+
+async def _run_ask(args: argparse.Namespace, settings: Any, question: str) -> Any:
+    from tui.chain import Chain
+    from tui.lang import detect_lang
+    from tui.printer import StepPrinter
+    from tui.runner import run_chain
+    from tui.strategies import StrategyOptions, get_strategy
+
+    history = open_history(args)
+    client, handle = await _connect(settings, args)
+    lang = None if settings.lang == "auto" else settings.lang
+    chain = Chain(question=question, strategy=settings.strategy, model=client.model,
+                  lang=lang or detect_lang(question))
+    options = StrategyOptions(lang=chain.lang, max_steps=settings.max_steps)
+    on_event: Callable[[Any], None] | None = None
+    if not args.json:
+        on_event = StepPrinter(sys.stdout, progress=sys.stderr if sys.stderr.isatty() else None)
+    task = asyncio.ensure_future(
+        run_chain(chain, get_strategy(settings.strategy), client, options,
+                  history=history, on_event=on_event)
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass  # run_chain saved the chain as cancelled before re-raising
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await client.aclose()
+        history.close()
+        if handle is not None:
+            await asyncio.to_thread(handle.stop)
+    return chain
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from tui.chain import validate_question
+    from tui.printer import EXIT_CODES
+    from tui.sanitize import clean_line
+
+    text = sys.stdin.read() if args.question == "-" else args.question
+    try:
+        question = validate_question(text)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    settings = resolve_settings(args)
+    if settings.max_steps < 1:
+        raise UserError("--max-steps must be at least 1")
+    chain = asyncio.run(_run_ask(args, settings, question))
+    if args.json:
+        print(json.dumps(chain.to_dict(), ensure_ascii=False, indent=2))
+    if chain.error:
+        print(f"{PROG}: {clean_line(chain.error, 500)}", file=sys.stderr)
+    elif chain.status.value == "cancelled":
+        print(f"{PROG}: cancelled; the partial chain {chain.id} is in the history", file=sys.stderr)
+    elif chain.status.value == "step_limit":
+        print(f"{PROG}: the model did not finish within {settings.max_steps} steps "
+              f"(chain {chain.id})", file=sys.stderr)
+    return EXIT_CODES[chain.status]
+
+
+# --- history ------------------------------------------------------------------------------
+
+
+def _get_chain(history: Any, ident: str) -> Any:
+    chain = history.get(ident)
+    if chain is None:
+        raise UserError(f"no chain with id {ident!r} in the history", code=EXIT_FAILURE)
+    return chain
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from tui.export import to_json, to_markdown
+    from tui.printer import format_seconds, print_chain
+    from tui.sanitize import clean_line
+
+    history = open_history(args)
+    try:
+        action = args.history_command
+        if action == "list":
+            if args.limit < 1:
+                raise UserError("--limit must be at least 1")
+            rows = history.list(search=args.search, limit=args.limit)
+            if args.json:
+                print(json.dumps([_summary_dict(r) for r in rows], ensure_ascii=False, indent=2))
+                return 0
+            if not rows:
+                print("no chains" + (" match" if args.search else " yet"), file=sys.stderr)
+                return 0
+            for r in rows:
+                print(f"{r.id}  {r.created_at[:16].replace('T', ' ')}  {r.status:<10} "
+                      f"{r.strategy:<8} {format_seconds(r.total_s or 0.0):>10}  "
+                      f"{clean_line(r.question, 70)}")
+            return 0
+        chain = _get_chain(history, args.id)
+        if action == "show":
+            if args.json:
+                print(to_json(chain))
+            elif args.markdown:
+                print(to_markdown(chain))
+            else:
+                print_chain(chain)
+        elif action == "export":
+            text = to_json(chain) if args.format == "json" else to_markdown(chain)
+            if args.output:
+                args.output.write_text(text + "\n", encoding="utf-8")
+                print(f"wrote {args.output}", file=sys.stderr)
+            else:
+                print(text)
+        elif action == "delete":
+            history.delete(chain.id)
+            print(f"deleted {chain.id}", file=sys.stderr)
+        return 0
+    finally:
+        history.close()
+
+
+def _summary_dict(summary: Any) -> dict[str, Any]:
+    return dataclasses.asdict(summary) if dataclasses.is_dataclass(summary) else dict(summary)
+
+
+# --- server, models, download, app ----------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from backends.manager import serve_forever
+
+    settings = resolve_settings(args)
+    return serve_forever(settings, progress=_progress_line)
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from backends.presets import PRESETS, is_downloaded
+
+    for preset in PRESETS.values():
+        mark = "downloaded" if is_downloaded(preset) else ""
+        print(f"{preset.name:<28} {preset.modelscope_id or '-':<42} {preset.size:<8} {mark}")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from backends.download import download_model
+
+    path = download_model(args.name)
+    print(path)
+    return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from tui.app import run_app
+    from tui.locations import data_dir
+
+    settings = resolve_settings(args)
+    return run_app(settings, data_dir=data_dir(getattr(args, "data_dir", None)))
+
+
+COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
+    None: cmd_app, "ask": cmd_ask, "history": cmd_history, "serve": cmd_serve,
+    "models": cmd_models, "download": cmd_download,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point. Every failure a user can meet ends in one line on stderr, never a traceback."""
+    from backends.errors import BackendError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except UserError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return err.code
+    except BackendError as err:
+        print(f"{PROG}: {err}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # config, history and server errors carry their own messages
+        name = type(err).__name__
+        if name in {"ConfigError", "HistoryError", "ServerStartError", "ServerError",
+                    "EngineUnavailable", "DownloadError", "PresetError"}:
+            print(f"{PROG}: error: {err}", file=sys.stderr)
+            return EXIT_FAILURE
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Schema migrations for the history database, keyed on ``PRAGMA user_version``.
+
+One module per schema version (``v001_initial.py``, ``v002_...``), each with ``VERSION`` and
+``upgrade(conn)``. :func:`migrate` applies the missing ones in order, each in its own
+transaction together with the new ``user_version``, so a crash leaves the database at the
+previous version, never half-way. A database from a newer o1tui is refused, not touched.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from types import ModuleType
+
+from tui.migrations import v001_initial
+
+#: Every migration, oldest first. Add new modules here.
+MIGRATIONS: tuple[ModuleType, ...] = (v001_initial,)
+
+LATEST: int = MIGRATIONS[-1].VERSION
+
+
+class NewerSchemaError(Exception):
+    """The database was written by a newer o1tui than this one."""
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to :data:`LATEST`; return the version it was at.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``): transactions are explicit.
+    """
+    before = current_version(conn)
+    if before > LATEST:
+        raise NewerSchemaError(
+            f"the history database has schema version {before}; this o1tui knows up to "
+            f"{LATEST}. Upgrade o1tui."
+        )
+    for module in MIGRATIONS:
+        if module.VERSION <= before:
+            continue
+        # IMMEDIATE: take the write lock first, then re-read the version, so two processes
+        # opening a fresh database at once do not both run the same migration.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if current_version(conn) < module.VERSION:
+                module.upgrade(conn)
+                conn.execute(f"PRAGMA user_version = {int(module.VERSION)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return before
