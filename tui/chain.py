@@ -165,9 +165,13 @@ class AnswerDelta:
 
 @dataclass(frozen=True)
 class AnswerFinished:
-    """The final answer, whole (strategies send it once, after any AnswerDelta)."""
+    """The final answer, whole (strategies send it once, after any AnswerDelta).
+
+    ``status`` is how the chain ends: ``step_limit`` when g1 hit its step cap first.
+    """
 
     text: str
+    status: Status = Status.DONE
 
 
 @dataclass(frozen=True)

@@ -70,11 +70,41 @@ def _model_options() -> argparse.ArgumentParser:
     return p
 
 
+def _server_options() -> argparse.ArgumentParser:
+    """How a server that o1tui starts is configured (ignored with --endpoint)."""
+    p = argparse.ArgumentParser(add_help=False)
+    S = argparse.SUPPRESS
+    g = p.add_argument_group("managed server")
+    g.add_argument("--backend", choices=("turbomind", "pytorch"), default=S,
+                   help="LMDeploy engine (default: LMDeploy's choice)")
+    g.add_argument("--tp", type=int, default=S, metavar="N", help="tensor-parallel GPUs")
+    g.add_argument("--session-len", type=int, default=S, metavar="TOKENS",
+                   help="LMDeploy context length per conversation")
+    g.add_argument("--max-batch-size", type=int, default=S, metavar="N",
+                   help="concurrent sequences; fewer capture fewer CUDA graphs and start faster "
+                        "(default 16)")
+    g.add_argument("--no-prefix-caching", dest="enable_prefix_caching", action="store_false",
+                   default=S, help="turn off LMDeploy's prefix cache (on by default: g1 re-sends "
+                                   "a growing prefix every step)")
+    return p
+
+
+def _parse_param(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE read as JSON when it parses (numbers, true/false), else a string."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    common, model = _common_options(), _model_options()
+    common, model, server = _common_options(), _model_options(), _server_options()
     parser = argparse.ArgumentParser(
         prog=PROG,
-        parents=[common, model],
+        parents=[common, model, server],
         description="o1-like reasoning chains from local 7-8B models. Without a subcommand, "
                     "opens the full-screen app (starting or reusing a model server unless "
                     "--endpoint is given).",
@@ -87,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="leave a server the app started running when it quits")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ask = sub.add_parser("ask", parents=[common, model], help="run one chain headless",
+    ask = sub.add_parser("ask", parents=[common, model, server], help="run one chain headless",
                          description="Run one reasoning chain, print each step as it finishes, "
                                      "save it to the history. Exit 0 only when the chain finished "
                                      "(1 error, 2 bad input, 3 step limit, 130 cancelled).")
@@ -100,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--max-steps", type=int, default=argparse.SUPPRESS, metavar="N",
                      help="g1 step cap before the final answer (default 25)")
     ask.add_argument("--json", action="store_true", help="print one JSON document at the end")
+    ask.add_argument("--param", type=_parse_param, action="append", default=[], metavar="KEY=VALUE",
+                     help="extra request field for the server, e.g. max_tokens=400 or "
+                          "ignore_eos=true (repeatable)")
 
     hist = sub.add_parser("history", parents=[common], help="list, show, export, delete chains")
     hsub = hist.add_subparsers(dest="history_command", metavar="ACTION", required=True)
@@ -120,11 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     hd = hsub.add_parser("delete", parents=[common], help="delete a chain")
     hd.add_argument("id", help="chain id (a unique prefix is enough)")
 
-    serve = sub.add_parser("serve", parents=[common, model],
-                           help="run only the model server, in the foreground")
-    serve.add_argument("--backend", choices=("turbomind", "pytorch"), default=argparse.SUPPRESS,
-                       help="LMDeploy engine (default: LMDeploy's choice)")
-    serve.add_argument("--tp", type=int, default=argparse.SUPPRESS, help="tensor parallel GPUs")
+    sub.add_parser("serve", parents=[common, model, server],
+                   help="run only the model server, in the foreground; Ctrl+C stops it")
 
     sub.add_parser("models", parents=[common], help="list the model presets")
     dl = sub.add_parser("download", parents=[common], help="download a model from ModelScope")
@@ -139,6 +169,8 @@ _OVERRIDES = {
     "endpoint": "endpoint", "api_key": "api_key", "model": "model", "engine": "engine",
     "port": "port", "strategy": "strategy", "lang": "lang", "max_steps": "max_steps",
     "theme": "theme", "keep_server": "keep_server", "backend": "backend", "tp": "tp",
+    "session_len": "session_len", "max_batch_size": "max_batch_size",
+    "enable_prefix_caching": "enable_prefix_caching",
 }
 
 

@@ -243,12 +243,14 @@ def save_setting(key: str, value: Any, path: str | os.PathLike[str] | None = Non
     """Set one key in the config file, keeping the others; returns the file's path.
 
     The file is rewritten atomically (temporary file + ``os.replace``) with mode 0600.
-    ``value=None`` removes the key (TOML has no null). Comments in the file are not kept.
+    ``value=None`` removes the key (back to the default; TOML has no null). Comments in the
+    file are not kept.
     """
     if key not in SETTING_NAMES:
         raise ConfigError(f"unknown setting {key!r}")
     file = Path(path) if path is not None else locations.config_file()
-    value = _check(key, value, str(file))
+    if value is not None:
+        value = _check(key, value, str(file))
     table = _read_toml(file) or {}
     if value is None:
         table.pop(key, None)

@@ -47,7 +47,8 @@ class Reply:
     answers with an OpenAI error body carrying ``error_message``. ``finish_reason=None``
     ends the stream (with ``[DONE]``) without any finish_reason. ``drop_after_chunks=N``
     closes the socket after N text chunks; ``malformed`` sends a data line that is not JSON
-    after the text; ``not_json_body`` answers 200 with an HTML page.
+    after the text; ``not_json_body`` answers 200 with an HTML page; ``stall_after_chunks=N``
+    sends N text chunks and then nothing more until the server stops (a hang mid-answer).
     """
 
     content: str = ""
@@ -64,6 +65,7 @@ class Reply:
     usage: bool = True
     completion_tokens: int | None = None
     not_json_body: bool = False
+    stall_after_chunks: int | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Reply":
@@ -495,6 +497,10 @@ class FakeOpenAIServer:
         pieces += [("content", p) for p in _pieces(reply.content, reply.chunk_chars)]
         for sent, (field, text) in enumerate(pieces):
             if reply.drop_after_chunks is not None and sent >= reply.drop_after_chunks:
+                yield None
+                return
+            if reply.stall_after_chunks is not None and sent >= reply.stall_after_chunks:
+                self._sleep(float("inf"))
                 yield None
                 return
             if not self._sleep(reply.delay_s):

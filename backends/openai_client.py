@@ -1,0 +1,343 @@
+"""The streaming chat client for every OpenAI-compatible server (LMDeploy, vLLM, llama.cpp,
+hosted endpoints), over the ``openai`` package.
+
+It turns the server's stream into :class:`~backends.client.ChatChunk` pieces and every
+failure into one :mod:`backends.errors` class with a one-line message. Retries are ours
+(the ``openai`` package's own are off) and only happen before the first piece reached the
+caller: a half-sent answer is never replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import TYPE_CHECKING, Any, AsyncIterator
+
+from backends.client import ChatChunk, Usage
+from backends.errors import (
+    AuthError,
+    BackendError,
+    BadRequest,
+    ConnectError,
+    ContextLengthExceeded,
+    ModelNotFound,
+    RateLimited,
+    ResponseFormatUnsupported,
+    ServerError,
+    StreamDropped,
+    TimeoutError_,
+)
+
+if TYPE_CHECKING:  # importing openai costs a few hundred ms; only pay it when a client is made
+    import openai
+
+__all__ = ["OpenAIChatClient"]
+
+#: Servers without auth ignore the key, but the openai package insists on one.
+_PLACEHOLDER_KEY = "none"
+#: Longest piece of a server's message put into a one-line error.
+_MESSAGE_LIMIT = 300
+
+
+def _one_line(text: str, limit: int = _MESSAGE_LIMIT) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _root_cause(err: BaseException) -> str:
+    """The innermost readable reason (e.g. "Connection refused") under the library wrappers."""
+    reason = "connection error"
+    seen: set[int] = set()
+    current: BaseException | None = err.__cause__ or err.__context__
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return "connection refused"
+        text = getattr(current, "strerror", None) or str(current)
+        if text:
+            reason = _one_line(text)
+        current = current.__cause__ or current.__context__
+    return reason
+
+
+class OpenAIChatClient:
+    """A :class:`~backends.client.ChatClient` for one model on one OpenAI-compatible server.
+
+    ``timeout_s`` bounds each network wait of the HTTP client; ``stall_timeout_s`` bounds the
+    wait for the response and then for each next chunk (a server that hangs mid-answer);
+    ``retries`` is how many times a retryable failure is retried before anything was yielded.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        *,
+        timeout_s: float = 600.0,
+        stall_timeout_s: float = 120.0,
+        retries: int = 2,
+        retry_backoff_s: float = 0.5,
+    ) -> None:
+        import openai
+
+        self._openai = openai
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.timeout_s = timeout_s
+        self.stall_timeout_s = stall_timeout_s
+        self.retries = max(0, retries)
+        self.retry_backoff_s = retry_backoff_s
+        self._client = openai.AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=api_key or _PLACEHOLDER_KEY,
+            timeout=openai.Timeout(timeout_s, connect=min(timeout_s, 30.0)),
+            max_retries=0,
+        )
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"OpenAIChatClient({self.base_url!r}, {self.model!r})"
+
+    # -- public API --------------------------------------------------------------------
+
+    async def stream_chat(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        temperature: float = 0.0,
+        max_tokens: int | None = None,
+        response_format: dict[str, Any] | None = None,
+        extra_body: dict[str, Any] | None = None,
+    ) -> AsyncIterator[ChatChunk]:
+        """Stream one completion; raises :class:`~backends.errors.BackendError` subclasses."""
+        request: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": temperature,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if max_tokens is not None:
+            request["max_tokens"] = max_tokens
+        if response_format is not None:
+            request["response_format"] = response_format
+        if extra_body:
+            request["extra_body"] = extra_body
+
+        attempt = 0
+        while True:
+            yielded = False
+            try:
+                async with contextlib.aclosing(self._stream_once(request)) as chunks:
+                    async for chunk in chunks:
+                        yielded = True
+                        yield chunk
+                return
+            except BackendError as err:
+                if yielded or not err.retryable or attempt >= self.retries:
+                    raise
+            await asyncio.sleep(self.retry_backoff_s * (2**attempt))
+            attempt += 1
+
+    async def list_models(self) -> list[str]:
+        """The model names the server serves."""
+        try:
+            page = await asyncio.wait_for(self._client.models.list(), self.stall_timeout_s)
+        except asyncio.TimeoutError:
+            raise self._stall_error() from None
+        except self._openai.APIError as err:
+            raise await self._map_error(err, None, listing=True) from err
+        except ValueError as err:  # a body that is not JSON at all
+            raise ServerError(f"the server at {self.base_url} did not answer with JSON") from err
+        return [m.id for m in page.data]
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    # -- one attempt -------------------------------------------------------------------
+
+    async def _stream_once(self, request: dict[str, Any]) -> AsyncIterator[ChatChunk]:
+        response_format = request.get("response_format")
+        try:
+            stream = await asyncio.wait_for(
+                self._client.chat.completions.create(**request), self.stall_timeout_s
+            )
+        except asyncio.TimeoutError:
+            raise self._stall_error() from None
+        except self._openai.APIError as err:
+            raise await self._map_error(err, response_format) from err
+
+        content_type = stream.response.headers.get("content-type", "")
+        if "html" in content_type:  # a proxy or login page, not the model server
+            await stream.close()
+            raise ServerError(
+                f"the server at {self.base_url} answered with a web page, not an OpenAI stream "
+                "(is the endpoint URL right?)"
+            )
+        chunks = stream.__aiter__()
+        finish_reason: str | None = None
+        got_text = False
+        try:
+            while True:
+                try:
+                    raw = await asyncio.wait_for(chunks.__anext__(), self.stall_timeout_s)
+                except StopAsyncIteration:
+                    break
+                except asyncio.TimeoutError:
+                    raise self._stall_error() from None
+                except self._openai.APIConnectionError as err:  # timeouts included
+                    raise StreamDropped(
+                        f"the server at {self.base_url} closed the stream before the answer "
+                        "was complete"
+                    ) from err
+                except self._openai.APIError as err:  # an error event inside the stream
+                    raise ServerError(
+                        f"the server reported an error mid-answer: {_one_line(err.message)}"
+                    ) from err
+                except ValueError as err:  # json.JSONDecodeError from the SSE decoder
+                    raise StreamDropped(
+                        f"the server at {self.base_url} sent stream data that is not JSON"
+                    ) from err
+                chunk = self._convert(raw)
+                if chunk is None:
+                    continue
+                got_text = got_text or bool(chunk.content or chunk.reasoning)
+                if chunk.finish_reason:
+                    finish_reason = chunk.finish_reason
+                    if finish_reason == "length" and not got_text:
+                        raise ContextLengthExceeded(
+                            "the conversation no longer fits the server's context (session "
+                            "length); start a new chain or raise --session-len"
+                        )
+                yield chunk
+        finally:
+            await stream.close()
+        if finish_reason is None:
+            raise StreamDropped(
+                f"the stream from {self.base_url} ended before the model finished "
+                "(no finish_reason)"
+            )
+
+    @staticmethod
+    def _convert(raw: Any) -> ChatChunk | None:
+        """One SSE chunk as a ChatChunk, or None when it carries nothing (role-only deltas)."""
+        usage = None
+        if getattr(raw, "usage", None) is not None:
+            usage = Usage(
+                prompt_tokens=getattr(raw.usage, "prompt_tokens", None),
+                completion_tokens=getattr(raw.usage, "completion_tokens", None),
+            )
+        content = reasoning = ""
+        finish_reason = None
+        if raw.choices:
+            choice = raw.choices[0]
+            delta = choice.delta
+            finish_reason = choice.finish_reason
+            if delta is not None:
+                content = delta.content or ""
+                extra = getattr(delta, "model_extra", None) or {}
+                # LMDeploy and DeepSeek send reasoning_content, current vLLM sends reasoning.
+                for name in ("reasoning_content", "reasoning"):
+                    value = getattr(delta, name, None) or extra.get(name)
+                    if isinstance(value, str) and value:
+                        reasoning = value
+                        break
+        if not (content or reasoning or finish_reason or usage):
+            return None
+        return ChatChunk(
+            content=content, reasoning=reasoning, finish_reason=finish_reason, usage=usage
+        )
+
+    # -- errors ------------------------------------------------------------------------
+
+    def _stall_error(self) -> TimeoutError_:
+        return TimeoutError_(
+            f"the server at {self.base_url} sent nothing for {self.stall_timeout_s:g} s"
+        )
+
+    async def _map_error(
+        self,
+        err: "openai.APIError",
+        response_format: dict[str, Any] | None,
+        *,
+        listing: bool = False,
+    ) -> BackendError:
+        """One BackendError, with a user-facing line, for an error raised by the openai package."""
+        o = self._openai
+        url = self.base_url
+        if isinstance(err, o.APITimeoutError):
+            return TimeoutError_(
+                f"the server at {url} did not answer within {self.timeout_s:g} s"
+            )
+        if isinstance(err, o.APIConnectionError):
+            return ConnectError(f"cannot reach the server at {url}: {_root_cause(err)}")
+        if isinstance(err, o.APIResponseValidationError):
+            return ServerError(
+                f"the server at {url} answered with something that is not OpenAI JSON"
+            )
+        if not isinstance(err, o.APIStatusError):
+            return ServerError(f"the server at {url} failed: {_one_line(err.message)}")
+
+        status = err.status_code
+        said = self._server_message(err)
+        said_part = f": {said}" if said else ""
+        if response_format is not None and self._refuses_format(status, said, response_format):
+            kind = response_format.get("type", "?")
+            return ResponseFormatUnsupported(
+                f"the server refused response_format {kind} (HTTP {status}){said_part}"
+            )
+        if status in (401, 403):
+            return AuthError(f"the server at {url} rejected the API key (HTTP {status})")
+        if status == 404:
+            if listing:
+                return ModelNotFound(
+                    f"the server at {url} has no model list (HTTP 404); "
+                    "check that the endpoint URL ends in /v1"
+                )
+            return ModelNotFound(await self._model_not_found_line(said))
+        if status == 429:
+            return RateLimited(
+                f"the server at {url} is rate limiting requests (HTTP 429){said_part}"
+            )
+        if status in (400, 422):
+            return BadRequest(f"the server refused the request (HTTP {status}){said_part}")
+        if status >= 500:
+            return ServerError(f"the server failed (HTTP {status}){said_part}")
+        return ServerError(f"unexpected answer from the server (HTTP {status}){said_part}")
+
+    @staticmethod
+    def _refuses_format(status: int, said: str, response_format: dict[str, Any]) -> bool:
+        if status not in (400, 422, 500):
+            return False
+        # llama.cpp answers an unsupported schema with a bare 500 that names nothing.
+        if status >= 500 and response_format.get("type") == "json_schema":
+            return True
+        lowered = said.lower()
+        return any(k in lowered for k in ("response_format", "json_schema", "json_object"))
+
+    @staticmethod
+    def _server_message(err: "openai.APIStatusError") -> str:
+        """The server's own words: OpenAI's error.message, FastAPI's detail, or the raw body."""
+        body = err.body
+        if isinstance(body, dict):
+            for key in ("message", "detail", "error"):
+                if body.get(key):
+                    value = body[key]
+                    return _one_line(value if isinstance(value, str) else json.dumps(value))
+            return _one_line(json.dumps(body))
+        if isinstance(body, str) and body.strip():
+            return _one_line(body)
+        try:
+            return _one_line(err.response.text)
+        except Exception:  # a streamed response whose body was never read
+            return ""
+
+    async def _model_not_found_line(self, said: str) -> str:
+        line = f"the server at {self.base_url} does not serve model '{self.model}'"
+        try:
+            page = await asyncio.wait_for(self._client.models.list(), 5.0)
+            served = [m.id for m in page.data]
+        except Exception:  # best effort: the listing is only a hint
+            return line + (f" (HTTP 404: {said})" if said else " (HTTP 404)")
+        return line + (f"; it serves: {', '.join(served[:10])}" if served else "")

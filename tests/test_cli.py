@@ -1,0 +1,220 @@
+"""The headless CLI as a user runs it: ``o1tui ask`` and ``o1tui history`` against the stand-in
+OpenAI server on loopback, each strategy, the JSON document, exit statuses, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tui.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "data"
+    monkeypatch.setenv("O1TUI_DATA_DIR", str(d))
+    monkeypatch.setenv("O1TUI_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
+    return d
+
+
+def ask(server: FakeOpenAIServer, *args: str) -> list[str]:
+    return ["ask", *args, "--endpoint", server.url, "--model", "fake-model"]
+
+
+def test_ask_g1_prints_steps_with_timings_and_final_answer(data_dir, capsys):
+    with FakeOpenAIServer() as srv:
+        code = main(ask(srv, "How many r are in strawberry?"))
+    out = capsys.readouterr().out
+    assert code == 0
+    # demo model: 4 steps, then the final answer
+    for n in range(1, 5):
+        assert f"Step {n}: Step {n} on the question (" in out
+    assert " s, " in out and " tok)" in out
+    assert "Final answer:\nThe final answer to 'How many r are in strawberry?' is 42." in out
+    assert "Total thinking time:" in out and "status done" in out
+
+
+def test_ask_json_document_has_the_stable_fields(data_dir, capsys):
+    with FakeOpenAIServer() as srv:
+        code = main(ask(srv, "Why is the sky blue?", "--json"))
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert {"id", "question", "strategy", "model", "status", "steps", "final_answer", "total_s",
+            "created_at"} <= set(doc)
+    assert doc["status"] == "done" and doc["strategy"] == "g1" and doc["model"] == "fake-model"
+    assert len(doc["steps"]) == 4
+    for i, step in enumerate(doc["steps"], start=1):
+        assert step["index"] == i
+        assert {"title", "content", "elapsed_s", "completion_tokens"} <= set(step)
+        assert step["elapsed_s"] > 0 and step["completion_tokens"] > 0
+    assert "Why is the sky blue?" in doc["final_answer"]
+
+
+@pytest.mark.parametrize("strategy,expect", [
+    ("thinking", "42"),
+    ("plain", "The answer to 'What is 6 times 7?' is 42."),
+])
+def test_ask_other_strategies(data_dir, capsys, strategy, expect):
+    with FakeOpenAIServer() as srv:
+        code = main(ask(srv, "What is 6 times 7?", "--strategy", strategy, "--json"))
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["strategy"] == strategy
+    assert expect in doc["final_answer"]
+    if strategy == "thinking":
+        titles = [s["title"] for s in doc["steps"]]
+        assert titles[:3] == ["Understanding", "Reasoning", "Verification"]
+
+
+def test_ask_native_reasoning_model(data_dir, capsys):
+    with FakeOpenAIServer(models=None) as srv:
+        code = main(["ask", "Is 91 prime?", "--endpoint", srv.url, "--model", "deepseek-r1-7b",
+                     "--strategy", "native", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 0 and doc["steps"], doc
+    assert "is 42" in doc["final_answer"] and "<think>" not in doc["final_answer"]
+
+
+def test_model_defaults_to_the_first_served_name(data_dir, capsys):
+    with FakeOpenAIServer(models=("served-name",)) as srv:
+        code = main(["ask", "hi there", "--endpoint", srv.url, "--strategy", "plain", "--json"])
+        sent = srv.requests[-1]["model"]
+    assert code == 0 and sent == "served-name"
+    assert json.loads(capsys.readouterr().out)["model"] == "served-name"
+
+
+def test_history_list_show_export_delete(data_dir, capsys, tmp_path):
+    with FakeOpenAIServer() as srv:
+        assert main(ask(srv, "strawberry letters", "--strategy", "plain")) == 0
+        assert main(ask(srv, "blue sky question", "--strategy", "plain")) == 0
+    capsys.readouterr()
+
+    assert main(["history", "list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["question"] for r in rows] == ["blue sky question", "strawberry letters"]
+
+    assert main(["history", "list", "--search", "strawberry"]) == 0
+    listed = capsys.readouterr().out
+    assert "strawberry letters" in listed and "blue sky" not in listed
+
+    chain_id = rows[1]["id"]
+    assert main(["history", "show", chain_id[:6], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["question"] == "strawberry letters"
+
+    target = tmp_path / "out.md"
+    assert main(["history", "export", chain_id, "--format", "md", "-o", str(target)]) == 0
+    assert "strawberry letters" in target.read_text(encoding="utf-8")
+
+    assert main(["history", "delete", chain_id]) == 0
+    capsys.readouterr()
+    assert main(["history", "show", chain_id]) == 1
+    assert "no chain with id" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("question,needle", [
+    ("   ", "the question is empty"),
+    ("x" * 100_000, "too long"),
+])
+def test_bad_questions_get_one_line_and_exit_2(data_dir, capsys, question, needle):
+    code = main(["ask", question, "--endpoint", "http://127.0.0.1:9/v1"])
+    err = capsys.readouterr().err
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1
+
+
+def test_unreachable_endpoint_is_one_line_and_the_chain_is_saved(data_dir, capsys):
+    code = main(["ask", "hello?", "--endpoint", "http://127.0.0.1:9/v1", "--model", "m"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and "127.0.0.1:9" in err
+    main(["history", "list", "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["question"] == "hello?" and rows[0]["status"] == "error"
+
+
+def test_wrong_api_key(data_dir, capsys):
+    with FakeOpenAIServer(api_key="right") as srv:
+        code = main(["ask", "hi", "--endpoint", srv.url, "--model", "fake-model",
+                     "--api-key", "wrong"])
+    err = capsys.readouterr().err
+    assert code == 1 and "401" in err and "wrong" not in err
+
+
+def test_error_mid_chain_keeps_finished_steps(data_dir, capsys):
+    step = json.dumps({"title": "First", "content": "one", "next_action": "continue"})
+    with FakeOpenAIServer([Reply(content=step)],
+                          responder=lambda body: Reply(status=500, error_message="engine on fire"),
+                          ) as srv:
+        code = main(ask(srv, "q", "--json"))
+    cap = capsys.readouterr()
+    doc = json.loads(cap.out)
+    assert code == 1 and doc["status"] == "error"
+    assert [s["title"] for s in doc["steps"]] == ["First"]
+    assert "engine on fire" in cap.err
+
+
+def test_step_limit_exit_status(data_dir, capsys):
+    step = json.dumps({"title": "Again", "content": "more", "next_action": "continue"})
+    with FakeOpenAIServer(responder=lambda body: Reply(content=step)) as srv:
+        code = main(ask(srv, "never ends", "--max-steps", "2", "--json"))
+    doc = json.loads(capsys.readouterr().out)
+    assert code == 3 and doc["status"] == "step_limit" and len(doc["steps"]) == 2
+
+
+def test_model_output_cannot_reach_the_terminal_raw(data_dir, capsys):
+    hostile = "\x1b]0;pwned\x07[bold]x[/bold]\x1b[2J\u202eevil"
+    with FakeOpenAIServer([Reply(content=hostile)]) as srv:
+        code = main(ask(srv, "q", "--strategy", "plain"))
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "[bold]x[/bold]" in out
+
+
+def test_ctrl_c_cancels_and_keeps_the_partial_chain(data_dir, capsys):
+    """SIGINT to a real `o1tui ask` process: exit 130, chain saved as cancelled with its steps."""
+    import signal
+    import time
+
+    step = json.dumps({"title": "Slow", "content": "x" * 40, "next_action": "continue"})
+    with FakeOpenAIServer(responder=lambda body: Reply(content=step, delay_s=0.05)) as srv:
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", *ask(srv, "slow question")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # first finished step
+        assert line.startswith("Step 1:")
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert "cancelled" in err and "Traceback" not in err
+    capsys.readouterr()
+    assert main(["history", "list", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["status"] == "cancelled" and row["n_steps"] >= 1
+
+
+def test_headless_cli_does_not_import_textual():
+    code = ("import sys; import tui.cli, tui.runner, tui.history, tui.strategies, tui.printer; "
+            "sys.exit('textual' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
+
+
+def test_version_and_help():
+    out = subprocess.run([sys.executable, "-m", "tui.cli", "--version"], cwd=REPO,
+                         capture_output=True, text=True).stdout
+    assert out.startswith("o1tui ")
+    helptext = subprocess.run([sys.executable, "-m", "tui.cli", "ask", "--help"], cwd=REPO,
+                              capture_output=True, text=True).stdout
+    for flag in ("--strategy", "--lang", "--max-steps", "--endpoint", "--api-key", "--model",
+                 "--engine", "--json", "--data-dir"):
+        assert flag in helptext

@@ -1,0 +1,96 @@
+"""App-wide messages. Workers and widgets post these; the app's handlers change state.
+
+A worker (a chain run, the server connection) never touches widgets: it posts one of these
+and a handler on the app updates the widgets, on the app's own loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from textual.message import Message
+
+Severity = Literal["information", "warning", "error"]
+
+
+class OpenChain(Message):
+    """Show a saved chain (read-only, with its recorded timings)."""
+
+    def __init__(self, chain_id: str) -> None:
+        super().__init__()
+        self.chain_id = chain_id
+
+
+class RerunChain(Message):
+    """Run ``question`` again, with ``strategy`` (None: the current one)."""
+
+    def __init__(self, question: str, strategy: str | None = None) -> None:
+        super().__init__()
+        self.question = question
+        self.strategy = strategy
+
+
+class ChainEvent(Message):
+    """One event (a ``tui.chain`` Event) of the chain ``chain_id``."""
+
+    # Deltas arrive thousands a second; nothing needs them to bubble past the app.
+    bubble = False
+
+    def __init__(self, chain_id: str, event: Any) -> None:
+        super().__init__()
+        self.chain_id = chain_id
+        self.event = event
+
+
+class ChainDone(Message):
+    """The worker of chain ``chain_id`` ended (after its last ChainEvent), for any reason."""
+
+    def __init__(self, chain_id: str) -> None:
+        super().__init__()
+        self.chain_id = chain_id
+
+
+#: ServerStateChanged.state values.
+SERVER_STATES = ("connecting", "starting", "ready", "error", "stopped", "none")
+
+
+class ServerStateChanged(Message):
+    """The model server (or endpoint) changed state; ``detail`` is one line for people.
+
+    ``model`` and ``address`` are set once known (``address`` as ``host:port``).
+    """
+
+    def __init__(
+        self, state: str, detail: str = "", *, model: str | None = None,
+        address: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.state = state
+        self.detail = detail
+        self.model = model
+        self.address = address
+
+
+class ServerLog(Message):
+    """One line of the managed server's start-up output (already cleaned)."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__()
+        self.line = line
+
+
+class Notify(Message):
+    """Show a toast: anything may post it without holding the app."""
+
+    def __init__(self, text: str, severity: Severity = "information") -> None:
+        super().__init__()
+        self.text = text
+        self.severity = severity
+
+
+class HistoryChanged(Message):
+    """The history gained, changed or lost chain ``chain_id`` (the sidebar refreshes)."""
+
+    def __init__(self, chain_id: str | None = None) -> None:
+        super().__init__()
+        self.chain_id = chain_id

@@ -1,0 +1,46 @@
+"""The command palette's provider: every registered action, every strategy, every theme."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING, cast
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from tui.app.actions import ACTIONS, display_keys, keys_for
+
+if TYPE_CHECKING:
+    from tui.app.app import O1App
+
+
+class O1Commands(Provider):
+    """Actions from the registry (with their keys), ``Strategy: X`` and ``Theme: X``."""
+
+    def _app(self) -> "O1App":
+        return cast("O1App", self.app)
+
+    def _commands(self) -> Iterator[tuple[str, Callable[[], object], str]]:
+        app = self._app()
+        for action in ACTIONS:
+            if action.id == "palette":
+                continue
+            keys = display_keys(keys_for(action, app.keymap))
+            yield action.description, partial(app.run_registry_action, action.id), keys
+        for name in app.strategy_names:
+            mark = " (current)" if name == app.strategy else ""
+            yield f"Strategy: {name}", partial(app.set_strategy, name), f"use {name}{mark}"
+        for name in sorted(app.o1_theme_names()):
+            mark = " (current)" if name == app.theme else ""
+            yield f"Theme: {name}", partial(app.choose_theme, name), f"switch theme{mark}"
+
+    async def discover(self) -> Hits:
+        for text, command, help_text in self._commands():
+            yield DiscoveryHit(text, command, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, command, help_text in self._commands():
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(text), command, text=text, help=help_text)

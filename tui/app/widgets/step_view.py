@@ -1,0 +1,182 @@
+"""One reasoning step: a collapsible titled ``Step 3 · Checking alternatives · 2.41 s · 187 tok``.
+
+While the step runs its text streams in through Textual's :class:`MarkdownStream` (which
+merges fragments when they come faster than the widget can draw) and the time in the title
+ticks. When the step finishes, the whole text is set once more with one full update: a
+stream only re-parses the tail, so a code fence or list opened mid-stream can leave stale
+blocks behind.
+
+Saved steps are built lazily: the Markdown widget is only created when the step is first
+expanded, so opening a long saved chain costs little.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.content import Content
+from textual.widgets import Collapsible, Markdown
+from textual.widgets.markdown import MarkdownStream
+
+from tui.chain import Step
+from tui.sanitize import clean, clean_line
+
+TITLE_LIMIT = 80
+
+
+def format_seconds(seconds: float) -> str:
+    """``2.41 s`` under a minute, ``1 m 05 s`` above."""
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes} m {secs:02d} s"
+
+
+def step_title(
+    index: int, title: str, elapsed_s: float | None, tokens: int | None, note: str = ""
+) -> Content:
+    """The collapsible's title. ``title`` is untrusted: shown as plain text, never markup."""
+    parts: list[str | tuple[str, str]] = [(f"Step {index}", "bold")]
+    shown = clean_line(title, TITLE_LIMIT)
+    if shown:
+        parts += [" · ", shown]
+    meta = []
+    if elapsed_s is not None:
+        meta.append(format_seconds(elapsed_s))
+    if tokens is not None:
+        meta.append(f"{tokens} tok")
+    if meta:
+        parts.append((" · " + " · ".join(meta), "dim"))
+    if note:
+        parts.append((f" · {note}", "italic"))
+    return Content.assemble(*parts)
+
+
+class StepView(Collapsible):
+    """One step of a chain, live or saved."""
+
+    DEFAULT_CLASSES = "step"
+
+    def __init__(
+        self,
+        index: int,
+        title: str = "",
+        *,
+        content: str = "",
+        elapsed_s: float | None = None,
+        tokens: int | None = None,
+        running: bool = False,
+        started_at: float | None = None,
+        collapsed: bool = False,
+        id: str | None = None,
+    ) -> None:
+        self.index = index
+        self.step_title = title
+        self.text = clean(content)
+        self.elapsed_s = elapsed_s
+        self.tokens = tokens
+        self.running = running
+        self.started_at = started_at
+        self.note = ""
+        self._stream: MarkdownStream | None = None
+        self._body: Markdown | None = None
+        children = []
+        if not collapsed:
+            self._body = self._make_body(self.text)
+            children.append(self._body)
+        super().__init__(*children, title="", collapsed=collapsed, id=id)
+        self.set_class(running, "-running")
+        self.title = self._render_title()
+
+    @classmethod
+    def from_step(cls, step: Step, *, collapsed: bool = False) -> "StepView":
+        """A finished, saved step (read-only)."""
+        return cls(
+            step.index, step.title, content=step.content, elapsed_s=step.elapsed_s,
+            tokens=step.completion_tokens, collapsed=collapsed,
+        )
+
+    @staticmethod
+    def _make_body(text: str) -> Markdown:
+        # Model output may hold links: following them from a remote box is never wanted.
+        return Markdown(text, open_links=False, classes="step-body")
+
+    def _render_title(self) -> Content:
+        return step_title(self.index, self.step_title, self.elapsed_s, self.tokens, self.note)
+
+    def _refresh_title(self) -> None:
+        self.title = self._render_title()
+
+    @property
+    def body(self) -> Markdown | None:
+        return self._body
+
+    # --- live updates (called by ChainView on the app's loop) -----------------------------
+
+    async def append(self, fragment: str) -> None:
+        """Add streamed text (already cleaned)."""
+        if not fragment:
+            return
+        self.text += fragment
+        if self._body is None:
+            return  # collapsed and never shown: the full text lands on expand
+        if self._stream is None:
+            self._stream = Markdown.get_stream(self._body)
+        await self._stream.write(fragment)
+
+    def set_step_title(self, title: str) -> None:
+        if title != self.step_title:
+            self.step_title = title
+            self._refresh_title()
+
+    def tick(self, now: float) -> None:
+        """Show the time spent so far (a running step only)."""
+        if self.running and self.started_at is not None:
+            self.elapsed_s = max(0.0, now - self.started_at)
+            self._refresh_title()
+
+    async def finish(self, step: Step) -> None:
+        """The step is done: recorded timing and tokens, and one full render of its text."""
+        self.running = False
+        self.remove_class("-running")
+        self.step_title = step.title or self.step_title
+        self.elapsed_s = step.elapsed_s
+        self.tokens = step.completion_tokens
+        await self._stop_stream()
+        self.text = clean(step.content) if step.content else self.text
+        if self._body is not None:
+            await self._body.update(self.text)
+        self._refresh_title()
+
+    async def interrupt(self, note: str) -> None:
+        """The chain stopped while this step ran (cancelled, error): keep what came."""
+        if not self.running:
+            return
+        self.running = False
+        self.remove_class("-running")
+        self.note = note
+        self.add_class("-interrupted")
+        await self._stop_stream()
+        if self._body is not None:
+            await self._body.update(self.text)
+        self._refresh_title()
+
+    async def _stop_stream(self) -> None:
+        if self._stream is not None:
+            stream, self._stream = self._stream, None
+            await stream.stop()
+
+    # --- lazy body ---------------------------------------------------------------------------
+
+    def _watch_collapsed(self, collapsed: bool) -> None:
+        super()._watch_collapsed(collapsed)
+        if not collapsed and self._body is None and self.is_mounted:
+            self._body = self._make_body(self.text)
+            self.query_one(Collapsible.Contents).mount(self._body)
+
+    def plain_text(self) -> str:
+        """The step as text for the clipboard: its title line, then its content."""
+        head = f"Step {self.index}"
+        if self.step_title:
+            head += f": {clean_line(self.step_title)}"
+        return f"{head}\n\n{self.text}".rstrip() + "\n"

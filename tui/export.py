@@ -1,0 +1,85 @@
+"""A chain as a Markdown document or a JSON document, for files and for scripts.
+
+All text from the model or the user passes through :func:`tui.sanitize.clean`, so an export
+that is later ``cat``-ed to a terminal carries no escape sequences. Nothing else is escaped:
+the Markdown is meant to be read as Markdown.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tui.chain import Chain, Step
+from tui.sanitize import clean, clean_line
+
+
+def _seconds(value: float | None) -> str:
+    return f"{(value or 0.0):.2f} s"
+
+
+def step_heading(step: Step) -> str:
+    """``Step 2 · Count the letters · 1.84 s · 212 tok`` (the token part when known)."""
+    parts = [f"Step {step.index}"]
+    title = clean_line(step.title)
+    if title:
+        parts.append(title)
+    parts.append(_seconds(step.elapsed_s))
+    if step.completion_tokens is not None:
+        parts.append(f"{step.completion_tokens} tok")
+    return " · ".join(parts)
+
+
+def to_markdown(chain: Chain) -> str:
+    """The chain as Markdown: question, a header of facts, each step, the final answer."""
+    status = chain.status.value if hasattr(chain.status, "value") else str(chain.status)
+    facts = [
+        f"- Strategy: {clean_line(chain.strategy)}",
+        f"- Model: {clean_line(chain.model)}",
+        f"- Status: {status}",
+        f"- Thinking time: {_seconds(chain.total_s)}",
+        f"- Steps: {len(chain.steps)}",
+    ]
+    if chain.completion_tokens:
+        facts.append(f"- Tokens: {chain.completion_tokens}")
+    facts.append(f"- Created: {clean_line(chain.created_at)}")
+    facts.append(f"- Id: {clean_line(chain.id)}")
+    if chain.error:
+        facts.append(f"- Error: {clean_line(chain.error)}")
+
+    out = [f"# {clean_line(chain.question, 120) or 'Question'}", "", "## Question", ""]
+    out += [clean(chain.question).strip(), "", *facts, ""]
+    for step in chain.steps:
+        out += [f"## {step_heading(step)}", "", clean(step.content).strip(), ""]
+    if chain.final_answer:
+        out += ["## Final answer", "", clean(chain.final_answer).strip(), ""]
+    return "\n".join(out)
+
+
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {k: _cleaned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    return value
+
+
+def to_dict(chain: Chain) -> dict[str, Any]:
+    """The ``--json`` document of DESIGN.md, with every step's ``index`` and control
+    characters stripped from the text (otherwise as stored)."""
+    return _cleaned(chain.to_dict())
+
+
+def to_json(chain: Chain) -> str:
+    """:func:`to_dict` as indented JSON, non-ASCII text kept readable."""
+    return json.dumps(to_dict(chain), ensure_ascii=False, indent=2)
+
+
+def from_json(text: str) -> Chain:
+    """The chain back from :func:`to_json`'s output (raises ValueError/KeyError when not one)."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError("a chain's JSON document must be an object")
+    return Chain.from_dict(data)

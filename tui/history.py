@@ -1,0 +1,596 @@
+"""The history store: every chain and its steps in one SQLite file, searchable.
+
+The store is the user's record of minutes of GPU time, so it is written to survive faults:
+
+* each step is committed in its own transaction as it finishes: a crash (even SIGKILL) loses
+  at most the step in flight; WAL + ``synchronous=NORMAL`` keeps a committed transaction
+  through a process crash (only a power cut can lose the last few);
+* two processes (the app and ``o1tui ask``) may write at once: writes take the lock up front
+  (``BEGIN IMMEDIATE``), wait up to ``busy_timeout``, and are retried a few times more, so
+  "database is locked" never reaches the user;
+* a chain left ``running`` by a process that is gone becomes ``error``/"interrupted" at open;
+* a file that is not a database or fails its check is renamed aside (never deleted) and a
+  fresh one started; :attr:`History.recovered_from` says where the old one went.
+
+Search is SQLite FTS5 over question, step titles and contents and the final answer. User text
+is never parsed as FTS syntax: every word is quoted, the last one matches as a prefix (search
+as you type), and CJK characters are indexed one by one so Chinese can be found without spaces.
+
+Nothing here imports Textual; text is stored as received and cleaned where it is shown.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TypeVar
+
+from tui import locations
+from tui.chain import Chain, Status, Step, utc_now_iso
+from tui.migrations import NewerSchemaError, migrate
+
+DB_NAME = "history.db"
+#: A summary carries at most this much of the question (lists show one line of it).
+SUMMARY_QUESTION_CHARS = 300
+#: A running chain not updated for this long is interrupted even if its pid is alive again
+#: (pids are reused); no step of a live chain takes that long.
+STALE_RUNNING_S = 6 * 3600
+INTERRUPTED = "interrupted"
+BUSY_TIMEOUT_MS = 5000
+#: Files up to this size get a full ``quick_check`` at open (~1 ms per MB); bigger ones only a
+#: read of the header and schema, so that opening a 500 MB history stays instant.
+#: :meth:`History.integrity_check` runs the full check on demand.
+QUICK_CHECK_MAX_BYTES = 32 * 2**20
+#: Extra tries after busy_timeout ran out, with a short pause between them.
+_LOCK_RETRIES = 4
+_LOCK_PAUSE_S = 0.05
+#: SQLite result codes that mean the file itself is damaged.
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+
+T = TypeVar("T")
+
+
+class HistoryError(Exception):
+    """A history operation failed; the message is one line for the user."""
+
+
+class _Corrupt(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ChainSummary:
+    """One line of the history list (the question is cut to SUMMARY_QUESTION_CHARS)."""
+
+    id: str
+    question: str
+    strategy: str
+    model: str
+    status: Status
+    total_s: float
+    created_at: str
+    n_steps: int
+
+
+# --- full-text helpers -------------------------------------------------------------------
+
+# Han, kana, Hangul: written without spaces between words, so each character is made a token.
+_CJK = re.compile(
+    "([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+    "\U00020000-\U0002fa1f])"
+)
+# A character unicode61 keeps in a token (letters and digits); the rest separate tokens.
+_TOKEN_CHAR = re.compile(r"[^\W_]")
+_QUERY_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def fts_text(text: str) -> str:
+    """``text`` as it is indexed: CJK characters spaced apart."""
+    return _CJK.sub(r" \1 ", text) if text else ""
+
+
+def fts_query(search: str) -> str | None:
+    """An FTS5 query matching chains that contain every word of ``search``.
+
+    Each word becomes a quoted phrase, so operators (OR, NOT, NEAR, ``*``, ``"``, ``:``)
+    typed by the user are plain text. The last word matches as a prefix unless the user
+    ended with a space. Returns None when nothing searchable is left (only punctuation).
+    """
+    # FTS5's parser stops at a NUL; no control character belongs in a search anyway.
+    search = _QUERY_CONTROLS.sub(" ", search)
+    words = search.split()
+    phrases: list[str] = []
+    last_kept = False
+    for word in words:
+        spaced = " ".join(fts_text(word).split())
+        last_kept = bool(_TOKEN_CHAR.search(spaced))
+        if last_kept:
+            phrases.append('"' + spaced.replace('"', '""') + '"')
+    if not phrases:
+        return None
+    if last_kept and not search[-1].isspace():
+        phrases[-1] += "*"
+    return " ".join(phrases)
+
+
+# --- opening -------------------------------------------------------------------------------
+
+
+def _is_busy(err: sqlite3.Error) -> bool:
+    text = str(err).lower()
+    return "locked" in text or "busy" in text
+
+
+def _is_corrupt(err: sqlite3.Error) -> bool:
+    code = getattr(err, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    text = str(err).lower()
+    return "not a database" in text or "malformed" in text
+
+
+def _make_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 (SQLite copies it to -wal/-shm), or tighten it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
+            os.chmod(p, 0o600)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # Autocommit mode: every transaction below is explicit. One connection is shared by the
+    # app's threads behind a lock (check_same_thread off).
+    conn = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+    )
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _open_checked(path: Path) -> sqlite3.Connection:
+    """Open, check and migrate; raise _Corrupt when the file is damaged."""
+    _make_private_file(path)
+    try:
+        conn = _connect(path)
+    except sqlite3.DatabaseError as err:
+        if _is_corrupt(err):
+            raise _Corrupt(str(err)) from err
+        raise
+    try:
+        # quick_check reads every page: it finds garbage pages, not only a bad header.
+        if path.stat().st_size <= QUICK_CHECK_MAX_BYTES:
+            result = conn.execute("PRAGMA quick_check").fetchone()[0]
+            if result != "ok":
+                raise _Corrupt(result)
+        else:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        migrate(conn)
+    except sqlite3.DatabaseError as err:
+        conn.close()
+        if _is_corrupt(err):
+            raise _Corrupt(str(err)) from err
+        raise
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename a damaged database (and its -wal/-shm) to ``<name>.corrupt-<timestamp>``."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    path.rename(target)
+    for suffix in ("-wal", "-shm"):
+        side = Path(f"{path}{suffix}")
+        if side.exists():
+            side.rename(Path(f"{target}{suffix}"))
+    return target
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+# --- the store -----------------------------------------------------------------------------
+
+
+class History:
+    """The history database at ``path`` (created private to the user).
+
+    Safe to share between threads; each write is its own committed transaction.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser()
+        #: Where a damaged database found at open was moved to, for the UI to mention.
+        self.recovered_from: Path | None = None
+        self._lock = threading.RLock()
+        try:
+            locations.ensure_private_dir(self.path.parent)
+            try:
+                self._conn = _open_checked(self.path)
+            except _Corrupt:
+                self.recovered_from = _set_aside(self.path)
+                self._conn = _open_checked(self.path)
+        except NewerSchemaError as err:
+            raise HistoryError(f"{self.path}: {err}") from None
+        except (_Corrupt, sqlite3.Error, OSError) as err:
+            raise HistoryError(f"cannot open the history database {self.path}: {err}") from None
+        self._closed = False
+        self.mark_interrupted()
+
+    @classmethod
+    def open(cls, data_dir: str | os.PathLike[str] | None = None) -> "History":
+        """The history in ``data_dir`` (flag), ``$O1TUI_DATA_DIR`` or the platform data dir."""
+        return cls(locations.data_dir(data_dir) / DB_NAME)
+
+    def __enter__(self) -> "History":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                # Keeps the planner's statistics fresh; the limit bounds its cost on big files.
+                self._conn.execute("PRAGMA analysis_limit = 400")
+                self._conn.execute("PRAGMA optimize")
+            except sqlite3.Error:
+                pass  # best effort; closing must not fail
+            self._conn.close()
+
+    # --- transactions ----------------------------------------------------------------------
+
+    def _run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
+        """Run ``fn`` (in a write transaction when ``write``), retrying while the file is busy."""
+        for attempt in range(_LOCK_RETRIES + 1):
+            with self._lock:
+                if self._closed:
+                    raise HistoryError("the history database is closed")
+                try:
+                    return self._attempt(fn, write)
+                except sqlite3.OperationalError as err:
+                    if not (_is_busy(err) and attempt < _LOCK_RETRIES):
+                        raise HistoryError(f"history database {self.path}: {err}") from None
+                except sqlite3.Error as err:
+                    raise HistoryError(f"history database {self.path}: {err}") from None
+            time.sleep(_LOCK_PAUSE_S * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _attempt(self, fn: Callable[[sqlite3.Connection], T], write: bool) -> T:
+        conn = self._conn
+        if not write:
+            return fn(conn)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+            conn.execute("COMMIT")
+            return result
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def start_chain(self, chain: Chain) -> None:
+        """Record a new chain (status as given, usually running) with any steps it has."""
+        pid = os.getpid()
+        self._run(lambda c: self._save_chain(c, chain, pid), write=True)
+
+    def add_step(self, chain_id: str, step: Step) -> None:
+        """Save one finished step of a started chain (replacing one of the same index)."""
+
+        def tx(conn: sqlite3.Connection) -> None:
+            if not conn.execute("SELECT 1 FROM chains WHERE id = ?", (chain_id,)).fetchone():
+                raise HistoryError(f"no chain {chain_id!r} in the history")
+            _upsert_steps(conn, chain_id, [step])
+            conn.execute(
+                "UPDATE chains SET updated_at = ? WHERE id = ?", (utc_now_iso(), chain_id)
+            )
+            _sync_fts(conn, chain_id)
+
+        self._run(tx, write=True)
+
+    def finish_chain(self, chain: Chain) -> None:
+        """Record the chain's outcome (status, answer, time, error) and all its steps."""
+        self._run(lambda c: self._save_chain(c, chain, None), write=True)
+
+    @staticmethod
+    def _save_chain(conn: sqlite3.Connection, chain: Chain, pid: int | None) -> None:
+        now = utc_now_iso()
+        conn.execute(
+            """
+            INSERT INTO chains (id, question, strategy, model, status, final_answer, total_s,
+                                created_at, error, lang, group_id, updated_at, pid)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET
+                question = excluded.question, strategy = excluded.strategy,
+                model = excluded.model, status = excluded.status,
+                final_answer = excluded.final_answer, total_s = excluded.total_s,
+                error = excluded.error, lang = excluded.lang, group_id = excluded.group_id,
+                updated_at = excluded.updated_at, pid = coalesce(excluded.pid, chains.pid)
+            """,
+            (
+                chain.id,
+                chain.question,
+                chain.strategy,
+                chain.model,
+                Status(chain.status).value,
+                chain.final_answer or "",
+                float(chain.total_s or 0.0),
+                chain.created_at,
+                chain.error,
+                chain.lang,
+                chain.group_id,
+                now,
+                pid,
+            ),
+        )
+        _upsert_steps(conn, chain.id, chain.steps)
+        _sync_fts(conn, chain.id)
+
+    def delete(self, chain_id: str) -> bool:
+        """Delete the chain with exactly this id and its steps; False when there is none."""
+
+        def tx(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT rid FROM chains WHERE id = ?", (chain_id,)).fetchone()
+            if row is None:
+                return False
+            conn.execute("DELETE FROM chain_fts WHERE rowid = ?", (row[0],))
+            conn.execute("DELETE FROM chains WHERE rid = ?", (row[0],))  # steps cascade
+            return True
+
+        return self._run(tx, write=True)
+
+    def mark_interrupted(self) -> int:
+        """Turn chains left running by a process that is gone into errors; return how many."""
+        stale_before = (
+            datetime.now(timezone.utc) - timedelta(seconds=STALE_RUNNING_S)
+        ).replace(microsecond=0).isoformat()
+
+        def find(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT id, pid, updated_at FROM chains WHERE status = 'running'"
+            ).fetchall()
+            return [
+                cid
+                for cid, pid, updated in rows
+                if not _pid_alive(pid) or (updated or "") < stale_before
+            ]
+
+        gone = self._run(find, write=False)
+        if not gone:
+            return 0
+
+        def tx(conn: sqlite3.Connection) -> int:
+            now = utc_now_iso()
+            n = 0
+            for cid in gone:
+                n += conn.execute(
+                    "UPDATE chains SET status = 'error', error = ?, updated_at = ?, pid = NULL"
+                    " WHERE id = ? AND status = 'running'",
+                    (INTERRUPTED, now, cid),
+                ).rowcount
+            return n
+
+        return self._run(tx, write=True)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's full ``integrity_check``: an empty list when the database is sound."""
+        rows = self._run(lambda c: c.execute("PRAGMA integrity_check").fetchall(), write=False)
+        problems = [r[0] for r in rows]
+        return [] if problems == ["ok"] else problems
+
+    def get(self, id_or_prefix: str) -> Chain | None:
+        """The chain with this id, or the only one whose id starts with it.
+
+        Raises :class:`HistoryError` when the prefix matches several chains.
+        """
+        key = id_or_prefix.strip()
+        if not key:
+            return None
+
+        def read(conn: sqlite3.Connection) -> Chain | None:
+            row = conn.execute(f"SELECT {_CHAIN_COLS} FROM chains WHERE id = ?", (key,)).fetchone()
+            if row is None:
+                rows = conn.execute(
+                    f"SELECT {_CHAIN_COLS} FROM chains WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
+                    (key, key + "\U0010ffff"),
+                ).fetchall()
+                if not rows:
+                    return None
+                if len(rows) > 1:
+                    shown = ", ".join(r[0] for r in rows[:5])
+                    more = ", …" if len(rows) > 5 else ""
+                    raise HistoryError(
+                        f"{key!r} matches several chains ({shown}{more}); type more of the id"
+                    )
+                row = rows[0]
+            steps = conn.execute(
+                f"SELECT {_STEP_COLS} FROM steps WHERE chain_id = ? ORDER BY idx", (row[0],)
+            ).fetchall()
+            return _chain_from_row(row, steps)
+
+        return self._run(read, write=False)
+
+    def list(self, search: str | None = None, limit: int = 50, offset: int = 0) -> list[ChainSummary]:
+        """Chains newest first, optionally only those matching ``search`` (all its words)."""
+        limit, offset = max(int(limit), 0), max(int(offset), 0)
+        query = fts_query(search) if search else None
+        where, params = ("", []) if query is None else (_MATCH_WHERE, [query])
+        sql = f"""
+            SELECT c.id, substr(c.question, 1, {SUMMARY_QUESTION_CHARS}), c.strategy, c.model,
+                   c.status, c.total_s, c.created_at,
+                   (SELECT count(*) FROM steps s WHERE s.chain_id = c.id)
+            FROM chains c {where}
+            ORDER BY c.created_at DESC, c.rid DESC
+            LIMIT ? OFFSET ?
+        """
+
+        def read(conn: sqlite3.Connection) -> list[ChainSummary]:
+            rows = conn.execute(sql, (*params, limit, offset)).fetchall()
+            return [
+                ChainSummary(r[0], r[1], r[2], r[3], _status(r[4]), r[5], r[6], r[7])
+                for r in rows
+            ]
+
+        return self._run(read, write=False)
+
+    def count(self, search: str | None = None) -> int:
+        """How many chains there are (matching ``search`` when given)."""
+        query = fts_query(search) if search else None
+
+        def read(conn: sqlite3.Connection) -> int:
+            if query is None:
+                return int(conn.execute("SELECT count(*) FROM chains").fetchone()[0])
+            return int(
+                conn.execute(
+                    "SELECT count(*) FROM chain_fts WHERE chain_fts MATCH ?", (query,)
+                ).fetchone()[0]
+            )
+
+        return self._run(read, write=False)
+
+
+# --- rows --------------------------------------------------------------------------------------
+
+# ``+c.rid`` keeps the planner from looking chains up by the matches' rowids and sorting them
+# all (0.6 s for a word in all of 100 000 chains): it walks chains_newest instead and stops
+# after one page (< 30 ms at 100 000, found or not; see bench/history_bench.py).
+_MATCH_WHERE = "WHERE +c.rid IN (SELECT rowid FROM chain_fts WHERE chain_fts MATCH ?)"
+_CHAIN_COLS = (
+    "id, question, strategy, model, status, final_answer, total_s, created_at, error, lang, group_id"
+)
+_STEP_COLS = (
+    "idx, title, content, elapsed_s, ttft_s, prompt_tokens, completion_tokens, parsed, finish_reason"
+)
+
+
+def _status(value: str) -> Status:
+    try:
+        return Status(value)
+    except ValueError:
+        return Status.ERROR  # written by a newer version: show it as not finished
+
+
+def _chain_from_row(row: tuple, steps: Iterable[tuple]) -> Chain:
+    return Chain(
+        id=row[0],
+        question=row[1],
+        strategy=row[2],
+        model=row[3],
+        status=_status(row[4]),
+        final_answer=row[5] or "",
+        total_s=float(row[6] or 0.0),
+        created_at=row[7],
+        error=row[8],
+        lang=row[9],
+        group_id=row[10],
+        steps=[
+            Step(
+                index=s[0],
+                title=s[1],
+                content=s[2],
+                elapsed_s=float(s[3] or 0.0),
+                ttft_s=s[4],
+                prompt_tokens=s[5],
+                completion_tokens=s[6],
+                parsed=bool(s[7]),
+                finish_reason=s[8],
+            )
+            for s in steps
+        ],
+    )
+
+
+def _upsert_steps(conn: sqlite3.Connection, chain_id: str, steps: Iterable[Step]) -> None:
+    conn.executemany(
+        """
+        INSERT INTO steps (chain_id, idx, title, content, elapsed_s, ttft_s, prompt_tokens,
+                           completion_tokens, parsed, finish_reason)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (chain_id, idx) DO UPDATE SET
+            title = excluded.title, content = excluded.content,
+            elapsed_s = excluded.elapsed_s, ttft_s = excluded.ttft_s,
+            prompt_tokens = excluded.prompt_tokens,
+            completion_tokens = excluded.completion_tokens,
+            parsed = excluded.parsed, finish_reason = excluded.finish_reason
+        """,
+        [
+            (
+                chain_id,
+                s.index,
+                s.title or "",
+                s.content or "",
+                float(s.elapsed_s or 0.0),
+                s.ttft_s,
+                s.prompt_tokens,
+                s.completion_tokens,
+                int(bool(s.parsed)),
+                s.finish_reason,
+            )
+            for s in steps
+        ],
+    )
+
+
+def _sync_fts(conn: sqlite3.Connection, chain_id: str) -> None:
+    """Rewrite the chain's search document from its stored rows (≤ a few dozen steps)."""
+    row = conn.execute(
+        "SELECT rid, question, final_answer FROM chains WHERE id = ?", (chain_id,)
+    ).fetchone()
+    if row is None:
+        return
+    rid, question, answer = row
+    body = "\n".join(
+        f"{title}\n{content}"
+        for title, content in conn.execute(
+            "SELECT title, content FROM steps WHERE chain_id = ? ORDER BY idx", (chain_id,)
+        )
+    )
+    conn.execute("DELETE FROM chain_fts WHERE rowid = ?", (rid,))
+    conn.execute(
+        "INSERT INTO chain_fts (rowid, question, body, answer) VALUES (?, ?, ?, ?)",
+        (rid, fts_text(question), fts_text(body), fts_text(answer or "")),
+    )

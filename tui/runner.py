@@ -1,0 +1,138 @@
+"""Run one chain: drive a strategy, keep the Chain up to date, save it, tell subscribers.
+
+:func:`run_chain` is the one place where a chain's life is decided: it applies the
+strategy's events to the :class:`~tui.chain.Chain` (finished steps appended, final answer
+set), saves each finished step to the history as it arrives (a crash loses at most the
+step in flight), measures the chain's wall time with ``time.perf_counter()``, and ends the
+chain with one status:
+
+- ``done`` / ``step_limit``: from the strategy's AnswerFinished;
+- ``error``: a :class:`~backends.errors.BackendError` (the message is ``str(err)``, one line
+  for the user) or any other exception (saved, then re-raised: that is a bug);
+- ``cancelled``: the task was cancelled (Ctrl+C, the app's stop key); saved, ChainFailed
+  sent, then CancelledError re-raised so the caller's task ends as cancelled.
+
+Every chain is an independent coroutine holding no global state, so many can run at once
+against one server (self-consistency, compare).
+
+``history`` is duck-typed: anything with ``start_chain(chain)``, ``add_step(chain_id,
+step)`` and ``finish_chain(chain)`` (:class:`tui.history.History`), or None. ``on_event``
+is a plain callable that receives every event in order, deltas included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any, Callable
+
+from backends.client import ChatClient
+from backends.errors import BackendError
+from tui.chain import (
+    AnswerFinished,
+    Chain,
+    ChainFailed,
+    ChainFinished,
+    ChainStarted,
+    Event,
+    Status,
+    StepFinished,
+)
+from tui.lang import normalize_lang
+from tui.sanitize import clean_line
+from tui.strategies.base import Strategy, StrategyOptions
+
+log = logging.getLogger(__name__)
+
+CANCELLED_MESSAGE = "cancelled"
+
+
+def check_question(question: str) -> str:
+    """The question as it will be asked; ValueError when there is nothing to ask."""
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError("the question is empty")
+    return question
+
+
+async def run_chain(
+    chain: Chain,
+    strategy: Strategy,
+    client: ChatClient,
+    options: StrategyOptions,
+    *,
+    history: Any | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> Chain:
+    """Run ``strategy`` on ``chain.question`` and return ``chain`` with its final status.
+
+    Raises ValueError before anything runs when the question is empty or the language
+    unknown; re-raises CancelledError and unexpected exceptions after saving the chain.
+    BackendError does not propagate: the chain comes back with status ``error``.
+    """
+    check_question(chain.question)
+    lang = normalize_lang(options.lang, chain.question)
+    options = options.with_lang(lang)
+    chain.lang = lang
+    chain.status = Status.RUNNING
+
+    def emit(event: Event) -> None:
+        if on_event is not None:
+            on_event(event)
+
+    started = time.perf_counter()
+    saved = False
+    if history is not None:
+        history.start_chain(chain)
+        saved = True
+    emit(ChainStarted(chain))
+    status = Status.DONE
+    try:
+        async with contextlib.aclosing(strategy.run(chain.question, client, options)) as events:
+            async for event in events:
+                if isinstance(event, StepFinished):
+                    chain.steps.append(event.step)
+                    if history is not None:
+                        history.add_step(chain.id, event.step)
+                elif isinstance(event, AnswerFinished):
+                    chain.final_answer = event.text
+                    status = event.status
+                emit(event)
+    except BackendError as err:
+        message = clean_line(str(err)) or type(err).__name__
+        _end(chain, Status.ERROR, started, history if saved else None, error=message)
+        emit(ChainFailed(chain, message))
+        return chain
+    except asyncio.CancelledError:
+        _end(chain, Status.CANCELLED, started, history if saved else None, error=CANCELLED_MESSAGE)
+        emit(ChainFailed(chain, CANCELLED_MESSAGE))
+        raise
+    except Exception as err:
+        message = clean_line(f"{type(err).__name__}: {err}")
+        _end(chain, Status.ERROR, started, history if saved else None, error=message)
+        with contextlib.suppress(Exception):
+            emit(ChainFailed(chain, message))
+        raise
+    _end(chain, status, started, history if saved else None)
+    emit(ChainFinished(chain))
+    return chain
+
+
+def _end(
+    chain: Chain, status: Status, started: float, history: Any | None, *, error: str | None = None
+) -> None:
+    """Set the final status and time and save; a failing save never hides the chain's own
+    error (it is logged), but on a clean finish it propagates."""
+    chain.status = status
+    chain.total_s = time.perf_counter() - started
+    chain.error = error
+    if history is None:
+        return
+    if status in (Status.DONE, Status.STEP_LIMIT):
+        history.finish_chain(chain)
+        return
+    try:
+        history.finish_chain(chain)
+    except Exception:  # the chain's own failure is what the user must see
+        log.exception("could not save chain %s after it ended as %s", chain.id, status.value)

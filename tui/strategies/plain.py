@@ -1,0 +1,52 @@
+"""plain: one direct answer, the baseline the tutorials compare the reasoning chains with.
+
+The question goes alone, no system prompt, temperature 0.0 (like g1, so the comparison is
+fair) and 2048 tokens by default.
+
+The answer is recorded twice, on purpose: as one step titled "Answer" — streamed with
+StepDelta, finished with its wall time, time to first token and token usage, so plain
+chains show and store the same measurements as the others — and as the chain's final answer
+(AnswerFinished, no AnswerDelta: the step already streamed the text). A view that shows
+both may collapse a single "Answer" step into the final answer.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import AsyncIterator
+
+from backends.client import ChatClient
+from tui.chain import AnswerFinished, Event
+from tui.sanitize import clean
+from tui.strategies.base import CallStats, StrategyOptions, StreamedSteps, timed_stream
+
+DEFAULT_TEMPERATURE = 0.0
+DEFAULT_MAX_TOKENS = 2048
+STEP_TITLE = "Answer"
+
+
+class PlainStrategy:
+    """One direct answer, as one step and as the final answer."""
+
+    name = "plain"
+
+    async def run(
+        self, question: str, client: ChatClient, options: StrategyOptions
+    ) -> AsyncIterator[Event]:
+        stats = CallStats()
+        steps = StreamedSteps(stats, untitled=lambda index, content: STEP_TITLE)
+        async for chunk in timed_stream(
+            client,
+            [{"role": "user", "content": question}],
+            stats,
+            temperature=options.temperature if options.temperature is not None else DEFAULT_TEMPERATURE,
+            max_tokens=options.max_tokens or DEFAULT_MAX_TOKENS,
+            extra_body=options.extra_body,
+        ):
+            now = time.perf_counter()
+            for event in steps.text(chunk.content, now) if chunk.content else []:
+                yield event
+            steps.tick(now)
+        for event in steps.finish(time.perf_counter(), final_usage=True):
+            yield event
+        yield AnswerFinished(clean(stats.content.strip()))
