@@ -25,7 +25,7 @@ from backends.engines import (
     build_command,
     choose_engine,
 )
-from backends.presets import TINY_MODEL_NOTICE, ModelRef, resolve
+from backends.presets import DEFAULT_CPU_MODEL, DEFAULT_GPU_MODEL, TINY_MODEL_NOTICE, ModelRef, resolve
 from backends.supervisor import (
     STOP_GRACE_S,
     PortInUse,
@@ -163,7 +163,7 @@ def start_backend(
     engine: str | None = None,
     model: str | None = None,
     port: int | None = None,
-    host: str = LOOPBACK,
+    host: str | None = None,
     log_dir: str | os.PathLike[str] | None = None,
     ready_timeout_s: float | None = None,
     wait: bool = True,
@@ -185,6 +185,7 @@ def start_backend(
     :class:`PortInUse` or :class:`ServerStartError` (with the log tail); all are
     :class:`~backends.errors.BackendError`.
     """
+    host = host or _get(settings, "host", LOOPBACK)
     requested = engine or _get(settings, "engine")
     model_name = model or _get(settings, "model")
     ref = resolve(model_name) if model_name else None
@@ -193,6 +194,12 @@ def start_backend(
     auto = (requested or "auto") == "auto"
     if auto and ref is not None and ref.is_gguf and choice.engine == "lmdeploy":
         choice = choose_engine("llamacpp", available=available, gpu=gpu)
+    if auto and ref is not None and choice.engine != "lmdeploy" and ref.preset is not None \
+            and ref.preset.name == DEFAULT_GPU_MODEL:
+        # The GPU default (the config's default model) on a box without LMDeploy+GPU: fall back
+        # to the small CPU model instead of failing, and say so.
+        warnings.append(f"{ref.display} needs a GPU with LMDeploy; using {DEFAULT_CPU_MODEL} on the CPU")
+        ref = None
     if ref is None:
         ref = resolve(choice.default_model)
     if choice.engine == "transformers":

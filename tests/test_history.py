@@ -10,7 +10,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -440,3 +439,14 @@ def test_a_stored_word_is_found_by_itself_and_its_prefix(history: History, word:
         assert chain.id in [s.id for s in history.list(search=word[: max(1, len(word) // 2)])]
     finally:
         history.delete(chain.id)
+
+
+def test_hostile_text_is_stored_and_searchable(history: History) -> None:
+    chain = make_chain("zebra a\x00b \ud800 \x1b[2J")
+    history.start_chain(chain)
+    history.add_step(chain.id, make_step(1, "\x00", "lone \udfff surrogate"))
+    got = history.get(chain.id)
+    assert got.question == "zebra a\x00b \ufffd \x1b[2J"  # stored as received, made encodable
+    assert got.steps[0].content == "lone \ufffd surrogate"
+    assert history.count("zebra") == 1 and history.count("a\ud800") >= 0
+    assert history.get("\ud800") is None

@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from textual.app import App, ComposeResult
 
+from tui.app.messages import HistoryChanged, OpenChain, RerunChain
 from tui.app.screens.confirm import ChoiceScreen, ConfirmScreen
 from tui.app.widgets.history_panel import (
+    MAX_WINDOW_PAGES,
     HistoryList,
     HistoryPanel,
     build_rows,
@@ -76,6 +78,7 @@ class Host(App):
         self.export_dir = export_dir
         self.opened: list[str] = []
         self.reruns: list[tuple[str, str | None]] = []
+        self.changed: list[str | None] = []
 
     def compose(self) -> ComposeResult:
         yield HistoryPanel(export_dir=self.export_dir, strategies=("g1", "thinking", "plain"))
@@ -83,11 +86,14 @@ class Host(App):
     def on_mount(self) -> None:
         self.query_one(HistoryList).focus()
 
-    def on_history_panel_open_chain(self, message: HistoryPanel.OpenChain) -> None:
+    def on_open_chain(self, message: OpenChain) -> None:
         self.opened.append(message.chain_id)
 
-    def on_history_panel_rerun(self, message: HistoryPanel.Rerun) -> None:
+    def on_rerun_chain(self, message: RerunChain) -> None:
         self.reruns.append((message.question, message.strategy))
+
+    def on_history_changed(self, message: HistoryChanged) -> None:
+        self.changed.append(message.chain_id)
 
 
 def _segments_text(widget: HistoryList) -> list[str]:
@@ -228,6 +234,7 @@ async def test_delete_after_confirm_removes_from_db(history: History) -> None:
         await pilot.press("y")
         await _wait(pilot, lambda: history.get(victim) is None)
         assert history.count() == N_CHAINS - 1
+        await _wait(pilot, lambda: app.changed == [victim])
         assert lst.total == N_CHAINS - 1
         assert victim not in {r.summary.id for r in lst.rows if r.summary}
         # The selection stays at the same place in the list: the next older chain.
@@ -325,3 +332,45 @@ async def test_click_selects_then_opens(history: History) -> None:
         await pilot.click(HistoryList, offset=(5, 3))
         await pilot.pause()
         assert app.opened == [f"c{N_CHAINS - 3:05d}abcdef"]
+
+
+class SmallPages(App):
+    """The bare list with pages of 10, so the window slides (and drops pages) often."""
+
+    def __init__(self, history: History) -> None:
+        super().__init__()
+        self.history = history
+
+    def compose(self) -> ComposeResult:
+        yield HistoryList(page_size=10)
+
+    def on_mount(self) -> None:
+        self.query_one(HistoryList).load()
+
+
+async def test_window_slides_both_ways_and_stays_bounded(history: History) -> None:
+    app = SmallPages(history)
+    async with app.run_test(size=(60, 12)) as pilot:
+        lst = app.query_one(HistoryList)
+        seen = []
+        for _ in range(N_CHAINS - 1):
+            lst.action_cursor_down()
+            seen.append(lst.selected.id)
+            first, end = lst.window
+            assert end - first <= 10 * MAX_WINDOW_PAGES
+        assert seen == [f"c{i:05d}abcdef" for i in range(N_CHAINS - 2, -1, -1)]
+        assert lst.window[0] > 0  # the newest pages were dropped on the way
+        for _ in range(N_CHAINS - 1):
+            lst.action_cursor_up()
+        assert lst.selected.id == f"c{N_CHAINS - 1:05d}abcdef"
+        assert lst.window[0] == 0
+        # Scrolling the view (mouse wheel) past the window fetches more too, keeping the
+        # row at the top where it was.
+        for _ in range(30):
+            lst.scroll_to(y=lst.max_scroll_y, animate=False, immediate=True)
+            await pilot.pause()
+        assert lst.window[1] > 50
+        top = lst.rows[int(lst.scroll_y)]
+        lst.scroll_to(y=0, animate=False, immediate=True)
+        await pilot.pause()
+        assert lst.window[0] < top.offset

@@ -240,14 +240,17 @@ async def _run_ask(args: argparse.Namespace, settings: Any, question: str) -> An
     from tui.lang import detect_lang
     from tui.printer import StepPrinter
     from tui.runner import run_chain
-    from tui.strategies import StrategyOptions, get_strategy
+    from tui.strategies import get_strategy
 
+    lang = (None if settings.lang == "auto" else settings.lang) or detect_lang(question)
+    options = strategy_options(settings, lang, dict(getattr(args, "param", None) or []))
     history = open_history(args)
-    client, handle = await _connect(settings, args)
-    lang = None if settings.lang == "auto" else settings.lang
-    chain = Chain(question=question, strategy=settings.strategy, model=client.model,
-                  lang=lang or detect_lang(question))
-    options = StrategyOptions(lang=chain.lang, max_steps=settings.max_steps)
+    try:
+        client, handle = await _connect(settings, args)
+    except BaseException:
+        history.close()
+        raise
+    chain = Chain(question=question, strategy=settings.strategy, model=client.model, lang=lang)
     on_event: Callable[[Any], None] | None = None
     if not args.json:
         on_event = StepPrinter(sys.stdout, progress=sys.stderr if sys.stderr.isatty() else None)
@@ -270,6 +273,25 @@ async def _run_ask(args: argparse.Namespace, settings: Any, question: str) -> An
         if handle is not None:
             await asyncio.to_thread(handle.stop)
     return chain
+
+
+def strategy_options(settings: Any, lang: str | None, params: dict[str, Any]) -> Any:
+    """StrategyOptions from settings and ``--param`` fields; max_tokens and temperature are
+    options of their own (strategies have per-language defaults), the rest goes to the server."""
+    from tui.strategies import StrategyOptions
+
+    params = dict(params)
+    try:
+        max_tokens = params.pop("max_tokens", None)
+        temperature = params.pop("temperature", None)
+        return StrategyOptions(
+            lang=lang, max_steps=settings.max_steps,
+            max_tokens=int(max_tokens) if max_tokens is not None else None,
+            temperature=float(temperature) if temperature is not None else None,
+            extra_body=params or None,
+        )
+    except (TypeError, ValueError):
+        raise UserError("--param max_tokens must be an integer and temperature a number") from None
 
 
 def cmd_ask(args: argparse.Namespace) -> int:

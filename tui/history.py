@@ -81,7 +81,7 @@ class ChainSummary:
     n_steps: int
 
 
-# --- full-text helpers -------------------------------------------------------------------
+# --- full-text search --------------------------------------------------------------------
 
 # Han, kana, Hangul: written without spaces between words, so each character is made a token.
 _CJK = re.compile(
@@ -106,7 +106,7 @@ def fts_query(search: str) -> str | None:
     ended with a space. Returns None when nothing searchable is left (only punctuation).
     """
     # FTS5's parser stops at a NUL; no control character belongs in a search anyway.
-    search = _QUERY_CONTROLS.sub(" ", search)
+    search = _QUERY_CONTROLS.sub(" ", _t(search) or "")
     words = search.split()
     phrases: list[str] = []
     last_kept = False
@@ -120,6 +120,16 @@ def fts_query(search: str) -> str | None:
     if last_kept and not search[-1].isspace():
         phrases[-1] += "*"
     return " ".join(phrases)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _t(text: str | None) -> str | None:
+    """Text SQLite can store: a lone surrogate (JSON's "\\ud800" decodes to one) is not UTF-8."""
+    if text is None or not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub("\ufffd", text)
 
 
 # --- opening -------------------------------------------------------------------------------
@@ -320,13 +330,13 @@ class History:
         """Save one finished step of a started chain (replacing one of the same index)."""
 
         def tx(conn: sqlite3.Connection) -> None:
-            if not conn.execute("SELECT 1 FROM chains WHERE id = ?", (chain_id,)).fetchone():
+            if not conn.execute("SELECT 1 FROM chains WHERE id = ?", (_t(chain_id),)).fetchone():
                 raise HistoryError(f"no chain {chain_id!r} in the history")
             _upsert_steps(conn, chain_id, [step])
             conn.execute(
-                "UPDATE chains SET updated_at = ? WHERE id = ?", (utc_now_iso(), chain_id)
+                "UPDATE chains SET updated_at = ? WHERE id = ?", (utc_now_iso(), _t(chain_id))
             )
-            _sync_fts(conn, chain_id)
+            _sync_fts(conn, _t(chain_id))
 
         self._run(tx, write=True)
 
@@ -350,29 +360,29 @@ class History:
                 updated_at = excluded.updated_at, pid = coalesce(excluded.pid, chains.pid)
             """,
             (
-                chain.id,
-                chain.question,
-                chain.strategy,
-                chain.model,
+                _t(chain.id),
+                _t(chain.question),
+                _t(chain.strategy),
+                _t(chain.model),
                 Status(chain.status).value,
-                chain.final_answer or "",
+                _t(chain.final_answer or ""),
                 float(chain.total_s or 0.0),
-                chain.created_at,
-                chain.error,
-                chain.lang,
-                chain.group_id,
+                _t(chain.created_at),
+                _t(chain.error),
+                _t(chain.lang),
+                _t(chain.group_id),
                 now,
                 pid,
             ),
         )
         _upsert_steps(conn, chain.id, chain.steps)
-        _sync_fts(conn, chain.id)
+        _sync_fts(conn, _t(chain.id))
 
     def delete(self, chain_id: str) -> bool:
         """Delete the chain with exactly this id and its steps; False when there is none."""
 
         def tx(conn: sqlite3.Connection) -> bool:
-            row = conn.execute("SELECT rid FROM chains WHERE id = ?", (chain_id,)).fetchone()
+            row = conn.execute("SELECT rid FROM chains WHERE id = ?", (_t(chain_id),)).fetchone()
             if row is None:
                 return False
             conn.execute("DELETE FROM chain_fts WHERE rowid = ?", (row[0],))
@@ -427,7 +437,7 @@ class History:
 
         Raises :class:`HistoryError` when the prefix matches several chains.
         """
-        key = id_or_prefix.strip()
+        key = _t(id_or_prefix.strip()) or ""
         if not key:
             return None
 
@@ -559,16 +569,16 @@ def _upsert_steps(conn: sqlite3.Connection, chain_id: str, steps: Iterable[Step]
         """,
         [
             (
-                chain_id,
+                _t(chain_id),
                 s.index,
-                s.title or "",
-                s.content or "",
+                _t(s.title or ""),
+                _t(s.content or ""),
                 float(s.elapsed_s or 0.0),
                 s.ttft_s,
                 s.prompt_tokens,
                 s.completion_tokens,
                 int(bool(s.parsed)),
-                s.finish_reason,
+                _t(s.finish_reason),
             )
             for s in steps
         ],

@@ -1,0 +1,38 @@
+"""The Textual app. ``import tui.app`` is cheap: Textual loads when :func:`run_app` runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+
+def run_app(
+    settings: Any,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    server: Any | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+) -> int:
+    """Open the full-screen app; returns the exit status.
+
+    ``settings``: a ``tui.config.Settings``. ``data_dir``: where the history lives (None: the
+    default place). ``server``: a managed server handle to use (one with ``client(...)`` and
+    ``stop()``); None: connect to ``settings.endpoint`` or start one. ``config_path``: the
+    config file the theme choice is saved to (None: the default file). A server the app
+    started itself is stopped on exit unless ``settings.keep_server``.
+    """
+    from tui.app.app import O1App
+    from tui.history import History
+
+    history = History.open(data_dir)
+    app = O1App(settings, history=history, server=server,
+                config_path=Path(config_path) if config_path is not None else None)
+    try:
+        result = app.run()
+    finally:
+        history.close()
+        handle = app.server_handle
+        if handle is not None and app.owns_server and not getattr(settings, "keep_server", False):
+            handle.stop()
+    return int(result or 0) if app.return_code in (None, 0) else int(app.return_code)

@@ -38,13 +38,13 @@ class Action:
 
 ACTIONS: tuple[Action, ...] = (
     Action("run", "run", "Run the question", "enter", footer=False, bind=False),
-    Action("cancel", "cancel", "Cancel chain", "escape"),
-    Action("strategy", "next_strategy", "Next strategy", "ctrl+t"),
+    Action("cancel", "cancel", "Cancel", "escape"),
+    Action("strategy", "next_strategy", "Strategy", "ctrl+t"),
     Action("history", "toggle_history", "History", "f2"),
-    Action("toggle_step", "toggle_step", "Fold step", "ctrl+o"),
-    Action("toggle_all", "toggle_all", "Fold all", "ctrl+g"),
+    Action("toggle_step", "toggle_step", "Fold step", "ctrl+o", footer=False),
+    Action("toggle_all", "toggle_all", "Fold all steps", "ctrl+g", footer=False),
     Action("copy_step", "copy_step", "Copy step", "ctrl+s", footer=False),
-    Action("copy_answer", "copy_answer", "Copy answer", "ctrl+y"),
+    Action("copy_answer", "copy_answer", "Copy answer", "ctrl+y", footer=False),
     Action("export", "export_chain", "Export chain to Markdown", "f6", footer=False),
     Action("new", "new_question", "New question", "ctrl+n", footer=False),
     Action("server", "server_screen", "Server", "f4", footer=False),

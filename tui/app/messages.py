@@ -79,8 +79,10 @@ class ServerLog(Message):
         self.line = line
 
 
-class Notify(Message):
-    """Show a toast: anything may post it without holding the app."""
+class Notify(Message, namespace="o1"):
+    """Show a toast: anything may post it without holding the app.
+
+    Handled as ``on_o1_notify``: Textual's own toast message is also called Notify."""
 
     def __init__(self, text: str, severity: Severity = "information") -> None:
         super().__init__()

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator
 
 from backends.client import ChatClient
-from backends.errors import BackendError, ResponseFormatUnsupported
+from backends.errors import BackendError, ResponseFormatUnsupported, ServerError
 from tui.chain import (
     AnswerDelta,
     AnswerFinished,
@@ -90,14 +90,18 @@ class _FormatLadder:
 
     def __init__(self) -> None:
         self._rung = 0
+        #: The server has accepted the current format once: a later "refusal" (llama.cpp's
+        #: bare 500 looks like one) is a server failure, not a format problem.
+        self.accepted = False
 
     @property
     def current(self) -> dict[str, Any] | None:
         return RESPONSE_FORMATS[self._rung]
 
     def step_down(self) -> bool:
-        """Use the next, less demanding format; False when there is none left."""
-        if self._rung + 1 >= len(RESPONSE_FORMATS):
+        """Use the next, less demanding format; False when there is none left or the current
+        one already worked."""
+        if self.accepted or self._rung + 1 >= len(RESPONSE_FORMATS):
             return False
         self._rung += 1
         return True
@@ -223,15 +227,22 @@ class G1Strategy:
                         title = clean_title(shown_title) or None
                     if piece or title:
                         yield StepDelta(index, piece, title=title)
-            except ResponseFormatUnsupported:
+            except ResponseFormatUnsupported as err:
                 if formats.current is not None and formats.step_down():
                     continue  # the server's limitation, not the step's: no retry spent
-                raise
+                if not formats.accepted:
+                    raise
+                # This format worked before: it is a server failure, not a refusal.
+                if retries_left > 0:
+                    retries_left -= 1
+                    continue
+                raise ServerError(f"the server failed during step {index}: {err}") from err
             except BackendError as err:
                 if err.retryable and retries_left > 0:
                     retries_left -= 1
                     continue
                 raise
+            formats.accepted = True
             parsed = parse_step(stats.content, truncated=stats.finish_reason == "length")
             if not parsed.parsed and retries_left > 0:
                 retries_left -= 1

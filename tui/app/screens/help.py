@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -25,15 +26,19 @@ WIDGET_KEYS: tuple[tuple[str, str], ...] = (
 )
 
 
+def help_rows(keymap: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(keys, what it does, action id) for every registered action, then widget keys."""
+    rows = [(display_keys(keys_for(a, keymap)), a.description, a.id) for a in ACTIONS]
+    return rows + [(keys, what, "") for keys, what in WIDGET_KEYS]
+
+
 def help_table(keymap: Mapping[str, str]) -> Table:
     table = Table(box=None, expand=True, show_header=True, header_style="bold", pad_edge=False)
     table.add_column("Key", no_wrap=True, style="bold")
     table.add_column("Action")
     table.add_column("Id", style="dim", no_wrap=True)
-    for action in ACTIONS:
-        table.add_row(display_keys(keys_for(action, keymap)), action.description, action.id)
-    for keys, what in WIDGET_KEYS:
-        table.add_row(keys, what, "")
+    for row in help_rows(keymap):
+        table.add_row(*row)
     return table
 
 
@@ -52,10 +57,11 @@ class HelpScreen(ModalScreen[None]):
     def __init__(self, keymap: Mapping[str, str]) -> None:
         super().__init__()
         self.keymap = dict(keymap)
+        self.rows = help_rows(self.keymap)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "Keys"
-            scroll.border_subtitle = "remap in config.toml: [keymap] id = \"key\""
+            scroll.border_subtitle = Content('remap in config.toml: [keymap] id = "key"')
             yield Static(help_table(self.keymap), id="help-table")
             yield Static(Text("Esc closes · Ctrl+p finds any action by name", style="dim"))

@@ -38,6 +38,7 @@ from textual.strip import Strip
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
+from tui.app.messages import HistoryChanged, OpenChain, RerunChain
 from tui.app.screens.confirm import ChoiceScreen, ConfirmScreen
 from tui.history import HistoryError
 from tui.sanitize import clean_line
@@ -334,9 +335,13 @@ class HistoryList(ScrollView, can_focus=True):
         anchor_shift = (anchor_index - self.scroll_y) if anchor_index is not None else 0
         cursor_offset = self.selected_offset
 
+        # Never drop the chains under the cursor or at the top of the view.
+        kept = [o for o in (cursor_offset, anchor.offset if anchor else None) if o is not None]
         if forward:
             self._summaries.extend(more)
             surplus = len(self._summaries) - self.page_size * MAX_WINDOW_PAGES
+            if kept:
+                surplus = min(surplus, min(kept) - self._start)
             if surplus > 0:
                 del self._summaries[:surplus]
                 self._start += surplus
@@ -344,6 +349,8 @@ class HistoryList(ScrollView, can_focus=True):
             self._summaries[:0] = more
             self._start -= len(more)
             surplus = len(self._summaries) - self.page_size * MAX_WINDOW_PAGES
+            if kept:
+                surplus = min(surplus, self._start + len(self._summaries) - 1 - max(kept))
             if surplus > 0:
                 del self._summaries[-surplus:]
         self._rebuild()
@@ -352,7 +359,7 @@ class HistoryList(ScrollView, can_focus=True):
         try:
             if anchor is not None and anchor.offset in self._row_of_offset:
                 y = self._row_of_offset[anchor.offset] - anchor_shift
-                self.scroll_to(y=y, animate=False, immediate=True)
+                self.scroll_to(y=y, animate=False, immediate=True, force=True)
             if cursor_offset is not None and cursor_offset in self._row_of_offset:
                 self.cursor = self._row_of_offset[cursor_offset]
             else:
@@ -391,7 +398,11 @@ class HistoryList(ScrollView, can_focus=True):
     def _scroll_to_cursor(self, *, center: bool = False) -> None:
         if self.cursor < 0:
             return
-        height = max(self.scrollable_content_region.height, 1)
+        if not self.scrollable_content_region.height:
+            # Loaded before the first layout (on mount): place the view once it has a size.
+            self.call_after_refresh(self._scroll_to_cursor, center=center)
+            return
+        height = self.scrollable_content_region.height
         # Show the day header above the cursor when it is the first chain of its day.
         top = self.cursor - 1 if self.cursor > 0 and self.rows[self.cursor - 1].is_header else self.cursor
         y = self.scroll_y
@@ -403,7 +414,7 @@ class HistoryList(ScrollView, can_focus=True):
             y = self.cursor - height + 1
         y = max(0, min(y, self.max_scroll_y))
         if y != self.scroll_y:
-            self.scroll_to(y=y, animate=False, immediate=True)
+            self.scroll_to(y=y, animate=False, immediate=True, force=True)
 
     def _maybe_extend(self) -> None:
         """Fetch a page on the side the viewport or the cursor is close to."""
@@ -459,7 +470,7 @@ class HistoryList(ScrollView, can_focus=True):
 
     def action_last(self) -> None:
         self.load(self.search, at=max(self.total - 1, 0))
-        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True, force=True)
 
     def action_open(self) -> None:
         summary = self.selected
@@ -572,21 +583,6 @@ class HistoryPanel(Vertical):
         Binding("R", "rerun_with", "Re-run with…"),
     ]
 
-    class OpenChain(Message):
-        """Open the chain ``chain_id`` (read-only, in the step widgets)."""
-
-        def __init__(self, chain_id: str) -> None:
-            super().__init__()
-            self.chain_id = chain_id
-
-    class Rerun(Message):
-        """Ask ``question`` again, with ``strategy`` (None: the current one)."""
-
-        def __init__(self, question: str, strategy: str | None = None) -> None:
-            super().__init__()
-            self.question = question
-            self.strategy = strategy
-
     def __init__(
         self,
         history: HistoryLike | None = None,
@@ -697,7 +693,7 @@ class HistoryPanel(Vertical):
     @on(HistoryList.Activated)
     def _activated(self, event: HistoryList.Activated) -> None:
         event.stop()
-        self.post_message(self.OpenChain(event.summary.id))
+        self.post_message(OpenChain(event.summary.id))
 
     def action_delete(self) -> None:
         summary = self.list.selected
@@ -710,6 +706,7 @@ class HistoryPanel(Vertical):
             if confirmed:
                 self.history.delete(chain_id)
                 self.refresh_list()
+                self.post_message(HistoryChanged(chain_id))
                 self.notify(clean_line(f"Deleted chain {chain_id}", 80), markup=False)
             self.list.focus()
 
@@ -747,7 +744,7 @@ class HistoryPanel(Vertical):
     def action_rerun(self) -> None:
         question = self._question_of_selected()
         if question is not None:
-            self.post_message(self.Rerun(question, strategy=None))
+            self.post_message(RerunChain(question, strategy=None))
 
     def action_rerun_with(self) -> None:
         summary = self.list.selected
@@ -757,7 +754,7 @@ class HistoryPanel(Vertical):
 
         def chosen(strategy: str | None) -> None:
             if strategy:
-                self.post_message(self.Rerun(question, strategy=strategy))
+                self.post_message(RerunChain(question, strategy=strategy))
             self.list.focus()
 
         current = str(summary.strategy) if summary is not None else None

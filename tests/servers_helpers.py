@@ -1,0 +1,42 @@
+"""Shared helpers for the server-management tests (the stand-in ``lmdeploy`` on PATH, HTTP)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import stat
+from pathlib import Path
+
+FAKE_BIN = Path(__file__).parent / "fakes" / "bin"
+FAKE_LMDEPLOY = FAKE_BIN / "lmdeploy"
+
+
+def use_fake_lmdeploy(monkeypatch) -> None:
+    """Put the stand-in ``lmdeploy`` first on PATH and clear its behaviour switches."""
+    mode = FAKE_LMDEPLOY.stat().st_mode
+    if not mode & stat.S_IXUSR:
+        FAKE_LMDEPLOY.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    monkeypatch.setenv("PATH", f"{FAKE_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    for name in list(os.environ):
+        if name.startswith("FAKE_LMDEPLOY_"):
+            monkeypatch.delenv(name)
+
+
+def cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+
+
+def chat(port: int, key: str | None, model: str, content: str = "hello", stream: bool = False) -> tuple[int, str]:
+    """POST one chat request; return (status, body text)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        body = json.dumps({"model": model, "messages": [{"role": "user", "content": content}], "stream": stream})
+        headers = {"Content-Type": "application/json"}
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        conn.request("POST", "/v1/chat/completions", body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read().decode("utf-8", "replace")
+    finally:
+        conn.close()

@@ -1,0 +1,346 @@
+"""Pilot tests of the app: every interaction of the main screen, against the stand-in server."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
+from tests.helpers import wait_until
+from tui.app.actions import ACTIONS
+from tui.app.app import O1App
+from tui.app.screens.help import HelpScreen
+from tui.app.widgets.chain_view import ChainView
+from tui.app.widgets.question_input import QuestionInput
+from tui.app.widgets.status_header import StatusHeader
+from tui.chain import Chain, Status, Step
+from tui.config import Settings, load_settings
+from tui.history import History
+
+KITTY = {"TERM": "xterm-kitty"}
+
+
+def slow(delay_s: float):
+    """The demo model, streaming ``delay_s`` per 4-character chunk."""
+    return lambda body: dataclasses.replace(demo_responder(body), delay_s=delay_s)
+
+
+@pytest.fixture
+def history(tmp_path: Path):
+    with History(tmp_path / "history.sqlite3") as h:
+        yield h
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, history: History):
+    def make(server: FakeOpenAIServer | None, *, env=KITTY, **settings_kw) -> O1App:
+        settings_kw.setdefault("model", "fake-model")
+        settings = Settings(endpoint=server.url if server else None, **settings_kw)
+        themes = tmp_path / "themes"
+        themes.mkdir(exist_ok=True)
+        return O1App(settings, history=history, env=env, config_path=tmp_path / "config.toml",
+                     user_themes_dir=themes, connect=server is not None)
+    return make
+
+
+async def _ready(app: O1App, pilot) -> None:
+    await wait_until(pilot, lambda: app.server_state == "ready", timeout=10)
+
+
+async def _ask(app: O1App, pilot, question: str = "What is six times seven?") -> ChainView:
+    await _ready(app, pilot)
+    await pilot.press(*question)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: app.current_view() is not None)
+    return app.current_view()
+
+
+def _finished(view: ChainView):
+    return lambda: not view.live and view.chain.status != Status.RUNNING
+
+
+async def test_enter_runs_a_g1_chain_with_timed_steps_and_saves_it(make_app, history) -> None:
+    with FakeOpenAIServer() as server:
+        app = make_app(server)
+        async with app.run_test(size=(100, 30)) as pilot:
+            assert isinstance(app.focused, QuestionInput)
+            header = app.query_one(StatusHeader)
+            await _ready(app, pilot)
+            assert header.model == "fake-model" and header.address.startswith("127.0.0.1:")
+            view = await _ask(app, pilot)
+            await wait_until(pilot, _finished(view), timeout=10)
+            steps = view.step_views()
+            assert [s.index for s in steps] == [1, 2, 3, 4]
+            assert all(s.elapsed_s and s.elapsed_s > 0 and s.tokens for s in steps)
+            assert "Step 2" in str(steps[1].title) and " s · " in str(steps[1].title)
+            assert "42" in view.answer_text()
+            assert "thought for" in str(view.answer.border_subtitle)
+            assert app.query_one(QuestionInput).value == ""
+    saved = history.list()
+    assert len(saved) == 1 and saved[0].status == Status.DONE and saved[0].n_steps == 4
+
+
+async def test_strategy_key_switches_and_the_chain_uses_it(make_app, history) -> None:
+    with FakeOpenAIServer() as server:
+        app = make_app(server)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("ctrl+t")
+            assert app.strategy == "thinking"
+            assert "thinking" in str(app.query_one(QuestionInput).border_title)
+            assert app.query_one(StatusHeader).strategy == "thinking"
+            view = await _ask(app, pilot)
+            await wait_until(pilot, _finished(view), timeout=10)
+            assert view.chain.strategy == "thinking"
+            assert len(view.steps) >= 2
+    assert history.list()[0].strategy == "thinking"
+
+
+async def test_escape_cancels_and_keeps_finished_steps(make_app, history) -> None:
+    with FakeOpenAIServer(responder=slow(0.03)) as server:
+        app = make_app(server)
+        async with app.run_test(size=(100, 30)) as pilot:
+            view = await _ask(app, pilot)
+            await wait_until(pilot, lambda: any(not s.running for s in view.step_views()),
+                             timeout=10)
+            await pilot.press("escape")
+            await wait_until(pilot, _finished(view), timeout=10)
+            assert view.chain.status == Status.CANCELLED
+            assert view.error is not None and "Cancelled" in str(view.error.border_title)
+            assert not any(s.running for s in view.step_views())
+            kept = len(view.chain.steps)
+            assert kept >= 1
+    saved = history.get(view.chain.id)
+    assert saved.status == Status.CANCELLED and len(saved.steps) == kept
+
+
+async def test_server_error_is_shown_in_place_with_the_servers_words(make_app) -> None:
+    with FakeOpenAIServer() as server:
+        app = make_app(server)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await _ready(app, pilot)
+            server.add(Reply(status=400, error_message="the model melted down"))
+            view = await _ask(app, pilot)
+            await wait_until(pilot, _finished(view), timeout=10)
+            assert view.chain.status == Status.ERROR
+            assert "the model melted down" in str(view.error.render())
+
+
+async def test_fold_one_step_and_all_steps(make_app) -> None:
+    with FakeOpenAIServer() as server:
+        app = make_app(server)
+        async with app.run_test(size=(100, 30)) as pilot:
+            view = await _ask(app, pilot)
+            await wait_until(pilot, _finished(view), timeout=10)
+            steps = view.step_views()
+            await pilot.press("ctrl+o")  # nothing in the chain focused: the latest step
+            assert steps[-1].collapsed and not steps[0].collapsed
+            steps[0].query_one("CollapsibleTitle").focus()
+            await pilot.press("ctrl+o")
+            assert steps[0].collapsed
+            await pilot.press("ctrl+g")
+            assert all(s.collapsed for s in steps)
+            await pilot.press("ctrl+g")
+            assert not any(s.collapsed for s in steps)
+
+
+async def test_copy_answer_and_step_through_osc52(make_app) -> None:
+    with FakeOpenAIServer() as server:
+        app = make_app(server)
+        async with app.run_test(size=(100, 30)) as pilot:
+            written: list[str] = []
+            app._driver.write = written.append  # the bytes that would reach the terminal
+            view = await _ask(app, pilot)
+            await wait_until(pilot, _finished(view), timeout=10)
+            await pilot.press("ctrl+y")
+            assert app.last_copied == view.answer_text()
+            assert any(w.startswith("\x1b]52;c;") for w in written)
+            await pilot.press("ctrl+s")
+            assert app.last_copied.startswith("Step 4")
+            assert any("Copied the step" in n.message for n in app._notifications)
+
+
+async def test_copy_where_the_terminal_cannot_take_it_offers_export(make_app) -> None:
+    with FakeOpenAIServer() as server:
+        app = make_app(server, env={"TERM": "linux"})
+        async with app.run_test(size=(100, 30)) as pilot:
+            view = await _ask(app, pilot)
+            await wait_until(pilot, _finished(view), timeout=10)
+            await pilot.press("ctrl+y")
+            assert app.last_copied is None
+            messages = [n.message for n in app._notifications]
+            assert any("Cannot copy" in m and "F6" in m for m in messages)
+
+
+async def test_export_writes_markdown(make_app, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with FakeOpenAIServer() as server:
+        app = make_app(server)
+        async with app.run_test(size=(100, 30)) as pilot:
+            view = await _ask(app, pilot, "Export me please")
+            await wait_until(pilot, _finished(view), timeout=10)
+            await pilot.press("f6")
+    text = (tmp_path / f"o1tui-{view.chain.id}.md").read_text()
+    assert "Export me please" in text
+
+
+async def test_help_lists_every_registered_action(make_app) -> None:
+    app = make_app(None)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        shown = {(keys, what) for keys, what, _ in app.screen.rows}
+        for action in ACTIONS:
+            assert any(what == action.description for _, what in shown)
+        assert ("Ctrl+y", "Copy answer") in shown
+        assert "Copy&#160;answer" in app.export_screenshot()
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+def _first_hit(app: O1App) -> str | None:
+    """The text of the palette's first hit, once there is one."""
+    lists = app.screen.query("CommandList")
+    if not lists or not lists.first().option_count:
+        return None
+    return str(lists.first().get_option_at_index(0).prompt).split("\n")[0].strip()
+
+
+async def test_palette_runs_actions_and_switches_strategy(make_app) -> None:
+    app = make_app(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Strategy: plain")
+        await wait_until(pilot, lambda: _first_hit(app) == "Strategy: plain")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.strategy == "plain")
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Help")
+        await wait_until(pilot, lambda: _first_hit(app) == "Help")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
+
+
+async def test_keymap_from_config_remaps_and_unknown_ids_warn(make_app) -> None:
+    app = make_app(None, keymap={"help": "f10", "no_such_action": "f11"})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("f1")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f10")
+        assert isinstance(app.screen, HelpScreen)
+        assert ("F10", "Help", "help") in app.screen.rows
+        assert any("no_such_action" in n.message for n in app._notifications)
+
+
+async def test_theme_from_palette_is_applied_and_remembered(make_app, tmp_path) -> None:
+    app = make_app(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert app.theme == "o1-dark"
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Theme: phosphor")
+        await wait_until(pilot, lambda: _first_hit(app) == "Theme: phosphor")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.theme == "phosphor")
+    assert load_settings(tmp_path / "config.toml", env={}).theme == "phosphor"
+
+
+async def test_unknown_theme_falls_back_with_a_warning(make_app) -> None:
+    app = make_app(None, theme="no-such-theme")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.theme == "o1-dark"
+        assert any("no-such-theme" in n.message for n in app._notifications)
+
+
+def _saved_chain(history: History, question: str = "How far is the moon?") -> Chain:
+    chain = Chain(question=question, strategy="g1", model="fake-model",
+                  created_at="2025-01-15T12:00:00+00:00")
+    history.start_chain(chain)
+    for i in (1, 2):
+        step = Step(index=i, title=f"Look {i}", content=f"Content **{i}**", elapsed_s=1.5 * i,
+                    completion_tokens=100 + i)
+        chain.steps.append(step)
+        history.add_step(chain.id, step)
+    chain.status, chain.final_answer, chain.total_s = Status.DONE, "384 400 km", 4.5
+    history.finish_chain(chain)
+    return chain
+
+
+async def test_history_sidebar_opens_a_saved_chain_read_only(make_app, history) -> None:
+    saved = _saved_chain(history)
+    app = make_app(None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f2")
+        assert not app.query_one("#history").has_class("-hidden")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.current_view() is not None)
+        view = app.current_view()
+        assert view.chain.id == saved.id and not view.live
+        assert [s.elapsed_s for s in view.step_views()] == [1.5, 3.0]
+        assert "1.50 s" in str(view.step_views()[0].title)
+        assert "101 tok" in str(view.step_views()[0].title)
+        assert view.answer_text() == "384 400 km"
+        assert "4.50 s" in str(view.answer.border_subtitle)
+        await pilot.press("f2")
+        assert app.query_one("#history").has_class("-hidden")
+        assert isinstance(app.focused, QuestionInput)
+
+
+async def test_history_rerun_asks_the_question_again(make_app, history) -> None:
+    _saved_chain(history, "Rerun this one")
+    with FakeOpenAIServer() as server:
+        app = make_app(server)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _ready(app, pilot)
+            await pilot.press("f2")
+            await pilot.press("r")
+            await wait_until(pilot, lambda: app.current_view() is not None
+                             and app.current_view().live)
+            view = app.current_view()
+            assert view.chain.question == "Rerun this one"
+            await wait_until(pilot, _finished(view), timeout=10)
+    assert history.count() == 2
+
+
+HOSTILE = "Look [bold]here[/bold] \x1b]0;pwned\x07 and \x1b[2J done"
+
+
+async def test_untrusted_text_is_shown_literally_without_escapes(make_app) -> None:
+    step = {"title": "T [red]x[/red] \x1b[31m", "content": HOSTILE, "next_action": "final_answer"}
+
+    def responder(body):
+        import json
+        return Reply(content=json.dumps(step))
+
+    with FakeOpenAIServer(responder=responder) as server:
+        app = make_app(server)
+        async with app.run_test(size=(100, 30)) as pilot:
+            view = await _ask(app, pilot, "Q [b]bold?[/b]")
+            await wait_until(pilot, _finished(view), timeout=10)
+            first = view.step_views()[0]
+            assert "\x1b" not in first.text and "[bold]here[/bold]" in first.text
+            assert "[red]x[/red]" in str(first.title) and "\x1b" not in str(first.title)
+            question = str(view.query_one(".question").render())
+            assert "[b]bold?[/b]" in question
+
+
+@pytest.mark.parametrize("size", [(80, 24), (250, 70)])
+async def test_runs_at_small_and_large_sizes(make_app, size) -> None:
+    with FakeOpenAIServer() as server:
+        app = make_app(server)
+        async with app.run_test(size=size) as pilot:
+            view = await _ask(app, pilot)
+            await wait_until(pilot, _finished(view), timeout=10)
+            assert view.chain.status == Status.DONE
+            await pilot.press("f2")
+            await pilot.press("f1")
+            assert isinstance(app.screen, HelpScreen)
+
+
+async def test_no_server_says_so_and_does_not_start(make_app) -> None:
+    app = make_app(None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*"hello", "enter")
+        assert app.current_view() is None
+        assert any("No model server" in n.message for n in app._notifications)

@@ -1,0 +1,337 @@
+"""The hostile corpus through every path that shows or exports model text.
+
+A stand-in model answers with the corpus as step titles, step contents and final answers;
+then ``o1tui ask`` (text and ``--json``), ``o1tui history list/show/export`` and the
+Markdown/JSON exporters must print or write nothing that could drive a terminal, and must not
+crash. The app's widgets get the same text through Textual's pilot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.hostile import CANARY, HOSTILE, SMALL, assert_bytes_safe, assert_terminal_safe
+from tui.chain import Chain, Status, Step
+from tui.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+
+#: The corpus entries that ask's tests send as steps (1 MB entries go through exports only).
+STEP_TEXTS = [text for _, text in SMALL]
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "data"
+    monkeypatch.setenv("O1TUI_DATA_DIR", str(d))
+    monkeypatch.setenv("O1TUI_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
+    return d
+
+
+def hostile_g1_responder(texts: list[str], final: str):
+    """A g1 model whose step N has corpus text N as its title and content, then ``final``."""
+
+    def respond(body: dict[str, Any]) -> Reply:
+        messages = body.get("messages") or []
+        users = [m for m in messages if m.get("role") == "user"]
+        if messages and messages[-1].get("role") == "user" and len(users) > 1:
+            return Reply(content=final, chunk_chars=7)
+        done = sum(1 for m in messages if m.get("role") == "assistant" and '"title"' in
+                   str(m.get("content")))
+        i = min(done, len(texts) - 1)
+        step = {
+            "title": texts[i][:300],
+            "content": texts[i],
+            "next_action": "final_answer" if done >= len(texts) - 1 else "continue",
+        }
+        return Reply(content=json.dumps(step), chunk_chars=9)
+
+    return respond
+
+
+def _ask(srv: FakeOpenAIServer, *args: str) -> list[str]:
+    return ["ask", *args, "--endpoint", srv.url, "--model", "fake-model"]
+
+
+def _has_surrogate(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def run_cli(*argv: str) -> subprocess.CompletedProcess[bytes]:
+    """``o1tui ARGV`` in a separate process with this test's environment (real bytes out)."""
+    return subprocess.run([sys.executable, "-m", "tui.cli", *argv], cwd=REPO, env=dict(os.environ),
+                          capture_output=True, timeout=60)
+
+
+def _only_history_id(data_dir: Path) -> str:
+    from tui.history import History
+
+    with History.open(data_dir) as h:
+        rows = h.list(limit=5)
+    assert len(rows) == 1
+    return rows[0].id
+
+
+def test_ask_g1_prints_hostile_steps_and_answer_safely(data_dir, capsys):
+    final = "".join(STEP_TEXTS[:20])
+    with FakeOpenAIServer(responder=hostile_g1_responder(STEP_TEXTS, final)) as srv:
+        code = main(_ask(srv, "What is hostile?", "--max-steps", str(len(STEP_TEXTS) + 2)))
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert_terminal_safe(out, "ask stdout")
+    assert_terminal_safe(err, "ask stderr")
+    assert out.count("\nStep ") + out.startswith("Step ") >= len(STEP_TEXTS)
+    assert CANARY in out and "Final answer:" in out
+    # markup stays literal text
+    assert "[bold red]canary[/bold red]" in out
+
+
+def test_ask_json_document_carries_no_raw_controls(data_dir, capsys):
+    final = "".join(STEP_TEXTS[:20])
+    with FakeOpenAIServer(responder=hostile_g1_responder(STEP_TEXTS[:25], final)) as srv:
+        code = main(_ask(srv, "What is hostile?", "--json", "--max-steps", "30"))
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    # JSON escapes C0 itself, but C1 controls, bidi overrides and lone surrogates pass
+    # through json.dumps(ensure_ascii=False) raw.
+    assert_terminal_safe(out, "ask --json stdout")
+    doc = json.loads(out)
+    for step in doc["steps"]:
+        assert_terminal_safe(step["title"], "json title")
+        assert_terminal_safe(step["content"], "json content")
+    assert_terminal_safe(doc["final_answer"], "json final answer")
+
+
+@pytest.mark.parametrize("strategy,model", [("plain", "fake-model"), ("thinking", "fake-model"),
+                                            ("native", "deepseek-r1-7b")])
+def test_other_strategies_print_hostile_answers_safely(data_dir, capsys, strategy, model):
+    body = "\n\n".join(STEP_TEXTS[:30])
+    if strategy == "thinking":
+        content = f"## {STEP_TEXTS[0]}\n{body}\n\n## Check {STEP_TEXTS[17]}\n{body}\n\\boxed{{{body[:200]}}}"
+    elif strategy == "native":
+        content = f"<think>\n{body}\n</think>\n\n{body}"
+    else:
+        content = body
+    with FakeOpenAIServer([Reply(content=content, chunk_chars=11)], models=None) as srv:
+        code = main(["ask", "q?", "--endpoint", srv.url, "--model", model, "--strategy", strategy])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert_terminal_safe(out, f"{strategy} stdout")
+    assert_terminal_safe(err, f"{strategy} stderr")
+    assert CANARY in out
+
+
+def test_history_list_show_and_export_are_safe(data_dir, capsys, tmp_path):
+    # NUL and lone surrogates are refused as a question (see test_binary_question_*).
+    question = "hostile " + "".join(
+        t[:120] for t in STEP_TEXTS if "\x00" not in t and not _has_surrogate(t))
+    final = "".join(STEP_TEXTS[:20])
+    with FakeOpenAIServer(responder=hostile_g1_responder(STEP_TEXTS[:12], final)) as srv:
+        assert main(_ask(srv, question, "--max-steps", "15")) == 0
+    capsys.readouterr()
+    chain_id = _only_history_id(data_dir)
+
+    # `history show` as text goes through tui.printer.print_chain, whose default stream is
+    # bound at import (see test_history_show_follows_the_current_stdout), so it runs apart.
+    proc = run_cli("history", "show", chain_id)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert_bytes_safe(proc.stdout, "history show stdout")
+    assert_bytes_safe(proc.stderr, "history show stderr")
+    assert CANARY.encode() in proc.stdout
+
+    for argv in (["history", "list"], ["history", "list", "--search", "canary"],
+                 ["history", "show", chain_id, "--json"],
+                 ["history", "show", chain_id, "--markdown"],
+                 ["history", "export", chain_id, "--format", "md"],
+                 ["history", "export", chain_id, "--format", "json"]):
+        code = main(argv)
+        out, err = capsys.readouterr()
+        assert code == 0, (argv, err)
+        assert_terminal_safe(out, " ".join(argv[:2]) + " stdout")
+        assert_terminal_safe(err, " ".join(argv[:2]) + " stderr")
+        assert out.strip()
+
+    for fmt in ("md", "json"):
+        target = tmp_path / f"out.{fmt}"
+        assert main(["history", "export", chain_id, "--format", fmt, "-o", str(target)]) == 0
+        assert_bytes_safe(target.read_bytes(), f"export {fmt} file")
+    capsys.readouterr()
+
+
+def test_history_list_line_is_one_line_per_chain(data_dir, capsys):
+    question = "line one\nline two\r\n\x1b]0;pwned\x07\u202eline three"
+    with FakeOpenAIServer([Reply(content="ok")], models=None) as srv:
+        assert main(["ask", question, "--endpoint", srv.url, "--model", "m",
+                     "--strategy", "plain"]) == 0
+    capsys.readouterr()
+    assert main(["history", "list"]) == 0
+    out = capsys.readouterr().out
+    assert len(out.strip().splitlines()) == 1
+    assert_terminal_safe(out)
+
+
+@pytest.mark.parametrize("name,text", HOSTILE, ids=[n for n, _ in HOSTILE])
+def test_exporters_on_every_corpus_entry(name: str, text: str) -> None:
+    from tui.export import to_json, to_markdown
+    from tui.printer import print_chain
+    import io
+
+    chain = Chain(question=text, strategy="g1", model=text[:200], status=Status.ERROR,
+                  final_answer=text, error=text[:1000], total_s=1.5)
+    chain.steps = [Step(index=1, title=text[:500], content=text, elapsed_s=0.5,
+                        completion_tokens=3, parsed=False)]
+    md = to_markdown(chain)
+    assert_terminal_safe(md, f"markdown {name}")
+    md.encode("utf-8")
+    js = to_json(chain)
+    assert_terminal_safe(js, f"json {name}")
+    js.encode("utf-8")
+    buf = io.StringIO()
+    print_chain(chain, buf)
+    assert_terminal_safe(buf.getvalue(), f"print_chain {name}")
+
+
+def test_hostile_server_error_message_reaches_stderr_clean(data_dir, capsys):
+    message = "boom \x1b]0;pwned\x07\x1b[2J\u202e\x9b31m [bold]red[/bold]"
+    with FakeOpenAIServer([Reply(status=500, error_message=message)] * 5) as srv:
+        code = main(["ask", "q?", "--endpoint", srv.url, "--model", "fake-model",
+                     "--strategy", "plain"])
+    out, err = capsys.readouterr()
+    assert code != 0
+    assert_terminal_safe(err, "stderr")
+    assert_terminal_safe(out, "stdout")
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_hostile_model_names_from_the_server_are_clean(data_dir, capsys):
+    bad = "evil\x1b]0;pwned\x07\u202emodel"
+    with FakeOpenAIServer([Reply(content="ok")], models=(bad,)) as srv:
+        code = main(["ask", "q?", "--endpoint", srv.url, "--strategy", "plain"])
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        assert_terminal_safe(out + err)
+        chain_id = _only_history_id(Path(os.environ["O1TUI_DATA_DIR"]))
+        for argv in (["history", "show", chain_id, "--markdown"], ["history", "show", chain_id, "--json"]):
+            assert main(argv) == 0
+            out, err = capsys.readouterr()
+            assert_terminal_safe(out + err, " ".join(argv))
+    proc = run_cli("history", "show", chain_id)
+    assert proc.returncode == 0 and b"evil" in proc.stdout
+    assert_bytes_safe(proc.stdout + proc.stderr, "history show")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tui/cli.py: `history list --json` dumps the summaries with ensure_ascii=False and "
+    "no cleaning, so C1 controls, bidi overrides and lone surrogates in a question or model "
+    "name reach the terminal raw (ESC itself is escaped by JSON); clean string values in "
+    "_summary_dict as tui.export.to_dict does",
+)
+def test_history_list_json_is_clean(data_dir, capsys):
+    bad = "evil\x9b2J\u202emodel\u200b"
+    with FakeOpenAIServer([Reply(content="ok")], models=(bad,)) as srv:
+        assert main(["ask", "q \u202e\x9d0;t\x9c?", "--endpoint", srv.url,
+                     "--strategy", "plain"]) == 0
+    capsys.readouterr()
+    assert main(["history", "list", "--json"]) == 0
+    out = capsys.readouterr().out
+    assert_terminal_safe(out, "history list --json")
+    assert json.loads(out)[0]["model"].startswith("evil")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tui/printer.py: print_chain(chain, out=sys.stdout) binds the stream at import, so "
+    "`history show` ignores a replaced sys.stdout (redirect_stdout, pytest capture) and "
+    "writes to a stale or closed stream; default to None and use sys.stdout at call time",
+)
+def test_history_show_follows_the_current_stdout(data_dir, capsys):
+    import contextlib
+    import io
+
+    import tui.printer  # noqa: F401 - bound to the stdout of this moment
+
+    with FakeOpenAIServer([Reply(content="ok")], models=None) as srv:
+        assert main(["ask", "q?", "--endpoint", srv.url, "--model", "m",
+                     "--strategy", "plain"]) == 0
+    chain_id = _only_history_id(data_dir)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(["history", "show", chain_id]) == 0
+    assert "Question: q?" in buf.getvalue()
+
+
+def test_ask_subprocess_writes_only_safe_bytes(tmp_path):
+    """Real stdout/stderr bytes of a separate process (the encoder included)."""
+    final = "".join(STEP_TEXTS[:20])
+    env = {**os.environ, "O1TUI_DATA_DIR": str(tmp_path / "d"),
+           "O1TUI_CONFIG_DIR": str(tmp_path / "c"), "O1TUI_LOG_DIR": str(tmp_path / "l"),
+           "PYTHONIOENCODING": "utf-8"}
+    with FakeOpenAIServer(responder=hostile_g1_responder(STEP_TEXTS[:15], final)) as srv:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "ask", "hostile?", "--endpoint", srv.url,
+             "--model", "fake-model", "--max-steps", "20"],
+            cwd=REPO, env=env, capture_output=True, timeout=60,
+        )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert_bytes_safe(proc.stdout, "stdout bytes")
+    assert_bytes_safe(proc.stderr, "stderr bytes")
+
+
+_SURROGATE_BUG = (
+    "tui/chain.py validate_question: a question that is not valid UTF-8 (argv bytes or stdin "
+    "decoded with surrogateescape) passes validation, then the client's JSON encoder raises "
+    "UnicodeEncodeError and `ask` dies with a traceback; refuse lone surrogates there with "
+    "'the question is not valid UTF-8 text (binary input?)'"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=_SURROGATE_BUG)
+def test_binary_question_on_the_command_line_is_one_clear_error(tmp_path):
+    env = {**os.environ, "O1TUI_DATA_DIR": str(tmp_path / "d"),
+           "O1TUI_CONFIG_DIR": str(tmp_path / "c"), "O1TUI_LOG_DIR": str(tmp_path / "l")}
+    with FakeOpenAIServer(models=None) as srv:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "ask", b"abc\xff\xfe", "--endpoint", srv.url,
+             "--model", "m", "--strategy", "plain"],
+            cwd=REPO, env=env, capture_output=True, timeout=60,
+        )
+    assert proc.returncode != 0
+    assert b"Traceback" not in proc.stderr, proc.stderr[-600:]
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.xfail(strict=True, reason=_SURROGATE_BUG)
+def test_binary_question_on_stdin_is_one_clear_error(tmp_path):
+    env = {**os.environ, "O1TUI_DATA_DIR": str(tmp_path / "d"),
+           "O1TUI_CONFIG_DIR": str(tmp_path / "c"), "O1TUI_LOG_DIR": str(tmp_path / "l")}
+    with FakeOpenAIServer(models=None) as srv:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "ask", "-", "--endpoint", srv.url,
+             "--model", "m", "--strategy", "plain"],
+            input=b"what is \xff\xfe\x80?", cwd=REPO, env=env, capture_output=True, timeout=60,
+        )
+    assert proc.returncode != 0
+    assert b"Traceback" not in proc.stderr, proc.stderr[-600:]
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("question,why", [
+    ("", "empty"), ("   \n\t ", "empty"), ("a\x00b", "NUL"), ("x" * 100_000, "too long"),
+])
+def test_bad_questions_get_one_line_and_exit_2(data_dir, capsys, question, why):
+    with FakeOpenAIServer(models=None) as srv:
+        code = main(["ask", question, "--endpoint", srv.url, "--model", "m"])
+        assert srv.requests == []  # refused before anything was sent
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err

