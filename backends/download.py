@@ -136,6 +136,16 @@ def download(
     return folder
 
 
+def download_model(name_or_id: str, *, progress: ProgressFn | None = None, **kwargs: Any) -> Path:
+    """``o1tui download``: :func:`download` with a progress bar on stderr unless told otherwise."""
+    bar = ProgressBar() if progress is None else None
+    try:
+        return download(name_or_id, progress=progress or bar, **kwargs)
+    finally:
+        if bar is not None and bar.drawn:
+            bar.close()
+
+
 class ProgressBar:
     """A one-line text progress bar for ``o1tui download`` (files and bytes so far)."""
 
@@ -145,6 +155,7 @@ class ProgressBar:
         self.min_interval_s = min_interval_s
         self._files: dict[str, tuple[int, int]] = {}
         self._last = 0.0
+        self.drawn = False
         self._lock = threading.Lock()  # ModelScope downloads files on several threads
 
     def __call__(self, filename: str, done: int, total: int) -> None:
@@ -155,6 +166,7 @@ class ProgressBar:
             if now - self._last < self.min_interval_s and not finished:
                 return
             self._last = now
+            self.drawn = True
             self.stream.write("\r" + self.render() + "\x1b[K")
             self.stream.flush()
 

@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 import secrets
 import shlex
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TextIO
 
 from backends.client import ChatClient
 from backends.engines import (
@@ -70,6 +71,15 @@ class ServerHandle:
     reused: bool = False
     warnings: tuple[str, ...] = ()
     _client: ChatClient | None = field(default=None, repr=False)
+
+    @property
+    def started(self) -> bool:
+        """Whether this handle started the server (and so stops it); False when reused."""
+        return self.process is not None
+
+    @property
+    def url(self) -> str | None:
+        return self.base_url
 
     @property
     def port(self) -> int | None:
@@ -240,7 +250,164 @@ def start_backend(
     return handle
 
 
+def _poll_reporter(progress: Callable[[str], None], every_s: float = 5.0) -> Callable[[float, Probe], None]:
+    """Turn readiness polls into an occasional progress line (a start can take minutes)."""
+    last = {"t": -every_s}
+
+    def report(elapsed: float, result: Probe) -> None:
+        if elapsed - last["t"] >= every_s:
+            last["t"] = elapsed
+            what = {"down": "loading (port not open yet)", "starting": "initialising (503)"}.get(
+                result.kind, result.kind)
+            progress(f"waiting for the server: {what}, {elapsed:.0f} s")
+
+    return report
+
+
+def ensure_server(settings: Any, *, progress: Callable[[str], None] | None = None, **kwargs: Any) -> ServerHandle:
+    """:func:`start_backend` with one ``progress(line)`` callback for log lines, waits and warnings.
+
+    The callback is called from worker threads; it gets raw server lines (clean them for display).
+    """
+    if progress is not None:
+        kwargs.setdefault("on_line", progress)
+        kwargs.setdefault("on_poll", _poll_reporter(progress))
+    handle = start_backend(settings, **kwargs)
+    if progress is not None:
+        for warning in handle.warnings:
+            progress(f"warning: {warning}")
+        if handle.notice:
+            progress(handle.notice)
+    return handle
+
+
+def serve_forever(settings: Any, *, progress: Callable[[str], None] | None = None,
+                  out: TextIO | None = None) -> int:
+    """``o1tui serve``: start (or find) the server, print its URL, run until Ctrl+C or it exits.
+
+    Returns 0 after Ctrl+C, 1 when the server died by itself.
+    """
+    out = out or sys.stdout
+    handle = ensure_server(settings, progress=progress)
+    if handle.base_url is None:
+        raise EngineUnavailable("the transformers engine runs inside o1tui and has no server to serve")
+    print(handle.base_url, file=out, flush=True)
+    if handle.reused:
+        print(f"a server was already running on port {handle.port}; leaving it be", file=sys.stderr)
+        return 0
+    if not _get(settings, "api_key"):
+        print("the server requires a generated API key that is not shown; give --api-key KEY to choose one "
+              "that other clients can use", file=sys.stderr)
+    assert handle.process is not None
+    try:
+        while handle.process.running:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        handle.stop()
+        return 0
+    tail = "\n".join(handle.process.tail(20))
+    print(f"the server exited (code {handle.process.returncode}); last lines:\n{tail}", file=sys.stderr)
+    return 1
+
+
+class ManagedServer:
+    """The server screen's controller (``tui.app.screens.server.ServerController``) over this module.
+
+    ``on_change(state)`` is called (from worker threads) when the state changes.
+    """
+
+    def __init__(self, settings: Any, *, on_change: Callable[[str], None] | None = None,
+                 on_line: Callable[[str], None] | None = None, **start_kwargs: Any) -> None:
+        self.settings = settings
+        self.on_change = on_change
+        self.on_line = on_line
+        self.start_kwargs = start_kwargs
+        self.handle: ServerHandle | None = None
+        self.error: str | None = None
+        self.model_name: str | None = model if (model := _get(settings, "model")) else None
+        self._state = "stopped"
+
+    @property
+    def state(self) -> str:
+        if self._state == "ready" and self.handle is not None and not self.handle.running:
+            return "crashed"
+        return self._state
+
+    def _set(self, state: str) -> None:
+        self._state = state
+        if self.on_change is not None:
+            self.on_change(state)
+
+    def info(self) -> dict[str, Any]:
+        from backends.presets import PRESETS
+
+        handle, proc = self.handle, self.handle.process if self.handle else None
+        info: dict[str, Any] = {"presets": [p.name for p in PRESETS], "model": self.model_name,
+                                "error": self.error}
+        if handle is not None:
+            info.update(engine=handle.engine, model=handle.model, url=handle.base_url, port=handle.port,
+                        host="127.0.0.1" if handle.base_url else None)
+        if proc is not None:
+            info.update(pid=proc.pid, uptime_s=proc.uptime_s if proc.running else None,
+                        log_path=str(proc.log_path) if proc.log_path else None)
+            if not proc.running and self._state == "ready":
+                info["error"] = f"the server exited with code {proc.returncode}"
+        return info
+
+    def log_lines(self) -> list[str]:
+        proc = self.handle.process if self.handle else None
+        return proc.lines() if proc is not None else []
+
+    async def start(self) -> None:
+        import asyncio
+        from dataclasses import replace as dc_replace
+
+        if self.handle is not None and self.handle.running and self._state == "ready":
+            return
+        self.error = None
+        self._set("starting")
+        settings = self.settings
+        if self.model_name and dataclasses_has(settings, "model"):
+            settings = dc_replace(settings, model=self.model_name)
+        try:
+            self.handle = await asyncio.to_thread(ensure_server, settings, progress=self.on_line,
+                                                  **self.start_kwargs)
+        except Exception as err:  # shown on the screen; the app stays usable
+            self.error = str(err).splitlines()[0] if str(err) else type(err).__name__
+            self._set("crashed")
+            return
+        self._set("external" if self.handle.reused else "ready")
+
+    async def stop(self) -> None:
+        import asyncio
+
+        if self.handle is not None:
+            self._set("stopping")
+            await asyncio.to_thread(self.handle.stop)
+        self._set("stopped")
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+    async def switch_model(self, name: str) -> None:
+        resolve(name)  # an unknown name fails here, before the running server is stopped
+        await self.stop()
+        self.model_name = name
+        await self.start()
+
+
+def dataclasses_has(obj: Any, name: str) -> bool:
+    import dataclasses
+
+    return dataclasses.is_dataclass(obj) and not isinstance(obj, type) and name in {
+        f.name for f in dataclasses.fields(obj)}
+
+
 __all__ = [
+    "ManagedServer",
+    "ensure_server",
+    "serve_forever",
     "EngineUnavailable",
     "PortInUse",
     "ServerHandle",

@@ -44,6 +44,11 @@ class Preset:
     aliases: tuple[str, ...] = ()
     note: str = ""
 
+    @property
+    def size(self) -> str:
+        """The download size for listings: ``17.6 GB``."""
+        return f"{self.size_gb:.1f} GB"
+
 
 PRESETS: tuple[Preset, ...] = (
     Preset(

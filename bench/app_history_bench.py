@@ -100,7 +100,7 @@ async def run(path: Path, repeat: int) -> list[tuple[str, float, float]]:
         rows.append(("open sidebar (first page drawn)", times[0], statistics.median(times[1:])))
 
         panel = app.query_one(HistoryPanel)
-        lst = panel.list
+        lst = panel.history_list
 
         for label, word in (
             (f"search rare word '{RARE}'", RARE),
@@ -118,7 +118,9 @@ async def run(path: Path, repeat: int) -> list[tuple[str, float, float]]:
                 def shown(word: str = word) -> bool:
                     # The first match's question (its start: the row may cut it) is drawn.
                     first = lst.selected
-                    return lst.search == word and first is not None and first.question[:20] in visible_text(lst)
+                    if lst.search != word or first is None:
+                        return False
+                    return first.question[:20] in visible_text(lst)
 
                 times.append(await measure(pilot, panel.run_search, shown))
             rows.append((label + f" -> {lst.total:,}", times[0], statistics.median(times[1:])))
@@ -131,9 +133,7 @@ async def run(path: Path, repeat: int) -> list[tuple[str, float, float]]:
         for _ in range(repeat + 1):
             lst.action_first()
             await pilot.pause()
-            times.append(
-                await measure(pilot, lambda: pilot.press("end"), lambda: "Question 0:" in visible_text(lst))
-            )
+            times.append(await measure(pilot, lst.action_last, lambda: "Question 0:" in visible_text(lst)))
         rows.append(("End: scroll to the oldest chain (drawn)", times[0], statistics.median(times[1:])))
 
         lst.action_first()

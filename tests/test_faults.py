@@ -35,7 +35,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("O1TUI_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
     # A hang must end quickly in a test: the configurable stall timeout, through the env.
-    monkeypatch.setenv("O1TUI_STALL_TIMEOUT_S", "0.4")
+    monkeypatch.setenv("O1TUI_STALL_TIMEOUT_S", "0.25")
     return d
 
 
@@ -82,7 +82,7 @@ def check_failed_chain(data_dir: Path, code: int, err: str, n_steps: int) -> str
 FAULTS = [
     # name, the reply after two good steps, words the line must hold
     ("http_401", Reply(status=401, error_message="invalid api key"), "API key"),
-    ("http_404", Reply(status=404, error_message="model not found"), "404"),
+    ("http_404", Reply(status=404, error_message="model not found"), "model"),
     ("http_429", Reply(status=429, error_message="slow down"), "429"),
     ("http_500", Reply(status=500, error_message="engine exploded"), "500"),
     ("http_503", Reply(status=503, error_message="overloaded"), "503"),

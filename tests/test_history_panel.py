@@ -147,7 +147,7 @@ async def test_opens_newest_first_with_day_headers(history: History) -> None:
         lines = _segments_text(lst)
         newest_day = local_day(_created(N_CHAINS - 1))
         assert day_label(newest_day, datetime.now().date()) in lines[0]
-        assert "Question number 238 abou…" in lines[2]
+        assert "Question number 238 abou" in lines[2] and "…" in lines[2]
         assert "thinking" in lines[2] and "✓" in lines[2] and "3m59s" in lines[2]
 
 
@@ -374,3 +374,33 @@ async def test_window_slides_both_ways_and_stays_bounded(history: History) -> No
         lst.scroll_to(y=0, animate=False, immediate=True)
         await pilot.pause()
         assert lst.window[0] < top.offset
+
+
+class HiddenFirst(App):
+    """The sidebar starts hidden (as in the app) and is shown later."""
+
+    CSS = "HistoryPanel.-hidden { display: none; }"
+
+    def __init__(self, history: History) -> None:
+        super().__init__()
+        self.history = history
+
+    def compose(self) -> ComposeResult:
+        yield HistoryPanel(classes="-hidden")
+
+
+async def test_hidden_at_start_then_shown(history: History) -> None:
+    app = HiddenFirst(history)
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.pause()
+        panel = app.query_one(HistoryPanel)
+        panel.remove_class("-hidden")
+        panel.focus_list()
+        await pilot.pause()
+        lst = panel.history_list
+        assert lst.has_focus and lst.scroll_y == 0
+        assert lst.selected.id == f"c{N_CHAINS - 1:05d}abcdef"
+        assert "Why [bold]x[/]" in _segments_text(lst)[1]
+        await pilot.press("G")
+        assert lst.selected.id == "c00000abcdef"
+        assert "Question number 0 about" in "\n".join(_segments_text(lst))

@@ -69,7 +69,7 @@ async def test_models_and_a_short_chat_stream(server):
 
 def _assert_parsed_steps(chain) -> None:
     assert chain.steps, f"no steps (status {chain.status}, error {chain.error})"
-    for index, step in enumerate(chain.steps):
+    for step in chain.steps:
         assert step.title.strip() and step.content.strip()
         assert step.elapsed_s is not None and step.elapsed_s >= 0
     assert chain.total_s > 0

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import http.server
+import io
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from backends.engines import EngineUnavailable
-from backends.manager import PortInUse, ServerStartError, start_backend
+from backends.manager import ManagedServer, PortInUse, ServerStartError, ensure_server, serve_forever, start_backend
+from backends.presets import UnknownModel
 from backends.supervisor import free_port, group_members
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.servers_helpers import cmdline, use_fake_lmdeploy
+from tests.servers_helpers import chat, cmdline, use_fake_lmdeploy
 from tui.config import Settings
 
 ALL = {"lmdeploy": True, "llamacpp": True, "transformers": True}
@@ -155,3 +158,63 @@ def test_auto_on_a_cpu_box_replaces_the_gpu_default_with_the_small_model():
     assert handle.engine == "transformers" and handle.tiny
     assert handle.notice == "SmolLM2-135M: proves the machinery, not reasoning"
     assert "needs a GPU" in handle.warnings[-1]
+
+
+def test_ensure_server_reports_progress_and_warnings(model_dir, handles):
+    lines: list[str] = []
+    handle = ensure_server(_settings(engine="lmdeploy", model=str(model_dir)), progress=lines.append,
+                           available=ALL, gpu=False)
+    handles.append(handle)
+    assert handle.started and handle.url == handle.base_url
+    assert any("Uvicorn running" in line for line in lines)
+    assert any(line.startswith("warning: no NVIDIA GPU") for line in lines)
+
+
+def test_serve_forever_prints_the_url_and_returns_1_when_the_server_dies(model_dir, monkeypatch):
+    monkeypatch.setenv("FAKE_LMDEPLOY_DIE_AFTER_REQUESTS", "0")
+    out = io.StringIO()
+    result: list[int] = []
+    settings = _settings(engine="lmdeploy", model=str(model_dir), api_key="user-key")
+    thread = threading.Thread(target=lambda: result.append(serve_forever(settings, out=out)), daemon=True)
+    thread.start()
+    for _ in range(200):
+        if out.getvalue():
+            break
+        time.sleep(0.05)
+    url = out.getvalue().strip()
+    assert url == f"http://127.0.0.1:{settings.port}/v1"
+    with pytest.raises(Exception):
+        chat(settings.port, "user-key", "tiny-chat", stream=True)  # kills the stand-in mid-stream
+    thread.join(15)
+    assert result == [1]
+
+
+async def test_managed_server_drives_the_server_screen(model_dir):
+    changes: list[str] = []
+    ctl = ManagedServer(_settings(engine="lmdeploy", model=str(model_dir)), on_change=changes.append,
+                        available=ALL, gpu=True)
+    assert ctl.state == "stopped" and ctl.log_lines() == []
+    await ctl.start()
+    try:
+        assert ctl.state == "ready"
+        info = ctl.info()
+        assert info["engine"] == "lmdeploy" and info["model"] == "tiny-chat" and info["pid"] > 0
+        assert info["url"].startswith("http://127.0.0.1:") and info["uptime_s"] >= 0
+        assert "internlm3-8b-instruct" in info["presets"]
+        assert any("Uvicorn running" in line for line in ctl.log_lines())
+        with pytest.raises(UnknownModel):
+            await ctl.switch_model("no-such-model")
+        assert ctl.state == "ready"  # a bad name does not stop the running server
+        pgid = ctl.handle.process.pgid
+    finally:
+        await ctl.stop()
+    assert ctl.state == "stopped" and changes == ["starting", "ready", "stopping", "stopped"]
+    assert group_members(pgid) == []
+    assert ctl.info()["uptime_s"] is None
+
+
+async def test_managed_server_shows_a_failed_start(model_dir, monkeypatch):
+    monkeypatch.setenv("FAKE_LMDEPLOY_FAIL_AT_START", "boom")
+    ctl = ManagedServer(_settings(engine="lmdeploy", model=str(model_dir)), available=ALL, gpu=True)
+    await ctl.start()
+    assert ctl.state == "crashed" and "exited during start-up" in ctl.info()["error"]

@@ -25,7 +25,7 @@ class Controller:
             "port": 23333,
             "pid": 4242,
             "uptime_s": 187.0,
-            "log_path": "/tmp/x/server.log",
+            "log_path": "logs/server.log",
             "presets": ["internlm3-8b-instruct", "qwen2.5-7b-instruct", "qwen3-8b"],
         }
 

@@ -44,7 +44,14 @@ from tui.app.themes import load_themes, resolve_theme
 from tui.app.widgets.chain_view import ChainView
 from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
-from tui.chain import Chain, ChainFailed, ChainFinished, validate_question
+from tui.chain import (
+    AnswerDelta,
+    Chain,
+    ChainFailed,
+    ChainFinished,
+    StepDelta,
+    validate_question,
+)
 from tui.clipboard import CopyTooLarge, copy_sequence, guess_capability
 from tui.sanitize import clean_line
 
@@ -60,6 +67,58 @@ WELCOME = (
     "Ask a question below; Enter runs it.\n\n"
     "Each reasoning step appears as it starts, with its time and tokens.\n"
 )
+
+
+class EventBatcher:
+    """Turns a chain's event stream into at most one delta message a frame.
+
+    A fast server sends thousands of deltas a second; a Textual message and a Markdown
+    append for each would leave the screen seconds behind. Consecutive deltas of one step
+    (or of the answer) are merged and posted every ``interval`` seconds; any other event
+    first flushes what is pending, so the order of events is kept.
+    """
+
+    def __init__(self, post: Callable[[Any], object], interval: float = 1 / 30) -> None:
+        self._post = post
+        self._interval = interval
+        self._key: tuple[str, int] | None = None
+        self._texts: list[str] = []
+        self._title: str | None = None
+        self._handle: asyncio.TimerHandle | None = None
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, StepDelta):
+            self._add(("step", event.index), event.text, event.title)
+        elif isinstance(event, AnswerDelta):
+            self._add(("answer", 0), event.text, None)
+        else:
+            self.flush()
+            self._post(event)
+
+    def _add(self, key: tuple[str, int], text: str, title: str | None) -> None:
+        if key != self._key:
+            self.flush()
+            self._key = key
+        self._texts.append(text)
+        if title is not None:
+            self._title = title
+        if self._handle is None:
+            self._handle = asyncio.get_running_loop().call_later(self._interval, self.flush)
+
+    def flush(self) -> None:
+        """Post what is pending now (one merged delta)."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._key is None:
+            return
+        kind, index = self._key
+        text = "".join(self._texts)
+        if kind == "step":
+            self._post(StepDelta(index, text, self._title))
+        else:
+            self._post(AnswerDelta(text))
+        self._key, self._texts, self._title = None, [], None
 
 
 @dataclass
@@ -323,9 +382,7 @@ class O1App(App[int]):
         from tui.runner import run_chain
         from tui.strategies import StrategyOptions, get_strategy
 
-        def on_event(event: Any) -> None:
-            self.post_message(ChainEvent(chain.id, event))
-
+        on_event = self.event_sink(chain.id)
         options = StrategyOptions(lang=chain.lang, max_steps=self.settings.max_steps)
         try:
             await run_chain(chain, get_strategy(chain.strategy), self.client, options,
@@ -337,6 +394,11 @@ class O1App(App[int]):
             self.post_message(Notify(f"Chain failed: {_one_line(err)}", "error"))
         finally:
             self.post_message(ChainDone(chain.id))
+
+    def event_sink(self, chain_id: str) -> EventBatcher:
+        """The ``on_event`` callable for chain ``chain_id``: events become ChainEvent
+        messages to this app, deltas merged to about one a frame."""
+        return EventBatcher(lambda event: self.post_message(ChainEvent(chain_id, event)))
 
     async def on_chain_event(self, message: ChainEvent) -> None:
         run = self.runs.get(message.chain_id)
@@ -456,13 +518,13 @@ class O1App(App[int]):
 
     # --- actions (each is in the registry, actions.py) ------------------------------------------
 
-    def run_registry_action(self, action_id: str) -> None:
+    async def run_registry_action(self, action_id: str) -> None:
         """Run an action by its registry id (the palette's way in)."""
         action = registry.BY_ID[action_id]
         if action.id == "run":
             self.action_run()
         else:
-            self.run_action(action.action)
+            await self.run_action(action.action)
 
     def action_run(self) -> None:
         box = self.query_one(QuestionInput)

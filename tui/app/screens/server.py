@@ -51,6 +51,8 @@ class ServerController(Protocol):
     ``host``, ``port``, ``pid``, ``uptime_s`` (float), ``url``, ``log_path``, ``error``
     (one line: why it crashed), ``presets`` (model names offered by *switch model*).
     ``state`` is one of starting, ready, stopped, crashed, external (others are shown as is).
+    ``state``, ``info()`` and ``log_lines()`` are read on the UI loop once a second, so they
+    must answer from memory, without I/O.
     """
 
     state: str

@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -251,6 +252,7 @@ class HistoryList(ScrollView, can_focus=True):
         self.rows: list[Row] = []
         self._row_of_offset: dict[int, int] = {}
         self._line_cache: dict[tuple[int, int, bool], Strip] = {}
+        self._styles: dict[str, Style] = {}
         self._adjusting = False
         self.error: str | None = None
 
@@ -399,8 +401,8 @@ class HistoryList(ScrollView, can_focus=True):
         if self.cursor < 0:
             return
         if not self.scrollable_content_region.height:
-            # Loaded before the first layout (on mount): place the view once it has a size.
-            self.call_after_refresh(self._scroll_to_cursor, center=center)
+            # Not laid out yet (loaded on mount, or the sidebar is hidden): on_resize places
+            # the view once it has a size.
             return
         height = self.scrollable_content_region.height
         # Show the day header above the cursor when it is the first chain of its day.
@@ -490,6 +492,7 @@ class HistoryList(ScrollView, can_focus=True):
     def on_resize(self, event: events.Resize) -> None:
         self._line_cache.clear()
         self.virtual_size = Size(event.size.width, max(len(self.rows), 1))
+        self._scroll_to_cursor()
 
     def on_click(self, event: events.Click) -> None:
         index = int(self.scroll_y) + event.y
@@ -501,13 +504,37 @@ class HistoryList(ScrollView, can_focus=True):
 
     # --- rendering -------------------------------------------------------------------------
 
+    def notify_style_update(self) -> None:
+        # Theme, CSS or focus changed: the cached styles and lines are stale.
+        super().notify_style_update()
+        self._styles.clear()
+        self._line_cache.clear()
+
+    def _style(self, name: str) -> Style:
+        """The rich style of a component class ("" = the widget's own), cached.
+
+        Looking styles up costs more than drawing a row; they change only with the CSS.
+        """
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.rich_style if not name else self.get_component_rich_style(name)
+        return style
+
+    def _combined(self, base: Style, name: str) -> Style:
+        key = f"{id(base)}+{name}"
+        style = self._styles.get(key)
+        if style is None:
+            style = self._styles[key] = base + self._style(name)
+        return style
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        size = self.size
+        width = size.width - (self.styles.scrollbar_size_vertical if self.show_vertical_scrollbar else 0)
         index = int(self.scroll_y) + y
-        base = self.rich_style
+        base = self._style("")
         if not self.rows:
             if y == 0:
-                return self._strip(self._empty_text(), width, base)
+                return self._line(self._empty_text(), width, self._combined(base, "history-list--empty"))
             return Strip.blank(width, base)
         if index >= len(self.rows):
             return Strip.blank(width, base)
@@ -517,42 +544,54 @@ class HistoryList(ScrollView, can_focus=True):
         if strip is None:
             row = self.rows[index]
             if row.is_header:
-                text = Text(" " + row.label, style=self.get_component_rich_style("history-list--header"))
-                strip = self._strip(text, width, base)
+                strip = self._line(" " + row.label, width, self._combined(base, "history-list--header"))
             else:
-                style = base + self.get_component_rich_style("history-list--cursor") if is_cursor else base
-                strip = self._strip(self._chain_text(row.summary, width), width, style)
+                style = self._combined(base, "history-list--cursor") if is_cursor else base
+                strip = self._chain_line(row.summary, width, style)
             self._line_cache[key] = strip
-        return strip.apply_offsets(0, index)
+        return strip
 
-    def _empty_text(self) -> Text:
-        style = self.get_component_rich_style("history-list--empty")
+    def _empty_text(self) -> str:
         if self.error:
-            return Text(f" Search failed: {self.error}", style=style)
+            return f" Search failed: {self.error}"
         if self.search:
-            return Text(" No chains match " + clean_line(self.search, 60), style=style)
-        return Text(" No chains yet", style=style)
+            return " No chains match " + clean_line(self.search, 60)
+        return " No chains yet"
 
-    def _chain_text(self, summary: Any, width: int) -> Text:
-        """`` question…   g1 ✓  12.3s`` fitted to ``width`` cells."""
+    @staticmethod
+    def _line(text: str, width: int, style: Style) -> Strip:
+        return Strip([Segment(fit_cells(text, width), style)], width)
+
+    def _chain_line(self, summary: Any, width: int, style: Style) -> Strip:
+        """`` question…   g1 ✓  12.3s`` in exactly ``width`` cells.
+
+        Built from segments directly (no ``Text``): a screenful of rows is drawn on every
+        window move, and this is several times cheaper. Every string is cleaned first.
+        """
         status = status_name(summary.status)
         mark, mark_class = _STATUS_MARKS.get(status, ("?", "history-list--meta"))
-        strategy = clean_line(str(summary.strategy or ""), 8)
-        meta_style = self.get_component_rich_style("history-list--meta")
-        tail = Text.assemble(
-            (f" {strategy:<8} ", meta_style),
-            (mark, self.get_component_rich_style(mark_class)),
-            (f" {format_seconds(summary.total_s):>6}", meta_style),
-        )
-        room = max(width - tail.cell_len - 1, 4)
-        question = Text(" " + clean_line(summary.question or "", room * 2))
-        question.truncate(room, overflow="ellipsis", pad=True)
-        return question + tail
+        strategy = fit_cells(clean_line(str(summary.strategy or ""), 8), 8)
+        seconds = f"{format_seconds(summary.total_s):>6} "
+        tail_cells = 1 + 8 + 1 + 1 + len(seconds)
+        room = max(width - tail_cells - 1, 4)
+        meta = self._combined(style, "history-list--meta")
+        segments = [
+            Segment(" " + fit_cells(clean_line(summary.question or "", room * 2), room), style),
+            Segment(f" {strategy} ", meta),
+            Segment(mark, self._combined(style, mark_class)),
+            Segment(" " + seconds, meta),
+        ]
+        return Strip(segments).adjust_cell_length(width, style)
 
-    def _strip(self, text: Text, width: int, style: Style) -> Strip:
-        text.no_wrap = True
-        segments = list(text.render(self.app.console))
-        return Strip(segments).adjust_cell_length(width, style).apply_style(style)
+
+def fit_cells(text: str, width: int) -> str:
+    """``text`` padded or cut (with ``…``) to exactly ``width`` terminal cells."""
+    if width <= 0:
+        return ""
+    length = cell_len(text)
+    if length <= width:
+        return text + " " * (width - length)
+    return set_cell_size(text, width - 1) + "…"
 
 
 class HistoryPanel(Vertical):
@@ -605,10 +644,10 @@ class HistoryPanel(Vertical):
         yield Static("", id="history-position")
 
     def on_mount(self) -> None:
-        self.list.load()
+        self.history_list.load()
 
     @property
-    def list(self) -> HistoryList:
+    def history_list(self) -> HistoryList:
         return self.query_one(HistoryList)
 
     @property
@@ -617,7 +656,7 @@ class HistoryPanel(Vertical):
 
     @property
     def history(self) -> HistoryLike:
-        return self.list.history
+        return self.history_list.history
 
     # --- public ----------------------------------------------------------------------------
 
@@ -627,11 +666,11 @@ class HistoryPanel(Vertical):
         A new chain arrives at the top; when the newest chain was selected the selection
         moves to the newcomer, otherwise it stays on the same offset.
         """
-        offset = self.list.selected_offset
-        self.list.load(self.list.search, at=offset or 0)
+        offset = self.history_list.selected_offset
+        self.history_list.load(self.history_list.search, at=offset or 0)
 
     def focus_list(self) -> None:
-        self.list.focus()
+        self.history_list.focus()
 
     # --- search ----------------------------------------------------------------------------
 
@@ -649,8 +688,8 @@ class HistoryPanel(Vertical):
     def action_clear_search(self) -> None:
         self.search_input.value = ""
         self._cancel_timer()
-        self.list.load(None)
-        self.list.focus()
+        self.history_list.load(None)
+        self.history_list.focus()
 
     @on(Input.Changed, "#history-search")
     def _search_changed(self, event: Input.Changed) -> None:
@@ -663,13 +702,13 @@ class HistoryPanel(Vertical):
         event.stop()
         self._cancel_timer()
         self.run_search()
-        self.list.focus()
+        self.history_list.focus()
 
     def run_search(self) -> None:
         """Apply the search box now (the debounce timer calls this)."""
         self._search_timer = None
         query = self.search_input.value.strip()
-        self.list.load(query or None)
+        self.history_list.load(query or None)
 
     def _cancel_timer(self) -> None:
         if self._search_timer is not None:
@@ -681,7 +720,7 @@ class HistoryPanel(Vertical):
     @on(HistoryList.CursorMoved)
     def _cursor_moved(self, event: HistoryList.CursorMoved) -> None:
         event.stop()
-        lst = self.list
+        lst = self.history_list
         offset = lst.selected_offset
         where = f"{offset + 1:,} / {lst.total:,}" if offset is not None else f"0 / {lst.total:,}"
         if lst.search:
@@ -696,7 +735,7 @@ class HistoryPanel(Vertical):
         self.post_message(OpenChain(event.summary.id))
 
     def action_delete(self) -> None:
-        summary = self.list.selected
+        summary = self.history_list.selected
         if summary is None:
             return
         chain_id = summary.id
@@ -708,12 +747,12 @@ class HistoryPanel(Vertical):
                 self.refresh_list()
                 self.post_message(HistoryChanged(chain_id))
                 self.notify(clean_line(f"Deleted chain {chain_id}", 80), markup=False)
-            self.list.focus()
+            self.history_list.focus()
 
         self.app.push_screen(ConfirmScreen(f"Delete this chain?\n\n{question}"), done)
 
     def action_export(self) -> None:
-        summary = self.list.selected
+        summary = self.history_list.selected
         if summary is None:
             return
         from tui.export import to_markdown  # only needed here; keeps the panel's import light
@@ -734,7 +773,7 @@ class HistoryPanel(Vertical):
         self.notify(clean_line(f"Exported to {path}", 300), title="Export", markup=False)
 
     def _question_of_selected(self) -> str | None:
-        summary = self.list.selected
+        summary = self.history_list.selected
         if summary is None:
             return None
         # The summary's question may be shortened for the list; re-run the stored one.
@@ -747,7 +786,7 @@ class HistoryPanel(Vertical):
             self.post_message(RerunChain(question, strategy=None))
 
     def action_rerun_with(self) -> None:
-        summary = self.list.selected
+        summary = self.history_list.selected
         question = self._question_of_selected()
         if question is None:
             return
@@ -755,7 +794,7 @@ class HistoryPanel(Vertical):
         def chosen(strategy: str | None) -> None:
             if strategy:
                 self.post_message(RerunChain(question, strategy=strategy))
-            self.list.focus()
+            self.history_list.focus()
 
         current = str(summary.strategy) if summary is not None else None
         dialog = ChoiceScreen("Re-run with which strategy?", self.strategies, current=current)
