@@ -209,6 +209,11 @@ async def test_search_narrows_and_escape_clears(history: History) -> None:
         await _wait(pilot, lambda: lst.search is None)
         assert lst.total == N_CHAINS
         assert lst.has_focus
+        # Clearing the box from code must not reload later (after the typing pause) and
+        # throw away where the user went meanwhile.
+        await pilot.press("j", "j")
+        await pilot.pause(0.3)
+        assert lst.selected_offset == 2
 
 
 async def test_search_with_no_match_says_so(history: History) -> None:

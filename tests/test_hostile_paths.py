@@ -335,3 +335,123 @@ def test_bad_questions_get_one_line_and_exit_2(data_dir, capsys, question, why):
     out, err = capsys.readouterr()
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+# --- the app ----------------------------------------------------------------------------------
+
+
+def _screen_text(app: Any) -> str:
+    """The text of every segment every visible widget renders now (Textual's own control
+    segments aside): what the terminal would be sent, minus the app's own styling codes."""
+    from textual.geometry import Region
+
+    lines: list[str] = []
+    for screen in app.screen_stack:
+        for widget in screen.walk_children(with_self=True):
+            if not widget.display or widget.size.width == 0 or widget.size.height == 0:
+                continue
+            strips = widget.render_lines(Region(0, 0, widget.size.width, widget.size.height))
+            for strip in strips:
+                lines.append("".join(seg.text for seg in strip if not seg.control))
+            # What the widget holds, also the part scrolled or folded out of sight.
+            plain = getattr(widget.render(), "plain", None)
+            if isinstance(plain, str):
+                lines.append(plain)
+    return "\n".join(lines)
+
+
+def _app_parts():
+    pytest.importorskip("textual")
+    from tests.helpers import wait_until
+    from tui.app.app import O1App
+    from tui.config import Settings
+
+    return O1App, Settings, wait_until
+
+
+def _make_app(tmp_path: Path, history: Any, server: FakeOpenAIServer | None) -> Any:
+    O1App, Settings, _ = _app_parts()
+    settings = Settings(endpoint=server.url if server else None, model="fake-model")
+    themes = tmp_path / "themes"
+    themes.mkdir(exist_ok=True)
+    return O1App(settings, history=history, env={"TERM": "xterm-kitty"},
+                 config_path=tmp_path / "config.toml", user_themes_dir=themes,
+                 connect=server is not None)
+
+
+async def _run_question(app: Any, pilot: Any, question: str) -> Any:
+    _, _, wait_until = _app_parts()
+    await wait_until(pilot, lambda: app.server_state == "ready", timeout=10)
+    await pilot.press(*question)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: app.current_view() is not None)
+    view = app.current_view()
+    await wait_until(pilot, lambda: not view.live and view.chain.status != Status.RUNNING,
+                     timeout=30)
+    return view
+
+
+async def test_app_widgets_show_a_hostile_chain_safely(tmp_path: Path) -> None:
+    from tui.history import History
+
+    _, _, wait_until = _app_parts()
+    final = "".join(STEP_TEXTS[:20])
+    with History(tmp_path / "h.db") as history, \
+            FakeOpenAIServer(responder=hostile_g1_responder(STEP_TEXTS[:20], final)) as srv:
+        app = _make_app(tmp_path, history, srv)
+        async with app.run_test(size=(120, 40)) as pilot:
+            view = await _run_question(app, pilot, "hostile?")
+            assert view.chain.status == Status.DONE, view.chain.error
+            assert len(view.chain.steps) == 20
+            text = _screen_text(app)
+            assert_terminal_safe(text, "app screen after a live chain")
+            assert CANARY in text and "[bold red]canary[/bold red]" in text  # literal markup
+            assert_terminal_safe(app.title + app.sub_title, "app title")
+            await pilot.press("f2")  # the history panel, listing the hostile chain
+            await pilot.pause(0.2)
+            assert_terminal_safe(_screen_text(app), "app screen with the history panel")
+            await pilot.press("ctrl+g")  # fold/unfold every step: re-render them all
+            await pilot.pause(0.1)
+            await pilot.press("ctrl+g")
+            await pilot.pause(0.1)
+            assert_terminal_safe(_screen_text(app), "app screen after refolding")
+
+
+async def test_app_opens_a_saved_chain_with_every_corpus_entry(tmp_path: Path) -> None:
+    """The whole corpus (1 MB lines and lone surrogates included) as a stored chain,
+    opened from the history: no widget crashes, nothing unsafe is rendered."""
+    from tui.history import History
+
+    _, _, wait_until = _app_parts()
+    chain = Chain(question="stored hostile " + HOSTILE[0][1], strategy="g1", model="m",
+                  status=Status.DONE, final_answer=HOSTILE[-1][1], total_s=3.0)
+    chain.steps = [Step(index=i, title=text[:300], content=text, elapsed_s=0.1,
+                        completion_tokens=1) for i, (_, text) in enumerate(HOSTILE, start=1)]
+    with History(tmp_path / "h.db") as history:
+        history.start_chain(chain)
+        history.finish_chain(chain)
+        app = _make_app(tmp_path, history, None)
+        async with app.run_test(size=(100, 30)) as pilot:
+            app.open_chain(chain.id)
+            await wait_until(pilot, lambda: app.current_view() is not None, timeout=10)
+            await pilot.pause(0.3)
+            assert_terminal_safe(_screen_text(app), "app screen of a stored hostile chain")
+            await pilot.press("f2")
+            await pilot.pause(0.2)
+            assert_terminal_safe(_screen_text(app), "history panel")
+
+
+async def test_app_shows_a_hostile_server_error_safely(tmp_path: Path) -> None:
+    from tui.history import History
+
+    message = "boom \x1b]0;pwned\x07\x1b[2J\u202e\x9b31m [bold]red[/bold] \x1b]52;c;ZXZpbA==\x07"
+    with History(tmp_path / "h.db") as history, \
+            FakeOpenAIServer([Reply(status=500, error_message=message)] * 8) as srv:
+        app = _make_app(tmp_path, history, srv)
+        async with app.run_test(size=(100, 30)) as pilot:
+            view = await _run_question(app, pilot, "q?")
+            assert view.chain.status == Status.ERROR
+            await pilot.pause(0.1)
+            text = _screen_text(app)
+            assert_terminal_safe(text, "app screen with a server error")
+            assert "boom" in text

@@ -78,7 +78,7 @@ class EventBatcher:
     first flushes what is pending, so the order of events is kept.
     """
 
-    def __init__(self, post: Callable[[Any], object], interval: float = 1 / 30) -> None:
+    def __init__(self, post: Callable[[Any], object], interval: float = 0.05) -> None:
         self._post = post
         self._interval = interval
         self._key: tuple[str, int] | None = None

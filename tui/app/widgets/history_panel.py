@@ -707,8 +707,11 @@ class HistoryPanel(Vertical):
     def run_search(self) -> None:
         """Apply the search box now (the debounce timer calls this)."""
         self._search_timer = None
-        query = self.search_input.value.strip()
-        self.history_list.load(query or None)
+        query = self.search_input.value.strip() or None
+        # Setting the box from code (Esc clears it) also sends Changed: don't reload for
+        # that, it would throw away where the user has moved since.
+        if query != self.history_list.search:
+            self.history_list.load(query)
 
     def _cancel_timer(self) -> None:
         if self._search_timer is not None:

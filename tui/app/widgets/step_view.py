@@ -52,6 +52,17 @@ def step_title(
     return Content.assemble(*parts)
 
 
+def needs_full_render(streamed: str, final: str) -> bool:
+    """Whether a streamed Markdown document must be rebuilt from the final text.
+
+    A stream only re-parses its tail, so a fenced code block (or a strategy that rewrites
+    the text at the end, as g1 does when it extracts JSON) can leave stale blocks. When the
+    text is what was streamed and holds no fence, rebuilding would only cost time: every
+    block would be mounted again.
+    """
+    return streamed != final or "```" in final or "~~~" in final
+
+
 class StepView(Collapsible):
     """One step of a chain, live or saved."""
 
@@ -142,10 +153,12 @@ class StepView(Collapsible):
         self.step_title = step.title or self.step_title
         self.elapsed_s = step.elapsed_s
         self.tokens = step.completion_tokens
+        streamed = self._stream is not None
         await self._stop_stream()
-        self.text = clean(step.content) if step.content else self.text
-        if self._body is not None:
-            await self._body.update(self.text)
+        final = clean(step.content) if step.content else self.text
+        if self._body is not None and (not streamed or needs_full_render(self.text, final)):
+            await self._body.update(final)
+        self.text = final
         self._refresh_title()
 
     async def interrupt(self, note: str) -> None:
