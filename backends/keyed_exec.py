@@ -51,11 +51,15 @@ def main() -> None:
         if word == "--key-env" and i + 1 < len(sys.argv):
             os.environ.pop(sys.argv[i + 1], None)
             break
+    sys.argv = [target, *args]
+    # sys.path[0] is this file's folder; make it what the target would see when run directly
+    # (the working directory for ``python -m``, the script's folder for a script), so no module
+    # beside this launcher can shadow one the server imports.
     if kind == "module":
-        sys.argv = [target, *args]
+        sys.path[0] = os.getcwd()
         runpy.run_module(target, run_name="__main__", alter_sys=True)
     else:
-        sys.argv = [target, *args]
+        sys.path[0] = os.path.dirname(os.path.realpath(target))
         runpy.run_path(target, run_name="__main__")
 
 

@@ -204,10 +204,10 @@ def start_backend(
     auto = (requested or "auto") == "auto"
     if auto and ref is not None and ref.is_gguf and choice.engine == "lmdeploy":
         choice = choose_engine("llamacpp", available=available, gpu=gpu)
-    if auto and ref is not None and choice.engine != "lmdeploy" and ref.preset is not None \
-            and ref.preset.name == DEFAULT_GPU_MODEL:
-        # The GPU default (the config's default model) on a box without LMDeploy+GPU: fall back
-        # to the small CPU model instead of failing, and say so.
+    if ref is not None and choice.engine != "lmdeploy" and ref.preset is not None \
+            and ref.preset.name == DEFAULT_GPU_MODEL and (choice.engine == "llamacpp" or ref.path is None):
+        # The GPU default (also the config's default model) where it cannot run: fall back to the
+        # small CPU model instead of failing, and say so.
         warnings.append(f"{ref.display} needs a GPU with LMDeploy; using {DEFAULT_CPU_MODEL} on the CPU")
         ref = None
     if ref is None:
@@ -246,7 +246,11 @@ def start_backend(
     handle = ServerHandle(choice.engine, spec.served_name, spec.base_url, api_key, ref, process,
                           warnings=tuple(warnings))
     if wait:
-        handle.wait_ready(ready_timeout_s, on_poll=on_poll)
+        try:
+            handle.wait_ready(ready_timeout_s, on_poll=on_poll)
+        except BaseException:  # Ctrl+C or SIGTERM while loading: leave no server behind
+            handle.stop()
+            raise
     return handle
 
 
@@ -288,7 +292,11 @@ def serve_forever(settings: Any, *, progress: Callable[[str], None] | None = Non
     Returns 0 after Ctrl+C, 1 when the server died by itself.
     """
     out = out or sys.stdout
-    handle = ensure_server(settings, progress=progress)
+    _interrupt_on_termination()
+    try:
+        handle = ensure_server(settings, progress=progress)
+    except KeyboardInterrupt:
+        return 130
     if handle.base_url is None:
         raise EngineUnavailable("the transformers engine runs inside o1tui and has no server to serve")
     print(handle.base_url, file=out, flush=True)
@@ -308,6 +316,19 @@ def serve_forever(settings: Any, *, progress: Callable[[str], None] | None = Non
     tail = "\n".join(handle.process.tail(20))
     print(f"the server exited (code {handle.process.returncode}); last lines:\n{tail}", file=sys.stderr)
     return 1
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _interrupt_on_termination() -> None:
+    """SIGTERM (kill, systemd) and SIGHUP (the SSH session closed) stop a foreground server
+    the way Ctrl+C does, so the server's process group is stopped, never orphaned."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_interrupt)
 
 
 class ManagedServer:

@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
@@ -242,6 +243,9 @@ def app_crash_once(url: str, data_dir: Path, i: int, max_wait_s: float, rng: ran
     session = f"o1crash{os.getpid()}_{i}"
     env = cli_env(data_dir)
     cmd = [sys.executable, "-m", "tui.cli", "--endpoint", url, "--model", "fake-model"]
+    question = f"app crash question {i}"
+    side: subprocess.Popen[str] | None = None
+    shown: set[int] = set()
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
                     "-e", f"O1TUI_DATA_DIR={env['O1TUI_DATA_DIR']}",
                     "-e", f"O1TUI_CONFIG_DIR={env['O1TUI_CONFIG_DIR']}",
@@ -251,10 +255,18 @@ def app_crash_once(url: str, data_dir: Path, i: int, max_wait_s: float, rng: ran
         pid = int(subprocess.run(["tmux", "display", "-p", "-t", session, "#{pane_pid}"],
                                  capture_output=True, text=True, check=True).stdout.strip())
         time.sleep(2.5)  # the app starting
-        question = f"app crash question {i}"
         subprocess.run(["tmux", "send-keys", "-t", session, "-l", question], check=True)
         subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
+        # An `ask` on the same data dir while the app writes (and is killed).
+        side_question = f"ask beside the app {i}"
+        side = start_ask(url, side_question, data_dir)
         time.sleep(rng.uniform(0.1, max_wait_s))
+        # What the screen shows as finished just before the kill (a step's title gets its
+        # time when it finishes, after it was saved) must be in the database afterwards.
+        screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+                                capture_output=True, text=True).stdout
+        # A running step's title shows a ticking time only; a finished one adds its tokens.
+        shown = {int(m) for m in re.findall(r"Step (\d+) · .*?[\d.]+ s · \d+ tok", screen)}
         try:
             os.kill(pid, signal.SIGKILL)
             counts.kills += 1
@@ -263,16 +275,27 @@ def app_crash_once(url: str, data_dir: Path, i: int, max_wait_s: float, rng: ran
         counts.runs += 1
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
-    # The app shows steps on screen, not on stdout: what is checked is that the database is
-    # whole and opens; the steps stored must be a prefix 1..n (no hole from a torn write).
-    check_database(data_dir / "history.db", question, set(), counts)
+    if side is None:
+        counts.problems.append("the app did not start in tmux")
+        return
+    side_out, side_err = side.communicate(timeout=300)
+    counts.runs += 1
+    check_stderr(side_err, counts)
+    if side.returncode != 0:
+        counts.problems.append(f"ask beside the app exited {side.returncode}: "
+                               f"{side_err.strip()[-300:]}")
+    side_steps = reported_steps(side_out.splitlines())
+    counts.steps_reported += len(side_steps)
+    check_database(data_dir / "history.db", side_question, side_steps, counts)
+    # The steps stored must also be a prefix 1..n (no hole from a torn write).
+    counts.steps_reported += len(shown)
+    check_database(data_dir / "history.db", question, shown, counts)
     conn = sqlite3.connect(data_dir / "history.db")
     try:
         row = conn.execute("SELECT id FROM chains WHERE question = ?", (question,)).fetchone()
         if row:
             idx = sorted(r[0] for r in conn.execute(
                 "SELECT idx FROM steps WHERE chain_id = ?", (row[0],)))
-            counts.steps_reported += len(idx)
             if idx != list(range(1, len(idx) + 1)):
                 counts.lost_steps += 1
                 counts.problems.append(f"app chain steps not contiguous: {idx}")

@@ -40,3 +40,16 @@ def chat(port: int, key: str | None, model: str, content: str = "hello", stream:
         return resp.status, resp.read().decode("utf-8", "replace")
     finally:
         conn.close()
+
+
+def eventually(predicate, timeout_s: float = 5.0) -> bool:
+    """Poll ``predicate`` until true: server output reaches us through a reader thread, which may
+    lag the port opening by a moment."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True

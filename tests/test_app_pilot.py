@@ -295,10 +295,11 @@ async def test_history_rerun_asks_the_question_again(make_app, history) -> None:
             await _ready(app, pilot)
             await pilot.press("f2")
             await pilot.press("r")
-            await wait_until(pilot, lambda: app.current_view() is not None
-                             and app.current_view().live)
+            await wait_until(pilot, lambda: app.current_view() is not None)
             view = app.current_view()
             assert view.chain.question == "Rerun this one"
+            assert view.chain.id in app.runs  # a new chain, not the saved one
+            assert view.chain.status in (Status.RUNNING, Status.DONE)
             await wait_until(pilot, _finished(view), timeout=10)
     assert history.count() == 2
 
@@ -344,3 +345,43 @@ async def test_no_server_says_so_and_does_not_start(make_app) -> None:
         await pilot.press(*"hello", "enter")
         assert app.current_view() is None
         assert any("No model server" in n.message for n in app._notifications)
+
+
+async def test_server_screen_shows_the_external_endpoint(make_app) -> None:
+    from tui.app.screens.server import ServerScreen
+
+    with FakeOpenAIServer() as server:
+        app = make_app(server)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await _ready(app, pilot)
+            await pilot.press("f4")
+            assert isinstance(app.screen, ServerScreen)
+            assert app.screen.controller.state == "external"
+            assert app.screen.controller.info()["url"] == server.url
+            await pilot.press("escape")
+            assert not isinstance(app.screen, ServerScreen)
+
+
+async def test_managed_server_is_found_and_used(tmp_path, history, monkeypatch) -> None:
+    """No --endpoint: the manager finds the server already running on the port and the
+    app runs a chain through it (the stand-in lmdeploy is on PATH, never started here)."""
+    from tests.servers_helpers import use_fake_lmdeploy
+
+    use_fake_lmdeploy(monkeypatch)
+    monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
+    model_dir = tmp_path / "Tiny-Chat"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text("{}")
+    (model_dir / "model.safetensors").write_bytes(b"0")
+    with FakeOpenAIServer() as server:
+        settings = Settings(engine="lmdeploy", model=str(model_dir), port=server.port)
+        app = O1App(settings, history=history, env=KITTY, config_path=tmp_path / "c.toml",
+                    user_themes_dir=tmp_path)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await _ready(app, pilot)
+            assert app.controller is not None and app.server_handle.reused
+            assert not app.owns_server  # a reused server is never stopped by the app
+            assert app.query_one(StatusHeader).address == f"127.0.0.1:{server.port}"
+            view = await _ask(app, pilot)
+            await wait_until(pilot, _finished(view), timeout=10)
+            assert view.chain.status == Status.DONE and view.chain.model == "fake-model"

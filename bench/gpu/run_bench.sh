@@ -32,8 +32,10 @@ else
 fi
 O1="$PY -m tui.cli"
 export O1TUI_DATA_DIR="$OUT/data" O1TUI_LOG_DIR="$OUT/logs" O1TUI_CONFIG_DIR="$OUT/config"
-$PY -c "import lmdeploy, torch; print('lmdeploy', lmdeploy.__version__, 'torch', torch.__version__, torch.cuda.get_device_name(0))" || exit 1
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+if [ -z "${DRY_RUN:-}" ]; then  # DRY_RUN=1: exercise the script against the stand-in lmdeploy on PATH
+  $PY -c "import lmdeploy, torch; print('lmdeploy', lmdeploy.__version__, 'torch', torch.__version__, torch.cuda.get_device_name(0))" || exit 1
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+fi
 
 if [ ! -f "$MD/config.json" ]; then
   ts "tokenizer + random-weight model (also: bandwidth bound, transformers generate speed)"
@@ -67,8 +69,8 @@ PY
 }
 
 stop_o1tui_server() {
-  ts "stop (SIGINT to o1tui serve, as Ctrl+C)"
-  kill -INT $SERVE_PID 2>/dev/null
+  ts "stop (SIGTERM to o1tui serve)"
+  kill -TERM $SERVE_PID 2>/dev/null
   for _ in $(seq 60); do kill -0 $SERVE_PID 2>/dev/null || break; sleep 0.5; done
   kill -0 $SERVE_PID 2>/dev/null && { ts "o1tui serve still alive after 30 s"; kill -KILL -- -$SERVE_PID; }
   sleep 1

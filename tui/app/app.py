@@ -169,6 +169,8 @@ class O1App(App[int]):
         self.config_path = config_path
         self.connect_on_start = connect
         self.owns_server = False
+        #: What the server screen drives (tui.app.screens.server.ServerController).
+        self.controller: Any | None = None
         self.runs: dict[str, ChainRun] = {}
         self.current_id: str | None = None
         self.server_state = "none"
@@ -300,34 +302,47 @@ class O1App(App[int]):
 
     async def _start_managed(self, settings: Any) -> None:
         try:
-            from backends.manager import ensure_server
+            from backends.manager import ManagedServer
         except ImportError:
             self.post_message(ServerStateChanged(
                 "none", "no server: start o1tui with --endpoint URL --model NAME"))
             return
-        self.post_message(ServerStateChanged("starting", f"starting {settings.model}",
-                                             model=settings.model))
+        self.controller = ManagedServer(
+            settings,
+            on_change=lambda state: self._post_any_thread(ServerStateChanged(
+                state, "", model=getattr(self.controller, "model_name", None))),
+            on_line=lambda line: self._post_any_thread(ServerLog(clean_line(line, 300))),
+        )
+        await self.controller.start()
 
-        def progress(line: str) -> None:
-            self.call_from_thread(self.post_message, ServerLog(clean_line(line, 300)))
-
+    def _post_any_thread(self, message: Any) -> None:
+        """Post from the app's loop or from a worker thread (the manager calls from both)."""
         try:
-            handle = await asyncio.to_thread(ensure_server, settings, progress=progress)
-        except Exception as err:  # noqa: BLE001
-            self.post_message(ServerStateChanged("error", _one_line(err), model=settings.model))
-            return
-        self.server_handle = handle
-        self.owns_server = bool(getattr(handle, "started", True))
-        await self._use_handle(handle)
+            self.call_from_thread(self.post_message, message)
+        except RuntimeError:  # already on the app's thread
+            self.post_message(message)
 
     async def _use_handle(self, handle: Any) -> None:
+        self.server_handle = handle
+        self.owns_server = bool(getattr(handle, "started", False))
         self.client = handle.client(timeout_s=self.settings.request_timeout_s,
                                     stall_timeout_s=self.settings.stall_timeout_s)
         url = getattr(handle, "url", None) or getattr(handle, "base_url", None)
+        notice = getattr(handle, "notice", None)
+        if notice:
+            self.notify(clean_line(notice, 300), severity="warning", markup=False, timeout=10)
         self.post_message(ServerStateChanged("ready", model=self.client.model,
                                              address=_address(url)))
 
-    def on_server_state_changed(self, message: ServerStateChanged) -> None:
+    async def on_server_state_changed(self, message: ServerStateChanged) -> None:
+        controller = self.controller
+        handle = getattr(controller, "handle", None)
+        if message.state in ("ready", "external") and handle is not None \
+                and handle is not self.server_handle:
+            await self._use_handle(handle)  # (re)started from the server screen
+            return
+        if message.state == "crashed" and getattr(controller, "error", None):
+            message.detail = controller.error
         self.server_state, self.server_detail = message.state, message.detail
         header = self.query_one(StatusHeader)
         header.state, header.detail = message.state, message.detail
@@ -655,14 +670,10 @@ class O1App(App[int]):
         self.query_one(QuestionInput).focus()
 
     def action_server_screen(self) -> None:
-        try:
-            from tui.app.screens.server import ServerScreen
-        except ImportError:
-            detail = self.server_detail or self.server_state
-            self.notify(clean_line(f"Server: {self.server_state} · {detail}", 300),
-                        markup=False)
-            return
-        self.push_screen(ServerScreen())
+        from tui.app.screens.server import ServerScreen
+
+        if not isinstance(self.screen, ServerScreen):
+            self.push_screen(ServerScreen(self.controller or EndpointController(self)))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -695,6 +706,43 @@ class O1App(App[int]):
         except Exception as err:  # noqa: BLE001 - the theme still applies for this run
             self.notify(clean_line(f"Theme not saved: {err}", 300), severity="warning",
                         markup=False)
+
+
+class EndpointController:
+    """The server screen's view of a server o1tui does not manage (``--endpoint``, or a
+    handle given to the app): it shows where it is; start/stop are not ours to do."""
+
+    def __init__(self, app: O1App) -> None:
+        self.app = app
+
+    @property
+    def state(self) -> str:
+        return "external" if self.app.server_state == "ready" else self.app.server_state
+
+    def info(self) -> dict[str, Any]:
+        app = self.app
+        url = app.settings.endpoint or getattr(app.server_handle, "url", None)
+        return {"model": app.model_name, "url": url, "engine": "external endpoint",
+                "error": app.server_detail if app.server_state == "error" else None}
+
+    def log_lines(self) -> list[str]:
+        return list(self.app.server_log)
+
+    async def _not_ours(self) -> None:
+        self.app.notify("This server is not managed by o1tui (it was given with --endpoint).",
+                        severity="warning", markup=False)
+
+    async def start(self) -> None:
+        await self._not_ours()
+
+    async def stop(self) -> None:
+        await self._not_ours()
+
+    async def restart(self) -> None:
+        await self._not_ours()
+
+    async def switch_model(self, name: str) -> None:
+        await self._not_ours()
 
 
 def _address(url: str | None) -> str:

@@ -7,6 +7,8 @@ time itself: the caller passes ``now`` (the app's clock), so tests and snapshots
 
 from __future__ import annotations
 
+import asyncio
+
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
@@ -86,6 +88,8 @@ class ChainView(Vertical):
         self.scroll = VerticalScroll(classes="chain-scroll")
         self.status_line = Static("", classes="chain-status")
         self.set_class(live, "-live")
+        # Events can arrive before the view has finished mounting (a fast server).
+        self._mounted = asyncio.Event()
 
     # --- building ------------------------------------------------------------------------------
 
@@ -121,11 +125,14 @@ class ChainView(Vertical):
         if self.live:
             self.scroll.anchor()
         self._update_status()
+        self._mounted.set()
 
     # --- live events ---------------------------------------------------------------------------
 
     async def apply(self, event: object, now: float) -> None:
         """Apply one chain event (on the app's loop)."""
+        if not self._mounted.is_set():
+            await self._mounted.wait()
         if isinstance(event, StepDelta):  # the hot path first
             view = self.steps.get(event.index)
             if view is None:

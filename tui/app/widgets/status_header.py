@@ -18,6 +18,9 @@ _DOT_STYLE = {
     "error": "$error",
     "stopped": "$text-muted",
     "none": "$text-muted",
+    "crashed": "$error",
+    "external": "$success",
+    "stopping": "$warning",
 }
 
 

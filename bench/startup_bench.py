@@ -1,0 +1,109 @@
+"""Time to first frame: ``o1tui`` against a bare Textual app, each in a real pseudo-terminal.
+
+Each program is started in a pty of 100x30; the clock stops when the first frame's text
+reaches the terminal (a marker string painted by the first screen), then ctrl+q ends it.
+``o1tui`` is pointed at a closed loopback port: it connects after the first frame, so the
+figure is the app's own start-up (imports, themes, history open, first layout).
+
+Run: ``python bench/startup_bench.py [--runs 5]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BARE_APP = """
+from textual.app import App
+from textual.widgets import Footer, Static
+class Bare(App):
+    def compose(self):
+        yield Static("bare-first-frame")
+        yield Footer()
+Bare().run()
+"""
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def time_to_marker(argv: list[str], marker: bytes, env: dict[str, str],
+                   timeout: float = 30.0) -> float:
+    """Seconds from spawning ``argv`` in a pty until ``marker`` appears in its output."""
+    import fcntl
+    import termios
+
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
+                            start_new_session=True, close_fds=True)
+    os.close(slave)
+    seen = b""
+    elapsed = float("nan")
+    try:
+        while time.perf_counter() - start < timeout:
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    break
+                seen += chunk
+                if marker in seen:
+                    elapsed = time.perf_counter() - start
+                    break
+        os.write(master, b"\x11")  # ctrl+q
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=5)
+    finally:
+        os.close(master)
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="o1tui-startup-"))
+    env = {**os.environ, "TERM": "xterm-256color", "O1TUI_CONFIG_DIR": str(tmp / "config"),
+           "O1TUI_LOG_DIR": str(tmp / "log"), "COLUMNS": "100", "LINES": "30"}
+    env.pop("TMUX", None)
+    o1tui = Path(sys.executable).with_name("o1tui")
+    o1_cmd = [str(o1tui) if o1tui.exists() else "o1tui", "--data-dir", str(tmp / "data"),
+              "--endpoint", f"http://127.0.0.1:{_closed_port()}/v1", "--model", "m"]
+    bare_cmd = [sys.executable, "-c", BARE_APP]
+    results: dict[str, list[float]] = {"bare_textual": [], "o1tui": []}
+    for _ in range(args.runs):  # interleaved, so load on the machine hits both alike
+        results["bare_textual"].append(time_to_marker(bare_cmd, b"bare-first-frame", env))
+        results["o1tui"].append(time_to_marker(o1_cmd, b"Ask a question below", env))
+    report = {
+        name: {"median_s": round(statistics.median(v), 3), "min_s": round(min(v), 3),
+               "runs": [round(x, 3) for x in v]}
+        for name, v in results.items()
+    }
+    report["o1tui_minus_bare_median_s"] = round(
+        report["o1tui"]["median_s"] - report["bare_textual"]["median_s"], 3)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The real ``o1tui`` in a real terminal (tmux) against the stand-in server on loopback.
+
+Types a question, watches steps with timings appear, quits with ctrl+q, and finds the chain
+with ``o1tui history list``. Runs on a private tmux socket so it touches no other session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+QUESTION = "How many r are in strawberry?"
+
+
+def _o1tui() -> str:
+    exe = Path(sys.executable).with_name("o1tui")
+    return str(exe) if exe.exists() else shutil.which("o1tui") or "o1tui"
+
+
+def _wait(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def fake_server():
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0", "--delay", "0.02"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        line = proc.stdout.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+/v1)", line)
+        assert match, f"stand-in server said: {line!r}"
+        yield match.group(1)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_ask_in_tmux_then_find_it_in_history(tmp_path: Path, fake_server: str) -> None:
+    data, config = tmp_path / "data", tmp_path / "config"
+    socket = f"o1tui-test-{os.getpid()}"
+    env = {**os.environ, "O1TUI_CONFIG_DIR": str(config), "O1TUI_LOG_DIR": str(tmp_path / "log"),
+           "TERM": "xterm-256color"}
+    env.pop("TMUX", None)
+    app_cmd = (f"{_o1tui()} --data-dir {data} --endpoint {fake_server} --model fake-model; "
+               f"echo O1TUI-EXITED-$?; sleep 30")
+
+    def tmux(*args: str, check: bool = True) -> str:
+        return subprocess.run(["tmux", "-L", socket, *args], env=env, check=check,
+                              capture_output=True, text=True).stdout
+
+    def pane() -> str:
+        return tmux("capture-pane", "-p", "-t", "o1")
+
+    tmux("new-session", "-d", "-s", "o1", "-x", "100", "-y", "30", app_cmd)
+    try:
+        _wait(lambda: "● ready" in pane(), 30, "the app to connect")
+        tmux("send-keys", "-t", "o1", "-l", QUESTION)
+        tmux("send-keys", "-t", "o1", "Enter")
+        screen = _wait(
+            lambda: (lambda s: s if re.search(r"Step \d .* \d+\.\d\d s · \d+ tok", s)
+                     and "done ·" in s else None)(pane()),
+            30, "steps with timings and a finished chain",
+        )
+        assert "Answer" in screen or "thought for" in screen or "done · g1" in screen
+        tmux("send-keys", "-t", "o1", "C-q")
+        _wait(lambda: "O1TUI-EXITED-0" in pane(), 20, "the app to quit with status 0")
+    finally:
+        tmux("kill-server", check=False)
+
+    listed = subprocess.run(
+        [_o1tui(), "history", "list", "--data-dir", str(data), "--json"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout
+    chains = json.loads(listed)
+    assert [c["question"] for c in chains] == [QUESTION]
+    assert chains[0]["status"] == "done" and chains[0]["strategy"] == "g1"
