@@ -326,7 +326,10 @@ def _interrupt_on_termination() -> None:
     """SIGTERM (kill, systemd) and SIGHUP (the SSH session closed) stop a foreground server
     the way Ctrl+C does, so the server's process group is stopped, never orphaned."""
     import signal
+    import threading
 
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set handlers (tests run serve_forever in threads)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_interrupt)
 

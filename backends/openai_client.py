@@ -199,7 +199,13 @@ class OpenAIChatClient:
                     raise StreamDropped(
                         f"the server at {self.base_url} sent stream data that is not JSON"
                     ) from err
-                chunk = self._convert(raw)
+                try:
+                    chunk = self._convert(raw)
+                except (AttributeError, TypeError, ValueError, IndexError) as err:
+                    raise StreamDropped(
+                        f"the server at {self.base_url} sent a stream chunk that is not an "
+                        "OpenAI chat chunk"
+                    ) from err
                 if chunk is None:
                     continue
                 got_text = got_text or bool(chunk.content or chunk.reasoning)
@@ -225,17 +231,17 @@ class OpenAIChatClient:
         usage = None
         if getattr(raw, "usage", None) is not None:
             usage = Usage(
-                prompt_tokens=getattr(raw.usage, "prompt_tokens", None),
-                completion_tokens=getattr(raw.usage, "completion_tokens", None),
+                prompt_tokens=_count(getattr(raw.usage, "prompt_tokens", None)),
+                completion_tokens=_count(getattr(raw.usage, "completion_tokens", None)),
             )
         content = reasoning = ""
         finish_reason = None
         if raw.choices:
             choice = raw.choices[0]
             delta = choice.delta
-            finish_reason = choice.finish_reason
+            finish_reason = _text(choice.finish_reason) or None
             if delta is not None:
-                content = delta.content or ""
+                content = _text(delta.content)
                 extra = getattr(delta, "model_extra", None) or {}
                 # LMDeploy and DeepSeek send reasoning_content, current vLLM sends reasoning.
                 for name in ("reasoning_content", "reasoning"):
@@ -341,3 +347,13 @@ class OpenAIChatClient:
         except Exception:  # best effort: the listing is only a hint
             return line + (f" (HTTP 404: {said})" if said else " (HTTP 404)")
         return line + (f"; it serves: {', '.join(served[:10])}" if served else "")
+
+
+def _text(value: Any) -> str:
+    """A text field of a chunk; anything but a string (a server's bug) counts as absent."""
+    return value if isinstance(value, str) else ""
+
+
+def _count(value: Any) -> int | None:
+    """A token count; anything but a non-negative int counts as not reported."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None

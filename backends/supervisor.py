@@ -126,8 +126,13 @@ def probe(host: str, port: int, api_key: str | None = None, timeout_s: float = 2
 
 
 def port_is_free(host: str, port: int) -> bool:
-    """Whether ``host:port`` can be bound right now."""
+    """Whether ``host:port`` can be bound right now by a server.
+
+    SO_REUSEADDR as uvicorn and llama.cpp set it: a port whose last server stopped seconds ago
+    sits in TIME_WAIT, which servers may bind but a plain bind() refuses.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -186,6 +191,8 @@ class _Log:
     path: Path | None
     lock: threading.Lock = field(default_factory=threading.Lock)
     fd: int | None = None
+    #: The file's lines carry seconds since start: where a slow start-up spends its time.
+    t0: float = field(default_factory=time.monotonic)
 
     def open(self) -> None:
         if self.path is not None:
@@ -197,7 +204,8 @@ class _Log:
             if ring:
                 self.ring.append(line)
             if self.fd is not None:
-                os.write(self.fd, (line + "\n").encode("utf-8", "replace"))
+                stamp = f"[{time.monotonic() - self.t0:7.1f}s] " if ring else ""
+                os.write(self.fd, (stamp + line + "\n").encode("utf-8", "replace"))
 
     def lines(self) -> list[str]:
         with self.lock:

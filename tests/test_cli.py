@@ -218,3 +218,24 @@ def test_version_and_help():
     for flag in ("--strategy", "--lang", "--max-steps", "--endpoint", "--api-key", "--model",
                  "--engine", "--json", "--data-dir"):
         assert flag in helptext
+
+
+def test_ask_starts_a_managed_server_and_stops_it(data_dir, tmp_path):
+    """`o1tui ask --engine lmdeploy` with the stand-in `lmdeploy` on PATH: the real process
+    management starts it, the chain runs through it, and nothing is left running."""
+    from backends.supervisor import free_port, probe
+
+    port = free_port()
+    env = dict(os.environ, PYTHONPATH=str(REPO),
+               PATH=f"{REPO / 'tests' / 'fakes' / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    model_dir = tmp_path / "m"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text("{}")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "ask", "How many r are in strawberry?", "--engine",
+         "lmdeploy", "--model", str(model_dir), "--port", str(port), "--strategy", "plain",
+         "--json"], capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["status"] == "done" and "strawberry" in doc["final_answer"]
+    assert probe("127.0.0.1", port).kind == "down"  # the server it started is gone

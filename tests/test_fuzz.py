@@ -232,13 +232,6 @@ def _assert_chunks_or_backend_error(server: RawSSEServer, body: bytes) -> None:
                 assert n is None or isinstance(n, int)
 
 
-_CLIENT_BUG = (
-    "backends/openai_client.py: the openai package builds stream chunks without validating "
-    "them, so a data: line that is JSON of the wrong shape (null, a number, a list, choices "
-    "that are not objects, a delta that is a string) raises AttributeError/TypeError from "
-    "_convert, and wrong-typed content/finish_reason/usage pass through into ChatChunk"
-)
-
 #: SSE bodies of valid JSON in the wrong shape; each must end in a BackendError or in chunks
 #: with the declared types. The last line of each gives the stream a proper end.
 _END = _chunk("", "stop") + b"data: [DONE]\n\n"
@@ -258,15 +251,11 @@ WRONG_SHAPES = [
     ("usage_string_tokens",
      b'data: {"usage": {"completion_tokens": "x"}, "choices": []}\n\n' + _END),
 ]
-_FAILING_NOW = {"null", "number", "string", "list", "choices_string", "choice_null",
-                "choice_number", "delta_string", "content_number", "content_list",
-                "finish_number", "usage_string_tokens"}
 
 
 @pytest.mark.parametrize(
     "body",
-    [pytest.param(b, id=n, marks=[pytest.mark.xfail(strict=True, reason=_CLIENT_BUG)]
-                  if n in _FAILING_NOW else []) for n, b in WRONG_SHAPES],
+    [pytest.param(b, id=n) for n, b in WRONG_SHAPES],
 )
 def test_client_survives_wrong_shaped_chunks(raw_server: RawSSEServer, body: bytes) -> None:
     _assert_chunks_or_backend_error(raw_server, body)
@@ -277,24 +266,9 @@ def test_client_survives_wrong_shaped_chunks(raw_server: RawSSEServer, body: byt
 def test_client_ends_in_chunks_or_a_backend_error_on_arbitrary_sse(
     raw_server: RawSSEServer, lines: list[bytes]
 ) -> None:
-    # Shapes known to break the client are left to the test above (xfail until fixed), so
-    # this one stays a regression guard for everything else.
-    body = b"".join(lines)
-    if any(line.startswith(b"data: ") and _wrong_shape(line) for line in lines):
-        return
-    _assert_chunks_or_backend_error(raw_server, body)
+    _assert_chunks_or_backend_error(raw_server, b"".join(lines))
 
 
-def _wrong_shape(line: bytes) -> bool:
-    """Whether a data: line is JSON that is not an object with a list of object choices."""
-    try:
-        doc = json.loads(line[6:].strip() or b"x")
-    except ValueError:
-        return False
-    if not isinstance(doc, dict):
-        return True
-    choices = doc.get("choices", [])
-    return not isinstance(choices, list) or not all(isinstance(c, dict) for c in choices)
 
 
 @NET

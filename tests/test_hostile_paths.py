@@ -229,13 +229,6 @@ def test_hostile_model_names_from_the_server_are_clean(data_dir, capsys):
     assert_bytes_safe(proc.stdout + proc.stderr, "history show")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tui/cli.py: `history list --json` dumps the summaries with ensure_ascii=False and "
-    "no cleaning, so C1 controls, bidi overrides and lone surrogates in a question or model "
-    "name reach the terminal raw (ESC itself is escaped by JSON); clean string values in "
-    "_summary_dict as tui.export.to_dict does",
-)
 def test_history_list_json_is_clean(data_dir, capsys):
     bad = "evil\x9b2J\u202emodel\u200b"
     with FakeOpenAIServer([Reply(content="ok")], models=(bad,)) as srv:
@@ -248,12 +241,6 @@ def test_history_list_json_is_clean(data_dir, capsys):
     assert json.loads(out)[0]["model"].startswith("evil")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tui/printer.py: print_chain(chain, out=sys.stdout) binds the stream at import, so "
-    "`history show` ignores a replaced sys.stdout (redirect_stdout, pytest capture) and "
-    "writes to a stale or closed stream; default to None and use sys.stdout at call time",
-)
 def test_history_show_follows_the_current_stdout(data_dir, capsys):
     import contextlib
     import io
@@ -287,15 +274,6 @@ def test_ask_subprocess_writes_only_safe_bytes(tmp_path):
     assert_bytes_safe(proc.stderr, "stderr bytes")
 
 
-_SURROGATE_BUG = (
-    "tui/chain.py validate_question: a question that is not valid UTF-8 (argv bytes or stdin "
-    "decoded with surrogateescape) passes validation, then the client's JSON encoder raises "
-    "UnicodeEncodeError and `ask` dies with a traceback; refuse lone surrogates there with "
-    "'the question is not valid UTF-8 text (binary input?)'"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=_SURROGATE_BUG)
 def test_binary_question_on_the_command_line_is_one_clear_error(tmp_path):
     env = {**os.environ, "O1TUI_DATA_DIR": str(tmp_path / "d"),
            "O1TUI_CONFIG_DIR": str(tmp_path / "c"), "O1TUI_LOG_DIR": str(tmp_path / "l")}
@@ -310,7 +288,6 @@ def test_binary_question_on_the_command_line_is_one_clear_error(tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason=_SURROGATE_BUG)
 def test_binary_question_on_stdin_is_one_clear_error(tmp_path):
     env = {**os.environ, "O1TUI_DATA_DIR": str(tmp_path / "d"),
            "O1TUI_CONFIG_DIR": str(tmp_path / "c"), "O1TUI_LOG_DIR": str(tmp_path / "l")}

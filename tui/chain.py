@@ -211,6 +211,9 @@ def validate_question(text: str) -> str:
         raise ValueError("the question is empty")
     if "\x00" in question:
         raise ValueError("the question contains NUL bytes (binary input?)")
+    if any("\ud800" <= c <= "\udfff" for c in question):
+        # Undecodable bytes in argv/stdin arrive as lone surrogates.
+        raise ValueError("the question is not valid UTF-8 text (binary input?)")
     if len(question) > MAX_QUESTION_CHARS:
         raise ValueError(
             f"the question is too long ({len(question):,} characters; the limit is "

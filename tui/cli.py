@@ -221,9 +221,8 @@ async def _connect(settings: Any, args: argparse.Namespace, handle: Any) -> Any:
                 client.model = served[0]
         return client
     assert handle is not None
-    client = handle.client(timeout_s=settings.request_timeout_s,
-                           stall_timeout_s=settings.stall_timeout_s)
-    return client, handle
+    return handle.client(timeout_s=settings.request_timeout_s,
+                         stall_timeout_s=settings.stall_timeout_s)
 
 
 def _progress_line(line: str) -> None:
@@ -355,7 +354,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                 print("no chains" + (" match" if args.search else " yet"), file=sys.stderr)
                 return 0
             for r in rows:
-                print(f"{r.id}  {r.created_at[:16].replace('T', ' ')}  {r.status:<10} "
+                print(f"{r.id}  {r.created_at[:16].replace('T', ' ')}  {getattr(r.status, 'value', r.status):<10} "
                       f"{r.strategy:<8} {format_seconds(r.total_s or 0.0):>10}  "
                       f"{clean_line(r.question, 70)}")
             return 0
@@ -383,7 +382,11 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def _summary_dict(summary: Any) -> dict[str, Any]:
-    return dataclasses.asdict(summary) if dataclasses.is_dataclass(summary) else dict(summary)
+    """A summary for ``--json``: model text cleaned like everything else printed."""
+    from tui.sanitize import clean
+
+    data = dataclasses.asdict(summary) if dataclasses.is_dataclass(summary) else dict(summary)
+    return {k: clean(v) if isinstance(v, str) else v for k, v in data.items()}
 
 
 # --- server, models, download, app ----------------------------------------------------------

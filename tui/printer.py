@@ -56,8 +56,9 @@ class StepPrinter:
     long step does not look like a hang; it is erased before real output is written.
     """
 
-    def __init__(self, out: TextIO = sys.stdout, progress: TextIO | None = None) -> None:
-        self.out = out
+    def __init__(self, out: TextIO | None = None, progress: TextIO | None = None) -> None:
+        # Looked up at call time: sys.stdout may be replaced (redirect_stdout, test capture).
+        self.out = out if out is not None else sys.stdout
         self.progress = progress
         self._progress_shown = False
 
@@ -97,8 +98,9 @@ class StepPrinter:
             self._progress_shown = False
 
 
-def print_chain(chain: Chain, out: TextIO = sys.stdout) -> None:
+def print_chain(chain: Chain, out: TextIO | None = None) -> None:
     """Print a saved chain the way ``ask`` printed it live."""
+    out = out if out is not None else sys.stdout
     out.write(f"Question: {clean(chain.question).strip()}\n")
     out.write(
         f"[{chain.id} · {chain.strategy} · {clean_line(chain.model)} · {chain.created_at}]\n\n"

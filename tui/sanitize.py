@@ -17,7 +17,7 @@ _ESCAPES = re.compile(
     r"""
     (?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]?                        # CSI ... final byte
   | (?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])                   # OSC, DCS, SOS, PM, APC
-        [^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?                 # ... up to BEL or ST
+        [^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)?               # ... up to BEL, ST or the line's end
   | \x1b[ -/]*[0-~]?                                         # other ESC sequences
     """,
     re.VERBOSE,

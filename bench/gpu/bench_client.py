@@ -41,19 +41,23 @@ async def bare_stream(client: Any, model: str, messages: list[dict[str, str]], n
     """A bare `openai` streaming request: TTFT, decode rate, completion tokens."""
     t0 = time.perf_counter()
     first = last = None
-    tokens = 0
+    tokens = prompt = 0
+    parts: list[str] = []
     stream = await client.chat.completions.create(
         model=model, messages=messages, max_tokens=n, temperature=0.0, stream=True,
         stream_options={"include_usage": True}, extra_body=fixed_length(n))
     async for chunk in stream:
         if chunk.usage:
             tokens = chunk.usage.completion_tokens
+            prompt = chunk.usage.prompt_tokens
         if chunk.choices and chunk.choices[0].delta.content:
+            parts.append(chunk.choices[0].delta.content)
             now = time.perf_counter()
             first = first or now
             last = now
     total = time.perf_counter() - t0
     return {"ttft_s": (first - t0) if first else None, "total_s": total, "tokens": tokens,
+            "prompt_tokens": prompt, "text": "".join(parts),
             "decode_tok_s": (tokens - 1) / (last - first) if first and last and last > first else None}
 
 
@@ -64,7 +68,7 @@ async def bare_blocking(client: Any, model: str, messages: list[dict[str, str]],
         model=model, messages=messages, max_tokens=n, temperature=0.0, extra_body=fixed_length(n))
     total = time.perf_counter() - t0
     return {"ttft_s": total, "total_s": total, "tokens": resp.usage.completion_tokens,
-            "text": resp.choices[0].message.content or ""}
+            "prompt_tokens": resp.usage.prompt_tokens, "text": resp.choices[0].message.content or ""}
 
 
 async def o1tui_plain(url: str, key: str, model: str, n: int) -> dict[str, float]:
@@ -99,6 +103,7 @@ async def phase_decode(url: str, key: str, model: str, results: list[dict[str, A
         a = await o1tui_plain(url, key, model, FIXED)
         emit(results, phase="decode", path="o1tui", rep=rep, **a)
         b = await bare_stream(bare, model, messages, FIXED)
+        b.pop("text")
         emit(results, phase="decode", path="bare_openai", rep=rep, **b)
         rates["o1tui"].append(a["decode_tok_s"] or 0.0)
         rates["bare"].append(b["decode_tok_s"] or 0.0)
@@ -121,22 +126,21 @@ async def phase_g1(url: str, key: str, model: str, results: list[dict[str, Any]]
                     {"role": "assistant", "content": G1_PRIMER_EN}]
         t0 = time.perf_counter()
         firsts = []
+        prompt_tokens = 0
         for step in range(G1_STEPS):
-            if mode == "stream":
-                r = await bare_stream(bare, model, messages, STEP_TOKENS)
-                text = "x"  # content is noise on random weights; length is what matters
-            else:
-                r = await bare_blocking(bare, model, messages, STEP_TOKENS)
-                text = r.pop("text")
+            call = bare_stream if mode == "stream" else bare_blocking
+            r = await call(bare, model, messages, STEP_TOKENS)
             firsts.append(r["ttft_s"])
-            # Append the step as g1 does; a fixed 300-token-sized filler keeps runs comparable.
+            prompt_tokens = r["prompt_tokens"]
+            # Append the step as g1 does. Random weights write noise that re-tokenizes longer
+            # than it decoded; 600 characters keeps 10 steps inside an 8k context.
             messages.append({"role": "assistant", "content": json.dumps(
-                {"title": f"Step {step + 1}", "content": ("word " * STEP_TOKENS) if text else "",
+                {"title": f"Step {step + 1}", "content": r["text"][:600],
                  "next_action": "continue"})})
         wall = time.perf_counter() - t0
         emit(results, phase="g1", prefix_cache=tag, mode=mode, steps=G1_STEPS, wall_s=wall,
              first_visible_token_s_mean=statistics.mean(firsts),
-             first_visible_token_s_last=firsts[-1])
+             first_visible_token_s_last=firsts[-1], last_prompt_tokens=prompt_tokens)
 
 
 async def phase_concurrency(url: str, key: str, model: str, results: list[dict[str, Any]]) -> None:

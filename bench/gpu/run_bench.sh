@@ -106,24 +106,22 @@ if [ "$PHASE" = main ]; then
   $PY "$B/bench_client.py" "$URL" "$KEY" "$NAME" concurrency --out "$OUT/results.jsonl"
   stop_o1tui_server
 else
+  # LMDeploy's timestamps (--log-level INFO) show where a start-up spends its time.
+  export O1TUI_SERVER_ARGS="--log-level INFO"
   start_o1tui_server no-prefix-cache --no-prefix-caching || exit 1
   NAME=$(served_name)
   ts "g1 10x300, prefix caching off"
   $PY "$B/bench_client.py" "$URL" "$KEY" "$NAME" g1 --tag off --out "$OUT/results.jsonl"
   stop_o1tui_server
-  ts "cold start with LMDeploy's defaults (bare CLI, no o1tui settings)"
-  t=$SECONDS
-  setsid $PY -m lmdeploy serve api_server "$MD" --backend pytorch --server-name 127.0.0.1 --server-port $((PORT+1)) \
-    >"$OUT/lmdeploy-defaults.log" 2>&1 </dev/null &
-  LPID=$!
-  until $PY -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$((PORT+1))/v1/models', timeout=2)" 2>/dev/null; do
-    kill -0 $LPID 2>/dev/null || { ts "lmdeploy exited"; tail -30 "$OUT/lmdeploy-defaults.log"; break; }
-    [ $((SECONDS - t)) -gt 400 ] && break
-    sleep 0.5
-  done
-  ts "defaults ready after $((SECONDS - t)) s"
-  echo "{\"phase\": \"cold_start\", \"settings\": \"lmdeploy-defaults\", \"ready_s\": $((SECONDS - t))}" >> "$OUT/results.jsonl"
-  kill -TERM -- -$LPID 2>/dev/null; sleep 3; kill -KILL -- -$LPID 2>/dev/null
+  start_o1tui_server interactive-second-start || exit 1
+  ts "proof: o1tui ask, g1 (schema-guided JSON steps), reusing the running server"
+  $O1 ask "How many r are in strawberry?" --model "$MD" --engine lmdeploy --api-key "$KEY" --port "$PORT" \
+      --strategy g1 --max-steps 3 --json > "$OUT/ask-g1.json" 2> "$OUT/ask-g1.err"
+  echo "exit $?"; head -c 2500 "$OUT/ask-g1.json"; echo; tail -3 "$OUT/ask-g1.err"
+  ts "g1 10x300, prefix caching on"
+  $PY "$B/bench_client.py" "$URL" "$KEY" "$NAME" g1 --tag on --out "$OUT/results.jsonl"
+  $O1 history list
+  stop_o1tui_server
 fi
 cp "$OUT"/logs/*.log "$OUT/" 2>/dev/null
 ts "done"; cat "$OUT/results.jsonl"
