@@ -132,10 +132,11 @@ async def phase_g1(url: str, key: str, model: str, results: list[dict[str, Any]]
             r = await call(bare, model, messages, STEP_TOKENS)
             firsts.append(r["ttft_s"])
             prompt_tokens = r["prompt_tokens"]
-            # Append the step as g1 does. Random weights write noise that re-tokenizes longer
-            # than it decoded; 600 characters keeps 10 steps inside an 8k context.
+            # Append the step as g1 does. Random weights write byte noise that re-tokenizes to
+            # about a token a character; 250 characters keep the growth near a real 300-token
+            # step's and 10 steps inside the random model's 8k context.
             messages.append({"role": "assistant", "content": json.dumps(
-                {"title": f"Step {step + 1}", "content": r["text"][:600],
+                {"title": f"Step {step + 1}", "content": r["text"][:250],
                  "next_action": "continue"})})
         wall = time.perf_counter() - t0
         emit(results, phase="g1", prefix_cache=tag, mode=mode, steps=G1_STEPS, wall_s=wall,

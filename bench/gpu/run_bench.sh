@@ -105,6 +105,26 @@ if [ "$PHASE" = main ]; then
   ts "concurrency"
   $PY "$B/bench_client.py" "$URL" "$KEY" "$NAME" concurrency --out "$OUT/results.jsonl"
   stop_o1tui_server
+elif [ "$PHASE" = g1pair ]; then
+  # Two servers side by side (prefix caching on and off), each with a third of the GPU for its
+  # KV cache, so one start-up wait serves both g1 measurements.
+  export O1TUI_CACHE_MAX_ENTRY_COUNT=0.3
+  PORT_ON=$PORT; PORT_OFF=$((PORT+2))
+  PORT=$PORT_OFF start_o1tui_server g1-off --no-prefix-caching &
+  OFF_STARTER=$!
+  start_o1tui_server g1-on || exit 1
+  ON_PID=$SERVE_PID
+  wait $OFF_STARTER || exit 1
+  for tag in on off; do
+    P=$PORT_ON; [ $tag = off ] && P=$PORT_OFF
+    U="http://127.0.0.1:$P/v1"
+    N=$(PORT=$P served_name)
+    ts "g1 10x300, prefix caching $tag"
+    $PY "$B/bench_client.py" "$U" "$KEY" "$N" g1 --tag $tag --out "$OUT/results.jsonl"
+  done
+  SERVE_PID=$ON_PID; stop_o1tui_server
+  pkill -TERM -f "tui.cli serve .*--port $PORT_OFF" ; sleep 3
+  ts "left running: $(pgrep -fc 'lmdeploy' || true) lmdeploy processes; GPU memory used: $(nvidia-smi --query-gpu=memory.used --format=csv,noheader)"
 else
   # LMDeploy's timestamps (--log-level INFO) show where a start-up spends its time.
   export O1TUI_SERVER_ARGS="--log-level INFO"
