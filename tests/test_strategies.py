@@ -374,3 +374,12 @@ async def test_plain_one_answer_step() -> None:
     req = srv.requests[0]
     assert req["messages"] == [{"role": "user", "content": QUESTION}]
     assert "response_format" not in req
+
+
+async def test_token_counts_fall_back_to_chunks_when_the_server_sends_no_usage() -> None:
+    """llama-cpp-python's server streams no usage: each chunk is one token there."""
+    text = step_json(1, final=True)
+    replies = [Reply(content=text, usage=False, chunk_chars=5), Reply(content="42", usage=False)]
+    async with serve(replies) as (srv, client):
+        chain, _ = await run("g1", client)
+    assert chain.steps[0].completion_tokens == len(range(0, len(text), 5))

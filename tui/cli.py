@@ -81,8 +81,7 @@ def _server_options() -> argparse.ArgumentParser:
     g.add_argument("--session-len", type=int, default=S, metavar="TOKENS",
                    help="LMDeploy context length per conversation")
     g.add_argument("--max-batch-size", type=int, default=S, metavar="N",
-                   help="concurrent sequences; fewer capture fewer CUDA graphs and start faster "
-                        "(default 16)")
+                   help="LMDeploy's cap on concurrent sequences (default: LMDeploy's own)")
     g.add_argument("--no-prefix-caching", dest="enable_prefix_caching", action="store_false",
                    default=S, help="turn off LMDeploy's prefix cache (on by default: g1 re-sends "
                                    "a growing prefix every step)")

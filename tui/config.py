@@ -48,7 +48,7 @@ class Settings:
     tp: int = 1
     session_len: int | None = None
     cache_max_entry_count: float | None = None
-    max_batch_size: int | None = 8
+    max_batch_size: int | None = None
     enable_prefix_caching: bool = True
     keep_server: bool = False
     server_args: list[str] = field(default_factory=list)

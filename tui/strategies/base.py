@@ -119,7 +119,8 @@ async def timed_stream(
     """Stream one call through ``client``, recording timing and usage into ``stats``.
 
     Yields every chunk that carries text (content or reasoning). ``stats.ended`` is set even
-    when the call fails or is cancelled, so a failed step still has its wall time.
+    when the call fails or is cancelled, so a failed step still has its wall time. Token
+    counts come from the server's usage, else from the number of text chunks.
     """
     stats.started = time.perf_counter()
     try:
@@ -148,6 +149,10 @@ async def timed_stream(
                 yield chunk
     finally:
         stats.ended = time.perf_counter()
+        if stats.completion_tokens is None and stats.chunks:
+            # Servers that send no usage in streams (llama-cpp-python's) still send one token
+            # per chunk, so the chunk count is the honest fallback.
+            stats.completion_tokens = stats.chunks
 
 
 def build_step(
