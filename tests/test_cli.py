@@ -17,15 +17,6 @@ from tui.cli import main
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture()
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    d = tmp_path / "data"
-    monkeypatch.setenv("O1TUI_DATA_DIR", str(d))
-    monkeypatch.setenv("O1TUI_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
-    return d
-
-
 def ask(server: FakeOpenAIServer, *args: str) -> list[str]:
     return ["ask", *args, "--endpoint", server.url, "--model", "fake-model"]
 

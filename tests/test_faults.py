@@ -29,14 +29,10 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture()
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    d = tmp_path / "data"
-    monkeypatch.setenv("O1TUI_DATA_DIR", str(d))
-    monkeypatch.setenv("O1TUI_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
+def data_dir(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # A hang must end quickly in a test: the configurable stall timeout, through the env.
     monkeypatch.setenv("O1TUI_STALL_TIMEOUT_S", "0.25")
-    return d
+    return data_dir
 
 
 def good_step(n: int) -> Reply:

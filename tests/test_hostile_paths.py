@@ -28,15 +28,6 @@ REPO = Path(__file__).resolve().parent.parent
 STEP_TEXTS = [text for _, text in SMALL]
 
 
-@pytest.fixture()
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    d = tmp_path / "data"
-    monkeypatch.setenv("O1TUI_DATA_DIR", str(d))
-    monkeypatch.setenv("O1TUI_CONFIG_DIR", str(tmp_path / "config"))
-    monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
-    return d
-
-
 def hostile_g1_responder(texts: list[str], final: str):
     """A g1 model whose step N has corpus text N as its title and content, then ``final``."""
 

@@ -336,7 +336,8 @@ def _get_chain(history: Any, ident: str) -> Any:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from tui.export import to_json, to_markdown
-    from tui.printer import format_seconds, print_chain
+    from tui.formatting import format_seconds
+    from tui.printer import print_chain
     from tui.sanitize import clean_line
 
     history = open_history(args)

@@ -11,11 +11,8 @@ import json
 from typing import Any
 
 from tui.chain import Chain, Step
+from tui.formatting import format_seconds
 from tui.sanitize import clean, clean_line
-
-
-def _seconds(value: float | None) -> str:
-    return f"{(value or 0.0):.2f} s"
 
 
 def step_heading(step: Step) -> str:
@@ -24,7 +21,7 @@ def step_heading(step: Step) -> str:
     title = clean_line(step.title)
     if title:
         parts.append(title)
-    parts.append(_seconds(step.elapsed_s))
+    parts.append(format_seconds(step.elapsed_s))
     if step.completion_tokens is not None:
         parts.append(f"{step.completion_tokens} tok")
     return " · ".join(parts)
@@ -37,7 +34,7 @@ def to_markdown(chain: Chain) -> str:
         f"- Strategy: {clean_line(chain.strategy)}",
         f"- Model: {clean_line(chain.model)}",
         f"- Status: {status}",
-        f"- Thinking time: {_seconds(chain.total_s)}",
+        f"- Thinking time: {format_seconds(chain.total_s)}",
         f"- Steps: {len(chain.steps)}",
     ]
     if chain.completion_tokens:

@@ -20,15 +20,8 @@ from tui.chain import (
     StepFinished,
     StepStarted,
 )
+from tui.formatting import format_seconds
 from tui.sanitize import clean, clean_line
-
-
-def format_seconds(seconds: float) -> str:
-    """``1.84 s`` below a minute, ``2 min 05 s`` above."""
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, rest = divmod(int(round(seconds)), 60)
-    return f"{minutes} min {rest:02d} s"
 
 
 def step_heading(step: Step) -> str:

@@ -30,7 +30,9 @@ from tui.chain import (
 )
 from tui.sanitize import clean, clean_line
 
-from .step_view import StepView, format_seconds
+from tui.formatting import format_seconds
+
+from .step_view import StepView
 
 #: Saved chains with more steps than this open with their steps folded (built on expand).
 EXPAND_SAVED_UP_TO = 8

@@ -19,17 +19,10 @@ from textual.widgets import Collapsible, Markdown
 from textual.widgets.markdown import MarkdownStream
 
 from tui.chain import Step
+from tui.formatting import format_seconds
 from tui.sanitize import clean, clean_line
 
 TITLE_LIMIT = 80
-
-
-def format_seconds(seconds: float) -> str:
-    """``2.41 s`` under a minute, ``1 m 05 s`` above."""
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes} m {secs:02d} s"
 
 
 def step_title(
