@@ -50,7 +50,16 @@ class BadRequest(BackendError):
 
 
 class ResponseFormatUnsupported(BackendError):
-    """The server refused ``response_format`` of the type asked (llama.cpp: 500 on json_schema)."""
+    """The server refused ``response_format`` of the type asked (llama.cpp: 500 on json_schema).
+
+    A 500 is ambiguous (a refusal or a real failure), so the HTTP status and the server's own
+    words travel with the error for callers that know which it was.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, said: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.said = said
 
 
 class StreamDropped(BackendError):

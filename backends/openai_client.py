@@ -291,7 +291,8 @@ class OpenAIChatClient:
         if response_format is not None and self._refuses_format(status, said, response_format):
             kind = response_format.get("type", "?")
             return ResponseFormatUnsupported(
-                f"the server refused response_format {kind} (HTTP {status}){said_part}"
+                f"the server refused response_format {kind} (HTTP {status}){said_part}",
+                status=status, said=said or "",
             )
         if status in (401, 403):
             return AuthError(f"the server at {url} rejected the API key (HTTP {status})")

@@ -127,6 +127,27 @@ async def test_server_error_is_shown_in_place_with_the_servers_words(make_app) -
             assert "the model melted down" in str(view.error.render())
 
 
+async def test_error_after_several_steps_is_scrolled_into_view(make_app) -> None:
+    """A chain longer than the screen that fails: its error panel (with the server's words)
+    must be on screen, not below the fold of the scrolling chain."""
+    import json
+
+    steps = [Reply(content=json.dumps({"title": f"Step {n}", "content": "Words. " * 40,
+                                       "next_action": "continue"})) for n in range(1, 4)]
+    failure = Reply(status=400, error_message="the model melted down")
+    with FakeOpenAIServer() as server:
+        app = make_app(server)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await _ready(app, pilot)
+            server.add(*steps, failure)
+            view = await _ask(app, pilot)
+            await wait_until(pilot, _finished(view), timeout=10)
+            await pilot.pause(0.2)
+            assert view.chain.status == Status.ERROR and len(view.chain.steps) == 3
+            assert view.error.region.height >= 3
+            assert view.scroll.region.contains_region(view.error.region)
+
+
 async def test_fold_one_step_and_all_steps(make_app) -> None:
     with FakeOpenAIServer() as server:
         app = make_app(server)

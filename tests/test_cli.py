@@ -230,3 +230,26 @@ def test_ask_starts_a_managed_server_and_stops_it(data_dir, tmp_path):
     doc = json.loads(proc.stdout)
     assert doc["status"] == "done" and "strawberry" in doc["final_answer"]
     assert probe("127.0.0.1", port).kind == "down"  # the server it started is gone
+
+
+def test_output_into_a_closed_pipe_is_quiet(data_dir):
+    """`o1tui history list | head -1` must not end in a BrokenPipeError traceback."""
+    from tui.chain import Chain, Status
+    from tui.history import History
+
+    with History.open(data_dir) as history:  # more output than a pipe buffers (64 KiB)
+        for n in range(300):
+            chain = Chain(question=f"question {n} " + "padding " * 60, strategy="plain",
+                          model="m", status=Status.DONE)
+            history.start_chain(chain)
+            history.finish_chain(chain)
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "history", "list", "--json", "--limit", "300"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(10)
+    proc.stdout.close()  # the reader leaves early, as `head` does
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=30)
+    assert "Traceback" not in err and proc.returncode == 141

@@ -447,6 +447,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `o1tui history list | head`: the reader left; quietly, like other Unix tools.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Exception as err:  # config, history and server errors carry their own messages
         name = type(err).__name__
         if name in {"ConfigError", "HistoryError", "ServerStartError", "ServerError",

@@ -236,7 +236,10 @@ class G1Strategy:
                 if retries_left > 0:
                     retries_left -= 1
                     continue
-                raise ServerError(f"the server failed during step {index}: {err}") from err
+                said = f": {err.said}" if err.said else ""
+                raise ServerError(
+                    f"the server failed during step {index} (HTTP {err.status}){said}"
+                ) from err
             except BackendError as err:
                 if err.retryable and retries_left > 0:
                     retries_left -= 1

@@ -204,6 +204,12 @@ class ChainView(Vertical):
         if chain.status != Status.DONE:
             self.error = self._error_panel(message or chain.error or "")
             await self.scroll.mount(self.error)
+        # The panels mounted just now are laid out on the next refresh: scroll to them then,
+        # or the error (with the server's words) would sit below the fold.
+        self.call_after_refresh(self._settle)
+
+    def _settle(self) -> None:
+        self.scroll.scroll_end(animate=False)
         self.scroll.release_anchor()
 
     def _error_panel(self, message: str) -> Static:
