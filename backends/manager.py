@@ -350,6 +350,7 @@ class ManagedServer:
         self.error: str | None = None
         self.model_name: str | None = model if (model := _get(settings, "model")) else None
         self._state = "stopped"
+        self._closed = False
 
     @property
     def state(self) -> str:
@@ -393,14 +394,37 @@ class ManagedServer:
         settings = self.settings
         if self.model_name and dataclasses_has(settings, "model"):
             settings = dc_replace(settings, model=self.model_name)
+        kwargs = dict(self.start_kwargs)
+        timeout_s = kwargs.pop("ready_timeout_s", None)
+        on_poll = _poll_reporter(self.on_line) if self.on_line is not None else None
+
+        def start_and_wait() -> None:
+            # One thread does both, so the handle is ours before the long load: shutdown()
+            # (a quit, a SIGHUP) during the load reaches the starting server, even when the
+            # app's event loop is already gone.
+            self.handle = ensure_server(settings, progress=self.on_line, wait=False, **kwargs)
+            if self._closed:
+                self.handle.stop()
+                raise ServerStartError("o1tui is closing")
+            try:
+                self.handle.wait_ready(timeout_s, on_poll)
+            except BaseException:
+                self.handle.stop()
+                raise
+
         try:
-            self.handle = await asyncio.to_thread(ensure_server, settings, progress=self.on_line,
-                                                  **self.start_kwargs)
+            await asyncio.to_thread(start_and_wait)
         except Exception as err:  # shown on the screen; the app stays usable
             self.error = str(err).splitlines()[0] if str(err) else type(err).__name__
             self._set("crashed")
             return
         self._set("external" if self.handle.reused else "ready")
+
+    def shutdown(self) -> None:
+        """Stop the server, also one still loading, and start no other (the app is closing)."""
+        self._closed = True
+        if self.handle is not None:
+            self.handle.stop()
 
     async def stop(self) -> None:
         import asyncio

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -96,3 +97,50 @@ def test_ask_in_tmux_then_find_it_in_history(tmp_path: Path, fake_server: str) -
     chains = json.loads(listed)
     assert [c["question"] for c in chains] == [QUESTION]
     assert chains[0]["status"] == "done" and chains[0]["strategy"] == "g1"
+
+
+def test_closing_the_terminal_stops_the_server_the_app_started(tmp_path: Path) -> None:
+    """SIGHUP (the SSH session closed) to the real app with a managed server (the stand-in
+    `lmdeploy` on PATH): the app goes, and so does the server's whole process group."""
+    from backends.supervisor import free_port, group_members
+
+    repo = Path(__file__).resolve().parents[1]
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    port = free_port()
+    socket = f"o1tui-hup-{os.getpid()}"
+    env = {**os.environ, "O1TUI_CONFIG_DIR": str(tmp_path / "c"), "O1TUI_LOG_DIR": str(tmp_path / "l"),
+           "O1TUI_DATA_DIR": str(tmp_path / "d"), "TERM": "xterm-256color",
+           "PATH": f"{repo / 'tests' / 'fakes' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env.pop("TMUX", None)
+    cmd = f"exec {_o1tui()} --engine lmdeploy --model {model} --port {port}"
+    subprocess.run(["tmux", "-L", socket, "new-session", "-d", "-s", "o1", "-x", "100", "-y", "30",
+                    cmd], env=env, check=True)
+    try:
+        app_pid = int(subprocess.run(["tmux", "-L", socket, "list-panes", "-t", "o1", "-F",
+                                      "#{pane_pid}"], env=env, capture_output=True, text=True,
+                                     check=True).stdout.split()[0])
+
+        def server_pgid() -> int | None:
+            for entry in Path("/proc").iterdir():
+                if entry.name.isdigit():
+                    try:
+                        argv = (entry / "cmdline").read_bytes().split(b"\0")
+                    except OSError:
+                        continue
+                    if str(port).encode() in argv and b"api_server" in argv:
+                        return os.getpgid(int(entry.name))
+            return None
+
+        pgid = _wait(server_pgid, 30, "the managed server to start")
+        # Ready, so the server has gone quiet: it would not notice its log pipe closing.
+        _wait(lambda: "● ready" in subprocess.run(
+            ["tmux", "-L", socket, "capture-pane", "-p", "-t", "o1"], env=env,
+            capture_output=True, text=True).stdout, 30, "the app to show the server ready")
+        os.kill(app_pid, signal.SIGHUP)
+        _wait(lambda: not group_members(pgid), 20, "the server's process group to end")
+        _wait(lambda: not Path(f"/proc/{app_pid}").exists()
+              or b"Z" in Path(f"/proc/{app_pid}/stat").read_bytes().split()[2:3], 20, "the app to exit")
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], env=env, capture_output=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,29 @@ def run_app(
     history = History.open(data_dir)
     app = O1App(settings, history=history, server=server,
                 config_path=Path(config_path) if config_path is not None else None)
+
+    def stop_server() -> None:
+        if getattr(settings, "keep_server", False):
+            return
+        if app.server_handle is not None and app.owns_server:
+            app.server_handle.stop()
+        # A server still loading is known only to the controller that is starting it.
+        controller = getattr(app, "controller", None)
+        if controller is not None and hasattr(controller, "shutdown"):
+            controller.shutdown()  # a no-op for a server o1tui did not start
+
+    def on_termination(signum: int, frame: Any) -> None:
+        # The SSH session closed (SIGHUP) or someone sent SIGTERM: the terminal may be gone,
+        # so stop the server first, then unwind; the default action would orphan it.
+        stop_server()
+        raise SystemExit(128 + signum)
+
+    previous = {sig: signal.signal(sig, on_termination) for sig in (signal.SIGHUP, signal.SIGTERM)}
     try:
         result = app.run()
     finally:
         history.close()
-        handle = app.server_handle
-        if handle is not None and app.owns_server and not getattr(settings, "keep_server", False):
-            handle.stop()
+        stop_server()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return int(result or 0) if app.return_code in (None, 0) else int(app.return_code)
