@@ -292,7 +292,7 @@ def serve_forever(settings: Any, *, progress: Callable[[str], None] | None = Non
     Returns 0 after Ctrl+C, 1 when the server died by itself.
     """
     out = out or sys.stdout
-    _interrupt_on_termination()
+    interrupt_on_termination()
     try:
         handle = ensure_server(settings, progress=progress)
     except KeyboardInterrupt:
@@ -322,7 +322,7 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
-def _interrupt_on_termination() -> None:
+def interrupt_on_termination() -> None:
     """SIGTERM (kill, systemd) and SIGHUP (the SSH session closed) stop a foreground server
     the way Ctrl+C does, so the server's process group is stopped, never orphaned."""
     import signal
@@ -455,6 +455,7 @@ def dataclasses_has(obj: Any, name: str) -> bool:
 __all__ = [
     "ManagedServer",
     "ensure_server",
+    "interrupt_on_termination",
     "serve_forever",
     "EngineUnavailable",
     "PortInUse",

@@ -253,3 +253,42 @@ def test_output_into_a_closed_pipe_is_quiet(data_dir):
     err = proc.stderr.read().decode()
     proc.wait(timeout=30)
     assert "Traceback" not in err and proc.returncode == 141
+
+
+def test_hangup_while_the_managed_server_loads_leaves_no_server(data_dir, tmp_path):
+    """SIGHUP (the SSH session closed) to `o1tui ask` while its server is still loading."""
+    import signal
+    import time
+
+    from backends.supervisor import free_port, group_members
+
+    port = free_port()
+    model_dir = tmp_path / "m"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text("{}")
+    env = dict(os.environ, PYTHONPATH=str(REPO), FAKE_LMDEPLOY_START_DELAY="30",
+               PATH=f"{REPO / 'tests' / 'fakes' / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "ask", "q", "--engine", "lmdeploy", "--model",
+         str(model_dir), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
+
+    def server_pgid() -> int | None:
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    argv = (entry / "cmdline").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if str(port).encode() in argv and b"api_server" in argv:
+                    return os.getpgid(int(entry.name))
+        return None
+
+    deadline = time.monotonic() + 30
+    while (pgid := server_pgid()) is None:
+        assert time.monotonic() < deadline and proc.poll() is None, "the server never started"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGHUP)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode != 0 and b"Traceback" not in err
+    assert group_members(pgid) == []

@@ -25,6 +25,8 @@ EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
 STRATEGIES = ("g1", "thinking", "plain", "native")
+#: Signals that cancel a running chain (kept as cancelled): Ctrl+C, kill, the SSH session closing.
+CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 ENGINES = ("auto", "lmdeploy", "llamacpp", "transformers")
 
 
@@ -255,14 +257,14 @@ async def _run_ask(args: argparse.Namespace, settings: Any, question: str, handl
                   history=history, on_event=on_event)
     )
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in CANCEL_SIGNALS:
         loop.add_signal_handler(sig, task.cancel)
     try:
         await task
     except asyncio.CancelledError:
         pass  # run_chain saved the chain as cancelled before re-raising
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in CANCEL_SIGNALS:
             loop.remove_signal_handler(sig)
         await client.aclose()
         history.close()
@@ -303,9 +305,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise UserError("--max-steps must be at least 1")
     handle = None
     if not settings.endpoint:
-        # Started here, in the main thread, so Ctrl+C during a long model load stops it.
-        from backends.manager import ensure_server
+        # Started here, in the main thread, so Ctrl+C (or SIGTERM, SIGHUP) during a long model
+        # load stops it.
+        from backends.manager import ensure_server, interrupt_on_termination
 
+        interrupt_on_termination()
         handle = ensure_server(settings, progress=_progress_line)
     try:
         chain = asyncio.run(_run_ask(args, settings, question, handle))
