@@ -438,6 +438,9 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point. Every failure a user can meet ends in one line on stderr, never a traceback."""
     from backends.errors import BackendError
+    from tui.config import ConfigError
+    from tui.history import HistoryError
+    from tui.sanitize import clean_line
 
     args = build_parser().parse_args(argv)
     try:
@@ -445,8 +448,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return err.code
-    except BackendError as err:
-        print(f"{PROG}: {err}", file=sys.stderr)
+    except BackendError as err:  # a server's words may hold anything: cleaned like model text
+        print(f"{PROG}: {clean_line(str(err), 500)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -455,13 +458,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `o1tui history list | head`: the reader left; quietly, like other Unix tools.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except Exception as err:  # config, history and server errors carry their own messages
-        name = type(err).__name__
-        if name in {"ConfigError", "HistoryError", "ServerStartError", "ServerError",
-                    "EngineUnavailable", "DownloadError", "PresetError"}:
-            print(f"{PROG}: error: {err}", file=sys.stderr)
-            return EXIT_FAILURE
-        raise
+    except (ConfigError, HistoryError) as err:
+        print(f"{PROG}: error: {clean_line(str(err), 500)}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":
