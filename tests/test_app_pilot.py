@@ -15,7 +15,7 @@ from tui.app.screens.help import HelpScreen
 from tui.app.widgets.chain_view import ChainView
 from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
-from tui.chain import Chain, Status, Step
+from tui.chain import Chain, Status, Step, StepDelta, StepStarted
 from tui.config import Settings, load_settings
 from tui.history import History
 
@@ -204,6 +204,21 @@ async def test_export_writes_markdown(make_app, tmp_path, monkeypatch) -> None:
             await pilot.press("f6")
     text = (tmp_path / f"o1tui-{view.chain.id}.md").read_text()
     assert "Export me please" in text
+
+
+async def test_a_retried_step_drops_what_the_failed_attempt_showed(make_app) -> None:
+    app = make_app(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.attach_chain(Chain(question="Q?", strategy="g1", model="m"))
+        await pilot.pause()
+        await view.apply(StepStarted(1, ""), 0.0)
+        await view.apply(StepDelta(1, "broken XYZZY", title="Bad"), 0.1)
+        await view.apply(StepStarted(1, ""), 0.2)  # g1 tries the step again
+        await view.apply(StepDelta(1, "good text", title="Good"), 0.3)
+        step = view.steps[1]
+        assert step.text == "good text" and step.step_title == "Good"
+        assert step.running and list(view.steps) == [1]
+        assert "XYZZY" not in str(step.title) and "Bad" not in str(step.title)
 
 
 async def test_help_lists_every_registered_action(make_app) -> None:

@@ -292,3 +292,11 @@ def test_hangup_while_the_managed_server_loads_leaves_no_server(data_dir, tmp_pa
     _, err = proc.communicate(timeout=30)
     assert proc.returncode != 0 and b"Traceback" not in err
     assert group_members(pgid) == []
+
+
+def test_cli_strategy_choices_match_the_registry():
+    """The CLI keeps its own copy (to stay import-light); it must not drift."""
+    from tui.cli import STRATEGIES
+    from tui.strategies import STRATEGY_NAMES
+
+    assert tuple(STRATEGIES) == tuple(STRATEGY_NAMES)

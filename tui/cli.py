@@ -317,7 +317,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if handle is not None:
             handle.stop()
     if args.json:
-        print(json.dumps(chain.to_dict(), ensure_ascii=False, indent=2))
+        from tui.export import to_json
+
+        print(to_json(chain))
     if chain.error:
         print(f"{PROG}: {clean_line(chain.error, 500)}", file=sys.stderr)
     elif chain.status.value == "cancelled":
@@ -359,7 +361,7 @@ def cmd_history(args: argparse.Namespace) -> int:
                 return 0
             for r in rows:
                 print(f"{r.id}  {r.created_at[:16].replace('T', ' ')}  {getattr(r.status, 'value', r.status):<10} "
-                      f"{r.strategy:<8} {format_seconds(r.total_s or 0.0):>10}  "
+                      f"{clean_line(str(r.strategy)):<8} {format_seconds(r.total_s or 0.0):>10}  "
                       f"{clean_line(r.question, 70)}")
             return 0
         chain = _get_chain(history, args.id)

@@ -8,6 +8,8 @@ the Markdown is meant to be read as Markdown.
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 from tui.chain import Chain, Step
@@ -51,6 +53,20 @@ def to_markdown(chain: Chain) -> str:
     if chain.final_answer:
         out += ["## Final answer", "", clean(chain.final_answer).strip(), ""]
     return "\n".join(out)
+
+
+def export_filename(chain_id: str) -> str:
+    """``o1tui-<id>.md``, with anything but letters, digits, ``-`` and ``_`` removed."""
+    return f"o1tui-{re.sub(r'[^A-Za-z0-9_-]', '', chain_id) or 'chain'}.md"
+
+
+def write_markdown(chain: Chain, folder: Path) -> Path:
+    """Write :func:`to_markdown` to :func:`export_filename` in ``folder`` (made if missing);
+    returns the path. Raises OSError."""
+    path = folder / export_filename(chain.id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(to_markdown(chain), encoding="utf-8")
+    return path
 
 
 def _cleaned(value: Any) -> Any:

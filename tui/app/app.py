@@ -53,11 +53,12 @@ from tui.chain import (
     validate_question,
 )
 from tui.clipboard import CopyTooLarge, copy_sequence, guess_capability
+from tui.export import write_markdown
 from tui.sanitize import clean_line
+from tui.strategies import STRATEGY_NAMES, StrategyOptions, get_strategy
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STRATEGIES: tuple[str, ...] = ("g1", "thinking", "plain", "native")
 #: Seconds between updates of running steps' clocks.
 TICK_S = 0.1
 #: Most server start-up lines kept for the server screen.
@@ -177,7 +178,7 @@ class O1App(App[int]):
         self.server_detail = ""
         self.server_log: list[str] = []
         self.model_name: str = getattr(settings, "model", "") or ""
-        self.strategy_names = self._strategy_names()
+        self.strategy_names = STRATEGY_NAMES
         self.strategy = settings.strategy if settings.strategy in self.strategy_names else "g1"
         self.last_copied: str | None = None
         self._startup_warnings: list[str] = list(getattr(settings, "warnings", []) or [])
@@ -189,15 +190,6 @@ class O1App(App[int]):
         self._ticker = None
 
     # --- set-up ------------------------------------------------------------------------------
-
-    @staticmethod
-    def _strategy_names() -> tuple[str, ...]:
-        try:
-            from tui.strategies import STRATEGY_NAMES
-
-            return tuple(STRATEGY_NAMES)
-        except ImportError:  # pragma: no cover - the strategies package is part of o1tui
-            return DEFAULT_STRATEGIES
 
     def _load_themes(self, user_dir: Path | None) -> None:
         if user_dir is None:
@@ -395,7 +387,6 @@ class O1App(App[int]):
     async def _chain_worker(self, chain: Chain) -> None:
         """Run the chain; report through messages only (never touch widgets here)."""
         from tui.runner import run_chain
-        from tui.strategies import StrategyOptions, get_strategy
 
         on_event = self.event_sink(chain.id)
         options = StrategyOptions(lang=chain.lang, max_steps=self.settings.max_steps)
@@ -651,11 +642,8 @@ class O1App(App[int]):
         if run is None:
             self.notify("No chain to export.", markup=False, timeout=2)
             return None
-        from tui.export import to_markdown
-
-        path = Path.cwd() / f"o1tui-{run.chain.id}.md"
         try:
-            path.write_text(to_markdown(run.chain), encoding="utf-8")
+            path = write_markdown(run.chain, Path.cwd())
         except OSError as err:
             self.notify(clean_line(f"Export failed: {err}", 300), severity="error", markup=False)
             return None

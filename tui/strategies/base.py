@@ -56,6 +56,15 @@ class StrategyOptions:
     def with_lang(self, lang: str) -> "StrategyOptions":
         return replace(self, lang=lang)
 
+    def sampling(self, temperature: float, max_tokens: int) -> dict[str, Any]:
+        """:func:`timed_stream`'s sampling arguments: these options over the strategy's
+        defaults ``temperature`` and ``max_tokens``."""
+        return {
+            "temperature": self.temperature if self.temperature is not None else temperature,
+            "max_tokens": self.max_tokens or max_tokens,
+            "extra_body": self.extra_body,
+        }
+
 
 class Strategy(Protocol):
     """One way of getting reasoning out of a model."""

@@ -39,9 +39,7 @@ class PlainStrategy:
             client,
             [{"role": "user", "content": question}],
             stats,
-            temperature=options.temperature if options.temperature is not None else DEFAULT_TEMPERATURE,
-            max_tokens=options.max_tokens or DEFAULT_MAX_TOKENS,
-            extra_body=options.extra_body,
+            **options.sampling(DEFAULT_TEMPERATURE, DEFAULT_MAX_TOKENS),
         ):
             now = time.perf_counter()
             for event in steps.text(chunk.content, now) if chunk.content else []:

@@ -28,9 +28,8 @@ from tui.chain import (
     StepFinished,
     StepStarted,
 )
-from tui.sanitize import clean, clean_line
-
 from tui.formatting import format_seconds
+from tui.sanitize import clean, clean_line
 
 from .step_view import StepView
 
@@ -148,6 +147,8 @@ class ChainView(Vertical):
             view = self.steps.get(event.index)
             if view is None:
                 await self._start_step(event.index, event.title, now)
+            elif view.running:  # the same step again: a retry replaces the failed attempt
+                await view.restart(event.title)
         elif isinstance(event, StepFinished):
             await self._finish_step(event.step, now)
         elif isinstance(event, AnswerFinished):
@@ -162,7 +163,6 @@ class ChainView(Vertical):
         self._update_status()
 
     async def _start_step(self, index: int, title: str, now: float) -> StepView:
-        # A new step starting means the one before it is no longer streaming.
         view = StepView(index, title, running=True, started_at=now, elapsed_s=0.0)
         self.steps[index] = view
         await self._mount_before_answer(view)

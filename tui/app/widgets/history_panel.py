@@ -15,7 +15,6 @@ Enter opens, ``/`` searches, ``d`` deletes (after a confirm), ``e`` exports to M
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,8 +40,10 @@ from textual.widgets import Input, Static
 
 from tui.app.messages import HistoryChanged, OpenChain, RerunChain
 from tui.app.screens.confirm import ChoiceScreen, ConfirmScreen
+from tui.export import export_filename, write_markdown
 from tui.history import HistoryError
 from tui.sanitize import clean_line
+from tui.strategies import STRATEGY_NAMES
 
 #: What a failing store query raises; shown in the list instead of crashing the app.
 _STORE_ERRORS = (HistoryError, sqlite3.Error, ValueError)
@@ -55,8 +56,6 @@ MAX_WINDOW_PAGES = 5
 EDGE_ROWS = 20
 #: Pause in typing before a search runs (seconds).
 SEARCH_DEBOUNCE_S = 0.15
-#: Strategies offered by ``R`` when the strategies package cannot be imported.
-_FALLBACK_STRATEGIES = ("g1", "thinking", "plain", "native")
 
 #: One-cell status marks, with the component class that colours them.
 _STATUS_MARKS: dict[str, tuple[str, str]] = {
@@ -159,11 +158,6 @@ def build_rows(start: int, summaries: Sequence[Any], today: date) -> list[Row]:
             previous = day
         rows.append(Row(start + i, summary))
     return rows
-
-
-def export_filename(chain_id: str) -> str:
-    """``o1tui-<id>.md``, with anything but letters, digits, ``-`` and ``_`` removed."""
-    return f"o1tui-{re.sub(r'[^A-Za-z0-9_-]', '', chain_id) or 'chain'}.md"
 
 
 class HistoryList(ScrollView, can_focus=True):
@@ -758,18 +752,13 @@ class HistoryPanel(Vertical):
         summary = self.history_list.selected
         if summary is None:
             return
-        from tui.export import to_markdown  # only needed here; keeps the panel's import light
-
         chain = self.history.get(summary.id)
         if chain is None:
             self.notify("That chain is no longer in the history.", severity="warning")
             self.refresh_list()
             return
-        folder = self.export_dir or Path.cwd()
-        path = folder / export_filename(chain.id)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            path.write_text(to_markdown(chain), encoding="utf-8")
+            path = write_markdown(chain, self.export_dir or Path.cwd())
         except OSError as exc:
             self.notify(clean_line(f"Export failed: {exc}", 300), severity="error", markup=False)
             return
@@ -805,13 +794,7 @@ class HistoryPanel(Vertical):
 
     @property
     def strategies(self) -> tuple[str, ...]:
-        if self._strategies:
-            return self._strategies
-        try:
-            from tui.strategies import STRATEGY_NAMES
-        except ImportError:
-            return _FALLBACK_STRATEGIES
-        return tuple(STRATEGY_NAMES)
+        return self._strategies or STRATEGY_NAMES
 
 
 __all__ = [

@@ -128,6 +128,15 @@ class StepView(Collapsible):
             self._stream = Markdown.get_stream(self._body)
         await self._stream.write(fragment)
 
+    async def restart(self, title: str = "") -> None:
+        """A new attempt at this running step (g1 retries it): drop what the failed attempt
+        showed. The clock keeps running: the step's time covers all its attempts."""
+        await self._stop_stream()
+        self.text = ""
+        self.set_step_title(title)
+        if self._body is not None:
+            await self._body.update("")
+
     def set_step_title(self, title: str) -> None:
         if title != self.step_title:
             self.step_title = title
