@@ -18,3 +18,19 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: {predicate}")
         await pilot.pause(interval)
+
+
+def server_pgid(port: int) -> int | None:
+    """The process group of the model server listening (by its command line) on ``port``."""
+    import os
+    from pathlib import Path
+
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                if str(port).encode() in argv and b"api_server" in argv:
+                    return os.getpgid(int(entry.name))
+            except OSError:
+                continue
+    return None

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.helpers import server_pgid
 from tui.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -273,19 +274,9 @@ def test_hangup_while_the_managed_server_loads_leaves_no_server(data_dir, tmp_pa
          str(model_dir), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
 
-    def server_pgid() -> int | None:
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    argv = (entry / "cmdline").read_bytes().split(b"\0")
-                except OSError:
-                    continue
-                if str(port).encode() in argv and b"api_server" in argv:
-                    return os.getpgid(int(entry.name))
-        return None
 
     deadline = time.monotonic() + 30
-    while (pgid := server_pgid()) is None:
+    while (pgid := server_pgid(port)) is None:
         assert time.monotonic() < deadline and proc.poll() is None, "the server never started"
         time.sleep(0.1)
     proc.send_signal(signal.SIGHUP)

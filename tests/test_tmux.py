@@ -103,6 +103,7 @@ def test_closing_the_terminal_stops_the_server_the_app_started(tmp_path: Path) -
     """SIGHUP (the SSH session closed) to the real app with a managed server (the stand-in
     `lmdeploy` on PATH): the app goes, and so does the server's whole process group."""
     from backends.supervisor import free_port, group_members
+    from tests.helpers import server_pgid
 
     repo = Path(__file__).resolve().parents[1]
     model = tmp_path / "model"
@@ -122,18 +123,8 @@ def test_closing_the_terminal_stops_the_server_the_app_started(tmp_path: Path) -
                                       "#{pane_pid}"], env=env, capture_output=True, text=True,
                                      check=True).stdout.split()[0])
 
-        def server_pgid() -> int | None:
-            for entry in Path("/proc").iterdir():
-                if entry.name.isdigit():
-                    try:
-                        argv = (entry / "cmdline").read_bytes().split(b"\0")
-                    except OSError:
-                        continue
-                    if str(port).encode() in argv and b"api_server" in argv:
-                        return os.getpgid(int(entry.name))
-            return None
 
-        pgid = _wait(server_pgid, 30, "the managed server to start")
+        pgid = _wait(lambda: server_pgid(port), 30, "the managed server to start")
         # Ready, so the server has gone quiet: it would not notice its log pipe closing.
         _wait(lambda: "● ready" in subprocess.run(
             ["tmux", "-L", socket, "capture-pane", "-p", "-t", "o1"], env=env,
