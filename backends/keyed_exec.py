@@ -33,7 +33,9 @@ def build_argv(argv: list[str], environ: dict[str, str]) -> tuple[str, str, list
         opts[rest[0]] = rest[1]
         rest = rest[2:]
     if not rest or "--key-env" not in opts or "--key-flag" not in opts:
-        raise SystemExit("keyed_exec: usage: --key-env VAR --key-flag FLAG (--module M | --script P) -- ARGS")
+        raise SystemExit(
+            "keyed_exec: usage: --key-env VAR --key-flag FLAG (--module M | --script P) -- ARGS"
+        )
     args = rest[1:]
     key = environ.get(opts["--key-env"], "")
     if key:

@@ -26,7 +26,13 @@ from backends.engines import (
     build_command,
     choose_engine,
 )
-from backends.presets import DEFAULT_CPU_MODEL, DEFAULT_GPU_MODEL, TINY_MODEL_NOTICE, ModelRef, resolve
+from backends.presets import (
+    DEFAULT_CPU_MODEL,
+    DEFAULT_GPU_MODEL,
+    TINY_MODEL_NOTICE,
+    ModelRef,
+    resolve,
+)
 from backends.supervisor import (
     STOP_GRACE_S,
     PortInUse,
@@ -101,7 +107,9 @@ class ServerHandle:
         """False once a server we started has exited (crash detection for the app)."""
         return self.process.running if self.process is not None else True
 
-    def wait_ready(self, timeout_s: float | None = None, on_poll: Callable[[float, Probe], None] | None = None) -> None:
+    def wait_ready(
+        self, timeout_s: float | None = None, on_poll: Callable[[float, Probe], None] | None = None
+    ) -> None:
         """Wait for a server started with ``wait=False`` (the in-process engine: load it)."""
         if self.process is not None:
             self.process.wait_ready(timeout_s, on_poll=on_poll)
@@ -132,7 +140,9 @@ def server_options(settings: Any, port: int, host: str = LOOPBACK) -> ServerOpti
     """:class:`ServerOptions` from a Settings-like object (missing fields take defaults)."""
     extra = _get(settings, "server_args", ())
     if isinstance(extra, str):
-        extra = shlex.split(extra)  # config holds one string; split into words, never run by a shell
+        extra = shlex.split(
+            extra
+        )  # config holds one string; split into words, never run by a shell
     return ServerOptions(
         port=port,
         host=host,
@@ -146,18 +156,40 @@ def server_options(settings: Any, port: int, host: str = LOOPBACK) -> ServerOpti
     )
 
 
-def _reuse(probe_result: Probe, ref: ModelRef, engine: str, host: str, port: int, api_key: str | None,
-           warnings: list[str]) -> ServerHandle:
+def _reuse(
+    probe_result: Probe,
+    ref: ModelRef,
+    engine: str,
+    host: str,
+    port: int,
+    api_key: str | None,
+    warnings: list[str],
+) -> ServerHandle:
     served = ref.served_name
     if served not in probe_result.models and probe_result.models:
-        warnings.append(f"the server on port {port} serves {probe_result.models[0]!r}, not {served!r}; using it")
+        warnings.append(
+            f"the server on port {port} serves {probe_result.models[0]!r}, not {served!r}; using it"
+        )
         served = probe_result.models[0]
-    return ServerHandle(engine, served, f"http://{host}:{port}/v1", api_key, ref, None, reused=True,
-                        warnings=tuple(warnings))
+    return ServerHandle(
+        engine,
+        served,
+        f"http://{host}:{port}/v1",
+        api_key,
+        ref,
+        None,
+        reused=True,
+        warnings=tuple(warnings),
+    )
 
 
-def _wait_for_other(host: str, port: int, api_key: str | None, timeout_s: float,
-                    on_poll: Callable[[float, Probe], None] | None) -> Probe:
+def _wait_for_other(
+    host: str,
+    port: int,
+    api_key: str | None,
+    timeout_s: float,
+    on_poll: Callable[[float, Probe], None] | None,
+) -> Probe:
     """Another process's server on our port is loading: wait for it rather than fight it."""
     start = time.monotonic()
     while True:
@@ -206,11 +238,18 @@ def start_backend(
     auto = (requested or "auto") == "auto"
     if auto and ref is not None and ref.is_gguf and choice.engine == "lmdeploy":
         choice = choose_engine("llamacpp", available=available, gpu=gpu)
-    if ref is not None and choice.engine != "lmdeploy" and ref.preset is not None \
-            and ref.preset.name == DEFAULT_GPU_MODEL and (choice.engine == "llamacpp" or ref.path is None):
+    if (
+        ref is not None
+        and choice.engine != "lmdeploy"
+        and ref.preset is not None
+        and ref.preset.name == DEFAULT_GPU_MODEL
+        and (choice.engine == "llamacpp" or ref.path is None)
+    ):
         # The GPU default (also the config's default model) where it cannot run: fall back to the
         # small CPU model instead of failing, and say so.
-        warnings.append(f"{ref.display} needs a GPU with LMDeploy; using {DEFAULT_CPU_MODEL} on the CPU")
+        warnings.append(
+            f"{ref.display} needs a GPU with LMDeploy; using {DEFAULT_CPU_MODEL} on the CPU"
+        )
         ref = None
     if ref is None:
         ref = resolve(choice.default_model)
@@ -218,39 +257,65 @@ def start_backend(
         from backends.transformers_client import TransformersChatClient
 
         client = TransformersChatClient.from_model_ref(ref)
-        handle = ServerHandle("transformers", ref.served_name, None, None, ref,
-                              warnings=tuple(warnings), _client=client)
+        handle = ServerHandle(
+            "transformers",
+            ref.served_name,
+            None,
+            None,
+            ref,
+            warnings=tuple(warnings),
+            _client=client,
+        )
         if wait:
             # Loading is this engine's start-up: done here, it is not counted as a step's time.
             handle.wait_ready()
         return handle
     if choice.engine == "llamacpp" and not ref.is_gguf:
-        raise EngineUnavailable(f"{ref.display}: llama.cpp needs a GGUF file; use --engine lmdeploy or transformers")
+        raise EngineUnavailable(
+            f"{ref.display}: llama.cpp needs a GGUF file; use --engine lmdeploy or transformers"
+        )
 
     user_key = _get(settings, "api_key")
     configured_port = port or _get(settings, "port")
     if configured_port:
         found = probe(host, int(configured_port), user_key)
         if found.kind == "starting":
-            found = _wait_for_other(host, int(configured_port), user_key, ready_timeout_s or 900.0, on_poll)
+            found = _wait_for_other(
+                host, int(configured_port), user_key, ready_timeout_s or 900.0, on_poll
+            )
         if found.kind == "ready" and reuse:
             return _reuse(found, ref, choice.engine, host, int(configured_port), user_key, warnings)
         if found.kind == "auth":
-            raise PortInUse(f"an OpenAI-compatible server on port {configured_port} needs an API key: "
-                            "give it with --api-key (or choose another --port)")
-        if found.kind in ("other", "ready", "starting") or not port_is_free(host, int(configured_port)):
+            raise PortInUse(
+                f"an OpenAI-compatible server on port {configured_port} needs an API key: "
+                "give it with --api-key (or choose another --port)"
+            )
+        if found.kind in ("other", "ready", "starting") or not port_is_free(
+            host, int(configured_port)
+        ):
             why = found.detail or "it does not answer as an OpenAI-compatible server"
-            raise PortInUse(f"port {configured_port} is taken by something else ({why}); choose another --port")
+            raise PortInUse(
+                f"port {configured_port} is taken by something else ({why}); choose another --port"
+            )
         server_port = int(configured_port)
     else:
         server_port = free_port(host)
 
     api_key = user_key or new_api_key()
     spec = build_command(choice.engine, ref, server_options(settings, server_port, host), api_key)
-    process = ServerProcess(spec, log_dir=log_dir or default_log_dir(), on_line=on_line, on_exit=on_exit)
+    process = ServerProcess(
+        spec, log_dir=log_dir or default_log_dir(), on_line=on_line, on_exit=on_exit
+    )
     process.start()
-    handle = ServerHandle(choice.engine, spec.served_name, spec.base_url, api_key, ref, process,
-                          warnings=tuple(warnings))
+    handle = ServerHandle(
+        choice.engine,
+        spec.served_name,
+        spec.base_url,
+        api_key,
+        ref,
+        process,
+        warnings=tuple(warnings),
+    )
     if wait:
         try:
             handle.wait_ready(ready_timeout_s, on_poll=on_poll)
@@ -260,7 +325,9 @@ def start_backend(
     return handle
 
 
-def _poll_reporter(progress: Callable[[str], None], every_s: float = 5.0) -> Callable[[float, Probe], None]:
+def _poll_reporter(
+    progress: Callable[[str], None], every_s: float = 5.0
+) -> Callable[[float, Probe], None]:
     """Turn readiness polls into an occasional progress line (a start can take minutes)."""
     last = {"t": -every_s}
 
@@ -268,13 +335,16 @@ def _poll_reporter(progress: Callable[[str], None], every_s: float = 5.0) -> Cal
         if elapsed - last["t"] >= every_s:
             last["t"] = elapsed
             what = {"down": "loading (port not open yet)", "starting": "initialising (503)"}.get(
-                result.kind, result.kind)
+                result.kind, result.kind
+            )
             progress(f"waiting for the server: {what}, {elapsed:.0f} s")
 
     return report
 
 
-def ensure_server(settings: Any, *, progress: Callable[[str], None] | None = None, **kwargs: Any) -> ServerHandle:
+def ensure_server(
+    settings: Any, *, progress: Callable[[str], None] | None = None, **kwargs: Any
+) -> ServerHandle:
     """:func:`start_backend` with one ``progress(line)`` callback for log lines, waits and warnings.
 
     The callback is called from worker threads; it gets raw server lines (clean them for display).
@@ -291,8 +361,9 @@ def ensure_server(settings: Any, *, progress: Callable[[str], None] | None = Non
     return handle
 
 
-def serve_forever(settings: Any, *, progress: Callable[[str], None] | None = None,
-                  out: TextIO | None = None) -> int:
+def serve_forever(
+    settings: Any, *, progress: Callable[[str], None] | None = None, out: TextIO | None = None
+) -> int:
     """``o1tui serve``: start (or find) the server, print its URL, run until Ctrl+C or it exits.
 
     Returns 0 after Ctrl+C, 1 when the server died by itself.
@@ -304,14 +375,19 @@ def serve_forever(settings: Any, *, progress: Callable[[str], None] | None = Non
     except KeyboardInterrupt:
         return 130
     if handle.base_url is None:
-        raise EngineUnavailable("the transformers engine runs inside o1tui and has no server to serve")
+        raise EngineUnavailable(
+            "the transformers engine runs inside o1tui and has no server to serve"
+        )
     print(handle.base_url, file=out, flush=True)
     if handle.reused:
         print(f"a server was already running on port {handle.port}; leaving it be", file=sys.stderr)
         return 0
     if not _get(settings, "api_key"):
-        print("the server requires a generated API key that is not shown; give --api-key KEY to choose one "
-              "that other clients can use", file=sys.stderr)
+        print(
+            "the server requires a generated API key that is not shown; give --api-key KEY to choose one "
+            "that other clients can use",
+            file=sys.stderr,
+        )
     assert handle.process is not None
     try:
         while handle.process.running:
@@ -320,7 +396,10 @@ def serve_forever(settings: Any, *, progress: Callable[[str], None] | None = Non
         handle.stop()
         return 0
     tail = "\n".join(handle.process.tail(20))
-    print(f"the server exited (code {handle.process.returncode}); last lines:\n{tail}", file=sys.stderr)
+    print(
+        f"the server exited (code {handle.process.returncode}); last lines:\n{tail}",
+        file=sys.stderr,
+    )
     return 1
 
 
@@ -346,8 +425,14 @@ class ManagedServer:
     ``on_change(state)`` is called (from worker threads) when the state changes.
     """
 
-    def __init__(self, settings: Any, *, on_change: Callable[[str], None] | None = None,
-                 on_line: Callable[[str], None] | None = None, **start_kwargs: Any) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        *,
+        on_change: Callable[[str], None] | None = None,
+        on_line: Callable[[str], None] | None = None,
+        **start_kwargs: Any,
+    ) -> None:
         self.settings = settings
         self.on_change = on_change
         self.on_line = on_line
@@ -373,14 +458,25 @@ class ManagedServer:
         from backends.presets import PRESETS
 
         handle, proc = self.handle, self.handle.process if self.handle else None
-        info: dict[str, Any] = {"presets": [p.name for p in PRESETS], "model": self.model_name,
-                                "error": self.error}
+        info: dict[str, Any] = {
+            "presets": [p.name for p in PRESETS],
+            "model": self.model_name,
+            "error": self.error,
+        }
         if handle is not None:
-            info.update(engine=handle.engine, model=handle.model, url=handle.base_url, port=handle.port,
-                        host="127.0.0.1" if handle.base_url else None)
+            info.update(
+                engine=handle.engine,
+                model=handle.model,
+                url=handle.base_url,
+                port=handle.port,
+                host="127.0.0.1" if handle.base_url else None,
+            )
         if proc is not None:
-            info.update(pid=proc.pid, uptime_s=proc.uptime_s if proc.running else None,
-                        log_path=str(proc.log_path) if proc.log_path else None)
+            info.update(
+                pid=proc.pid,
+                uptime_s=proc.uptime_s if proc.running else None,
+                log_path=str(proc.log_path) if proc.log_path else None,
+            )
             if not proc.running and self._state == "ready":
                 info["error"] = f"the server exited with code {proc.returncode}"
         return info
@@ -454,8 +550,11 @@ class ManagedServer:
 def dataclasses_has(obj: Any, name: str) -> bool:
     import dataclasses
 
-    return dataclasses.is_dataclass(obj) and not isinstance(obj, type) and name in {
-        f.name for f in dataclasses.fields(obj)}
+    return (
+        dataclasses.is_dataclass(obj)
+        and not isinstance(obj, type)
+        and name in {f.name for f in dataclasses.fields(obj)}
+    )
 
 
 __all__ = [

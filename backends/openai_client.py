@@ -273,9 +273,7 @@ class OpenAIChatClient:
         o = self._openai
         url = self.base_url
         if isinstance(err, o.APITimeoutError):
-            return TimeoutError_(
-                f"the server at {url} did not answer within {self.timeout_s:g} s"
-            )
+            return TimeoutError_(f"the server at {url} did not answer within {self.timeout_s:g} s")
         if isinstance(err, o.APIConnectionError):
             return ConnectError(f"cannot reach the server at {url}: {_root_cause(err)}")
         if isinstance(err, o.APIResponseValidationError):
@@ -292,7 +290,8 @@ class OpenAIChatClient:
             kind = response_format.get("type", "?")
             return ResponseFormatUnsupported(
                 f"the server refused response_format {kind} (HTTP {status}){said_part}",
-                status=status, said=said or "",
+                status=status,
+                said=said or "",
             )
         if status in (401, 403):
             return AuthError(f"the server at {url} rejected the API key (HTTP {status})")

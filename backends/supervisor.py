@@ -50,8 +50,14 @@ class ServerState(str, enum.Enum):
 class ServerStartError(BackendError):
     """The server did not become ready; carries the last lines of its log."""
 
-    def __init__(self, message: str, *, log_tail: list[str] | None = None, returncode: int | None = None,
-                 log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        log_tail: list[str] | None = None,
+        returncode: int | None = None,
+        log_path: Path | None = None,
+    ) -> None:
         super().__init__(message)
         self.log_tail = list(log_tail or [])
         self.returncode = returncode
@@ -89,7 +95,9 @@ class Probe:
     detail: str = ""
 
 
-def _get(host: str, port: int, path: str, api_key: str | None, timeout_s: float) -> tuple[int, bytes]:
+def _get(
+    host: str, port: int, path: str, api_key: str | None, timeout_s: float
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(host, port, timeout=timeout_s)
     try:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -315,11 +323,15 @@ class ServerProcess:
         except OSError as err:
             self._state = ServerState.EXITED
             self._log.close()
-            raise ServerStartError(f"could not run {self.spec.argv[0]}: {err.strerror or err}") from err
+            raise ServerStartError(
+                f"could not run {self.spec.argv[0]}: {err.strerror or err}"
+            ) from err
         self.started_at = time.monotonic()
         self._state = ServerState.STARTING
         for target, name in ((self._read, "reader"), (self._wait, "waiter")):
-            thread = threading.Thread(target=target, name=f"server-{name}-{self._proc.pid}", daemon=True)
+            thread = threading.Thread(
+                target=target, name=f"server-{name}-{self._proc.pid}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 
@@ -391,7 +403,9 @@ class ServerProcess:
         while True:
             if self._exited.wait(0):
                 self._exited_during_start()
-            result = probe(self.spec.host, self.spec.port, self.spec.api_key, timeout_s=min(2.0, timeout))
+            result = probe(
+                self.spec.host, self.spec.port, self.spec.api_key, timeout_s=min(2.0, timeout)
+            )
             elapsed = time.monotonic() - (self.started_at or time.monotonic())
             if on_poll is not None:
                 on_poll(elapsed, result)
@@ -405,7 +419,9 @@ class ServerProcess:
                 self.stop(grace_s=5.0)
                 raise ServerStartError(
                     f"{self.spec.engine} server not ready after {timeout:.0f} s (stopped it)",
-                    log_tail=self.tail(), returncode=self._returncode, log_path=self.log_path,
+                    log_tail=self.tail(),
+                    returncode=self._returncode,
+                    log_path=self.log_path,
                 )
             if self._exited.wait(poll_interval_s):
                 self._exited_during_start()
@@ -417,7 +433,9 @@ class ServerProcess:
                 thread.join(timeout=1.0)
         raise ServerStartError(
             f"{self.spec.engine} server exited during start-up (exit code {self._returncode})",
-            log_tail=self.tail(), returncode=self._returncode, log_path=self.log_path,
+            log_tail=self.tail(),
+            returncode=self._returncode,
+            log_path=self.log_path,
         )
 
     def _terminate_group(self, grace_s: float) -> None:

@@ -64,8 +64,12 @@ class TransformersChatClient:
     @classmethod
     def from_model_ref(cls, ref: ModelRef, **kwargs: Any) -> "TransformersChatClient":
         if ref.path is None:
-            raise TransformersUnavailable(f"{ref.source} is not on disk: run `o1tui download {ref.source}`")
-        return cls(ref.path, model_name=ref.served_name, trust_remote_code=ref.trust_remote_code, **kwargs)
+            raise TransformersUnavailable(
+                f"{ref.source} is not on disk: run `o1tui download {ref.source}`"
+            )
+        return cls(
+            ref.path, model_name=ref.served_name, trust_remote_code=ref.trust_remote_code, **kwargs
+        )
 
     def load(self) -> tuple[Any, Any]:
         """Load (once) and return ``(model, tokenizer)``. Blocking; call from a thread."""
@@ -84,9 +88,14 @@ class TransformersChatClient:
             if self.gguf_file:
                 kwargs["gguf_file"] = self.gguf_file
             tokenizer = AutoTokenizer.from_pretrained(str(self.model_path), **kwargs)
-            dtype = getattr(torch, self.dtype) if self.dtype else (torch.bfloat16 if torch.cuda.is_available()
-                                                                    else torch.float32)
-            model = AutoModelForCausalLM.from_pretrained(str(self.model_path), dtype=dtype, **kwargs)
+            dtype = (
+                getattr(torch, self.dtype)
+                if self.dtype
+                else (torch.bfloat16 if torch.cuda.is_available() else torch.float32)
+            )
+            model = AutoModelForCausalLM.from_pretrained(
+                str(self.model_path), dtype=dtype, **kwargs
+            )
             device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
             model.to(device)
             model.eval()
@@ -103,7 +112,9 @@ class TransformersChatClient:
         extra_body: dict[str, Any] | None = None,
     ) -> AsyncIterator[ChatChunk]:
         if response_format is not None:
-            raise ResponseFormatUnsupported("the transformers engine has no guided decoding (response_format)")
+            raise ResponseFormatUnsupported(
+                "the transformers engine has no guided decoding (response_format)"
+            )
         model, tokenizer = await asyncio.to_thread(self.load)
         from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
@@ -120,9 +131,13 @@ class TransformersChatClient:
         limit = max_tokens or DEFAULT_MAX_TOKENS
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         gen_kwargs: dict[str, Any] = dict(
-            **inputs, max_new_tokens=limit, streamer=streamer,
+            **inputs,
+            max_new_tokens=limit,
+            streamer=streamer,
             stopping_criteria=StoppingCriteriaList([_StopFlag()]),
-            pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id
+            if tokenizer.pad_token_id is not None
+            else tokenizer.eos_token_id,
         )
         if temperature and temperature > 0:
             gen_kwargs.update(do_sample=True, temperature=temperature)

@@ -71,7 +71,9 @@ def visible_text(lst: HistoryList) -> str:
     return "\n".join(lst.render_line(y).text for y in range(lst.size.height))
 
 
-async def measure(pilot, action: Callable[[], Awaitable[None] | None], check: Callable[[], bool]) -> float:
+async def measure(
+    pilot, action: Callable[[], Awaitable[None] | None], check: Callable[[], bool]
+) -> float:
     t0 = time.perf_counter()
     result = action()
     if result is not None:
@@ -94,7 +96,11 @@ async def run(path: Path, repeat: int) -> list[tuple[str, float, float]]:
 
         def first_page_shown() -> bool:
             lists = app.query(HistoryList)
-            return bool(lists) and lists.first().total > 0 and "Question" in visible_text(lists.first())
+            return (
+                bool(lists)
+                and lists.first().total > 0
+                and "Question" in visible_text(lists.first())
+            )
 
         times = [await measure(pilot, open_panel, first_page_shown) for _ in range(repeat + 1)]
         rows.append(("open sidebar (first page drawn)", times[0], statistics.median(times[1:])))
@@ -129,20 +135,32 @@ async def run(path: Path, repeat: int) -> list[tuple[str, float, float]]:
         for _ in range(repeat + 1):
             lst.action_first()
             await pilot.pause()
-            times.append(await measure(pilot, lst.action_last, lambda: "Question 0:" in visible_text(lst)))
-        rows.append(("End: scroll to the oldest chain (drawn)", times[0], statistics.median(times[1:])))
+            times.append(
+                await measure(pilot, lst.action_last, lambda: "Question 0:" in visible_text(lst))
+            )
+        rows.append(
+            ("End: scroll to the oldest chain (drawn)", times[0], statistics.median(times[1:]))
+        )
 
         lst.action_first()
         await pilot.pause()
         step_times, page_times = [], []
         for _ in range(200):
             target = lst.selected_offset + 1
-            step_times.append(await measure(pilot, lst.action_cursor_down, lambda: cursor_drawn(lst, target)))
+            step_times.append(
+                await measure(pilot, lst.action_cursor_down, lambda: cursor_drawn(lst, target))
+            )
         for _ in range(40):
             target = lst.selected_offset + lst.scrollable_content_region.height - 1
-            page_times.append(await measure(pilot, lst.action_page_down, lambda: cursor_drawn(lst, target)))
-        rows.append(("cursor down, drawn (200 steps; max)", max(step_times), statistics.median(step_times)))
-        rows.append(("PageDown, drawn (40 pages; max)", max(page_times), statistics.median(page_times)))
+            page_times.append(
+                await measure(pilot, lst.action_page_down, lambda: cursor_drawn(lst, target))
+            )
+        rows.append(
+            ("cursor down, drawn (200 steps; max)", max(step_times), statistics.median(step_times))
+        )
+        rows.append(
+            ("PageDown, drawn (40 pages; max)", max(page_times), statistics.median(page_times))
+        )
     history.close()
     return rows
 

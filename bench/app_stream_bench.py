@@ -38,8 +38,21 @@ from tui.chain import (  # noqa: E402
 )
 from tui.config import Settings  # noqa: E402
 
-WORDS = ("the", "model", "checks", "each", "case", "carefully,", "so", "that", "**sum**",
-         "is", "`x + y`", "and", "then")
+WORDS = (
+    "the",
+    "model",
+    "checks",
+    "each",
+    "case",
+    "carefully,",
+    "so",
+    "that",
+    "**sum**",
+    "is",
+    "`x + y`",
+    "and",
+    "then",
+)
 
 
 def token(i: int) -> str:
@@ -52,8 +65,9 @@ def token(i: int) -> str:
 
 
 async def bench(tokens: int, rate: float, steps: int, size: tuple[int, int]) -> dict:
-    app = O1App(Settings(model="bench-model"), history=None, connect=False,
-                env={"TERM": "xterm-256color"})
+    app = O1App(
+        Settings(model="bench-model"), history=None, connect=False, env={"TERM": "xterm-256color"}
+    )
     per_step = tokens // steps
     async with app.run_test(size=size) as pilot:
         chain = Chain(question="Benchmark question", strategy="g1", model="bench-model")
@@ -96,8 +110,13 @@ async def bench(tokens: int, rate: float, steps: int, size: tuple[int, int]) -> 
             content = "".join(parts)
             texts.append(content)
             if s < steps:
-                step = Step(index=s, title=f"Step title {s}", content=content,
-                            elapsed_s=per_step / rate, completion_tokens=per_step)
+                step = Step(
+                    index=s,
+                    title=f"Step title {s}",
+                    content=content,
+                    elapsed_s=per_step / rate,
+                    completion_tokens=per_step,
+                )
                 sink(StepFinished(step))
         t_last = time.perf_counter()
         last = texts[-1]
@@ -110,8 +129,13 @@ async def bench(tokens: int, rate: float, steps: int, size: tuple[int, int]) -> 
             await asyncio.sleep(0.001)
         await pilot.pause()
         t_drawn = time.perf_counter()
-        step = Step(index=steps, title=f"Step title {steps}", content=last,
-                    elapsed_s=per_step / rate, completion_tokens=per_step)
+        step = Step(
+            index=steps,
+            title=f"Step title {steps}",
+            content=last,
+            elapsed_s=per_step / rate,
+            completion_tokens=per_step,
+        )
         sink(StepFinished(step))
         sink(AnswerFinished("42"))
         chain.status, chain.total_s, chain.final_answer = Status.DONE, tokens / rate, "42"

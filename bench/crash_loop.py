@@ -57,8 +57,13 @@ class Counts:
     problems: list[str] = field(default_factory=list)
 
     def ok(self) -> bool:
-        return not (self.lost_steps or self.integrity_failures or self.open_failures
-                    or self.locked_errors or self.tracebacks)
+        return not (
+            self.lost_steps
+            or self.integrity_failures
+            or self.open_failures
+            or self.locked_errors
+            or self.tracebacks
+        )
 
 
 class SlowServer:
@@ -71,9 +76,19 @@ class SlowServer:
 
     def __enter__(self) -> "SlowServer":
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0",
-             "--delay", str(self.delay_s)],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tests.fakes.openai_server",
+                "--port",
+                "0",
+                "--delay",
+                str(self.delay_s),
+            ],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if "serving on" not in line:
@@ -94,16 +109,32 @@ class SlowServer:
 
 def cli_env(data_dir: Path) -> dict[str, str]:
     base = data_dir.parent
-    return {**os.environ, "O1TUI_DATA_DIR": str(data_dir),
-            "O1TUI_CONFIG_DIR": str(base / "config"), "O1TUI_LOG_DIR": str(base / "logs"),
-            "PYTHONUNBUFFERED": "1"}
+    return {
+        **os.environ,
+        "O1TUI_DATA_DIR": str(data_dir),
+        "O1TUI_CONFIG_DIR": str(base / "config"),
+        "O1TUI_LOG_DIR": str(base / "logs"),
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def start_ask(url: str, question: str, data_dir: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "ask", question, "--endpoint", url,
-         "--model", "fake-model"],
-        cwd=REPO, env=cli_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "ask",
+            question,
+            "--endpoint",
+            url,
+            "--model",
+            "fake-model",
+        ],
+        cwd=REPO,
+        env=cli_env(data_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
 
@@ -142,8 +173,9 @@ def check_database(db: Path, question: str, printed: set[int], counts: Counts) -
         row = conn.execute("SELECT id FROM chains WHERE question = ?", (question,)).fetchone()
         stored: set[int] = set()
         if row is not None:
-            stored = {r[0] for r in conn.execute(
-                "SELECT idx FROM steps WHERE chain_id = ?", (row[0],))}
+            stored = {
+                r[0] for r in conn.execute("SELECT idx FROM steps WHERE chain_id = ?", (row[0],))
+            }
     finally:
         conn.close()
     missing = printed - stored
@@ -166,8 +198,9 @@ def check_stderr(err: str, counts: Counts) -> None:
         counts.problems.append(f"traceback: {err.strip()[-500:]}")
 
 
-def crash_once(url: str, data_dir: Path, i: int, max_wait_s: float, rng: random.Random,
-               counts: Counts) -> None:
+def crash_once(
+    url: str, data_dir: Path, i: int, max_wait_s: float, rng: random.Random, counts: Counts
+) -> None:
     """One run of ``ask``, SIGKILLed after a random wait in [0.1, max_wait_s]."""
     question = f"crash loop question {i} {rng.random():.6f}"
     proc = start_ask(url, question, data_dir)
@@ -216,9 +249,14 @@ def concurrent_once(url: str, data_dir: Path, i: int, counts: Counts) -> None:
     procs = [start_ask(url, q, data_dir) for q in questions]
     readers = 0
     while any(p.poll() is None for p in procs):
-        r = subprocess.run([sys.executable, "-m", "tui.cli", "history", "list", "--limit", "5"],
-                           cwd=REPO, env=cli_env(data_dir), capture_output=True, text=True,
-                           timeout=60)
+        r = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "history", "list", "--limit", "5"],
+            cwd=REPO,
+            env=cli_env(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         readers += 1
         check_stderr(r.stderr, counts)
         if r.returncode != 0:
@@ -237,8 +275,9 @@ def concurrent_once(url: str, data_dir: Path, i: int, counts: Counts) -> None:
 # --- the app in tmux --------------------------------------------------------------------
 
 
-def app_crash_once(url: str, data_dir: Path, i: int, max_wait_s: float, rng: random.Random,
-                   counts: Counts) -> None:
+def app_crash_once(
+    url: str, data_dir: Path, i: int, max_wait_s: float, rng: random.Random, counts: Counts
+) -> None:
     """Start the app in a detached tmux session, ask a question, SIGKILL it mid-chain."""
     session = f"o1crash{os.getpid()}_{i}"
     env = cli_env(data_dir)
@@ -246,14 +285,38 @@ def app_crash_once(url: str, data_dir: Path, i: int, max_wait_s: float, rng: ran
     question = f"app crash question {i}"
     side: subprocess.Popen[str] | None = None
     shown: set[int] = set()
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
-                    "-e", f"O1TUI_DATA_DIR={env['O1TUI_DATA_DIR']}",
-                    "-e", f"O1TUI_CONFIG_DIR={env['O1TUI_CONFIG_DIR']}",
-                    "-e", f"O1TUI_LOG_DIR={env['O1TUI_LOG_DIR']}",
-                    "-c", str(REPO), *cmd], check=True)
+    subprocess.run(
+        [
+            "tmux",
+            "new-session",
+            "-d",
+            "-s",
+            session,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "-e",
+            f"O1TUI_DATA_DIR={env['O1TUI_DATA_DIR']}",
+            "-e",
+            f"O1TUI_CONFIG_DIR={env['O1TUI_CONFIG_DIR']}",
+            "-e",
+            f"O1TUI_LOG_DIR={env['O1TUI_LOG_DIR']}",
+            "-c",
+            str(REPO),
+            *cmd,
+        ],
+        check=True,
+    )
     try:
-        pid = int(subprocess.run(["tmux", "display", "-p", "-t", session, "#{pane_pid}"],
-                                 capture_output=True, text=True, check=True).stdout.strip())
+        pid = int(
+            subprocess.run(
+                ["tmux", "display", "-p", "-t", session, "#{pane_pid}"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
         time.sleep(2.5)  # the app starting
         subprocess.run(["tmux", "send-keys", "-t", session, "-l", question], check=True)
         subprocess.run(["tmux", "send-keys", "-t", session, "Enter"], check=True)
@@ -263,8 +326,9 @@ def app_crash_once(url: str, data_dir: Path, i: int, max_wait_s: float, rng: ran
         time.sleep(rng.uniform(0.1, max_wait_s))
         # What the screen shows as finished just before the kill (a step's title gets its
         # time when it finishes, after it was saved) must be in the database afterwards.
-        screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
-                                capture_output=True, text=True).stdout
+        screen = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+        ).stdout
         # A running step's title shows a ticking time only; a finished one adds its tokens.
         shown = {int(m) for m in re.findall(r"Step (\d+) · .*?[\d.]+ s · \d+ tok", screen)}
         try:
@@ -282,8 +346,9 @@ def app_crash_once(url: str, data_dir: Path, i: int, max_wait_s: float, rng: ran
     counts.runs += 1
     check_stderr(side_err, counts)
     if side.returncode != 0:
-        counts.problems.append(f"ask beside the app exited {side.returncode}: "
-                               f"{side_err.strip()[-300:]}")
+        counts.problems.append(
+            f"ask beside the app exited {side.returncode}: {side_err.strip()[-300:]}"
+        )
     side_steps = reported_steps(side_out.splitlines())
     counts.steps_reported += len(side_steps)
     check_database(data_dir / "history.db", side_question, side_steps, counts)
@@ -294,8 +359,9 @@ def app_crash_once(url: str, data_dir: Path, i: int, max_wait_s: float, rng: ran
     try:
         row = conn.execute("SELECT id FROM chains WHERE question = ?", (question,)).fetchone()
         if row:
-            idx = sorted(r[0] for r in conn.execute(
-                "SELECT idx FROM steps WHERE chain_id = ?", (row[0],)))
+            idx = sorted(
+                r[0] for r in conn.execute("SELECT idx FROM steps WHERE chain_id = ?", (row[0],))
+            )
             if idx != list(range(1, len(idx) + 1)):
                 counts.lost_steps += 1
                 counts.problems.append(f"app chain steps not contiguous: {idx}")
@@ -306,9 +372,17 @@ def app_crash_once(url: str, data_dir: Path, i: int, max_wait_s: float, rng: ran
 # --- driver -----------------------------------------------------------------------------
 
 
-def run(iterations: int, *, delay_s: float = 0.02, max_wait_s: float | None = None, seed: int = 0,
-        parallel_every: int = 10, app: bool = False, data_dir: Path | None = None,
-        progress: bool = False) -> Counts:
+def run(
+    iterations: int,
+    *,
+    delay_s: float = 0.02,
+    max_wait_s: float | None = None,
+    seed: int = 0,
+    parallel_every: int = 10,
+    app: bool = False,
+    data_dir: Path | None = None,
+    progress: bool = False,
+) -> Counts:
     """Run the loop and return its counts (``parallel_every=0``: no concurrent rounds)."""
     rng = random.Random(seed)
     counts = Counts()
@@ -329,9 +403,12 @@ def run(iterations: int, *, delay_s: float = 0.02, max_wait_s: float | None = No
                 if parallel_every and (i + 1) % parallel_every == 0:
                     concurrent_once(server.url, data, i, counts)
                 if progress and (i + 1) % 10 == 0:
-                    print(f"  {i + 1}/{iterations}: kills {counts.kills}, lost "
-                          f"{counts.lost_steps}, integrity failures {counts.integrity_failures}",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"  {i + 1}/{iterations}: kills {counts.kills}, lost "
+                        f"{counts.lost_steps}, integrity failures {counts.integrity_failures}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     finally:
         if own_tmp:
             shutil.rmtree(root, ignore_errors=True)
@@ -342,11 +419,19 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--iterations", type=int, default=200)
     p.add_argument("--delay", type=float, default=0.02, help="server delay per chunk (s)")
-    p.add_argument("--max-wait", type=float, default=None,
-                   help="kill within this many seconds (default: 1.1 x one full run, measured)")
+    p.add_argument(
+        "--max-wait",
+        type=float,
+        default=None,
+        help="kill within this many seconds (default: 1.1 x one full run, measured)",
+    )
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--parallel-every", type=int, default=10,
-                   help="every N iterations, two asks and a reader at once (0: never)")
+    p.add_argument(
+        "--parallel-every",
+        type=int,
+        default=10,
+        help="every N iterations, two asks and a reader at once (0: never)",
+    )
     p.add_argument("--app", action="store_true", help="kill the app in tmux instead of ask")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
@@ -354,17 +439,28 @@ def main(argv: list[str] | None = None) -> int:
         print("crash_loop: --app needs tmux", file=sys.stderr)
         return 2
     started = time.perf_counter()
-    counts = run(args.iterations, delay_s=args.delay, max_wait_s=args.max_wait, seed=args.seed,
-                 parallel_every=args.parallel_every, app=args.app, progress=True)
+    counts = run(
+        args.iterations,
+        delay_s=args.delay,
+        max_wait_s=args.max_wait,
+        seed=args.seed,
+        parallel_every=args.parallel_every,
+        app=args.app,
+        progress=True,
+    )
     elapsed = time.perf_counter() - started
     if args.json:
         print(json.dumps({**asdict(counts), "elapsed_s": round(elapsed, 1)}, indent=2))
     else:
-        print(f"runs {counts.runs}  kills {counts.kills}  finished before kill "
-              f"{counts.finished_before_kill}  steps reported {counts.steps_reported}")
-        print(f"integrity failures {counts.integrity_failures}  lost reported steps "
-              f"{counts.lost_steps}  open failures {counts.open_failures}  'database is "
-              f"locked' {counts.locked_errors}  tracebacks {counts.tracebacks}")
+        print(
+            f"runs {counts.runs}  kills {counts.kills}  finished before kill "
+            f"{counts.finished_before_kill}  steps reported {counts.steps_reported}"
+        )
+        print(
+            f"integrity failures {counts.integrity_failures}  lost reported steps "
+            f"{counts.lost_steps}  open failures {counts.open_failures}  'database is "
+            f"locked' {counts.locked_errors}  tracebacks {counts.tracebacks}"
+        )
         print(f"elapsed {elapsed:.0f} s")
         for problem in counts.problems[:20]:
             print("  problem:", problem)

@@ -54,8 +54,20 @@ def build(path: Path, n_chains: int, n_steps: int, seed: int = 1) -> float:
             question += f" ({RARE})"
         created = (base + timedelta(seconds=30 * i)).isoformat()
         answer = f"The {COMMON} is {rng.randint(1, 999)}."
-        chains.append((i + 1, cid, question, "g1", "internlm3-8b-instruct", "done", answer,
-                       12.5, created, created))
+        chains.append(
+            (
+                i + 1,
+                cid,
+                question,
+                "g1",
+                "internlm3-8b-instruct",
+                "done",
+                answer,
+                12.5,
+                created,
+                created,
+            )
+        )
         body = []
         for k in range(1, n_steps + 1):
             title = f"Step about {rng.choice(WORDS)}"
@@ -75,9 +87,7 @@ def build(path: Path, n_chains: int, n_steps: int, seed: int = 1) -> float:
         " completion_tokens, parsed, finish_reason) VALUES (?,?,?,?,?,?,?,?,?,?)",
         steps,
     )
-    conn.executemany(
-        "INSERT INTO chain_fts (rowid, question, body, answer) VALUES (?,?,?,?)", docs
-    )
+    conn.executemany("INSERT INTO chain_fts (rowid, question, body, answer) VALUES (?,?,?,?)", docs)
     conn.execute("COMMIT")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
@@ -113,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
             path.unlink()
         build_s = build(path, args.chains, args.steps)
         size_mb = path.stat().st_size / 1e6
-        print(f"built {args.chains} chains x {args.steps} steps in {build_s:.1f} s, "
-              f"{size_mb:.0f} MB  (SQLite {sqlite3.sqlite_version})")
+        print(
+            f"built {args.chains} chains x {args.steps} steps in {build_s:.1f} s, "
+            f"{size_mb:.0f} MB  (SQLite {sqlite3.sqlite_version})"
+        )
 
         rows: list[tuple[str, float, float, str]] = []
 
@@ -141,8 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         first_id = history.list(limit=1)[0].id
         for name, fn in cases:
             first, med, result = timed(fn, args.repeat)
-            shown = str(result) if isinstance(result, int) else (
-                f"{len(result)} rows" if isinstance(result, list) else "1 chain"
+            shown = (
+                str(result)
+                if isinstance(result, int)
+                else (f"{len(result)} rows" if isinstance(result, list) else "1 chain")
             )
             rows.append((name, first, med, shown))
         first, med, result = timed(history.integrity_check, 1)

@@ -41,8 +41,9 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def time_to_marker(argv: list[str], marker: bytes, env: dict[str, str],
-                   timeout: float = 30.0) -> float:
+def time_to_marker(
+    argv: list[str], marker: bytes, env: dict[str, str], timeout: float = 30.0
+) -> float:
     """Seconds from spawning ``argv`` in a pty until ``marker`` appears in its output."""
     import fcntl
     import termios
@@ -50,8 +51,15 @@ def time_to_marker(argv: list[str], marker: bytes, env: dict[str, str],
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env,
-                            start_new_session=True, close_fds=True)
+    proc = subprocess.Popen(
+        argv,
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+        close_fds=True,
+    )
     os.close(slave)
     seen = b""
     elapsed = float("nan")
@@ -83,24 +91,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="o1tui-startup-"))
-    env = {**os.environ, "TERM": "xterm-256color", "O1TUI_CONFIG_DIR": str(tmp / "config"),
-           "O1TUI_LOG_DIR": str(tmp / "log"), "COLUMNS": "100", "LINES": "30"}
+    env = {
+        **os.environ,
+        "TERM": "xterm-256color",
+        "O1TUI_CONFIG_DIR": str(tmp / "config"),
+        "O1TUI_LOG_DIR": str(tmp / "log"),
+        "COLUMNS": "100",
+        "LINES": "30",
+    }
     env.pop("TMUX", None)
     o1tui = Path(sys.executable).with_name("o1tui")
-    o1_cmd = [str(o1tui) if o1tui.exists() else "o1tui", "--data-dir", str(tmp / "data"),
-              "--endpoint", f"http://127.0.0.1:{_closed_port()}/v1", "--model", "m"]
+    o1_cmd = [
+        str(o1tui) if o1tui.exists() else "o1tui",
+        "--data-dir",
+        str(tmp / "data"),
+        "--endpoint",
+        f"http://127.0.0.1:{_closed_port()}/v1",
+        "--model",
+        "m",
+    ]
     bare_cmd = [sys.executable, "-c", BARE_APP]
     results: dict[str, list[float]] = {"bare_textual": [], "o1tui": []}
     for _ in range(args.runs):  # interleaved, so load on the machine hits both alike
         results["bare_textual"].append(time_to_marker(bare_cmd, b"bare-first-frame", env))
         results["o1tui"].append(time_to_marker(o1_cmd, b"Ask a question below", env))
     report = {
-        name: {"median_s": round(statistics.median(v), 3), "min_s": round(min(v), 3),
-               "runs": [round(x, 3) for x in v]}
+        name: {
+            "median_s": round(statistics.median(v), 3),
+            "min_s": round(min(v), 3),
+            "runs": [round(x, 3) for x in v],
+        }
         for name, v in results.items()
     }
     report["o1tui_minus_bare_median_s"] = round(
-        report["o1tui"]["median_s"] - report["bare_textual"]["median_s"], 3)
+        report["o1tui"]["median_s"] - report["bare_textual"]["median_s"], 3
+    )
     print(json.dumps(report, indent=2))
     return 0
 

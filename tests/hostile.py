@@ -27,7 +27,10 @@ HOSTILE: list[tuple[str, str]] = [
     ("rich_link", f"[link=file:///etc/passwd]{CANARY}[/link]"),
     ("textual_action", f"[@click=app.quit]{CANARY}[/] [@click=app.exit()]x[/]"),
     ("unbalanced_close", f"{CANARY} [/bold] [/] [/link] [/@click]"),
-    ("unbalanced_open", f"[bold [red {CANARY} [[[ [on", ),
+    (
+        "unbalanced_open",
+        f"[bold [red {CANARY} [[[ [on",
+    ),
     ("markup_escape", f"\\[bold]{CANARY}\\\\[/bold]"),
     ("emoji_code", f":skull: :warning: {CANARY} :no_such_emoji:"),
     # --- ANSI CSI ---------------------------------------------------------------------------
@@ -71,7 +74,10 @@ HOSTILE: list[tuple[str, str]] = [
     ("nel_c1_newline", f"{CANARY}\x85next line"),
     # --- bidi and invisible -----------------------------------------------------------------
     ("bidi_rlo", f"access = 'user\u202e \u2066// admin\u2069 \u2066'{CANARY}"),
-    ("bidi_all", "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c" + CANARY),
+    (
+        "bidi_all",
+        "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c" + CANARY,
+    ),
     ("zero_width", f"c\u200ba\u200cn\u2060a\ufeffr\u2061y\u2062\u2063\u2064{CANARY}"),
     ("zwj_emoji", f"{CANARY} \U0001f468\u200d\U0001f469\u200d\U0001f467"),
     # --- sizes, encodings -------------------------------------------------------------------
@@ -90,7 +96,10 @@ HOSTILE: list[tuple[str, str]] = [
     ("html_entities", f"&lt;{ESC}[2J&gt; <img src=x onerror=alert(1)> {CANARY}"),
     ("format_string", f"{{0}} %s %n %x {{chain.id}} {CANARY}"),
     ("escaped_in_text", f"\\x1b[2J \\u001b]0;t\\u0007 \\033[31m {CANARY}"),  # literal, harmless
-    ("mixed_everything", f"[bold]{ESC}]52;c;ZXZpbA=={BEL}\u202e{ESC}[2J\x9b31m\x00{CANARY}\ud800[/]"),
+    (
+        "mixed_everything",
+        f"[bold]{ESC}]52;c;ZXZpbA=={BEL}\u202e{ESC}[2J\x9b31m\x00{CANARY}\ud800[/]",
+    ),
 ]
 
 HOSTILE_NAMES = [name for name, _ in HOSTILE]
@@ -101,9 +110,7 @@ SMALL = [(n, t) for n, t in HOSTILE if len(t) < 20_000]
 
 _BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 _INVISIBLE = "\u200b\u200c\u2060\u2061\u2062\u2063\u2064\ufeff"
-_FORBIDDEN = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f" + _BIDI + _INVISIBLE + "\ud800-\udfff]"
-)
+_FORBIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f" + _BIDI + _INVISIBLE + "\ud800-\udfff]")
 
 
 def forbidden_chars(s: str) -> list[tuple[int, str]]:
@@ -124,7 +131,7 @@ def assert_terminal_safe(s: str, where: str = "output") -> None:
     bad = forbidden_chars(s)
     if bad:
         pos = bad[0][0]
-        context = s[max(0, pos - 30): pos + 30]
+        context = s[max(0, pos - 30) : pos + 30]
         raise AssertionError(f"{where}: unsafe characters {bad} near {context!r}")
 
 

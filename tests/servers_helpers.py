@@ -27,11 +27,15 @@ def cmdline(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
 
 
-def chat(port: int, key: str | None, model: str, content: str = "hello", stream: bool = False) -> tuple[int, str]:
+def chat(
+    port: int, key: str | None, model: str, content: str = "hello", stream: bool = False
+) -> tuple[int, str]:
     """POST one chat request; return (status, body text)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        body = json.dumps({"model": model, "messages": [{"role": "user", "content": content}], "stream": stream})
+        body = json.dumps(
+            {"model": model, "messages": [{"role": "user", "content": content}], "stream": stream}
+        )
         headers = {"Content-Type": "application/json"}
         if key:
             headers["Authorization"] = f"Bearer {key}"

@@ -40,8 +40,15 @@ def make_app(tmp_path: Path, history: History):
         settings = Settings(endpoint=server.url if server else None, **settings_kw)
         themes = tmp_path / "themes"
         themes.mkdir(exist_ok=True)
-        return O1App(settings, history=history, env=env, config_path=tmp_path / "config.toml",
-                     user_themes_dir=themes, connect=server is not None)
+        return O1App(
+            settings,
+            history=history,
+            env=env,
+            config_path=tmp_path / "config.toml",
+            user_themes_dir=themes,
+            connect=server is not None,
+        )
+
     return make
 
 
@@ -102,8 +109,9 @@ async def test_escape_cancels_and_keeps_finished_steps(make_app, history) -> Non
         app = make_app(server)
         async with app.run_test(size=(100, 30)) as pilot:
             view = await _ask(app, pilot)
-            await wait_until(pilot, lambda: any(not s.running for s in view.step_views()),
-                             timeout=10)
+            await wait_until(
+                pilot, lambda: any(not s.running for s in view.step_views()), timeout=10
+            )
             await pilot.press("escape")
             await wait_until(pilot, _finished(view), timeout=10)
             assert view.chain.status == Status.CANCELLED
@@ -132,8 +140,14 @@ async def test_error_after_several_steps_is_scrolled_into_view(make_app) -> None
     must be on screen, not below the fold of the scrolling chain."""
     import json
 
-    steps = [Reply(content=json.dumps({"title": f"Step {n}", "content": "Words. " * 40,
-                                       "next_action": "continue"})) for n in range(1, 4)]
+    steps = [
+        Reply(
+            content=json.dumps(
+                {"title": f"Step {n}", "content": "Words. " * 40, "next_action": "continue"}
+            )
+        )
+        for n in range(1, 4)
+    ]
     failure = Reply(status=400, error_message="the model melted down")
     with FakeOpenAIServer() as server:
         app = make_app(server)
@@ -290,12 +304,18 @@ async def test_unknown_theme_falls_back_with_a_warning(make_app) -> None:
 
 
 def _saved_chain(history: History, question: str = "How far is the moon?") -> Chain:
-    chain = Chain(question=question, strategy="g1", model="fake-model",
-                  created_at="2025-01-15T12:00:00+00:00")
+    chain = Chain(
+        question=question, strategy="g1", model="fake-model", created_at="2025-01-15T12:00:00+00:00"
+    )
     history.start_chain(chain)
     for i in (1, 2):
-        step = Step(index=i, title=f"Look {i}", content=f"Content **{i}**", elapsed_s=1.5 * i,
-                    completion_tokens=100 + i)
+        step = Step(
+            index=i,
+            title=f"Look {i}",
+            content=f"Content **{i}**",
+            elapsed_s=1.5 * i,
+            completion_tokens=100 + i,
+        )
         chain.steps.append(step)
         history.add_step(chain.id, step)
     chain.status, chain.final_answer, chain.total_s = Status.DONE, "384 400 km", 4.5
@@ -348,6 +368,7 @@ async def test_untrusted_text_is_shown_literally_without_escapes(make_app) -> No
 
     def responder(body):
         import json
+
         return Reply(content=json.dumps(step))
 
     with FakeOpenAIServer(responder=responder) as server:
@@ -411,8 +432,13 @@ async def test_managed_server_is_found_and_used(tmp_path, history, monkeypatch) 
     (model_dir / "model.safetensors").write_bytes(b"0")
     with FakeOpenAIServer() as server:
         settings = Settings(engine="lmdeploy", model=str(model_dir), port=server.port)
-        app = O1App(settings, history=history, env=KITTY, config_path=tmp_path / "c.toml",
-                    user_themes_dir=tmp_path)
+        app = O1App(
+            settings,
+            history=history,
+            env=KITTY,
+            config_path=tmp_path / "c.toml",
+            user_themes_dir=tmp_path,
+        )
         async with app.run_test(size=(100, 30)) as pilot:
             await _ready(app, pilot)
             assert app.controller is not None and app.server_handle.reused

@@ -21,18 +21,27 @@ from tui.history import History
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 
 STEP_1 = Step(
-    index=1, title="Understanding the problem",
+    index=1,
+    title="Understanding the problem",
     content="We need the number of **r** letters in *strawberry*.\n\n"
-            "- Spell it: s-t-r-a-w-b-e-r-r-y\n- Count each `r`",
-    elapsed_s=2.41, completion_tokens=187,
+    "- Spell it: s-t-r-a-w-b-e-r-r-y\n- Count each `r`",
+    elapsed_s=2.41,
+    completion_tokens=187,
 )
 STEP_2 = Step(
-    index=2, title="Checking alternatives",
+    index=2,
+    title="Checking alternatives",
     content="Counting again from the end: y, r, r, e, b, w, a, r. That is 3.",
-    elapsed_s=1.73, completion_tokens=95,
+    elapsed_s=1.73,
+    completion_tokens=95,
 )
-STEP_3 = Step(index=3, title="Final check", content="Both counts agree: **3**.",
-              elapsed_s=0.88, completion_tokens=41)
+STEP_3 = Step(
+    index=3,
+    title="Final check",
+    content="Both counts agree: **3**.",
+    elapsed_s=0.88,
+    completion_tokens=41,
+)
 
 
 class Clock:
@@ -45,10 +54,23 @@ class Clock:
         return self.now
 
 
-def _save(history: History, i: int, question: str, strategy: str, status: Status,
-          steps: list[Step], answer: str, total: float) -> Chain:
-    chain = Chain(question=question, strategy=strategy, model="internlm3-8b-instruct",
-                  id=f"snap{i:08d}", created_at=f"2025-01-{10 + i:02d}T12:00:00+00:00")
+def _save(
+    history: History,
+    i: int,
+    question: str,
+    strategy: str,
+    status: Status,
+    steps: list[Step],
+    answer: str,
+    total: float,
+) -> Chain:
+    chain = Chain(
+        question=question,
+        strategy=strategy,
+        model="internlm3-8b-instruct",
+        id=f"snap{i:08d}",
+        created_at=f"2025-01-{10 + i:02d}T12:00:00+00:00",
+    )
     history.start_chain(chain)
     for step in steps:
         chain.steps.append(step)
@@ -62,25 +84,42 @@ def _save(history: History, i: int, question: str, strategy: str, status: Status
 @pytest.fixture
 def app(tmp_path: Path):
     history = History(tmp_path / "history.sqlite3")
-    _save(history, 1, "Is 9.11 bigger than 9.9?", "plain", Status.DONE, [], "No: 9.9 is bigger.",
-          3.2)
-    _save(history, 2, "Plan a 3-day trip to Kyoto", "thinking", Status.CANCELLED, [STEP_1], "",
-          12.5)
-    _save(history, 3, "How many r in strawberry?", "g1", Status.DONE, [STEP_1, STEP_2, STEP_3],
-          "There are **3** r's in strawberry.", 5.02)
+    _save(
+        history, 1, "Is 9.11 bigger than 9.9?", "plain", Status.DONE, [], "No: 9.9 is bigger.", 3.2
+    )
+    _save(
+        history, 2, "Plan a 3-day trip to Kyoto", "thinking", Status.CANCELLED, [STEP_1], "", 12.5
+    )
+    _save(
+        history,
+        3,
+        "How many r in strawberry?",
+        "g1",
+        Status.DONE,
+        [STEP_1, STEP_2, STEP_3],
+        "There are **3** r's in strawberry.",
+        5.02,
+    )
     (tmp_path / "themes").mkdir()
     settings = Settings(endpoint="http://127.0.0.1:23333/v1", model="internlm3-8b-instruct")
-    app = O1App(settings, history=history, clock=Clock(), env={"TERM": "xterm-256color"},
-                config_path=tmp_path / "config.toml", user_themes_dir=tmp_path / "themes",
-                connect=False)
+    app = O1App(
+        settings,
+        history=history,
+        clock=Clock(),
+        env={"TERM": "xterm-256color"},
+        config_path=tmp_path / "config.toml",
+        user_themes_dir=tmp_path / "themes",
+        connect=False,
+    )
     yield app
     history.close()
 
 
 async def _ready(pilot) -> None:
     app: O1App = pilot.app
-    app.post_message(ServerStateChanged("ready", model="internlm3-8b-instruct",
-                                        address="127.0.0.1:23333"))
+    app.post_message(
+        ServerStateChanged("ready", model="internlm3-8b-instruct", address="127.0.0.1:23333")
+    )
     await pilot.pause()
 
 
@@ -88,8 +127,9 @@ async def _ready(pilot) -> None:
 def test_mid_chain(snap_compare, app: O1App, size) -> None:
     async def run_before(pilot) -> None:
         await _ready(pilot)
-        chain = Chain(question="How many r in strawberry?", strategy="g1",
-                      model="internlm3-8b-instruct")
+        chain = Chain(
+            question="How many r in strawberry?", strategy="g1", model="internlm3-8b-instruct"
+        )
         view = app.attach_chain(chain)
         sink = app.event_sink(chain.id)
         sink(StepStarted(1, STEP_1.title))
@@ -112,8 +152,9 @@ def test_finished_chain(snap_compare, app: O1App, size) -> None:
     async def run_before(pilot) -> None:
         await _ready(pilot)
         app.open_chain("snap00000003")
-        await wait_until(pilot, lambda: app.current_view() is not None
-                         and app.current_view().answer is not None)
+        await wait_until(
+            pilot, lambda: app.current_view() is not None and app.current_view().answer is not None
+        )
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -40,8 +40,17 @@ def test_ask_json_document_has_the_stable_fields(data_dir, capsys):
         code = main(ask(srv, "Why is the sky blue?", "--json"))
     doc = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert {"id", "question", "strategy", "model", "status", "steps", "final_answer", "total_s",
-            "created_at"} <= set(doc)
+    assert {
+        "id",
+        "question",
+        "strategy",
+        "model",
+        "status",
+        "steps",
+        "final_answer",
+        "total_s",
+        "created_at",
+    } <= set(doc)
     assert doc["status"] == "done" and doc["strategy"] == "g1" and doc["model"] == "fake-model"
     assert len(doc["steps"]) == 4
     for i, step in enumerate(doc["steps"], start=1):
@@ -51,10 +60,13 @@ def test_ask_json_document_has_the_stable_fields(data_dir, capsys):
     assert "Why is the sky blue?" in doc["final_answer"]
 
 
-@pytest.mark.parametrize("strategy,expect", [
-    ("thinking", "42"),
-    ("plain", "The answer to 'What is 6 times 7?' is 42."),
-])
+@pytest.mark.parametrize(
+    "strategy,expect",
+    [
+        ("thinking", "42"),
+        ("plain", "The answer to 'What is 6 times 7?' is 42."),
+    ],
+)
 def test_ask_other_strategies(data_dir, capsys, strategy, expect):
     with FakeOpenAIServer() as srv:
         code = main(ask(srv, "What is 6 times 7?", "--strategy", strategy, "--json"))
@@ -68,8 +80,19 @@ def test_ask_other_strategies(data_dir, capsys, strategy, expect):
 
 def test_ask_native_reasoning_model(data_dir, capsys):
     with FakeOpenAIServer(models=None) as srv:
-        code = main(["ask", "Is 91 prime?", "--endpoint", srv.url, "--model", "deepseek-r1-7b",
-                     "--strategy", "native", "--json"])
+        code = main(
+            [
+                "ask",
+                "Is 91 prime?",
+                "--endpoint",
+                srv.url,
+                "--model",
+                "deepseek-r1-7b",
+                "--strategy",
+                "native",
+                "--json",
+            ]
+        )
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and doc["steps"], doc
     assert "is 42" in doc["final_answer"] and "<think>" not in doc["final_answer"]
@@ -111,10 +134,13 @@ def test_history_list_show_export_delete(data_dir, capsys, tmp_path):
     assert "no chain with id" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("question,needle", [
-    ("   ", "the question is empty"),
-    ("x" * 100_000, "too long"),
-])
+@pytest.mark.parametrize(
+    "question,needle",
+    [
+        ("   ", "the question is empty"),
+        ("x" * 100_000, "too long"),
+    ],
+)
 def test_bad_questions_get_one_line_and_exit_2(data_dir, capsys, question, needle):
     code = main(["ask", question, "--endpoint", "http://127.0.0.1:9/v1"])
     err = capsys.readouterr().err
@@ -133,17 +159,19 @@ def test_unreachable_endpoint_is_one_line_and_the_chain_is_saved(data_dir, capsy
 
 def test_wrong_api_key(data_dir, capsys):
     with FakeOpenAIServer(api_key="right") as srv:
-        code = main(["ask", "hi", "--endpoint", srv.url, "--model", "fake-model",
-                     "--api-key", "wrong"])
+        code = main(
+            ["ask", "hi", "--endpoint", srv.url, "--model", "fake-model", "--api-key", "wrong"]
+        )
     err = capsys.readouterr().err
     assert code == 1 and "401" in err and "wrong" not in err
 
 
 def test_error_mid_chain_keeps_finished_steps(data_dir, capsys):
     step = json.dumps({"title": "First", "content": "one", "next_action": "continue"})
-    with FakeOpenAIServer([Reply(content=step)],
-                          responder=lambda body: Reply(status=500, error_message="engine on fire"),
-                          ) as srv:
+    with FakeOpenAIServer(
+        [Reply(content=step)],
+        responder=lambda body: Reply(status=500, error_message="engine on fire"),
+    ) as srv:
         code = main(ask(srv, "q", "--json"))
     cap = capsys.readouterr()
     doc = json.loads(cap.out)
@@ -180,7 +208,12 @@ def test_ctrl_c_cancels_and_keeps_the_partial_chain(data_dir, capsys):
         env = dict(os.environ, PYTHONPATH=str(REPO))
         proc = subprocess.Popen(
             [sys.executable, "-m", "tui.cli", *ask(srv, "slow question")],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO)
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=REPO,
+        )
         assert proc.stdout is not None
         line = proc.stdout.readline()  # first finished step
         assert line.startswith("Step 1:")
@@ -196,19 +229,32 @@ def test_ctrl_c_cancels_and_keeps_the_partial_chain(data_dir, capsys):
 
 
 def test_headless_cli_does_not_import_textual():
-    code = ("import sys; import tui.cli, tui.runner, tui.history, tui.strategies, tui.printer; "
-            "sys.exit('textual' in sys.modules)")
+    code = (
+        "import sys; import tui.cli, tui.runner, tui.history, tui.strategies, tui.printer; "
+        "sys.exit('textual' in sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
 
 
 def test_version_and_help():
-    out = subprocess.run([sys.executable, "-m", "tui.cli", "--version"], cwd=REPO,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "--version"], cwd=REPO, capture_output=True, text=True
+    ).stdout
     assert out.startswith("o1tui ")
-    helptext = subprocess.run([sys.executable, "-m", "tui.cli", "ask", "--help"], cwd=REPO,
-                              capture_output=True, text=True).stdout
-    for flag in ("--strategy", "--lang", "--max-steps", "--endpoint", "--api-key", "--model",
-                 "--engine", "--json", "--data-dir"):
+    helptext = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "ask", "--help"], cwd=REPO, capture_output=True, text=True
+    ).stdout
+    for flag in (
+        "--strategy",
+        "--lang",
+        "--max-steps",
+        "--endpoint",
+        "--api-key",
+        "--model",
+        "--engine",
+        "--json",
+        "--data-dir",
+    ):
         assert flag in helptext
 
 
@@ -218,15 +264,37 @@ def test_ask_starts_a_managed_server_and_stops_it(data_dir, tmp_path):
     from backends.supervisor import free_port, probe
 
     port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(REPO),
-               PATH=f"{REPO / 'tests' / 'fakes' / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO),
+        PATH=f"{REPO / 'tests' / 'fakes' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+    )
     model_dir = tmp_path / "m"
     model_dir.mkdir()
     (model_dir / "config.json").write_text("{}")
     proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "ask", "How many r are in strawberry?", "--engine",
-         "lmdeploy", "--model", str(model_dir), "--port", str(port), "--strategy", "plain",
-         "--json"], capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "ask",
+            "How many r are in strawberry?",
+            "--engine",
+            "lmdeploy",
+            "--model",
+            str(model_dir),
+            "--port",
+            str(port),
+            "--strategy",
+            "plain",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["status"] == "done" and "strawberry" in doc["final_answer"]
@@ -240,14 +308,22 @@ def test_output_into_a_closed_pipe_is_quiet(data_dir):
 
     with History.open(data_dir) as history:  # more output than a pipe buffers (64 KiB)
         for n in range(300):
-            chain = Chain(question=f"question {n} " + "padding " * 60, strategy="plain",
-                          model="m", status=Status.DONE)
+            chain = Chain(
+                question=f"question {n} " + "padding " * 60,
+                strategy="plain",
+                model="m",
+                status=Status.DONE,
+            )
             history.start_chain(chain)
             history.finish_chain(chain)
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen(
         [sys.executable, "-m", "tui.cli", "history", "list", "--json", "--limit", "300"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=REPO,
+    )
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.read(10)
     proc.stdout.close()  # the reader leaves early, as `head` does
@@ -267,13 +343,31 @@ def test_hangup_while_the_managed_server_loads_leaves_no_server(data_dir, tmp_pa
     model_dir = tmp_path / "m"
     model_dir.mkdir()
     (model_dir / "config.json").write_text("{}")
-    env = dict(os.environ, PYTHONPATH=str(REPO), FAKE_LMDEPLOY_START_DELAY="30",
-               PATH=f"{REPO / 'tests' / 'fakes' / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO),
+        FAKE_LMDEPLOY_START_DELAY="30",
+        PATH=f"{REPO / 'tests' / 'fakes' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "ask", "q", "--engine", "lmdeploy", "--model",
-         str(model_dir), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
-
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "ask",
+            "q",
+            "--engine",
+            "lmdeploy",
+            "--model",
+            str(model_dir),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=REPO,
+    )
 
     deadline = time.monotonic() + 30
     while (pgid := server_pgid(port)) is None:

@@ -45,7 +45,7 @@ def test_tmux_passthrough_doubles_every_escape_and_ends_with_st() -> None:
     wrapped = tmux_passthrough(inner)
     assert wrapped.startswith("\x1bPtmux;\x1b\x1b]52;c;")
     assert wrapped.endswith("\x07\x1b\\")
-    body = wrapped[len("\x1bPtmux;"):-2]
+    body = wrapped[len("\x1bPtmux;") : -2]
     assert body.replace("\x1b\x1b", "\x1b") == inner
 
 

@@ -28,7 +28,14 @@ def test_defaults_without_a_file(cfg: Path) -> None:
     s = load_settings(cfg, env={})
     assert s == Settings()
     assert (s.engine, s.model, s.port, s.host, s.strategy, s.lang, s.max_steps, s.theme) == (
-        "auto", "internlm3-8b-instruct", 23333, "127.0.0.1", "g1", "auto", 25, "o1-dark"
+        "auto",
+        "internlm3-8b-instruct",
+        23333,
+        "127.0.0.1",
+        "g1",
+        "auto",
+        25,
+        "o1-dark",
     )
     assert s.endpoint is None and s.api_key is None and s.backend is None
     assert s.enable_prefix_caching is True and s.keep_server is False
@@ -37,12 +44,21 @@ def test_defaults_without_a_file(cfg: Path) -> None:
 
 
 def test_file_then_env_then_flags(cfg: Path) -> None:
-    write(cfg, 'model = "qwen2.5-7b-instruct"\nport = 24000\ntheme = "o1-light"\n'
-               'server_args = ["--log-level", "INFO"]\n[keymap]\nhistory = "ctrl+h"\n')
-    env = {"O1TUI_MODEL": "llama-3.1-8b", "O1TUI_MAX_STEPS": "7", "O1TUI_ENGINE": "llamacpp",
-           "O1TUI_ENDPOINT": "http://127.0.0.1:9/v1", "O1TUI_API_KEY": "sk-env",
-           "O1TUI_KEEP_SERVER": "yes", "O1TUI_CACHE_MAX_ENTRY_COUNT": "0.5",
-           "O1TUI_DATA_DIR": "/elsewhere"}  # not a setting: ignored here, no warning
+    write(
+        cfg,
+        'model = "qwen2.5-7b-instruct"\nport = 24000\ntheme = "o1-light"\n'
+        'server_args = ["--log-level", "INFO"]\n[keymap]\nhistory = "ctrl+h"\n',
+    )
+    env = {
+        "O1TUI_MODEL": "llama-3.1-8b",
+        "O1TUI_MAX_STEPS": "7",
+        "O1TUI_ENGINE": "llamacpp",
+        "O1TUI_ENDPOINT": "http://127.0.0.1:9/v1",
+        "O1TUI_API_KEY": "sk-env",
+        "O1TUI_KEEP_SERVER": "yes",
+        "O1TUI_CACHE_MAX_ENTRY_COUNT": "0.5",
+        "O1TUI_DATA_DIR": "/elsewhere",
+    }  # not a setting: ignored here, no warning
     s = load_settings(cfg, env=env)
     assert s.model == "llama-3.1-8b"  # env beats file
     assert s.port == 24000 and s.theme == "o1-light"  # file beats defaults
@@ -56,8 +72,13 @@ def test_file_then_env_then_flags(cfg: Path) -> None:
 
 
 def test_env_parsing_of_lists_maps_and_none(cfg: Path) -> None:
-    env = {"O1TUI_SERVER_ARGS": "--a 'b c'", "O1TUI_KEYMAP": "quit=ctrl+q, help=f1",
-           "O1TUI_SESSION_LEN": "", "O1TUI_BACKEND": "pytorch", "O1TUI_REQUEST_TIMEOUT_S": "30"}
+    env = {
+        "O1TUI_SERVER_ARGS": "--a 'b c'",
+        "O1TUI_KEYMAP": "quit=ctrl+q, help=f1",
+        "O1TUI_SESSION_LEN": "",
+        "O1TUI_BACKEND": "pytorch",
+        "O1TUI_REQUEST_TIMEOUT_S": "30",
+    }
     s = load_settings(cfg, env=env)
     assert s.server_args == ["--a", "b c"] and s.keymap == {"quit": "ctrl+q", "help": "f1"}
     assert s.session_len is None and s.backend == "pytorch" and s.request_timeout_s == 30.0

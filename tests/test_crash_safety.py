@@ -60,8 +60,10 @@ def test_two_asks_and_a_reader_share_one_data_dir(tmp_path: Path) -> None:
     assert counts.steps_reported == 8  # 4 demo steps in each chain, all saved
     conn = sqlite3.connect(data / "history.db")
     try:
-        rows = conn.execute("SELECT status, (SELECT count(*) FROM steps WHERE chain_id = id) "
-                            "FROM chains ORDER BY question").fetchall()
+        rows = conn.execute(
+            "SELECT status, (SELECT count(*) FROM steps WHERE chain_id = id) "
+            "FROM chains ORDER BY question"
+        ).fetchall()
     finally:
         conn.close()
     assert rows == [("done", 4), ("done", 4)]

@@ -36,7 +36,9 @@ class BaseCallback:
 def new_style_module(calls: list) -> types.SimpleNamespace:
     """A release with ``progress_callbacks`` and ``local_dir``."""
 
-    def snapshot_download(model_id, revision=None, cache_dir=None, local_dir=None, progress_callbacks=None):
+    def snapshot_download(
+        model_id, revision=None, cache_dir=None, local_dir=None, progress_callbacks=None
+    ):
         calls.append({"model_id": model_id, "local_dir": local_dir, "revision": revision})
         folder = Path(local_dir)
         for name, data in FILES.items():
@@ -73,9 +75,15 @@ def old_style_module(calls: list) -> types.SimpleNamespace:
 def test_new_release_reports_progress_per_file():
     calls: list = []
     events: list[tuple[str, int, int]] = []
-    folder = download("qwen2.5-7b-instruct", modelscope=new_style_module(calls),
-                      progress=lambda f, d, t: events.append((f, d, t)), revision="v1")
-    assert calls == [{"model_id": "Qwen/Qwen2.5-7B-Instruct", "local_dir": str(folder), "revision": "v1"}]
+    folder = download(
+        "qwen2.5-7b-instruct",
+        modelscope=new_style_module(calls),
+        progress=lambda f, d, t: events.append((f, d, t)),
+        revision="v1",
+    )
+    assert calls == [
+        {"model_id": "Qwen/Qwen2.5-7B-Instruct", "local_dir": str(folder), "revision": "v1"}
+    ]
     assert ("model.safetensors", 1000, 1000) in events
     assert ("model.safetensors", 500, 1000) in events
     assert (folder / COMPLETE_MARKER).is_file()
@@ -87,9 +95,15 @@ def test_old_release_without_hook_still_downloads():
     calls: list = []
     events: list = []
     ms = old_style_module(calls)
-    kwargs, hooked = download_kwargs(ms, Path("/x/models/Qwen/Qwen2.5-7B-Instruct"), lambda *a: None)
-    assert not hooked and "progress_callbacks" not in kwargs and kwargs == {"cache_dir": "/x/models"}
-    folder = download("Qwen/Qwen2.5-7B-Instruct", modelscope=ms, progress=lambda *a: events.append(a))
+    kwargs, hooked = download_kwargs(
+        ms, Path("/x/models/Qwen/Qwen2.5-7B-Instruct"), lambda *a: None
+    )
+    assert (
+        not hooked and "progress_callbacks" not in kwargs and kwargs == {"cache_dir": "/x/models"}
+    )
+    folder = download(
+        "Qwen/Qwen2.5-7B-Instruct", modelscope=ms, progress=lambda *a: events.append(a)
+    )
     assert folder.name == "Qwen2___5-7B-Instruct" and events == []
     assert is_downloaded("qwen2.5-7b-instruct")
 
@@ -104,8 +118,11 @@ def test_hook_without_a_base_class_uses_plain_callbacks():
         Path(local_dir, "config.json").write_text("{}")
         return local_dir
 
-    download("org/name", modelscope=types.SimpleNamespace(snapshot_download=snapshot_download),
-             progress=lambda *a: seen.append(a))
+    download(
+        "org/name",
+        modelscope=types.SimpleNamespace(snapshot_download=snapshot_download),
+        progress=lambda *a: seen.append(a),
+    )
     assert seen[-1] == ("f.bin", 10, 10)
 
 

@@ -42,8 +42,15 @@ def _value(argv, flag):
 
 
 def test_lmdeploy_command_has_the_real_cli_flags():
-    opts = ServerOptions(port=23333, backend="pytorch", tp=2, session_len=32768, cache_max_entry_count=0.5,
-                         max_batch_size=8, extra_args=("--log-level", "INFO"))
+    opts = ServerOptions(
+        port=23333,
+        backend="pytorch",
+        tp=2,
+        session_len=32768,
+        cache_max_entry_count=0.5,
+        max_batch_size=8,
+        extra_args=("--log-level", "INFO"),
+    )
     spec = lmdeploy_command(_ref(), opts, KEY, program=PLAIN, version=(0, 18, 0))
     argv = list(spec.argv)
     assert argv[:4] == ["lmdeploy", "serve", "api_server", "/models/m"]
@@ -65,7 +72,9 @@ def test_lmdeploy_command_has_the_real_cli_flags():
 
 
 def test_prefix_caching_can_be_turned_off_and_defaults_are_lmdeploys():
-    spec = lmdeploy_command(_ref(), ServerOptions(port=1, enable_prefix_caching=False), None, program=PLAIN)
+    spec = lmdeploy_command(
+        _ref(), ServerOptions(port=1, enable_prefix_caching=False), None, program=PLAIN
+    )
     argv = list(spec.argv)
     for flag in ("--enable-prefix-caching", "--backend", "--tp", "--session-len", "--api-keys"):
         assert flag not in argv
@@ -74,13 +83,17 @@ def test_prefix_caching_can_be_turned_off_and_defaults_are_lmdeploys():
 def test_reasoning_parser_only_for_thinking_models():
     for name in ("internlm3-8b-instruct", "qwen2.5-7b-instruct", "llama-3.1-8b-instruct"):
         ref = ModelRef(name, name, path=Path("/m"), preset=find_preset(name))
-        argv = lmdeploy_command(ref, ServerOptions(port=1), None, program=PLAIN, version=(0, 10)).argv
+        argv = lmdeploy_command(
+            ref, ServerOptions(port=1), None, program=PLAIN, version=(0, 10)
+        ).argv
         assert "--reasoning-parser" not in argv
     r1 = resolve("deepseek-r1-distill-qwen-7b")
     old = lmdeploy_command(r1, ServerOptions(port=1), None, program=PLAIN, version=(0, 10, 1)).argv
     assert _value(list(old), "--reasoning-parser") == "deepseek-r1"
     qwen3 = resolve("qwen3-8b")
-    new = lmdeploy_command(qwen3, ServerOptions(port=1), None, program=PLAIN, version=(0, 18, 0)).argv
+    new = lmdeploy_command(
+        qwen3, ServerOptions(port=1), None, program=PLAIN, version=(0, 18, 0)
+    ).argv
     assert _value(list(new), "--reasoning-parser") == "default"
 
 
@@ -91,8 +104,12 @@ def test_parser_names_across_lmdeploy_releases():
 
 
 def test_awq_model_format_and_modelscope_id_download():
-    ref = ModelRef("Qwen/Qwen2.5-7B-Instruct-AWQ", "q", modelscope_id="Qwen/Qwen2.5-7B-Instruct-AWQ",
-                   model_format="awq")
+    ref = ModelRef(
+        "Qwen/Qwen2.5-7B-Instruct-AWQ",
+        "q",
+        modelscope_id="Qwen/Qwen2.5-7B-Instruct-AWQ",
+        model_format="awq",
+    )
     spec = lmdeploy_command(ref, ServerOptions(port=1), None, program=PLAIN)
     assert _value(list(spec.argv), "--model-format") == "awq"
     assert spec.argv[3] == "Qwen/Qwen2.5-7B-Instruct-AWQ"
@@ -105,7 +122,7 @@ def test_key_goes_through_the_environment_when_lmdeploy_is_python():
     assert not spec.key_on_command_line
     assert spec.env[KEY_ENV] == KEY
     assert list(spec.argv[:2]) == [sys.executable, KEYED_EXEC]
-    assert list(spec.argv[spec.argv.index("--") + 1:][:3]) == ["serve", "api_server", "/models/m"]
+    assert list(spec.argv[spec.argv.index("--") + 1 :][:3]) == ["serve", "api_server", "/models/m"]
 
 
 def test_lmdeploy_refuses_gguf_and_missing_install(tmp_path):
@@ -118,7 +135,9 @@ def test_find_lmdeploy_prefers_path_and_reads_the_shebang(monkeypatch, tmp_path)
     program = find_lmdeploy()
     assert program is not None and program.argv == (str(FAKE_LMDEPLOY),)
     assert program.script == str(FAKE_LMDEPLOY) and program.python and "python" in program.python
-    fallback = find_lmdeploy(path=str(tmp_path))  # nothing on that PATH: `python -m lmdeploy` or nothing
+    fallback = find_lmdeploy(
+        path=str(tmp_path)
+    )  # nothing on that PATH: `python -m lmdeploy` or nothing
     if importlib.util.find_spec("lmdeploy") is None:
         assert fallback is None
     else:
@@ -127,7 +146,9 @@ def test_find_lmdeploy_prefers_path_and_reads_the_shebang(monkeypatch, tmp_path)
 
 def test_llamacpp_command():
     ref = _ref(path=Path("/m/smol.gguf"), is_gguf=True, served_name="smol")
-    spec = llamacpp_command(ref, ServerOptions(port=8080, extra_args=("--n_threads", "2")), KEY, python="py")
+    spec = llamacpp_command(
+        ref, ServerOptions(port=8080, extra_args=("--n_threads", "2")), KEY, python="py"
+    )
     argv = list(spec.argv)
     assert argv[:3] == ["py", "-m", "llama_cpp.server"]
     assert _value(argv, "--model") == "/m/smol.gguf"
@@ -178,9 +199,13 @@ def test_engine_errors_name_the_extra_to_install():
 
 def test_keyed_exec_appends_the_key_inside_the_process():
     kind, target, args = keyed_exec.build_argv(
-        ["--key-env", "K", "--key-flag", "--api-keys", "--module", "m", "--", "serve", "x"], {"K": "s3"})
+        ["--key-env", "K", "--key-flag", "--api-keys", "--module", "m", "--", "serve", "x"],
+        {"K": "s3"},
+    )
     assert (kind, target, args) == ("module", "m", ["serve", "x", "--api-keys", "s3"])
-    assert keyed_exec.build_argv(["--key-env", "K", "--key-flag", "-k", "--script", "/p", "--", "a"], {})[2] == ["a"]
+    assert keyed_exec.build_argv(
+        ["--key-env", "K", "--key-flag", "-k", "--script", "/p", "--", "a"], {}
+    )[2] == ["a"]
     with pytest.raises(SystemExit):
         keyed_exec.build_argv(["--bogus", "1", "--", "a"], {})
 
@@ -189,11 +214,27 @@ def test_keyed_exec_runs_a_script_with_the_key_hidden(tmp_path):
     script = tmp_path / "show.py"
     script.write_text("import os, sys\nprint(sys.argv[1:], os.environ.get('SECRET_ENV'))\n")
     out = subprocess.run(
-        [sys.executable, KEYED_EXEC, "--key-env", "SECRET_ENV", "--key-flag", "--api-keys", "--script",
-         str(script), "--", "a"],
-        env={**os.environ, "SECRET_ENV": "s3cr3t"}, capture_output=True, text=True, timeout=30, check=True,
+        [
+            sys.executable,
+            KEYED_EXEC,
+            "--key-env",
+            "SECRET_ENV",
+            "--key-flag",
+            "--api-keys",
+            "--script",
+            str(script),
+            "--",
+            "a",
+        ],
+        env={**os.environ, "SECRET_ENV": "s3cr3t"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     )
-    assert out.stdout.strip() == "['a', '--api-keys', 's3cr3t'] None"  # passed on, and not inherited
+    assert (
+        out.stdout.strip() == "['a', '--api-keys', 's3cr3t'] None"
+    )  # passed on, and not inherited
 
 
 def test_nvidia_smi_parsing_and_absence(tmp_path):

@@ -67,8 +67,17 @@ def test_json_document_fields_and_round_trip() -> None:
     chain = sample()
     text = to_json(chain)
     doc = json.loads(text)
-    for key in ("id", "question", "strategy", "model", "status", "steps", "final_answer",
-                "total_s", "created_at"):
+    for key in (
+        "id",
+        "question",
+        "strategy",
+        "model",
+        "status",
+        "steps",
+        "final_answer",
+        "total_s",
+        "created_at",
+    ):
         assert key in doc
     assert "草莓" in text  # not \u-escaped
     assert doc["steps"][0]["index"] == 1 and doc["steps"][0]["completion_tokens"] == 212

@@ -67,8 +67,12 @@ def test_health_models_and_auth() -> None:
 
 def test_stream_wire_format() -> None:
     with FakeOpenAIServer([Reply(content="abcdef", chunk_chars=4, reasoning="rr")]) as srv:
-        body = {"model": "fake-model", "stream": True, "messages": chat("hello there"),
-                "stream_options": {"include_usage": True}}
+        body = {
+            "model": "fake-model",
+            "stream": True,
+            "messages": chat("hello there"),
+            "stream_options": {"include_usage": True},
+        }
         resp = post(srv.port, body)
         assert resp.status == 200
         assert resp.getheader("Content-Type") == "text/event-stream"
@@ -252,9 +256,23 @@ def test_cli_serves_script_then_demo_and_stops_on_sigterm(tmp_path: Path) -> Non
     script = tmp_path / "replies.json"
     script.write_text(json.dumps([{"content": "scripted one"}]))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0",
-         "--script", str(script), "--api-key", "kk", "--model", "served-model"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.openai_server",
+            "--port",
+            "0",
+            "--script",
+            str(script),
+            "--api-key",
+            "kk",
+            "--model",
+            "served-model",
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     try:
@@ -281,7 +299,10 @@ def test_cli_bad_script_is_one_line_error(tmp_path: Path) -> None:
     script.write_text(json.dumps([{"nope": 1}]))
     proc = subprocess.run(
         [sys.executable, "-m", "tests.fakes.openai_server", "--script", str(script)],
-        cwd=REPO, capture_output=True, text=True, timeout=30,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert proc.returncode == 2

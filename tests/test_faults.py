@@ -36,8 +36,11 @@ def data_dir(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def good_step(n: int) -> Reply:
-    step = {"title": f"Good step {n}", "content": f"Finished reasoning number {n}.",
-            "next_action": "continue"}
+    step = {
+        "title": f"Good step {n}",
+        "content": f"Finished reasoning number {n}.",
+        "next_action": "continue",
+    }
     return Reply(content=json.dumps(step))
 
 
@@ -82,20 +85,30 @@ FAULTS = [
     ("http_429", Reply(status=429, error_message="slow down"), "429"),
     ("http_500", Reply(status=500, error_message="engine exploded"), "500"),
     ("http_503", Reply(status=503, error_message="overloaded"), "503"),
-    ("reset_mid_stream", Reply(content='{"title": "cut", "content": "half of it ' + "x" * 80,
-                               drop_after_chunks=3), "stream"),
+    (
+        "reset_mid_stream",
+        Reply(content='{"title": "cut", "content": "half of it ' + "x" * 80, drop_after_chunks=3),
+        "stream",
+    ),
     ("malformed_sse", Reply(content='{"title": "t", "content": "c"}', malformed=True), "JSON"),
     ("not_json_body", Reply(not_json_body=True), "web page"),
     ("hang_no_tokens", Reply(first_delay_s=30.0, content="never"), "sent nothing"),
-    ("hang_mid_stream", Reply(content='{"title": "slow", "content": "' + "y" * 60, delay_s=30.0,
-                              chunk_chars=20), "sent nothing"),
-    ("no_finish_reason", Reply(content='{"title": "t", "content": "c', finish_reason=None),
-     "finish"),
+    (
+        "hang_mid_stream",
+        Reply(content='{"title": "slow", "content": "' + "y" * 60, delay_s=30.0, chunk_chars=20),
+        "sent nothing",
+    ),
+    (
+        "no_finish_reason",
+        Reply(content='{"title": "t", "content": "c', finish_reason=None),
+        "finish",
+    ),
 ]
 
 
-@pytest.mark.parametrize("fault,words", [(f, w) for _, f, w in FAULTS],
-                         ids=[n for n, _, _ in FAULTS])
+@pytest.mark.parametrize(
+    "fault,words", [(f, w) for _, f, w in FAULTS], ids=[n for n, _, _ in FAULTS]
+)
 def test_fault_after_two_steps_keeps_them_and_ends_with_one_line(data_dir, capsys, fault, words):
     with FakeOpenAIServer(responder=after_good_steps(2, fault)) as srv:
         code = main(["ask", "Why?", "--endpoint", srv.url, "--model", "fake-model"])
@@ -128,8 +141,18 @@ def test_connection_refused_without_a_model_name_is_one_line_too(data_dir, capsy
 
 def test_wrong_api_key_on_the_first_call(data_dir, capsys):
     with FakeOpenAIServer(api_key="right-key") as srv:
-        code = main(["ask", "Why?", "--endpoint", srv.url, "--model", "fake-model",
-                     "--api-key", "wrong-key"])
+        code = main(
+            [
+                "ask",
+                "Why?",
+                "--endpoint",
+                srv.url,
+                "--model",
+                "fake-model",
+                "--api-key",
+                "wrong-key",
+            ]
+        )
     line = check_failed_chain(data_dir, code, capsys.readouterr().err, 0)
     assert "API key" in line and "wrong-key" not in line and "right-key" not in line
 
@@ -159,19 +182,39 @@ def _free_port() -> int:
 def test_server_process_dies_mid_chain(tmp_path):
     """The stand-in server is a separate process, SIGKILLed after the first step printed."""
     port = _free_port()
-    env = {**os.environ, "O1TUI_DATA_DIR": str(tmp_path / "d"),
-           "O1TUI_CONFIG_DIR": str(tmp_path / "c"), "O1TUI_LOG_DIR": str(tmp_path / "l"),
-           "O1TUI_STALL_TIMEOUT_S": "2"}
+    env = {
+        **os.environ,
+        "O1TUI_DATA_DIR": str(tmp_path / "d"),
+        "O1TUI_CONFIG_DIR": str(tmp_path / "c"),
+        "O1TUI_LOG_DIR": str(tmp_path / "l"),
+        "O1TUI_STALL_TIMEOUT_S": "2",
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.openai_server", "--port", str(port), "--delay", "0.03"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert "serving on" in server.stdout.readline()
         ask = subprocess.Popen(
-            [sys.executable, "-m", "tui.cli", "ask", "Why?", "--endpoint",
-             f"http://127.0.0.1:{port}/v1", "--model", "fake-model"],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "tui.cli",
+                "ask",
+                "Why?",
+                "--endpoint",
+                f"http://127.0.0.1:{port}/v1",
+                "--model",
+                "fake-model",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         printed: list[str] = []
         deadline = time.monotonic() + 30
@@ -246,8 +289,9 @@ def test_unknown_theme_in_config_is_a_warning_not_a_failure(data_dir, tmp_path, 
     cfg.parent.mkdir(parents=True, exist_ok=True)
     cfg.write_text('theme = "no-such-theme"\nno_such_key = 1\n')
     with FakeOpenAIServer() as srv:
-        code = main(["ask", "Why?", "--endpoint", srv.url, "--model", "fake-model",
-                     "--strategy", "plain"])
+        code = main(
+            ["ask", "Why?", "--endpoint", srv.url, "--model", "fake-model", "--strategy", "plain"]
+        )
     err = capsys.readouterr().err
     assert code == 0 and "Traceback" not in err
     assert "no_such_key" in err  # unknown keys are named

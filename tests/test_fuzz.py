@@ -29,9 +29,36 @@ NET = settings(max_examples=40, deadline=None, suppress_health_check=[HealthChec
 
 no_surrogates = st.characters(exclude_categories=("Cs",))
 json_ish = st.lists(
-    st.sampled_from(['{', '}', '"', '\\', ':', ',', '[', ']', 'title', 'content', 'next_action',
-                     'final_answer', 'continue', '\\u', 'd83d', '\\n', '```json', '```', ' ', '\n',
-                     'x', '0', 'null', 'true', '\x1b]0;t\x07', '\u202e']),
+    st.sampled_from(
+        [
+            "{",
+            "}",
+            '"',
+            "\\",
+            ":",
+            ",",
+            "[",
+            "]",
+            "title",
+            "content",
+            "next_action",
+            "final_answer",
+            "continue",
+            "\\u",
+            "d83d",
+            "\\n",
+            "```json",
+            "```",
+            " ",
+            "\n",
+            "x",
+            "0",
+            "null",
+            "true",
+            "\x1b]0;t\x07",
+            "\u202e",
+        ]
+    ),
     max_size=60,
 ).map("".join)
 any_text = st.text(st.characters(codec=None), max_size=400) | json_ish
@@ -62,9 +89,12 @@ def test_parse_step_on_hostile_text_inside_and_outside_json(name: str, text: str
 
 
 @FUZZ
-@given(st.text(no_surrogates, max_size=200), st.text(no_surrogates, max_size=300),
-       st.sampled_from(["continue", "final_answer", "Final Answer", None]),
-       st.sampled_from(["", "```json\n", "Sure! Here is the step:\n"]))
+@given(
+    st.text(no_surrogates, max_size=200),
+    st.text(no_surrogates, max_size=300),
+    st.sampled_from(["continue", "final_answer", "Final Answer", None]),
+    st.sampled_from(["", "```json\n", "Sure! Here is the step:\n"]),
+)
 def test_parse_step_recovers_title_and_content_of_valid_json(
     title: str, content: str, action: str | None, prefix: str
 ) -> None:
@@ -81,19 +111,24 @@ def test_parse_step_recovers_title_and_content_of_valid_json(
 
 
 @FUZZ
-@given(st.text(no_surrogates, max_size=100), st.text(no_surrogates, max_size=300),
-       st.lists(st.integers(min_value=1, max_value=7), max_size=200), st.booleans())
+@given(
+    st.text(no_surrogates, max_size=100),
+    st.text(no_surrogates, max_size=300),
+    st.lists(st.integers(min_value=1, max_value=7), max_size=200),
+    st.booleans(),
+)
 def test_extractor_gives_the_same_content_however_the_stream_is_cut(
     title: str, content: str, cuts: list[int], ascii_only: bool
 ) -> None:
-    raw = json.dumps({"title": title, "content": content, "next_action": "continue"},
-                     ensure_ascii=ascii_only)
+    raw = json.dumps(
+        {"title": title, "content": content, "next_action": "continue"}, ensure_ascii=ascii_only
+    )
     whole = StepExtractor()
     whole.feed(raw)
     pieces = StepExtractor()
     pos, streamed = 0, []
     for n in cuts + [len(raw)]:
-        streamed.append(pieces.feed(raw[pos: pos + n]))
+        streamed.append(pieces.feed(raw[pos : pos + n]))
         pos += n
     assert whole.content == content
     assert "".join(streamed) == content == pieces.content
@@ -106,7 +141,7 @@ def test_extractor_never_raises_on_arbitrary_pieces(text: str, cuts: list[int]) 
     ex = StepExtractor()
     pos = 0
     for n in cuts + [len(text)]:
-        assert isinstance(ex.feed(text[pos: pos + n]), str)
+        assert isinstance(ex.feed(text[pos : pos + n]), str)
         pos += n
     assert ex.title is None or isinstance(ex.title, str)
 
@@ -182,8 +217,13 @@ def raw_server() -> Iterator[RawSSEServer]:
 
 
 def _chunk(content: str, finish: str | None = None) -> bytes:
-    doc = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m",
-           "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}]}
+    doc = {
+        "id": "x",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}],
+    }
     return b"data: " + json.dumps(doc).encode() + b"\n\n"
 
 
@@ -193,10 +233,10 @@ sse_line = st.one_of(
     st.text(no_surrogates, max_size=20).map(lambda t: _chunk(t)),
     st.just(_chunk("", "stop")),
     st.just(b"data: [DONE]\n\n"),
-    st.just(b"data: {\"choices\": [{\"delta\": null}]}\n\n"),
-    st.just(b"data: {\"choices\": \"nope\"}\n\n"),
-    st.just(b"data: {\"error\": {\"message\": \"boom\"}}\n\n"),
-    st.just(b"event: error\ndata: {\"message\": \"x\"}\n\n"),
+    st.just(b'data: {"choices": [{"delta": null}]}\n\n'),
+    st.just(b'data: {"choices": "nope"}\n\n'),
+    st.just(b'data: {"error": {"message": "boom"}}\n\n'),
+    st.just(b'event: error\ndata: {"message": "x"}\n\n'),
     st.just(b"data: null\n\n"),
     st.just(b"data: 42\n\n"),
     st.just(b": keep-alive comment\n\n"),
@@ -248,8 +288,10 @@ WRONG_SHAPES = [
     ("content_list", b'data: {"choices": [{"delta": {"content": ["a"]}}]}\n\n' + _END),
     ("reasoning_number", b'data: {"choices": [{"delta": {"reasoning_content": 3}}]}\n\n' + _END),
     ("finish_number", b'data: {"choices": [{"delta": {}, "finish_reason": 7}]}\n\n'),
-    ("usage_string_tokens",
-     b'data: {"usage": {"completion_tokens": "x"}, "choices": []}\n\n' + _END),
+    (
+        "usage_string_tokens",
+        b'data: {"usage": {"completion_tokens": "x"}, "choices": []}\n\n' + _END,
+    ),
 ]
 
 
@@ -267,8 +309,6 @@ def test_client_ends_in_chunks_or_a_backend_error_on_arbitrary_sse(
     raw_server: RawSSEServer, lines: list[bytes]
 ) -> None:
     _assert_chunks_or_backend_error(raw_server, b"".join(lines))
-
-
 
 
 @NET

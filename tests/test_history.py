@@ -183,7 +183,9 @@ def test_delete_cascades_to_steps_and_search(history: History, db_path: Path) ->
     assert history.get(gone.id) is None
     assert history.count("zebra") == 0
     conn = raw(db_path)
-    assert conn.execute("SELECT count(*) FROM steps WHERE chain_id = ?", (gone.id,)).fetchone()[0] == 0
+    assert (
+        conn.execute("SELECT count(*) FROM steps WHERE chain_id = ?", (gone.id,)).fetchone()[0] == 0
+    )
     assert conn.execute("SELECT count(*) FROM steps").fetchone()[0] == 2
 
 
@@ -268,8 +270,30 @@ def test_search(searchable: History, query: str, expected: list[str]) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ['"a" OR b*', '"', '""', "OR", "NOT", "AND b", "NEAR(a b)", "a:b", "col:*", "^x", "(", ")",
-     "*", "-", "+", "'", "a\"b", "\x00", "\\", "{question}: x", "🙂", "\ud800"],
+    [
+        '"a" OR b*',
+        '"',
+        '""',
+        "OR",
+        "NOT",
+        "AND b",
+        "NEAR(a b)",
+        "a:b",
+        "col:*",
+        "^x",
+        "(",
+        ")",
+        "*",
+        "-",
+        "+",
+        "'",
+        'a"b',
+        "\x00",
+        "\\",
+        "{question}: x",
+        "🙂",
+        "\ud800",
+    ],
 )
 def test_search_with_operators_and_odd_text_never_crashes(searchable: History, query: str) -> None:
     assert isinstance(searchable.list(search=query), list)
@@ -311,8 +335,13 @@ def test_two_connections_writing_at_once(db_path: Path) -> None:
     for t in threads:
         t.start()
     # And a third writer in another process at the same time.
-    proc = subprocess.Popen([sys.executable, "-c", _WRITER.format(path=str(db_path), n=60)],
-                            cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER.format(path=str(db_path), n=60)],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     for t in threads:
         t.join()
     out, err = proc.communicate(timeout=60)
@@ -347,8 +376,12 @@ def _env() -> dict[str, str]:
 
 def test_sigkill_mid_write_leaves_a_sound_database(db_path: Path) -> None:
     History(db_path).close()
-    proc = subprocess.Popen([sys.executable, "-c", _WRITER.format(path=str(db_path), n=100_000)],
-                            cwd=ROOT, env=_env(), stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER.format(path=str(db_path), n=100_000)],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+    )
     reported: list[tuple[str, int]] = []
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -422,14 +455,18 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(query=st.text(max_size=40))
 def test_any_search_text_is_safe(searchable: History, query: str) -> None:
     rows = searchable.list(search=query)
     assert len(rows) == searchable.count(query) <= 4
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(word=st.text(alphabet=st.characters(categories=("L", "N")), min_size=1, max_size=12))
 def test_a_stored_word_is_found_by_itself_and_its_prefix(history: History, word: str) -> None:
     chain = make_chain(f"about {word} today")

@@ -173,7 +173,9 @@ async def test_jk_navigation_skips_headers_and_enter_opens(history: History) -> 
         assert app.opened == [f"c{N_CHAINS - 1 - PER_DAY:05d}abcdef"]
 
 
-async def test_walking_past_the_window_fetches_more_and_end_reaches_the_oldest(history: History) -> None:
+async def test_walking_past_the_window_fetches_more_and_end_reaches_the_oldest(
+    history: History,
+) -> None:
     app = Host(history)
     async with app.run_test(size=(60, 20)) as pilot:
         lst = app.query_one(HistoryList)
@@ -316,8 +318,14 @@ async def test_refresh_list_shows_a_new_chain(history: History) -> None:
     app = Host(history)
     async with app.run_test(size=(60, 30)) as pilot:
         lst = app.query_one(HistoryList)
-        chain = Chain(question="A brand new question", strategy="g1", model="m", id="newnewnew001",
-                      status=Status.DONE, created_at=_created(N_CHAINS + 5))
+        chain = Chain(
+            question="A brand new question",
+            strategy="g1",
+            model="m",
+            id="newnewnew001",
+            status=Status.DONE,
+            created_at=_created(N_CHAINS + 5),
+        )
         history.start_chain(chain)
         history.finish_chain(chain)
         app.query_one(HistoryPanel).refresh_list()

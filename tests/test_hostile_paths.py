@@ -36,8 +36,11 @@ def hostile_g1_responder(texts: list[str], final: str):
         users = [m for m in messages if m.get("role") == "user"]
         if messages and messages[-1].get("role") == "user" and len(users) > 1:
             return Reply(content=final, chunk_chars=7)
-        done = sum(1 for m in messages if m.get("role") == "assistant" and '"title"' in
-                   str(m.get("content")))
+        done = sum(
+            1
+            for m in messages
+            if m.get("role") == "assistant" and '"title"' in str(m.get("content"))
+        )
         i = min(done, len(texts) - 1)
         step = {
             "title": texts[i][:300],
@@ -59,8 +62,13 @@ def _has_surrogate(text: str) -> bool:
 
 def run_cli(*argv: str) -> subprocess.CompletedProcess[bytes]:
     """``o1tui ARGV`` in a separate process with this test's environment (real bytes out)."""
-    return subprocess.run([sys.executable, "-m", "tui.cli", *argv], cwd=REPO, env=dict(os.environ),
-                          capture_output=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *argv],
+        cwd=REPO,
+        env=dict(os.environ),
+        capture_output=True,
+        timeout=60,
+    )
 
 
 def _only_history_id(data_dir: Path) -> str:
@@ -102,8 +110,10 @@ def test_ask_json_document_carries_no_raw_controls(data_dir, capsys):
     assert_terminal_safe(doc["final_answer"], "json final answer")
 
 
-@pytest.mark.parametrize("strategy,model", [("plain", "fake-model"), ("thinking", "fake-model"),
-                                            ("native", "deepseek-r1-7b")])
+@pytest.mark.parametrize(
+    "strategy,model",
+    [("plain", "fake-model"), ("thinking", "fake-model"), ("native", "deepseek-r1-7b")],
+)
 def test_other_strategies_print_hostile_answers_safely(data_dir, capsys, strategy, model):
     body = "\n\n".join(STEP_TEXTS[:30])
     if strategy == "thinking":
@@ -124,7 +134,8 @@ def test_other_strategies_print_hostile_answers_safely(data_dir, capsys, strateg
 def test_history_list_show_and_export_are_safe(data_dir, capsys, tmp_path):
     # NUL and lone surrogates are refused as a question (see test_binary_question_*).
     question = "hostile " + "".join(
-        t[:120] for t in STEP_TEXTS if "\x00" not in t and not _has_surrogate(t))
+        t[:120] for t in STEP_TEXTS if "\x00" not in t and not _has_surrogate(t)
+    )
     final = "".join(STEP_TEXTS[:20])
     with FakeOpenAIServer(responder=hostile_g1_responder(STEP_TEXTS[:12], final)) as srv:
         assert main(_ask(srv, question, "--max-steps", "15")) == 0
@@ -139,11 +150,14 @@ def test_history_list_show_and_export_are_safe(data_dir, capsys, tmp_path):
     assert_bytes_safe(proc.stderr, "history show stderr")
     assert CANARY.encode() in proc.stdout
 
-    for argv in (["history", "list"], ["history", "list", "--search", "canary"],
-                 ["history", "show", chain_id, "--json"],
-                 ["history", "show", chain_id, "--markdown"],
-                 ["history", "export", chain_id, "--format", "md"],
-                 ["history", "export", chain_id, "--format", "json"]):
+    for argv in (
+        ["history", "list"],
+        ["history", "list", "--search", "canary"],
+        ["history", "show", chain_id, "--json"],
+        ["history", "show", chain_id, "--markdown"],
+        ["history", "export", chain_id, "--format", "md"],
+        ["history", "export", chain_id, "--format", "json"],
+    ):
         code = main(argv)
         out, err = capsys.readouterr()
         assert code == 0, (argv, err)
@@ -161,8 +175,10 @@ def test_history_list_show_and_export_are_safe(data_dir, capsys, tmp_path):
 def test_history_list_line_is_one_line_per_chain(data_dir, capsys):
     question = "line one\nline two\r\n\x1b]0;pwned\x07\u202eline three"
     with FakeOpenAIServer([Reply(content="ok")], models=None) as srv:
-        assert main(["ask", question, "--endpoint", srv.url, "--model", "m",
-                     "--strategy", "plain"]) == 0
+        assert (
+            main(["ask", question, "--endpoint", srv.url, "--model", "m", "--strategy", "plain"])
+            == 0
+        )
     capsys.readouterr()
     assert main(["history", "list"]) == 0
     out = capsys.readouterr().out
@@ -176,10 +192,25 @@ def test_exporters_on_every_corpus_entry(name: str, text: str) -> None:
     from tui.printer import print_chain
     import io
 
-    chain = Chain(question=text, strategy="g1", model=text[:200], status=Status.ERROR,
-                  final_answer=text, error=text[:1000], total_s=1.5)
-    chain.steps = [Step(index=1, title=text[:500], content=text, elapsed_s=0.5,
-                        completion_tokens=3, parsed=False)]
+    chain = Chain(
+        question=text,
+        strategy="g1",
+        model=text[:200],
+        status=Status.ERROR,
+        final_answer=text,
+        error=text[:1000],
+        total_s=1.5,
+    )
+    chain.steps = [
+        Step(
+            index=1,
+            title=text[:500],
+            content=text,
+            elapsed_s=0.5,
+            completion_tokens=3,
+            parsed=False,
+        )
+    ]
     md = to_markdown(chain)
     assert_terminal_safe(md, f"markdown {name}")
     md.encode("utf-8")
@@ -194,8 +225,9 @@ def test_exporters_on_every_corpus_entry(name: str, text: str) -> None:
 def test_hostile_server_error_message_reaches_stderr_clean(data_dir, capsys):
     message = "boom \x1b]0;pwned\x07\x1b[2J\u202e\x9b31m [bold]red[/bold]"
     with FakeOpenAIServer([Reply(status=500, error_message=message)] * 5) as srv:
-        code = main(["ask", "q?", "--endpoint", srv.url, "--model", "fake-model",
-                     "--strategy", "plain"])
+        code = main(
+            ["ask", "q?", "--endpoint", srv.url, "--model", "fake-model", "--strategy", "plain"]
+        )
     out, err = capsys.readouterr()
     assert code != 0
     assert_terminal_safe(err, "stderr")
@@ -211,7 +243,10 @@ def test_hostile_model_names_from_the_server_are_clean(data_dir, capsys):
         assert code == 0, err
         assert_terminal_safe(out + err)
         chain_id = _only_history_id(Path(os.environ["O1TUI_DATA_DIR"]))
-        for argv in (["history", "show", chain_id, "--markdown"], ["history", "show", chain_id, "--json"]):
+        for argv in (
+            ["history", "show", chain_id, "--markdown"],
+            ["history", "show", chain_id, "--json"],
+        ):
             assert main(argv) == 0
             out, err = capsys.readouterr()
             assert_terminal_safe(out + err, " ".join(argv))
@@ -223,8 +258,9 @@ def test_hostile_model_names_from_the_server_are_clean(data_dir, capsys):
 def test_history_list_json_is_clean(data_dir, capsys):
     bad = "evil\x9b2J\u202emodel\u200b"
     with FakeOpenAIServer([Reply(content="ok")], models=(bad,)) as srv:
-        assert main(["ask", "q \u202e\x9d0;t\x9c?", "--endpoint", srv.url,
-                     "--strategy", "plain"]) == 0
+        assert (
+            main(["ask", "q \u202e\x9d0;t\x9c?", "--endpoint", srv.url, "--strategy", "plain"]) == 0
+        )
     capsys.readouterr()
     assert main(["history", "list", "--json"]) == 0
     out = capsys.readouterr().out
@@ -239,8 +275,9 @@ def test_history_show_follows_the_current_stdout(data_dir, capsys):
     import tui.printer  # noqa: F401 - bound to the stdout of this moment
 
     with FakeOpenAIServer([Reply(content="ok")], models=None) as srv:
-        assert main(["ask", "q?", "--endpoint", srv.url, "--model", "m",
-                     "--strategy", "plain"]) == 0
+        assert (
+            main(["ask", "q?", "--endpoint", srv.url, "--model", "m", "--strategy", "plain"]) == 0
+        )
     chain_id = _only_history_id(data_dir)
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
@@ -251,14 +288,32 @@ def test_history_show_follows_the_current_stdout(data_dir, capsys):
 def test_ask_subprocess_writes_only_safe_bytes(tmp_path):
     """Real stdout/stderr bytes of a separate process (the encoder included)."""
     final = "".join(STEP_TEXTS[:20])
-    env = {**os.environ, "O1TUI_DATA_DIR": str(tmp_path / "d"),
-           "O1TUI_CONFIG_DIR": str(tmp_path / "c"), "O1TUI_LOG_DIR": str(tmp_path / "l"),
-           "PYTHONIOENCODING": "utf-8"}
+    env = {
+        **os.environ,
+        "O1TUI_DATA_DIR": str(tmp_path / "d"),
+        "O1TUI_CONFIG_DIR": str(tmp_path / "c"),
+        "O1TUI_LOG_DIR": str(tmp_path / "l"),
+        "PYTHONIOENCODING": "utf-8",
+    }
     with FakeOpenAIServer(responder=hostile_g1_responder(STEP_TEXTS[:15], final)) as srv:
         proc = subprocess.run(
-            [sys.executable, "-m", "tui.cli", "ask", "hostile?", "--endpoint", srv.url,
-             "--model", "fake-model", "--max-steps", "20"],
-            cwd=REPO, env=env, capture_output=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "tui.cli",
+                "ask",
+                "hostile?",
+                "--endpoint",
+                srv.url,
+                "--model",
+                "fake-model",
+                "--max-steps",
+                "20",
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            timeout=60,
         )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert_bytes_safe(proc.stdout, "stdout bytes")
@@ -266,13 +321,31 @@ def test_ask_subprocess_writes_only_safe_bytes(tmp_path):
 
 
 def test_binary_question_on_the_command_line_is_one_clear_error(tmp_path):
-    env = {**os.environ, "O1TUI_DATA_DIR": str(tmp_path / "d"),
-           "O1TUI_CONFIG_DIR": str(tmp_path / "c"), "O1TUI_LOG_DIR": str(tmp_path / "l")}
+    env = {
+        **os.environ,
+        "O1TUI_DATA_DIR": str(tmp_path / "d"),
+        "O1TUI_CONFIG_DIR": str(tmp_path / "c"),
+        "O1TUI_LOG_DIR": str(tmp_path / "l"),
+    }
     with FakeOpenAIServer(models=None) as srv:
         proc = subprocess.run(
-            [sys.executable, "-m", "tui.cli", "ask", b"abc\xff\xfe", "--endpoint", srv.url,
-             "--model", "m", "--strategy", "plain"],
-            cwd=REPO, env=env, capture_output=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "tui.cli",
+                "ask",
+                b"abc\xff\xfe",
+                "--endpoint",
+                srv.url,
+                "--model",
+                "m",
+                "--strategy",
+                "plain",
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            timeout=60,
         )
     assert proc.returncode != 0
     assert b"Traceback" not in proc.stderr, proc.stderr[-600:]
@@ -280,22 +353,47 @@ def test_binary_question_on_the_command_line_is_one_clear_error(tmp_path):
 
 
 def test_binary_question_on_stdin_is_one_clear_error(tmp_path):
-    env = {**os.environ, "O1TUI_DATA_DIR": str(tmp_path / "d"),
-           "O1TUI_CONFIG_DIR": str(tmp_path / "c"), "O1TUI_LOG_DIR": str(tmp_path / "l")}
+    env = {
+        **os.environ,
+        "O1TUI_DATA_DIR": str(tmp_path / "d"),
+        "O1TUI_CONFIG_DIR": str(tmp_path / "c"),
+        "O1TUI_LOG_DIR": str(tmp_path / "l"),
+    }
     with FakeOpenAIServer(models=None) as srv:
         proc = subprocess.run(
-            [sys.executable, "-m", "tui.cli", "ask", "-", "--endpoint", srv.url,
-             "--model", "m", "--strategy", "plain"],
-            input=b"what is \xff\xfe\x80?", cwd=REPO, env=env, capture_output=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "tui.cli",
+                "ask",
+                "-",
+                "--endpoint",
+                srv.url,
+                "--model",
+                "m",
+                "--strategy",
+                "plain",
+            ],
+            input=b"what is \xff\xfe\x80?",
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            timeout=60,
         )
     assert proc.returncode != 0
     assert b"Traceback" not in proc.stderr, proc.stderr[-600:]
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("question,why", [
-    ("", "empty"), ("   \n\t ", "empty"), ("a\x00b", "NUL"), ("x" * 100_000, "too long"),
-])
+@pytest.mark.parametrize(
+    "question,why",
+    [
+        ("", "empty"),
+        ("   \n\t ", "empty"),
+        ("a\x00b", "NUL"),
+        ("x" * 100_000, "too long"),
+    ],
+)
 def test_bad_questions_get_one_line_and_exit_2(data_dir, capsys, question, why):
     with FakeOpenAIServer(models=None) as srv:
         code = main(["ask", question, "--endpoint", srv.url, "--model", "m"])
@@ -342,9 +440,14 @@ def _make_app(tmp_path: Path, history: Any, server: FakeOpenAIServer | None) -> 
     settings = Settings(endpoint=server.url if server else None, model="fake-model")
     themes = tmp_path / "themes"
     themes.mkdir(exist_ok=True)
-    return O1App(settings, history=history, env={"TERM": "xterm-kitty"},
-                 config_path=tmp_path / "config.toml", user_themes_dir=themes,
-                 connect=server is not None)
+    return O1App(
+        settings,
+        history=history,
+        env={"TERM": "xterm-kitty"},
+        config_path=tmp_path / "config.toml",
+        user_themes_dir=themes,
+        connect=server is not None,
+    )
 
 
 async def _run_question(app: Any, pilot: Any, question: str) -> Any:
@@ -354,8 +457,9 @@ async def _run_question(app: Any, pilot: Any, question: str) -> Any:
     await pilot.press("enter")
     await wait_until(pilot, lambda: app.current_view() is not None)
     view = app.current_view()
-    await wait_until(pilot, lambda: not view.live and view.chain.status != Status.RUNNING,
-                     timeout=30)
+    await wait_until(
+        pilot, lambda: not view.live and view.chain.status != Status.RUNNING, timeout=30
+    )
     return view
 
 
@@ -364,8 +468,10 @@ async def test_app_widgets_show_a_hostile_chain_safely(tmp_path: Path) -> None:
 
     _, _, wait_until = _app_parts()
     final = "".join(STEP_TEXTS[:20])
-    with History(tmp_path / "h.db") as history, \
-            FakeOpenAIServer(responder=hostile_g1_responder(STEP_TEXTS[:20], final)) as srv:
+    with (
+        History(tmp_path / "h.db") as history,
+        FakeOpenAIServer(responder=hostile_g1_responder(STEP_TEXTS[:20], final)) as srv,
+    ):
         app = _make_app(tmp_path, history, srv)
         async with app.run_test(size=(120, 40)) as pilot:
             view = await _run_question(app, pilot, "hostile?")
@@ -391,10 +497,18 @@ async def test_app_opens_a_saved_chain_with_every_corpus_entry(tmp_path: Path) -
     from tui.history import History
 
     _, _, wait_until = _app_parts()
-    chain = Chain(question="stored hostile " + HOSTILE[0][1], strategy="g1", model="m",
-                  status=Status.DONE, final_answer=HOSTILE[-1][1], total_s=3.0)
-    chain.steps = [Step(index=i, title=text[:300], content=text, elapsed_s=0.1,
-                        completion_tokens=1) for i, (_, text) in enumerate(HOSTILE, start=1)]
+    chain = Chain(
+        question="stored hostile " + HOSTILE[0][1],
+        strategy="g1",
+        model="m",
+        status=Status.DONE,
+        final_answer=HOSTILE[-1][1],
+        total_s=3.0,
+    )
+    chain.steps = [
+        Step(index=i, title=text[:300], content=text, elapsed_s=0.1, completion_tokens=1)
+        for i, (_, text) in enumerate(HOSTILE, start=1)
+    ]
     with History(tmp_path / "h.db") as history:
         history.start_chain(chain)
         history.finish_chain(chain)
@@ -413,8 +527,10 @@ async def test_app_shows_a_hostile_server_error_safely(tmp_path: Path) -> None:
     from tui.history import History
 
     message = "boom \x1b]0;pwned\x07\x1b[2J\u202e\x9b31m [bold]red[/bold] \x1b]52;c;ZXZpbA==\x07"
-    with History(tmp_path / "h.db") as history, \
-            FakeOpenAIServer([Reply(status=500, error_message=message)] * 8) as srv:
+    with (
+        History(tmp_path / "h.db") as history,
+        FakeOpenAIServer([Reply(status=500, error_message=message)] * 8) as srv,
+    ):
         app = _make_app(tmp_path, history, srv)
         async with app.run_test(size=(100, 30)) as pilot:
             view = await _run_question(app, pilot, "q?")

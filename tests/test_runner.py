@@ -30,8 +30,13 @@ QUESTION = "How many r are in strawberry?"
 
 
 def step_json(n: int, final: bool = False) -> str:
-    return json.dumps({"title": f"Title {n}", "content": f"Content {n}.",
-                       "next_action": "final_answer" if final else "continue"})
+    return json.dumps(
+        {
+            "title": f"Title {n}",
+            "content": f"Content {n}.",
+            "next_action": "final_answer" if final else "continue",
+        }
+    )
 
 
 def make_client(url: str, model: str = "fake-model") -> OpenAIChatClient:
@@ -59,8 +64,9 @@ async def test_done_chain_saved_step_by_step(history: History) -> None:
 
     with FakeOpenAIServer() as srv:
         client = make_client(srv.url)
-        result = await run_chain(chain, get_strategy("g1"), client, StrategyOptions(),
-                                 history=history, on_event=on_event)
+        result = await run_chain(
+            chain, get_strategy("g1"), client, StrategyOptions(), history=history, on_event=on_event
+        )
         await client.aclose()
     assert result is chain
     assert chain.status is Status.DONE and chain.total_s > 0 and chain.error is None
@@ -78,21 +84,31 @@ async def test_step_limit_status_is_saved(history: History) -> None:
     chain = Chain(question=QUESTION, strategy="g1", model="fake-model")
     with FakeOpenAIServer(responder=lambda body: Reply(content=step_json(1))) as srv:
         client = make_client(srv.url)
-        await run_chain(chain, get_strategy("g1"), client, StrategyOptions(max_steps=2), history=history)
+        await run_chain(
+            chain, get_strategy("g1"), client, StrategyOptions(max_steps=2), history=history
+        )
         await client.aclose()
     assert chain.status is Status.STEP_LIMIT
     assert history.get(chain.id).status is Status.STEP_LIMIT
 
 
 @pytest.mark.parametrize("question", ["", "   \n\t "])
-async def test_empty_question_is_refused_before_anything_runs(history: History, question: str) -> None:
+async def test_empty_question_is_refused_before_anything_runs(
+    history: History, question: str
+) -> None:
     events: list[Event] = []
     with FakeOpenAIServer() as srv:
         client = make_client(srv.url)
         chain = Chain(question=question, strategy="plain", model="fake-model")
         with pytest.raises(ValueError, match="empty"):
-            await run_chain(chain, get_strategy("plain"), client, StrategyOptions(),
-                            history=history, on_event=events.append)
+            await run_chain(
+                chain,
+                get_strategy("plain"),
+                client,
+                StrategyOptions(),
+                history=history,
+                on_event=events.append,
+            )
         await client.aclose()
         assert srv.requests == []
     assert events == [] and history.count() == 0
@@ -101,8 +117,12 @@ async def test_empty_question_is_refused_before_anything_runs(history: History, 
 async def test_unknown_lang_is_refused_before_anything_runs() -> None:
     chain = Chain(question=QUESTION, strategy="g1", model="m")
     with pytest.raises(ValueError, match="language"):
-        await run_chain(chain, get_strategy("g1"), make_client("http://127.0.0.1:9/v1"),
-                        StrategyOptions(lang="fr"))
+        await run_chain(
+            chain,
+            get_strategy("g1"),
+            make_client("http://127.0.0.1:9/v1"),
+            StrategyOptions(lang="fr"),
+        )
 
 
 async def test_unreachable_endpoint_is_an_error_chain(history: History) -> None:
@@ -112,8 +132,14 @@ async def test_unreachable_endpoint_is_an_error_chain(history: History) -> None:
     events: list[Event] = []
     chain = Chain(question=QUESTION, strategy="plain", model="m")
     client = make_client(f"http://127.0.0.1:{port}/v1", "m")
-    await run_chain(chain, get_strategy("plain"), client, StrategyOptions(step_retries=0),
-                    history=history, on_event=events.append)
+    await run_chain(
+        chain,
+        get_strategy("plain"),
+        client,
+        StrategyOptions(step_retries=0),
+        history=history,
+        on_event=events.append,
+    )
     await client.aclose()
     assert chain.status is Status.ERROR
     assert chain.error and "\n" not in chain.error and str(port) in chain.error
@@ -123,7 +149,8 @@ async def test_unreachable_endpoint_is_an_error_chain(history: History) -> None:
 
 async def test_server_error_mid_chain_keeps_steps_in_history(history: History) -> None:
     replies = [Reply(content=step_json(1)), Reply(content=step_json(2))] + [
-        Reply(status=503, error_message="overloaded")] * 2
+        Reply(status=503, error_message="overloaded")
+    ] * 2
     chain = Chain(question=QUESTION, strategy="g1", model="fake-model")
     with FakeOpenAIServer(replies) as srv:
         client = make_client(srv.url)
@@ -147,8 +174,16 @@ async def test_cancel_mid_step_keeps_finished_steps(history: History) -> None:
     chain = Chain(question=QUESTION, strategy="g1", model="fake-model")
     with FakeOpenAIServer([Reply(content=step_json(1)), slow]) as srv:
         client = make_client(srv.url)
-        task = asyncio.create_task(run_chain(chain, get_strategy("g1"), client, StrategyOptions(),
-                                             history=history, on_event=on_event))
+        task = asyncio.create_task(
+            run_chain(
+                chain,
+                get_strategy("g1"),
+                client,
+                StrategyOptions(),
+                history=history,
+                on_event=on_event,
+            )
+        )
         await asyncio.wait_for(second_step_streaming.wait(), 10)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -164,13 +199,20 @@ async def test_cancel_mid_step_keeps_finished_steps(history: History) -> None:
 async def test_deltas_reach_subscribers_before_the_step_finishes() -> None:
     events: list[Event] = []
     chain = Chain(question=QUESTION, strategy="thinking", model="fake-model")
-    reply = Reply(content="## One\nfirst part of the work\n## Two\nsecond \\boxed{2}", chunk_chars=2)
+    reply = Reply(
+        content="## One\nfirst part of the work\n## Two\nsecond \\boxed{2}", chunk_chars=2
+    )
     with FakeOpenAIServer([reply]) as srv:
         client = make_client(srv.url)
-        await run_chain(chain, get_strategy("thinking"), client, StrategyOptions(), on_event=events.append)
+        await run_chain(
+            chain, get_strategy("thinking"), client, StrategyOptions(), on_event=events.append
+        )
         await client.aclose()
-    kinds = [(type(e).__name__, getattr(e, "index", None)) for e in events
-             if isinstance(e, (StepDelta, StepFinished))]
+    kinds = [
+        (type(e).__name__, getattr(e, "index", None))
+        for e in events
+        if isinstance(e, (StepDelta, StepFinished))
+    ]
     first_finish = kinds.index(("StepFinished", None))
     assert ("StepDelta", 1) in kinds[:first_finish]
     assert chain.final_answer == "2"
@@ -185,8 +227,14 @@ async def test_unexpected_exception_is_saved_then_raised(history: History) -> No
     with FakeOpenAIServer() as srv:
         client = make_client(srv.url)
         with pytest.raises(RuntimeError, match="subscriber broke"):
-            await run_chain(chain, get_strategy("g1"), client, StrategyOptions(),
-                            history=history, on_event=on_event)
+            await run_chain(
+                chain,
+                get_strategy("g1"),
+                client,
+                StrategyOptions(),
+                history=history,
+                on_event=on_event,
+            )
         await client.aclose()
     assert chain.status is Status.ERROR and "subscriber broke" in (chain.error or "")
     stored = history.get(chain.id)
@@ -207,12 +255,12 @@ async def test_large_question_and_no_history() -> None:
 async def test_concurrent_chains_do_not_share_state() -> None:
     with FakeOpenAIServer() as srv:
         client = make_client(srv.url)
-        chains = [Chain(question=f"Question {i}?", strategy="g1", model="fake-model") for i in range(3)]
+        chains = [
+            Chain(question=f"Question {i}?", strategy="g1", model="fake-model") for i in range(3)
+        ]
         strategy = get_strategy("g1")  # one strategy object drives all of them
         await asyncio.gather(*(run_chain(c, strategy, client, StrategyOptions()) for c in chains))
         await client.aclose()
     for i, chain in enumerate(chains):
         assert chain.status is Status.DONE and len(chain.steps) == 4
         assert all(f"Question {i}?" in s.content for s in chain.steps)
-
-

@@ -73,8 +73,32 @@ printable = st.text(
 )
 anything = st.text(st.characters(codec=None), max_size=300) | st.lists(
     st.sampled_from(
-        [ESC, "[", "]", "P", "\\", "\x07", "\x9b", "\x9c", "\x9d", "\x90", "0", ";", "2J", "m",
-         "\r", "\n", "\u202e", "\u200b", "\ud800", "a", "?", " ", "\x00", "\x7f"]
+        [
+            ESC,
+            "[",
+            "]",
+            "P",
+            "\\",
+            "\x07",
+            "\x9b",
+            "\x9c",
+            "\x9d",
+            "\x90",
+            "0",
+            ";",
+            "2J",
+            "m",
+            "\r",
+            "\n",
+            "\u202e",
+            "\u200b",
+            "\ud800",
+            "a",
+            "?",
+            " ",
+            "\x00",
+            "\x7f",
+        ]
     ),
     max_size=120,
 ).map("".join)

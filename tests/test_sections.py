@@ -86,7 +86,9 @@ def test_plain_text_streams_without_waiting_for_the_line_end() -> None:
 
 def test_paragraph_breaks_after_enough_text() -> None:
     splitter = SectionSplitter(paragraph_chars=10)
-    pieces = splitter.feed("short\n\nthis paragraph is long enough\n\nnext one\n") + splitter.close()
+    pieces = (
+        splitter.feed("short\n\nthis paragraph is long enough\n\nnext one\n") + splitter.close()
+    )
     assert pieces.count(Break()) == 1
     texts = "".join(p.text for p in pieces if isinstance(p, Text))
     assert texts == "short\n\nthis paragraph is long enough\n\nnext one\n"

@@ -194,10 +194,16 @@ def test_managed_server_key_stays_in_memory(dirs, tmp_path, monkeypatch):
     (model_dir / "config.json").write_text("{}")
     port = free_port()
     shown: list[str] = []
-    handle = start_backend(engine="lmdeploy", model=str(model_dir), port=port,
-                           log_dir=dirs["logs"], ready_timeout_s=60, on_line=shown.append,
-                           available={"lmdeploy": True, "llamacpp": False,
-                                      "transformers": False}, gpu=True)
+    handle = start_backend(
+        engine="lmdeploy",
+        model=str(model_dir),
+        port=port,
+        log_dir=dirs["logs"],
+        ready_timeout_s=60,
+        on_line=shown.append,
+        available={"lmdeploy": True, "llamacpp": False, "transformers": False},
+        gpu=True,
+    )
     try:
         key = handle.api_key
         assert key and len(key) >= 16
@@ -216,8 +222,9 @@ def test_managed_server_key_stays_in_memory(dirs, tmp_path, monkeypatch):
 
         async def go() -> None:
             try:
-                await run_chain(chain, get_strategy("g1"), client, StrategyOptions(lang="en"),
-                                history=history)
+                await run_chain(
+                    chain, get_strategy("g1"), client, StrategyOptions(lang="en"), history=history
+                )
             finally:
                 await client.aclose()
 
@@ -247,8 +254,9 @@ def test_command_builders_bind_to_loopback_by_default(tmp_path):
     model_dir = tmp_path / "m"
     model_dir.mkdir()
     (model_dir / "config.json").write_text("{}")
-    lm = lmdeploy_command(resolve(str(model_dir)), opts, "k" * 20,
-                          program=Program(("lmdeploy",)), version=(0, 18, 0))
+    lm = lmdeploy_command(
+        resolve(str(model_dir)), opts, "k" * 20, program=Program(("lmdeploy",)), version=(0, 18, 0)
+    )
     argv = list(lm.argv)
     assert argv[argv.index("--server-name") + 1] == "127.0.0.1"
     assert lm.base_url.startswith("http://127.0.0.1:")
@@ -283,8 +291,9 @@ def test_lmdeploy_key_goes_through_keyed_exec_not_argv(tmp_path):
     (model_dir / "config.json").write_text("{}")
     key = "secret-" + "z" * 20
     prog = Program((sys.executable, "-m", "lmdeploy"), python=sys.executable, module="lmdeploy")
-    spec = lmdeploy_command(resolve(str(model_dir)), ServerOptions(port=23999), key,
-                            program=prog, version=(0, 18, 0))
+    spec = lmdeploy_command(
+        resolve(str(model_dir)), ServerOptions(port=23999), key, program=prog, version=(0, 18, 0)
+    )
     assert not spec.key_on_command_line
     assert spec.argv[1] == KEYED_EXEC and spec.env[KEY_ENV] == key
     assert key not in spec.display()
@@ -306,9 +315,23 @@ def test_keyed_exec_puts_the_key_in_sys_argv_only_in_process(tmp_path):
     )
     key = "kkk-" + "q" * 24
     proc = subprocess.run(
-        [sys.executable, KEYED_EXEC, "--key-env", KEY_ENV, "--key-flag", "--api-keys",
-         "--script", str(target), "--", "serve", "x"],
-        env={**os.environ, KEY_ENV: key}, capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            KEYED_EXEC,
+            "--key-env",
+            KEY_ENV,
+            "--key-flag",
+            "--api-keys",
+            "--script",
+            str(target),
+            "--",
+            "serve",
+            "x",
+        ],
+        env={**os.environ, KEY_ENV: key},
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert proc.returncode == 0, proc.stderr
     seen = json.loads(proc.stdout)
@@ -333,8 +356,11 @@ def _project_python_files() -> list[Path]:
     for top in ("tui", "backends", "themes", "bench", "tests"):
         root = REPO / top
         if root.exists():
-            files += [p for p in root.rglob("*") if p.is_file() and (
-                p.suffix == ".py" or p.parent.name == "bin")]
+            files += [
+                p
+                for p in root.rglob("*")
+                if p.is_file() and (p.suffix == ".py" or p.parent.name == "bin")
+            ]
     files += [p for p in REPO.glob("*.py")]
     return [p for p in files if "__pycache__" not in p.parts]
 
@@ -347,7 +373,9 @@ def test_no_shell_strings_anywhere_in_the_project():
     for path in files:
         if path.resolve() == this:
             continue
-        for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        for n, line in enumerate(
+            path.read_text(encoding="utf-8", errors="replace").splitlines(), 1
+        ):
             code = line.split("#", 1)[0]
             for name, pattern in _SHELL_PATTERNS.items():
                 if pattern.search(code):

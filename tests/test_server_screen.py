@@ -96,8 +96,15 @@ async def test_shows_info_and_gpu() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         await _wait(pilot, lambda: "H100" in _info_text(app))
         text = _info_text(app)
-        for expected in ("stopped", "lmdeploy", "internlm3-8b-instruct", "127.0.0.1:23333",
-                         "4242", "3m 07s", "NVIDIA H100 80GB HBM3 · 1.2/79.6 GiB"):
+        for expected in (
+            "stopped",
+            "lmdeploy",
+            "internlm3-8b-instruct",
+            "127.0.0.1:23333",
+            "4242",
+            "3m 07s",
+            "NVIDIA H100 80GB HBM3 · 1.2/79.6 GiB",
+        ):
             assert expected in text, expected
 
 

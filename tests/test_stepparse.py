@@ -17,7 +17,11 @@ from tui.stepparse import (
     parse_step,
 )
 
-STEP = {"title": "Count the letters", "content": "s-t-r-a-w: one r so far.", "next_action": "continue"}
+STEP = {
+    "title": "Count the letters",
+    "content": "s-t-r-a-w: one r so far.",
+    "next_action": "continue",
+}
 
 
 def test_plain_json() -> None:
@@ -31,7 +35,11 @@ def test_plain_json() -> None:
 
 
 def test_code_fence_and_prose_around() -> None:
-    text = "Sure! Here is the step:\n```json\n" + json.dumps(STEP, indent=2) + "\n```\nHope it helps {}"
+    text = (
+        "Sure! Here is the step:\n```json\n"
+        + json.dumps(STEP, indent=2)
+        + "\n```\nHope it helps {}"
+    )
     step = parse_step(text)
     assert step.parsed
     assert step.title == "Count the letters"
@@ -104,7 +112,9 @@ def test_to_message_is_canonical_json() -> None:
 
 
 def test_extractor_streams_content_and_title_only() -> None:
-    text = json.dumps({"title": "Tí", "content": 'a "quoted" é \U0001f600 end', "next_action": "final_answer"})
+    text = json.dumps(
+        {"title": "Tí", "content": 'a "quoted" é \U0001f600 end', "next_action": "final_answer"}
+    )
     extractor = StepExtractor()
     pieces = [extractor.feed(text[i : i + 3]) for i in range(0, len(text), 3)]
     streamed = "".join(pieces)
@@ -168,7 +178,9 @@ def test_extractor_never_raises_on_any_chunking(text: str, sizes: list[int]) -> 
 
 @settings(max_examples=200, deadline=None)
 @given(step_values, step_values, st.sampled_from([CONTINUE, FINAL_ANSWER]), texts, texts)
-def test_round_trip_with_prose_around(title: str, content: str, action: str, before: str, after: str) -> None:
+def test_round_trip_with_prose_around(
+    title: str, content: str, action: str, before: str, after: str
+) -> None:
     body = json.dumps({"title": title, "content": content, "next_action": action})
     before = before.replace("{", "(")  # prose before the object holds no other object
     step = parse_step(before + "\n" + body + "\n" + after)
@@ -183,7 +195,9 @@ def test_round_trip_with_prose_around(title: str, content: str, action: str, bef
 
 @settings(max_examples=200, deadline=None)
 @given(step_values, st.text(min_size=1, max_size=120), st.data())
-def test_truncated_prefix_content_is_a_prefix_of_the_real_content(title: str, content: str, data) -> None:
+def test_truncated_prefix_content_is_a_prefix_of_the_real_content(
+    title: str, content: str, data
+) -> None:
     body = json.dumps({"title": title, "content": content, "next_action": "continue"})
     cut = data.draw(st.integers(min_value=0, max_value=len(body)))
     extractor = StepExtractor()

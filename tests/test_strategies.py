@@ -45,10 +45,14 @@ def step_json(n: int, final: bool = False, **extra: Any) -> str:
 
 
 @asynccontextmanager
-async def serve(replies=(), **kwargs: Any) -> AsyncIterator[tuple[FakeOpenAIServer, OpenAIChatClient]]:
+async def serve(
+    replies=(), **kwargs: Any
+) -> AsyncIterator[tuple[FakeOpenAIServer, OpenAIChatClient]]:
     model = kwargs.pop("model", "fake-model")
     with FakeOpenAIServer(replies, models=None, **kwargs) as srv:
-        client = OpenAIChatClient(srv.url, model, retries=0, retry_backoff_s=0.0, stall_timeout_s=10)
+        client = OpenAIChatClient(
+            srv.url, model, retries=0, retry_backoff_s=0.0, stall_timeout_s=10
+        )
         try:
             yield srv, client
         finally:
@@ -60,7 +64,9 @@ async def run(
 ) -> tuple[Chain, list[Event]]:
     events: list[Event] = []
     chain = Chain(question=question, strategy=name, model=client.model)
-    await run_chain(chain, get_strategy(name), client, StrategyOptions(**opts), on_event=events.append)
+    await run_chain(
+        chain, get_strategy(name), client, StrategyOptions(**opts), on_event=events.append
+    )
     return chain, events
 
 
@@ -77,8 +83,12 @@ def test_registry() -> None:
 
 
 async def test_g1_happy_path() -> None:
-    replies = [Reply(content=step_json(1)), Reply(content=step_json(2)), Reply(content=step_json(3, final=True)),
-               Reply(content="There are 3 r in strawberry.")]
+    replies = [
+        Reply(content=step_json(1)),
+        Reply(content=step_json(2)),
+        Reply(content=step_json(3, final=True)),
+        Reply(content="There are 3 r in strawberry."),
+    ]
     async with serve(replies) as (srv, client):
         chain, events = await run("g1", client)
     assert chain.status is Status.DONE
@@ -98,13 +108,18 @@ async def test_g1_happy_path() -> None:
     fmt = first["response_format"]
     assert fmt["type"] == "json_schema"
     assert fmt["json_schema"]["name"] == "step" and fmt["json_schema"]["strict"] is True
-    assert fmt["json_schema"]["schema"]["properties"]["next_action"]["enum"] == ["continue", "final_answer"]
+    assert fmt["json_schema"]["schema"]["properties"]["next_action"]["enum"] == [
+        "continue",
+        "final_answer",
+    ]
     final = reqs[3]
     assert "response_format" not in final
     assert final["messages"][-1] == {"role": "user", "content": G1_FINAL_REQUEST_EN}
     assert final["max_tokens"] == 500
     answer_events = [e for e in events if isinstance(e, (AnswerDelta, AnswerFinished))]
-    assert "".join(e.text for e in answer_events if isinstance(e, AnswerDelta)) == chain.final_answer
+    assert (
+        "".join(e.text for e in answer_events if isinstance(e, AnswerDelta)) == chain.final_answer
+    )
     assert isinstance(answer_events[-1], AnswerFinished)
 
 
@@ -134,8 +149,11 @@ async def test_g1_code_fences_and_prose_around_json() -> None:
 
 
 async def test_g1_missing_next_action_continues() -> None:
-    replies = [Reply(content='{"title": "T1", "content": "C1"}'), Reply(content=step_json(2, final=True)),
-               Reply(content="done")]
+    replies = [
+        Reply(content='{"title": "T1", "content": "C1"}'),
+        Reply(content=step_json(2, final=True)),
+        Reply(content="done"),
+    ]
     async with serve(replies) as (srv, client):
         chain, _ = await run("g1", client)
     assert [s.title for s in chain.steps] == ["T1", "Title 2"]
@@ -146,8 +164,11 @@ async def test_g1_missing_next_action_continues() -> None:
 
 async def test_g1_truncated_json_at_token_limit() -> None:
     cut = '{"title": "A long step", "content": "We look at s, t, r, a, w, b, e, r'
-    replies = [Reply(content=cut, finish_reason="length"), Reply(content=step_json(2, final=True)),
-               Reply(content="3")]
+    replies = [
+        Reply(content=cut, finish_reason="length"),
+        Reply(content=step_json(2, final=True)),
+        Reply(content="3"),
+    ]
     async with serve(replies) as (srv, client):
         chain, events = await run("g1", client)
     step = chain.steps[0]
@@ -173,8 +194,19 @@ async def test_g1_json_schema_refused_falls_back_to_json_object_for_the_chain() 
         chain, _ = await run("g1", client)
     assert chain.status is Status.DONE and len(chain.steps) == 4
     types = [(r.get("response_format") or {}).get("type") for r in srv.requests]
-    assert types == ["json_schema", "json_object", "json_object", "json_object", "json_object", None]
-    assert srv.requests[1]["response_format"]["schema"]["required"] == ["title", "content", "next_action"]
+    assert types == [
+        "json_schema",
+        "json_object",
+        "json_object",
+        "json_object",
+        "json_object",
+        None,
+    ]
+    assert srv.requests[1]["response_format"]["schema"]["required"] == [
+        "title",
+        "content",
+        "next_action",
+    ]
 
 
 async def test_g1_unparseable_steps_are_retried_then_kept_raw_and_end_the_chain() -> None:
@@ -192,15 +224,22 @@ async def test_g1_unparseable_steps_are_retried_then_kept_raw_and_end_the_chain(
 
 
 async def test_g1_retry_of_unparsed_step_succeeds() -> None:
-    replies = [Reply(content="not json"), Reply(content=step_json(1, final=True)), Reply(content="3")]
+    replies = [
+        Reply(content="not json"),
+        Reply(content=step_json(1, final=True)),
+        Reply(content="3"),
+    ]
     async with serve(replies) as (srv, client):
         chain, _ = await run("g1", client)
     assert len(chain.steps) == 1 and chain.steps[0].parsed and chain.steps[0].title == "Title 1"
 
 
 async def test_g1_server_error_mid_chain_keeps_finished_steps() -> None:
-    replies = [Reply(content=step_json(1)), Reply(status=500, error_message="engine crashed"),
-               Reply(status=500, error_message="engine crashed")]
+    replies = [
+        Reply(content=step_json(1)),
+        Reply(status=500, error_message="engine crashed"),
+        Reply(status=500, error_message="engine crashed"),
+    ]
     async with serve(replies) as (srv, client):
         chain, events = await run("g1", client)
     assert chain.status is Status.ERROR
@@ -210,8 +249,11 @@ async def test_g1_server_error_mid_chain_keeps_finished_steps() -> None:
 
 
 async def test_g1_dropped_stream_is_retried_once() -> None:
-    replies = [Reply(content=step_json(1, final=True), drop_after_chunks=3),
-               Reply(content=step_json(1, final=True)), Reply(content="3")]
+    replies = [
+        Reply(content=step_json(1, final=True), drop_after_chunks=3),
+        Reply(content=step_json(1, final=True)),
+        Reply(content="3"),
+    ]
     async with serve(replies) as (srv, client):
         chain, events = await run("g1", client)
     assert chain.status is Status.DONE and [s.title for s in chain.steps] == ["Title 1"]
@@ -248,8 +290,12 @@ async def test_g1_deltas_show_content_text_not_json_and_come_before_the_step_fin
 
 
 async def test_g1_final_answer_given_as_json_is_unwrapped() -> None:
-    replies = [Reply(content=step_json(1, final=True)),
-               Reply(content='{"title": "Final", "content": "There are 3.", "next_action": "final_answer"}')]
+    replies = [
+        Reply(content=step_json(1, final=True)),
+        Reply(
+            content='{"title": "Final", "content": "There are 3.", "next_action": "final_answer"}'
+        ),
+    ]
     async with serve(replies) as (srv, client):
         chain, events = await run("g1", client)
     assert chain.final_answer == "There are 3."
@@ -257,11 +303,16 @@ async def test_g1_final_answer_given_as_json_is_unwrapped() -> None:
 
 
 async def test_g1_escape_sequences_never_reach_events_or_steps() -> None:
-    evil = json.dumps({"title": "T\x1b]0;owned\x07", "content": "a\x1b[2Jb", "next_action": "final_answer"})
+    evil = json.dumps(
+        {"title": "T\x1b]0;owned\x07", "content": "a\x1b[2Jb", "next_action": "final_answer"}
+    )
     replies = [Reply(content=evil), Reply(content="ok\x1b[31m red")]
     async with serve(replies) as (srv, client):
         chain, events = await run("g1", client)
-    texts = [getattr(e, "text", "") or "" for e in events] + [chain.steps[0].title, chain.steps[0].content]
+    texts = [getattr(e, "text", "") or "" for e in events] + [
+        chain.steps[0].title,
+        chain.steps[0].content,
+    ]
     assert not any("\x1b" in t or "\x07" in t for t in texts)
     assert chain.steps[0].content == "ab"
 
@@ -293,23 +344,44 @@ async def test_thinking_splits_at_headings_and_takes_last_box() -> None:
     assert "[[8192]]" in req["messages"][0]["content"]
     assert (req["temperature"], req["max_tokens"]) == (0.0, 8192)
     # steps finish while the answer streams: each StepFinished comes before the next step's deltas
-    order = [(type(e).__name__, getattr(e, "index", None) or getattr(getattr(e, "step", None), "index", None))
-             for e in events if isinstance(e, (StepStarted, StepFinished))]
-    assert order == [("StepStarted", 1), ("StepFinished", 1), ("StepStarted", 2), ("StepFinished", 2),
-                     ("StepStarted", 3), ("StepFinished", 3), ("StepStarted", 4), ("StepFinished", 4)]
+    order = [
+        (
+            type(e).__name__,
+            getattr(e, "index", None) or getattr(getattr(e, "step", None), "index", None),
+        )
+        for e in events
+        if isinstance(e, (StepStarted, StepFinished))
+    ]
+    assert order == [
+        ("StepStarted", 1),
+        ("StepFinished", 1),
+        ("StepStarted", 2),
+        ("StepFinished", 2),
+        ("StepStarted", 3),
+        ("StepFinished", 3),
+        ("StepStarted", 4),
+        ("StepFinished", 4),
+    ]
     # token counts add up to the server's usage
-    assert sum(s.completion_tokens or 0 for s in chain.steps) == len(range(0, len(THINKING_REPLY), 3))
+    assert sum(s.completion_tokens or 0 for s in chain.steps) == len(
+        range(0, len(THINKING_REPLY), 3)
+    )
 
 
 async def test_thinking_without_box_falls_back_to_last_paragraph() -> None:
-    async with serve([Reply(content="## Work\nsome work\n\nThe answer is seven.")]) as (srv, client):
+    async with serve([Reply(content="## Work\nsome work\n\nThe answer is seven.")]) as (
+        srv,
+        client,
+    ):
         chain, _ = await run("thinking", client)
     assert chain.final_answer == "The answer is seven."
 
 
 # --- native -----------------------------------------------------------------------------
 
-LONG_THOUGHT = "\n\n".join(f"Paragraph {i}: " + "let me think about the letters again. " * 12 for i in range(3))
+LONG_THOUGHT = "\n\n".join(
+    f"Paragraph {i}: " + "let me think about the letters again. " * 12 for i in range(3)
+)
 
 
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
@@ -338,7 +410,9 @@ async def test_native_think_tags() -> None:
 
 
 async def test_native_missing_opening_tag() -> None:
-    reply = Reply(content="The template opened the tag.\nSo I count 3.\n</think>\n\nThree.", chunk_chars=5)
+    reply = Reply(
+        content="The template opened the tag.\nSo I count 3.\n</think>\n\nThree.", chunk_chars=5
+    )
     async with serve([reply]) as (srv, client):
         chain, _ = await run("native", client)
     assert [s.content for s in chain.steps] == ["The template opened the tag.\nSo I count 3."]
@@ -364,13 +438,18 @@ async def test_native_without_any_tags_answers_with_last_paragraph() -> None:
 
 
 async def test_plain_one_answer_step() -> None:
-    async with serve([Reply(content="There are 3 r in strawberry.", completion_tokens=9)]) as (srv, client):
+    async with serve([Reply(content="There are 3 r in strawberry.", completion_tokens=9)]) as (
+        srv,
+        client,
+    ):
         chain, events = await run("plain", client)
     assert chain.final_answer == "There are 3 r in strawberry."
     assert len(chain.steps) == 1
     step = chain.steps[0]
     assert step.title == "Answer" and step.content == chain.final_answer
-    assert step.completion_tokens == 9 and step.prompt_tokens is not None and step.ttft_s is not None
+    assert (
+        step.completion_tokens == 9 and step.prompt_tokens is not None and step.ttft_s is not None
+    )
     req = srv.requests[0]
     assert req["messages"] == [{"role": "user", "content": QUESTION}]
     assert "response_format" not in req

@@ -23,7 +23,9 @@ from backends.supervisor import (
 )
 from tests.servers_helpers import chat, cmdline, use_fake_lmdeploy
 
-pytestmark = pytest.mark.skipif(not os.path.isdir("/proc"), reason="checks the process table via /proc")
+pytestmark = pytest.mark.skipif(
+    not os.path.isdir("/proc"), reason="checks the process table via /proc"
+)
 
 KEY = "test-key-Zq8sW3xYv"
 MODEL = ModelRef("org/model", "served-model", modelscope_id="org/model")
@@ -36,7 +38,9 @@ def fake_on_path(monkeypatch):
 
 def _spec(**opts) -> LaunchSpec:
     key_in_env = opts.pop("key_in_env", True)
-    return lmdeploy_command(MODEL, ServerOptions(port=free_port(), key_in_env=key_in_env, **opts), KEY)
+    return lmdeploy_command(
+        MODEL, ServerOptions(port=free_port(), key_in_env=key_in_env, **opts), KEY
+    )
 
 
 @pytest.fixture
@@ -205,7 +209,9 @@ def test_port_taken_makes_start_fail_with_reason(server):
 
 
 def test_missing_executable_is_a_start_error(tmp_path):
-    spec = LaunchSpec("lmdeploy", (str(tmp_path / "no-such-lmdeploy"), "serve"), "127.0.0.1", 1, "m", None)
+    spec = LaunchSpec(
+        "lmdeploy", (str(tmp_path / "no-such-lmdeploy"), "serve"), "127.0.0.1", 1, "m", None
+    )
     proc = ServerProcess(spec)
     with pytest.raises(ServerStartError, match="could not run"):
         proc.start()

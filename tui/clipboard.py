@@ -30,8 +30,18 @@ _NO_OSC52_TERMS = ("linux", "dumb", "cons25", "vt100", "vt220")
 #: TERM_PROGRAM / LC_TERMINAL values known to implement it (LC_TERMINAL survives ssh's
 #: SendEnv/AcceptEnv LC_* defaults, which is how iTerm2 is seen on a remote box).
 _OSC52_PROGRAMS = (
-    "iterm2", "iterm.app", "wezterm", "ghostty", "kitty", "alacritty", "foot", "tabby",
-    "vscode", "rio", "contour", "windows terminal",
+    "iterm2",
+    "iterm.app",
+    "wezterm",
+    "ghostty",
+    "kitty",
+    "alacritty",
+    "foot",
+    "tabby",
+    "vscode",
+    "rio",
+    "contour",
+    "windows terminal",
 )
 _OSC52_TERMS = ("xterm-kitty", "alacritty", "foot", "wezterm", "xterm-ghostty", "contour")
 
@@ -48,8 +58,7 @@ def osc52(text: str, *, selection: str = "c") -> str:
     data = text.encode("utf-8")
     if len(data) > MAX_COPY_BYTES:
         raise CopyTooLarge(
-            f"{len(data):,} bytes is more than a terminal takes in one copy "
-            f"({MAX_COPY_BYTES:,})"
+            f"{len(data):,} bytes is more than a terminal takes in one copy ({MAX_COPY_BYTES:,})"
         )
     payload = base64.b64encode(data).decode("ascii")
     return f"{ESC}]52;{selection};{payload}{BEL}"
@@ -104,8 +113,8 @@ def guess_capability(env: Mapping[str, str] = os.environ) -> Capability:
         where = " through tmux" if in_tmux(env) else ""
         return Capability(True, f"{program or term} supports OSC 52{where}")
     hint = (
-        " (inside tmux: set -g set-clipboard on, or allow-passthrough on)"
-        if in_tmux(env) else ""
+        " (inside tmux: set -g set-clipboard on, or allow-passthrough on)" if in_tmux(env) else ""
     )
-    return Capability(None, f"sent as OSC 52; if nothing was copied, your terminal "
-                            f"does not allow it{hint}")
+    return Capability(
+        None, f"sent as OSC 52; if nothing was copied, your terminal does not allow it{hint}"
+    )

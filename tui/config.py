@@ -205,10 +205,7 @@ def _permission_warning(path: Path) -> str | None:
     except OSError:
         return None
     if mode & 0o044:
-        return (
-            f"{path} holds an api_key and is readable by other users; "
-            f"chmod 600 {path}"
-        )
+        return f"{path} holds an api_key and is readable by other users; chmod 600 {path}"
     return None
 
 

@@ -85,8 +85,7 @@ class ChainSummary:
 
 # Han, kana, Hangul: written without spaces between words, so each character is made a token.
 _CJK = re.compile(
-    "([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-    "\U00020000-\U0002fa1f])"
+    "([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f])"
 )
 # A character unicode61 keeps in a token (letters and digits); the rest separate tokens.
 _TOKEN_CHAR = re.compile(r"[^\W_]")
@@ -394,8 +393,10 @@ class History:
     def mark_interrupted(self) -> int:
         """Turn chains left running by a process that is gone into errors; return how many."""
         stale_before = (
-            datetime.now(timezone.utc) - timedelta(seconds=STALE_RUNNING_S)
-        ).replace(microsecond=0).isoformat()
+            (datetime.now(timezone.utc) - timedelta(seconds=STALE_RUNNING_S))
+            .replace(microsecond=0)
+            .isoformat()
+        )
 
         def find(conn: sqlite3.Connection) -> list[str]:
             rows = conn.execute(
@@ -464,7 +465,9 @@ class History:
 
         return self._run(read, write=False)
 
-    def list(self, search: str | None = None, limit: int = 50, offset: int = 0) -> list[ChainSummary]:
+    def list(
+        self, search: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[ChainSummary]:
         """Chains newest first, optionally only those matching ``search`` (all its words)."""
         limit, offset = max(int(limit), 0), max(int(offset), 0)
         query = fts_query(search) if search else None
@@ -481,8 +484,7 @@ class History:
         def read(conn: sqlite3.Connection) -> list[ChainSummary]:
             rows = conn.execute(sql, (*params, limit, offset)).fetchall()
             return [
-                ChainSummary(r[0], r[1], r[2], r[3], _status(r[4]), r[5], r[6], r[7])
-                for r in rows
+                ChainSummary(r[0], r[1], r[2], r[3], _status(r[4]), r[5], r[6], r[7]) for r in rows
             ]
 
         return self._run(read, write=False)
@@ -509,12 +511,8 @@ class History:
 # all (0.6 s for a word in all of 100 000 chains): it walks chains_newest instead and stops
 # after one page (< 30 ms at 100 000, found or not; see bench/history_bench.py).
 _MATCH_WHERE = "WHERE +c.rid IN (SELECT rowid FROM chain_fts WHERE chain_fts MATCH ?)"
-_CHAIN_COLS = (
-    "id, question, strategy, model, status, final_answer, total_s, created_at, error, lang, group_id"
-)
-_STEP_COLS = (
-    "idx, title, content, elapsed_s, ttft_s, prompt_tokens, completion_tokens, parsed, finish_reason"
-)
+_CHAIN_COLS = "id, question, strategy, model, status, final_answer, total_s, created_at, error, lang, group_id"
+_STEP_COLS = "idx, title, content, elapsed_s, ttft_s, prompt_tokens, completion_tokens, parsed, finish_reason"
 
 
 def _status(value: str) -> Status:

@@ -39,7 +39,9 @@ def chain_footer(chain: Chain) -> str:
     """The closing line: status and total thinking time."""
     tokens = chain.completion_tokens
     tok = f", {tokens} tok" if tokens else ""
-    return f"Total thinking time: {format_seconds(chain.total_s)}{tok} · status {chain.status.value}"
+    return (
+        f"Total thinking time: {format_seconds(chain.total_s)}{tok} · status {chain.status.value}"
+    )
 
 
 class StepPrinter:

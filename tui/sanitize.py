@@ -26,7 +26,9 @@ _ESCAPES = re.compile(
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # Bidi embeddings/overrides/isolates (Trojan Source) and invisible formatting characters.
 # U+200D (zero-width joiner) stays: emoji sequences need it.
-_INVISIBLE = re.compile(r"[\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u061c]")
+_INVISIBLE = re.compile(
+    r"[\u200b\u200c\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u061c]"
+)
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 

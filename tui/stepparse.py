@@ -188,10 +188,15 @@ class StepExtractor:
         self._buf = []
         self._string_is_key = self._depth == 1 and self._expect_key
         self._target = None
-        if self._depth == 1 and not self._string_is_key and self._key in (
-            "title",
-            "content",
-            "next_action",
+        if (
+            self._depth == 1
+            and not self._string_is_key
+            and self._key
+            in (
+                "title",
+                "content",
+                "next_action",
+            )
         ):
             self._target = self._key
 

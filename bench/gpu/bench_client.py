@@ -21,8 +21,8 @@ import statistics
 import time
 from typing import Any
 
-FIXED = 512          # tokens per decode measurement
-STEP_TOKENS = 300    # tokens per g1 step (the English g1 budget)
+FIXED = 512  # tokens per decode measurement
+STEP_TOKENS = 300  # tokens per g1 step (the English g1 budget)
 G1_STEPS = 10
 PROMPT = "Write a long story about a lighthouse keeper."
 
@@ -37,15 +37,23 @@ def emit(results: list[dict[str, Any]], **row: Any) -> None:
     print(json.dumps(row), flush=True)
 
 
-async def bare_stream(client: Any, model: str, messages: list[dict[str, str]], n: int) -> dict[str, float]:
+async def bare_stream(
+    client: Any, model: str, messages: list[dict[str, str]], n: int
+) -> dict[str, float]:
     """A bare `openai` streaming request: TTFT, decode rate, completion tokens."""
     t0 = time.perf_counter()
     first = last = None
     tokens = prompt = 0
     parts: list[str] = []
     stream = await client.chat.completions.create(
-        model=model, messages=messages, max_tokens=n, temperature=0.0, stream=True,
-        stream_options={"include_usage": True}, extra_body=fixed_length(n))
+        model=model,
+        messages=messages,
+        max_tokens=n,
+        temperature=0.0,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body=fixed_length(n),
+    )
     async for chunk in stream:
         if chunk.usage:
             tokens = chunk.usage.completion_tokens
@@ -56,19 +64,32 @@ async def bare_stream(client: Any, model: str, messages: list[dict[str, str]], n
             first = first or now
             last = now
     total = time.perf_counter() - t0
-    return {"ttft_s": (first - t0) if first else None, "total_s": total, "tokens": tokens,
-            "prompt_tokens": prompt, "text": "".join(parts),
-            "decode_tok_s": (tokens - 1) / (last - first) if first and last and last > first else None}
+    return {
+        "ttft_s": (first - t0) if first else None,
+        "total_s": total,
+        "tokens": tokens,
+        "prompt_tokens": prompt,
+        "text": "".join(parts),
+        "decode_tok_s": (tokens - 1) / (last - first) if first and last and last > first else None,
+    }
 
 
-async def bare_blocking(client: Any, model: str, messages: list[dict[str, str]], n: int) -> dict[str, float]:
+async def bare_blocking(
+    client: Any, model: str, messages: list[dict[str, str]], n: int
+) -> dict[str, float]:
     """The tutorials' way: one non-streamed request; the user sees nothing until it returns."""
     t0 = time.perf_counter()
     resp = await client.chat.completions.create(
-        model=model, messages=messages, max_tokens=n, temperature=0.0, extra_body=fixed_length(n))
+        model=model, messages=messages, max_tokens=n, temperature=0.0, extra_body=fixed_length(n)
+    )
     total = time.perf_counter() - t0
-    return {"ttft_s": total, "total_s": total, "tokens": resp.usage.completion_tokens,
-            "prompt_tokens": resp.usage.prompt_tokens, "text": resp.choices[0].message.content or ""}
+    return {
+        "ttft_s": total,
+        "total_s": total,
+        "tokens": resp.usage.completion_tokens,
+        "prompt_tokens": resp.usage.prompt_tokens,
+        "text": resp.choices[0].message.content or "",
+    }
 
 
 async def o1tui_plain(url: str, key: str, model: str, n: int) -> dict[str, float]:
@@ -88,8 +109,13 @@ async def o1tui_plain(url: str, key: str, model: str, n: int) -> dict[str, float
     step = chain.steps[-1]
     tokens = step.completion_tokens or 0
     decode = step.elapsed_s - (step.ttft_s or 0.0)
-    return {"ttft_s": step.ttft_s, "total_s": total, "tokens": tokens,
-            "decode_tok_s": (tokens - 1) / decode if decode > 0 else None, "status": chain.status.value}
+    return {
+        "ttft_s": step.ttft_s,
+        "total_s": total,
+        "tokens": tokens,
+        "decode_tok_s": (tokens - 1) / decode if decode > 0 else None,
+        "status": chain.status.value,
+    }
 
 
 async def phase_decode(url: str, key: str, model: str, results: list[dict[str, Any]]) -> None:
@@ -108,8 +134,13 @@ async def phase_decode(url: str, key: str, model: str, results: list[dict[str, A
         rates["o1tui"].append(a["decode_tok_s"] or 0.0)
         rates["bare"].append(b["decode_tok_s"] or 0.0)
     med = {k: statistics.median(v) for k, v in rates.items()}
-    emit(results, phase="decode_summary", o1tui_tok_s=med["o1tui"], bare_tok_s=med["bare"],
-         overhead_pct=100.0 * (1 - med["o1tui"] / med["bare"]) if med["bare"] else None)
+    emit(
+        results,
+        phase="decode_summary",
+        o1tui_tok_s=med["o1tui"],
+        bare_tok_s=med["bare"],
+        overhead_pct=100.0 * (1 - med["o1tui"] / med["bare"]) if med["bare"] else None,
+    )
 
 
 async def phase_g1(url: str, key: str, model: str, results: list[dict[str, Any]], tag: str) -> None:
@@ -121,9 +152,11 @@ async def phase_g1(url: str, key: str, model: str, results: list[dict[str, Any]]
     bare = AsyncOpenAI(base_url=url, api_key=key, max_retries=0)
     question = "How many r are in strawberry?"
     for mode in ("stream", "blocking"):
-        messages = [{"role": "system", "content": G1_SYSTEM_EN},
-                    {"role": "user", "content": question},
-                    {"role": "assistant", "content": G1_PRIMER_EN}]
+        messages = [
+            {"role": "system", "content": G1_SYSTEM_EN},
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": G1_PRIMER_EN},
+        ]
         t0 = time.perf_counter()
         firsts = []
         prompt_tokens = 0
@@ -135,13 +168,30 @@ async def phase_g1(url: str, key: str, model: str, results: list[dict[str, Any]]
             # Append the step as g1 does. Random weights write byte noise that re-tokenizes to
             # about a token a character; 250 characters keep the growth near a real 300-token
             # step's and 10 steps inside the random model's 8k context.
-            messages.append({"role": "assistant", "content": json.dumps(
-                {"title": f"Step {step + 1}", "content": r["text"][:250],
-                 "next_action": "continue"})})
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": json.dumps(
+                        {
+                            "title": f"Step {step + 1}",
+                            "content": r["text"][:250],
+                            "next_action": "continue",
+                        }
+                    ),
+                }
+            )
         wall = time.perf_counter() - t0
-        emit(results, phase="g1", prefix_cache=tag, mode=mode, steps=G1_STEPS, wall_s=wall,
-             first_visible_token_s_mean=statistics.mean(firsts),
-             first_visible_token_s_last=firsts[-1], last_prompt_tokens=prompt_tokens)
+        emit(
+            results,
+            phase="g1",
+            prefix_cache=tag,
+            mode=mode,
+            steps=G1_STEPS,
+            wall_s=wall,
+            first_visible_token_s_mean=statistics.mean(firsts),
+            first_visible_token_s_last=firsts[-1],
+            last_prompt_tokens=prompt_tokens,
+        )
 
 
 async def phase_concurrency(url: str, key: str, model: str, results: list[dict[str, Any]]) -> None:
@@ -154,8 +204,15 @@ async def phase_concurrency(url: str, key: str, model: str, results: list[dict[s
         runs = await asyncio.gather(*(o1tui_plain(url, key, model, 256) for _ in range(n)))
         wall = time.perf_counter() - t0
         tokens = sum(r["tokens"] for r in runs)
-        emit(results, phase="concurrency", chains=n, tokens=tokens, wall_s=wall,
-             total_tok_s=tokens / wall, per_chain_tok_s=statistics.mean(r["decode_tok_s"] or 0 for r in runs))
+        emit(
+            results,
+            phase="concurrency",
+            chains=n,
+            tokens=tokens,
+            wall_s=wall,
+            total_tok_s=tokens / wall,
+            per_chain_tok_s=statistics.mean(r["decode_tok_s"] or 0 for r in runs),
+        )
     del bare, messages
 
 

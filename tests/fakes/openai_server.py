@@ -136,9 +136,7 @@ def demo_responder(body: dict[str, Any]) -> Reply:
             return Reply(content=json.dumps(step, ensure_ascii=False))
         return Reply(content=answer)
     if wants_json:
-        done = sum(
-            1 for m in messages if m.get("role") == "assistant" and '"title"' in _text_of(m)
-        )
+        done = sum(1 for m in messages if m.get("role") == "assistant" and '"title"' in _text_of(m))
         n = done + 1
         step = {
             "title": f"Step {n} on the question",
@@ -443,9 +441,7 @@ class FakeOpenAIServer:
         names = self.models if self.models is not None else ["fake-model"]
         return {
             "object": "list",
-            "data": [
-                {"id": n, "object": "model", "created": 0, "owned_by": "fake"} for n in names
-            ],
+            "data": [{"id": n, "object": "model", "created": 0, "owned_by": "fake"} for n in names],
         }
 
     @staticmethod
@@ -554,8 +550,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--delay", type=float, default=0.0, help="seconds between chunks of demo replies"
     )
-    parser.add_argument("--reject-json-schema", action="store_true",
-                        help="answer response_format json_schema with HTTP 500 (like llama.cpp)")
+    parser.add_argument(
+        "--reject-json-schema",
+        action="store_true",
+        help="answer response_format json_schema with HTTP 500 (like llama.cpp)",
+    )
     args = parser.parse_args(argv)
 
     try:

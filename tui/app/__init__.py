@@ -27,8 +27,12 @@ def run_app(
     from tui.history import History
 
     history = History.open(data_dir)
-    app = O1App(settings, history=history, server=server,
-                config_path=Path(config_path) if config_path is not None else None)
+    app = O1App(
+        settings,
+        history=history,
+        server=server,
+        config_path=Path(config_path) if config_path is not None else None,
+    )
 
     def stop_server() -> None:
         if getattr(settings, "keep_server", False):

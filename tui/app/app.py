@@ -232,8 +232,9 @@ class O1App(App[int]):
         except ImportError as err:  # the sidebar is optional: the app still runs chains
             log.warning("history sidebar unavailable: %s", err)
             return None
-        return HistoryPanel(self.history, strategies=self.strategy_names, id="history",
-                            classes="-hidden")
+        return HistoryPanel(
+            self.history, strategies=self.strategy_names, id="history", classes="-hidden"
+        )
 
     def on_mount(self) -> None:
         self.set_keymap(self.keymap)
@@ -243,9 +244,16 @@ class O1App(App[int]):
             self.notify(clean_line(warning, 300), severity="warning", markup=False, timeout=8)
         recovered = getattr(self.history, "recovered_from", None)
         if recovered:
-            self.notify(clean_line(f"The history database was damaged; it was moved to "
-                                   f"{recovered} and a new one started.", 300),
-                        severity="warning", markup=False, timeout=10)
+            self.notify(
+                clean_line(
+                    f"The history database was damaged; it was moved to "
+                    f"{recovered} and a new one started.",
+                    300,
+                ),
+                severity="warning",
+                markup=False,
+                timeout=10,
+            )
         self._ticker = self.set_interval(TICK_S, self._tick, pause=True)
         if self.connect_on_start:
             # After the first frame: the OpenAI client's import costs a few hundred ms.
@@ -255,11 +263,15 @@ class O1App(App[int]):
 
     def _connect(self) -> None:
         if self.client is not None:
-            self.post_message(ServerStateChanged("ready", model=self.model_name,
-                                                 address=_address(self.settings.endpoint)))
+            self.post_message(
+                ServerStateChanged(
+                    "ready", model=self.model_name, address=_address(self.settings.endpoint)
+                )
+            )
         else:
-            self.run_worker(self._connect_worker(), name="connect", group="server",
-                            exit_on_error=False)
+            self.run_worker(
+                self._connect_worker(), name="connect", group="server", exit_on_error=False
+            )
 
     async def _connect_worker(self) -> None:
         settings = self.settings
@@ -272,19 +284,26 @@ class O1App(App[int]):
 
     async def _use_endpoint(self, settings: Any) -> None:
         address = _address(settings.endpoint)
-        self.post_message(ServerStateChanged("connecting", "asking for models",
-                                             model=self.model_name, address=address))
+        self.post_message(
+            ServerStateChanged(
+                "connecting", "asking for models", model=self.model_name, address=address
+            )
+        )
         module = await asyncio.to_thread(__import__, "backends.openai_client", fromlist=["x"])
         client = module.OpenAIChatClient(
-            settings.endpoint, settings.model, settings.api_key,
-            timeout_s=settings.request_timeout_s, stall_timeout_s=settings.stall_timeout_s,
+            settings.endpoint,
+            settings.model,
+            settings.api_key,
+            timeout_s=settings.request_timeout_s,
+            stall_timeout_s=settings.stall_timeout_s,
         )
         try:
             served = await client.list_models()
         except Exception as err:  # noqa: BLE001 - every failure is shown, the app stays up
             self.client = client  # a later chain may still work once the server is up
-            self.post_message(ServerStateChanged("error", _one_line(err), model=self.model_name,
-                                                 address=address))
+            self.post_message(
+                ServerStateChanged("error", _one_line(err), model=self.model_name, address=address)
+            )
             return
         if served and settings.model not in served:
             # The configured default names a preset; the endpoint serves what it serves.
@@ -296,13 +315,17 @@ class O1App(App[int]):
         try:
             from backends.manager import ManagedServer
         except ImportError:
-            self.post_message(ServerStateChanged(
-                "none", "no server: start o1tui with --endpoint URL --model NAME"))
+            self.post_message(
+                ServerStateChanged(
+                    "none", "no server: start o1tui with --endpoint URL --model NAME"
+                )
+            )
             return
         self.controller = ManagedServer(
             settings,
-            on_change=lambda state: self._post_any_thread(ServerStateChanged(
-                state, "", model=getattr(self.controller, "model_name", None))),
+            on_change=lambda state: self._post_any_thread(
+                ServerStateChanged(state, "", model=getattr(self.controller, "model_name", None))
+            ),
             on_line=lambda line: self._post_any_thread(ServerLog(clean_line(line, 300))),
         )
         await self.controller.start()
@@ -317,20 +340,25 @@ class O1App(App[int]):
     async def _use_handle(self, handle: Any) -> None:
         self.server_handle = handle
         self.owns_server = bool(getattr(handle, "started", False))
-        self.client = handle.client(timeout_s=self.settings.request_timeout_s,
-                                    stall_timeout_s=self.settings.stall_timeout_s)
+        self.client = handle.client(
+            timeout_s=self.settings.request_timeout_s, stall_timeout_s=self.settings.stall_timeout_s
+        )
         url = getattr(handle, "url", None) or getattr(handle, "base_url", None)
         notice = getattr(handle, "notice", None)
         if notice:
             self.notify(clean_line(notice, 300), severity="warning", markup=False, timeout=10)
-        self.post_message(ServerStateChanged("ready", model=self.client.model,
-                                             address=_address(url)))
+        self.post_message(
+            ServerStateChanged("ready", model=self.client.model, address=_address(url))
+        )
 
     async def on_server_state_changed(self, message: ServerStateChanged) -> None:
         controller = self.controller
         handle = getattr(controller, "handle", None)
-        if message.state in ("ready", "external") and handle is not None \
-                and handle is not self.server_handle:
+        if (
+            message.state in ("ready", "external")
+            and handle is not None
+            and handle is not self.server_handle
+        ):
             await self._use_handle(handle)  # (re)started from the server screen
             return
         if message.state == "crashed" and getattr(controller, "error", None):
@@ -344,8 +372,13 @@ class O1App(App[int]):
         if message.address is not None:
             header.address = message.address
         if message.state == "error":
-            self.notify(clean_line(message.detail, 300), title="Server", severity="error",
-                        markup=False, timeout=10)
+            self.notify(
+                clean_line(message.detail, 300),
+                title="Server",
+                severity="error",
+                markup=False,
+                timeout=10,
+            )
 
     def on_server_log(self, message: ServerLog) -> None:
         self.server_log.append(message.line)
@@ -369,18 +402,24 @@ class O1App(App[int]):
             return None
         if self.client is None:
             why = self.server_detail or self.server_state
-            self.notify(clean_line(f"No model server yet ({why}).", 300), severity="warning",
-                        markup=False)
+            self.notify(
+                clean_line(f"No model server yet ({why}).", 300), severity="warning", markup=False
+            )
             return None
         lang = None if self.settings.lang in (None, "auto") else self.settings.lang
-        chain = Chain(question=question, strategy=strategy or self.strategy,
-                      model=getattr(self.client, "model", self.model_name), lang=lang)
+        chain = Chain(
+            question=question,
+            strategy=strategy or self.strategy,
+            model=getattr(self.client, "model", self.model_name),
+            lang=lang,
+        )
         view = ChainView(chain, live=True, now=self.clock())
         run = ChainRun(chain, view)
         self.runs[chain.id] = run
         self._show(run)
-        run.worker = self.run_worker(self._chain_worker(chain), name=f"chain-{chain.id}",
-                                     group="chains", exit_on_error=False)
+        run.worker = self.run_worker(
+            self._chain_worker(chain), name=f"chain-{chain.id}", group="chains", exit_on_error=False
+        )
         self._update_running()
         return chain
 
@@ -391,8 +430,14 @@ class O1App(App[int]):
         on_event = self.event_sink(chain.id)
         options = StrategyOptions(lang=chain.lang, max_steps=self.settings.max_steps)
         try:
-            await run_chain(chain, get_strategy(chain.strategy), self.client, options,
-                            history=self.history, on_event=on_event)
+            await run_chain(
+                chain,
+                get_strategy(chain.strategy),
+                self.client,
+                options,
+                history=self.history,
+                on_event=on_event,
+            )
         except asyncio.CancelledError:
             raise
         except Exception as err:  # noqa: BLE001 - run_chain saved it and sent ChainFailed
@@ -552,8 +597,11 @@ class O1App(App[int]):
 
     def action_next_strategy(self) -> None:
         names = self.strategy_names
-        self.set_strategy(names[(names.index(self.strategy) + 1) % len(names)]
-                          if self.strategy in names else names[0])
+        self.set_strategy(
+            names[(names.index(self.strategy) + 1) % len(names)]
+            if self.strategy in names
+            else names[0]
+        )
 
     def set_strategy(self, name: str) -> None:
         if name not in self.strategy_names:
@@ -612,29 +660,40 @@ class O1App(App[int]):
 
     def copy_text(self, text: str, what: str) -> bool:
         """Copy through OSC 52 (wrapped for tmux); say so, or say why not and offer export."""
-        export_key = registry.display_keys(
-            registry.keys_for(registry.BY_ID["export"], self.keymap))
+        export_key = registry.display_keys(registry.keys_for(registry.BY_ID["export"], self.keymap))
         if not text.strip():
             self.notify(f"No {what} to copy yet.", markup=False, timeout=2)
             return False
         capability = guess_capability(self.env)
         if capability.supported is False:
-            self.notify(f"Cannot copy: {capability.reason}. {export_key} exports the chain to "
-                        f"a Markdown file instead.", severity="warning", markup=False, timeout=8)
+            self.notify(
+                f"Cannot copy: {capability.reason}. {export_key} exports the chain to "
+                f"a Markdown file instead.",
+                severity="warning",
+                markup=False,
+                timeout=8,
+            )
             return False
         try:
             sequence = copy_sequence(text, self.env)
         except CopyTooLarge as err:
-            self.notify(f"Cannot copy the {what}: {err}. {export_key} exports it instead.",
-                        severity="warning", markup=False, timeout=8)
+            self.notify(
+                f"Cannot copy the {what}: {err}. {export_key} exports it instead.",
+                severity="warning",
+                markup=False,
+                timeout=8,
+            )
             return False
         self._clipboard = text  # Textual's own paste buffer (ctrl+v in inputs)
         if self._driver is not None:
             self._driver.write(sequence)
         self.last_copied = text
         tail = "" if capability.supported else f" ({capability.reason}; {export_key} exports)"
-        self.notify(f"Copied the {what}: {len(text):,} characters{tail}.", markup=False,
-                    timeout=4 if capability.supported else 8)
+        self.notify(
+            f"Copied the {what}: {len(text):,} characters{tail}.",
+            markup=False,
+            timeout=4 if capability.supported else 8,
+        )
         return True
 
     def action_export_chain(self) -> Path | None:
@@ -692,8 +751,9 @@ class O1App(App[int]):
 
             save_setting("theme", name, path=self.config_path)
         except Exception as err:  # noqa: BLE001 - the theme still applies for this run
-            self.notify(clean_line(f"Theme not saved: {err}", 300), severity="warning",
-                        markup=False)
+            self.notify(
+                clean_line(f"Theme not saved: {err}", 300), severity="warning", markup=False
+            )
 
 
 class EndpointController:
@@ -710,15 +770,22 @@ class EndpointController:
     def info(self) -> dict[str, Any]:
         app = self.app
         url = app.settings.endpoint or getattr(app.server_handle, "url", None)
-        return {"model": app.model_name, "url": url, "engine": "external endpoint",
-                "error": app.server_detail if app.server_state == "error" else None}
+        return {
+            "model": app.model_name,
+            "url": url,
+            "engine": "external endpoint",
+            "error": app.server_detail if app.server_state == "error" else None,
+        }
 
     def log_lines(self) -> list[str]:
         return list(self.app.server_log)
 
     async def _not_ours(self) -> None:
-        self.app.notify("This server is not managed by o1tui (it was given with --endpoint).",
-                        severity="warning", markup=False)
+        self.app.notify(
+            "This server is not managed by o1tui (it was given with --endpoint).",
+            severity="warning",
+            markup=False,
+        )
 
     async def start(self) -> None:
         await self._not_ours()

@@ -61,7 +61,11 @@ class ServerStateChanged(Message):
     """
 
     def __init__(
-        self, state: str, detail: str = "", *, model: str | None = None,
+        self,
+        state: str,
+        detail: str = "",
+        *,
+        model: str | None = None,
         address: str | None = None,
     ) -> None:
         super().__init__()

@@ -26,8 +26,17 @@ else:  # pragma: no cover
 DEFAULT_THEME = "o1-dark"
 
 _COLOR_FIELDS = (
-    "primary", "secondary", "warning", "error", "success", "accent",
-    "foreground", "background", "surface", "panel", "boost",
+    "primary",
+    "secondary",
+    "warning",
+    "error",
+    "success",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
 )
 _FIELDS = {f.name for f in dataclasses.fields(Theme)}
 
@@ -82,9 +91,7 @@ def load_theme_file(path: Path) -> Theme:
 
 def _builtin_files() -> list[Path]:
     folder = resources.files("themes")
-    return sorted(
-        Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".toml")
-    )
+    return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".toml"))
 
 
 def load_themes(user_dir: Path | None = None) -> tuple[list[Theme], list[str]]:

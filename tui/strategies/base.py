@@ -280,7 +280,9 @@ class StreamedSteps:
         """A paragraph break: finish the open step; the next text opens a new one."""
         return self.finish(now)
 
-    def finish(self, now: float, *, final_usage: bool = False, reserved_tokens: int = 0) -> list[Event]:
+    def finish(
+        self, now: float, *, final_usage: bool = False, reserved_tokens: int = 0
+    ) -> list[Event]:
         """Finish the open step (if any). With ``final_usage`` the call is over: the step's
         token count absorbs what the usage says the chunk counts missed, minus
         ``reserved_tokens`` (tokens that went to text outside the steps, e.g. the answer)."""

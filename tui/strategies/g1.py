@@ -157,7 +157,9 @@ class G1Strategy:
         self, question: str, client: ChatClient, options: StrategyOptions
     ) -> AsyncIterator[Event]:
         prompts = G1_PROMPTS[normalize_lang(options.lang, question)]
-        temperature = options.temperature if options.temperature is not None else prompts.temperature
+        temperature = (
+            options.temperature if options.temperature is not None else prompts.temperature
+        )
         messages: list[dict[str, str]] = [
             {"role": "system", "content": prompts.system},
             {"role": "user", "content": question},
@@ -187,7 +189,9 @@ class G1Strategy:
                 break
 
         messages.append({"role": "user", "content": prompts.final_request})
-        async for event in self._final_answer(messages, client, options, prompts, temperature, status):
+        async for event in self._final_answer(
+            messages, client, options, prompts, temperature, status
+        ):
             yield event
 
     async def _step(

@@ -94,13 +94,16 @@ class ConfirmScreen(ModalScreen[bool]):
 class ChoiceScreen(ModalScreen["str | None"]):
     """Pick one of a few named options; dismisses with the name, or None on escape."""
 
-    DEFAULT_CSS = _DIALOG_CSS.format(name="ChoiceScreen") + """
+    DEFAULT_CSS = (
+        _DIALOG_CSS.format(name="ChoiceScreen")
+        + """
     ChoiceScreen OptionList {
         width: auto;
         min-width: 24;
         height: auto;
     }
     """
+    )
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 

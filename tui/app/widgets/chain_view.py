@@ -246,7 +246,11 @@ class ChainView(Vertical):
     def _update_status(self) -> None:
         chain = self.chain
         word = "running" if self.live else _STATUS_WORDS.get(chain.status, chain.status.value)
-        parts = [word, chain.strategy, f"{len(self.steps)} step{'s' if len(self.steps) != 1 else ''}"]
+        parts = [
+            word,
+            chain.strategy,
+            f"{len(self.steps)} step{'s' if len(self.steps) != 1 else ''}",
+        ]
         parts.append(format_seconds(self.elapsed_s if self.live else chain.total_s))
         tokens = sum(v.tokens or 0 for v in self.steps.values())
         if tokens:

@@ -81,7 +81,9 @@ class SummaryLike(Protocol):
 class HistoryLike(Protocol):
     """The slice of ``tui.history.History`` the sidebar uses."""
 
-    def list(self, search: str | None = None, limit: int = 50, offset: int = 0) -> Sequence[Any]: ...
+    def list(
+        self, search: str | None = None, limit: int = 50, offset: int = 0
+    ) -> Sequence[Any]: ...
 
     def count(self, search: str | None = None) -> int: ...
 
@@ -359,7 +361,9 @@ class HistoryList(ScrollView, can_focus=True):
             if cursor_offset is not None and cursor_offset in self._row_of_offset:
                 self.cursor = self._row_of_offset[cursor_offset]
             else:
-                self.cursor = self._nearest_chain_row(min(max(self.scroll_y, 0), len(self.rows) - 1))
+                self.cursor = self._nearest_chain_row(
+                    min(max(self.scroll_y, 0), len(self.rows) - 1)
+                )
         finally:
             self._adjusting = False
         return True
@@ -400,7 +404,11 @@ class HistoryList(ScrollView, can_focus=True):
             return
         height = self.scrollable_content_region.height
         # Show the day header above the cursor when it is the first chain of its day.
-        top = self.cursor - 1 if self.cursor > 0 and self.rows[self.cursor - 1].is_header else self.cursor
+        top = (
+            self.cursor - 1
+            if self.cursor > 0 and self.rows[self.cursor - 1].is_header
+            else self.cursor
+        )
         y = self.scroll_y
         if center:
             y = self.cursor - height // 2
@@ -511,7 +519,9 @@ class HistoryList(ScrollView, can_focus=True):
         """
         style = self._styles.get(name)
         if style is None:
-            style = self._styles[name] = self.rich_style if not name else self.get_component_rich_style(name)
+            style = self._styles[name] = (
+                self.rich_style if not name else self.get_component_rich_style(name)
+            )
         return style
 
     def _combined(self, base: Style, name: str) -> Style:
@@ -523,12 +533,16 @@ class HistoryList(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         size = self.size
-        width = size.width - (self.styles.scrollbar_size_vertical if self.show_vertical_scrollbar else 0)
+        width = size.width - (
+            self.styles.scrollbar_size_vertical if self.show_vertical_scrollbar else 0
+        )
         index = int(self.scroll_y) + y
         base = self._style("")
         if not self.rows:
             if y == 0:
-                return self._line(self._empty_text(), width, self._combined(base, "history-list--empty"))
+                return self._line(
+                    self._empty_text(), width, self._combined(base, "history-list--empty")
+                )
             return Strip.blank(width, base)
         if index >= len(self.rows):
             return Strip.blank(width, base)
@@ -538,7 +552,9 @@ class HistoryList(ScrollView, can_focus=True):
         if strip is None:
             row = self.rows[index]
             if row.is_header:
-                strip = self._line(" " + row.label, width, self._combined(base, "history-list--header"))
+                strip = self._line(
+                    " " + row.label, width, self._combined(base, "history-list--header")
+                )
             else:
                 style = self._combined(base, "history-list--cursor") if is_cursor else base
                 strip = self._chain_line(row.summary, width, style)

@@ -96,8 +96,12 @@ class StepView(Collapsible):
     def from_step(cls, step: Step, *, collapsed: bool = False) -> "StepView":
         """A finished, saved step (read-only)."""
         return cls(
-            step.index, step.title, content=step.content, elapsed_s=step.elapsed_s,
-            tokens=step.completion_tokens, collapsed=collapsed,
+            step.index,
+            step.title,
+            content=step.content,
+            elapsed_s=step.elapsed_s,
+            tokens=step.completion_tokens,
+            collapsed=collapsed,
         )
 
     @staticmethod
