@@ -86,6 +86,9 @@ class LaunchSpec:
     api_key: str | None
     env: Mapping[str, str] = field(default_factory=dict)
     ready_timeout_s: float = 300.0
+    #: Where the server says it is loading (503) before ``/v1/models`` answers; ``None`` for a
+    #: server that has no such path (llama-cpp-python's: every poll would log a 404).
+    health_path: str | None = "/health"
 
     @property
     def base_url(self) -> str:
@@ -331,6 +334,7 @@ def llamacpp_command(
         api_key,
         env,
         READY_TIMEOUT_S["llamacpp"],
+        health_path=None,
     )
 
 
