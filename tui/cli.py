@@ -124,7 +124,7 @@ def _server_options() -> argparse.ArgumentParser:
         type=int,
         default=S,
         metavar="N",
-        help="LMDeploy's cap on concurrent sequences (default: LMDeploy's own)",
+        help="LMDeploy's cap on concurrent sequences, at least 32 (default: LMDeploy's own)",
     )
     g.add_argument(
         "--no-prefix-caching",
