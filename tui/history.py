@@ -318,6 +318,12 @@ class History:
                 conn.execute("ROLLBACK")
             raise
 
+    def execute(self, fn: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
+        """Run ``fn(conn)`` under the store's lock (in a write transaction when ``write``),
+        retried while the file is busy: for the stores of other records kept in this database
+        (eval runs), so they share its connection, faults handling and migrations."""
+        return self._run(fn, write=write)
+
     # --- writing ---------------------------------------------------------------------------
 
     def start_chain(self, chain: Chain) -> None:
