@@ -12,7 +12,9 @@ Every (kind, language) pair is its own stream of questions drawn from
 ``random.Random("o1tui-eval/<seed>/<kind>/<lang>")`` (string seeds hash with SHA-512, so the
 same seed gives the same set in every process and on every machine). A set takes the first
 items of its streams, interleaved kind by kind, so ``--limit 5`` still sees every kind, and a
-question of ``classic`` is the same question in ``letters`` or ``classic-en``.
+question of ``classic`` is the same question in ``letters`` or ``classic-en``. Each question
+ends with a request to state the answer on its own (:data:`ANSWER_FORMAT`), so scoring does
+not depend on which number a reply happened to mention last.
 """
 
 from __future__ import annotations
@@ -249,6 +251,12 @@ _DEFS = (
 )
 BUILTIN_SETS: dict[str, BuiltinSet] = {d.name: d for d in _DEFS}
 DEFAULT_SEED = 0
+#: Appended to every built-in question: a reply that ends "Answer: 9.9" is scored on 9.9, not on
+#: the last number it mentions ("9.9 is larger than 9.11" would otherwise read as 9.11).
+ANSWER_FORMAT = {
+    "en": ' End your reply with "Answer:" followed by the answer alone.',
+    "zh": "最后请以“答案：”开头单独写出答案。",
+}
 #: Draws allowed per wanted item before a stream is declared too small (never near in practice).
 _MAX_DRAWS_PER_ITEM = 50
 
@@ -266,8 +274,9 @@ def stream(kind: str, lang: str, seed: int, count: int) -> list[EvalItem]:
         if item.question in seen:
             continue
         seen.add(item.question)
+        question = f"{item.question}{ANSWER_FORMAT[lang]}"
         items.append(
-            EvalItem(item.question, item.answer, item.accept, meta={"kind": kind, "lang": lang})
+            EvalItem(question, item.answer, item.accept, meta={"kind": kind, "lang": lang})
         )
     if len(items) < count:
         raise RuntimeError(f"the {kind}/{lang} generator repeats itself too much")

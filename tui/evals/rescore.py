@@ -9,10 +9,14 @@ from the history keep their stored verdict.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 
 from tui.evals.runner import Judge, default_judge
 from tui.evals.store import ITEM_ERROR, EvalRun, EvalStore
+
+#: Chain statuses whose final answer votes (as in the group runner).
+ANSWERED = ("done", "step_limit")
 
 
 def rescore_run(store: EvalStore, run: EvalRun, judge: Judge | None = None) -> int:
@@ -41,5 +45,23 @@ def rescore_run(store: EvalStore, run: EvalRun, judge: Judge | None = None) -> i
 def _group_verdict(
     store: EvalStore, group_id: str, golds: tuple[str, ...], judge: Judge
 ) -> tuple[str | None, bool] | None:
-    """The vote over a self-consistency group's chains, judged; None when they are gone."""
-    return None
+    """The vote over a self-consistency group's chains, judged; None when they are gone.
+
+    The vote's tie-break wants the order the samples finished: the chains' last update
+    (to the second), then the order they were saved, is that order as the history keeps it.
+    """
+    from tui.answers import vote
+
+    def read(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+        return conn.execute(
+            "SELECT status, final_answer FROM chains WHERE group_id = ? ORDER BY updated_at, rid",
+            (group_id,),
+        ).fetchall()
+
+    rows = store.history.execute(read, write=False)
+    if not rows:
+        return None
+    result = vote(answer if status in ANSWERED else None for status, answer in rows)
+    if result.key is None:
+        return None, False
+    return judge(result.answer or "", golds)

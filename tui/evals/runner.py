@@ -72,13 +72,12 @@ class Progress:
 
 
 def default_judge(final_answer: str, golds: Sequence[str]) -> tuple[str | None, bool]:
-    """The shared answer normalizer (:mod:`tui.answers`): extract, then compare."""
-    from tui.answers import extract_answer, answers_match  # noqa: PLC0415 - optional until merged
+    """The shared answer normalizer (:mod:`tui.answers`): what the reply answered, and
+    whether that matches one of the gold answers."""
+    from tui.answers import answers_match, extract_answer
 
     predicted = extract_answer(final_answer or "")
-    if predicted is None:
-        return None, False
-    return predicted, any(answers_match(predicted, gold) for gold in golds)
+    return predicted or None, any(answers_match(final_answer, gold) for gold in golds)
 
 
 def chain_steps(chains: Sequence[Chain]) -> float | None:
@@ -106,6 +105,7 @@ class EvalRunner:
         judge: Judge | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         limit: int | None = None,
+        group_concurrency: int | None = None,
     ) -> None:
         self.store = store
         self.run = run
@@ -117,6 +117,8 @@ class EvalRunner:
         self.questions: list[EvalItem] = store.questions(run.id)
         #: Only the first ``limit`` questions are run (a resumed run keeps its own limit).
         self.limit = limit
+        #: Samples of one ``S@N`` item running at once (None: all; 1 for a one-request server).
+        self.group_concurrency = group_concurrency
         self._errors_in_a_row = 0
         self._last_error = ""
 
@@ -222,7 +224,37 @@ class EvalRunner:
     async def _run_group(
         self, idx: int, item: EvalItem, spec: StrategySpec, options: StrategyOptions
     ) -> ItemResult:
-        raise NotImplementedError("self-consistency strategies need the group runner")
+        """A self-consistency item: ``spec.samples`` chains at once, their majority vote
+        judged (:mod:`tui.group`; every sample is a chain of the history with the group id)."""
+        from tui.group import GroupSpec, run_group
+
+        group_spec = GroupSpec.self_consistency(item.question, spec.name, spec.samples)
+        result = await run_group(
+            group_spec,
+            self.client,
+            options,
+            history=self.store.history,
+            concurrency=self.group_concurrency,
+        )
+        answered = result.vote is not None and result.vote.key is not None
+        if answered:
+            assert result.vote is not None
+            predicted, correct = self.judge(result.vote.answer or "", item.golds)
+            status = Status.DONE.value
+        else:
+            self._last_error = result.group.error or "no sample answered"
+            predicted, correct, status = None, False, ITEM_ERROR
+        return ItemResult(
+            idx=idx,
+            strategy=spec.label,
+            status=status,
+            predicted=predicted,
+            correct=correct,
+            wall_s=result.wall_s,
+            tokens=chain_tokens(result.chains),
+            steps=chain_steps(result.chains),
+            group_id=result.group.id,
+        )
 
 
 def options_factory(base: StrategyOptions, lang_setting: str | None) -> OptionsFor:
