@@ -298,3 +298,49 @@ def test_wilson_interval_known_values():
     assert low == 0.0 and round(high, 4) == 0.2775
     low, high = wilson_interval(10, 10)
     assert round(low, 4) == 0.7225 and high == pytest.approx(1.0)
+
+
+def test_self_consistency_items_score_the_majority_vote(data_dir, set_file, capsys):
+    """plain@3: each question's three samples answer right, wrong, right (majority right) for
+    questions 0-3 and wrong, wrong, right (majority wrong) for the rest, in whatever order
+    they are asked."""
+    import threading
+
+    lock = threading.Lock()
+    asked: dict[int, int] = {}
+
+    def responder(body: dict[str, Any]) -> Reply:
+        i = int(re.search(r"Q(\d+)", _texts(body["messages"], "user")[0]).group(1))
+        with lock:
+            k = asked.get(i, 0)
+            asked[i] = k + 1
+        pattern = (True, False, True) if i < 4 else (False, True, False)
+        value = _gold(i) if pattern[k % 3] else _gold(i) + 1
+        return Reply(content=f"Answer: {value}")
+
+    with FakeOpenAIServer(responder=responder) as srv:
+        code, out, err = _eval(
+            capsys, str(set_file), "--endpoint", srv.url, "--strategies", "plain@3", "--json"
+        )
+        temperatures = {b.get("temperature") for b in srv.requests}
+    assert code == 0, err
+    (row,) = json.loads(out)["results"]
+    assert row["strategy"] == "plain@3" and row["n"] == N_QUESTIONS and row["correct"] == 4
+    assert temperatures == {0.7}  # samples are drawn, not greedy copies
+    assert row["steps"] == 1.0 and row["tokens"] > 0
+    run_id = json.loads(out)["run_id"]
+    with History.open(data_dir) as history:
+        store = EvalStore(history)
+        items = store.items(run_id)
+        assert all(it.group_id and it.chain_id is None for it in items)
+        for it in items:
+            chains = history.transaction(
+                lambda c, g=it.group_id: c.execute(
+                    "SELECT count(*) FROM chains WHERE group_id = ?", (g,)
+                ).fetchone()[0],
+                write=False,
+            )
+            assert chains == 3
+    # Re-scoring votes again over the stored samples and agrees.
+    code, out, _ = _eval(capsys, "--show", run_id, "--json")
+    assert json.loads(out)["results"][0]["correct"] == 4

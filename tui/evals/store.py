@@ -16,7 +16,7 @@ from typing import Any
 
 from tui.chain import new_chain_id, utc_now_iso
 from tui.evals.sets import EvalItem, EvalSet
-from tui.history import History, HistoryError
+from tui.history import History, HistoryError, _pid_alive
 
 #: Run statuses. ``interrupted``: the process running it is gone (crash, kill) — resumable,
 #: like ``cancelled`` (Ctrl+C).
@@ -108,18 +108,6 @@ def _item_from_row(row: tuple) -> ItemResult:
         group_id=row[9],
         finished_at=row[10],
     )
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if not pid or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class EvalStore:
