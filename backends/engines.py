@@ -14,7 +14,6 @@ every log of that command shows ``***`` instead.
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import os
 import re
@@ -28,7 +27,12 @@ from typing import Mapping, Sequence
 from backends.errors import BackendError
 from backends.presets import DEFAULT_CPU_MODEL, DEFAULT_GPU_MODEL, ModelRef
 
+#: The engines o1tui can run a model with; the one definition the CLI and settings use.
 ENGINE_NAMES = ("lmdeploy", "llamacpp", "transformers")
+#: What ``--engine`` and the ``engine`` setting accept: an engine, or ``auto`` (choose one).
+ENGINE_CHOICES = ("auto", *ENGINE_NAMES)
+#: LMDeploy's inference backends (``--backend``; None: LMDeploy's choice).
+BACKEND_NAMES = ("turbomind", "pytorch")
 #: Environment variable :mod:`backends.keyed_exec` reads the key from.
 KEY_ENV = "O1TUI_SERVER_API_KEY"
 KEYED_EXEC = str(Path(__file__).with_name("keyed_exec.py"))
@@ -185,6 +189,8 @@ def _has_module(name: str) -> bool:
 def lmdeploy_version() -> tuple[int, ...] | None:
     """The installed LMDeploy's version, without importing it (``None`` when unknown)."""
     try:
+        import importlib.metadata  # 15 ms: only when LMDeploy is about to be started
+
         text = importlib.metadata.version("lmdeploy")
     except importlib.metadata.PackageNotFoundError:
         return None

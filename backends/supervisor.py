@@ -16,7 +16,6 @@ and ``on_exit`` are called from those threads; a UI must hand them to its own lo
 from __future__ import annotations
 
 import collections
-import enum
 import http.client
 import json
 import os
@@ -32,19 +31,11 @@ from typing import Callable, Mapping
 
 from backends.engines import LaunchSpec
 from backends.errors import BackendError
-from tui.sanitize import clean
+from backends.sanitize import clean
+from backends.state import ServerState
 
 RING_LINES = 1000
 STOP_GRACE_S = 10.0
-
-
-class ServerState(str, enum.Enum):
-    NEW = "new"
-    STARTING = "starting"
-    READY = "ready"
-    STOPPING = "stopping"
-    STOPPED = "stopped"  #: stopped by us
-    EXITED = "exited"  #: ended on its own (crash, or start-up failure)
 
 
 class ServerStartError(BackendError):

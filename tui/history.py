@@ -33,6 +33,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TypeVar
 
+from backends.errors import O1Error
 from tui import locations
 from tui.chain import Chain, Status, Step, utc_now_iso
 from tui.migrations import NewerSchemaError, migrate
@@ -59,7 +60,7 @@ _SQLITE_NOTADB = 26
 T = TypeVar("T")
 
 
-class HistoryError(Exception):
+class HistoryError(O1Error):
     """A history operation failed; the message is one line for the user."""
 
 
