@@ -248,6 +248,10 @@ def build_parser() -> argparse.ArgumentParser:
     hd = hsub.add_parser("delete", parents=[common], help="delete a chain")
     hd.add_argument("id", help="chain id (a unique prefix is enough)")
 
+    from tui.eval_cli import add_parser as add_eval_parser
+
+    add_eval_parser(sub, [common, model, server])
+
     sub.add_parser(
         "serve",
         parents=[common, model, server],
@@ -550,10 +554,17 @@ def cmd_app(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tui.eval_cli import cmd_eval as run_eval
+
+    return run_eval(args)
+
+
 COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     None: cmd_app,
     "ask": cmd_ask,
     "history": cmd_history,
+    "eval": cmd_eval,
     "serve": cmd_serve,
     "models": cmd_models,
     "download": cmd_download,
