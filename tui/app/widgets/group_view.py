@@ -270,6 +270,13 @@ class GroupView(Vertical):
         elif isinstance(event, (StepStarted, StepFinished)):
             self._refresh_member(index)
 
+    def member_event_of(self, chain_id: str, event: Any) -> None:
+        """:meth:`member_event` for the member with this chain id."""
+        for index, chain in enumerate(self.result.chains):
+            if chain.id == chain_id:
+                self.member_event(index, event)
+                return
+
     def finish(self, result: GroupResult) -> None:
         """The group ended: show its final vote, status and wall time."""
         self.result = result
@@ -305,7 +312,10 @@ class GroupView(Vertical):
         if not self.live and self.result.vote is not None:
             return self.result.vote
         chains = self.result.chains
-        return vote(chains[i].final_answer if chains[i].status in _ANSWERING else None for i in self._finished)
+        return vote(
+            chains[i].final_answer if chains[i].status in _ANSWERING else None
+            for i in self._finished
+        )
 
     def _refresh_member(self, index: int) -> None:
         chain = self.result.chains[index]
