@@ -3,7 +3,6 @@ compare views live, samples expanded by keyboard, cancelled together, reopened f
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import threading
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.helpers import wait_until
 from tui.app.app import O1App
 from tui.app.group_runs import GROUP_MODES
@@ -191,3 +190,29 @@ async def test_a_saved_group_opens_back_into_its_view(make_app, history) -> None
             await pilot.pause()
             assert isinstance(view.views[0], ChainView) and view.views[0].is_mounted
             assert load_group(history, result.group.id) is not None
+
+
+async def test_the_history_sidebar_lists_a_group_once_and_opens_it(make_app, history) -> None:
+    from backends.openai_client import OpenAIChatClient
+    from tui.app.widgets.history_panel import HistoryList
+    from tui.group import GroupSpec, run_group
+    from tui.strategies import StrategyOptions
+
+    with FakeOpenAIServer(responder=answers_in_turn("7", "7", "8")) as server:
+        client = OpenAIChatClient(server.url, "fake-model", retries=0)
+        spec = GroupSpec.self_consistency("Seven?", "plain", 3)
+        result = await run_group(spec, client, StrategyOptions(), history=history)
+        await client.aclose()
+        app = make_app(server)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _ready(app, pilot)
+            await pilot.press("f2")
+            lst = app.query_one(HistoryList)
+            await wait_until(pilot, lambda: lst.total == 1)
+            entry = lst.selected
+            assert entry.id == result.group.id and entry.strategy == "plain ×3"
+            assert entry.list_text.startswith("7 (2/3) · Seven?")
+            assert "7 (2/3) · Seven?" in lst.render_line(1).text
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: _group_view(app) is not None)
+            assert _group_view(app).result.group.id == result.group.id

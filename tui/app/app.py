@@ -247,8 +247,14 @@ class O1App(GroupRunsMixin, App[int]):
         except ImportError as err:  # the sidebar is optional: the app still runs chains
             log.warning("history sidebar unavailable: %s", err)
             return None
+        from tui.group_store import GroupedHistory
+
+        # Groups are one entry each in the sidebar (their chains are listed inside them).
         return HistoryPanel(
-            self.history, strategies=self.strategy_names, id="history", classes="-hidden"
+            GroupedHistory(self.history),
+            strategies=self.strategy_names,
+            id="history",
+            classes="-hidden",
         )
 
     def on_mount(self) -> None:

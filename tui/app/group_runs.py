@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tui.app.messages import ChainDone, GroupDone, Notify
 from tui.app.widgets.group_view import GroupView
@@ -62,47 +62,49 @@ GROUP_MODE_BY_LABEL: dict[str, GroupMode] = {m.label: m for m in GROUP_MODES}
 class GroupRunsMixin:
     """Group behaviour of :class:`~tui.app.app.O1App` (see the module docstring)."""
 
-    def group_mode(self: "O1App", name: str | None) -> GroupMode | None:
+    def group_mode(self, name: str | None) -> GroupMode | None:
         """The group mode ``name`` (a switcher entry) stands for, or None for a strategy."""
         return GROUP_MODE_BY_LABEL.get(name or "")
 
-    def start_group(self: "O1App", question: str, mode: GroupMode) -> GroupResult | None:
+    def start_group(self, question: str, mode: GroupMode) -> GroupResult | None:
         """Run ``question`` as a group; None (and a message) when it cannot start."""
+        app = cast("O1App", self)
         try:
             spec = mode.spec(validate_question(question))
         except ValueError as err:
-            self.notify(f"Cannot ask: {err}", severity="warning", markup=False)
+            app.notify(f"Cannot ask: {err}", severity="warning", markup=False)
             return None
-        if self.client is None:
-            why = self.server_detail or self.server_state
-            self.notify(
+        if app.client is None:
+            why = app.server_detail or app.server_state
+            app.notify(
                 clean_line(f"No model server yet ({why}).", 300), severity="warning", markup=False
             )
             return None
-        lang = None if self.settings.lang in (None, "auto") else self.settings.lang
+        lang = None if app.settings.lang in (None, "auto") else app.settings.lang
         runner = GroupRunner(
             spec,
-            self.client,
-            StrategyOptions(lang=lang, max_steps=self.settings.max_steps),
-            history=self.history,
-            concurrency=getattr(self.server_handle, "concurrency", None),
+            app.client,
+            StrategyOptions(lang=lang, max_steps=app.settings.max_steps),
+            history=app.history,
+            concurrency=getattr(app.server_handle, "concurrency", None),
             lang=lang,
         )
-        view = GroupView(runner.result, live=True, now=self.clock())
-        worker = self.run_worker(
-            self._group_worker(runner),
+        view = GroupView(runner.result, live=True, now=app.clock())
+        worker = app.run_worker(
+            app._group_worker(runner),
             name=f"group-{runner.result.group.id}",
             group="chains",
             exit_on_error=False,
         )
-        self.show_group(view, worker)
-        self._update_running()
+        app.show_group(view, worker)
+        app._update_running()
         return runner.result
 
-    async def _group_worker(self: "O1App", runner: GroupRunner) -> None:
+    async def _group_worker(self, runner: GroupRunner) -> None:
         """Run the group; report through messages only (never touch widgets here)."""
+        app = cast("O1App", self)
         chains = runner.result.chains
-        sinks = [self.event_sink(chain.id) for chain in chains]
+        sinks = [app.event_sink(chain.id) for chain in chains]
 
         def on_event(event: Any) -> None:
             if isinstance(event, MemberEvent):
@@ -110,7 +112,7 @@ class GroupRunsMixin:
             elif isinstance(event, GroupFinished):
                 for sink in sinks:
                     sink.flush()
-                self.post_message(GroupDone(event.result.group.id, event.result))
+                app.post_message(GroupDone(event.result.group.id, event.result))
 
         runner.on_event = on_event
         try:
@@ -119,38 +121,41 @@ class GroupRunsMixin:
             raise
         except Exception as err:  # noqa: BLE001 - the chains are saved; the app stays up
             log.exception("group %s failed", runner.result.group.id)
-            self.post_message(Notify(f"Group failed: {clean_line(str(err), 200)}", "error"))
+            app.post_message(Notify(f"Group failed: {clean_line(str(err), 200)}", "error"))
         finally:
             for chain in chains:
-                self.post_message(ChainDone(chain.id))
+                app.post_message(ChainDone(chain.id))
 
-    def on_group_done(self: "O1App", message: GroupDone) -> None:
-        for view in self.query(GroupView):
+    def on_group_done(self, message: GroupDone) -> None:
+        app = cast("O1App", self)
+        for view in app.query(GroupView):
             if view.result.group.id == message.group_id:
                 view.finish(message.result)
-        self._update_running()
-        self._history_changed(None)
+        app._update_running()
+        app._history_changed(None)
 
-    def open_group(self: "O1App", group_id: str) -> bool:
+    def open_group(self, group_id: str) -> bool:
         """Show a group: its live view when it runs here, else the saved one. False when the
         history has no such group."""
-        for run in self.runs.values():
+        app = cast("O1App", self)
+        for run in app.runs.values():
             view = run.group
             if view is not None and view.result.group.id == group_id and run.running:
-                self._show(run)
+                app._show(run)
                 return True
-        if self.history is None:
+        if app.history is None:
             return False
         from tui.group_store import load_group
 
-        result = load_group(self.history, group_id)
+        result = load_group(app.history, group_id)
         if result is None or not result.chains:
             return False
-        self.show_group(GroupView(result, live=False), None)
+        app.show_group(GroupView(result, live=False), None)
         return True
 
-    def action_group_mode(self: "O1App") -> None:
+    def action_group_mode(self) -> None:
         """Pick a group mode; with a question in the box, run it at once."""
+        app = cast("O1App", self)
         from tui.app.screens.confirm import ChoiceScreen
         from tui.app.widgets.question_input import QuestionInput
 
@@ -159,12 +164,12 @@ class GroupRunsMixin:
         def chosen(label: str | None) -> None:
             if not label:
                 return
-            self.set_strategy(label)
-            box = self.query_one(QuestionInput)
+            app.set_strategy(label)
+            box = app.query_one(QuestionInput)
             if box.value.strip():
-                self.action_run()
+                app.action_run()
             else:
                 box.focus()
 
-        current = self.strategy if self.strategy in labels else None
-        self.push_screen(ChoiceScreen("Run the question as…", labels, current=current), chosen)
+        current = app.strategy if app.strategy in labels else None
+        app.push_screen(ChoiceScreen("Run the question as…", labels, current=current), chosen)

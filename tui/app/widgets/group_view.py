@@ -102,7 +102,7 @@ class SampleRow(Static, can_focus=True):
     """One sample on one line; Enter/Space expands its steps below it."""
 
     BINDINGS = [
-        Binding("enter,space", "toggle", "Expand", show=False),
+        Binding("enter,space", "expand", "Expand", show=False),
         Binding("down,j", "next", "Next sample", show=False),
         Binding("up,k", "previous", "Previous sample", show=False),
     ]
@@ -152,7 +152,7 @@ class SampleRow(Static, can_focus=True):
         for s in Status:
             self.set_class(s == status, f"-{s.value}")
 
-    def action_toggle(self) -> None:
+    def action_expand(self) -> None:
         self.post_message(self.Toggled(self))
 
     def action_next(self) -> None:
