@@ -251,7 +251,7 @@ def lmdeploy_command(
         if argv is not None:
             env[KEY_ENV] = api_key
     if argv is None:
-        argv = (*program.argv, *args, *(("--api-keys", api_key) if api_key else ()))
+        argv = (*program.argv, *args, *((f"--api-keys={api_key}",) if api_key else ()))
     return LaunchSpec(
         "lmdeploy",
         argv,

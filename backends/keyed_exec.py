@@ -4,7 +4,7 @@ LMDeploy takes its keys only as ``--api-keys KEY`` on its command line, and ever
 can read a command line (``ps``, ``/proc/PID/cmdline``). This launcher is what o1tui runs
 instead: it reads the key from an environment variable (``/proc/PID/environ`` is readable by
 the owner only), removes the variable so the server's own children do not inherit it, appends
-``FLAG KEY`` to ``sys.argv`` *inside* the process (``sys.argv`` is a Python list; the kernel's
+``FLAG=KEY`` to ``sys.argv`` *inside* the process (``sys.argv`` is a Python list; the kernel's
 copy of the command line stays as it was), and runs the real program in the same process.
 
 Usage (run by path with the server's own interpreter; standard library only, so it needs no
@@ -39,7 +39,8 @@ def build_argv(argv: list[str], environ: dict[str, str]) -> tuple[str, str, list
     args = rest[1:]
     key = environ.get(opts["--key-env"], "")
     if key:
-        args = args + [opts["--key-flag"], key]
+        # One word, FLAG=KEY: a key that begins with "-" is never read as an option.
+        args = args + [f"{opts['--key-flag']}={key}"]
     if "--module" in opts:
         return "module", opts["--module"], args
     if "--script" in opts:

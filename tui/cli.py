@@ -362,6 +362,10 @@ async def _run_ask(args: argparse.Namespace, settings: Any, question: str, handl
         )
     )
     loop = asyncio.get_running_loop()
+    # remove_signal_handler() resets a signal to its default action, which for SIGTERM and
+    # SIGHUP is death before the managed server is stopped: the handlers in place before
+    # (interrupt_on_termination's) are put back instead.
+    previous = {sig: signal.getsignal(sig) for sig in CANCEL_SIGNALS}
     for sig in CANCEL_SIGNALS:
         loop.add_signal_handler(sig, task.cancel)
     try:
@@ -369,8 +373,15 @@ async def _run_ask(args: argparse.Namespace, settings: Any, question: str, handl
     except asyncio.CancelledError:
         pass  # run_chain saved the chain as cancelled before re-raising
     finally:
-        for sig in CANCEL_SIGNALS:
-            loop.remove_signal_handler(sig)
+        # Blocked while they are swapped, so none lands in between on the default action.
+        signal.pthread_sigmask(signal.SIG_BLOCK, CANCEL_SIGNALS)
+        try:
+            for sig in CANCEL_SIGNALS:
+                loop.remove_signal_handler(sig)
+                if previous[sig] is not None:
+                    signal.signal(sig, previous[sig])
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, CANCEL_SIGNALS)
         await client.aclose()
         history.close()
     return chain
@@ -572,6 +583,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: {clean_line(str(err), 500)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
+        # A signal can land between a server's start and the ``try`` that would stop it: a
+        # command that runs a server in the foreground stops whatever it started.
+        if args.command in ("ask", "serve") and "backends.supervisor" in sys.modules:
+            from backends.supervisor import stop_all_servers
+
+            stop_all_servers()
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
