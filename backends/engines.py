@@ -14,7 +14,6 @@ every log of that command shows ``***`` instead.
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import os
 import re
@@ -28,7 +27,12 @@ from typing import Mapping, Sequence
 from backends.errors import BackendError
 from backends.presets import DEFAULT_CPU_MODEL, DEFAULT_GPU_MODEL, ModelRef
 
+#: The engines o1tui can run a model with; the one definition the CLI and settings use.
 ENGINE_NAMES = ("lmdeploy", "llamacpp", "transformers")
+#: What ``--engine`` and the ``engine`` setting accept: an engine, or ``auto`` (choose one).
+ENGINE_CHOICES = ("auto", *ENGINE_NAMES)
+#: LMDeploy's inference backends (``--backend``; None: LMDeploy's choice).
+BACKEND_NAMES = ("turbomind", "pytorch")
 #: Environment variable :mod:`backends.keyed_exec` reads the key from.
 KEY_ENV = "O1TUI_SERVER_API_KEY"
 KEYED_EXEC = str(Path(__file__).with_name("keyed_exec.py"))
@@ -37,6 +41,14 @@ REDACTED = "***"
 #: How long a start may take before it counts as hung: LMDeploy needs ~100 s on an H100
 #: (imports, engine process, weights, CUDA graphs), longer on a first download.
 READY_TIMEOUT_S = {"lmdeploy": 900.0, "llamacpp": 120.0}
+
+#: The fewest sequences a managed LMDeploy server decodes at once: a whole group of chains
+#: (self-consistency, up to this many samples) must run in one batch, not queue. LMDeploy's own
+#: default is 128 or more; a smaller ``max_batch_size`` asked for is raised to this.
+MIN_CONCURRENT_SEQUENCES = 32
+#: Requests each engine's server works on at once (None: as many as it is sent). llama.cpp's
+#: Python server runs one at a time and queues the rest (see ``--interrupt_requests`` below).
+ENGINE_CONCURRENCY: dict[str, int | None] = {"lmdeploy": None, "llamacpp": 1, "transformers": 1}
 
 INSTALL_HINTS = {
     "lmdeploy": "pip install 'o1tui[gpu]'  (LMDeploy, for NVIDIA GPUs)",
@@ -78,6 +90,9 @@ class LaunchSpec:
     api_key: str | None
     env: Mapping[str, str] = field(default_factory=dict)
     ready_timeout_s: float = 300.0
+    #: Where the server says it is loading (503) before ``/v1/models`` answers; ``None`` for a
+    #: server that has no such path (llama-cpp-python's: every poll would log a 404).
+    health_path: str | None = "/health"
 
     @property
     def base_url(self) -> str:
@@ -174,6 +189,8 @@ def _has_module(name: str) -> bool:
 def lmdeploy_version() -> tuple[int, ...] | None:
     """The installed LMDeploy's version, without importing it (``None`` when unknown)."""
     try:
+        import importlib.metadata  # 15 ms: only when LMDeploy is about to be started
+
         text = importlib.metadata.version("lmdeploy")
     except importlib.metadata.PackageNotFoundError:
         return None
@@ -231,7 +248,7 @@ def lmdeploy_command(
     if opts.cache_max_entry_count is not None:
         args += ["--cache-max-entry-count", str(opts.cache_max_entry_count)]
     if opts.max_batch_size:
-        args += ["--max-batch-size", str(opts.max_batch_size)]
+        args += ["--max-batch-size", str(max(opts.max_batch_size, MIN_CONCURRENT_SEQUENCES))]
     if opts.enable_prefix_caching:
         args.append("--enable-prefix-caching")
     if model.model_format:
@@ -241,7 +258,7 @@ def lmdeploy_command(
             "--reasoning-parser",
             lmdeploy_parser_name(model.reasoning_parser, version or lmdeploy_version()),
         ]
-    args += list(opts.extra_args)
+    args += _floor_batch_size(opts.extra_args)
     env = {"PYTHONUNBUFFERED": "1"}
     if model.path is None and model.modelscope_id:
         env["LMDEPLOY_USE_MODELSCOPE"] = "True"  # LMDeploy fetches the id from ModelScope itself
@@ -264,6 +281,22 @@ def lmdeploy_command(
     )
 
 
+def _floor_batch_size(extra: Sequence[str]) -> list[str]:
+    """Extra server arguments with any ``--max-batch-size`` raised to
+    :data:`MIN_CONCURRENT_SEQUENCES` (both ``--flag N`` and ``--flag=N``)."""
+    args = list(extra)
+    for i, arg in enumerate(args):
+        flag, eq, value = arg.partition("=")
+        if flag != "--max-batch-size":
+            continue
+        at = i if eq else i + 1
+        value = value if eq else (args[at] if at < len(args) else "")
+        if value.isdigit() and int(value) < MIN_CONCURRENT_SEQUENCES:
+            floor = str(MIN_CONCURRENT_SEQUENCES)
+            args[at] = f"{flag}={floor}" if eq else floor
+    return args
+
+
 def llamacpp_command(
     model: ModelRef, opts: ServerOptions, api_key: str | None, *, python: str | None = None
 ) -> LaunchSpec:
@@ -284,6 +317,10 @@ def llamacpp_command(
         model.served_name,
         "--n_ctx",
         str(opts.n_ctx),
+        # By default a new request cuts the one streaming short (it ends with [DONE] mid-
+        # answer): chains run at once (a group) would each get a truncated reply. Queue them.
+        "--interrupt_requests",
+        "false",
         *opts.extra_args,
     ]
     env = {"PYTHONUNBUFFERED": "1"}
@@ -303,6 +340,7 @@ def llamacpp_command(
         api_key,
         env,
         READY_TIMEOUT_S["llamacpp"],
+        health_path=None,
     )
 
 

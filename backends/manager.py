@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from backends.client import ChatClient
+from backends.locations import log_dir
+from backends.state import ServerState
 from backends.engines import (
+    ENGINE_CONCURRENCY,
     EngineUnavailable,
     ServerOptions,
     build_command,
@@ -48,15 +51,8 @@ LOOPBACK = "127.0.0.1"
 
 
 def default_log_dir() -> Path:
-    """``tui.locations.log_dir()`` when the app is installed, else platformdirs' log dir."""
-    try:
-        from tui.locations import log_dir
-
-        return Path(log_dir())
-    except ImportError:
-        import platformdirs
-
-        return Path(platformdirs.user_log_dir("o1tui"))
+    """Where server logs go (``$O1TUI_LOG_DIR`` or the user log dir)."""
+    return log_dir()
 
 
 def new_api_key() -> str:
@@ -108,6 +104,12 @@ class ServerHandle:
     def notice(self) -> str | None:
         """A line the app and CLI show while this model runs (the tiny model's caveat)."""
         return TINY_MODEL_NOTICE if self.tiny else None
+
+    @property
+    def concurrency(self) -> int | None:
+        """How many requests the model works on at once (None: no limit o1tui needs to
+        respect); groups run at most this many chains together."""
+        return ENGINE_CONCURRENCY.get(self.engine)
 
     @property
     def running(self) -> bool:
@@ -451,7 +453,7 @@ class ManagedServer:
         self,
         settings: Any,
         *,
-        on_change: Callable[[str], None] | None = None,
+        on_change: Callable[[ServerState], None] | None = None,
         on_line: Callable[[str], None] | None = None,
         **start_kwargs: Any,
     ) -> None:
@@ -462,16 +464,16 @@ class ManagedServer:
         self.handle: ServerHandle | None = None
         self.error: str | None = None
         self.model_name: str | None = model if (model := _get(settings, "model")) else None
-        self._state = "stopped"
+        self._state = ServerState.STOPPED
         self._closed = False
 
     @property
-    def state(self) -> str:
-        if self._state == "ready" and self.handle is not None and not self.handle.running:
-            return "crashed"
+    def state(self) -> ServerState:
+        if self._state is ServerState.READY and self.handle is not None and not self.handle.running:
+            return ServerState.CRASHED
         return self._state
 
-    def _set(self, state: str) -> None:
+    def _set(self, state: ServerState) -> None:
         self._state = state
         if self.on_change is not None:
             self.on_change(state)
@@ -499,7 +501,7 @@ class ManagedServer:
                 uptime_s=proc.uptime_s if proc.running else None,
                 log_path=str(proc.log_path) if proc.log_path else None,
             )
-            if not proc.running and self._state == "ready":
+            if not proc.running and self._state is ServerState.READY:
                 info["error"] = f"the server exited with code {proc.returncode}"
         return info
 
@@ -511,10 +513,10 @@ class ManagedServer:
         import asyncio
         from dataclasses import replace as dc_replace
 
-        if self.handle is not None and self.handle.running and self._state == "ready":
+        if self.handle is not None and self.handle.running and self._state is ServerState.READY:
             return
         self.error = None
-        self._set("starting")
+        self._set(ServerState.STARTING)
         settings = self.settings
         if self.model_name and dataclasses_has(settings, "model"):
             settings = dc_replace(settings, model=self.model_name)
@@ -540,9 +542,9 @@ class ManagedServer:
             await asyncio.to_thread(start_and_wait)
         except Exception as err:  # shown on the screen; the app stays usable
             self.error = str(err).splitlines()[0] if str(err) else type(err).__name__
-            self._set("crashed")
+            self._set(ServerState.CRASHED)
             return
-        self._set("external" if self.handle.reused else "ready")
+        self._set(ServerState.EXTERNAL if self.handle.reused else ServerState.READY)
 
     def shutdown(self) -> None:
         """Stop the server, also one still loading, and start no other (the app is closing)."""
@@ -554,9 +556,9 @@ class ManagedServer:
         import asyncio
 
         if self.handle is not None:
-            self._set("stopping")
+            self._set(ServerState.STOPPING)
             await asyncio.to_thread(self.handle.stop)
-        self._set("stopped")
+        self._set(ServerState.STOPPED)
 
     async def restart(self) -> None:
         await self.stop()

@@ -26,7 +26,7 @@ from backends.errors import (
     ResponseFormatUnsupported,
     ServerError,
     StreamDropped,
-    TimeoutError_,
+    RequestTimeout,
 )
 
 if TYPE_CHECKING:  # importing openai costs a few hundred ms; only pay it when a client is made
@@ -257,8 +257,8 @@ class OpenAIChatClient:
 
     # -- errors ------------------------------------------------------------------------
 
-    def _stall_error(self) -> TimeoutError_:
-        return TimeoutError_(
+    def _stall_error(self) -> RequestTimeout:
+        return RequestTimeout(
             f"the server at {self.base_url} sent nothing for {self.stall_timeout_s:g} s"
         )
 
@@ -273,7 +273,7 @@ class OpenAIChatClient:
         o = self._openai
         url = self.base_url
         if isinstance(err, o.APITimeoutError):
-            return TimeoutError_(f"the server at {url} did not answer within {self.timeout_s:g} s")
+            return RequestTimeout(f"the server at {url} did not answer within {self.timeout_s:g} s")
         if isinstance(err, o.APIConnectionError):
             return ConnectError(f"cannot reach the server at {url}: {_root_cause(err)}")
         if isinstance(err, o.APIResponseValidationError):

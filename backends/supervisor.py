@@ -16,7 +16,6 @@ and ``on_exit`` are called from those threads; a UI must hand them to its own lo
 from __future__ import annotations
 
 import collections
-import enum
 import http.client
 import json
 import os
@@ -33,20 +32,12 @@ from typing import Callable, Mapping
 
 from backends.engines import LaunchSpec
 from backends.errors import BackendError
+from backends.sanitize import clean
 from backends.signals import termination_deferred
-from tui.sanitize import clean
+from backends.state import ServerState
 
 RING_LINES = 1000
 STOP_GRACE_S = 10.0
-
-
-class ServerState(str, enum.Enum):
-    NEW = "new"
-    STARTING = "starting"
-    READY = "ready"
-    STOPPING = "stopping"
-    STOPPED = "stopped"  #: stopped by us
-    EXITED = "exited"  #: ended on its own (crash, or start-up failure)
 
 
 class ServerStartError(BackendError):
@@ -110,12 +101,21 @@ def _get(
         conn.close()
 
 
-def probe(host: str, port: int, api_key: str | None = None, timeout_s: float = 2.0) -> Probe:
-    """Ask ``/health`` then ``/v1/models`` what serves on ``host:port``; never raises."""
+def probe(
+    host: str,
+    port: int,
+    api_key: str | None = None,
+    timeout_s: float = 2.0,
+    *,
+    health_path: str | None = "/health",
+) -> Probe:
+    """Ask ``health_path`` (when given) then ``/v1/models`` what serves on ``host:port``;
+    never raises."""
     try:
-        status, _ = _get(host, port, "/health", None, timeout_s)
-        if status == 503:
-            return Probe("starting", detail="health: 503")
+        if health_path is not None:
+            status, _ = _get(host, port, health_path, None, timeout_s)
+            if status == 503:
+                return Probe("starting", detail="health: 503")
         status, body = _get(host, port, "/v1/models", api_key, timeout_s)
     except ConnectionRefusedError:
         return Probe("down")
@@ -421,7 +421,11 @@ class ServerProcess:
             if self._exited.wait(0):
                 self._exited_during_start()
             result = probe(
-                self.spec.host, self.spec.port, self.spec.api_key, timeout_s=min(2.0, timeout)
+                self.spec.host,
+                self.spec.port,
+                self.spec.api_key,
+                timeout_s=min(2.0, timeout),
+                health_path=self.spec.health_path,
             )
             elapsed = time.monotonic() - (self.started_at or time.monotonic())
             if on_poll is not None:

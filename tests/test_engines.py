@@ -14,6 +14,7 @@ from backends import keyed_exec
 from backends.engines import (
     KEY_ENV,
     KEYED_EXEC,
+    MIN_CONCURRENT_SEQUENCES,
     EngineUnavailable,
     Program,
     ServerOptions,
@@ -26,6 +27,7 @@ from backends.engines import (
 from backends.gpu import GpuInfo, parse_nvidia_smi, query_gpus
 from backends.presets import ModelRef, find_preset, resolve
 from tests.servers_helpers import FAKE_LMDEPLOY, use_fake_lmdeploy
+from tui.group import MAX_SAMPLES
 
 PLAIN = Program(("lmdeploy",))  # an lmdeploy that is not a Python script: key must go on argv
 KEY = "k-123"
@@ -61,7 +63,8 @@ def test_lmdeploy_command_has_the_real_cli_flags():
     assert _value(argv, "--tp") == "2"
     assert _value(argv, "--session-len") == "32768"
     assert _value(argv, "--cache-max-entry-count") == "0.5"
-    assert _value(argv, "--max-batch-size") == "8"
+    # 8 asked for, 32 given: a group of up to 32 chains must decode in one batch
+    assert _value(argv, "--max-batch-size") == "32"
     assert "--enable-prefix-caching" in argv
     assert _value(argv, "--log-level") == "INFO"
     assert f"--api-keys={KEY}" in argv  # one word: a key starting with "-" stays a value
@@ -69,6 +72,32 @@ def test_lmdeploy_command_has_the_real_cli_flags():
     assert KEY not in spec.display() and "--api-keys=***" in spec.display()
     assert spec.base_url == "http://127.0.0.1:23333/v1"
     assert "LMDEPLOY_USE_MODELSCOPE" not in spec.env
+
+
+@pytest.mark.parametrize(
+    ("asked", "extra", "expected"),
+    [
+        (None, (), None),  # LMDeploy's own default (128 or more) is left alone
+        (64, (), "64"),
+        (32, (), "32"),
+        (1, (), "32"),
+        (None, ("--max-batch-size", "4"), "32"),
+        (None, ("--max-batch-size", "256"), "256"),
+    ],
+)
+def test_lmdeploy_never_caps_concurrency_below_a_full_group(asked, extra, expected):
+    opts = ServerOptions(port=1, max_batch_size=asked, extra_args=extra)
+    argv = list(lmdeploy_command(_ref(), opts, None, program=PLAIN).argv)
+    if expected is None:
+        assert "--max-batch-size" not in argv
+    else:
+        assert _value(argv, "--max-batch-size") == expected
+        assert argv.count("--max-batch-size") == 1
+    assert MIN_CONCURRENT_SEQUENCES == 32 == MAX_SAMPLES
+    eq = lmdeploy_command(
+        _ref(), ServerOptions(port=1, extra_args=("--max-batch-size=2",)), None, program=PLAIN
+    )
+    assert "--max-batch-size=32" in eq.argv
 
 
 def test_prefix_caching_can_be_turned_off_and_defaults_are_lmdeploys():
@@ -156,6 +185,8 @@ def test_llamacpp_command():
     assert _value(argv, "--port") == "8080"
     assert _value(argv, "--model_alias") == "smol"
     assert _value(argv, "--n_threads") == "2"
+    # a new request must queue, not cut the streaming one short (groups send several)
+    assert _value(argv, "--interrupt_requests") == "false"
     assert "--api_key" not in argv and spec.env["API_KEY"] == KEY
     on_argv = llamacpp_command(ref, ServerOptions(port=1, key_in_env=False), KEY, python="py")
     assert _value(list(on_argv.argv), "--api_key") == KEY and "***" in on_argv.display()

@@ -147,3 +147,32 @@ def test_stop_leaves_no_process_behind(tmp_path):
     assert handle.process.state is ServerState.STOPPED
     assert probe("127.0.0.1", handle.port, handle.api_key).kind == "down"
     assert handle.api_key not in handle.process.log_path.read_text()
+
+
+def test_ask_on_the_cpu_fallback_prints_only_its_own_progress(tmp_path):
+    """`o1tui ask` with the real llama.cpp: its ~2 000 loader and timing lines go to the log
+    file, not to the terminal, and the log holds no `GET /health 404`."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(repo),
+        O1TUI_DATA_DIR=str(tmp_path / "data"),
+        O1TUI_CONFIG_DIR=str(tmp_path / "config"),
+        O1TUI_LOG_DIR=str(tmp_path / "logs"),
+    )
+    argv = [sys.executable, "-m", "tui.cli", "ask", "What is 3 + 4?", "--engine", "llamacpp"]
+    argv += ["--strategy", "plain", "--param", "max_tokens=16"]
+    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (log,) = (tmp_path / "logs").glob("llamacpp-*.log")
+    err = proc.stderr.splitlines()
+    assert err[-2] == f"o1tui: starting llama.cpp with smollm2-135m-instruct; server log: {log}"
+    assert err[-1].startswith("o1tui: llama.cpp ready after ")
+    assert len(err) <= 4 and "llama_" not in proc.stderr + proc.stdout
+    text = log.read_text()
+    assert "llama_" in text and "/v1/chat/completions" in text  # the lines are in the log
+    assert "/health" not in text

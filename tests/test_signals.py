@@ -129,7 +129,7 @@ def test_two_interrupts_during_a_managed_load(data_dir, model_dir, gap_s):
     pgid = None
     try:
         pgid = _wait_for(lambda: server_pgid(port), 60, "the managed server")
-        _read_until(proc, b"Loading weights", 60, proc.stderr)  # o1tui is waiting for it
+        _read_until(proc, b"server log:", 60, proc.stderr)  # o1tui waits for it now
         proc.send_signal(signal.SIGINT)
         # The server ignores SIGTERM, so the stop is still waiting out its grace period.
         time.sleep(gap_s)

@@ -16,7 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from backends.engines import BACKEND_NAMES, ENGINE_CHOICES
+from backends.errors import O1Error
 from tui import __version__
+from tui.lang import LANG_CHOICES
+from tui.strategies import STRATEGY_NAMES
 
 PROG = "o1tui"
 
@@ -24,18 +28,16 @@ PROG = "o1tui"
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
-STRATEGIES = ("g1", "thinking", "plain", "native")
 #: Signals that cancel a running chain (kept as cancelled): Ctrl+C, kill, the SSH session closing.
 CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-ENGINES = ("auto", "lmdeploy", "llamacpp", "transformers")
 
 
-class UserError(Exception):
+class UserError(O1Error):
     """A problem the user can fix; printed as one line, exit status 2 unless given."""
 
     def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
         super().__init__(message)
-        self.code = code
+        self.exit_code = code
 
 
 # --- argument parsing ---------------------------------------------------------------------
@@ -89,7 +91,7 @@ def _model_options() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--engine",
-        choices=ENGINES,
+        choices=ENGINE_CHOICES,
         default=S,
         help="what runs the model when o1tui starts it (default auto: lmdeploy with "
         "a GPU, else llama.cpp, else transformers)",
@@ -105,7 +107,7 @@ def _server_options() -> argparse.ArgumentParser:
     g = p.add_argument_group("managed server")
     g.add_argument(
         "--backend",
-        choices=("turbomind", "pytorch"),
+        choices=BACKEND_NAMES,
         default=S,
         help="LMDeploy engine (default: LMDeploy's choice)",
     )
@@ -122,7 +124,7 @@ def _server_options() -> argparse.ArgumentParser:
         type=int,
         default=S,
         metavar="N",
-        help="LMDeploy's cap on concurrent sequences (default: LMDeploy's own)",
+        help="LMDeploy's cap on concurrent sequences, at least 32 (default: LMDeploy's own)",
     )
     g.add_argument(
         "--no-prefix-caching",
@@ -158,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument(
         "--strategy",
-        choices=STRATEGIES,
+        choices=STRATEGY_NAMES,
         default=argparse.SUPPRESS,
         help="strategy the app starts with (default g1)",
     )
@@ -182,14 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question", help="the question; '-' reads it from standard input")
     ask.add_argument(
         "--strategy",
-        choices=STRATEGIES,
+        choices=STRATEGY_NAMES,
         default=argparse.SUPPRESS,
         help="g1 step chain (default), InternLM3 thinking mode, plain answer, or "
         "native <think> reasoning",
     )
     ask.add_argument(
         "--lang",
-        choices=("auto", "en", "zh"),
+        choices=LANG_CHOICES,
         default=argparse.SUPPRESS,
         help="g1 prompt language (default: from the question)",
     )
@@ -245,34 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --- settings -----------------------------------------------------------------------------
 
-#: CLI attribute -> Settings field, for the flags that override the config file.
-_OVERRIDES = {
-    "endpoint": "endpoint",
-    "api_key": "api_key",
-    "model": "model",
-    "engine": "engine",
-    "port": "port",
-    "strategy": "strategy",
-    "lang": "lang",
-    "max_steps": "max_steps",
-    "theme": "theme",
-    "keep_server": "keep_server",
-    "backend": "backend",
-    "tp": "tp",
-    "session_len": "session_len",
-    "max_batch_size": "max_batch_size",
-    "enable_prefix_caching": "enable_prefix_caching",
-}
-
 
 def resolve_settings(args: argparse.Namespace) -> Any:
     """Defaults < config file < environment < flags."""
-    from tui.config import load_settings
+    from tui.config import SETTING_NAMES, load_settings
 
     settings = load_settings(getattr(args, "config", None))
-    changes = {
-        field: getattr(args, attr) for attr, field in _OVERRIDES.items() if hasattr(args, attr)
-    }
+    # A flag is stored under its setting's name, and only when given (defaults are SUPPRESSed).
+    changes = {name: getattr(args, name) for name in SETTING_NAMES if hasattr(args, name)}
     settings = dataclasses.replace(settings, **changes)
     for warning in getattr(settings, "warnings", None) or []:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
@@ -326,7 +308,7 @@ async def _connect(settings: Any, args: argparse.Namespace, handle: Any) -> Any:
 
 
 def _progress_line(line: str) -> None:
-    """Server start-up progress goes to stderr so ``--json`` output stays clean."""
+    """``serve``: the server's lines and start-up progress go to stderr."""
     from tui.sanitize import clean_line
 
     print(clean_line(line, 200), file=sys.stderr, flush=True)
@@ -408,6 +390,7 @@ def strategy_options(settings: Any, lang: str | None, params: dict[str, Any]) ->
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
+    from tui.ask_progress import AskProgress, report_server_exit, start_server
     from tui.chain import validate_question
     from tui.printer import EXIT_CODES
     from tui.sanitize import clean_line
@@ -421,15 +404,18 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if settings.max_steps < 1:
         raise UserError("--max-steps must be at least 1")
     handle = None
+    progress = AskProgress()
     if not settings.endpoint:
         # Started here, in the main thread, so Ctrl+C (or SIGTERM, SIGHUP) during a long model
         # load stops it.
-        from backends.manager import ensure_server, interrupt_on_termination
+        from backends.manager import interrupt_on_termination
 
         interrupt_on_termination()
-        handle = ensure_server(settings, progress=_progress_line)
+        handle = start_server(settings, progress)
     try:
         chain = asyncio.run(_run_ask(args, settings, question, handle))
+        if chain.status.value == "error":
+            report_server_exit(handle, progress)
     finally:
         if handle is not None:
             handle.stop()
@@ -456,7 +442,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def _get_chain(history: Any, ident: str) -> Any:
     chain = history.get(ident)
     if chain is None:
-        raise UserError(f"no chain with id {ident!r} in the history", code=EXIT_FAILURE)
+        raise UserError(f"no chain with id {ident!r} in the history")
     return chain
 
 
@@ -568,20 +554,14 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point. Every failure a user can meet ends in one line on stderr, never a traceback."""
-    from backends.errors import BackendError
-    from tui.config import ConfigError
-    from tui.history import HistoryError
     from tui.sanitize import clean_line
 
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except UserError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return err.code
-    except BackendError as err:  # a server's words may hold anything: cleaned like model text
-        print(f"{PROG}: {clean_line(str(err), 500)}", file=sys.stderr)
-        return EXIT_FAILURE
+    except O1Error as err:  # a server's or a file's words may hold anything: cleaned
+        print(f"{PROG}: error: {clean_line(str(err), 500)}", file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
         # A signal can land between a server's start and the ``try`` that would stop it: a
         # command that runs a server in the foreground stops whatever it started.
@@ -595,9 +575,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `o1tui history list | head`: the reader left; quietly, like other Unix tools.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (ConfigError, HistoryError) as err:
-        print(f"{PROG}: error: {clean_line(str(err), 500)}", file=sys.stderr)
-        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

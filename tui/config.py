@@ -20,7 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backends.engines import BACKEND_NAMES, ENGINE_CHOICES
+from backends.errors import O1Error
 from tui import locations
+from tui.lang import LANG_CHOICES
+from tui.strategies import STRATEGY_NAMES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,7 +34,7 @@ else:  # pragma: no cover - Python 3.10
 ENV_PREFIX = "O1TUI_"
 
 
-class ConfigError(Exception):
+class ConfigError(O1Error):
     """A setting that cannot be used; the message names the key and the file (or variable)."""
 
 
@@ -65,10 +69,10 @@ class Settings:
 
 #: Fields with a fixed set of values (None is allowed where the field is optional).
 CHOICES: dict[str, tuple[str, ...]] = {
-    "engine": ("auto", "lmdeploy", "llamacpp", "transformers"),
-    "backend": ("turbomind", "pytorch"),
-    "strategy": ("g1", "thinking", "plain", "native"),
-    "lang": ("auto", "en", "zh"),
+    "engine": ENGINE_CHOICES,
+    "backend": BACKEND_NAMES,
+    "strategy": STRATEGY_NAMES,
+    "lang": LANG_CHOICES,
 }
 
 #: Numeric fields that must be positive (``port`` has its own range).

@@ -27,6 +27,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker
 
+from backends.state import ServerState
 from tui.app import actions as registry
 from tui.app.messages import (
     ChainDone,
@@ -174,7 +175,7 @@ class O1App(App[int]):
         self.controller: Any | None = None
         self.runs: dict[str, ChainRun] = {}
         self.current_id: str | None = None
-        self.server_state = "none"
+        self.server_state = ServerState.NONE
         self.server_detail = ""
         self.server_log: list[str] = []
         self.model_name: str = getattr(settings, "model", "") or ""
@@ -265,7 +266,9 @@ class O1App(App[int]):
         if self.client is not None:
             self.post_message(
                 ServerStateChanged(
-                    "ready", model=self.model_name, address=_address(self.settings.endpoint)
+                    ServerState.READY,
+                    model=self.model_name,
+                    address=_address(self.settings.endpoint),
                 )
             )
         else:
@@ -286,7 +289,7 @@ class O1App(App[int]):
         address = _address(settings.endpoint)
         self.post_message(
             ServerStateChanged(
-                "connecting", "asking for models", model=self.model_name, address=address
+                ServerState.CONNECTING, "asking for models", model=self.model_name, address=address
             )
         )
         module = await asyncio.to_thread(__import__, "backends.openai_client", fromlist=["x"])
@@ -302,14 +305,18 @@ class O1App(App[int]):
         except Exception as err:  # noqa: BLE001 - every failure is shown, the app stays up
             self.client = client  # a later chain may still work once the server is up
             self.post_message(
-                ServerStateChanged("error", _one_line(err), model=self.model_name, address=address)
+                ServerStateChanged(
+                    ServerState.ERROR, _one_line(err), model=self.model_name, address=address
+                )
             )
             return
         if served and settings.model not in served:
             # The configured default names a preset; the endpoint serves what it serves.
             client.model = served[0]
         self.client = client
-        self.post_message(ServerStateChanged("ready", model=client.model, address=address))
+        self.post_message(
+            ServerStateChanged(ServerState.READY, model=client.model, address=address)
+        )
 
     async def _start_managed(self, settings: Any) -> None:
         try:
@@ -317,7 +324,7 @@ class O1App(App[int]):
         except ImportError:
             self.post_message(
                 ServerStateChanged(
-                    "none", "no server: start o1tui with --endpoint URL --model NAME"
+                    ServerState.NONE, "no server: start o1tui with --endpoint URL --model NAME"
                 )
             )
             return
@@ -348,20 +355,16 @@ class O1App(App[int]):
         if notice:
             self.notify(clean_line(notice, 300), severity="warning", markup=False, timeout=10)
         self.post_message(
-            ServerStateChanged("ready", model=self.client.model, address=_address(url))
+            ServerStateChanged(ServerState.READY, model=self.client.model, address=_address(url))
         )
 
     async def on_server_state_changed(self, message: ServerStateChanged) -> None:
         controller = self.controller
         handle = getattr(controller, "handle", None)
-        if (
-            message.state in ("ready", "external")
-            and handle is not None
-            and handle is not self.server_handle
-        ):
+        if message.state.serving and handle is not None and handle is not self.server_handle:
             await self._use_handle(handle)  # (re)started from the server screen
             return
-        if message.state == "crashed" and getattr(controller, "error", None):
+        if message.state is ServerState.CRASHED and getattr(controller, "error", None):
             message.detail = controller.error
         self.server_state, self.server_detail = message.state, message.detail
         header = self.query_one(StatusHeader)
@@ -371,7 +374,7 @@ class O1App(App[int]):
             header.model = message.model
         if message.address is not None:
             header.address = message.address
-        if message.state == "error":
+        if message.state is ServerState.ERROR:
             self.notify(
                 clean_line(message.detail, 300),
                 title="Server",
@@ -764,8 +767,9 @@ class EndpointController:
         self.app = app
 
     @property
-    def state(self) -> str:
-        return "external" if self.app.server_state == "ready" else self.app.server_state
+    def state(self) -> ServerState:
+        state = self.app.server_state
+        return ServerState.EXTERNAL if state is ServerState.READY else state
 
     def info(self) -> dict[str, Any]:
         app = self.app
@@ -774,7 +778,7 @@ class EndpointController:
             "model": app.model_name,
             "url": url,
             "engine": "external endpoint",
-            "error": app.server_detail if app.server_state == "error" else None,
+            "error": app.server_detail if app.server_state is ServerState.ERROR else None,
         }
 
     def log_lines(self) -> list[str]:

@@ -72,6 +72,11 @@ class Strategy(Protocol):
     #: The registry name (``g1``, ``thinking``, ``plain``, ``native``).
     name: str
 
+    def default_temperature(self, lang: str) -> float:
+        """The sampling temperature the strategy uses when the options give none (``lang``
+        is ``"en"``/``"zh"``: g1's prompts differ)."""
+        ...
+
     def run(
         self, question: str, client: ChatClient, options: StrategyOptions
     ) -> AsyncIterator[Event]:

@@ -153,6 +153,9 @@ class G1Strategy:
 
     name = "g1"
 
+    def default_temperature(self, lang: str) -> float:
+        return G1_PROMPTS[normalize_lang(lang, "")].temperature
+
     async def run(
         self, question: str, client: ChatClient, options: StrategyOptions
     ) -> AsyncIterator[Event]:

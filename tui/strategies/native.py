@@ -54,6 +54,9 @@ class NativeStrategy:
 
     name = "native"
 
+    def default_temperature(self, lang: str) -> float:
+        return DEFAULT_TEMPERATURE
+
     async def run(
         self, question: str, client: ChatClient, options: StrategyOptions
     ) -> AsyncIterator[Event]:

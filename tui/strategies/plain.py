@@ -30,6 +30,9 @@ class PlainStrategy:
 
     name = "plain"
 
+    def default_temperature(self, lang: str) -> float:
+        return DEFAULT_TEMPERATURE
+
     async def run(
         self, question: str, client: ChatClient, options: StrategyOptions
     ) -> AsyncIterator[Event]:

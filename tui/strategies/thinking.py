@@ -45,6 +45,9 @@ class ThinkingStrategy:
 
     name = "thinking"
 
+    def default_temperature(self, lang: str) -> float:
+        return DEFAULT_TEMPERATURE
+
     async def run(
         self, question: str, client: ChatClient, options: StrategyOptions
     ) -> AsyncIterator[Event]:

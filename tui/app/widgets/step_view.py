@@ -12,7 +12,6 @@ expanded, so opening a long saved chain costs little.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 
 from textual.content import Content
 from textual.widgets import Collapsible, Markdown
