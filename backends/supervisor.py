@@ -32,6 +32,7 @@ from typing import Callable, Mapping
 
 from backends.engines import LaunchSpec
 from backends.errors import BackendError
+from backends.stages import StageTracker, failure_line
 from backends.sanitize import clean
 from backends.signals import termination_deferred
 from backends.state import ServerState
@@ -270,6 +271,8 @@ class ServerProcess:
         self._threads: list[threading.Thread] = []
         self.started_at: float | None = None  #: time.monotonic() at start
         self.ready_at: float | None = None
+        #: The start-up's stages, read from the output (backends.stages).
+        self.stages = StageTracker(spec.engine)
 
     # -- facts --
     @property
@@ -325,6 +328,8 @@ class ServerProcess:
             raise RuntimeError("server already started")
         self._log.open()
         self._log.write(f"# command: {self.spec.display()}", ring=False)
+        for note in self.spec.notes:
+            self._log.write(f"o1tui: {note}")
         env = {**self._base_env, **self.spec.env}
         try:
             self._proc = subprocess.Popen(
@@ -344,6 +349,7 @@ class ServerProcess:
             ) from err
         _STARTED.add(self)
         self.started_at = time.monotonic()
+        self.stages = StageTracker(self.spec.engine, started_at=self.started_at)
         self._state = ServerState.STARTING
         for target, name in ((self._read, "reader"), (self._wait, "waiter")):
             thread = threading.Thread(
@@ -378,6 +384,8 @@ class ServerProcess:
         if not line:
             return
         self._log.write(line)
+        if self._state == ServerState.STARTING:
+            self.stages.feed(line)
         if self.on_line is not None:
             try:
                 self.on_line(line)
@@ -435,6 +443,7 @@ class ServerProcess:
                     self._exited_during_start()
                 self._state = ServerState.READY
                 self.ready_at = time.monotonic()
+                self.stages.finish()
                 return
             if time.monotonic() >= deadline:
                 self.stop(grace_s=5.0)
@@ -452,8 +461,12 @@ class ServerProcess:
         for thread in self._threads:
             if thread.name.startswith("server-reader"):
                 thread.join(timeout=1.0)
+        # The server's own words first (the header shows one line), then the exit code.
+        why = failure_line(self.tail(60))
         raise ServerStartError(
-            f"{self.spec.engine} server exited during start-up (exit code {self._returncode})",
+            (f"{why} ({self.spec.engine} server exited during start-up, code {self._returncode})")
+            if why
+            else f"{self.spec.engine} server exited during start-up (exit code {self._returncode})",
             log_tail=self.tail(),
             returncode=self._returncode,
             log_path=self.log_path,
