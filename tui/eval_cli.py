@@ -378,7 +378,7 @@ async def _run_async(
         bar.start(runner.total(), runner.total() - len(runner.pending()))
         code = await _drive(runner, CANCEL_SIGNALS)
         bar.close()
-        run = store.get_run(run.id)
+        run = store.get_run(run.id) or run  # the row was written before the run: it is there
         rows = results(run.strategies, store.items(run.id))
         if code == 130:
             print(
