@@ -155,6 +155,8 @@ def server_options(settings: Any, port: int, host: str = LOOPBACK) -> ServerOpti
         max_batch_size=_get(settings, "max_batch_size"),
         enable_prefix_caching=bool(_get(settings, "enable_prefix_caching", True)),
         extra_args=tuple(str(a) for a in extra),
+        lmdeploy_in_process=bool(_get(settings, "lmdeploy_in_process", True)),
+        lmdeploy_env_check=bool(_get(settings, "lmdeploy_env_check", False)),
     )
 
 

@@ -31,6 +31,7 @@ from typing import Callable, Mapping
 
 from backends.engines import LaunchSpec
 from backends.errors import BackendError
+from backends.stages import StageTracker, failure_line
 from backends.sanitize import clean
 from backends.state import ServerState
 
@@ -254,6 +255,8 @@ class ServerProcess:
         self._threads: list[threading.Thread] = []
         self.started_at: float | None = None  #: time.monotonic() at start
         self.ready_at: float | None = None
+        #: The start-up's stages, read from the output (backends.stages).
+        self.stages = StageTracker(spec.engine)
 
     # -- facts --
     @property
@@ -309,6 +312,8 @@ class ServerProcess:
             raise RuntimeError("server already started")
         self._log.open()
         self._log.write(f"# command: {self.spec.display()}", ring=False)
+        for note in self.spec.notes:
+            self._log.write(f"o1tui: {note}")
         env = {**self._base_env, **self.spec.env}
         try:
             self._proc = subprocess.Popen(
@@ -327,6 +332,7 @@ class ServerProcess:
                 f"could not run {self.spec.argv[0]}: {err.strerror or err}"
             ) from err
         self.started_at = time.monotonic()
+        self.stages = StageTracker(self.spec.engine, started_at=self.started_at)
         self._state = ServerState.STARTING
         for target, name in ((self._read, "reader"), (self._wait, "waiter")):
             thread = threading.Thread(
@@ -361,6 +367,8 @@ class ServerProcess:
         if not line:
             return
         self._log.write(line)
+        if self._state == ServerState.STARTING:
+            self.stages.feed(line)
         if self.on_line is not None:
             try:
                 self.on_line(line)
@@ -418,6 +426,7 @@ class ServerProcess:
                     self._exited_during_start()
                 self._state = ServerState.READY
                 self.ready_at = time.monotonic()
+                self.stages.finish()
                 return
             if time.monotonic() >= deadline:
                 self.stop(grace_s=5.0)
@@ -435,8 +444,12 @@ class ServerProcess:
         for thread in self._threads:
             if thread.name.startswith("server-reader"):
                 thread.join(timeout=1.0)
+        # The server's own words first (the header shows one line), then the exit code.
+        why = failure_line(self.tail(60))
         raise ServerStartError(
-            f"{self.spec.engine} server exited during start-up (exit code {self._returncode})",
+            (f"{why} ({self.spec.engine} server exited during start-up, code {self._returncode})")
+            if why
+            else f"{self.spec.engine} server exited during start-up (exit code {self._returncode})",
             log_tail=self.tail(),
             returncode=self._returncode,
             log_path=self.log_path,

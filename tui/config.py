@@ -54,6 +54,10 @@ class Settings:
     cache_max_entry_count: float | None = None
     max_batch_size: int | None = None
     enable_prefix_caching: bool = True
+    #: LMDeploy's PyTorch engine in the API server's process (tested LMDeploy versions only).
+    lmdeploy_in_process: bool = True
+    #: LMDeploy's start-up environment check (off: ~15-20 s sooner; errors still show).
+    lmdeploy_env_check: bool = False
     keep_server: bool = False
     server_args: list[str] = field(default_factory=list)
     strategy: str = "g1"
