@@ -61,6 +61,30 @@ def _root_cause(err: BaseException) -> str:
     return reason
 
 
+async def within(awaitable: Any, timeout_s: float) -> Any:
+    """``asyncio.wait_for`` that never loses a cancellation.
+
+    Before Python 3.12, ``wait_for`` returns the result instead of raising when the awaited
+    call completes at the moment the caller is cancelled (a chunk arriving as Ctrl+C is
+    pressed); the chain then streams on and a cancelled group waits for it. Raises
+    ``asyncio.TimeoutError`` after ``timeout_s``.
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    except asyncio.CancelledError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        raise
+    if not done:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        raise asyncio.TimeoutError
+    return task.result()
+
+
 class OpenAIChatClient:
     """A :class:`~backends.client.ChatClient` for one model on one OpenAI-compatible server.
 
@@ -160,7 +184,7 @@ class OpenAIChatClient:
     async def _stream_once(self, request: dict[str, Any]) -> AsyncIterator[ChatChunk]:
         response_format = request.get("response_format")
         try:
-            stream = await asyncio.wait_for(
+            stream = await within(
                 self._client.chat.completions.create(**request), self.stall_timeout_s
             )
         except asyncio.TimeoutError:
@@ -181,7 +205,7 @@ class OpenAIChatClient:
         try:
             while True:
                 try:
-                    raw = await asyncio.wait_for(chunks.__anext__(), self.stall_timeout_s)
+                    raw = await within(chunks.__anext__(), self.stall_timeout_s)
                 except StopAsyncIteration:
                     break
                 except asyncio.TimeoutError:

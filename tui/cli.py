@@ -179,7 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run one chain headless",
         description="Run one reasoning chain, print each step as it finishes, "
         "save it to the history. Exit 0 only when the chain finished "
-        "(1 error, 2 bad input, 3 step limit, 130 cancelled).",
+        "(1 error, 2 bad input, 3 step limit, 130 cancelled). With --samples or --compare, "
+        "run a group of chains at once: one line per chain as it finishes, then the vote; "
+        "exit 0 only when every chain finished (1 if any failed or hit the step limit).",
     )
     ask.add_argument("question", help="the question; '-' reads it from standard input")
     ask.add_argument(
@@ -203,6 +205,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="g1 step cap before the final answer (default 25)",
     )
     ask.add_argument("--json", action="store_true", help="print one JSON document at the end")
+    several = ask.add_mutually_exclusive_group()
+    several.add_argument(
+        "--samples",
+        type=int,
+        metavar="N",
+        help="self-consistency: N samples (2-32) of the strategy at once, sampled at its "
+        "temperature if above 0 else 0.7, then a majority vote on their answers",
+    )
+    several.add_argument(
+        "--compare",
+        metavar="S1,S2",
+        help="one chain per strategy at once, e.g. plain,g1,thinking (no vote)",
+    )
     ask.add_argument(
         "--param",
         type=_parse_param,
@@ -393,6 +408,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         question = validate_question(text)
     except ValueError as err:
         raise UserError(str(err)) from None
+    if args.samples is not None or args.compare is not None:
+        from tui.ask_group import cmd_ask_group
+
+        return cmd_ask_group(args, question)
     settings = resolve_settings(args)
     if settings.max_steps < 1:
         raise UserError("--max-steps must be at least 1")

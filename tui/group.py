@@ -231,6 +231,24 @@ def group_status(chains: Sequence[Chain], cancelled: bool) -> Status:
     return Status.STEP_LIMIT
 
 
+#: How long a cancelled chain may take to stop before it is cancelled again (a cancellation
+#: can be lost in a library's wait, e.g. asyncio.wait_for before Python 3.12).
+CANCEL_RETRY_S = 0.5
+
+
+async def _cancel_all(tasks: Sequence["asyncio.Future[Any]"]) -> None:
+    """Cancel ``tasks`` and wait until every one has ended, cancelling again while any runs
+    on; a second cancellation of the caller meanwhile does not cut this short."""
+    pending = {t for t in tasks if not t.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        try:
+            _, pending = await asyncio.wait(pending, timeout=CANCEL_RETRY_S)
+        except asyncio.CancelledError:
+            continue
+
+
 class GroupRunner:
     """Runs one group; :attr:`result` is the live result from construction on.
 
@@ -304,17 +322,15 @@ class GroupRunner:
         ]
         cancelled = False
         try:
-            await asyncio.gather(*tasks)
+            # asyncio.wait, unlike gather, leaves the chains alone when this task is cancelled:
+            # _cancel_all then stops them and makes sure they stopped.
+            await asyncio.wait(tasks)
         except asyncio.CancelledError:
             cancelled = True
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel_all(tasks)
         finally:
-            # A bug in one chain must not lose the others: they are awaited, then it re-raises.
-            pending = [t for t in tasks if not t.done()]
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+            if not cancelled and any(not t.done() for t in tasks):
+                await _cancel_all(tasks)  # an unexpected error here: no chain left running
             self._finish(started, cancelled)
         if cancelled:
             raise asyncio.CancelledError
