@@ -120,7 +120,10 @@ class LaunchSpec:
 
     @property
     def key_on_command_line(self) -> bool:
-        return bool(self.api_key) and any(self.api_key in a for a in self.argv)
+        key = self.api_key
+        if not key:
+            return False
+        return any(key in a for a in self.argv)
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ class ServerHandle:
         """Wait for a server started with ``wait=False`` (the in-process engine: load it)."""
         if self.process is not None:
             self.process.wait_ready(timeout_s, on_poll=on_poll)
-        elif hasattr(self._client, "load"):
+        elif self._client is not None and hasattr(self._client, "load"):
             self._client.load()
 
     def client(self, **kwargs: Any) -> ChatClient:
@@ -524,7 +524,8 @@ class ManagedServer:
             self.error = str(err).splitlines()[0] if str(err) else type(err).__name__
             self._set(ServerState.CRASHED)
             return
-        self._set(ServerState.EXTERNAL if self.handle.reused else ServerState.READY)
+        reused = self.handle is not None and self.handle.reused
+        self._set(ServerState.EXTERNAL if reused else ServerState.READY)
 
     def shutdown(self) -> None:
         """Stop the server, also one still loading, and start no other (the app is closing)."""

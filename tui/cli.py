@@ -511,7 +511,8 @@ def _summary_dict(summary: Any) -> dict[str, Any]:
     """A summary for ``--json``: model text cleaned like everything else printed."""
     from tui.sanitize import clean
 
-    data = dataclasses.asdict(summary) if dataclasses.is_dataclass(summary) else dict(summary)
+    is_instance = dataclasses.is_dataclass(summary) and not isinstance(summary, type)
+    data = dataclasses.asdict(summary) if is_instance else dict(summary)
     return {k: clean(v) if isinstance(v, str) else v for k, v in data.items()}
 
 

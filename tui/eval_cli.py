@@ -388,7 +388,7 @@ async def _run_async(
         code = await _drive(runner, CANCEL_SIGNALS)
         wall_s = time.perf_counter() - started
         bar.close()
-        run = store.get_run(run.id)
+        run = store.get_run(run.id) or run  # the row was written before the run: it is there
         rows = results(run.strategies, store.items(run.id))
         if code == 130:
             print(

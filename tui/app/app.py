@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from textual import on
@@ -25,6 +25,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
+from textual.timer import Timer
 from textual.worker import Worker
 
 from backends.state import ServerState
@@ -57,6 +58,10 @@ from tui.clipboard import CopyTooLarge, copy_sequence, guess_capability
 from tui.export import write_markdown
 from tui.sanitize import clean_line
 from tui.strategies import STRATEGY_NAMES, StrategyOptions, get_strategy
+
+if TYPE_CHECKING:
+    from backends.client import ChatClient
+    from backends.manager import ManagedServer
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +177,7 @@ class O1App(App[int]):
         self.connect_on_start = connect
         self.owns_server = False
         #: What the server screen drives (tui.app.screens.server.ServerController).
-        self.controller: Any | None = None
+        self.controller: ManagedServer | None = None
         self.runs: dict[str, ChainRun] = {}
         self.current_id: str | None = None
         self.server_state = ServerState.NONE
@@ -188,7 +193,7 @@ class O1App(App[int]):
         usable, warnings = registry.check_keymap(getattr(settings, "keymap", {}) or {})
         self.keymap: dict[str, str] = usable
         self._startup_warnings += warnings
-        self._ticker = None
+        self._ticker: Timer | None = None
 
     # --- set-up ------------------------------------------------------------------------------
 
@@ -360,11 +365,11 @@ class O1App(App[int]):
 
     async def on_server_state_changed(self, message: ServerStateChanged) -> None:
         controller = self.controller
-        handle = getattr(controller, "handle", None)
+        handle = controller.handle if controller is not None else None
         if message.state.serving and handle is not None and handle is not self.server_handle:
             await self._use_handle(handle)  # (re)started from the server screen
             return
-        if message.state is ServerState.CRASHED and getattr(controller, "error", None):
+        if message.state is ServerState.CRASHED and controller is not None and controller.error:
             message.detail = controller.error
         self.server_state, self.server_detail = message.state, message.detail
         header = self.query_one(StatusHeader)
@@ -421,12 +426,15 @@ class O1App(App[int]):
         self.runs[chain.id] = run
         self._show(run)
         run.worker = self.run_worker(
-            self._chain_worker(chain), name=f"chain-{chain.id}", group="chains", exit_on_error=False
+            self._chain_worker(chain, self.client),
+            name=f"chain-{chain.id}",
+            group="chains",
+            exit_on_error=False,
         )
         self._update_running()
         return chain
 
-    async def _chain_worker(self, chain: Chain) -> None:
+    async def _chain_worker(self, chain: Chain, client: ChatClient) -> None:
         """Run the chain; report through messages only (never touch widgets here)."""
         from tui.runner import run_chain
 
@@ -436,7 +444,7 @@ class O1App(App[int]):
             await run_chain(
                 chain,
                 get_strategy(chain.strategy),
-                self.client,
+                client,
                 options,
                 history=self.history,
                 on_event=on_event,

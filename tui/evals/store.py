@@ -247,11 +247,15 @@ class EvalStore:
 
         gone = self.history.transaction(find, write=False)
         for run_id in gone:
-            self.history.transaction(
-                lambda c, rid=run_id: c.execute(
+
+            def mark(c: sqlite3.Connection, rid: str = run_id) -> sqlite3.Cursor:
+                return c.execute(
                     "UPDATE eval_runs SET status = ?, pid = NULL WHERE id = ? AND status = ?",
                     (INTERRUPTED, rid, RUNNING),
-                ),
+                )
+
+            self.history.transaction(
+                mark,
                 write=True,
             )
         return len(gone)
