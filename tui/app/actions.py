@@ -49,6 +49,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("export", "export_chain", "Export chain to Markdown", "f6", footer=False),
     Action("new", "new_question", "New question", "ctrl+n", footer=False),
     Action("server", "server_screen", "Server", "f4", footer=False),
+    Action("evals", "evaluations", "Evaluations", "f7", footer=False),
     Action("help", "help", "Help", "f1,question_mark"),
     Action("palette", "command_palette", "Commands", "ctrl+p", footer=False),
     Action("quit", "quit", "Quit", "ctrl+q", priority=True),

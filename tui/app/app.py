@@ -768,6 +768,12 @@ class O1App(GroupRunsMixin, App[int]):
         if not isinstance(self.screen, ServerScreen):
             self.push_screen(ServerScreen(self.controller or EndpointController(self)))
 
+    def action_evaluations(self) -> None:
+        from tui.app.screens.evaluations import EvaluationsScreen
+
+        if not isinstance(self.screen, EvaluationsScreen):
+            self.push_screen(EvaluationsScreen(self.history, lambda: self.client, self.open_chain))
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.keymap))
