@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator
 
 from backends.client import ChatChunk, Usage
 from backends.errors import (
@@ -181,7 +181,7 @@ class OpenAIChatClient:
 
     # -- one attempt -------------------------------------------------------------------
 
-    async def _stream_once(self, request: dict[str, Any]) -> AsyncIterator[ChatChunk]:
+    async def _stream_once(self, request: dict[str, Any]) -> AsyncGenerator[ChatChunk, None]:
         response_format = request.get("response_format")
         try:
             stream = await within(

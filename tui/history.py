@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, overload
 
 from backends.errors import O1Error
 from tui import locations
@@ -127,6 +127,10 @@ def fts_query(search: str) -> str | None:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+@overload
+def _t(text: str) -> str: ...
+@overload
+def _t(text: None) -> None: ...
 def _t(text: str | None) -> str | None:
     """Text SQLite can store: a lone surrogate (JSON's "\\ud800" decodes to one) is not UTF-8."""
     if text is None or not _SURROGATE.search(text):

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from textual import on
@@ -25,6 +25,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
+from textual.timer import Timer
 from textual.worker import Worker
 
 from backends.state import ServerState
@@ -39,6 +40,7 @@ from tui.app.messages import (
     ServerLog,
     ServerStateChanged,
 )
+from tui.app.group_runs import GROUP_MODES, GroupRunsMixin
 from tui.app.palette import O1Commands
 from tui.app.screens.help import HelpScreen
 from tui.app.themes import load_themes, resolve_theme
@@ -57,6 +59,10 @@ from tui.clipboard import CopyTooLarge, copy_sequence, guess_capability
 from tui.export import write_markdown
 from tui.sanitize import clean_line
 from tui.strategies import STRATEGY_NAMES, StrategyOptions, get_strategy
+
+if TYPE_CHECKING:
+    from backends.client import ChatClient
+    from backends.manager import ManagedServer
 
 log = logging.getLogger(__name__)
 
@@ -130,13 +136,20 @@ class ChainRun:
     chain: Chain
     view: ChainView
     worker: Worker | None = None
+    #: The group view (tui.app.widgets.group_view) when the chain is a member of a group.
+    group: Any | None = None
+
+    @property
+    def top(self) -> Widget:
+        """The widget that holds this chain in #chains: its group's view, or its own."""
+        return self.group if self.group is not None else self.view
 
     @property
     def running(self) -> bool:
         return self.worker is not None and not self.worker.is_finished
 
 
-class O1App(App[int]):
+class O1App(GroupRunsMixin, App[int]):
     """The full-screen app. ``client`` may be given (tests); otherwise it is made from
     ``settings`` (``endpoint``) or from the managed ``server`` handle."""
 
@@ -172,14 +185,15 @@ class O1App(App[int]):
         self.connect_on_start = connect
         self.owns_server = False
         #: What the server screen drives (tui.app.screens.server.ServerController).
-        self.controller: Any | None = None
+        self.controller: ManagedServer | None = None
         self.runs: dict[str, ChainRun] = {}
         self.current_id: str | None = None
         self.server_state = ServerState.NONE
         self.server_detail = ""
         self.server_log: list[str] = []
         self.model_name: str = getattr(settings, "model", "") or ""
-        self.strategy_names = STRATEGY_NAMES
+        #: The switcher's entries: the strategies, then the group modes (tui.app.group_runs).
+        self.strategy_names = STRATEGY_NAMES + tuple(m.label for m in GROUP_MODES)
         self.strategy = settings.strategy if settings.strategy in self.strategy_names else "g1"
         self.last_copied: str | None = None
         self._startup_warnings: list[str] = list(getattr(settings, "warnings", []) or [])
@@ -188,7 +202,7 @@ class O1App(App[int]):
         usable, warnings = registry.check_keymap(getattr(settings, "keymap", {}) or {})
         self.keymap: dict[str, str] = usable
         self._startup_warnings += warnings
-        self._ticker = None
+        self._ticker: Timer | None = None
 
     # --- set-up ------------------------------------------------------------------------------
 
@@ -233,8 +247,14 @@ class O1App(App[int]):
         except ImportError as err:  # the sidebar is optional: the app still runs chains
             log.warning("history sidebar unavailable: %s", err)
             return None
+        from tui.group_store import GroupedHistory
+
+        # Groups are one entry each in the sidebar (their chains are listed inside them).
         return HistoryPanel(
-            self.history, strategies=self.strategy_names, id="history", classes="-hidden"
+            GroupedHistory(self.history),
+            strategies=self.strategy_names,
+            id="history",
+            classes="-hidden",
         )
 
     def on_mount(self) -> None:
@@ -360,11 +380,11 @@ class O1App(App[int]):
 
     async def on_server_state_changed(self, message: ServerStateChanged) -> None:
         controller = self.controller
-        handle = getattr(controller, "handle", None)
+        handle = controller.handle if controller is not None else None
         if message.state.serving and handle is not None and handle is not self.server_handle:
             await self._use_handle(handle)  # (re)started from the server screen
             return
-        if message.state is ServerState.CRASHED and getattr(controller, "error", None):
+        if message.state is ServerState.CRASHED and controller is not None and controller.error:
             message.detail = controller.error
         self.server_state, self.server_detail = message.state, message.detail
         header = self.query_one(StatusHeader)
@@ -398,6 +418,9 @@ class O1App(App[int]):
 
     def start_chain(self, question: str, strategy: str | None = None) -> Chain | None:
         """Start a chain for ``question``; None (and a message) when it cannot start."""
+        mode = self.group_mode(strategy or self.strategy)
+        if mode is not None:
+            return self.start_group(question, mode)  # type: ignore[return-value]
         try:
             question = validate_question(question)
         except ValueError as err:
@@ -421,12 +444,15 @@ class O1App(App[int]):
         self.runs[chain.id] = run
         self._show(run)
         run.worker = self.run_worker(
-            self._chain_worker(chain), name=f"chain-{chain.id}", group="chains", exit_on_error=False
+            self._chain_worker(chain, self.client),
+            name=f"chain-{chain.id}",
+            group="chains",
+            exit_on_error=False,
         )
         self._update_running()
         return chain
 
-    async def _chain_worker(self, chain: Chain) -> None:
+    async def _chain_worker(self, chain: Chain, client: ChatClient) -> None:
         """Run the chain; report through messages only (never touch widgets here)."""
         from tui.runner import run_chain
 
@@ -436,7 +462,7 @@ class O1App(App[int]):
             await run_chain(
                 chain,
                 get_strategy(chain.strategy),
-                self.client,
+                client,
                 options,
                 history=self.history,
                 on_event=on_event,
@@ -460,6 +486,8 @@ class O1App(App[int]):
             return
         event = message.event
         await run.view.apply(event, self.clock())
+        if run.group is not None:
+            run.group.member_event_of(run.chain.id, event)
         if isinstance(event, (ChainFinished, ChainFailed)):
             run.chain = event.chain
             self._history_changed(run.chain.id)
@@ -498,18 +526,31 @@ class O1App(App[int]):
     def _show(self, run: ChainRun) -> None:
         """Make ``run`` the chain on screen. Running chains that are not shown stay mounted
         (hidden) and keep streaming; finished ones leave the screen (they are in the history)."""
+        top = run.top
         container = self.query_one("#chains")
         with self.batch_update():
-            self._clear_chains(keep=run.view)
-            if run.view.parent is None:
-                container.mount(run.view)
-            run.view.display = True
-        for chain_id in [cid for cid, r in self.runs.items() if r is not run and not r.running]:
+            self._clear_chains(keep=top)
+            if top.parent is None:
+                container.mount(top)
+            top.display = True
+        for chain_id in [cid for cid, r in self.runs.items() if r.top is not top and not r.running]:
             del self.runs[chain_id]
         self.current_id = run.chain.id
 
+    def show_group(self, view: Any, worker: Worker | None) -> None:
+        """Show a group view; with a worker (a live group) its members join the runs."""
+        runs = [
+            ChainRun(chain, member or ChainView(chain, live=False), worker, group=view)
+            for chain, member in zip(view.result.chains, view.views)
+        ]
+        for run in runs:
+            self.runs[run.chain.id] = run
+        self._show(runs[0])
+        if not view.compare:
+            self.call_after_refresh(view.focus_first_sample)
+
     def _clear_chains(self, keep: Widget | None = None) -> None:
-        running = {id(r.view) for r in self.runs.values() if r.running}
+        running = {id(r.top) for r in self.runs.values() if r.running}
         for child in list(self.query_one("#chains").children):
             if child is keep:
                 continue
@@ -542,6 +583,8 @@ class O1App(App[int]):
         if self.history is None:
             return
         chain = self.history.get(chain_id)
+        if chain is None and self.open_group(chain_id):
+            return
         if chain is None:
             self.notify("That chain is no longer in the history.", severity="warning")
             return
@@ -724,6 +767,12 @@ class O1App(App[int]):
 
         if not isinstance(self.screen, ServerScreen):
             self.push_screen(ServerScreen(self.controller or EndpointController(self)))
+
+    def action_evaluations(self) -> None:
+        from tui.app.screens.evaluations import EvaluationsScreen
+
+        if not isinstance(self.screen, EvaluationsScreen):
+            self.push_screen(EvaluationsScreen(self.history, lambda: self.client, self.open_chain))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, AsyncIterator, Callable, Protocol
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Protocol
 
 from backends.client import ChatClient, ChatChunk
 from tui.chain import Event, Step, StepDelta, StepFinished, StepStarted
@@ -79,7 +79,7 @@ class Strategy(Protocol):
 
     def run(
         self, question: str, client: ChatClient, options: StrategyOptions
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Yield events for one chain; the last one is an AnswerFinished.
 
         Raises :class:`backends.errors.BackendError` when the model cannot be reached or

@@ -46,7 +46,8 @@ class ServerController(Protocol):
     must answer from memory, without I/O.
     """
 
-    state: ServerState
+    @property
+    def state(self) -> ServerState: ...
 
     def info(self) -> dict[str, Any]: ...
 
@@ -228,7 +229,7 @@ class ServerScreen(Screen[None]):
         self._shown = current
 
     def _poll_gpu(self) -> None:
-        self.run_worker(self._read_gpus, thread=False, group="gpu", exclusive=True)
+        self.run_worker(self._read_gpus(), thread=False, group="gpu", exclusive=True)
 
     async def _read_gpus(self) -> None:
         query = self._gpu_query
@@ -253,7 +254,7 @@ class ServerScreen(Screen[None]):
                 self.notify(self.last_error, severity="error", markup=False)
             self.refresh_view()
 
-        self.run_worker(work, group="server", exclusive=True)
+        self.run_worker(work(), group="server", exclusive=True)
 
     def action_start(self) -> None:
         self._run("start", self.controller.start)

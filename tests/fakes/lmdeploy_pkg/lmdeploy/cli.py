@@ -23,6 +23,7 @@ Behaviour switches (environment):
                                      (check off) the traceback is the engine's own
   FAKE_LMDEPLOY_VERSION=X.Y.Z        the version ``lmdeploy.version`` reports
   FAKE_LMDEPLOY_WARMUP_STEPS=N       decode warm-up steps (default 4)
+  FAKE_LMDEPLOY_REPLY_DELAY=S        sleep S seconds before each streamed chunk (a slow model)
 """
 
 import argparse
@@ -34,7 +35,9 @@ import sys
 import threading
 import time
 
-_REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", ".."))
+_REPO = os.path.abspath(
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..")
+)
 if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
@@ -58,8 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     api.add_argument("--cache-max-entry-count", type=float, default=0.8)
     api.add_argument("--enable-prefix-caching", action="store_true")
     api.add_argument("--max-batch-size", type=int, default=None)
-    api.add_argument("--model-format", default=None,
-                     choices=["hf", "awq", "gptq", "compressed-tensors", "fp8", "mxfp4"])
+    api.add_argument(
+        "--model-format",
+        default=None,
+        choices=["hf", "awq", "gptq", "compressed-tensors", "fp8", "mxfp4"],
+    )
     api.add_argument("--reasoning-parser", default=None)
     api.add_argument("--tool-call-parser", default=None)
     api.add_argument("--log-level", default="WARNING")
@@ -80,7 +86,9 @@ def say(line: str) -> None:
 
 def bar(desc: str, k: int, n: int) -> None:
     """A tqdm progress bar redraw as LMDeploy's loaders print them (to stderr, ``\\r``-ended)."""
-    sys.stderr.write(f"{desc}: {k * 100 // n:3d}%|{'#' * k}{' ' * (n - k)}| {k}/{n} [00:00<00:00]\r")
+    sys.stderr.write(
+        f"{desc}: {k * 100 // n:3d}%|{'#' * k}{' ' * (n - k)}| {k}/{n} [00:00<00:00]\r"
+    )
     sys.stderr.flush()
 
 
@@ -155,15 +163,24 @@ def main() -> int:
         record["version"] = __import__("lmdeploy").__version__
         with open(env["FAKE_LMDEPLOY_ARGS_FILE"], "w", encoding="utf-8") as fh:
             json.dump(record, fh)
-    if args.reasoning_parser not in (None, "default", "deepseek-r1", "qwen-qwq", "intern-s1", "deepseek-v3"):
+    if args.reasoning_parser not in (
+        None,
+        "default",
+        "deepseek-r1",
+        "qwen-qwq",
+        "intern-s1",
+        "deepseek-v3",
+    ):
         say(f"ValueError: The reasoning parser {args.reasoning_parser} is not in the parser list")
         return 1
     child = None
     if env.get("FAKE_LMDEPLOY_SPAWN_CHILD"):
         child = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.sleep(1)"])
         say(f"INFO: engine worker started pid={child.pid}")
-    say(f"\x1b[32m2026-11-01 10:00:00,000 - lmdeploy - INFO\x1b[0m - model_path={args.model_path} "
-        f"backend={args.backend} tp={args.tp}")
+    say(
+        f"\x1b[32m2026-11-01 10:00:00,000 - lmdeploy - INFO\x1b[0m - model_path={args.model_path} "
+        f"backend={args.backend} tp={args.tp}"
+    )
     if env.get("FAKE_LMDEPLOY_FAIL_AT_START"):
         say("Traceback (most recent call last):")
         say('  File "lmdeploy/serve/openai/api_server.py", line 1, in serve')
@@ -200,7 +217,10 @@ def main() -> int:
     sys.stderr.write("\n")
     log.info("base.py:432", "Updating configs.")
     log.info("base.py:434", "Building GraphRunner and warmup ops, please waiting.")
-    log.info("base.py:439", "Building CacheEngine with config: \nCacheConfig(max_batches=128, block_size=64)")
+    log.info(
+        "base.py:439",
+        "Building CacheEngine with config: \nCacheConfig(max_batches=128, block_size=64)",
+    )
     log.info("base.py:446", "Warming up model.")
     log.info("agent.py:527", "Starting engine warmup. This may take a while...")
     bar("Warming up prefill", 1, 1)
@@ -217,6 +237,7 @@ def main() -> int:
     def responder(body: dict) -> Reply:
         served["n"] += 1
         reply = demo_responder(body)
+        reply.delay_s = float(env.get("FAKE_LMDEPLOY_REPLY_DELAY") or 0)
         if die_after is not None and served["n"] > int(die_after):
             # Die mid-stream: slow the text down and exit after the first chunks went out.
             threading.Timer(0.3, lambda: os._exit(3)).start()
@@ -225,7 +246,10 @@ def main() -> int:
 
     class Handler(_Handler):
         def do_GET(self) -> None:  # noqa: N802
-            if time.monotonic() < unhealthy_until and self.path.split("?")[0].rstrip("/") in ("/health", "/v1/models"):
+            if time.monotonic() < unhealthy_until and self.path.split("?")[0].rstrip("/") in (
+                "/health",
+                "/v1/models",
+            ):
                 self._send_json(503, {"status": "unhealthy", "message": "engine is initialising"})
                 return
             super().do_GET()
@@ -236,7 +260,9 @@ def main() -> int:
             httpd.fake = self
             self._httpd = httpd
             self._stop.clear()
-            self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+            self._thread = threading.Thread(
+                target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
             self._thread.start()
             return self
 
@@ -247,8 +273,10 @@ def main() -> int:
     try:
         server.start()
     except OSError as err:
-        say(f"ERROR:    [Errno {err.errno}] error while attempting to bind on address "
-            f"('{args.server_name}', {args.server_port}): {err.strerror.lower()}")
+        say(
+            f"ERROR:    [Errno {err.errno}] error while attempting to bind on address "
+            f"('{args.server_name}', {args.server_port}): {err.strerror.lower()}"
+        )
         if child is not None:
             child.kill()
         if engine_proc is not None:
@@ -256,8 +284,12 @@ def main() -> int:
         return 1
     say("INFO:     Application startup complete.")
     for _ in range(3):
-        say(f"HINT:    Please open \x1b[93m\x1b[1mhttp://{args.server_name}:{args.server_port}\x1b[0m in a browser")
-    say(f"INFO:     Uvicorn running on http://{args.server_name}:{args.server_port} (Press CTRL+C to quit)")
+        say(
+            f"HINT:    Please open \x1b[93m\x1b[1mhttp://{args.server_name}:{args.server_port}\x1b[0m in a browser"
+        )
+    say(
+        f"INFO:     Uvicorn running on http://{args.server_name}:{args.server_port} (Press CTRL+C to quit)"
+    )
 
     done = threading.Event()
     if not env.get("FAKE_LMDEPLOY_IGNORE_SIGTERM"):
@@ -275,4 +307,3 @@ def main() -> int:
         engine_proc.join()
     say("INFO:     Finished server process")
     return 0
-
