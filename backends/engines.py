@@ -313,9 +313,9 @@ def lmdeploy_command(
     if argv is not None and key_via_env:
         env[KEY_ENV] = api_key or ""
     elif argv is not None and api_key:
-        argv = (*argv, "--api-keys", api_key)  # key_in_env off: on the command line, as asked
+        argv = (*argv, f"--api-keys={api_key}")  # key_in_env off: on the command line, as asked
     if argv is None:
-        argv = (*program.argv, *args, *(("--api-keys", api_key) if api_key else ()))
+        argv = (*program.argv, *args, *((f"--api-keys={api_key}",) if api_key else ()))
         if in_process:
             notes += (
                 f"{program.argv[0]} is not a Python script: the PyTorch engine keeps its own "

@@ -4,7 +4,7 @@ PyTorch engine kept in the API server's own process.
 The key: LMDeploy takes its keys only as ``--api-keys KEY`` on its command line, and every local
 user can read a command line (``ps``, ``/proc/PID/cmdline``). This launcher reads the key from an
 environment variable (``/proc/PID/environ`` is readable by the owner only), removes the variable
-so the server's own children do not inherit it, appends ``FLAG KEY`` to ``sys.argv`` *inside* the
+so the server's own children do not inherit it, appends ``FLAG=KEY`` to ``sys.argv`` *inside* the
 process (``sys.argv`` is a Python list; the kernel's copy of the command line stays as it was),
 and runs the real program in the same process.
 
@@ -69,7 +69,8 @@ def build_argv(argv: list[str], environ: dict[str, str]) -> tuple[str, str, list
     opts, args = parse(argv)
     key = environ.get(opts["--key-env"], "") if "--key-env" in opts else ""
     if key:
-        args = args + [opts["--key-flag"], key]
+        # One word, FLAG=KEY: a key that begins with "-" is never read as an option.
+        args = args + [f"{opts['--key-flag']}={key}"]
     if "--module" in opts:
         return "module", opts["--module"], args
     return "script", opts["--script"], args

@@ -56,8 +56,15 @@ def default_log_dir() -> Path:
 
 
 def new_api_key() -> str:
-    """A per-start key: kept in memory, given to the server and the client, never stored."""
-    return secrets.token_urlsafe(24)
+    """A per-start key: kept in memory, given to the server and the client, never stored.
+
+    Never starting with ``-``: a server's argument parser could read such a key as an option
+    (the key is also passed as ``--api-keys=KEY``, which no parser misreads).
+    """
+    while True:
+        key = secrets.token_urlsafe(24)
+        if not key.startswith("-"):
+            return key
 
 
 @dataclass
@@ -378,23 +385,27 @@ def serve_forever(
         raise EngineUnavailable(
             "the transformers engine runs inside o1tui and has no server to serve"
         )
-    print(handle.base_url, file=out, flush=True)
     if handle.reused:
+        print(handle.base_url, file=out, flush=True)
         print(f"a server was already running on port {handle.port}; leaving it be", file=sys.stderr)
         return 0
-    if not _get(settings, "api_key"):
-        print(
-            "the server requires a generated API key that is not shown; give --api-key KEY to choose one "
-            "that other clients can use",
-            file=sys.stderr,
-        )
     assert handle.process is not None
     try:
+        print(handle.base_url, file=out, flush=True)
+        if not _get(settings, "api_key"):
+            print(
+                "the server requires a generated API key that is not shown; give --api-key KEY "
+                "to choose one that other clients can use",
+                file=sys.stderr,
+            )
         while handle.process.running:
             time.sleep(0.5)
     except KeyboardInterrupt:
-        handle.stop()
         return 0
+    finally:
+        # Also when printing failed (`o1tui serve | true`: BrokenPipeError): a server whose
+        # user is gone is stopped, never left behind.
+        handle.stop()
     tail = "\n".join(handle.process.tail(20))
     print(
         f"the server exited (code {handle.process.returncode}); last lines:\n{tail}",
@@ -403,19 +414,30 @@ def serve_forever(
     return 1
 
 
+_interrupted = False
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+    # Only the first signal interrupts: the ones after it (a second Ctrl+C, the SIGHUP that
+    # follows a SIGTERM) would otherwise break into the clean-up the first one started.
+    global _interrupted
+    if not _interrupted:
+        _interrupted = True
+        raise KeyboardInterrupt
 
 
 def interrupt_on_termination() -> None:
-    """SIGTERM (kill, systemd) and SIGHUP (the SSH session closed) stop a foreground server
-    the way Ctrl+C does, so the server's process group is stopped, never orphaned."""
+    """Ctrl+C, SIGTERM (kill, systemd) and SIGHUP (the SSH session closed) stop a foreground
+    server the same way, once: the first raises KeyboardInterrupt, so the server's process
+    group is stopped, never orphaned; later ones are ignored while that clean-up runs."""
     import signal
     import threading
 
+    global _interrupted
     if threading.current_thread() is not threading.main_thread():
         return  # only the main thread may set handlers (tests run serve_forever in threads)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    _interrupted = False
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_interrupt)
 
 

@@ -25,6 +25,7 @@ import socket
 import subprocess
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
@@ -33,6 +34,7 @@ from backends.engines import LaunchSpec
 from backends.errors import BackendError
 from backends.stages import StageTracker, failure_line
 from backends.sanitize import clean
+from backends.signals import termination_deferred
 from backends.state import ServerState
 
 RING_LINES = 1000
@@ -227,6 +229,17 @@ class _Log:
                 self.fd = None
 
 
+#: Every server this process started and has not stopped (see :func:`stop_all_servers`).
+_STARTED: "weakref.WeakSet[ServerProcess]" = weakref.WeakSet()
+
+
+def stop_all_servers() -> None:
+    """Stop every server this process started: the last resort of a command interrupted at a
+    moment when no handle was at hand (a signal between a start and its ``try``)."""
+    for process in list(_STARTED):
+        process.stop()
+
+
 class ServerProcess:
     """One supervised server process (and its process group)."""
 
@@ -251,7 +264,10 @@ class ServerProcess:
         self._state = ServerState.NEW
         self._returncode: int | None = None
         self._exited = threading.Event()
-        self._stop_lock = threading.Lock()
+        # Re-entrant: a stop called again from the thread already stopping returns at once
+        # instead of waiting on itself.
+        self._stop_lock = threading.RLock()
+        self._stopping = False
         self._threads: list[threading.Thread] = []
         self.started_at: float | None = None  #: time.monotonic() at start
         self.ready_at: float | None = None
@@ -331,6 +347,7 @@ class ServerProcess:
             raise ServerStartError(
                 f"could not run {self.spec.argv[0]}: {err.strerror or err}"
             ) from err
+        _STARTED.add(self)
         self.started_at = time.monotonic()
         self.stages = StageTracker(self.spec.engine, started_at=self.started_at)
         self._state = ServerState.STARTING
@@ -475,22 +492,33 @@ class ServerProcess:
 
         Returns the exit code (``None`` if the server was never started).
         """
-        with self._stop_lock:
+        with termination_deferred(), self._stop_lock:
             if self._proc is None:
                 return None
-            if self._state not in (ServerState.STOPPED, ServerState.EXITED):
-                self._state = ServerState.STOPPING
-            if self.pgid is not None and (not self._exited.is_set() or group_members(self.pgid)):
-                self._terminate_group(grace_s)
-            self._exited.wait(5.0)
-            for thread in self._threads:
-                thread.join(timeout=2.0)
-            if self._state == ServerState.STOPPING:
-                self._state = ServerState.STOPPED
-            self._log.close()
-            if self._proc.stdout is not None:
-                self._proc.stdout.close()
-            return self._returncode
+            if self._stopping:  # called again from inside a stop on this thread
+                return self._returncode
+            self._stopping = True
+            try:
+                return self._stop(grace_s)
+            finally:
+                self._stopping = False
+                _STARTED.discard(self)
+
+    def _stop(self, grace_s: float) -> int | None:
+        assert self._proc is not None
+        if self._state not in (ServerState.STOPPED, ServerState.EXITED):
+            self._state = ServerState.STOPPING
+        if self.pgid is not None and (not self._exited.is_set() or group_members(self.pgid)):
+            self._terminate_group(grace_s)
+        self._exited.wait(5.0)
+        for thread in self._threads:
+            thread.join(timeout=2.0)
+        if self._state == ServerState.STOPPING:
+            self._state = ServerState.STOPPED
+        self._log.close()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+        return self._returncode
 
     def __enter__(self) -> "ServerProcess":
         return self

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from tui import cli
 from tui.answers import extract_answer
+from tui.ask_signals import cancel_on_termination, handlers_restored
 from tui.chain import Chain, ChainFailed, ChainFinished, Status
 from tui.formatting import format_seconds
 from tui.group import (
@@ -146,16 +147,12 @@ async def _run(
         lang=lang,
     )
     task = asyncio.ensure_future(runner.run())
-    loop = asyncio.get_running_loop()
-    for sig in cli.CANCEL_SIGNALS:
-        loop.add_signal_handler(sig, task.cancel)
     try:
-        await task
+        with cancel_on_termination(task):
+            await task
     except asyncio.CancelledError:
         pass  # the runner saved every chain and the group before re-raising
     finally:
-        for sig in cli.CANCEL_SIGNALS:
-            loop.remove_signal_handler(sig)
         await client.aclose()
         history.close()
     return runner.result
@@ -178,20 +175,21 @@ def cmd_ask_group(args: argparse.Namespace, question: str) -> int:
     if settings.max_steps < 1:
         raise cli.UserError("--max-steps must be at least 1")
     spec = group_spec(args, question, settings.strategy)
-    handle = None
-    progress = AskProgress()
-    if not settings.endpoint:
-        from backends.manager import interrupt_on_termination
+    with handlers_restored():
+        handle = None
+        progress = AskProgress()
+        if not settings.endpoint:
+            from backends.manager import interrupt_on_termination
 
-        interrupt_on_termination()
-        handle = start_server(settings, progress)
-    try:
-        result = asyncio.run(_run(args, settings, spec, handle))
-        if any(c.status == Status.ERROR for c in result.chains):
-            report_server_exit(handle, progress)
-    finally:
-        if handle is not None:
-            handle.stop()
+            interrupt_on_termination()
+            handle = start_server(settings, progress)
+        try:
+            result = asyncio.run(_run(args, settings, spec, handle))
+            if any(c.status == Status.ERROR for c in result.chains):
+                report_server_exit(handle, progress)
+        finally:
+            if handle is not None:
+                handle.stop()
     if args.json:
         print(json.dumps(group_document(result), ensure_ascii=False, indent=2))
     _report(result)

@@ -11,7 +11,6 @@ import asyncio
 import dataclasses
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from backends.engines import BACKEND_NAMES, ENGINE_CHOICES
 from backends.errors import O1Error
 from tui import __version__
+from tui.ask_signals import CANCEL_SIGNALS  # noqa: F401  (the eval command cancels on these too)
 from tui.lang import LANG_CHOICES
 from tui.strategies import STRATEGY_NAMES
 
@@ -35,9 +35,6 @@ PROG = "o1tui"
 #: Exit statuses besides the chain statuses of tui.printer.EXIT_CODES.
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
-
-#: Signals that cancel a running chain (kept as cancelled): Ctrl+C, kill, the SSH session closing.
-CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 class UserError(O1Error):
@@ -361,16 +358,14 @@ async def _run_ask(
             on_event=on_event,
         )
     )
-    loop = asyncio.get_running_loop()
-    for sig in CANCEL_SIGNALS:
-        loop.add_signal_handler(sig, task.cancel)
+    from tui.ask_signals import cancel_on_termination
+
     try:
-        await task
+        with cancel_on_termination(task):
+            await task
     except asyncio.CancelledError:
         pass  # run_chain saved the chain as cancelled before re-raising
     finally:
-        for sig in CANCEL_SIGNALS:
-            loop.remove_signal_handler(sig)
         await client.aclose()
         history.close()
     return chain
@@ -400,6 +395,7 @@ def strategy_options(
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from tui.ask_progress import AskProgress, report_server_exit, start_server
+    from tui.ask_signals import handlers_restored
     from tui.chain import validate_question
     from tui.printer import EXIT_CODES
     from tui.sanitize import clean_line
@@ -416,22 +412,23 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
     if settings.max_steps < 1:
         raise UserError("--max-steps must be at least 1")
-    handle = None
-    progress = AskProgress()
-    if not settings.endpoint:
-        # Started here, in the main thread, so Ctrl+C (or SIGTERM, SIGHUP) during a long model
-        # load stops it.
-        from backends.manager import interrupt_on_termination
+    with handlers_restored():
+        handle = None
+        progress = AskProgress()
+        if not settings.endpoint:
+            # Started here, in the main thread, so Ctrl+C (or SIGTERM, SIGHUP) during a long
+            # model load stops it.
+            from backends.manager import interrupt_on_termination
 
-        interrupt_on_termination()
-        handle = start_server(settings, progress)
-    try:
-        chain = asyncio.run(_run_ask(args, settings, question, handle))
-        if chain.status.value == "error":
-            report_server_exit(handle, progress)
-    finally:
-        if handle is not None:
-            handle.stop()
+            interrupt_on_termination()
+            handle = start_server(settings, progress)
+        try:
+            chain = asyncio.run(_run_ask(args, settings, question, handle))
+            if chain.status.value == "error":
+                report_server_exit(handle, progress)
+        finally:
+            if handle is not None:
+                handle.stop()
     if args.json:
         from tui.export import to_json
 
@@ -584,6 +581,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG}: error: {clean_line(str(err), 500)}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
+        # A signal can land between a server's start and the ``try`` that would stop it: a
+        # command that runs a server in the foreground stops whatever it started.
+        if args.command in ("ask", "serve") and "backends.supervisor" in sys.modules:
+            from backends.supervisor import stop_all_servers
+
+            stop_all_servers()
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:

@@ -23,6 +23,7 @@ Behaviour switches (environment):
                                      (check off) the traceback is the engine's own
   FAKE_LMDEPLOY_VERSION=X.Y.Z        the version ``lmdeploy.version`` reports
   FAKE_LMDEPLOY_WARMUP_STEPS=N       decode warm-up steps (default 4)
+  FAKE_LMDEPLOY_REPLY_DELAY=S        sleep S seconds before each streamed chunk (a slow model)
 """
 
 import argparse
@@ -236,6 +237,7 @@ def main() -> int:
     def responder(body: dict) -> Reply:
         served["n"] += 1
         reply = demo_responder(body)
+        reply.delay_s = float(env.get("FAKE_LMDEPLOY_REPLY_DELAY") or 0)
         if die_after is not None and served["n"] > int(die_after):
             # Die mid-stream: slow the text down and exit after the first chunks went out.
             threading.Timer(0.3, lambda: os._exit(3)).start()
