@@ -28,6 +28,7 @@ from textual.widgets import Footer, Input, Static
 from textual.worker import Worker
 
 from tui.app import actions as registry
+from tui.app import toasts
 from tui.app.messages import (
     ChainDone,
     ChainEvent,
@@ -129,6 +130,8 @@ class ChainRun:
     chain: Chain
     view: ChainView
     worker: Worker | None = None
+    #: The "Cancelling the chain…" toast, taken down when the chain has ended.
+    cancel_toast: Any = None
 
     @property
     def running(self) -> bool:
@@ -463,6 +466,8 @@ class O1App(App[int]):
 
     def on_chain_done(self, message: ChainDone) -> None:
         run = self.runs.get(message.chain_id)
+        if run is not None:
+            toasts.dismiss(self, run.cancel_toast)
         if run is not None and run.view.live:
             # The worker ended without a final event (a bug upstream): stop the clocks anyway.
             run.view.live = False
@@ -589,7 +594,7 @@ class O1App(App[int]):
             run = running[-1] if running else None
         if run is not None and run.worker is not None:
             run.worker.cancel()
-            self.notify("Cancelling the chain…", markup=False)
+            run.cancel_toast = toasts.show_until_done(self, "Cancelling the chain…")
             return
         box = self.query_one(QuestionInput)
         if self.focused is not box:
