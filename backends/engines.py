@@ -14,7 +14,6 @@ every log of that command shows ``***`` instead.
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import os
 import re
@@ -28,7 +27,12 @@ from typing import Mapping, Sequence
 from backends.errors import BackendError
 from backends.presets import DEFAULT_CPU_MODEL, DEFAULT_GPU_MODEL, ModelRef
 
+#: The engines o1tui can run a model with; the one definition the CLI and settings use.
 ENGINE_NAMES = ("lmdeploy", "llamacpp", "transformers")
+#: What ``--engine`` and the ``engine`` setting accept: an engine, or ``auto`` (choose one).
+ENGINE_CHOICES = ("auto", *ENGINE_NAMES)
+#: LMDeploy's inference backends (``--backend``; None: LMDeploy's choice).
+BACKEND_NAMES = ("turbomind", "pytorch")
 #: Environment variable :mod:`backends.keyed_exec` reads the key from.
 KEY_ENV = "O1TUI_SERVER_API_KEY"
 KEYED_EXEC = str(Path(__file__).with_name("keyed_exec.py"))
@@ -37,6 +41,14 @@ REDACTED = "***"
 #: How long a start may take before it counts as hung: LMDeploy needs ~100 s on an H100
 #: (imports, engine process, weights, CUDA graphs), longer on a first download.
 READY_TIMEOUT_S = {"lmdeploy": 900.0, "llamacpp": 120.0}
+
+#: The fewest sequences a managed LMDeploy server decodes at once: a whole group of chains
+#: (self-consistency, up to this many samples) must run in one batch, not queue. LMDeploy's own
+#: default is 128 or more; a smaller ``max_batch_size`` asked for is raised to this.
+MIN_CONCURRENT_SEQUENCES = 32
+#: Requests each engine's server works on at once (None: as many as it is sent). llama.cpp's
+#: Python server runs one at a time and queues the rest (see ``--interrupt_requests`` below).
+ENGINE_CONCURRENCY: dict[str, int | None] = {"lmdeploy": None, "llamacpp": 1, "transformers": 1}
 
 INSTALL_HINTS = {
     "lmdeploy": "pip install 'o1tui[gpu]'  (LMDeploy, for NVIDIA GPUs)",
@@ -64,6 +76,10 @@ class ServerOptions:
     n_ctx: int = 8192  #: llama.cpp context size
     extra_args: tuple[str, ...] = ()
     key_in_env: bool = True  #: keep the key off the process list where the engine allows it
+    #: LMDeploy PyTorch engine in the API server's process (tested versions only, tp 1).
+    lmdeploy_in_process: bool = True
+    #: LMDeploy's start-up environment check (a spawned process that imports torch/triton).
+    lmdeploy_env_check: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,8 @@ class LaunchSpec:
     api_key: str | None
     env: Mapping[str, str] = field(default_factory=dict)
     ready_timeout_s: float = 300.0
+    #: What o1tui chose for this start and why: written to the server's log before its output.
+    notes: tuple[str, ...] = ()
     #: Where the server says it is loading (503) before ``/v1/models`` answers; ``None`` for a
     #: server that has no such path (llama-cpp-python's: every poll would log a 404).
     health_path: str | None = "/health"
@@ -102,7 +120,10 @@ class LaunchSpec:
 
     @property
     def key_on_command_line(self) -> bool:
-        return bool(self.api_key) and any(self.api_key in a for a in self.argv)
+        key = self.api_key
+        if not key:
+            return False
+        return any(key in a for a in self.argv)
 
 
 @dataclass(frozen=True)
@@ -115,22 +136,20 @@ class Program:
     module: str | None = None
     script: str | None = None
 
-    def keyed(self, args: Sequence[str], flag: str) -> tuple[str, ...] | None:
-        """The command that passes the key via :data:`KEY_ENV`, or ``None`` if not possible."""
+    def keyed(
+        self, args: Sequence[str], flag: str | None, *, in_process: Sequence[str] = ()
+    ) -> tuple[str, ...] | None:
+        """The command through :mod:`backends.keyed_exec`, or ``None`` if not possible.
+
+        ``flag``: the key's flag, the key passed via :data:`KEY_ENV` (``None``: no key).
+        ``in_process``: LMDeploy versions whose PyTorch engine the launcher keeps in-process.
+        """
         if not self.python:
             return None
         target = ("--module", self.module) if self.module else ("--script", self.script or "")
-        return (
-            self.python,
-            KEYED_EXEC,
-            "--key-env",
-            KEY_ENV,
-            "--key-flag",
-            flag,
-            *target,
-            "--",
-            *args,
-        )
+        key = ("--key-env", KEY_ENV, "--key-flag", flag) if flag else ()
+        engine = ("--pytorch-in-process", ",".join(in_process)) if in_process else ()
+        return (self.python, KEYED_EXEC, *key, *engine, *target, "--", *args)
 
 
 def _shebang_python(script: str) -> str | None:
@@ -177,10 +196,45 @@ def _has_module(name: str) -> bool:
 def lmdeploy_version() -> tuple[int, ...] | None:
     """The installed LMDeploy's version, without importing it (``None`` when unknown)."""
     try:
+        import importlib.metadata  # 15 ms: only when LMDeploy is about to be started
+
         text = importlib.metadata.version("lmdeploy")
     except importlib.metadata.PackageNotFoundError:
         return None
     return tuple(int(p) for p in re.findall(r"\d+", text)[:3]) or None
+
+
+#: LMDeploy releases the in-process PyTorch engine was run with (docs/gpu.md); the launcher
+#: leaves any other release to LMDeploy's default and says so in the server's log.
+IN_PROCESS_TESTED = ("0.18",)
+#: LMDeploy's own switch for its start-up environment check (lmdeploy/pytorch/envs.py).
+CHECK_ENV_VAR = "LMDEPLOY_ENABLE_CHECK_ENV"
+
+
+def lmdeploy_startup(
+    opts: ServerOptions, environ: Mapping[str, str]
+) -> tuple[dict[str, str], tuple[str, ...], tuple[str, ...]]:
+    """The start-up savings for LMDeploy's PyTorch engine: (env to add, tested versions for
+    the launcher's in-process switch, notes for the log). TurboMind gets neither."""
+    if opts.backend == "turbomind":
+        return {}, (), ()
+    env: dict[str, str] = {}
+    notes: list[str] = []
+    if not opts.lmdeploy_env_check and CHECK_ENV_VAR not in environ:
+        env[CHECK_ENV_VAR] = "0"
+        notes.append(
+            "LMDeploy's start-up environment check is skipped (lmdeploy_env_check = false); "
+            "an engine that cannot start reports its own error"
+        )
+    in_process: tuple[str, ...] = ()
+    if opts.lmdeploy_in_process and (opts.tp or 1) > 1:
+        notes.append(
+            "the PyTorch engine keeps its own process (LMDeploy's default): the in-process "
+            "start is measured with --tp 1 only"
+        )
+    elif opts.lmdeploy_in_process:
+        in_process = IN_PROCESS_TESTED
+    return env, in_process, tuple(notes)
 
 
 def lmdeploy_parser_name(family: str, version: tuple[int, ...] | None) -> str:
@@ -234,7 +288,7 @@ def lmdeploy_command(
     if opts.cache_max_entry_count is not None:
         args += ["--cache-max-entry-count", str(opts.cache_max_entry_count)]
     if opts.max_batch_size:
-        args += ["--max-batch-size", str(opts.max_batch_size)]
+        args += ["--max-batch-size", str(max(opts.max_batch_size, MIN_CONCURRENT_SEQUENCES))]
     if opts.enable_prefix_caching:
         args.append("--enable-prefix-caching")
     if model.model_format:
@@ -244,17 +298,29 @@ def lmdeploy_command(
             "--reasoning-parser",
             lmdeploy_parser_name(model.reasoning_parser, version or lmdeploy_version()),
         ]
-    args += list(opts.extra_args)
+    if not any(a.startswith("--log-level") for a in opts.extra_args):
+        # INFO gives the lines the start-up stages are read from (never prompts: LMDeploy logs
+        # those at its own level 15, below INFO).
+        args += ["--log-level", "INFO"]
+    args += _floor_batch_size(opts.extra_args)
     env = {"PYTHONUNBUFFERED": "1"}
     if model.path is None and model.modelscope_id:
         env["LMDEPLOY_USE_MODELSCOPE"] = "True"  # LMDeploy fetches the id from ModelScope itself
-    argv: tuple[str, ...] | None = None
-    if api_key and opts.key_in_env:
-        argv = program.keyed(args, "--api-keys")
-        if argv is not None:
-            env[KEY_ENV] = api_key
+    startup_env, in_process, notes = lmdeploy_startup(opts, os.environ)
+    env.update(startup_env)
+    key_via_env = bool(api_key and opts.key_in_env)
+    argv = program.keyed(args, "--api-keys" if key_via_env else None, in_process=in_process)
+    if argv is not None and key_via_env:
+        env[KEY_ENV] = api_key or ""
+    elif argv is not None and api_key:
+        argv = (*argv, f"--api-keys={api_key}")  # key_in_env off: on the command line, as asked
     if argv is None:
-        argv = (*program.argv, *args, *(("--api-keys", api_key) if api_key else ()))
+        argv = (*program.argv, *args, *((f"--api-keys={api_key}",) if api_key else ()))
+        if in_process:
+            notes += (
+                f"{program.argv[0]} is not a Python script: the PyTorch engine keeps its own "
+                "process (LMDeploy's default)",
+            )
     return LaunchSpec(
         "lmdeploy",
         argv,
@@ -264,7 +330,24 @@ def lmdeploy_command(
         api_key,
         env,
         READY_TIMEOUT_S["lmdeploy"],
+        notes=notes,
     )
+
+
+def _floor_batch_size(extra: Sequence[str]) -> list[str]:
+    """Extra server arguments with any ``--max-batch-size`` raised to
+    :data:`MIN_CONCURRENT_SEQUENCES` (both ``--flag N`` and ``--flag=N``)."""
+    args = list(extra)
+    for i, arg in enumerate(args):
+        flag, eq, value = arg.partition("=")
+        if flag != "--max-batch-size":
+            continue
+        at = i if eq else i + 1
+        value = value if eq else (args[at] if at < len(args) else "")
+        if value.isdigit() and int(value) < MIN_CONCURRENT_SEQUENCES:
+            floor = str(MIN_CONCURRENT_SEQUENCES)
+            args[at] = f"{flag}={floor}" if eq else floor
+    return args
 
 
 def llamacpp_command(
@@ -287,6 +370,10 @@ def llamacpp_command(
         model.served_name,
         "--n_ctx",
         str(opts.n_ctx),
+        # By default a new request cuts the one streaming short (it ends with [DONE] mid-
+        # answer): chains run at once (a group) would each get a truncated reply. Queue them.
+        "--interrupt_requests",
+        "false",
         *opts.extra_args,
     ]
     env = {"PYTHONUNBUFFERED": "1"}

@@ -1,12 +1,22 @@
-"""Errors a model backend raises, each with one clear line for the user.
+"""The root of o1tui's errors, and the errors a model backend raises.
 
-Strategies and the CLI catch :class:`BackendError` and show ``str(err)``; never a traceback.
+Every error o1tui means a user to read derives from :class:`O1Error` (backend, history and
+config errors, the CLI's usage errors): its ``str()`` is one line for the user, and the CLI
+catches them with one handler. The root lives here, in the lower layer, because ``backends``
+never imports ``tui``; ``tui`` takes it from here. Strategies catch :class:`BackendError`.
 """
 
 from __future__ import annotations
 
 
-class BackendError(Exception):
+class O1Error(Exception):
+    """Base of every error o1tui reports to the user as one line (never a traceback)."""
+
+    #: The CLI's exit status for this error (1: a failure; usage errors say 2).
+    exit_code: int = 1
+
+
+class BackendError(O1Error):
     """Base of every error that comes from talking to a model or a model server."""
 
     #: Whether retrying the same request may succeed (connection errors, 5xx, dropped stream).
@@ -19,7 +29,7 @@ class ConnectError(BackendError):
     retryable = True
 
 
-class TimeoutError_(BackendError):
+class RequestTimeout(BackendError):
     """No response, or no token for longer than the configured timeout."""
 
     retryable = True

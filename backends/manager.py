@@ -20,7 +20,10 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from backends.client import ChatClient
+from backends.locations import log_dir
+from backends.state import ServerState
 from backends.engines import (
+    ENGINE_CONCURRENCY,
     EngineUnavailable,
     ServerOptions,
     build_command,
@@ -48,20 +51,20 @@ LOOPBACK = "127.0.0.1"
 
 
 def default_log_dir() -> Path:
-    """``tui.locations.log_dir()`` when the app is installed, else platformdirs' log dir."""
-    try:
-        from tui.locations import log_dir
-
-        return Path(log_dir())
-    except ImportError:
-        import platformdirs
-
-        return Path(platformdirs.user_log_dir("o1tui"))
+    """Where server logs go (``$O1TUI_LOG_DIR`` or the user log dir)."""
+    return log_dir()
 
 
 def new_api_key() -> str:
-    """A per-start key: kept in memory, given to the server and the client, never stored."""
-    return secrets.token_urlsafe(24)
+    """A per-start key: kept in memory, given to the server and the client, never stored.
+
+    Never starting with ``-``: a server's argument parser could read such a key as an option
+    (the key is also passed as ``--api-keys=KEY``, which no parser misreads).
+    """
+    while True:
+        key = secrets.token_urlsafe(24)
+        if not key.startswith("-"):
+            return key
 
 
 @dataclass
@@ -103,6 +106,12 @@ class ServerHandle:
         return TINY_MODEL_NOTICE if self.tiny else None
 
     @property
+    def concurrency(self) -> int | None:
+        """How many requests the model works on at once (None: no limit o1tui needs to
+        respect); groups run at most this many chains together."""
+        return ENGINE_CONCURRENCY.get(self.engine)
+
+    @property
     def running(self) -> bool:
         """False once a server we started has exited (crash detection for the app)."""
         return self.process.running if self.process is not None else True
@@ -113,7 +122,7 @@ class ServerHandle:
         """Wait for a server started with ``wait=False`` (the in-process engine: load it)."""
         if self.process is not None:
             self.process.wait_ready(timeout_s, on_poll=on_poll)
-        elif hasattr(self._client, "load"):
+        elif self._client is not None and hasattr(self._client, "load"):
             self._client.load()
 
     def client(self, **kwargs: Any) -> ChatClient:
@@ -153,6 +162,8 @@ def server_options(settings: Any, port: int, host: str = LOOPBACK) -> ServerOpti
         max_batch_size=_get(settings, "max_batch_size"),
         enable_prefix_caching=bool(_get(settings, "enable_prefix_caching", True)),
         extra_args=tuple(str(a) for a in extra),
+        lmdeploy_in_process=bool(_get(settings, "lmdeploy_in_process", True)),
+        lmdeploy_env_check=bool(_get(settings, "lmdeploy_env_check", False)),
     )
 
 
@@ -378,23 +389,27 @@ def serve_forever(
         raise EngineUnavailable(
             "the transformers engine runs inside o1tui and has no server to serve"
         )
-    print(handle.base_url, file=out, flush=True)
     if handle.reused:
+        print(handle.base_url, file=out, flush=True)
         print(f"a server was already running on port {handle.port}; leaving it be", file=sys.stderr)
         return 0
-    if not _get(settings, "api_key"):
-        print(
-            "the server requires a generated API key that is not shown; give --api-key KEY to choose one "
-            "that other clients can use",
-            file=sys.stderr,
-        )
     assert handle.process is not None
     try:
+        print(handle.base_url, file=out, flush=True)
+        if not _get(settings, "api_key"):
+            print(
+                "the server requires a generated API key that is not shown; give --api-key KEY "
+                "to choose one that other clients can use",
+                file=sys.stderr,
+            )
         while handle.process.running:
             time.sleep(0.5)
     except KeyboardInterrupt:
-        handle.stop()
         return 0
+    finally:
+        # Also when printing failed (`o1tui serve | true`: BrokenPipeError): a server whose
+        # user is gone is stopped, never left behind.
+        handle.stop()
     tail = "\n".join(handle.process.tail(20))
     print(
         f"the server exited (code {handle.process.returncode}); last lines:\n{tail}",
@@ -403,19 +418,30 @@ def serve_forever(
     return 1
 
 
+_interrupted = False
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+    # Only the first signal interrupts: the ones after it (a second Ctrl+C, the SIGHUP that
+    # follows a SIGTERM) would otherwise break into the clean-up the first one started.
+    global _interrupted
+    if not _interrupted:
+        _interrupted = True
+        raise KeyboardInterrupt
 
 
 def interrupt_on_termination() -> None:
-    """SIGTERM (kill, systemd) and SIGHUP (the SSH session closed) stop a foreground server
-    the way Ctrl+C does, so the server's process group is stopped, never orphaned."""
+    """Ctrl+C, SIGTERM (kill, systemd) and SIGHUP (the SSH session closed) stop a foreground
+    server the same way, once: the first raises KeyboardInterrupt, so the server's process
+    group is stopped, never orphaned; later ones are ignored while that clean-up runs."""
     import signal
     import threading
 
+    global _interrupted
     if threading.current_thread() is not threading.main_thread():
         return  # only the main thread may set handlers (tests run serve_forever in threads)
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    _interrupted = False
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _raise_interrupt)
 
 
@@ -429,7 +455,7 @@ class ManagedServer:
         self,
         settings: Any,
         *,
-        on_change: Callable[[str], None] | None = None,
+        on_change: Callable[[ServerState], None] | None = None,
         on_line: Callable[[str], None] | None = None,
         **start_kwargs: Any,
     ) -> None:
@@ -440,16 +466,16 @@ class ManagedServer:
         self.handle: ServerHandle | None = None
         self.error: str | None = None
         self.model_name: str | None = model if (model := _get(settings, "model")) else None
-        self._state = "stopped"
+        self._state = ServerState.STOPPED
         self._closed = False
 
     @property
-    def state(self) -> str:
-        if self._state == "ready" and self.handle is not None and not self.handle.running:
-            return "crashed"
+    def state(self) -> ServerState:
+        if self._state is ServerState.READY and self.handle is not None and not self.handle.running:
+            return ServerState.CRASHED
         return self._state
 
-    def _set(self, state: str) -> None:
+    def _set(self, state: ServerState) -> None:
         self._state = state
         if self.on_change is not None:
             self.on_change(state)
@@ -477,7 +503,7 @@ class ManagedServer:
                 uptime_s=proc.uptime_s if proc.running else None,
                 log_path=str(proc.log_path) if proc.log_path else None,
             )
-            if not proc.running and self._state == "ready":
+            if not proc.running and self._state is ServerState.READY:
                 info["error"] = f"the server exited with code {proc.returncode}"
         return info
 
@@ -489,10 +515,10 @@ class ManagedServer:
         import asyncio
         from dataclasses import replace as dc_replace
 
-        if self.handle is not None and self.handle.running and self._state == "ready":
+        if self.handle is not None and self.handle.running and self._state is ServerState.READY:
             return
         self.error = None
-        self._set("starting")
+        self._set(ServerState.STARTING)
         settings = self.settings
         if self.model_name and dataclasses_has(settings, "model"):
             settings = dc_replace(settings, model=self.model_name)
@@ -518,9 +544,10 @@ class ManagedServer:
             await asyncio.to_thread(start_and_wait)
         except Exception as err:  # shown on the screen; the app stays usable
             self.error = str(err).splitlines()[0] if str(err) else type(err).__name__
-            self._set("crashed")
+            self._set(ServerState.CRASHED)
             return
-        self._set("external" if self.handle.reused else "ready")
+        reused = self.handle is not None and self.handle.reused
+        self._set(ServerState.EXTERNAL if reused else ServerState.READY)
 
     def shutdown(self) -> None:
         """Stop the server, also one still loading, and start no other (the app is closing)."""
@@ -532,9 +559,9 @@ class ManagedServer:
         import asyncio
 
         if self.handle is not None:
-            self._set("stopping")
+            self._set(ServerState.STOPPING)
             await asyncio.to_thread(self.handle.stop)
-        self._set("stopped")
+        self._set(ServerState.STOPPED)
 
     async def restart(self) -> None:
         await self.stop()

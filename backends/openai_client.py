@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import TYPE_CHECKING, Any, AsyncIterator
+from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator
 
 from backends.client import ChatChunk, Usage
 from backends.errors import (
@@ -26,7 +26,7 @@ from backends.errors import (
     ResponseFormatUnsupported,
     ServerError,
     StreamDropped,
-    TimeoutError_,
+    RequestTimeout,
 )
 
 if TYPE_CHECKING:  # importing openai costs a few hundred ms; only pay it when a client is made
@@ -59,6 +59,30 @@ def _root_cause(err: BaseException) -> str:
             reason = _one_line(text)
         current = current.__cause__ or current.__context__
     return reason
+
+
+async def within(awaitable: Any, timeout_s: float) -> Any:
+    """``asyncio.wait_for`` that never loses a cancellation.
+
+    Before Python 3.12, ``wait_for`` returns the result instead of raising when the awaited
+    call completes at the moment the caller is cancelled (a chunk arriving as Ctrl+C is
+    pressed); the chain then streams on and a cancelled group waits for it. Raises
+    ``asyncio.TimeoutError`` after ``timeout_s``.
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    except asyncio.CancelledError:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        raise
+    if not done:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        raise asyncio.TimeoutError
+    return task.result()
 
 
 class OpenAIChatClient:
@@ -157,10 +181,10 @@ class OpenAIChatClient:
 
     # -- one attempt -------------------------------------------------------------------
 
-    async def _stream_once(self, request: dict[str, Any]) -> AsyncIterator[ChatChunk]:
+    async def _stream_once(self, request: dict[str, Any]) -> AsyncGenerator[ChatChunk, None]:
         response_format = request.get("response_format")
         try:
-            stream = await asyncio.wait_for(
+            stream = await within(
                 self._client.chat.completions.create(**request), self.stall_timeout_s
             )
         except asyncio.TimeoutError:
@@ -181,7 +205,7 @@ class OpenAIChatClient:
         try:
             while True:
                 try:
-                    raw = await asyncio.wait_for(chunks.__anext__(), self.stall_timeout_s)
+                    raw = await within(chunks.__anext__(), self.stall_timeout_s)
                 except StopAsyncIteration:
                     break
                 except asyncio.TimeoutError:
@@ -257,8 +281,8 @@ class OpenAIChatClient:
 
     # -- errors ------------------------------------------------------------------------
 
-    def _stall_error(self) -> TimeoutError_:
-        return TimeoutError_(
+    def _stall_error(self) -> RequestTimeout:
+        return RequestTimeout(
             f"the server at {self.base_url} sent nothing for {self.stall_timeout_s:g} s"
         )
 
@@ -273,7 +297,7 @@ class OpenAIChatClient:
         o = self._openai
         url = self.base_url
         if isinstance(err, o.APITimeoutError):
-            return TimeoutError_(f"the server at {url} did not answer within {self.timeout_s:g} s")
+            return RequestTimeout(f"the server at {url} did not answer within {self.timeout_s:g} s")
         if isinstance(err, o.APIConnectionError):
             return ConnectError(f"cannot reach the server at {url}: {_root_cause(err)}")
         if isinstance(err, o.APIResponseValidationError):

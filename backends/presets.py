@@ -190,14 +190,9 @@ def models_dir(override: str | os.PathLike[str] | None = None) -> Path:
     env = os.environ.get("O1TUI_MODELS_DIR")
     if env:
         return Path(env).expanduser()
-    try:
-        from tui.locations import data_dir
+    from backends.locations import data_dir
 
-        return Path(data_dir()) / "models"
-    except ImportError:  # the history part may not be installed alongside (backends used alone)
-        import platformdirs
-
-        return Path(platformdirs.user_data_dir("o1tui")) / "models"
+    return data_dir() / "models"
 
 
 def own_model_dir(model_id: str, base: str | os.PathLike[str] | None = None) -> Path:

@@ -16,7 +16,6 @@ and ``on_exit`` are called from those threads; a UI must hand them to its own lo
 from __future__ import annotations
 
 import collections
-import enum
 import http.client
 import json
 import os
@@ -26,25 +25,20 @@ import socket
 import subprocess
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
 from backends.engines import LaunchSpec
 from backends.errors import BackendError
-from tui.sanitize import clean
+from backends.stages import StageTracker, failure_line
+from backends.sanitize import clean
+from backends.signals import termination_deferred
+from backends.state import ServerState
 
 RING_LINES = 1000
 STOP_GRACE_S = 10.0
-
-
-class ServerState(str, enum.Enum):
-    NEW = "new"
-    STARTING = "starting"
-    READY = "ready"
-    STOPPING = "stopping"
-    STOPPED = "stopped"  #: stopped by us
-    EXITED = "exited"  #: ended on its own (crash, or start-up failure)
 
 
 class ServerStartError(BackendError):
@@ -235,6 +229,17 @@ class _Log:
                 self.fd = None
 
 
+#: Every server this process started and has not stopped (see :func:`stop_all_servers`).
+_STARTED: "weakref.WeakSet[ServerProcess]" = weakref.WeakSet()
+
+
+def stop_all_servers() -> None:
+    """Stop every server this process started: the last resort of a command interrupted at a
+    moment when no handle was at hand (a signal between a start and its ``try``)."""
+    for process in list(_STARTED):
+        process.stop()
+
+
 class ServerProcess:
     """One supervised server process (and its process group)."""
 
@@ -259,10 +264,15 @@ class ServerProcess:
         self._state = ServerState.NEW
         self._returncode: int | None = None
         self._exited = threading.Event()
-        self._stop_lock = threading.Lock()
+        # Re-entrant: a stop called again from the thread already stopping returns at once
+        # instead of waiting on itself.
+        self._stop_lock = threading.RLock()
+        self._stopping = False
         self._threads: list[threading.Thread] = []
         self.started_at: float | None = None  #: time.monotonic() at start
         self.ready_at: float | None = None
+        #: The start-up's stages, read from the output (backends.stages).
+        self.stages = StageTracker(spec.engine)
 
     # -- facts --
     @property
@@ -318,6 +328,8 @@ class ServerProcess:
             raise RuntimeError("server already started")
         self._log.open()
         self._log.write(f"# command: {self.spec.display()}", ring=False)
+        for note in self.spec.notes:
+            self._log.write(f"o1tui: {note}")
         env = {**self._base_env, **self.spec.env}
         try:
             self._proc = subprocess.Popen(
@@ -335,7 +347,9 @@ class ServerProcess:
             raise ServerStartError(
                 f"could not run {self.spec.argv[0]}: {err.strerror or err}"
             ) from err
+        _STARTED.add(self)
         self.started_at = time.monotonic()
+        self.stages = StageTracker(self.spec.engine, started_at=self.started_at)
         self._state = ServerState.STARTING
         for target, name in ((self._read, "reader"), (self._wait, "waiter")):
             thread = threading.Thread(
@@ -370,6 +384,8 @@ class ServerProcess:
         if not line:
             return
         self._log.write(line)
+        if self._state == ServerState.STARTING:
+            self.stages.feed(line)
         if self.on_line is not None:
             try:
                 self.on_line(line)
@@ -427,6 +443,7 @@ class ServerProcess:
                     self._exited_during_start()
                 self._state = ServerState.READY
                 self.ready_at = time.monotonic()
+                self.stages.finish()
                 return
             if time.monotonic() >= deadline:
                 self.stop(grace_s=5.0)
@@ -444,8 +461,12 @@ class ServerProcess:
         for thread in self._threads:
             if thread.name.startswith("server-reader"):
                 thread.join(timeout=1.0)
+        # The server's own words first (the header shows one line), then the exit code.
+        why = failure_line(self.tail(60))
         raise ServerStartError(
-            f"{self.spec.engine} server exited during start-up (exit code {self._returncode})",
+            (f"{why} ({self.spec.engine} server exited during start-up, code {self._returncode})")
+            if why
+            else f"{self.spec.engine} server exited during start-up (exit code {self._returncode})",
             log_tail=self.tail(),
             returncode=self._returncode,
             log_path=self.log_path,
@@ -471,22 +492,33 @@ class ServerProcess:
 
         Returns the exit code (``None`` if the server was never started).
         """
-        with self._stop_lock:
+        with termination_deferred(), self._stop_lock:
             if self._proc is None:
                 return None
-            if self._state not in (ServerState.STOPPED, ServerState.EXITED):
-                self._state = ServerState.STOPPING
-            if self.pgid is not None and (not self._exited.is_set() or group_members(self.pgid)):
-                self._terminate_group(grace_s)
-            self._exited.wait(5.0)
-            for thread in self._threads:
-                thread.join(timeout=2.0)
-            if self._state == ServerState.STOPPING:
-                self._state = ServerState.STOPPED
-            self._log.close()
-            if self._proc.stdout is not None:
-                self._proc.stdout.close()
-            return self._returncode
+            if self._stopping:  # called again from inside a stop on this thread
+                return self._returncode
+            self._stopping = True
+            try:
+                return self._stop(grace_s)
+            finally:
+                self._stopping = False
+                _STARTED.discard(self)
+
+    def _stop(self, grace_s: float) -> int | None:
+        assert self._proc is not None
+        if self._state not in (ServerState.STOPPED, ServerState.EXITED):
+            self._state = ServerState.STOPPING
+        if self.pgid is not None and (not self._exited.is_set() or group_members(self.pgid)):
+            self._terminate_group(grace_s)
+        self._exited.wait(5.0)
+        for thread in self._threads:
+            thread.join(timeout=2.0)
+        if self._state == ServerState.STOPPING:
+            self._state = ServerState.STOPPED
+        self._log.close()
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+        return self._returncode
 
     def __enter__(self) -> "ServerProcess":
         return self

@@ -382,9 +382,40 @@ def test_hangup_while_the_managed_server_loads_leaves_no_server(data_dir, tmp_pa
     assert group_members(pgid) == []
 
 
-def test_cli_strategy_choices_match_the_registry():
-    """The CLI keeps its own copy (to stay import-light); it must not drift."""
-    from tui.cli import STRATEGIES
+def test_cli_choices_come_from_the_registries():
+    """--strategy, --engine and --lang accept exactly the names their registries define."""
+    from backends.engines import ENGINE_CHOICES
+    from tui.cli import build_parser
+    from tui.lang import LANG_CHOICES
     from tui.strategies import STRATEGY_NAMES
 
-    assert tuple(STRATEGIES) == tuple(STRATEGY_NAMES)
+    parser = build_parser()
+    for name in STRATEGY_NAMES:
+        assert parser.parse_args(["ask", "q", "--strategy", name]).strategy == name
+    for name in ENGINE_CHOICES:
+        assert parser.parse_args(["--engine", name]).engine == name
+    for name in LANG_CHOICES:
+        assert parser.parse_args(["ask", "q", "--lang", name]).lang == name
+    for bad in (["ask", "q", "--strategy", "nope"], ["--engine", "nope"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(bad)
+
+
+def test_every_user_error_has_one_root_and_one_handler(tmp_path, capsys, monkeypatch):
+    """Backend, history, config and usage errors derive from O1Error; main prints each the
+    same way (one cleaned line) with the error's own exit status."""
+    from backends.errors import BackendError, O1Error, RequestTimeout
+    from tui.cli import UserError, main
+    from tui.config import ConfigError
+    from tui.history import HistoryError
+
+    for cls in (BackendError, RequestTimeout, HistoryError, ConfigError, UserError):
+        assert issubclass(cls, O1Error)
+    bad = tmp_path / "config.toml"
+    bad.write_text("strategy = 'nope'\n")
+    assert main(["--config", str(bad), "ask", "q", "--endpoint", "http://127.0.0.1:9/v1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("o1tui: error: ") and "'strategy' must be one of g1" in err
+    monkeypatch.setenv("O1TUI_DATA_DIR", str(tmp_path / "data"))
+    assert main(["history", "list", "--limit", "0"]) == 2
+    assert capsys.readouterr().err == "o1tui: error: --limit must be at least 1\n"

@@ -14,6 +14,7 @@ from backends import keyed_exec
 from backends.engines import (
     KEY_ENV,
     KEYED_EXEC,
+    MIN_CONCURRENT_SEQUENCES,
     EngineUnavailable,
     Program,
     ServerOptions,
@@ -26,6 +27,7 @@ from backends.engines import (
 from backends.gpu import GpuInfo, parse_nvidia_smi, query_gpus
 from backends.presets import ModelRef, find_preset, resolve
 from tests.servers_helpers import FAKE_LMDEPLOY, use_fake_lmdeploy
+from tui.group import MAX_SAMPLES
 
 PLAIN = Program(("lmdeploy",))  # an lmdeploy that is not a Python script: key must go on argv
 KEY = "k-123"
@@ -61,14 +63,41 @@ def test_lmdeploy_command_has_the_real_cli_flags():
     assert _value(argv, "--tp") == "2"
     assert _value(argv, "--session-len") == "32768"
     assert _value(argv, "--cache-max-entry-count") == "0.5"
-    assert _value(argv, "--max-batch-size") == "8"
+    # 8 asked for, 32 given: a group of up to 32 chains must decode in one batch
+    assert _value(argv, "--max-batch-size") == "32"
     assert "--enable-prefix-caching" in argv
     assert _value(argv, "--log-level") == "INFO"
-    assert _value(argv, "--api-keys") == KEY
+    assert f"--api-keys={KEY}" in argv  # one word: a key starting with "-" stays a value
     assert "--reasoning-parser" not in argv and "--model-format" not in argv
-    assert KEY not in spec.display() and "--api-keys ***" in spec.display()
+    assert KEY not in spec.display() and "--api-keys=***" in spec.display()
     assert spec.base_url == "http://127.0.0.1:23333/v1"
     assert "LMDEPLOY_USE_MODELSCOPE" not in spec.env
+
+
+@pytest.mark.parametrize(
+    ("asked", "extra", "expected"),
+    [
+        (None, (), None),  # LMDeploy's own default (128 or more) is left alone
+        (64, (), "64"),
+        (32, (), "32"),
+        (1, (), "32"),
+        (None, ("--max-batch-size", "4"), "32"),
+        (None, ("--max-batch-size", "256"), "256"),
+    ],
+)
+def test_lmdeploy_never_caps_concurrency_below_a_full_group(asked, extra, expected):
+    opts = ServerOptions(port=1, max_batch_size=asked, extra_args=extra)
+    argv = list(lmdeploy_command(_ref(), opts, None, program=PLAIN).argv)
+    if expected is None:
+        assert "--max-batch-size" not in argv
+    else:
+        assert _value(argv, "--max-batch-size") == expected
+        assert argv.count("--max-batch-size") == 1
+    assert MIN_CONCURRENT_SEQUENCES == 32 == MAX_SAMPLES
+    eq = lmdeploy_command(
+        _ref(), ServerOptions(port=1, extra_args=("--max-batch-size=2",)), None, program=PLAIN
+    )
+    assert "--max-batch-size=32" in eq.argv
 
 
 def test_prefix_caching_can_be_turned_off_and_defaults_are_lmdeploys():
@@ -156,6 +185,8 @@ def test_llamacpp_command():
     assert _value(argv, "--port") == "8080"
     assert _value(argv, "--model_alias") == "smol"
     assert _value(argv, "--n_threads") == "2"
+    # a new request must queue, not cut the streaming one short (groups send several)
+    assert _value(argv, "--interrupt_requests") == "false"
     assert "--api_key" not in argv and spec.env["API_KEY"] == KEY
     on_argv = llamacpp_command(ref, ServerOptions(port=1, key_in_env=False), KEY, python="py")
     assert _value(list(on_argv.argv), "--api_key") == KEY and "***" in on_argv.display()
@@ -202,7 +233,7 @@ def test_keyed_exec_appends_the_key_inside_the_process():
         ["--key-env", "K", "--key-flag", "--api-keys", "--module", "m", "--", "serve", "x"],
         {"K": "s3"},
     )
-    assert (kind, target, args) == ("module", "m", ["serve", "x", "--api-keys", "s3"])
+    assert (kind, target, args) == ("module", "m", ["serve", "x", "--api-keys=s3"])
     assert keyed_exec.build_argv(
         ["--key-env", "K", "--key-flag", "-k", "--script", "/p", "--", "a"], {}
     )[2] == ["a"]
@@ -232,9 +263,7 @@ def test_keyed_exec_runs_a_script_with_the_key_hidden(tmp_path):
         timeout=30,
         check=True,
     )
-    assert (
-        out.stdout.strip() == "['a', '--api-keys', 's3cr3t'] None"
-    )  # passed on, and not inherited
+    assert out.stdout.strip() == "['a', '--api-keys=s3cr3t'] None"  # passed on, and not inherited
 
 
 def test_nvidia_smi_parsing_and_absence(tmp_path):

@@ -112,6 +112,7 @@ def test_history_list_json_is_unchanged(data_dir, capsys) -> None:
         "total_s",
         "created_at",
         "n_steps",
+        "group_id",
     }
     assert row["id"] == chain_id
 

@@ -176,3 +176,29 @@ def test_ask_on_the_cpu_fallback_prints_only_its_own_progress(tmp_path):
     text = log.read_text()
     assert "llama_" in text and "/v1/chat/completions" in text  # the lines are in the log
     assert "/health" not in text
+
+
+@needs_strategies
+async def test_a_two_sample_group_on_the_one_request_server(server):
+    """llama.cpp serves one request at a time. Both chains sent at once must queue, not cut
+    each other short (the managed server runs with --interrupt_requests false), and the
+    handle tells groups to run one chain at a time."""
+    from tui.group import GroupSpec, run_group
+
+    assert server.concurrency == 1
+    spec = GroupSpec.self_consistency("What is 3 + 4?", "plain", 2)
+    options = StrategyOptions(lang="en", max_tokens=24)
+    for concurrency in (None, server.concurrency):
+        client = server.client(retries=0)
+        try:
+            result = await run_group(spec, client, options, concurrency=concurrency)
+        finally:
+            await client.aclose()
+        assert [c.status for c in result.chains] == [Status.DONE, Status.DONE], [
+            c.error for c in result.chains
+        ]
+        for chain in result.chains:
+            _assert_parsed_steps(chain)
+            # a stream cut short by another request ends without a finish_reason
+            assert chain.steps[-1].finish_reason in ("stop", "length")
+        assert result.vote is not None and result.vote.ballots + result.vote.abstained == 2

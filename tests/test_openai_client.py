@@ -20,7 +20,7 @@ from backends.errors import (
     ResponseFormatUnsupported,
     ServerError,
     StreamDropped,
-    TimeoutError_,
+    RequestTimeout,
 )
 from backends.openai_client import OpenAIChatClient
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
@@ -226,7 +226,7 @@ async def test_html_body_is_a_clear_error(server: FakeOpenAIServer) -> None:
 
 async def test_hang_before_any_token_times_out(server: FakeOpenAIServer) -> None:
     server.add(Reply(content="late", first_delay_s=30))
-    with pytest.raises(TimeoutError_, match="0.3 s"):
+    with pytest.raises(RequestTimeout, match="0.3 s"):
         await collect(make_client(server, api_key="secret-key", stall_timeout_s=0.3))
 
 
@@ -234,7 +234,7 @@ async def test_stall_mid_stream_times_out(server: FakeOpenAIServer) -> None:
     server.add(Reply(content="abcdefgh", stall_after_chunks=1), Reply(content="x"))
     client = make_client(server, api_key="secret-key", stall_timeout_s=0.3, retries=2)
     got: list[str] = []
-    with pytest.raises(TimeoutError_):
+    with pytest.raises(RequestTimeout):
         async for chunk in client.stream_chat(MESSAGES):
             got.append(chunk.content)
     assert "".join(got) == "abcd"

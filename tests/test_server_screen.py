@@ -161,3 +161,28 @@ async def test_a_failing_action_is_shown_and_the_screen_stays() -> None:
         await _wait(pilot, lambda: "port 23333 is taken" in _info_text(app))
         assert "start failed: port 23333 is taken [red]x[/]" in _info_text(app)
         assert isinstance(app.screen, ServerScreen)
+
+
+async def test_state_colours_come_from_the_theme() -> None:
+    """The state line is drawn in the theme's colours (success, error), not fixed names."""
+    from rich.color import Color
+
+    def state_colour(app: App) -> Color | None:
+        static = app.screen.query_one("#server-info", Static)
+        for line in static.render_lines(static.region.reset_offset):
+            for segment in line:
+                if "●" in segment.text or "✗" in segment.text:
+                    return segment.style.color if segment.style else None
+        return None
+
+    controller = Controller()
+    controller.state = "ready"
+    app = Host(controller)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _wait(pilot, lambda: state_colour(app) is not None)
+        colours = app.get_css_variables()
+        assert state_colour(app).triplet == Color.parse(colours["success"]).triplet
+        controller.state = "crashed"
+        app.screen.refresh_view()
+        await _wait(pilot, lambda: "crashed" in _info_text(app))
+        assert state_colour(app).triplet == Color.parse(colours["error"]).triplet

@@ -176,3 +176,21 @@ def test_closing_the_terminal_stops_the_server_the_app_started(tmp_path: Path) -
         )
     finally:
         subprocess.run(["tmux", "-L", socket, "kill-server"], env=env, capture_output=True)
+
+
+def test_the_terminal_closing_mid_chain_never_leaves_the_app_hung() -> None:
+    """The SSH-drop loop (bench/ssh_drop_loop.py), a few runs: `tmux kill-session`, and ctrl+q
+    overtaken by SIGHUP, while a chain runs against a managed server. Before the fix 3 runs
+    in 10 hung (a stop waiting on itself; Textual's output thread holding up the exit)."""
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, str(repo / "bench" / "ssh_drop_loop.py"), "--runs", "2"],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        timeout=400,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["runs"] == 4, out.stderr
+    assert result["hung"] == 0 and result["servers_left"] == 0, result

@@ -154,7 +154,14 @@ _LATEX_TEXT = re.compile(r"\\(?:text|textbf|mathrm|mathbf|operatorname|mbox)\s*\
 _LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 _LATEX_SPACING = re.compile(r"\\[,;:! ]|\\q?quad\b|\\left\b|\\right\b|~")
 _DEGREES = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|°")
-_WRAPPERS = (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]"), ("**", "**"), ("__", "__"))
+_WRAPPERS: tuple[tuple[str, str], ...] = (
+    ("$$", "$$"),
+    ("$", "$"),
+    ("\\(", "\\)"),
+    ("\\[", "\\]"),
+    ("**", "**"),
+    ("__", "__"),
+)
 _WRAPPERS += (("`", "`"), ('"', '"'), ("“", "”"), ("'", "'"), ("(", ")"), ("「", "」"))
 _TRAILING = ".。!！?？,，;；:："
 _ASSIGNMENT = re.compile(r"^[A-Za-z][A-Za-z0-9_]*\s*=\s*(?=\S)")

@@ -11,12 +11,16 @@ import asyncio
 import dataclasses
 import json
 import os
-import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from backends.engines import BACKEND_NAMES, ENGINE_CHOICES
+from backends.errors import O1Error
 from tui import __version__
+from tui.ask_signals import CANCEL_SIGNALS  # noqa: F401  (the eval command cancels on these too)
+from tui.lang import LANG_CHOICES
+from tui.strategies import STRATEGY_NAMES
 
 PROG = "o1tui"
 
@@ -24,18 +28,13 @@ PROG = "o1tui"
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
-STRATEGIES = ("g1", "thinking", "plain", "native")
-#: Signals that cancel a running chain (kept as cancelled): Ctrl+C, kill, the SSH session closing.
-CANCEL_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-ENGINES = ("auto", "lmdeploy", "llamacpp", "transformers")
 
-
-class UserError(Exception):
+class UserError(O1Error):
     """A problem the user can fix; printed as one line, exit status 2 unless given."""
 
     def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
         super().__init__(message)
-        self.code = code
+        self.exit_code = code
 
 
 # --- argument parsing ---------------------------------------------------------------------
@@ -89,7 +88,7 @@ def _model_options() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--engine",
-        choices=ENGINES,
+        choices=ENGINE_CHOICES,
         default=S,
         help="what runs the model when o1tui starts it (default auto: lmdeploy with "
         "a GPU, else llama.cpp, else transformers)",
@@ -105,7 +104,7 @@ def _server_options() -> argparse.ArgumentParser:
     g = p.add_argument_group("managed server")
     g.add_argument(
         "--backend",
-        choices=("turbomind", "pytorch"),
+        choices=BACKEND_NAMES,
         default=S,
         help="LMDeploy engine (default: LMDeploy's choice)",
     )
@@ -122,7 +121,7 @@ def _server_options() -> argparse.ArgumentParser:
         type=int,
         default=S,
         metavar="N",
-        help="LMDeploy's cap on concurrent sequences (default: LMDeploy's own)",
+        help="LMDeploy's cap on concurrent sequences, at least 32 (default: LMDeploy's own)",
     )
     g.add_argument(
         "--no-prefix-caching",
@@ -158,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument(
         "--strategy",
-        choices=STRATEGIES,
+        choices=STRATEGY_NAMES,
         default=argparse.SUPPRESS,
         help="strategy the app starts with (default g1)",
     )
@@ -177,19 +176,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="run one chain headless",
         description="Run one reasoning chain, print each step as it finishes, "
         "save it to the history. Exit 0 only when the chain finished "
-        "(1 error, 2 bad input, 3 step limit, 130 cancelled).",
+        "(1 error, 2 bad input, 3 step limit, 130 cancelled). With --samples or --compare, "
+        "run a group of chains at once: one line per chain as it finishes, then the vote; "
+        "exit 0 only when every chain finished (1 if any failed or hit the step limit).",
     )
     ask.add_argument("question", help="the question; '-' reads it from standard input")
     ask.add_argument(
         "--strategy",
-        choices=STRATEGIES,
+        choices=STRATEGY_NAMES,
         default=argparse.SUPPRESS,
         help="g1 step chain (default), InternLM3 thinking mode, plain answer, or "
         "native <think> reasoning",
     )
     ask.add_argument(
         "--lang",
-        choices=("auto", "en", "zh"),
+        choices=LANG_CHOICES,
         default=argparse.SUPPRESS,
         help="g1 prompt language (default: from the question)",
     )
@@ -201,6 +202,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="g1 step cap before the final answer (default 25)",
     )
     ask.add_argument("--json", action="store_true", help="print one JSON document at the end")
+    several = ask.add_mutually_exclusive_group()
+    several.add_argument(
+        "--samples",
+        type=int,
+        metavar="N",
+        help="self-consistency: N samples (2-32) of the strategy at once, sampled at its "
+        "temperature if above 0 else 0.7, then a majority vote on their answers",
+    )
+    several.add_argument(
+        "--compare",
+        metavar="S1,S2",
+        help="one chain per strategy at once, e.g. plain,g1,thinking (no vote)",
+    )
     ask.add_argument(
         "--param",
         type=_parse_param,
@@ -231,6 +245,10 @@ def build_parser() -> argparse.ArgumentParser:
     hd = hsub.add_parser("delete", parents=[common], help="delete a chain")
     hd.add_argument("id", help="chain id (a unique prefix is enough)")
 
+    from tui.eval_cli import add_parser as add_eval_parser
+
+    add_eval_parser(sub, [common, model, server])
+
     sub.add_parser(
         "serve",
         parents=[common, model, server],
@@ -245,34 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --- settings -----------------------------------------------------------------------------
 
-#: CLI attribute -> Settings field, for the flags that override the config file.
-_OVERRIDES = {
-    "endpoint": "endpoint",
-    "api_key": "api_key",
-    "model": "model",
-    "engine": "engine",
-    "port": "port",
-    "strategy": "strategy",
-    "lang": "lang",
-    "max_steps": "max_steps",
-    "theme": "theme",
-    "keep_server": "keep_server",
-    "backend": "backend",
-    "tp": "tp",
-    "session_len": "session_len",
-    "max_batch_size": "max_batch_size",
-    "enable_prefix_caching": "enable_prefix_caching",
-}
-
 
 def resolve_settings(args: argparse.Namespace) -> Any:
     """Defaults < config file < environment < flags."""
-    from tui.config import load_settings
+    from tui.config import SETTING_NAMES, load_settings
 
     settings = load_settings(getattr(args, "config", None))
-    changes = {
-        field: getattr(args, attr) for attr, field in _OVERRIDES.items() if hasattr(args, attr)
-    }
+    # A flag is stored under its setting's name, and only when given (defaults are SUPPRESSed).
+    changes = {name: getattr(args, name) for name in SETTING_NAMES if hasattr(args, name)}
     settings = dataclasses.replace(settings, **changes)
     for warning in getattr(settings, "warnings", None) or []:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
@@ -361,16 +359,14 @@ async def _run_ask(args: argparse.Namespace, settings: Any, question: str, handl
             on_event=on_event,
         )
     )
-    loop = asyncio.get_running_loop()
-    for sig in CANCEL_SIGNALS:
-        loop.add_signal_handler(sig, task.cancel)
+    from tui.ask_signals import cancel_on_termination
+
     try:
-        await task
+        with cancel_on_termination(task):
+            await task
     except asyncio.CancelledError:
         pass  # run_chain saved the chain as cancelled before re-raising
     finally:
-        for sig in CANCEL_SIGNALS:
-            loop.remove_signal_handler(sig)
         await client.aclose()
         history.close()
     return chain
@@ -398,6 +394,7 @@ def strategy_options(settings: Any, lang: str | None, params: dict[str, Any]) ->
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from tui.ask_progress import AskProgress, report_server_exit, start_server
+    from tui.ask_signals import handlers_restored
     from tui.chain import validate_question
     from tui.printer import EXIT_CODES
     from tui.sanitize import clean_line
@@ -407,33 +404,38 @@ def cmd_ask(args: argparse.Namespace) -> int:
         question = validate_question(text)
     except ValueError as err:
         raise UserError(str(err)) from None
+    if args.samples is not None or args.compare is not None:
+        from tui.ask_group import cmd_ask_group
+
+        return cmd_ask_group(args, question)
     settings = resolve_settings(args)
     if settings.max_steps < 1:
         raise UserError("--max-steps must be at least 1")
-    handle = None
-    progress = AskProgress()
-    if not settings.endpoint:
-        # Started here, in the main thread, so Ctrl+C (or SIGTERM, SIGHUP) during a long model
-        # load stops it.
-        from backends.manager import interrupt_on_termination
+    with handlers_restored():
+        handle = None
+        progress = AskProgress()
+        if not settings.endpoint:
+            # Started here, in the main thread, so Ctrl+C (or SIGTERM, SIGHUP) during a long
+            # model load stops it.
+            from backends.manager import interrupt_on_termination
 
-        interrupt_on_termination()
-        handle = start_server(settings, progress)
-    try:
-        chain = asyncio.run(_run_ask(args, settings, question, handle))
-        if chain.status.value == "error":
-            report_server_exit(handle, progress)
-    finally:
-        if handle is not None:
-            handle.stop()
+            interrupt_on_termination()
+            handle = start_server(settings, progress)
+        try:
+            chain = asyncio.run(_run_ask(args, settings, question, handle))
+            if chain.status.value == "error":
+                report_server_exit(handle, progress)
+        finally:
+            if handle is not None:
+                handle.stop()
     if args.json:
         from tui.export import to_json
 
         print(to_json(chain))
-    if chain.error:
-        print(f"{PROG}: {clean_line(chain.error, 500)}", file=sys.stderr)
-    elif chain.status.value == "cancelled":
+    if chain.status.value == "cancelled":
         print(f"{PROG}: cancelled; the partial chain {chain.id} is in the history", file=sys.stderr)
+    elif chain.error:
+        print(f"{PROG}: {clean_line(chain.error, 500)}", file=sys.stderr)
     elif chain.status.value == "step_limit":
         print(
             f"{PROG}: the model did not finish within {settings.max_steps} steps "
@@ -501,7 +503,8 @@ def _summary_dict(summary: Any) -> dict[str, Any]:
     """A summary for ``--json``: model text cleaned like everything else printed."""
     from tui.sanitize import clean
 
-    data = dataclasses.asdict(summary) if dataclasses.is_dataclass(summary) else dict(summary)
+    is_instance = dataclasses.is_dataclass(summary) and not isinstance(summary, type)
+    data = dataclasses.asdict(summary) if is_instance else dict(summary)
     return {k: clean(v) if isinstance(v, str) else v for k, v in data.items()}
 
 
@@ -543,10 +546,17 @@ def cmd_app(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tui.eval_cli import cmd_eval as run_eval
+
+    return run_eval(args)
+
+
 COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
     None: cmd_app,
     "ask": cmd_ask,
     "history": cmd_history,
+    "eval": cmd_eval,
     "serve": cmd_serve,
     "models": cmd_models,
     "download": cmd_download,
@@ -555,30 +565,27 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point. Every failure a user can meet ends in one line on stderr, never a traceback."""
-    from backends.errors import BackendError
-    from tui.config import ConfigError
-    from tui.history import HistoryError
     from tui.sanitize import clean_line
 
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except UserError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return err.code
-    except BackendError as err:  # a server's words may hold anything: cleaned like model text
-        print(f"{PROG}: {clean_line(str(err), 500)}", file=sys.stderr)
-        return EXIT_FAILURE
+    except O1Error as err:  # a server's or a file's words may hold anything: cleaned
+        print(f"{PROG}: error: {clean_line(str(err), 500)}", file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
+        # A signal can land between a server's start and the ``try`` that would stop it: a
+        # command that runs a server in the foreground stops whatever it started.
+        if args.command in ("ask", "serve") and "backends.supervisor" in sys.modules:
+            from backends.supervisor import stop_all_servers
+
+            stop_all_servers()
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # `o1tui history list | head`: the reader left; quietly, like other Unix tools.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (ConfigError, HistoryError) as err:
-        print(f"{PROG}: error: {clean_line(str(err), 500)}", file=sys.stderr)
-        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

@@ -20,7 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from backends.engines import BACKEND_NAMES, ENGINE_CHOICES
+from backends.errors import O1Error
 from tui import locations
+from tui.lang import LANG_CHOICES
+from tui.strategies import STRATEGY_NAMES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,7 +34,7 @@ else:  # pragma: no cover - Python 3.10
 ENV_PREFIX = "O1TUI_"
 
 
-class ConfigError(Exception):
+class ConfigError(O1Error):
     """A setting that cannot be used; the message names the key and the file (or variable)."""
 
 
@@ -50,6 +54,10 @@ class Settings:
     cache_max_entry_count: float | None = None
     max_batch_size: int | None = None
     enable_prefix_caching: bool = True
+    #: LMDeploy's PyTorch engine in the API server's process (tested LMDeploy versions only).
+    lmdeploy_in_process: bool = True
+    #: LMDeploy's start-up environment check (off: ~15-20 s sooner; errors still show).
+    lmdeploy_env_check: bool = False
     keep_server: bool = False
     server_args: list[str] = field(default_factory=list)
     strategy: str = "g1"
@@ -65,10 +73,10 @@ class Settings:
 
 #: Fields with a fixed set of values (None is allowed where the field is optional).
 CHOICES: dict[str, tuple[str, ...]] = {
-    "engine": ("auto", "lmdeploy", "llamacpp", "transformers"),
-    "backend": ("turbomind", "pytorch"),
-    "strategy": ("g1", "thinking", "plain", "native"),
-    "lang": ("auto", "en", "zh"),
+    "engine": ENGINE_CHOICES,
+    "backend": BACKEND_NAMES,
+    "strategy": STRATEGY_NAMES,
+    "lang": LANG_CHOICES,
 }
 
 #: Numeric fields that must be positive (``port`` has its own range).

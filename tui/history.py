@@ -31,8 +31,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, overload
 
+from backends.errors import O1Error
 from tui import locations
 from tui.chain import Chain, Status, Step, utc_now_iso
 from tui.migrations import NewerSchemaError, migrate
@@ -59,7 +60,7 @@ _SQLITE_NOTADB = 26
 T = TypeVar("T")
 
 
-class HistoryError(Exception):
+class HistoryError(O1Error):
     """A history operation failed; the message is one line for the user."""
 
 
@@ -79,6 +80,8 @@ class ChainSummary:
     total_s: float
     created_at: str
     n_steps: int
+    #: The group the chain was run in (self-consistency, compare); None for a single chain.
+    group_id: str | None = None
 
 
 # --- full-text search --------------------------------------------------------------------
@@ -124,6 +127,10 @@ def fts_query(search: str) -> str | None:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+@overload
+def _t(text: str) -> str: ...
+@overload
+def _t(text: None) -> None: ...
 def _t(text: str | None) -> str | None:
     """Text SQLite can store: a lone surrogate (JSON's "\\ud800" decodes to one) is not UTF-8."""
     if text is None or not _SURROGATE.search(text):
@@ -318,6 +325,12 @@ class History:
                 conn.execute("ROLLBACK")
             raise
 
+    def transaction(self, fn: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
+        """Run ``fn(conn)`` under the store's lock (in one write transaction when ``write``),
+        with its busy retries and errors as :class:`HistoryError`: for store extensions
+        (:mod:`tui.group_store`) that keep their own tables."""
+        return self._run(fn, write=write)
+
     # --- writing ---------------------------------------------------------------------------
 
     def start_chain(self, chain: Chain) -> None:
@@ -475,7 +488,7 @@ class History:
         sql = f"""
             SELECT c.id, substr(c.question, 1, {SUMMARY_QUESTION_CHARS}), c.strategy, c.model,
                    c.status, c.total_s, c.created_at,
-                   (SELECT count(*) FROM steps s WHERE s.chain_id = c.id)
+                   (SELECT count(*) FROM steps s WHERE s.chain_id = c.id), c.group_id
             FROM chains c {where}
             ORDER BY c.created_at DESC, c.rid DESC
             LIMIT ? OFFSET ?
@@ -484,7 +497,8 @@ class History:
         def read(conn: sqlite3.Connection) -> list[ChainSummary]:
             rows = conn.execute(sql, (*params, limit, offset)).fetchall()
             return [
-                ChainSummary(r[0], r[1], r[2], r[3], _status(r[4]), r[5], r[6], r[7]) for r in rows
+                ChainSummary(r[0], r[1], r[2], r[3], _status(r[4]), r[5], r[6], r[7], r[8])
+                for r in rows
             ]
 
         return self._run(read, write=False)

@@ -9,6 +9,8 @@ about as much as a short English word, so a modest share already means a Chinese
 from __future__ import annotations
 
 LANGS = ("en", "zh")
+#: What a user may ask for (``--lang``, the ``lang`` setting): a language, or detection.
+LANG_CHOICES = ("auto", *LANGS)
 
 #: Share of CJK characters among letters above which a question counts as Chinese.
 ZH_THRESHOLD = 0.2

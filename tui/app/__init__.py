@@ -8,6 +8,19 @@ from pathlib import Path
 from typing import Any
 
 
+#: How long an exit after SIGHUP/SIGTERM may take before the process ends without waiting.
+EXIT_GRACE_S = 3.0
+
+
+def _exit_after(delay_s: float, code: int) -> None:
+    """End the process with ``code`` after ``delay_s`` unless it has ended by then."""
+    import threading
+
+    timer = threading.Timer(delay_s, os._exit, args=(code,))
+    timer.daemon = True
+    timer.start()
+
+
 def run_app(
     settings: Any,
     *,
@@ -44,16 +57,28 @@ def run_app(
         if controller is not None and hasattr(controller, "shutdown"):
             controller.shutdown()  # a no-op for a server o1tui did not start
 
+    closing = {"signal": 0, "timer": 0}
+
     def on_termination(signum: int, frame: Any) -> None:
         # The SSH session closed (SIGHUP) or someone sent SIGTERM: the terminal may be gone,
         # so stop the server first, then unwind; the default action would orphan it.
         stop_server()
+        if not closing["timer"]:
+            # Unwinding can hang where the terminal is gone (Textual's output thread is not a
+            # daemon and may wait on a dead tty): the server is down and every step is saved,
+            # so after a short grace the process ends regardless.
+            closing["timer"] = 1
+            _exit_after(EXIT_GRACE_S, 128 + signum)
+        if closing["signal"]:
+            return  # already on the way out (a quit, or a signal before): let that exit finish
+        closing["signal"] = signum
         raise SystemExit(128 + signum)
 
     previous = {sig: signal.signal(sig, on_termination) for sig in (signal.SIGHUP, signal.SIGTERM)}
     try:
         result = app.run()
     finally:
+        closing["signal"] = closing["signal"] or -1  # a signal from here on only stops
         history.close()
         stop_server()
         for sig, handler in previous.items():

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("export", "export_chain", "Export chain to Markdown", "f6", footer=False),
     Action("new", "new_question", "New question", "ctrl+n", footer=False),
     Action("server", "server_screen", "Server", "f4", footer=False),
+    Action("evals", "evaluations", "Evaluations", "f7", footer=False),
     Action("help", "help", "Help", "f1,question_mark"),
     Action("palette", "command_palette", "Commands", "ctrl+p", footer=False),
     Action("quit", "quit", "Quit", "ctrl+q", priority=True),
@@ -56,7 +57,7 @@ ACTIONS: tuple[Action, ...] = (
 BY_ID: dict[str, Action] = {a.id: a for a in ACTIONS}
 
 
-def bindings() -> list[Binding]:
+def bindings() -> list[BindingType]:
     """Textual bindings for the app, each with its action id (so the keymap can remap it)."""
     return [
         Binding(a.key, a.action, a.description, show=a.footer, id=a.id, priority=a.priority)

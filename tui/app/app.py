@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from textual import on
@@ -25,8 +25,10 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
+from textual.timer import Timer
 from textual.worker import Worker
 
+from backends.state import ServerState
 from tui.app import actions as registry
 from tui.app import toasts
 from tui.app.messages import (
@@ -57,6 +59,10 @@ from tui.clipboard import CopyTooLarge, copy_sequence, guess_capability
 from tui.export import write_markdown
 from tui.sanitize import clean_line
 from tui.strategies import STRATEGY_NAMES, StrategyOptions, get_strategy
+
+if TYPE_CHECKING:
+    from backends.client import ChatClient
+    from backends.manager import ManagedServer
 
 log = logging.getLogger(__name__)
 
@@ -174,10 +180,10 @@ class O1App(App[int]):
         self.connect_on_start = connect
         self.owns_server = False
         #: What the server screen drives (tui.app.screens.server.ServerController).
-        self.controller: Any | None = None
+        self.controller: ManagedServer | None = None
         self.runs: dict[str, ChainRun] = {}
         self.current_id: str | None = None
-        self.server_state = "none"
+        self.server_state = ServerState.NONE
         self.server_detail = ""
         self.server_log: list[str] = []
         self.model_name: str = getattr(settings, "model", "") or ""
@@ -190,7 +196,7 @@ class O1App(App[int]):
         usable, warnings = registry.check_keymap(getattr(settings, "keymap", {}) or {})
         self.keymap: dict[str, str] = usable
         self._startup_warnings += warnings
-        self._ticker = None
+        self._ticker: Timer | None = None
 
     # --- set-up ------------------------------------------------------------------------------
 
@@ -268,7 +274,9 @@ class O1App(App[int]):
         if self.client is not None:
             self.post_message(
                 ServerStateChanged(
-                    "ready", model=self.model_name, address=_address(self.settings.endpoint)
+                    ServerState.READY,
+                    model=self.model_name,
+                    address=_address(self.settings.endpoint),
                 )
             )
         else:
@@ -289,7 +297,7 @@ class O1App(App[int]):
         address = _address(settings.endpoint)
         self.post_message(
             ServerStateChanged(
-                "connecting", "asking for models", model=self.model_name, address=address
+                ServerState.CONNECTING, "asking for models", model=self.model_name, address=address
             )
         )
         module = await asyncio.to_thread(__import__, "backends.openai_client", fromlist=["x"])
@@ -305,14 +313,18 @@ class O1App(App[int]):
         except Exception as err:  # noqa: BLE001 - every failure is shown, the app stays up
             self.client = client  # a later chain may still work once the server is up
             self.post_message(
-                ServerStateChanged("error", _one_line(err), model=self.model_name, address=address)
+                ServerStateChanged(
+                    ServerState.ERROR, _one_line(err), model=self.model_name, address=address
+                )
             )
             return
         if served and settings.model not in served:
             # The configured default names a preset; the endpoint serves what it serves.
             client.model = served[0]
         self.client = client
-        self.post_message(ServerStateChanged("ready", model=client.model, address=address))
+        self.post_message(
+            ServerStateChanged(ServerState.READY, model=client.model, address=address)
+        )
 
     async def _start_managed(self, settings: Any) -> None:
         try:
@@ -320,7 +332,7 @@ class O1App(App[int]):
         except ImportError:
             self.post_message(
                 ServerStateChanged(
-                    "none", "no server: start o1tui with --endpoint URL --model NAME"
+                    ServerState.NONE, "no server: start o1tui with --endpoint URL --model NAME"
                 )
             )
             return
@@ -351,20 +363,16 @@ class O1App(App[int]):
         if notice:
             self.notify(clean_line(notice, 300), severity="warning", markup=False, timeout=10)
         self.post_message(
-            ServerStateChanged("ready", model=self.client.model, address=_address(url))
+            ServerStateChanged(ServerState.READY, model=self.client.model, address=_address(url))
         )
 
     async def on_server_state_changed(self, message: ServerStateChanged) -> None:
         controller = self.controller
-        handle = getattr(controller, "handle", None)
-        if (
-            message.state in ("ready", "external")
-            and handle is not None
-            and handle is not self.server_handle
-        ):
+        handle = controller.handle if controller is not None else None
+        if message.state.serving and handle is not None and handle is not self.server_handle:
             await self._use_handle(handle)  # (re)started from the server screen
             return
-        if message.state == "crashed" and getattr(controller, "error", None):
+        if message.state is ServerState.CRASHED and controller is not None and controller.error:
             message.detail = controller.error
         self.server_state, self.server_detail = message.state, message.detail
         header = self.query_one(StatusHeader)
@@ -374,7 +382,7 @@ class O1App(App[int]):
             header.model = message.model
         if message.address is not None:
             header.address = message.address
-        if message.state == "error":
+        if message.state is ServerState.ERROR:
             self.notify(
                 clean_line(message.detail, 300),
                 title="Server",
@@ -421,12 +429,15 @@ class O1App(App[int]):
         self.runs[chain.id] = run
         self._show(run)
         run.worker = self.run_worker(
-            self._chain_worker(chain), name=f"chain-{chain.id}", group="chains", exit_on_error=False
+            self._chain_worker(chain, self.client),
+            name=f"chain-{chain.id}",
+            group="chains",
+            exit_on_error=False,
         )
         self._update_running()
         return chain
 
-    async def _chain_worker(self, chain: Chain) -> None:
+    async def _chain_worker(self, chain: Chain, client: ChatClient) -> None:
         """Run the chain; report through messages only (never touch widgets here)."""
         from tui.runner import run_chain
 
@@ -436,7 +447,7 @@ class O1App(App[int]):
             await run_chain(
                 chain,
                 get_strategy(chain.strategy),
-                self.client,
+                client,
                 options,
                 history=self.history,
                 on_event=on_event,
@@ -727,6 +738,12 @@ class O1App(App[int]):
         if not isinstance(self.screen, ServerScreen):
             self.push_screen(ServerScreen(self.controller or EndpointController(self)))
 
+    def action_evaluations(self) -> None:
+        from tui.app.screens.evaluations import EvaluationsScreen
+
+        if not isinstance(self.screen, EvaluationsScreen):
+            self.push_screen(EvaluationsScreen(self.history, lambda: self.client, self.open_chain))
+
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.keymap))
@@ -769,8 +786,9 @@ class EndpointController:
         self.app = app
 
     @property
-    def state(self) -> str:
-        return "external" if self.app.server_state == "ready" else self.app.server_state
+    def state(self) -> ServerState:
+        state = self.app.server_state
+        return ServerState.EXTERNAL if state is ServerState.READY else state
 
     def info(self) -> dict[str, Any]:
         app = self.app
@@ -779,7 +797,7 @@ class EndpointController:
             "model": app.model_name,
             "url": url,
             "engine": "external endpoint",
-            "error": app.server_detail if app.server_state == "error" else None,
+            "error": app.server_detail if app.server_state is ServerState.ERROR else None,
         }
 
     def log_lines(self) -> list[str]:

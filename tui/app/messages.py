@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from textual.message import Message
 
+from backends.state import ServerState
+
 Severity = Literal["information", "warning", "error"]
 
 
@@ -50,10 +52,6 @@ class ChainDone(Message):
         self.chain_id = chain_id
 
 
-#: ServerStateChanged.state values.
-SERVER_STATES = ("connecting", "starting", "ready", "error", "stopped", "none")
-
-
 class ServerStateChanged(Message):
     """The model server (or endpoint) changed state; ``detail`` is one line for people.
 
@@ -62,14 +60,14 @@ class ServerStateChanged(Message):
 
     def __init__(
         self,
-        state: str,
+        state: ServerState | str,
         detail: str = "",
         *,
         model: str | None = None,
         address: str | None = None,
     ) -> None:
         super().__init__()
-        self.state = state
+        self.state = ServerState(state)  # a plain value ("ready") is accepted too
         self.detail = detail
         self.model = model
         self.address = address

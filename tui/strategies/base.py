@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, AsyncIterator, Callable, Protocol
+from typing import Any, AsyncGenerator, AsyncIterator, Callable, Protocol
 
 from backends.client import ChatClient, ChatChunk
 from tui.chain import Event, Step, StepDelta, StepFinished, StepStarted
@@ -72,9 +72,14 @@ class Strategy(Protocol):
     #: The registry name (``g1``, ``thinking``, ``plain``, ``native``).
     name: str
 
+    def default_temperature(self, lang: str) -> float:
+        """The sampling temperature the strategy uses when the options give none (``lang``
+        is ``"en"``/``"zh"``: g1's prompts differ)."""
+        ...
+
     def run(
         self, question: str, client: ChatClient, options: StrategyOptions
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Yield events for one chain; the last one is an AnswerFinished.
 
         Raises :class:`backends.errors.BackendError` when the model cannot be reached or

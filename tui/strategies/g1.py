@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any, AsyncGenerator, AsyncIterator
 
 from backends.client import ChatClient
 from backends.errors import BackendError, ResponseFormatUnsupported, ServerError
@@ -157,9 +157,12 @@ class G1Strategy:
 
     name = "g1"
 
+    def default_temperature(self, lang: str) -> float:
+        return G1_PROMPTS[normalize_lang(lang, "")].temperature
+
     async def run(
         self, question: str, client: ChatClient, options: StrategyOptions
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         prompts = G1_PROMPTS[normalize_lang(options.lang, question)]
         temperature = (
             options.temperature if options.temperature is not None else prompts.temperature

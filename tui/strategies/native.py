@@ -25,7 +25,7 @@ thinking (greedy decoding makes these models repeat themselves endlessly).
 from __future__ import annotations
 
 import time
-from typing import AsyncIterator
+from typing import AsyncGenerator
 
 from backends.client import ChatClient
 from tui.chain import AnswerDelta, AnswerFinished, Event
@@ -54,9 +54,12 @@ class NativeStrategy:
 
     name = "native"
 
+    def default_temperature(self, lang: str) -> float:
+        return DEFAULT_TEMPERATURE
+
     async def run(
         self, question: str, client: ChatClient, options: StrategyOptions
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         stats = CallStats()
         sections = SectionSplitter(paragraph_chars=PARAGRAPH_CHARS)
         steps = StreamedSteps(stats, untitled=_untitled)

@@ -13,7 +13,7 @@ both may collapse a single "Answer" step into the final answer.
 from __future__ import annotations
 
 import time
-from typing import AsyncIterator
+from typing import AsyncGenerator
 
 from backends.client import ChatClient
 from tui.chain import AnswerFinished, Event
@@ -30,9 +30,12 @@ class PlainStrategy:
 
     name = "plain"
 
+    def default_temperature(self, lang: str) -> float:
+        return DEFAULT_TEMPERATURE
+
     async def run(
         self, question: str, client: ChatClient, options: StrategyOptions
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         stats = CallStats()
         steps = StreamedSteps(stats, untitled=lambda index, content: STEP_TITLE)
         async for chunk in timed_stream(

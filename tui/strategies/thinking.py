@@ -17,7 +17,7 @@ Per-step timing and token counts: see :class:`tui.strategies.base.StreamedSteps`
 from __future__ import annotations
 
 import time
-from typing import AsyncIterator
+from typing import AsyncGenerator
 
 from backends.client import ChatClient
 from tui.chain import AnswerFinished, Event
@@ -45,9 +45,12 @@ class ThinkingStrategy:
 
     name = "thinking"
 
+    def default_temperature(self, lang: str) -> float:
+        return DEFAULT_TEMPERATURE
+
     async def run(
         self, question: str, client: ChatClient, options: StrategyOptions
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         messages = [
             {"role": "system", "content": THINKING_SYSTEM},
             {"role": "user", "content": question},

@@ -21,7 +21,9 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
+from backends.state import ServerState
 from tui.app.screens.confirm import ChoiceScreen
+from tui.app.state_look import state_look
 from tui.sanitize import clean, clean_line
 
 #: Lines the log view keeps (the supervisor's ring buffer holds as many).
@@ -30,17 +32,6 @@ LOG_LINES = 1000
 REFRESH_S = 1.0
 #: Seconds between GPU queries (``nvidia-smi`` costs tens of milliseconds).
 GPU_REFRESH_S = 5.0
-
-#: State -> (mark, colour) for the state line.
-_STATE_LOOK: dict[str, tuple[str, str]] = {
-    "ready": ("●", "green"),
-    "starting": ("◌", "yellow"),
-    "stopping": ("◌", "yellow"),
-    "stopped": ("○", "bright_black"),
-    "crashed": ("✗", "red"),
-    "exited": ("✗", "red"),
-    "external": ("●", "cyan"),
-}
 
 
 @runtime_checkable
@@ -55,7 +46,8 @@ class ServerController(Protocol):
     must answer from memory, without I/O.
     """
 
-    state: str
+    @property
+    def state(self) -> ServerState: ...
 
     def info(self) -> dict[str, Any]: ...
 
@@ -196,7 +188,9 @@ class ServerScreen(Screen[None]):
     def _info_table(self, info: dict[str, Any]) -> Table:
         state = getattr(self.controller, "state", "") or info.get("state") or "unknown"
         state = clean_line(str(state), 30)
-        mark, colour = _STATE_LOOK.get(state, ("?", "white"))
+        mark, variable = state_look(state)
+        colours = self.app.get_css_variables()
+        colour, error_colour = colours[variable], colours["error"]
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
@@ -215,7 +209,7 @@ class ServerScreen(Screen[None]):
             table.add_row("Log file", Text(_value(info, "log_path")))
         for error in (info.get("error"), self.last_error):
             if error:
-                table.add_row("Error", Text(clean_line(str(error), 400), style="red"))
+                table.add_row("Error", Text(clean_line(str(error), 400), style=error_colour))
         return table
 
     def _update_log(self) -> None:
@@ -235,7 +229,7 @@ class ServerScreen(Screen[None]):
         self._shown = current
 
     def _poll_gpu(self) -> None:
-        self.run_worker(self._read_gpus, thread=False, group="gpu", exclusive=True)
+        self.run_worker(self._read_gpus(), thread=False, group="gpu", exclusive=True)
 
     async def _read_gpus(self) -> None:
         query = self._gpu_query
@@ -260,7 +254,7 @@ class ServerScreen(Screen[None]):
                 self.notify(self.last_error, severity="error", markup=False)
             self.refresh_view()
 
-        self.run_worker(work, group="server", exclusive=True)
+        self.run_worker(work(), group="server", exclusive=True)
 
     def action_start(self) -> None:
         self._run("start", self.controller.start)

@@ -12,6 +12,7 @@ import asyncio
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
+from textual.dom import DOMNode
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
@@ -285,7 +286,7 @@ class ChainView(Vertical):
     def focused_step(self) -> StepView | None:
         """The step holding focus, else the latest step."""
         focused = self.app.focused
-        node = focused
+        node: DOMNode | None = focused
         while node is not None and node is not self:
             if isinstance(node, StepView):
                 return node

@@ -362,7 +362,7 @@ class HistoryList(ScrollView, can_focus=True):
                 self.cursor = self._row_of_offset[cursor_offset]
             else:
                 self.cursor = self._nearest_chain_row(
-                    min(max(self.scroll_y, 0), len(self.rows) - 1)
+                    min(max(int(self.scroll_y), 0), len(self.rows) - 1)
                 )
         finally:
             self._adjusting = False

@@ -9,19 +9,9 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from backends.state import ServerState
+from tui.app.state_look import state_look
 from tui.sanitize import clean_line
-
-_DOT_STYLE = {
-    "ready": "$success",
-    "starting": "$warning",
-    "connecting": "$warning",
-    "error": "$error",
-    "stopped": "$text-muted",
-    "none": "$text-muted",
-    "crashed": "$error",
-    "external": "$success",
-    "stopping": "$warning",
-}
 
 
 class StatusHeader(Widget):
@@ -29,7 +19,7 @@ class StatusHeader(Widget):
 
     DEFAULT_CLASSES = "status-header"
 
-    state: reactive[str] = reactive("none")
+    state: reactive[ServerState] = reactive(ServerState.NONE)
     detail: reactive[str] = reactive("")
     model: reactive[str] = reactive("")
     address: reactive[str] = reactive("")
@@ -38,13 +28,13 @@ class StatusHeader(Widget):
 
     def render(self) -> Content:
         parts: list[str | tuple[str, str]] = [("o1tui", "bold $accent"), "  "]
-        parts.append(("● ", _DOT_STYLE.get(self.state, "$text-muted")))
-        fields = [self.state]
+        parts.append(("● ", "$" + state_look(self.state)[1]))
+        fields = [str(self.state)]
         if self.model:
             fields.append(clean_line(self.model, 48))
         if self.address:
             fields.append(clean_line(self.address, 40))
-        if self.detail and self.state != "ready":
+        if self.detail and self.state != ServerState.READY:
             fields.append(clean_line(self.detail, 80))
         parts.append(" · ".join(fields))
         right = f"strategy {self.strategy}"

@@ -95,7 +95,8 @@ class StepView(Collapsible):
             children.append(self._body)
         super().__init__(*children, title="", collapsed=collapsed, id=id)
         self.set_class(running, "-running")
-        self.title = self._render_title()
+        # Collapsible declares its title as str; it renders Content as well (and ours is styled).
+        self.title = self._render_title()  # type: ignore[assignment]
 
     @classmethod
     def from_step(cls, step: Step, *, collapsed: bool = False) -> "StepView":
@@ -109,7 +110,7 @@ class StepView(Collapsible):
             collapsed=collapsed,
         )
         view.note = finished_note(step)
-        view.title = view._render_title()
+        view._refresh_title()
         return view
 
     @staticmethod
@@ -121,7 +122,7 @@ class StepView(Collapsible):
         return step_title(self.index, self.step_title, self.elapsed_s, self.tokens, self.note)
 
     def _refresh_title(self) -> None:
-        self.title = self._render_title()
+        self.title = self._render_title()  # type: ignore[assignment]
 
     @property
     def body(self) -> Markdown | None:

@@ -1,0 +1,83 @@
+"""Every path o1tui reads or writes, in one place.
+
+Data (the history) follows ``--data-dir`` > ``$O1TUI_DATA_DIR`` > the platform's user data dir;
+config and logs have environment overrides too (tests point them at temporary folders). The
+folders hold the history and possibly an API key, so they are created private to the user.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+
+APP_NAME = "o1tui"
+
+DATA_DIR_ENV = "O1TUI_DATA_DIR"
+CONFIG_DIR_ENV = "O1TUI_CONFIG_DIR"
+LOG_DIR_ENV = "O1TUI_LOG_DIR"
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) with mode 0700; tighten it when it exists and is ours.
+
+    A folder owned by someone else is left alone: chmod would fail, and it is their choice.
+    """
+    path = Path(path).expanduser()
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    st = path.stat()
+    if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
+        os.chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
+    return path
+
+
+def _from_env(name: str, env: Mapping[str, str]) -> Path | None:
+    value = env.get(name, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def data_dir(
+    override: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] = os.environ,
+    create: bool = True,
+) -> Path:
+    """Where the history lives: ``override`` (the flag) > ``$O1TUI_DATA_DIR`` > platform dir."""
+    if override is not None and str(override).strip():
+        path = Path(override).expanduser()
+    else:
+        path = _from_env(DATA_DIR_ENV, env) or _platform_dir("user_data_dir")
+    return ensure_private_dir(path) if create else path
+
+
+def config_dir(*, env: Mapping[str, str] = os.environ, create: bool = False) -> Path:
+    """The config folder (``$O1TUI_CONFIG_DIR`` or the platform's user config dir).
+
+    Not created by default: reading settings must not leave folders behind.
+    """
+    path = _from_env(CONFIG_DIR_ENV, env) or _platform_dir("user_config_dir")
+    return ensure_private_dir(path) if create else path
+
+
+def config_file(*, env: Mapping[str, str] = os.environ) -> Path:
+    """The TOML settings file."""
+    return config_dir(env=env) / "config.toml"
+
+
+def user_themes_dir(*, env: Mapping[str, str] = os.environ) -> Path:
+    """Where users drop their own theme files."""
+    return config_dir(env=env) / "themes"
+
+
+def log_dir(*, env: Mapping[str, str] = os.environ, create: bool = True) -> Path:
+    """Model-server and app logs (``$O1TUI_LOG_DIR`` or the platform's user log dir)."""
+    path = _from_env(LOG_DIR_ENV, env) or _platform_dir("user_log_dir")
+    return ensure_private_dir(path) if create else path
+
+
+def _platform_dir(kind: str) -> Path:
+    # Imported here so that every path above that an override settles costs nothing.
+    import platformdirs
+
+    return Path(getattr(platformdirs, kind)(APP_NAME, appauthor=False))

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Server start-up on one GPU: o1tui's launch (PyTorch engine in the API server's process, LMDeploy's
+# environment check skipped) against LMDeploy's defaults, first start on a fresh machine and second
+# start, with decode speed on each server (fixed-length output: ignore_eos + min_new_tokens).
+#
+#   WHEELS=DIR bash bench/gpu/startup_bench.sh      # one run, about 5 minutes on an H200
+#
+# Order: o1tui first start (Triton cache cold), LMDeploy's defaults (through o1tui with both
+# switches off: same command otherwise, so only the switches differ), o1tui second and third start.
+# Needs: a CUDA GPU with torch + transformers; LMDeploy importable or wheels in $WHEELS. Builds the
+# random-weight Llama-3.1-8B-shape model (bench/gpu/make_random_model.py). Results: JSON lines in
+# $OUT/results.jsonl, each server's log (seconds since launch on every line) in $OUT.
+set -u
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+B="$REPO/bench/gpu"
+OUT=${OUT:-/tmp/o1tui-startup}; mkdir -p "$OUT"
+exec > >(tee -a "$OUT/startup.log") 2>&1
+T0=$SECONDS; ts() { echo "[t=$((SECONDS-T0))s] $*"; }
+PORT=${PORT:-23333}
+KEY=${BENCH_KEY:-bench-$RANDOM$RANDOM}
+MD=${MODEL_DIR:-/dev/shm/m8b}
+PY=python3
+if [ -n "${WHEELS:-}" ]; then
+  ts "install wheels"
+  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl \
+    || { ts "wheel install failed"; exit 1; }
+  export PYTHONPATH=/tmp/site:$REPO
+else
+  export PYTHONPATH=$REPO
+fi
+O1="$PY -m tui.cli"
+export O1TUI_DATA_DIR="$OUT/data" O1TUI_LOG_DIR="$OUT/logs" O1TUI_CONFIG_DIR="$OUT/config"
+if [ -z "${DRY_RUN:-}" ]; then  # DRY_RUN=1: run the script against the stand-in lmdeploy on PATH
+  $PY -c "import lmdeploy, torch; print('lmdeploy', lmdeploy.__version__, 'torch', torch.__version__, torch.cuda.get_device_name(0))" || exit 1
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+  ls ~/.triton/cache 2>/dev/null | wc -l | sed 's/^/triton cache entries before: /'
+fi
+if [ ! -f "$MD/config.json" ]; then
+  ts "tokenizer + random-weight model"
+  $PY "$B/make_tokenizer.py" /tmp/tok >/dev/null || exit 1
+  NEW=16 REPS=1 OUT="$OUT" timeout 300 $PY "$B/make_random_model.py" "$MD" /tmp/tok 2>&1 | grep -E "bandwidth|saved" | cut -c1-160
+fi
+
+ready_url() {  # exit 0 once /v1/models answers with the key
+  $PY - "$PORT" "$KEY" <<'PY' 2>/dev/null
+import sys, urllib.request as u
+r = u.Request(f"http://127.0.0.1:{sys.argv[1]}/v1/models", headers={"Authorization": f"Bearer {sys.argv[2]}"})
+u.urlopen(r, timeout=2)
+PY
+}
+
+start() {  # $1 label; environment decides the switches. Sets SERVE_PID, READY_S.
+  local label=$1 t
+  ts "start: $label"
+  t=$(date +%s.%N)
+  setsid $O1 serve --engine lmdeploy --model "$MD" --backend pytorch --port "$PORT" --api-key "$KEY" \
+    >"$OUT/serve-$label.txt" 2>&1 </dev/null &
+  SERVE_PID=$!
+  until ready_url; do
+    kill -0 $SERVE_PID 2>/dev/null || { ts "o1tui serve exited"; tail -30 "$OUT/serve-$label.txt"; return 1; }
+    sleep 0.2
+  done
+  READY_S=$($PY -c "import time; print(round(time.time() - $t, 1))")
+  ts "ready after $READY_S s ($label)"
+  echo "{\"phase\": \"start\", \"label\": \"$label\", \"ready_s\": $READY_S}" >> "$OUT/results.jsonl"
+}
+
+stop() {
+  kill -TERM $SERVE_PID 2>/dev/null
+  for _ in $(seq 60); do kill -0 $SERVE_PID 2>/dev/null || break; sleep 0.5; done
+  kill -0 $SERVE_PID 2>/dev/null && { ts "still alive after 30 s"; kill -KILL -- -$SERVE_PID; }
+  sleep 1
+  ts "stopped; lmdeploy processes left: $(pgrep -fc 'lmdeploy serve' || true); GPU memory used: $(nvidia-smi --query-gpu=memory.used --format=csv,noheader 2>/dev/null)"
+}
+
+decode() {  # $1 label: bench_client's decode phase (4 x 512 tokens, o1tui path and bare openai)
+  $PY "$B/bench_client.py" "http://127.0.0.1:$PORT/v1" "$KEY" "$(basename "$MD")" decode --out "$OUT/decode-$1.jsonl" \
+    | grep decode_summary | sed "s/^/$1: /"
+}
+
+start o1tui-first || exit 1; decode o1tui-first; stop
+O1TUI_LMDEPLOY_IN_PROCESS=false O1TUI_LMDEPLOY_ENV_CHECK=true start lmdeploy-defaults || exit 1
+decode lmdeploy-defaults; stop
+start o1tui-second || exit 1; decode o1tui-second; stop
+if [ $((SECONDS - T0)) -lt 420 ]; then start o1tui-third && stop; fi
+
+# The stages o1tui read from each log, with the second each one began (the parser's check).
+n=0
+for f in "$OUT"/logs/*.log; do
+  n=$((n+1)); cp "$f" "$OUT/server-$n.log"
+  echo "== $(basename "$f")"
+  $PY - "$f" <<'PY'
+import re, sys
+from backends.stages import StageTracker
+t = StageTracker("lmdeploy")
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    m = re.match(r"\[\s*([\d.]+)s\] (.*)", line.rstrip("\n"))
+    if m and t.feed(m.group(2)):
+        p = t.progress
+        if p.done in (None, 0, 1) or p.done == p.total:
+            print(f"{float(m.group(1)):6.1f}s  {p.label:16} {m.group(2)[:110]}")
+PY
+done
+ts "done"; cat "$OUT/results.jsonl"; cat "$OUT"/decode-*.jsonl | grep decode_summary

@@ -1,0 +1,100 @@
+"""Static checks, run by the test command so CI runs them: lint, format, types, layering.
+
+Each failure prints what the tool printed: the file, the line and the rule to fix. The
+settings live in pyproject.toml (``[tool.ruff]``, ``[tool.mypy]``).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _tool(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    if importlib.util.find_spec(module) is None:
+        pytest.fail(f"{module} is not installed: pip install -e '.[test]'")
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def _report(result: subprocess.CompletedProcess[str], fix: str) -> str:
+    return f"{(result.stdout + result.stderr).strip()}\n(fix: {fix})"
+
+
+def test_ruff_lint() -> None:
+    result = _tool("ruff", "check", "--output-format=concise", "--no-cache", ".")
+    assert result.returncode == 0, _report(result, "ruff check --fix FILE, or edit as said")
+
+
+def test_ruff_format() -> None:
+    result = _tool("ruff", "format", "--check", "--no-cache", ".")
+    assert result.returncode == 0, _report(result, "ruff format FILE")
+
+
+def test_mypy() -> None:
+    # Files and strictness come from [tool.mypy]; the cache keeps a second run to seconds.
+    result = _tool("mypy", "--no-error-summary", "--show-error-codes")
+    assert result.returncode == 0, _report(result, "the error code in [brackets] names the rule")
+
+
+# --- the import contract -------------------------------------------------------------------
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth (lazy imports in functions count)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def _breaches(files: list[Path], forbidden: tuple[str, ...]) -> list[str]:
+    breaches = []
+    for path in files:
+        for module in sorted(_imports(path)):
+            if any(module == f or module.startswith(f + ".") for f in forbidden):
+                breaches.append(f"{path.relative_to(REPO)}: imports {module}")
+    return breaches
+
+
+def test_backends_never_import_tui() -> None:
+    """The model-server layer stands alone: the app and the CLI build on it, not the reverse."""
+    files = sorted((REPO / "backends").rglob("*.py"))
+    assert files
+    breaches = _breaches(files, ("tui",))
+    assert not breaches, "\n".join(breaches)
+
+
+def test_the_core_never_imports_textual() -> None:
+    """The reasoning core and the history store (tui/ outside tui/app/) run without Textual:
+    ``o1tui ask`` and ``o1tui history`` must not pay for it, and the core stays testable."""
+    app = REPO / "tui" / "app"
+    files = [p for p in sorted((REPO / "tui").rglob("*.py")) if app not in p.parents]
+    assert REPO / "tui" / "runner.py" in files and REPO / "tui" / "history.py" in files
+    breaches = _breaches(files, ("textual",))
+    # The command line starts the app (lazily, for `o1tui` alone); nothing else in the core may.
+    breaches += _breaches([p for p in files if p.name != "cli.py"], ("tui.app",))
+    assert not breaches, "\n".join(breaches)
+
+
+def test_the_contract_checker_sees_lazy_imports(tmp_path: Path) -> None:
+    """The checker finds an import inside a function, where lazy imports hide."""
+    sample = tmp_path / "m.py"
+    sample.write_text("def f():\n    from textual.app import App\n    import tui.chain\n")
+    assert _imports(sample) == {"textual.app", "tui.chain"}

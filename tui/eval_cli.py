@@ -1,0 +1,440 @@
+"""``o1tui eval``: accuracy against thinking time, per strategy, on the user's own server.
+
+    o1tui eval SET [--strategies plain,g1,thinking,g1@5] [--limit N] [--concurrency K]
+                   [--seed N] [--json] [--csv FILE]   (+ the server flags of ``ask``)
+    o1tui eval --resume RUN_ID      continue a run stopped by Ctrl+C, a crash or errors
+    o1tui eval --show RUN_ID        a stored run's results, re-scored from its chains
+    o1tui eval --runs               past runs
+    o1tui eval --list               the built-in sets
+
+Everything that can be wrong with the input (set file, strategies, limits) is found before a
+server is started. Exit status: 0 the run completed (whatever its accuracy), 1 it stopped on
+errors, 2 bad input, 130 cancelled (what finished is saved; ``--resume`` continues).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import sys
+import time
+from typing import Any, TextIO
+
+#: Most items run at once (a server batches 16-32 sequences well; more only queue).
+MAX_CONCURRENCY = 64
+
+
+def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Register ``eval`` on the CLI's subparsers (``parents``: the ask command's options)."""
+    from tui.evals.builtin import DEFAULT_SEED
+    from tui.evals.specs import DEFAULT_STRATEGIES
+
+    p = sub.add_parser(
+        "eval",
+        parents=parents,
+        help="accuracy against thinking time, per strategy, on a question set",
+        description="Ask every question of SET under each strategy, score the final answers "
+        "against the gold ones, and print one row per strategy: accuracy (95 % Wilson "
+        "interval), mean and median seconds, tokens and steps. Every answered item is saved "
+        "as it finishes; Ctrl+C keeps them and --resume continues. Exit 0 when the run "
+        "completed, 1 when it stopped on errors, 2 for bad input, 130 when cancelled.",
+    )
+    p.add_argument(
+        "set",
+        nargs="?",
+        metavar="SET",
+        help="a built-in set (see --list) or a JSON Lines file with question and answer "
+        "fields (GSM8K's '#### 42' answers are understood)",
+    )
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--list", action="store_true", help="list the built-in sets")
+    what.add_argument("--runs", action="store_true", help="list past eval runs")
+    what.add_argument("--resume", metavar="RUN_ID", help="continue an unfinished run")
+    what.add_argument(
+        "--show", metavar="RUN_ID", help="a stored run's results, re-scored from its chains"
+    )
+    p.add_argument(
+        "--strategies",
+        default=None,
+        metavar="LIST",
+        help=f"comma-separated; S@N is strategy S with N self-consistency samples and a "
+        f"majority vote (default {DEFAULT_STRATEGIES})",
+    )
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N questions")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        metavar="K",
+        help="items run at once against the server (default 1)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        metavar="N",
+        help=f"seed of a built-in set (default {DEFAULT_SEED}; the same seed gives the same set)",
+    )
+    p.add_argument(
+        "--lang",
+        choices=("auto", "en", "zh"),
+        default=argparse.SUPPRESS,
+        help="g1 prompt language (default: from each question)",
+    )
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        default=argparse.SUPPRESS,
+        metavar="N",
+        help="g1 step cap before the final answer (default 25)",
+    )
+    p.add_argument("--json", action="store_true", help='print {"set", "model", "results": [rows]}')
+    p.add_argument("--csv", metavar="FILE", help="also write the rows to FILE as CSV")
+    from tui.cli import _parse_param
+
+    p.add_argument(
+        "--param",
+        type=_parse_param,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra request field for the server, e.g. max_tokens=400 (repeatable)",
+    )
+    return p
+
+
+# --- output --------------------------------------------------------------------------------
+
+COLUMNS = (
+    "strategy",
+    "n",
+    "correct",
+    "accuracy",
+    "95% CI",
+    "mean_s",
+    "median_s",
+    "tokens",
+    "steps",
+)
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def format_table(rows: list[Any]) -> str:
+    """The results as aligned text columns."""
+    from tui.sanitize import clean_line
+
+    body = [
+        (
+            clean_line(r.strategy, 24),
+            str(r.n),
+            str(r.correct),
+            f"{r.accuracy * 100:.1f}%",
+            f"{r.ci_low * 100:.0f}-{r.ci_high * 100:.0f}%",
+            f"{r.mean_s:.2f}",
+            f"{r.median_s:.2f}",
+            _num(r.tokens, ".0f"),
+            _num(r.steps, ".1f"),
+        )
+        for r in rows
+    ]
+    widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(COLUMNS)]
+    lines = []
+    for cells in (COLUMNS, *body):
+        lines.append(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            )
+        )
+    errors = sum(r.errors for r in rows)
+    if errors:
+        lines.append(f"({errors} item(s) ended in an error and count as wrong)")
+    return "\n".join(lines)
+
+
+def results_document(run: Any, rows: list[Any], wall_s: float | None = None) -> dict[str, Any]:
+    """The ``--json`` document; ``wall_s``: seconds this process spent running items (absent
+    for ``--show``), what items-per-minute figures are computed from."""
+    doc: dict[str, Any] = {
+        "set": run.set_name,
+        "model": run.model,
+        "run_id": run.id,
+        "status": run.status,
+        "results": [r.to_dict() for r in rows],
+    }
+    if wall_s is not None:
+        doc["wall_s"] = round(wall_s, 3)
+    return doc
+
+
+def write_csv(path: str, rows: list[Any]) -> None:
+    from tui.evals.scoring import StrategyResult
+
+    fields = list(StrategyResult.__dataclass_fields__)
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for r in rows:
+            writer.writerow(r.to_dict())
+
+
+def print_results(
+    args: argparse.Namespace, run: Any, rows: list[Any], out: TextIO, wall_s: float | None = None
+) -> None:
+    from tui.sanitize import clean_line
+
+    if args.csv:
+        write_csv(args.csv, rows)
+    if args.json:
+        doc = results_document(run, rows, wall_s)
+        print(json.dumps(doc, ensure_ascii=False, indent=2), file=out)
+        return
+    print(
+        f"eval {run.id} · {clean_line(run.set_name, 60)} · {clean_line(run.model, 60)} · "
+        f"{run.status}",
+        file=out,
+    )
+    print(format_table(rows), file=out)
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from tui.cli import UserError
+
+    if args.list:
+        return _list_sets()
+    if args.runs:
+        return _list_runs(args)
+    if args.show:
+        return _show(args)
+    if args.resume is None and args.set is None:
+        raise UserError("name a SET (o1tui eval --list shows the built-in ones) or --resume RUN_ID")
+    if args.resume is not None and args.set is not None:
+        raise UserError("--resume continues a stored run: give no SET with it")
+    if args.concurrency < 1 or args.concurrency > MAX_CONCURRENCY:
+        raise UserError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}")
+    if args.limit is not None and args.limit < 1:
+        raise UserError("--limit must be at least 1")
+    return _run(args)
+
+
+def _list_sets() -> int:
+    from tui.evals.builtin import BUILTIN_SETS
+
+    for spec in BUILTIN_SETS.values():
+        print(f"{spec.name:<14} {spec.size:>4} items  {spec.description}")
+    return 0
+
+
+def _list_runs(args: argparse.Namespace) -> int:
+    from tui.cli import open_history
+    from tui.evals.store import EvalStore
+    from tui.sanitize import clean_line
+
+    history = open_history(args)
+    try:
+        runs = EvalStore(history).list_runs()
+    finally:
+        history.close()
+    if not runs:
+        print("no eval runs yet", file=sys.stderr)
+        return 0
+    for run in runs:
+        print(
+            f"{run.id}  {run.created_at[:16].replace('T', ' ')}  {run.status:<11} "
+            f"{run.n_answered:>4}/{run.n_items:<4} {clean_line(run.set_name, 24):<24} "
+            f"{','.join(run.strategies):<24} {clean_line(run.model, 40)}"
+        )
+    return 0
+
+
+def _get_run(store: Any, ident: str) -> Any:
+    from tui.cli import EXIT_FAILURE, UserError
+
+    run = store.get_run(ident)
+    if run is None:
+        raise UserError(f"no eval run with id {ident!r}", code=EXIT_FAILURE)
+    return run
+
+
+def _show(args: argparse.Namespace) -> int:
+    from tui.cli import open_history
+    from tui.evals.scoring import results
+    from tui.evals.store import EvalStore
+
+    history = open_history(args)
+    try:
+        store = EvalStore(history)
+        run = _get_run(store, args.show)
+        rescore(store, run)
+        rows = results(run.strategies, store.items(run.id))
+    finally:
+        history.close()
+    print_results(args, run, rows, sys.stdout)
+    return 0
+
+
+def rescore(store: Any, run: Any) -> int:
+    """Judge every stored item again from its chains' final answers; return how many changed."""
+    from tui.evals.rescore import rescore_run
+
+    return rescore_run(store, run)
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any, int | None]:
+    """Everything that can be refused before a server starts: settings, the set, the specs."""
+    from tui.cli import UserError, resolve_settings
+    from tui.evals.sets import SetFileError, load_set
+    from tui.evals.specs import DEFAULT_STRATEGIES, parse_specs
+
+    settings = resolve_settings(args)
+    if settings.max_steps < 1:
+        raise UserError("--max-steps must be at least 1")
+    if args.resume is not None:
+        if args.strategies is not None:
+            raise UserError("--resume keeps the run's own strategies: give no --strategies")
+        return settings, None, None, args.limit
+    try:
+        specs = parse_specs(args.strategies or DEFAULT_STRATEGIES)
+    except ValueError as err:
+        raise UserError(f"--strategies: {err}") from None
+    try:
+        eval_set = load_set(args.set, seed=args.seed)
+    except SetFileError as err:
+        from tui.sanitize import clean_line
+
+        raise UserError(clean_line(str(err), 300)) from None
+    return settings, eval_set, specs, args.limit
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings, eval_set, specs, limit = _prepare(args)
+    handle = None
+    if not settings.endpoint:
+        from backends.manager import interrupt_on_termination
+        from tui.ask_progress import AskProgress, start_server
+
+        interrupt_on_termination()
+        # o1tui's own progress only: the server's output goes to its log file.
+        handle = start_server(settings, AskProgress())
+    try:
+        return asyncio.run(_run_async(args, settings, eval_set, specs, limit, handle))
+    finally:
+        if handle is not None:
+            handle.stop()
+
+
+async def _run_async(
+    args: argparse.Namespace,
+    settings: Any,
+    eval_set: Any,
+    specs: Any,
+    limit: int | None,
+    handle: Any,
+) -> int:
+    from tui.cli import CANCEL_SIGNALS, EXIT_FAILURE, PROG, _connect, open_history
+    from tui.evals.progress import ProgressBar
+    from tui.evals.runner import EvalAborted, EvalRunner, options_factory
+    from tui.evals.scoring import results
+    from tui.evals.store import EvalStore
+    from tui.sanitize import clean_line
+
+    history = open_history(args)
+    client = None
+    try:
+        store = EvalStore(history)
+        if args.resume is not None:
+            run = _get_run(store, args.resume)
+            limit = run.options.get("limit") if limit is None else limit
+        client = await _connect(settings, args, handle)
+        params = dict(getattr(args, "param", None) or [])
+        if args.resume is None:
+            run = store.create_run(
+                eval_set,
+                model=client.model,
+                strategies=[s.label for s in specs],
+                options=_stored_options(args, limit, params),
+            )
+        elif run.model != client.model:
+            print(
+                f"{PROG}: warning: run {run.id} was made with {clean_line(run.model, 60)}; "
+                f"it continues with {clean_line(client.model, 60)}",
+                file=sys.stderr,
+            )
+        if args.resume is not None and not params:
+            params = dict(run.options.get("params") or {})
+        from tui.cli import strategy_options
+
+        lang = getattr(args, "lang", None) or run.options.get("lang")
+        base = strategy_options(settings, None, params)
+        bar = ProgressBar(sys.stderr, label=f"eval {run.id}")
+        runner = EvalRunner(
+            store,
+            run,
+            client,
+            options_factory(base, lang),
+            concurrency=args.concurrency,
+            on_progress=bar,
+            limit=limit,
+        )
+        bar.start(runner.total(), runner.total() - len(runner.pending()))
+        started = time.perf_counter()
+        code = await _drive(runner, CANCEL_SIGNALS)
+        wall_s = time.perf_counter() - started
+        bar.close()
+        run = store.get_run(run.id) or run  # the row was written before the run: it is there
+        rows = results(run.strategies, store.items(run.id))
+        if code == 130:
+            print(
+                f"{PROG}: cancelled; {run.n_answered} item(s) saved; continue with "
+                f"o1tui eval --resume {run.id}",
+                file=sys.stderr,
+            )
+        print_results(args, run, rows, sys.stdout, wall_s)
+        return code
+    except EvalAborted as err:
+        print(
+            f"{PROG}: the run stopped after {MAX_IN_A_ROW_TEXT}: {clean_line(str(err), 300)}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    finally:
+        if client is not None:
+            await client.aclose()
+        history.close()
+
+
+MAX_IN_A_ROW_TEXT = "several items failed in a row"
+
+
+async def _drive(runner: Any, signals: Any) -> int:
+    """Run all items; Ctrl+C / SIGTERM / SIGHUP cancel them (exit 130)."""
+    task = asyncio.ensure_future(runner.run_all())
+    loop = asyncio.get_running_loop()
+    for sig in signals:
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+        return 0
+    except asyncio.CancelledError:
+        return 130
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+def _stored_options(args: argparse.Namespace, limit: int | None, params: dict) -> dict[str, Any]:
+    """What a resume needs to run the rest alike; API keys never go here."""
+    out: dict[str, Any] = {"concurrency": args.concurrency, "params": params}
+    if limit is not None:
+        out["limit"] = limit
+    for name in ("lang", "max_steps"):
+        if hasattr(args, name):
+            out[name] = getattr(args, name)
+    return out

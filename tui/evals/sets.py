@@ -1,0 +1,171 @@
+"""Eval items and sets: the built-in sets by name, or a JSON Lines file.
+
+A set file has one JSON object a line with a ``question`` (text) and an ``answer`` (text or
+number). GSM8K's format is recognised: an ``answer`` holding a worked solution whose last line
+is ``#### 42`` has the gold answer ``42`` (the solution is kept as ``solution``). An optional
+``accept`` (a list of texts) names other answers that also count as right (``星期六`` and
+``周六``). Every other field is kept with the item (``meta``) and stored with the eval run.
+
+A file is read whole and checked before anything runs: the first problem found raises
+:class:`SetFileError` with a one-line message naming the line and what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui.chain import validate_question
+
+#: A set file bigger than this is refused: eval sets are questions, not corpora.
+MAX_SET_FILE_BYTES = 64 * 2**20
+#: GSM8K puts the final answer after this marker on the solution's last line.
+GSM8K_MARKER = "####"
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One question with its gold answer."""
+
+    question: str
+    #: The gold answer as text (numbers are compared as numbers by the normalizer).
+    answer: str
+    #: Other answers that count as right too.
+    accept: tuple[str, ...] = ()
+    #: The item's other fields (a file's extra keys; a built-in item's kind and language).
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def golds(self) -> tuple[str, ...]:
+        """Every answer that counts as right, the gold first."""
+        return (self.answer, *self.accept)
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """A named list of items; ``source`` is the file it came from (None for a built-in)."""
+
+    name: str
+    items: tuple[EvalItem, ...]
+    source: str | None = None
+    seed: int | None = None
+
+
+class SetFileError(ValueError):
+    """A set file cannot be used; the message is one line naming the file and line."""
+
+
+def gsm8k_answer(text: str) -> tuple[str, str | None]:
+    """``(gold, solution)`` from a GSM8K answer; ``(text, None)`` when it has no marker."""
+    if GSM8K_MARKER not in text:
+        return text.strip(), None
+    solution, _, gold = text.rpartition(GSM8K_MARKER)
+    return gold.strip(), solution.strip()
+
+
+def _answer_text(value: Any) -> str | None:
+    """An answer field as text: strings as they are, numbers written plainly; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value) if value != int(value) else str(int(value))
+    if isinstance(value, str):
+        return value
+    return None
+
+
+def parse_item(data: Any) -> EvalItem:
+    """One item from a decoded JSON line; ValueError says what is wrong (no line number)."""
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    if "question" not in data:
+        raise ValueError('missing "question"')
+    if not isinstance(data["question"], str):
+        raise ValueError('"question" must be text')
+    try:
+        question = validate_question(data["question"])
+    except ValueError as err:
+        raise ValueError(f'"question": {err}') from None
+    if "answer" not in data:
+        raise ValueError('missing "answer"')
+    raw = _answer_text(data["answer"])
+    if raw is None:
+        raise ValueError('"answer" must be text or a number')
+    answer, solution = gsm8k_answer(raw)
+    if not answer:
+        raise ValueError('"answer" is empty' if solution is None else 'nothing after "####"')
+    accept_raw = data.get("accept", [])
+    if isinstance(accept_raw, (str, int, float)) and not isinstance(accept_raw, bool):
+        accept_raw = [accept_raw]
+    if not isinstance(accept_raw, list):
+        raise ValueError('"accept" must be a list of answers')
+    accept: list[str] = []
+    for value in accept_raw:
+        text = _answer_text(value)
+        if text is None or not text.strip():
+            raise ValueError('"accept" must hold only non-empty texts or numbers')
+        accept.append(text.strip())
+    meta = {k: v for k, v in data.items() if k not in ("question", "answer", "accept")}
+    if solution is not None:
+        meta.setdefault("solution", solution)
+    return EvalItem(question=question, answer=answer, accept=tuple(accept), meta=meta)
+
+
+def load_set_file(path: str | os.PathLike[str]) -> EvalSet:
+    """Every item of a JSON Lines set file, or :class:`SetFileError` for the first problem."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_SET_FILE_BYTES:
+            raise SetFileError(f"{p}: too big for a set file ({size:,} bytes)")
+        raw = p.read_bytes()
+    except OSError as err:
+        raise SetFileError(f"{p}: {err.strerror or err}") from None
+    items: list[EvalItem] = []
+    lines = raw.split(b"\n")
+    for number, line in enumerate(lines, start=1):
+        if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]  # a byte-order mark some editors write
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SetFileError(f"{p} line {number}: not UTF-8 text") from None
+        if not text.strip():
+            continue
+        try:
+            data = json.loads(text)
+        except ValueError as err:
+            reason = getattr(err, "msg", str(err))
+            raise SetFileError(f"{p} line {number}: not valid JSON ({reason})") from None
+        try:
+            items.append(parse_item(data))
+        except ValueError as err:
+            raise SetFileError(f"{p} line {number}: {err}") from None
+    if not items:
+        raise SetFileError(f"{p}: no items (one JSON object a line expected)")
+    return EvalSet(name=p.name, items=tuple(items), source=str(p))
+
+
+def load_set(name_or_path: str, seed: int = 0) -> EvalSet:
+    """A built-in set by name (generated from ``seed``), else the set file at that path.
+
+    Raises :class:`SetFileError` for a malformed file and for a name that is neither.
+    """
+    from tui.evals.builtin import BUILTIN_SETS, builtin_set
+
+    if name_or_path in BUILTIN_SETS:
+        return builtin_set(name_or_path, seed)
+    path = Path(name_or_path).expanduser()
+    if not path.exists():
+        names = ", ".join(BUILTIN_SETS)
+        raise SetFileError(
+            f"{name_or_path!r} is neither a built-in set ({names}) nor an existing file"
+        )
+    if path.is_dir():
+        raise SetFileError(f"{path}: is a directory, not a set file")
+    return load_set_file(path)

@@ -1,0 +1,249 @@
+"""Groups in the history store: the ``groups`` table of schema 2 (see
+:mod:`tui.migrations.v002_groups`), on top of :class:`tui.history.History`.
+
+- :func:`save_group` writes (inserts or updates) a group's row; its chains are saved by the
+  runner like any chain, each with ``group_id`` set.
+- :func:`load_group` reads a group and its chains back, in the group's order, as a
+  :class:`tui.group.GroupResult` (the app reopens it in its group view).
+- :func:`list_groups` lists groups newest first (optionally only those with a chain matching a
+  full-text search), :func:`delete_group` removes a group with its chains.
+
+A group left ``running`` by a process that is gone (a crash, SIGKILL) is settled when it is
+read: status ``error`` with the message "interrupted" and the vote recomputed from the chains
+that had finished, so it reads like an interrupted chain does. Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from tui.chain import Chain, Status, utc_now_iso
+from tui.group import Group, GroupKind, GroupResult, group_status, vote_of
+from tui.history import (
+    INTERRUPTED,
+    SUMMARY_QUESTION_CHARS,
+    History,
+    HistoryError,
+    _pid_alive,
+    _status,
+    _t,
+    fts_query,
+)
+
+_GROUP_COLS = (
+    "id, kind, question, model, strategies, chain_ids, temperature, status, answer, votes, "
+    "wall_s, created_at, error, pid"
+)
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """One line of a group list (the question cut like a chain summary's)."""
+
+    id: str
+    kind: GroupKind
+    question: str
+    model: str
+    strategies: tuple[str, ...]
+    status: Status
+    answer: str | None
+    votes: dict[str, int]
+    wall_s: float
+    created_at: str
+    size: int
+
+    @property
+    def winner_votes(self) -> int:
+        return max(self.votes.values(), default=0)
+
+    @property
+    def ballots(self) -> int:
+        return sum(self.votes.values())
+
+
+def save_group(history: History, group: Group) -> None:
+    """Insert or update ``group``'s row (the process id marks a running group as ours)."""
+    pid = os.getpid() if group.status == Status.RUNNING else None
+    now = utc_now_iso()
+
+    def tx(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            """
+            INSERT INTO groups (id, kind, question, model, strategies, chain_ids, temperature,
+                                status, answer, votes, wall_s, created_at, updated_at, error, pid)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET
+                status = excluded.status, answer = excluded.answer, votes = excluded.votes,
+                wall_s = excluded.wall_s, error = excluded.error,
+                updated_at = excluded.updated_at, pid = excluded.pid
+            """,
+            (
+                _t(group.id),
+                GroupKind(group.kind).value,
+                _t(group.question),
+                _t(group.model),
+                json.dumps(group.strategies),
+                json.dumps(group.chain_ids),
+                group.temperature,
+                Status(group.status).value,
+                _t(group.answer),
+                json.dumps(group.votes, ensure_ascii=False),
+                float(group.wall_s or 0.0),
+                _t(group.created_at),
+                now,
+                _t(group.error),
+                pid,
+            ),
+        )
+
+    history.transaction(tx, write=True)
+
+
+def _group_from_row(row: tuple[Any, ...]) -> Group:
+    return Group(
+        id=row[0],
+        kind=GroupKind(row[1]),
+        question=row[2],
+        model=row[3],
+        strategies=list(json.loads(row[4] or "[]")),
+        chain_ids=list(json.loads(row[5] or "[]")),
+        temperature=row[6],
+        status=_status(row[7]),
+        answer=row[8],
+        votes=dict(json.loads(row[9] or "{}")),
+        wall_s=float(row[10] or 0.0),
+        created_at=row[11],
+        error=row[12],
+    )
+
+
+def _settle(history: History, group: Group, chains: list[Chain], pid: int | None) -> None:
+    """Finish a group whose process is gone: status, vote and message from its chains."""
+    if group.status != Status.RUNNING or _pid_alive(pid):
+        return
+    group.status = group_status(chains, cancelled=False)
+    if group.status == Status.DONE:
+        group.status = Status.ERROR  # the process died before it could finish the group
+    if group.kind == GroupKind.SELF_CONSISTENCY:
+        result = vote_of(chains, [])
+        group.answer, group.votes = result.answer, dict(result.votes)
+    group.error = INTERRUPTED
+    save_group(history, group)
+
+
+def _find(conn: sqlite3.Connection, key: str) -> tuple[Any, ...] | None:
+    row = conn.execute(f"SELECT {_GROUP_COLS} FROM groups WHERE id = ?", (key,)).fetchone()
+    if row is not None:
+        return row
+    rows = conn.execute(
+        f"SELECT {_GROUP_COLS} FROM groups WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
+        (key, key + "\U0010ffff"),
+    ).fetchall()
+    if len(rows) > 1:
+        shown = ", ".join(r[0] for r in rows[:5])
+        raise HistoryError(f"{key!r} matches several groups ({shown}); type more of the id")
+    return rows[0] if rows else None
+
+
+def load_group(history: History, id_or_prefix: str) -> GroupResult | None:
+    """The group with this id (or the only one it prefixes) and its chains, in order.
+
+    Chains deleted since are left out. None when there is no such group.
+    """
+    key = _t(id_or_prefix.strip()) or ""
+    if not key:
+        return None
+    row = history.transaction(lambda conn: _find(conn, key), write=False)
+    if row is None:
+        return None
+    group = _group_from_row(row)
+    chains = [c for c in (history.get(cid) for cid in group.chain_ids) if c is not None]
+    _settle(history, group, chains, row[13])
+    result = GroupResult(group, chains)
+    if group.kind == GroupKind.SELF_CONSISTENCY:
+        result.vote = vote_of(chains, [])
+        # The stored tally was taken in finishing order (ties): keep its winner.
+        result.vote = _stored_vote(group, result.vote)
+    return result
+
+
+def _stored_vote(group: Group, recomputed: Any) -> Any:
+    """The vote as saved (winner and tally) when the group saved one, else ``recomputed``."""
+    if not group.votes:
+        return recomputed
+    from tui.answers import VoteResult
+
+    key = next(iter(group.votes))
+    return VoteResult(
+        key=key,
+        answer=group.answer,
+        votes=dict(group.votes),
+        ballots=sum(group.votes.values()),
+        abstained=max(0, len(group.chain_ids) - sum(group.votes.values())),
+    )
+
+
+def list_groups(
+    history: History, search: str | None = None, limit: int = 50, offset: int = 0
+) -> list[GroupSummary]:
+    """Groups newest first; with ``search``, only those having a chain that matches it."""
+    limit, offset = max(int(limit), 0), max(int(offset), 0)
+    query = fts_query(search) if search else None
+    where, params = "", []
+    if query is not None:
+        where = (
+            "WHERE g.id IN (SELECT c.group_id FROM chains c WHERE c.group_id IS NOT NULL AND "
+            "c.rid IN (SELECT rowid FROM chain_fts WHERE chain_fts MATCH ?))"
+        )
+        params = [query]
+    sql = f"""
+        SELECT g.id, g.kind, substr(g.question, 1, {SUMMARY_QUESTION_CHARS}), g.model,
+               g.strategies, g.status, g.answer, g.votes, g.wall_s, g.created_at, g.chain_ids,
+               g.pid
+        FROM groups g {where}
+        ORDER BY g.created_at DESC, g.rid DESC
+        LIMIT ? OFFSET ?
+    """
+    rows = history.transaction(
+        lambda conn: conn.execute(sql, (*params, limit, offset)).fetchall(), write=False
+    )
+    out = []
+    for r in rows:
+        status = _status(r[5])
+        if status == Status.RUNNING and not _pid_alive(r[11]):
+            group = load_group(history, r[0])  # settles it
+            status = group.group.status if group else Status.ERROR
+        out.append(
+            GroupSummary(
+                id=r[0],
+                kind=GroupKind(r[1]),
+                question=r[2],
+                model=r[3],
+                strategies=tuple(json.loads(r[4] or "[]")),
+                status=status,
+                answer=r[6],
+                votes=dict(json.loads(r[7] or "{}")),
+                wall_s=float(r[8] or 0.0),
+                created_at=r[9],
+                size=len(json.loads(r[10] or "[]")),
+            )
+        )
+    return out
+
+
+def delete_group(history: History, id_or_prefix: str) -> bool:
+    """Delete a group and its chains; False when there is no such group."""
+    found = load_group(history, id_or_prefix)
+    if found is None:
+        return False
+    for chain_id in found.group.chain_ids:
+        history.delete(chain_id)
+    history.transaction(
+        lambda conn: conn.execute("DELETE FROM groups WHERE id = ?", (found.group.id,)),
+        write=True,
+    )
+    return True
