@@ -41,6 +41,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("cancel", "cancel", "Cancel", "escape"),
     Action("strategy", "next_strategy", "Strategy", "ctrl+t"),
     Action("history", "toggle_history", "History", "f2"),
+    Action("group", "group_mode", "Vote / compare…", "f5", footer=False),
     Action("toggle_step", "toggle_step", "Fold step", "ctrl+o", footer=False),
     Action("toggle_all", "toggle_all", "Fold all steps", "ctrl+g", footer=False),
     Action("copy_step", "copy_step", "Copy step", "ctrl+s", footer=False),
