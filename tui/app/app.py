@@ -30,6 +30,7 @@ from textual.worker import Worker
 
 from backends.state import ServerState
 from tui.app import actions as registry
+from tui.app import toasts
 from tui.app.messages import (
     ChainDone,
     ChainEvent,
@@ -136,6 +137,8 @@ class ChainRun:
     chain: Chain
     view: ChainView
     worker: Worker | None = None
+    #: The "Cancelling the chain…" toast, taken down when the chain has ended.
+    cancel_toast: Any = None
     #: The group view (tui.app.widgets.group_view) when the chain is a member of a group.
     group: Any | None = None
 
@@ -501,6 +504,8 @@ class O1App(GroupRunsMixin, App[int]):
 
     def on_chain_done(self, message: ChainDone) -> None:
         run = self.runs.get(message.chain_id)
+        if run is not None:
+            toasts.dismiss(self, run.cancel_toast)
         if run is not None and run.view.live:
             # The worker ended without a final event (a bug upstream): stop the clocks anyway.
             run.view.live = False
@@ -642,7 +647,7 @@ class O1App(GroupRunsMixin, App[int]):
             run = running[-1] if running else None
         if run is not None and run.worker is not None:
             run.worker.cancel()
-            self.notify("Cancelling the chain…", markup=False)
+            run.cancel_toast = toasts.show_until_done(self, "Cancelling the chain…")
             return
         box = self.query_one(QuestionInput)
         if self.focused is not box:
