@@ -97,7 +97,7 @@ class Connector:
         app = self.app
 
         def on_change(state: ServerState) -> None:
-            app.post_message(ServerStateChanged(state, "", model=controller.model_name))
+            app.post_message(ServerStateChanged(state, "", model=controller.display_model))
 
         def on_line(line: str) -> None:
             app.post_message(ServerLog(clean_line(line, 300)))
