@@ -313,3 +313,34 @@ async def test_compare_runs_each_strategy_in_order(history: History) -> None:
     assert load_group(history, result.group.id) is None
     assert all(history.get(c.id) is None for c in result.chains)
     assert not delete_group(history, result.group.id)
+
+
+async def test_grouped_history_lists_single_chains_and_whole_groups(history: History) -> None:
+    from tui.chain import Chain
+    from tui.group_store import GroupedHistory
+    from tui.runner import run_chain
+    from tui.strategies import get_strategy
+
+    with FakeOpenAIServer(responder=answers_in_turn("4", "4")) as srv:
+        client = make_client(srv.url)
+        single = Chain(
+            "alone strawberry", "plain", "fake-model", created_at="2025-01-01T00:00:00+00:00"
+        )
+        await run_chain(single, get_strategy("plain"), client, StrategyOptions(), history=history)
+        spec = GroupSpec.self_consistency("grouped strawberry", "plain", 2)
+        result = await run_group(spec, client, StrategyOptions(), history=history)
+        await client.aclose()
+    grouped = GroupedHistory(history)
+    assert history.count() == 3 and grouped.count() == 2
+    entries = grouped.list()
+    assert [e.id for e in entries] == [result.group.id, single.id]
+    assert entries[0].strategy == "plain ×2" and entries[0].list_text.startswith("4 (2/2) · ")
+    assert entries[1].group_id is None
+    assert [e.id for e in grouped.list(limit=1, offset=1)] == [single.id]
+    # search finds a group through its chains' text
+    assert [e.id for e in grouped.list("grouped")] == [result.group.id]
+    assert grouped.count("grouped") == 1 and grouped.count("strawberry") == 2
+    # get gives the group's first chain (its question re-runs); delete takes the whole group
+    assert grouped.get(result.group.id).id == result.chains[0].id
+    assert grouped.delete(result.group.id)
+    assert grouped.count() == 1 and history.count() == 1

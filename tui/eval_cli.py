@@ -19,6 +19,7 @@ import asyncio
 import csv
 import json
 import sys
+import time
 from typing import Any, TextIO
 
 #: Most items run at once (a server batches 16-32 sequences well; more only queue).
@@ -155,15 +156,19 @@ def format_table(rows: list[Any]) -> str:
     return "\n".join(lines)
 
 
-def results_document(run: Any, rows: list[Any]) -> dict[str, Any]:
-    """The ``--json`` document."""
-    return {
+def results_document(run: Any, rows: list[Any], wall_s: float | None = None) -> dict[str, Any]:
+    """The ``--json`` document; ``wall_s``: seconds this process spent running items (absent
+    for ``--show``), what items-per-minute figures are computed from."""
+    doc: dict[str, Any] = {
         "set": run.set_name,
         "model": run.model,
         "run_id": run.id,
         "status": run.status,
         "results": [r.to_dict() for r in rows],
     }
+    if wall_s is not None:
+        doc["wall_s"] = round(wall_s, 3)
+    return doc
 
 
 def write_csv(path: str, rows: list[Any]) -> None:
@@ -177,13 +182,16 @@ def write_csv(path: str, rows: list[Any]) -> None:
             writer.writerow(r.to_dict())
 
 
-def print_results(args: argparse.Namespace, run: Any, rows: list[Any], out: TextIO) -> None:
+def print_results(
+    args: argparse.Namespace, run: Any, rows: list[Any], out: TextIO, wall_s: float | None = None
+) -> None:
     from tui.sanitize import clean_line
 
     if args.csv:
         write_csv(args.csv, rows)
     if args.json:
-        print(json.dumps(results_document(run, rows), ensure_ascii=False, indent=2), file=out)
+        doc = results_document(run, rows, wall_s)
+        print(json.dumps(doc, ensure_ascii=False, indent=2), file=out)
         return
     print(
         f"eval {run.id} · {clean_line(run.set_name, 60)} · {clean_line(run.model, 60)} · "
@@ -306,15 +314,15 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any, int | None]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tui.cli import _progress_line
-
     settings, eval_set, specs, limit = _prepare(args)
     handle = None
     if not settings.endpoint:
-        from backends.manager import ensure_server, interrupt_on_termination
+        from backends.manager import interrupt_on_termination
+        from tui.ask_progress import AskProgress, start_server
 
         interrupt_on_termination()
-        handle = ensure_server(settings, progress=_progress_line)
+        # o1tui's own progress only: the server's output goes to its log file.
+        handle = start_server(settings, AskProgress())
     try:
         return asyncio.run(_run_async(args, settings, eval_set, specs, limit, handle))
     finally:
@@ -376,7 +384,9 @@ async def _run_async(
             limit=limit,
         )
         bar.start(runner.total(), runner.total() - len(runner.pending()))
+        started = time.perf_counter()
         code = await _drive(runner, CANCEL_SIGNALS)
+        wall_s = time.perf_counter() - started
         bar.close()
         run = store.get_run(run.id) or run  # the row was written before the run: it is there
         rows = results(run.strategies, store.items(run.id))
@@ -386,7 +396,7 @@ async def _run_async(
                 f"o1tui eval --resume {run.id}",
                 file=sys.stderr,
             )
-        print_results(args, run, rows, sys.stdout)
+        print_results(args, run, rows, sys.stdout, wall_s)
         return code
     except EvalAborted as err:
         print(

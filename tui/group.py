@@ -163,6 +163,10 @@ class GroupResult:
         return self.group.kind
 
     @property
+    def question(self) -> str:
+        return self.group.question
+
+    @property
     def status(self) -> Status:
         return self.group.status
 

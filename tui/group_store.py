@@ -25,6 +25,7 @@ from tui.chain import Chain, Status, utc_now_iso
 from tui.group import Group, GroupKind, GroupResult, group_status, vote_of
 from tui.history import (
     INTERRUPTED,
+    ChainSummary,
     SUMMARY_QUESTION_CHARS,
     History,
     HistoryError,
@@ -200,39 +201,42 @@ def list_groups(
             "c.rid IN (SELECT rowid FROM chain_fts WHERE chain_fts MATCH ?))"
         )
         params = [query]
-    sql = f"""
-        SELECT g.id, g.kind, substr(g.question, 1, {SUMMARY_QUESTION_CHARS}), g.model,
-               g.strategies, g.status, g.answer, g.votes, g.wall_s, g.created_at, g.chain_ids,
-               g.pid
-        FROM groups g {where}
-        ORDER BY g.created_at DESC, g.rid DESC
-        LIMIT ? OFFSET ?
-    """
+    sql = f"{_SUMMARY_SELECT} {where} ORDER BY g.created_at DESC, g.rid DESC LIMIT ? OFFSET ?"
     rows = history.transaction(
         lambda conn: conn.execute(sql, (*params, limit, offset)).fetchall(), write=False
     )
-    out = []
-    for r in rows:
-        status = _status(r[5])
-        if status == Status.RUNNING and not _pid_alive(r[11]):
-            group = load_group(history, r[0])  # settles it
-            status = group.group.status if group else Status.ERROR
-        out.append(
-            GroupSummary(
-                id=r[0],
-                kind=GroupKind(r[1]),
-                question=r[2],
-                model=r[3],
-                strategies=tuple(json.loads(r[4] or "[]")),
-                status=status,
-                answer=r[6],
-                votes=dict(json.loads(r[7] or "{}")),
-                wall_s=float(r[8] or 0.0),
-                created_at=r[9],
-                size=len(json.loads(r[10] or "[]")),
-            )
-        )
-    return out
+    return [_summary_of(history, r) for r in rows]
+
+
+_SUMMARY_SELECT = f"""
+    SELECT g.id, g.kind, substr(g.question, 1, {SUMMARY_QUESTION_CHARS}), g.model,
+           g.strategies, g.status, g.answer, g.votes, g.wall_s, g.created_at, g.chain_ids, g.pid
+    FROM groups g
+"""
+
+
+def _summary_of(history: History, r: tuple[Any, ...]) -> GroupSummary:
+    status = _status(r[5])
+    answer, votes = r[6], dict(json.loads(r[7] or "{}"))
+    if status == Status.RUNNING and not _pid_alive(r[11]):
+        settled = load_group(history, r[0])  # settles it
+        if settled is not None:
+            status, answer, votes = settled.status, settled.group.answer, settled.group.votes
+        else:
+            status = Status.ERROR
+    return GroupSummary(
+        id=r[0],
+        kind=GroupKind(r[1]),
+        question=r[2],
+        model=r[3],
+        strategies=tuple(json.loads(r[4] or "[]")),
+        status=status,
+        answer=answer,
+        votes=votes,
+        wall_s=float(r[8] or 0.0),
+        created_at=r[9],
+        size=len(json.loads(r[10] or "[]")),
+    )
 
 
 def delete_group(history: History, id_or_prefix: str) -> bool:
@@ -247,3 +251,155 @@ def delete_group(history: History, id_or_prefix: str) -> bool:
         write=True,
     )
     return True
+
+
+# --- the history as the sidebar lists it: single chains and groups, one entry each ----------
+
+
+@dataclass(frozen=True)
+class GroupEntry:
+    """A group as one line of the history list (duck-types a ``ChainSummary``).
+
+    ``strategy`` is short (``g1 ×8``, ``compare``); ``list_text`` leads with the outcome:
+    ``3 (5/8) · question`` for a vote.
+    """
+
+    id: str
+    question: str
+    strategy: str
+    model: str
+    status: Status
+    total_s: float
+    created_at: str
+    n_steps: int
+    list_text: str
+    group_id: str
+
+
+def _entry_of(summary: GroupSummary) -> GroupEntry:
+    if summary.kind == GroupKind.SELF_CONSISTENCY:
+        name = summary.strategies[0] if summary.strategies else "?"
+        label = f"{name} ×{summary.size}"
+        outcome = (
+            f"{summary.answer} ({summary.winner_votes}/{summary.size})"
+            if summary.answer
+            else "no answer"
+        )
+    else:
+        label, outcome = "compare", "/".join(summary.strategies)
+    return GroupEntry(
+        id=summary.id,
+        question=summary.question,
+        strategy=label,
+        model=summary.model,
+        status=summary.status,
+        total_s=summary.wall_s,
+        created_at=summary.created_at,
+        n_steps=0,
+        list_text=f"{outcome} · {summary.question}",
+        group_id=summary.id,
+    )
+
+
+class GroupedHistory:
+    """A :class:`~tui.history.History` whose ``list``/``count`` give single chains and whole
+    groups, newest first, each once (the app's sidebar); ``get``/``delete`` accept a group id
+    too (``get`` gives the group's first chain: its question re-runs, it exports)."""
+
+    def __init__(self, history: History) -> None:
+        self.history = history
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the store's own
+        return getattr(self.history, name)
+
+    def _match(self, search: str | None) -> tuple[str, str, list[Any]]:
+        query = fts_query(search) if search else None
+        if query is None:
+            return "", "", []
+        chain_where = " AND +c.rid IN (SELECT rowid FROM chain_fts WHERE chain_fts MATCH ?)"
+        group_where = (
+            " WHERE g.id IN (SELECT c2.group_id FROM chains c2 WHERE c2.group_id IS NOT NULL"
+            " AND c2.rid IN (SELECT rowid FROM chain_fts WHERE chain_fts MATCH ?))"
+        )
+        return chain_where, group_where, [query, query]
+
+    def count(self, search: str | None = None) -> int:
+        chain_where, group_where, params = self._match(search)
+        sql = (
+            f"SELECT (SELECT count(*) FROM chains c WHERE c.group_id IS NULL{chain_where})"
+            f" + (SELECT count(*) FROM groups g{group_where})"
+        )
+        return int(
+            self.history.transaction(lambda c: c.execute(sql, params).fetchone()[0], write=False)
+        )
+
+    def list(self, search: str | None = None, limit: int = 50, offset: int = 0) -> list[Any]:
+        limit, offset = max(int(limit), 0), max(int(offset), 0)
+        chain_where, group_where, params = self._match(search)
+        sql = f"""
+            SELECT 'c', c.id, c.created_at, c.rid FROM chains c
+            WHERE c.group_id IS NULL{chain_where}
+            UNION ALL
+            SELECT 'g', g.id, g.created_at, g.rid FROM groups g{group_where}
+            ORDER BY 3 DESC, 4 DESC LIMIT ? OFFSET ?
+        """
+        rows = self.history.transaction(
+            lambda c: c.execute(sql, (*params, limit, offset)).fetchall(), write=False
+        )
+        if not rows:
+            return []
+        # The page's chains and groups in two queries, placed back in the page's order.
+        chains = {
+            s.id: s for s in _chain_summaries(self.history, [r[1] for r in rows if r[0] == "c"])
+        }
+        groups = {
+            g.id: _entry_of(g)
+            for g in _group_summaries(self.history, [r[1] for r in rows if r[0] == "g"])
+        }
+        out: list[Any] = []
+        for kind, ident, _created, _rid in rows:
+            found = chains.get(ident) if kind == "c" else groups.get(ident)
+            if found is not None:
+                out.append(found)
+        return out
+
+    def get(self, id_or_prefix: str) -> Any:
+        chain = self.history.get(id_or_prefix)
+        if chain is not None:
+            return chain
+        group = load_group(self.history, id_or_prefix)
+        return group.chains[0] if group is not None and group.chains else None
+
+    def delete(self, id: str) -> bool:
+        if self.history.delete(id):
+            return True
+        return delete_group(self.history, id)
+
+
+def _chain_summaries(history: History, ids: list[str]) -> list[ChainSummary]:
+    """Summaries of the chains with these ids (any order)."""
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    sql = f"""
+        SELECT c.id, substr(c.question, 1, {SUMMARY_QUESTION_CHARS}), c.strategy, c.model,
+               c.status, c.total_s, c.created_at,
+               (SELECT count(*) FROM steps s WHERE s.chain_id = c.id), c.group_id
+        FROM chains c WHERE c.id IN ({marks})
+    """
+    rows = history.transaction(lambda c: c.execute(sql, ids).fetchall(), write=False)
+    return [
+        ChainSummary(r[0], r[1], r[2], r[3], _status(r[4]), r[5], r[6], r[7], r[8]) for r in rows
+    ]
+
+
+def _group_summaries(history: History, ids: list[str]) -> list[GroupSummary]:
+    """Summaries of the groups with these ids (any order)."""
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = history.transaction(
+        lambda c: c.execute(f"{_SUMMARY_SELECT} WHERE g.id IN ({marks})", ids).fetchall(),
+        write=False,
+    )
+    return [_summary_of(history, r) for r in rows]

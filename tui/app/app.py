@@ -30,6 +30,7 @@ from textual.worker import Worker
 
 from backends.state import ServerState
 from tui.app import actions as registry
+from tui.app import toasts
 from tui.app.messages import (
     ChainDone,
     ChainEvent,
@@ -40,6 +41,7 @@ from tui.app.messages import (
     ServerLog,
     ServerStateChanged,
 )
+from tui.app.group_runs import GROUP_MODES, GroupRunsMixin
 from tui.app.palette import O1Commands
 from tui.app.screens.help import HelpScreen
 from tui.app.themes import load_themes, resolve_theme
@@ -135,13 +137,22 @@ class ChainRun:
     chain: Chain
     view: ChainView
     worker: Worker | None = None
+    #: The "Cancelling the chain…" toast, taken down when the chain has ended.
+    cancel_toast: Any = None
+    #: The group view (tui.app.widgets.group_view) when the chain is a member of a group.
+    group: Any | None = None
+
+    @property
+    def top(self) -> Widget:
+        """The widget that holds this chain in #chains: its group's view, or its own."""
+        return self.group if self.group is not None else self.view
 
     @property
     def running(self) -> bool:
         return self.worker is not None and not self.worker.is_finished
 
 
-class O1App(App[int]):
+class O1App(GroupRunsMixin, App[int]):
     """The full-screen app. ``client`` may be given (tests); otherwise it is made from
     ``settings`` (``endpoint``) or from the managed ``server`` handle."""
 
@@ -184,7 +195,8 @@ class O1App(App[int]):
         self.server_detail = ""
         self.server_log: list[str] = []
         self.model_name: str = getattr(settings, "model", "") or ""
-        self.strategy_names = STRATEGY_NAMES
+        #: The switcher's entries: the strategies, then the group modes (tui.app.group_runs).
+        self.strategy_names = STRATEGY_NAMES + tuple(m.label for m in GROUP_MODES)
         self.strategy = settings.strategy if settings.strategy in self.strategy_names else "g1"
         self.last_copied: str | None = None
         self._startup_warnings: list[str] = list(getattr(settings, "warnings", []) or [])
@@ -238,8 +250,14 @@ class O1App(App[int]):
         except ImportError as err:  # the sidebar is optional: the app still runs chains
             log.warning("history sidebar unavailable: %s", err)
             return None
+        from tui.group_store import GroupedHistory
+
+        # Groups are one entry each in the sidebar (their chains are listed inside them).
         return HistoryPanel(
-            self.history, strategies=self.strategy_names, id="history", classes="-hidden"
+            GroupedHistory(self.history),
+            strategies=self.strategy_names,
+            id="history",
+            classes="-hidden",
         )
 
     def on_mount(self) -> None:
@@ -336,7 +354,7 @@ class O1App(App[int]):
         self.controller = ManagedServer(
             settings,
             on_change=lambda state: self._post_any_thread(
-                ServerStateChanged(state, "", model=getattr(self.controller, "model_name", None))
+                ServerStateChanged(state, "", model=getattr(self.controller, "display_model", None))
             ),
             on_line=lambda line: self._post_any_thread(ServerLog(clean_line(line, 300))),
         )
@@ -372,7 +390,7 @@ class O1App(App[int]):
         if message.state is ServerState.CRASHED and controller is not None and controller.error:
             message.detail = controller.error
         self.server_state, self.server_detail = message.state, message.detail
-        header = self.query_one(StatusHeader)
+        header = self._header()
         header.state, header.detail = message.state, message.detail
         if message.model:
             self.model_name = message.model
@@ -388,10 +406,17 @@ class O1App(App[int]):
                 timeout=10,
             )
 
+    def _header(self) -> StatusHeader:
+        """The header lives on the main screen; messages also arrive while another screen (the
+        server screen, help) is on top, where ``self.query_one`` would not find it."""
+        return self.screen_stack[0].query_one(StatusHeader)
+
     def on_server_log(self, message: ServerLog) -> None:
         self.server_log.append(message.line)
         del self.server_log[:-SERVER_LOG_LINES]
-        self.query_one(StatusHeader).detail = message.line
+        # The header shows the start-up's stage, never the raw line (loader output is noise).
+        progress = getattr(self.controller, "progress", None)
+        self._header().progress = progress() if callable(progress) else None
 
     # --- chains --------------------------------------------------------------------------------
 
@@ -403,6 +428,9 @@ class O1App(App[int]):
 
     def start_chain(self, question: str, strategy: str | None = None) -> Chain | None:
         """Start a chain for ``question``; None (and a message) when it cannot start."""
+        mode = self.group_mode(strategy or self.strategy)
+        if mode is not None:
+            return self.start_group(question, mode)  # type: ignore[return-value]
         try:
             question = validate_question(question)
         except ValueError as err:
@@ -468,12 +496,16 @@ class O1App(App[int]):
             return
         event = message.event
         await run.view.apply(event, self.clock())
+        if run.group is not None:
+            run.group.member_event_of(run.chain.id, event)
         if isinstance(event, (ChainFinished, ChainFailed)):
             run.chain = event.chain
             self._history_changed(run.chain.id)
 
     def on_chain_done(self, message: ChainDone) -> None:
         run = self.runs.get(message.chain_id)
+        if run is not None:
+            toasts.dismiss(self, run.cancel_toast)
         if run is not None and run.view.live:
             # The worker ended without a final event (a bug upstream): stop the clocks anyway.
             run.view.live = False
@@ -490,7 +522,7 @@ class O1App(App[int]):
 
     def _update_running(self) -> None:
         running = sum(1 for r in self.runs.values() if r.running)
-        self.query_one(StatusHeader).running = running
+        self._header().running = running
         if self._ticker is not None:
             if running:
                 self._ticker.resume()
@@ -506,18 +538,31 @@ class O1App(App[int]):
     def _show(self, run: ChainRun) -> None:
         """Make ``run`` the chain on screen. Running chains that are not shown stay mounted
         (hidden) and keep streaming; finished ones leave the screen (they are in the history)."""
+        top = run.top
         container = self.query_one("#chains")
         with self.batch_update():
-            self._clear_chains(keep=run.view)
-            if run.view.parent is None:
-                container.mount(run.view)
-            run.view.display = True
-        for chain_id in [cid for cid, r in self.runs.items() if r is not run and not r.running]:
+            self._clear_chains(keep=top)
+            if top.parent is None:
+                container.mount(top)
+            top.display = True
+        for chain_id in [cid for cid, r in self.runs.items() if r.top is not top and not r.running]:
             del self.runs[chain_id]
         self.current_id = run.chain.id
 
+    def show_group(self, view: Any, worker: Worker | None) -> None:
+        """Show a group view; with a worker (a live group) its members join the runs."""
+        runs = [
+            ChainRun(chain, member or ChainView(chain, live=False), worker, group=view)
+            for chain, member in zip(view.result.chains, view.views)
+        ]
+        for run in runs:
+            self.runs[run.chain.id] = run
+        self._show(runs[0])
+        if not view.compare:
+            self.call_after_refresh(view.focus_first_sample)
+
     def _clear_chains(self, keep: Widget | None = None) -> None:
-        running = {id(r.view) for r in self.runs.values() if r.running}
+        running = {id(r.top) for r in self.runs.values() if r.running}
         for child in list(self.query_one("#chains").children):
             if child is keep:
                 continue
@@ -550,6 +595,8 @@ class O1App(App[int]):
         if self.history is None:
             return
         chain = self.history.get(chain_id)
+        if chain is None and self.open_group(chain_id):
+            return
         if chain is None:
             self.notify("That chain is no longer in the history.", severity="warning")
             return
@@ -600,7 +647,7 @@ class O1App(App[int]):
             run = running[-1] if running else None
         if run is not None and run.worker is not None:
             run.worker.cancel()
-            self.notify("Cancelling the chain…", markup=False)
+            run.cancel_toast = toasts.show_until_done(self, "Cancelling the chain…")
             return
         box = self.query_one(QuestionInput)
         if self.focused is not box:
@@ -625,7 +672,7 @@ class O1App(App[int]):
     def _show_strategy(self) -> None:
         key = registry.display_keys(registry.keys_for(registry.BY_ID["strategy"], self.keymap))
         self.query_one(QuestionInput).show_strategy(self.strategy, key.split(" / ")[0])
-        self.query_one(StatusHeader).strategy = self.strategy
+        self._header().strategy = self.strategy
 
     def action_toggle_history(self) -> None:
         panels = self.query("#history")
@@ -732,6 +779,12 @@ class O1App(App[int]):
 
         if not isinstance(self.screen, ServerScreen):
             self.push_screen(ServerScreen(self.controller or EndpointController(self)))
+
+    def action_evaluations(self) -> None:
+        from tui.app.screens.evaluations import EvaluationsScreen
+
+        if not isinstance(self.screen, EvaluationsScreen):
+            self.push_screen(EvaluationsScreen(self.history, lambda: self.client, self.open_chain))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -98,3 +98,12 @@ class HistoryChanged(Message):
     def __init__(self, chain_id: str | None = None) -> None:
         super().__init__()
         self.chain_id = chain_id
+
+
+class GroupDone(Message):
+    """The group ``group_id`` ended (its ``tui.group.GroupResult``: vote, status, wall time)."""
+
+    def __init__(self, group_id: str, result: Any) -> None:
+        super().__init__()
+        self.group_id = group_id
+        self.result = result

@@ -125,10 +125,13 @@ class EvalStore:
         model: str,
         strategies: tuple[str, ...] | list[str],
         options: dict[str, Any] | None = None,
+        run_id: str | None = None,
+        created_at: str | None = None,
     ) -> EvalRun:
-        """Record a new run with all its questions; ``options`` must hold no secrets."""
-        run_id = new_chain_id()
-        now = utc_now_iso()
+        """Record a new run with all its questions; ``options`` must hold no secrets.
+        ``run_id`` and ``created_at`` default to a new id and now (given: imports, tests)."""
+        run_id = run_id or new_chain_id()
+        now = created_at or utc_now_iso()
         strategies = tuple(strategies)
 
         def tx(conn: sqlite3.Connection) -> None:

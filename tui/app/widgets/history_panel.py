@@ -586,12 +586,17 @@ class HistoryList(ScrollView, can_focus=True):
         room = max(width - tail_cells - 1, 4)
         meta = self._combined(style, "history-list--meta")
         segments = [
-            Segment(" " + fit_cells(clean_line(summary.question or "", room * 2), room), style),
+            # A group's entry leads with its outcome (tui.group_store.GroupEntry.list_text).
+            Segment(" " + fit_cells(clean_line(_list_text(summary), room * 2), room), style),
             Segment(f" {strategy} ", meta),
             Segment(mark, self._combined(style, mark_class)),
             Segment(" " + seconds, meta),
         ]
         return Strip(segments).adjust_cell_length(width, style)
+
+
+def _list_text(summary: Any) -> str:
+    return str(getattr(summary, "list_text", None) or summary.question or "")
 
 
 def fit_cells(text: str, width: int) -> str:
@@ -629,7 +634,7 @@ class HistoryPanel(Vertical):
         Binding("d", "delete", "Delete"),
         Binding("e", "export", "Export"),
         Binding("r", "rerun", "Re-run"),
-        Binding("R", "rerun_with", "Re-run with…"),
+        Binding("R", "rerun_with", "Re-run with…", show=False),  # in help: the footer fits 120
     ]
 
     def __init__(

@@ -1,0 +1,218 @@
+"""Groups in the app: started from the question box (switcher, F5, palette), the vote and
+compare views live, samples expanded by keyboard, cancelled together, reopened from history."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.helpers import wait_until
+from tui.app.app import O1App
+from tui.app.group_runs import GROUP_MODES
+from tui.app.widgets.chain_view import ChainView
+from tui.app.widgets.group_view import GroupView, SampleRow
+from tui.app.widgets.question_input import QuestionInput
+from tui.chain import Status
+from tui.config import Settings
+from tui.group_store import list_groups, load_group
+from tui.history import History
+
+
+@pytest.fixture
+def history(tmp_path: Path):
+    with History(tmp_path / "history.sqlite3") as h:
+        yield h
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, history: History):
+    def make(server: FakeOpenAIServer, **settings_kw: Any) -> O1App:
+        settings = Settings(endpoint=server.url, model="fake-model", **settings_kw)
+        themes = tmp_path / "themes"
+        themes.mkdir(exist_ok=True)
+        return O1App(
+            settings,
+            history=history,
+            env={"TERM": "xterm-kitty"},
+            config_path=tmp_path / "config.toml",
+            user_themes_dir=themes,
+        )
+
+    return make
+
+
+def answers_in_turn(*answers: str, delay_s: float = 0.0):
+    turn = itertools.count()
+    lock = threading.Lock()
+
+    def responder(body: dict[str, Any]) -> Reply:
+        with lock:
+            n = next(turn)
+        text = f"Working. The answer is {answers[n % len(answers)]}."
+        return Reply(content=text, delay_s=delay_s)
+
+    return responder
+
+
+async def _ready(app: O1App, pilot) -> None:
+    await wait_until(pilot, lambda: app.server_state == "ready", timeout=10)
+
+
+def _group_view(app: O1App) -> GroupView | None:
+    views = app.query(GroupView)
+    return views.first() if views else None
+
+
+async def test_vote_mode_from_the_switcher_runs_samples_and_shows_the_tally(
+    make_app, history
+) -> None:
+    with FakeOpenAIServer(responder=answers_in_turn("3", "3", "4")) as server:
+        app = make_app(server, strategy="plain")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await _ready(app, pilot)
+            # Ctrl+T cycles the strategies, then the group modes
+            while app.strategy != GROUP_MODES[0].label:
+                await pilot.press("ctrl+t")
+            assert "g1 ×8 vote" in app.query_one(QuestionInput).border_title
+            app.set_strategy("plain")
+            # a plain vote: built from the same registry of modes, with plain samples
+            from tui.app.group_runs import GROUP_MODE_BY_LABEL, GroupMode
+            from tui.group import GroupKind
+
+            mode = GroupMode("plain ×3 vote", GroupKind.SELF_CONSISTENCY, ("plain",), 3)
+            GROUP_MODE_BY_LABEL[mode.label] = mode
+            try:
+                app.start_group("What is 1 + 2?", mode)
+                view = _group_view(app)
+                assert view is not None
+                await wait_until(pilot, lambda: not view.live, timeout=15)
+            finally:
+                del GROUP_MODE_BY_LABEL[mode.label]
+            assert view.result.status is Status.DONE
+            tally = str(view.tally.render())
+            assert "Answer 3" in tally and "2 of 3 votes" in tally
+            rows = list(app.query(SampleRow))
+            assert len(rows) == 3 and all("✓" in str(r.render()) for r in rows)
+            assert "done" in str(view.status_line.render())
+            # keyboard: the first sample has focus; Enter expands its steps, Down moves on
+            await wait_until(pilot, lambda: isinstance(app.focused, SampleRow))
+            assert app.focused is rows[0]
+            await pilot.press("enter")
+            assert rows[0].expanded and view.views[0] is not None and view.views[0].display
+            assert "▾" in str(rows[0].render())
+            await pilot.press("down")
+            assert app.focused is rows[1]
+            await pilot.press("enter", "enter")
+            assert not rows[1].expanded and not view.views[1].display
+    (summary,) = list_groups(history)
+    assert summary.answer == "3" and summary.votes == {"3": 2, "4": 1}
+
+
+async def test_f5_runs_the_question_as_a_compare(make_app, history) -> None:
+    with FakeOpenAIServer() as server:
+        app = make_app(server)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _ready(app, pilot)
+            await pilot.press(*"What is six times seven?")
+            await pilot.press("f5")
+            await pilot.pause()
+            # the list offers the group modes; pick compare
+            for _ in range(GROUP_MODES.index(GROUP_MODES[-1])):
+                await pilot.press("down")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: _group_view(app) is not None)
+            view = _group_view(app)
+            assert view.compare and app.strategy == "compare plain/g1/thinking"
+            assert [c.strategy for c in view.result.chains] == ["plain", "g1", "thinking"]
+            await wait_until(pilot, lambda: not view.live, timeout=20)
+            assert view.result.status is Status.DONE
+            columns = list(view.query(".group-column"))
+            assert [c.border_title for c in columns] == ["plain", "g1", "thinking"]
+            assert all("42" in (c.border_subtitle or "") for c in columns)
+            assert len(list(view.query(ChainView))) == 3
+            assert app.query_one(QuestionInput).value == ""
+
+
+async def test_escape_cancels_the_whole_group_and_keeps_what_finished(make_app, history) -> None:
+    def responder(body: dict[str, Any], turn=itertools.count()) -> Reply:  # noqa: B008
+        if next(turn) == 0:
+            return Reply(content="The answer is 9.")
+        return Reply(content="pondering " * 3000, delay_s=0.01)
+
+    with FakeOpenAIServer(responder=responder) as server:
+        app = make_app(server)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await _ready(app, pilot)
+            from tui.app.group_runs import GroupMode
+            from tui.group import GroupKind
+
+            app.start_group("Slow one?", GroupMode("x", GroupKind.SELF_CONSISTENCY, ("plain",), 3))
+            view = _group_view(app)
+            await wait_until(
+                pilot, lambda: any(c.status is Status.DONE for c in view.result.chains), timeout=10
+            )
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: not view.live, timeout=10)
+            assert view.result.status is Status.CANCELLED
+            statuses = sorted(c.status.value for c in view.result.chains)
+            assert statuses == ["cancelled", "cancelled", "done"]
+            assert "cancelled" in str(view.status_line.render())
+            assert not any(r.running for r in app.runs.values())
+
+
+async def test_a_saved_group_opens_back_into_its_view(make_app, history) -> None:
+    with FakeOpenAIServer(responder=answers_in_turn("5", "6", "5")) as server:
+        from tui.group import GroupSpec, run_group
+        from backends.openai_client import OpenAIChatClient
+        from tui.strategies import StrategyOptions
+
+        client = OpenAIChatClient(server.url, "fake-model", retries=0)
+        spec = GroupSpec.self_consistency("Five or six?", "plain", 3)
+        result = await run_group(spec, client, StrategyOptions(), history=history)
+        await client.aclose()
+        app = make_app(server)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await _ready(app, pilot)
+            app.open_chain(result.group.id)
+            await wait_until(pilot, lambda: _group_view(app) is not None)
+            view = _group_view(app)
+            assert not view.live and view.result.group.id == result.group.id
+            await wait_until(pilot, lambda: "Answer 5" in str(view.tally.render()))
+            assert "2 of 3 votes" in str(view.tally.render())
+            assert view.views == [None, None, None]  # built on expand
+            await wait_until(pilot, lambda: isinstance(app.focused, SampleRow))
+            await pilot.press("enter")
+            await pilot.pause()
+            assert isinstance(view.views[0], ChainView) and view.views[0].is_mounted
+            assert load_group(history, result.group.id) is not None
+
+
+async def test_the_history_sidebar_lists_a_group_once_and_opens_it(make_app, history) -> None:
+    from backends.openai_client import OpenAIChatClient
+    from tui.app.widgets.history_panel import HistoryList
+    from tui.group import GroupSpec, run_group
+    from tui.strategies import StrategyOptions
+
+    with FakeOpenAIServer(responder=answers_in_turn("7", "7", "8")) as server:
+        client = OpenAIChatClient(server.url, "fake-model", retries=0)
+        spec = GroupSpec.self_consistency("Seven?", "plain", 3)
+        result = await run_group(spec, client, StrategyOptions(), history=history)
+        await client.aclose()
+        app = make_app(server)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await _ready(app, pilot)
+            await pilot.press("f2")
+            lst = app.query_one(HistoryList)
+            await wait_until(pilot, lambda: lst.total == 1)
+            entry = lst.selected
+            assert entry.id == result.group.id and entry.strategy == "plain ×3"
+            assert entry.list_text.startswith("7 (2/3) · Seven?")
+            assert "7 (2/3) · Seven?" in lst.render_line(1).text
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: _group_view(app) is not None)
+            assert _group_view(app).result.group.id == result.group.id

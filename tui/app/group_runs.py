@@ -1,0 +1,175 @@
+"""Groups in the app: the group modes of the strategy switcher, running a group from the
+question box, feeding its views, and opening a saved group again.
+
+:class:`GroupRunsMixin` is mixed into :class:`tui.app.app.O1App`; like the app's own chain
+code, the worker only posts messages (each member's events go through the app's
+``event_sink`` as ChainEvent messages, so a member chain is drawn exactly like a single chain)
+and handlers on the app change widgets.
+
+Group modes sit in the strategy switcher after the strategies (Ctrl+T cycles through them,
+the palette lists them as "Strategy: …"); F5 (action ``group``) picks one from a list and, when
+the question box holds a question, runs it at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from tui.app.messages import ChainDone, GroupDone, Notify
+from tui.app.widgets.group_view import GroupView
+from tui.chain import validate_question
+from tui.group import GroupFinished, GroupKind, GroupResult, GroupRunner, GroupSpec, MemberEvent
+from tui.sanitize import clean_line
+from tui.strategies import StrategyOptions
+
+if TYPE_CHECKING:
+    from tui.app.app import O1App
+
+log = logging.getLogger(__name__)
+
+#: Samples of the switcher's vote modes.
+VOTE_SAMPLES = 8
+
+
+@dataclass(frozen=True)
+class GroupMode:
+    """A way to run a question as a group, as the switcher names it."""
+
+    label: str
+    kind: GroupKind
+    strategies: tuple[str, ...]
+    samples: int = 0
+
+    def spec(self, question: str) -> GroupSpec:
+        if self.kind == GroupKind.SELF_CONSISTENCY:
+            return GroupSpec.self_consistency(question, self.strategies[0], self.samples)
+        return GroupSpec.compare(question, self.strategies)
+
+
+GROUP_MODES: tuple[GroupMode, ...] = (
+    GroupMode(f"g1 ×{VOTE_SAMPLES} vote", GroupKind.SELF_CONSISTENCY, ("g1",), VOTE_SAMPLES),
+    GroupMode(
+        f"thinking ×{VOTE_SAMPLES} vote", GroupKind.SELF_CONSISTENCY, ("thinking",), VOTE_SAMPLES
+    ),
+    GroupMode("compare plain/g1/thinking", GroupKind.COMPARE, ("plain", "g1", "thinking")),
+)
+GROUP_MODE_BY_LABEL: dict[str, GroupMode] = {m.label: m for m in GROUP_MODES}
+
+
+class GroupRunsMixin:
+    """Group behaviour of :class:`~tui.app.app.O1App` (see the module docstring)."""
+
+    def group_mode(self, name: str | None) -> GroupMode | None:
+        """The group mode ``name`` (a switcher entry) stands for, or None for a strategy."""
+        return GROUP_MODE_BY_LABEL.get(name or "")
+
+    def start_group(self, question: str, mode: GroupMode) -> GroupResult | None:
+        """Run ``question`` as a group; None (and a message) when it cannot start."""
+        app = cast("O1App", self)
+        try:
+            spec = mode.spec(validate_question(question))
+        except ValueError as err:
+            app.notify(f"Cannot ask: {err}", severity="warning", markup=False)
+            return None
+        if app.client is None:
+            why = app.server_detail or app.server_state
+            app.notify(
+                clean_line(f"No model server yet ({why}).", 300), severity="warning", markup=False
+            )
+            return None
+        lang = None if app.settings.lang in (None, "auto") else app.settings.lang
+        runner = GroupRunner(
+            spec,
+            app.client,
+            StrategyOptions(lang=lang, max_steps=app.settings.max_steps),
+            history=app.history,
+            concurrency=getattr(app.server_handle, "concurrency", None),
+            lang=lang,
+        )
+        view = GroupView(runner.result, live=True, now=app.clock())
+        worker = app.run_worker(
+            app._group_worker(runner),
+            name=f"group-{runner.result.group.id}",
+            group="chains",
+            exit_on_error=False,
+        )
+        app.show_group(view, worker)
+        app._update_running()
+        return runner.result
+
+    async def _group_worker(self, runner: GroupRunner) -> None:
+        """Run the group; report through messages only (never touch widgets here)."""
+        app = cast("O1App", self)
+        chains = runner.result.chains
+        sinks = [app.event_sink(chain.id) for chain in chains]
+
+        def on_event(event: Any) -> None:
+            if isinstance(event, MemberEvent):
+                sinks[event.index](event.event)
+            elif isinstance(event, GroupFinished):
+                for sink in sinks:
+                    sink.flush()
+                app.post_message(GroupDone(event.result.group.id, event.result))
+
+        runner.on_event = on_event
+        try:
+            await runner.run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # noqa: BLE001 - the chains are saved; the app stays up
+            log.exception("group %s failed", runner.result.group.id)
+            app.post_message(Notify(f"Group failed: {clean_line(str(err), 200)}", "error"))
+        finally:
+            for chain in chains:
+                app.post_message(ChainDone(chain.id))
+
+    def on_group_done(self, message: GroupDone) -> None:
+        app = cast("O1App", self)
+        for view in app.query(GroupView):
+            if view.result.group.id == message.group_id:
+                view.finish(message.result)
+        app._update_running()
+        app._history_changed(None)
+
+    def open_group(self, group_id: str) -> bool:
+        """Show a group: its live view when it runs here, else the saved one. False when the
+        history has no such group."""
+        app = cast("O1App", self)
+        for run in app.runs.values():
+            view = run.group
+            if view is not None and view.result.group.id == group_id and run.running:
+                app._show(run)
+                return True
+        if app.history is None:
+            return False
+        from tui.group_store import load_group
+
+        result = load_group(app.history, group_id)
+        if result is None or not result.chains:
+            return False
+        app.show_group(GroupView(result, live=False), None)
+        return True
+
+    def action_group_mode(self) -> None:
+        """Pick a group mode; with a question in the box, run it at once."""
+        app = cast("O1App", self)
+        from tui.app.screens.confirm import ChoiceScreen
+        from tui.app.widgets.question_input import QuestionInput
+
+        labels = [m.label for m in GROUP_MODES]
+
+        def chosen(label: str | None) -> None:
+            if not label:
+                return
+            app.set_strategy(label)
+            box = app.query_one(QuestionInput)
+            if box.value.strip():
+                app.action_run()
+            else:
+                box.focus()
+
+        current = app.strategy if app.strategy in labels else None
+        app.push_screen(ChoiceScreen("Run the question as…", labels, current=current), chosen)

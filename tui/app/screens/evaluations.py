@@ -1,0 +1,322 @@
+"""The Evaluations screen: past eval runs, the selected run's results, its misses; new runs.
+
+Left, the runs (newest first). Right, for the selected run: the results table (one row per
+strategy, as ``o1tui eval`` prints it), the accuracy-against-time chart, and the items the
+strategies got wrong — Enter on one opens its chain in the main view. The line at the top
+starts a run against the app's server: ``SET [STRATEGIES] [LIMIT]`` (``classic plain,g1 10``);
+its progress shows in the bar below it, and it is saved item by item like ``o1tui eval``.
+
+Store reads run in thread workers; the results are put on screen on the UI loop. Everything
+read from the store (questions, answers, set and model names) is shown as ``Text``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
+
+from tui.app.widgets.accuracy_chart import AccuracyChart
+from tui.evals.scoring import StrategyResult, results
+from tui.evals.store import EvalRun, EvalStore, ItemResult
+from tui.sanitize import clean_line
+
+COLUMNS = {
+    "#evals-run-table": ("run", "when", "set", "status", "done"),
+    "#evals-results": (
+        "strategy", "n", "correct", "accuracy", "95% CI", "mean s", "median s", "tokens", "steps",
+    ),
+    "#evals-wrong": ("strategy", "gold", "answered", "question"),
+}  # fmt: skip
+HELP_LINE = (
+    "Start: SET [STRATEGIES] [LIMIT], e.g. classic plain,g1 10 · Enter on a miss opens its chain"
+)
+
+
+class EvaluationsScreen(Screen[None]):
+    """See the module notes. ``client`` gives the app's chat client (None while no server);
+    ``open_chain`` shows a chain in the main view."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Back"),
+        Binding("r", "refresh", "Refresh"),
+        Binding("n", "new_run", "New run"),
+    ]
+
+    DEFAULT_CSS = """
+    EvaluationsScreen #evals-runs { width: 30%; min-width: 24; }
+    EvaluationsScreen #evals-right { width: 1fr; }
+    EvaluationsScreen #evals-results { height: auto; max-height: 10; }
+    EvaluationsScreen #evals-wrong { height: 1fr; min-height: 4; }
+    EvaluationsScreen #evals-progress { display: none; }
+    EvaluationsScreen #evals-progress.-running { display: block; }
+    EvaluationsScreen .evals-title { color: $text-muted; text-style: bold; }
+    """
+
+    def __init__(
+        self,
+        history: Any,
+        client: Callable[[], Any] | None = None,
+        open_chain: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__()
+        self.store = EvalStore(history) if history is not None else None
+        self._client = client or (lambda: None)
+        self._open_chain = open_chain
+        self.runs: list[EvalRun] = []
+        self.selected: EvalRun | None = None
+        self.rows: list[StrategyResult] = []
+        self.wrong: list[tuple[ItemResult, str, str]] = []
+        self.running_run: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder=HELP_LINE, id="evals-start")
+        yield ProgressBar(total=1, show_eta=True, id="evals-progress")
+        with Horizontal():
+            with Vertical(id="evals-runs"):
+                yield Static("Runs", classes="evals-title")
+                yield DataTable(id="evals-run-table", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="evals-right"):
+                yield DataTable(id="evals-results", cursor_type="row")
+                yield AccuracyChart(id="evals-chart")
+                yield Static("Wrong answers", classes="evals-title")
+                yield DataTable(id="evals-wrong", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.action_refresh()
+        self.query_one("#evals-run-table", DataTable).focus()
+
+    def _fill(self, selector: str, rows: list[tuple[Any, ...]], keys: list[str]) -> DataTable:
+        """Replace the table's rows, its columns sized to them here: a table refilled while
+        shown would otherwise keep, for a frame or more, the widths of what it held before."""
+        table = self.query_one(selector, DataTable)
+        table.clear(columns=True)
+        headers = COLUMNS[selector]
+        for i, header in enumerate(headers):
+            width = max([len(header), *(Text(str(r[i])).cell_len for r in rows)])
+            table.add_column(header, width=width)
+        for row, key in zip(rows, keys):
+            table.add_row(*row, key=key)
+        return table
+
+    # --- loading -------------------------------------------------------------------------
+
+    def action_refresh(self) -> None:
+        self._load_runs()
+
+    @work(thread=True, exclusive=True, group="evals-load")
+    def _load_runs(self) -> None:
+        runs = self.store.list_runs() if self.store is not None else []
+        self.app.call_from_thread(self._show_runs, runs)
+
+    def _show_runs(self, runs: list[EvalRun]) -> None:
+        self.runs = runs
+        keep = self.selected.id if self.selected is not None else None
+        table = self._fill(
+            "#evals-run-table",
+            [
+                (
+                    run.id[:8],
+                    run.created_at[5:16].replace("T", " "),
+                    Text(clean_line(run.set_name, 20)),
+                    run.status,
+                    f"{run.n_answered}/{run.n_items}",
+                )
+                for run in runs
+            ],
+            [run.id for run in runs],
+        )
+        if not runs:
+            self._show_details(None, [], [])
+            return
+        index = next((i for i, r in enumerate(runs) if r.id == keep), 0)
+        table.move_cursor(row=index)
+        self._select(runs[index])
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id != "evals-run-table" or event.row_key.value is None:
+            return
+        run = next((r for r in self.runs if r.id == event.row_key.value), None)
+        if run is not None and (self.selected is None or run.id != self.selected.id):
+            self._select(run)
+
+    def _select(self, run: EvalRun) -> None:
+        self.selected = run
+        self._load_details(run)
+
+    @work(thread=True, exclusive=True, group="evals-details")
+    def _load_details(self, run: EvalRun) -> None:
+        assert self.store is not None
+        items = self.store.items(run.id)
+        questions = self.store.questions(run.id)
+        rows = results(run.strategies, items)
+        wrong = [
+            (it, questions[it.idx].question, questions[it.idx].answer)
+            for it in items
+            if not it.correct and it.idx < len(questions)
+        ]
+        self.app.call_from_thread(self._show_details, run, rows, wrong)
+
+    def _show_details(
+        self,
+        run: EvalRun | None,
+        rows: list[StrategyResult],
+        wrong: list[tuple[ItemResult, str, str]],
+    ) -> None:
+        self.rows, self.wrong = rows, wrong
+        self._fill(
+            "#evals-results",
+            [
+                (
+                    Text(clean_line(r.strategy, 16)),
+                    str(r.n),
+                    str(r.correct),
+                    f"{r.accuracy * 100:.1f}%",
+                    f"{r.ci_low * 100:.0f}-{r.ci_high * 100:.0f}%",
+                    f"{r.mean_s:.2f}",
+                    f"{r.median_s:.2f}",
+                    "-" if r.tokens is None else f"{r.tokens:.0f}",
+                    "-" if r.steps is None else f"{r.steps:.1f}",
+                )
+                for r in rows
+            ],
+            [r.strategy for r in rows],
+        )
+        self.query_one(AccuracyChart).set_points(
+            [(r.strategy, r.mean_s, r.accuracy, r.ci_low, r.ci_high) for r in rows if r.n]
+        )
+        self._fill(
+            "#evals-wrong",
+            [
+                (
+                    Text(clean_line(item.strategy, 12)),
+                    Text(clean_line(gold, 20)),
+                    Text(clean_line(_answered(item), 20)),
+                    Text(clean_line(question, 80)),
+                )
+                for item, question, gold in wrong
+            ],
+            [str(i) for i in range(len(wrong))],
+        )
+
+    # --- opening a miss --------------------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id != "evals-wrong" or event.row_key.value is None:
+            return
+        item = self.wrong[int(event.row_key.value)][0]
+        chain_id = item.chain_id or self._first_chain_of(item.group_id)
+        if chain_id is None:
+            self.notify("That item has no chain in the history.", severity="warning")
+            return
+        self.dismiss()
+        if self._open_chain is not None:
+            self._open_chain(chain_id)
+
+    def _first_chain_of(self, group_id: str | None) -> str | None:
+        if group_id is None or self.store is None:
+            return None
+        row = self.store.history.transaction(
+            lambda c: c.execute(
+                "SELECT id FROM chains WHERE group_id = ? ORDER BY rid LIMIT 1", (group_id,)
+            ).fetchone(),
+            write=False,
+        )
+        return row[0] if row else None
+
+    # --- starting a run -----------------------------------------------------------------------
+
+    def action_new_run(self) -> None:
+        self.query_one("#evals-start", Input).focus()
+
+    def action_close(self) -> None:
+        self.dismiss()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.running_run is not None:
+            self.notify("An eval run is already going.", severity="warning")
+            return
+        try:
+            eval_set, specs, limit = parse_start_line(event.value)
+        except ValueError as err:
+            self.notify(clean_line(str(err), 200), severity="error")
+            return
+        client = self._client()
+        if client is None or self.store is None:
+            self.notify("No model server yet: wait until it is ready.", severity="warning")
+            return
+        event.input.value = ""
+        run = self.store.create_run(
+            eval_set,
+            model=client.model,
+            strategies=[s.label for s in specs],
+            options={"limit": limit} if limit else {},
+        )
+        self.running_run = run.id
+        self._run_eval(run, client, limit)
+        self.action_refresh()
+
+    @work(exclusive=True, group="evals-run")
+    async def _run_eval(self, run: EvalRun, client: Any, limit: int | None) -> None:
+        from tui.evals.runner import EvalAborted, EvalRunner, Progress, options_factory
+        from tui.strategies import StrategyOptions
+
+        assert self.store is not None
+        bar = self.query_one("#evals-progress", ProgressBar)
+
+        def progress(p: Progress) -> None:
+            bar.update(total=p.total, progress=p.done)
+
+        runner = EvalRunner(
+            self.store,
+            run,
+            client,
+            options_factory(StrategyOptions(), "auto"),
+            on_progress=progress,
+            limit=limit,
+        )
+        bar.update(total=runner.total(), progress=runner.total() - len(runner.pending()))
+        bar.add_class("-running")
+        try:
+            await runner.run_all()
+            self.notify(f"Eval {run.id} finished.")
+        except EvalAborted as err:
+            self.notify(f"Eval stopped: {clean_line(str(err), 200)}", severity="error")
+        finally:
+            bar.remove_class("-running")
+            self.running_run = None
+            if self.is_attached:
+                self.action_refresh()
+
+
+def _answered(item: ItemResult) -> str:
+    """What a wrong item answered, as the misses table shows it."""
+    return "(error)" if item.status == "error" else (item.predicted or "(none)")
+
+
+def parse_start_line(text: str) -> tuple[Any, Any, int | None]:
+    """``SET [STRATEGIES] [LIMIT]`` → (set, specs, limit); ValueError says what is wrong."""
+    from tui.evals.sets import load_set
+    from tui.evals.specs import DEFAULT_STRATEGIES, parse_specs
+
+    words = text.split()
+    if not words:
+        raise ValueError("type a set name, e.g. classic plain,g1 10")
+    limit = None
+    if len(words) > 1 and words[-1].isdigit():
+        limit = int(words.pop())
+        if limit < 1:
+            raise ValueError("the limit must be at least 1")
+    if len(words) > 2:
+        raise ValueError("expected SET [STRATEGIES] [LIMIT]")
+    specs = parse_specs(words[1] if len(words) > 1 else DEFAULT_STRATEGIES)
+    return load_set(words[0]), specs, limit
