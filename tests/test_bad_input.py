@@ -115,9 +115,10 @@ def test_ask_into_a_full_disk_keeps_the_chain_done(data_dir, server, extra):
 def test_data_or_log_dir_that_cannot_be_a_folder(data_dir, tmp_path, variable, where):
     (tmp_path / "FILE").write_text("x")
     path = where if where.startswith("/") else str(tmp_path / where)
-    args = (
-        ["history", "list"] if variable == "O1TUI_DATA_DIR" else ["serve", "--engine", "llamacpp"]
-    )
+    from backends.supervisor import free_port
+
+    serve = ["serve", "--engine", "llamacpp", "--port", str(free_port())]
+    args = ["history", "list"] if variable == "O1TUI_DATA_DIR" else serve
     one_line(run(*args, env={variable: path}), 1, "cannot use", "as a folder")
 
 
