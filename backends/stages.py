@@ -6,7 +6,8 @@ the stages in order, how much of the wait each one usually takes (for the progre
 patterns of the lines that open a stage. tqdm bars (``Loading weights …| 2/4``, ``Warming up
 decoding …| 5/11``) give the count inside a stage. A stage never goes back: a late line of an
 earlier stage does not move the bar backwards. The patterns come from the servers' real output
-(docs/gpu.md for LMDeploy's, tests/data/llamacpp_startup.log for llama.cpp's).
+(tests/data/lmdeploy_startup.log, from LMDeploy 0.18 on an H200, and
+tests/data/llamacpp_startup.log).
 
 No UI here: :func:`bar_text` draws the bar as plain text for any front end.
 """
@@ -35,8 +36,9 @@ _COUNT = re.compile(r"\|\s*(\d+)/(\d+)\b")
 PLANS: dict[str, StagePlan] = {
     "lmdeploy": StagePlan(
         ("importing", "model", "weights", "warm-up", "ready"),
-        # From the H200 log: imports ~16 s, model ~4 s, weights ~4 s, warm-up 3-20 s.
-        (0.45, 0.15, 0.15, 0.25, 0.0),
+        # From the H200 logs (docs/gpu.md): imports 13-18 s, model 8-9 s, weights 2-3 s,
+        # warm-up 2.5 s with a warm Triton cache, 21 s on a fresh machine.
+        (0.5, 0.25, 0.1, 0.15, 0.0),
         (
             ("model", re.compile(r"input backend=|Build <\w+> executor|Building Model")),
             ("weights", re.compile(r"Loading weights from safetensors")),

@@ -192,3 +192,14 @@ def test_version_prefixes():
     assert version_tested("0.18.0", ["0.18"]) and version_tested("0.18.2", ["0.17", "0.18"])
     assert not version_tested("0.180.1", ["0.18"]) and not version_tested("0.19.0", ["0.18"])
     assert not version_tested(None, ["0.18"])
+
+
+def test_tp_2_reaches_lmdeploy_and_keeps_its_engine_process(model_dir, handles, tmp_path):
+    handle = _start(model_dir, handles, tp=2)
+    used = _recorded(tmp_path)
+    assert used["tp"] == 2 and used["enable_mp_engine"] is True and used["check_env"] is False
+    assert "measured with --tp 1 only" in "\n".join(handle.process.lines())
+    assert chat(handle.port, handle.api_key, handle.model)[0] == 200
+    pgid = handle.process.pgid
+    handle.stop()
+    assert group_members(pgid) == []

@@ -71,7 +71,7 @@ stop() {
   for _ in $(seq 60); do kill -0 $SERVE_PID 2>/dev/null || break; sleep 0.5; done
   kill -0 $SERVE_PID 2>/dev/null && { ts "still alive after 30 s"; kill -KILL -- -$SERVE_PID; }
   sleep 1
-  ts "stopped; lmdeploy processes left: $(pgrep -fc 'lmdeploy serve' || true); GPU memory used: $(nvidia-smi --query-gpu=memory.used --format=csv,noheader 2>/dev/null)"
+  ts "stopped; lmdeploy processes left: $(pgrep -fc "api_server.*--server-port $PORT" || true); GPU memory used: $(nvidia-smi --query-gpu=memory.used --format=csv,noheader 2>/dev/null)"
 }
 
 decode() {  # $1 label: bench_client's decode phase (4 x 512 tokens, o1tui path and bare openai)
