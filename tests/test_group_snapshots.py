@@ -15,6 +15,7 @@ from tests.helpers import wait_until
 from tests.test_app_snapshots import STEP_1, STEP_2, STEP_3, Clock, _ready
 from tui.app.app import O1App
 from tui.app.widgets.group_view import GroupView
+from tui.app.widgets.question_input import QuestionInput
 from tui.chain import (
     AnswerFinished,
     Chain,
@@ -79,6 +80,8 @@ def _step(index: int, title: str, content: str, seconds: float, tokens: int) -> 
 def test_vote_view_mid_run(snap_compare, app: O1App, size) -> None:
     async def run_before(pilot) -> None:
         await _ready(pilot)
+        # A blinking cursor would be drawn or not depending on when the shot is taken.
+        app.query_one(QuestionInput).cursor_blink = False
         result = _result(GroupKind.SELF_CONSISTENCY, ["g1"] * 5, "vote00000001")
         view = GroupView(result, live=True, now=app.clock())
         app.show_group(view, None)
@@ -122,6 +125,8 @@ def test_vote_view_mid_run(snap_compare, app: O1App, size) -> None:
 def test_compare_view_finished(snap_compare, app: O1App, size) -> None:
     async def run_before(pilot) -> None:
         await _ready(pilot)
+        # A blinking cursor would be drawn or not depending on when the shot is taken.
+        app.query_one(QuestionInput).cursor_blink = False
         history = app.history
         result = _result(GroupKind.COMPARE, ["plain", "g1", "thinking"], "cmp000000001")
         runs = {
