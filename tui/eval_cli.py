@@ -314,15 +314,15 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any, int | None]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tui.cli import _progress_line
-
     settings, eval_set, specs, limit = _prepare(args)
     handle = None
     if not settings.endpoint:
-        from backends.manager import ensure_server, interrupt_on_termination
+        from backends.manager import interrupt_on_termination
+        from tui.ask_progress import AskProgress, start_server
 
         interrupt_on_termination()
-        handle = ensure_server(settings, progress=_progress_line)
+        # o1tui's own progress only: the server's output goes to its log file.
+        handle = start_server(settings, AskProgress())
     try:
         return asyncio.run(_run_async(args, settings, eval_set, specs, limit, handle))
     finally:

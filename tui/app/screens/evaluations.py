@@ -28,6 +28,13 @@ from tui.evals.scoring import StrategyResult, results
 from tui.evals.store import EvalRun, EvalStore, ItemResult
 from tui.sanitize import clean_line
 
+COLUMNS = {
+    "#evals-run-table": ("run", "when", "set", "status", "done"),
+    "#evals-results": (
+        "strategy", "n", "correct", "accuracy", "95% CI", "mean s", "median s", "tokens", "steps",
+    ),
+    "#evals-wrong": ("strategy", "gold", "answered", "question"),
+}  # fmt: skip
 HELP_LINE = (
     "Start: SET [STRATEGIES] [LIMIT], e.g. classic plain,g1 10 · Enter on a miss opens its chain"
 )
@@ -44,10 +51,10 @@ class EvaluationsScreen(Screen[None]):
     ]
 
     DEFAULT_CSS = """
-    EvaluationsScreen #evals-runs { width: 38%; min-width: 30; }
+    EvaluationsScreen #evals-runs { width: 30%; min-width: 24; }
     EvaluationsScreen #evals-right { width: 1fr; }
     EvaluationsScreen #evals-results { height: auto; max-height: 10; }
-    EvaluationsScreen #evals-wrong { height: 1fr; }
+    EvaluationsScreen #evals-wrong { height: 1fr; min-height: 4; }
     EvaluationsScreen #evals-progress { display: none; }
     EvaluationsScreen #evals-progress.-running { display: block; }
     EvaluationsScreen .evals-title { color: $text-muted; text-style: bold; }
@@ -84,24 +91,21 @@ class EvaluationsScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        runs = self.query_one("#evals-run-table", DataTable)
-        runs.add_columns("run", "when", "set", "status", "done")
-        self.query_one("#evals-results", DataTable).add_columns(
-            "strategy",
-            "n",
-            "correct",
-            "accuracy",
-            "95% CI",
-            "mean s",
-            "median s",
-            "tokens",
-            "steps",
-        )
-        self.query_one("#evals-wrong", DataTable).add_columns(
-            "strategy", "question", "gold", "answered"
-        )
         self.action_refresh()
-        runs.focus()
+        self.query_one("#evals-run-table", DataTable).focus()
+
+    def _fill(self, selector: str, rows: list[tuple[Any, ...]], keys: list[str]) -> DataTable:
+        """Replace the table's rows, its columns sized to them here: a table refilled while
+        shown would otherwise keep, for a frame or more, the widths of what it held before."""
+        table = self.query_one(selector, DataTable)
+        table.clear(columns=True)
+        headers = COLUMNS[selector]
+        for i, header in enumerate(headers):
+            width = max([len(header), *(Text(str(r[i])).cell_len for r in rows)])
+            table.add_column(header, width=width)
+        for row, key in zip(rows, keys):
+            table.add_row(*row, key=key)
+        return table
 
     # --- loading -------------------------------------------------------------------------
 
@@ -115,18 +119,21 @@ class EvaluationsScreen(Screen[None]):
 
     def _show_runs(self, runs: list[EvalRun]) -> None:
         self.runs = runs
-        table = self.query_one("#evals-run-table", DataTable)
         keep = self.selected.id if self.selected is not None else None
-        table.clear()
-        for run in runs:
-            table.add_row(
-                run.id[:8],
-                run.created_at[5:16].replace("T", " "),
-                Text(clean_line(run.set_name, 20)),
-                run.status,
-                f"{run.n_answered}/{run.n_items}",
-                key=run.id,
-            )
+        table = self._fill(
+            "#evals-run-table",
+            [
+                (
+                    run.id[:8],
+                    run.created_at[5:16].replace("T", " "),
+                    Text(clean_line(run.set_name, 20)),
+                    run.status,
+                    f"{run.n_answered}/{run.n_items}",
+                )
+                for run in runs
+            ],
+            [run.id for run in runs],
+        )
         if not runs:
             self._show_details(None, [], [])
             return
@@ -165,34 +172,40 @@ class EvaluationsScreen(Screen[None]):
         wrong: list[tuple[ItemResult, str, str]],
     ) -> None:
         self.rows, self.wrong = rows, wrong
-        table = self.query_one("#evals-results", DataTable)
-        table.clear()
-        for r in rows:
-            table.add_row(
-                Text(clean_line(r.strategy, 16)),
-                str(r.n),
-                str(r.correct),
-                f"{r.accuracy * 100:.1f}%",
-                f"{r.ci_low * 100:.0f}-{r.ci_high * 100:.0f}%",
-                f"{r.mean_s:.2f}",
-                f"{r.median_s:.2f}",
-                "-" if r.tokens is None else f"{r.tokens:.0f}",
-                "-" if r.steps is None else f"{r.steps:.1f}",
-            )
+        self._fill(
+            "#evals-results",
+            [
+                (
+                    Text(clean_line(r.strategy, 16)),
+                    str(r.n),
+                    str(r.correct),
+                    f"{r.accuracy * 100:.1f}%",
+                    f"{r.ci_low * 100:.0f}-{r.ci_high * 100:.0f}%",
+                    f"{r.mean_s:.2f}",
+                    f"{r.median_s:.2f}",
+                    "-" if r.tokens is None else f"{r.tokens:.0f}",
+                    "-" if r.steps is None else f"{r.steps:.1f}",
+                )
+                for r in rows
+            ],
+            [r.strategy for r in rows],
+        )
         self.query_one(AccuracyChart).set_points(
             [(r.strategy, r.mean_s, r.accuracy, r.ci_low, r.ci_high) for r in rows if r.n]
         )
-        misses = self.query_one("#evals-wrong", DataTable)
-        misses.clear()
-        for i, (item, question, gold) in enumerate(wrong):
-            answered = "(error)" if item.status == "error" else (item.predicted or "(none)")
-            misses.add_row(
-                Text(clean_line(item.strategy, 12)),
-                Text(clean_line(question, 60)),
-                Text(clean_line(gold, 20)),
-                Text(clean_line(answered, 20)),
-                key=str(i),
-            )
+        self._fill(
+            "#evals-wrong",
+            [
+                (
+                    Text(clean_line(item.strategy, 12)),
+                    Text(clean_line(gold, 20)),
+                    Text(clean_line(_answered(item), 20)),
+                    Text(clean_line(question, 80)),
+                )
+                for item, question, gold in wrong
+            ],
+            [str(i) for i in range(len(wrong))],
+        )
 
     # --- opening a miss --------------------------------------------------------------------
 
@@ -283,6 +296,11 @@ class EvaluationsScreen(Screen[None]):
             self.running_run = None
             if self.is_attached:
                 self.action_refresh()
+
+
+def _answered(item: ItemResult) -> str:
+    """What a wrong item answered, as the misses table shows it."""
+    return "(error)" if item.status == "error" else (item.predicted or "(none)")
 
 
 def parse_start_line(text: str) -> tuple[Any, Any, int | None]:
