@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from backends.redact import redact_url
 from backends.state import ServerState
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ class EndpointController:
         url = app.settings.endpoint or (
             app.server_handle.base_url if app.server_handle is not None else None
         )
+        url = redact_url(url) if url else url  # a password or key in it is never shown
         return {
             "model": app.model_name,
             "url": url,
