@@ -14,6 +14,7 @@ from backends.locations import (
     data_dir,
     ensure_private_dir,
     log_dir,
+    runtime_dir,
     user_themes_dir,
 )
 
@@ -27,5 +28,6 @@ __all__ = [
     "data_dir",
     "ensure_private_dir",
     "log_dir",
+    "runtime_dir",
     "user_themes_dir",
 ]
