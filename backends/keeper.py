@@ -21,12 +21,14 @@ Standard library only; run by path with any Python 3.
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+
 
 POLL_S = 0.5
 GRACE_S = 10.0
@@ -69,7 +71,7 @@ def connections_to(port: int, proc: str = "/proc/net") -> int | None:
 class Relay:
     """Copies the server's output to our stdout, and to the log file once stdout is gone."""
 
-    def __init__(self, source: "subprocess.IO[bytes]", log_path: str | None) -> None:
+    def __init__(self, source: io.BufferedReader, log_path: str | None) -> None:
         self.source = source
         self.log_path = log_path
         self.out = sys.stdout.buffer
@@ -109,7 +111,7 @@ def main() -> int:
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     assert child.stdout is not None
-    relay = Relay(child.stdout, opts.get("--log"))
+    relay = Relay(child.stdout, opts.get("--log"))  # type: ignore[arg-type]
     threading.Thread(target=relay.run, daemon=True).start()
     detached = False
     last_active = time.monotonic()
