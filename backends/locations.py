@@ -7,10 +7,12 @@ folders hold the history and possibly an API key, so they are created private to
 
 from __future__ import annotations
 
+import errno
 import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
+
+from backends.errors import O1Error
 
 APP_NAME = "o1tui"
 
@@ -20,17 +22,33 @@ LOG_DIR_ENV = "O1TUI_LOG_DIR"
 RUNTIME_DIR_ENV = "O1TUI_RUNTIME_DIR"
 
 
-def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) with mode 0700; tighten it when it exists and is ours.
+class LocationError(O1Error):
+    """A data, config or log folder that cannot be used; the message names it and why."""
 
-    A folder owned by someone else is left alone: chmod would fail, and it is their choice.
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) with mode 0700 when it is missing.
+
+    A folder that exists is used as it is: its mode is the user's choice (a shared group
+    folder, setgid), and o1tui's own files in it are created private anyway. Raises
+    :class:`LocationError` when the path cannot be a folder (a file, under a file, /proc).
     """
     path = Path(path).expanduser()
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = path.stat()
-    if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
-        os.chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(path))
+    except OSError as err:
+        raise LocationError(f"cannot use {path} as a folder: {_why(err)}") from None
     return path
+
+
+def _why(err: OSError) -> str:
+    if err.errno == errno.EEXIST:
+        return "it is a file"
+    if err.errno == errno.ENOTDIR:
+        return "it or a folder above it is a file"
+    return err.strerror or str(err)
 
 
 def _from_env(name: str, env: Mapping[str, str]) -> Path | None:
