@@ -171,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--theme", default=argparse.SUPPRESS, help="theme name for the app")
     parser.add_argument(
+        "--keep-alive",
+        default=argparse.SUPPRESS,
+        metavar="DURATION",
+        help="after the app quits, keep a server it started up this long without requests "
+        "(e.g. 10m, 1h; default 0: stop it); the next o1tui attaches to it at once",
+    )
+    parser.add_argument(
         "--keep-server",
         action="store_true",
         default=argparse.SUPPRESS,
@@ -474,7 +481,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 report_server_exit(handle, progress)
         finally:
             if handle is not None:
-                handle.stop()
+                handle.release()  # stops it, unless keep_alive keeps it warm
     if args.json:
         from tui.export import to_json
 

@@ -41,7 +41,8 @@ def run_app(
     ``stop()``); None: connect to ``settings.endpoint`` or start one. ``config_path``: the
     config file the theme choice is saved to (None: the default file). ``model_named``: the
     user named the model, so an endpoint that does not serve it is an error. A server the app
-    started itself is stopped on exit unless ``settings.keep_server``.
+    started itself is stopped on exit unless ``settings.keep_server``, or left to its keeper
+    for ``settings.keep_alive`` (backends.keepalive).
     """
     from tui.app.app import O1App
     from tui.history import History
@@ -59,7 +60,7 @@ def run_app(
         if settings.keep_server:
             return
         if app.server_handle is not None and app.owns_server:
-            app.server_handle.stop()
+            app.server_handle.release()  # stops it, unless keep_alive keeps it warm
         # A server still loading is known only to the controller that is starting it.
         if app.controller is not None:
             app.controller.shutdown()  # a no-op for a server o1tui did not start
