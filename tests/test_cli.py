@@ -181,8 +181,11 @@ def test_error_mid_chain_keeps_finished_steps(data_dir, capsys):
 
 
 def test_step_limit_exit_status(data_dir, capsys):
-    step = json.dumps({"title": "Again", "content": "more", "next_action": "continue"})
-    with FakeOpenAIServer(responder=lambda body: Reply(content=step)) as srv:
+    def step(body: dict) -> Reply:  # a new step each time (equal ones end as repeating)
+        n = len(body["messages"])
+        return Reply(content=json.dumps({"title": f"Step {n}", "content": f"more {n}"}))
+
+    with FakeOpenAIServer(responder=step) as srv:
         code = main(ask(srv, "never ends", "--max-steps", "2", "--json"))
     doc = json.loads(capsys.readouterr().out)
     assert code == 3 and doc["status"] == "step_limit" and len(doc["steps"]) == 2

@@ -94,3 +94,30 @@ def test_round_trip_through_the_store(tmp_path: Path) -> None:
         stored = h.get(chain.id)
     assert from_json(to_json(stored)) == stored
     assert to_markdown(stored) == to_markdown(chain)
+
+
+def test_markdown_prints_the_question_once() -> None:
+    md = to_markdown(sample())
+    assert md.count("strawberry?") == 1 and "## Question" not in md
+    chain = sample()
+    chain.question = "Explain this proof.\n\n" + "It goes like this. " * 20
+    md = to_markdown(chain)
+    assert md.startswith("# Question\n\nExplain this proof.\n\nIt goes like this.")
+    assert md.count("Explain this proof.") == 1
+
+
+def test_a_cancel_is_not_an_error_in_the_export() -> None:
+    chain = sample()
+    chain.status, chain.error = Status.CANCELLED, "cancelled"
+    md = to_markdown(chain)
+    assert "- Status: cancelled" in md and "Error" not in md
+
+
+def test_a_repeating_chain_carries_its_note() -> None:
+    chain = sample()
+    chain.steps[1].finish_reason = "repeated"
+    md = to_markdown(chain)
+    assert "## Step 2 · Count · 2.00 s · repeated\n" in md
+    assert "- Note: The model began repeating itself at step 2;" in md
+    assert json.loads(to_json(chain))["note"].startswith("The model began repeating itself")
+    assert json.loads(to_json(sample()))["note"] is None

@@ -29,7 +29,8 @@ STEP_TEXTS = [text for _, text in SMALL]
 
 
 def hostile_g1_responder(texts: list[str], final: str):
-    """A g1 model whose step N has corpus text N as its title and content, then ``final``."""
+    """A g1 model whose step N has corpus text N as its title and content (numbered), then
+    ``final``."""
 
     def respond(body: dict[str, Any]) -> Reply:
         messages = body.get("messages") or []
@@ -44,7 +45,9 @@ def hostile_g1_responder(texts: list[str], final: str):
         i = min(done, len(texts) - 1)
         step = {
             "title": texts[i][:300],
-            "content": texts[i],
+            # Numbered: some texts differ only in their control bytes, and a chain of equal
+            # steps would (rightly) end early as repeating.
+            "content": f"(step {i + 1}) {texts[i]}",
             "next_action": "final_answer" if done >= len(texts) - 1 else "continue",
         }
         return Reply(content=json.dumps(step), chunk_chars=9)

@@ -82,7 +82,9 @@ async def test_done_chain_saved_step_by_step(history: History) -> None:
 
 async def test_step_limit_status_is_saved(history: History) -> None:
     chain = Chain(question=QUESTION, strategy="g1", model="fake-model")
-    with FakeOpenAIServer(responder=lambda body: Reply(content=step_json(1))) as srv:
+    with FakeOpenAIServer(
+        responder=lambda body: Reply(content=step_json(len(body["messages"])))
+    ) as srv:
         client = make_client(srv.url)
         await run_chain(
             chain, get_strategy("g1"), client, StrategyOptions(max_steps=2), history=history

@@ -179,7 +179,10 @@ async def test_g1_truncated_json_at_token_limit() -> None:
 
 
 async def test_g1_never_final_answer_hits_step_limit() -> None:
-    async with serve(responder=lambda body: Reply(content=step_json(9))) as (srv, client):
+    async with serve(responder=lambda body: Reply(content=step_json(len(body["messages"])))) as (
+        srv,
+        client,
+    ):
         chain, events = await run("g1", client, max_steps=3)
     assert chain.status is Status.STEP_LIMIT
     assert len(chain.steps) == 3

@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Union
 
+from tui.repetition import repetition_note
+
 
 class Status(str, Enum):
     """Where a chain stands. ``running`` only while a process is working on it."""
@@ -83,6 +85,11 @@ class Chain:
     group_id: str | None = None
 
     @property
+    def note(self) -> str | None:
+        """Why the reasoning ended early, when o1tui ended it (a repeating g1 chain)."""
+        return repetition_note(self.steps)
+
+    @property
     def completion_tokens(self) -> int:
         """Tokens the model produced over all steps (where the server reported them)."""
         return sum(s.completion_tokens or 0 for s in self.steps)
@@ -100,6 +107,7 @@ class Chain:
             "total_s": round(self.total_s, 3),
             "created_at": self.created_at,
             "error": self.error,
+            "note": self.note,
             "lang": self.lang,
             "group_id": self.group_id,
         }

@@ -431,10 +431,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
         from tui.export import to_json
 
         print(to_json(chain))
-    if chain.error:
-        print(f"{PROG}: {clean_line(chain.error, 500)}", file=sys.stderr)
-    elif chain.status.value == "cancelled":
+    if chain.status.value == "cancelled":
         print(f"{PROG}: cancelled; the partial chain {chain.id} is in the history", file=sys.stderr)
+    elif chain.error:
+        print(f"{PROG}: {clean_line(chain.error, 500)}", file=sys.stderr)
     elif chain.status.value == "step_limit":
         print(
             f"{PROG}: the model did not finish within {settings.max_steps} steps "
@@ -456,9 +456,7 @@ def _get_chain(history: Any, ident: str) -> Any:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from tui.export import to_json, to_markdown
-    from tui.formatting import format_seconds
     from tui.printer import print_chain
-    from tui.sanitize import clean_line
 
     history = open_history(args)
     try:
@@ -473,12 +471,9 @@ def cmd_history(args: argparse.Namespace) -> int:
             if not rows:
                 print("no chains" + (" match" if args.search else " yet"), file=sys.stderr)
                 return 0
-            for r in rows:
-                print(
-                    f"{r.id}  {r.created_at[:16].replace('T', ' ')}  {getattr(r.status, 'value', r.status):<10} "
-                    f"{clean_line(str(r.strategy)):<8} {format_seconds(r.total_s or 0.0):>10}  "
-                    f"{clean_line(r.question, 70)}"
-                )
+            from tui.listing import history_table
+
+            print("\n".join(history_table(rows, header=sys.stdout.isatty())))
             return 0
         chain = _get_chain(history, args.id)
         if action == "show":
@@ -523,11 +518,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from backends.presets import PRESETS, is_downloaded
+    from tui.listing import models_table
 
-    for preset in PRESETS:
-        mark = "downloaded" if is_downloaded(preset) else ""
-        print(f"{preset.name:<28} {preset.modelscope_id or '-':<42} {preset.size:<8} {mark}")
+    settings = resolve_settings(args)
+    print("\n".join(models_table(settings.model, header=sys.stdout.isatty())))
     return 0
 
 

@@ -344,11 +344,10 @@ async def _run_async(
     limit: int | None,
     handle: Any,
 ) -> int:
-    from tui.cli import EXIT_FAILURE, PROG, _connect, open_history
+    from tui.cli import EXIT_FAILURE, PROG, UserError, _connect, open_history
     from tui.evals.progress import ProgressBar
     from tui.evals.runner import EvalAborted, EvalRunner, options_factory
     from tui.evals.scoring import results
-    from tui.cli import UserError
     from tui.evals.store import RUNNING, EvalStore
     from tui.sanitize import clean_line
 

@@ -14,7 +14,13 @@ from typing import Any
 
 from tui.chain import Chain, Step
 from tui.formatting import format_seconds
+from tui.repetition import REPEATED
 from tui.sanitize import clean, clean_line
+
+
+#: A question up to this long (its lines joined) is the document's heading; a longer one is
+#: printed whole under a "Question" heading instead (never both).
+HEADING_CHARS = 120
 
 
 def step_heading(step: Step) -> str:
@@ -26,6 +32,8 @@ def step_heading(step: Step) -> str:
     parts.append(format_seconds(step.elapsed_s))
     if step.completion_tokens is not None:
         parts.append(f"{step.completion_tokens} tok")
+    if step.finish_reason == REPEATED:
+        parts.append("repeated")
     return " · ".join(parts)
 
 
@@ -43,11 +51,18 @@ def to_markdown(chain: Chain) -> str:
         facts.append(f"- Tokens: {chain.completion_tokens}")
     facts.append(f"- Created: {clean_line(chain.created_at)}")
     facts.append(f"- Id: {clean_line(chain.id)}")
-    if chain.error:
+    if chain.error and status != "cancelled":  # a cancel is no error: the status says it
         facts.append(f"- Error: {clean_line(chain.error)}")
+    if chain.note:
+        facts.append(f"- Note: {chain.note}")
 
-    out = [f"# {clean_line(chain.question, 120) or 'Question'}", "", "## Question", ""]
-    out += [clean(chain.question).strip(), "", *facts, ""]
+    question = clean(chain.question).strip()
+    one_line = " ".join(question.split())
+    if len(one_line) <= HEADING_CHARS and "```" not in question:
+        out = [f"# {one_line or 'Question'}", ""]  # the heading is the question, once
+    else:  # too long (or code) for a heading: whole, under a plain one
+        out = ["# Question", "", question, ""]
+    out += [*facts, ""]
     for step in chain.steps:
         out += [f"## {step_heading(step)}", "", clean(step.content).strip(), ""]
     if chain.final_answer:

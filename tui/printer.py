@@ -21,6 +21,7 @@ from tui.chain import (
     StepStarted,
 )
 from tui.formatting import format_seconds
+from tui.repetition import REPEATED, repetition_note
 from tui.sanitize import clean, clean_line
 
 
@@ -31,6 +32,8 @@ def step_heading(step: Step) -> str:
         facts.append(f"{step.completion_tokens} tok")
     if not step.parsed:
         facts.append("unparsed")
+    if step.finish_reason == REPEATED:
+        facts.append("repeated")
     title = clean_line(step.title) or "(untitled)"
     return f"Step {step.index}: {title} ({', '.join(facts)})"
 
@@ -78,6 +81,9 @@ class StepPrinter:
         if body:
             self.out.write(body + "\n")
         self.out.write("\n")
+        note = repetition_note([step])
+        if note:
+            self.out.write(f"Note: {note}\n\n")
         self.out.flush()
 
     def _show_progress(self, text: str) -> None:
@@ -105,7 +111,9 @@ def print_chain(chain: Chain, out: TextIO | None = None) -> None:
         printer(StepFinished(step))
     if chain.final_answer:
         printer(AnswerFinished(chain.final_answer))
-    if chain.error:
+    if chain.status is Status.CANCELLED:  # a user's cancel is no error
+        out.write("Cancelled.\n")
+    elif chain.error:
         out.write(f"Error: {clean_line(chain.error)}\n")
     out.write(chain_footer(chain) + "\n")
 

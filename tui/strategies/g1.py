@@ -27,6 +27,9 @@ Choices made here, and why:
   retried a little warmer, since greedy decoding would repeat it). Every new attempt sends
   ``StepStarted`` for the same index again: listeners drop what the failed attempt showed.
   Two unparseable steps in a row end the reasoning (the final answer is still asked for).
+- Repetition: a step that repeats an earlier one, or a run of steps that add nothing new
+  (:mod:`tui.repetition`), ends the reasoning too; that step is marked ``finish_reason =
+  "repeated"`` and the final answer is asked for (status ``done``).
 - Streaming: while a step's JSON streams, ``StepDelta`` carries the decoded ``content`` text
   (never JSON) and the title as soon as its string is complete.
 - Timing: a step's ``elapsed_s`` covers all its attempts (what the user waited);
@@ -52,6 +55,7 @@ from tui.chain import (
     StepStarted,
 )
 from tui.lang import normalize_lang
+from tui.repetition import REPEATED, RepetitionCheck
 from tui.sanitize import clean
 from tui.stepparse import ParsedStep, StepExtractor, clean_title, parse_step
 from tui.strategies.base import CallStats, StrategyOptions, build_step, timed_stream
@@ -169,6 +173,7 @@ class G1Strategy:
             {"role": "assistant", "content": prompts.primer},
         ]
         formats = _FormatLadder()
+        repeats = RepetitionCheck()
         status = Status.DONE
         unparsed_in_a_row = 0
         index = 0
@@ -184,8 +189,14 @@ class G1Strategy:
                 yield event
             assert result.step is not None and result.parsed is not None
             messages.append({"role": "assistant", "content": _as_message(result)})
-            yield StepFinished(result.step)
-            if result.parsed.is_final:
+            step = result.step
+            repeating = not result.parsed.is_final and repeats.observe(
+                index, step.title, step.content
+            )
+            if repeating:
+                step.finish_reason = REPEATED  # saved with the step: the chain's note
+            yield StepFinished(step)
+            if result.parsed.is_final or repeating:
                 break
             unparsed_in_a_row = 0 if result.step.parsed else unparsed_in_a_row + 1
             if unparsed_in_a_row >= MAX_UNPARSED_IN_A_ROW:

@@ -22,7 +22,7 @@ WIDGET_KEYS: tuple[tuple[str, str], ...] = (
     ("j / k, ↑ / ↓", "In the history: move"),
     ("/", "In the history: search as you type"),
     ("Enter", "In the history: open the chain"),
-    ("d / e / r", "In the history: delete, export, re-run"),
+    ("d / e / r / R", "In the history: delete, export, re-run, re-run with another strategy"),
 )
 
 

@@ -30,6 +30,7 @@ from tui.chain import (
     StepStarted,
 )
 from tui.formatting import format_seconds
+from tui.repetition import repetition_note
 from tui.sanitize import clean, clean_line
 
 from .step_view import StepView
@@ -44,6 +45,10 @@ _STATUS_WORDS = {
     Status.ERROR: "error",
     Status.STEP_LIMIT: "step limit reached",
 }
+
+
+#: The text of a cancelled chain's panel (titled "Cancelled"): a user's cancel is no error.
+CANCELLED_TEXT = "Stopped at your request."
 
 
 class AnswerPanel(Vertical):
@@ -87,6 +92,8 @@ class ChainView(Vertical):
         self.steps: dict[int, StepView] = {}
         self.answer: AnswerPanel | None = None
         self.error: Static | None = None
+        #: Why the reasoning ended early (a repeating g1 chain), under the steps.
+        self.note: Static | None = None
         self.scroll = VerticalScroll(classes="chain-scroll")
         self.status_line = Static("", classes="chain-status")
         self.set_class(live, "-live")
@@ -115,6 +122,9 @@ class ChainView(Vertical):
             view = StepView.from_step(step, collapsed=folded)
             self.steps[step.index] = view
             yield view
+        if self.chain.note:
+            self.note = self._note_panel(self.chain.note)
+            yield self.note
         if self.chain.final_answer:
             self.answer = AnswerPanel(self.chain.final_answer)
             self._title_answer()
@@ -176,6 +186,10 @@ class ChainView(Vertical):
             self.steps[step.index] = view
             await self._mount_before_answer(view)
         await view.finish(step)
+        note = repetition_note([step])
+        if note and self.note is None:
+            self.note = self._note_panel(note)
+            await self._mount_before_answer(self.note)
 
     async def _mount_before_answer(self, widget) -> None:
         if self.answer is not None and self.answer.is_mounted:
@@ -218,12 +232,16 @@ class ChainView(Vertical):
         word = _STATUS_WORDS.get(status, status.value).capitalize()
         kept = len(self.chain.steps)
         text = clean(message).strip() or word
-        if status == Status.CANCELLED and not message:
-            text = "Cancelled."
+        if status == Status.CANCELLED:  # the title says "Cancelled": the text says by whom
+            text = CANCELLED_TEXT
         panel = Static(Content(text), classes=f"error-panel -{status.value}")
         panel.border_title = word
         panel.border_subtitle = f"{kept} finished step{'s' if kept != 1 else ''} kept"
         return panel
+
+    @staticmethod
+    def _note_panel(note: str) -> Static:
+        return Static(Content(note), classes="chain-note")
 
     def _title_answer(self) -> None:
         if self.answer is None:

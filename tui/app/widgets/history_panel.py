@@ -634,7 +634,7 @@ class HistoryPanel(Vertical):
         Binding("d", "delete", "Delete"),
         Binding("e", "export", "Export"),
         Binding("r", "rerun", "Re-run"),
-        Binding("R", "rerun_with", "Re-run with…"),
+        Binding("R", "rerun_with", "Re-run with…", show=False),  # in help: the footer fits 120
     ]
 
     def __init__(

@@ -19,6 +19,7 @@ from textual.widgets.markdown import MarkdownStream
 
 from tui.chain import Step
 from tui.formatting import format_seconds
+from tui.repetition import REPEATED
 from tui.sanitize import clean, clean_line
 
 TITLE_LIMIT = 80
@@ -42,6 +43,11 @@ def step_title(
     if note:
         parts.append((f" · {note}", "italic"))
     return Content.assemble(*parts)
+
+
+def finished_note(step: Step) -> str:
+    """The word a finished step's title carries: "repeated" where g1 stopped for repeating."""
+    return "repeated" if step.finish_reason == REPEATED else ""
 
 
 def needs_full_render(streamed: str, final: str) -> bool:
@@ -95,7 +101,7 @@ class StepView(Collapsible):
     @classmethod
     def from_step(cls, step: Step, *, collapsed: bool = False) -> "StepView":
         """A finished, saved step (read-only)."""
-        return cls(
+        view = cls(
             step.index,
             step.title,
             content=step.content,
@@ -103,6 +109,9 @@ class StepView(Collapsible):
             tokens=step.completion_tokens,
             collapsed=collapsed,
         )
+        view.note = finished_note(step)
+        view._refresh_title()
+        return view
 
     @staticmethod
     def _make_body(text: str) -> Markdown:
@@ -165,6 +174,7 @@ class StepView(Collapsible):
         if self._body is not None and (not streamed or needs_full_render(self.text, final)):
             await self._body.update(final)
         self.text = final
+        self.note = finished_note(step)
         self._refresh_title()
 
     async def interrupt(self, note: str) -> None:

@@ -1,0 +1,128 @@
+"""The app's side of first use: a cancel reads as a cancel, its toast goes when it is done, and a
+repeating g1 chain is ended and noted. Pilots against the stand-in server."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
+from tests.helpers import wait_until
+from tui.app.app import O1App
+from tui.app.widgets.chain_view import CANCELLED_TEXT, ChainView
+from tui.chain import Status
+from tui.config import Settings
+from tui.history import History
+
+
+@pytest.fixture
+def history(tmp_path: Path):
+    with History(tmp_path / "history.sqlite3") as h:
+        yield h
+
+
+def make_app(server: FakeOpenAIServer, history: History, tmp_path: Path) -> O1App:
+    themes = tmp_path / "themes"
+    themes.mkdir(exist_ok=True)
+    return O1App(
+        Settings(endpoint=server.url, model="fake-model"),
+        history=history,
+        env={"TERM": "xterm-kitty"},
+        config_path=tmp_path / "config.toml",
+        user_themes_dir=themes,
+        connect=True,
+    )
+
+
+async def ask(app: O1App, pilot, question: str = "What is six times seven?") -> ChainView:
+    await wait_until(pilot, lambda: app.server_state == "ready", timeout=10)
+    await pilot.press(*question)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: app.current_view() is not None)
+    return app.current_view()
+
+
+def toasts(app: O1App) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+async def test_a_cancel_reads_as_a_cancel_and_its_toast_goes(history, tmp_path) -> None:
+    slow = lambda body: dataclasses.replace(demo_responder(body), delay_s=0.05)  # noqa: E731
+    with FakeOpenAIServer(responder=slow) as server:
+        app = make_app(server, history, tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            view = await ask(app, pilot)
+            await wait_until(pilot, lambda: bool(view.steps), timeout=10)
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: view.chain.status == Status.CANCELLED, timeout=10)
+            run = app.runs[view.chain.id]
+            assert run.cancel_toast is not None and run.cancel_toast.message == (
+                "Cancelling the chain…"
+            )
+            # Gone once the cancel is done, well before a toast's own timeout (4 s here).
+            await wait_until(pilot, lambda: not run.running, timeout=5)
+            await wait_until(pilot, lambda: "Cancelling the chain…" not in toasts(app), 1.5)
+            assert view.error is not None
+            assert str(view.error.border_title) == "Cancelled"
+            assert str(view.error.render()) == CANCELLED_TEXT
+            assert "cancelled" not in CANCELLED_TEXT.lower()
+
+
+def repeating(body: dict) -> Reply:
+    """A g1 model stuck on one step, as SmolLM2-135M is; plain words for the final answer."""
+    if body.get("response_format") is None:
+        return Reply(content="The answer is 42.")
+    step = {"title": "Identifying Key Information", "content": "We look at the numbers."}
+    return Reply(content=json.dumps({**step, "next_action": "continue"}))
+
+
+async def test_a_repeating_chain_ends_with_an_answer_and_a_note(history, tmp_path) -> None:
+    with FakeOpenAIServer(responder=repeating) as server:
+        app = make_app(server, history, tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            view = await ask(app, pilot)
+            await wait_until(pilot, lambda: not view.live, timeout=10)
+            assert view.chain.status == Status.DONE and len(view.steps) == 2
+            assert "repeated" in str(view.step_views()[1].title)
+            assert "repeated" not in str(view.step_views()[0].title)
+            assert view.note is not None and "repeating itself at step 2" in str(view.note.render())
+            assert "42" in view.answer_text()
+            chain_id = view.chain.id
+    saved = history.get(chain_id)
+    assert saved.note and saved.steps[1].finish_reason == "repeated"
+    with FakeOpenAIServer(responder=repeating) as server:  # reopened from the history
+        app = make_app(server, history, tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            reopened = ChainView(saved, live=False)
+            await app.screen.mount(reopened)
+            await pilot.pause()
+            assert reopened.note is not None and "step 2" in str(reopened.note.render())
+            assert "repeated" in str(reopened.step_views()[1].title)
+
+
+def screen_rows(app: O1App) -> list[str]:
+    """The screen as text lines, read from the app's own SVG screenshot."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    found: dict[float, list[str]] = {}
+    for y, text in re.findall(r'<text[^>]*y="(\d+\.?\d*)"[^>]*>(.*?)</text>', svg):
+        found.setdefault(float(y), []).append(html.unescape(text))
+    return ["".join(found[y]).replace("\xa0", " ") for y in sorted(found)]
+
+
+async def test_the_footer_fits_120_columns_with_the_history_open(history, tmp_path) -> None:
+    with FakeOpenAIServer() as server:
+        app = make_app(server, history, tmp_path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: app.server_state == "ready", timeout=10)
+            await pilot.press("f2")
+            await wait_until(pilot, lambda: bool(app.query("#history")), timeout=5)
+            await pilot.pause()
+            footer = screen_rows(app)[-1]
+            assert "⏎ Open" in footer and "r Re-run" in footer
+            assert "f1 Help " in footer and footer.rstrip().endswith("^p Commands")
