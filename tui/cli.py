@@ -162,6 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--theme", default=argparse.SUPPRESS, help="theme name for the app")
     parser.add_argument(
+        "--keep-alive",
+        default=argparse.SUPPRESS,
+        metavar="DURATION",
+        help="after the app quits, keep a server it started up this long without requests "
+        "(e.g. 10m, 1h; default 0: stop it); the next o1tui attaches to it at once",
+    )
+    parser.add_argument(
         "--keep-server",
         action="store_true",
         default=argparse.SUPPRESS,
@@ -265,11 +272,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resolve_settings(args: argparse.Namespace) -> Any:
     """Defaults < config file < environment < flags."""
-    from tui.config import SETTING_NAMES, load_settings
+    from tui.config import SETTING_NAMES, ConfigError, check_setting, load_settings
 
     settings = load_settings(getattr(args, "config", None))
-    # A flag is stored under its setting's name, and only when given (defaults are SUPPRESSed).
-    changes = {name: getattr(args, name) for name in SETTING_NAMES if hasattr(args, name)}
+    # A flag is stored under its setting's name, and only when given (defaults are SUPPRESSed),
+    # and checked like the same key in the file (--port 70000, --endpoint with port 99999).
+    try:
+        changes = {
+            name: check_setting(name, getattr(args, name), "--" + name.replace("_", "-"))
+            for name in SETTING_NAMES
+            if hasattr(args, name)
+        }
+    except ConfigError as err:  # a flag's value: bad input, exit 2
+        raise UserError(str(err)) from None
     settings = dataclasses.replace(settings, **changes)
     for warning in getattr(settings, "warnings", None) or []:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
@@ -284,6 +299,7 @@ def model_given(args: argparse.Namespace) -> bool:
 def open_history(args: argparse.Namespace) -> Any:
     from tui.history import History
     from tui.locations import data_dir
+    from tui.sanitize import clean_line
 
     history = History.open(data_dir(getattr(args, "data_dir", None)))
     recovered = getattr(history, "recovered_from", None)
@@ -293,6 +309,8 @@ def open_history(args: argparse.Namespace) -> Any:
             f"{recovered} and a new one started",
             file=sys.stderr,
         )
+    for warning in history.warnings:
+        print(f"{PROG}: warning: {clean_line(warning, 500)}", file=sys.stderr)
     return history
 
 
@@ -332,6 +350,7 @@ def _progress_line(line: str) -> None:
 async def _run_ask(args: argparse.Namespace, settings: Any, question: str, handle: Any) -> Any:
     from tui.chain import Chain
     from tui.lang import detect_lang
+    from tui.output import GuardedPrinter
     from tui.printer import StepPrinter
     from tui.runner import run_chain
     from tui.strategies import get_strategy
@@ -347,7 +366,9 @@ async def _run_ask(args: argparse.Namespace, settings: Any, question: str, handl
     chain = Chain(question=question, strategy=settings.strategy, model=client.model, lang=lang)
     on_event: Callable[[Any], None] | None = None
     if not args.json:
-        on_event = StepPrinter(sys.stdout, progress=sys.stderr if sys.stderr.isatty() else None)
+        on_event = GuardedPrinter(
+            StepPrinter(sys.stdout, progress=sys.stderr if sys.stderr.isatty() else None)
+        )
     task = asyncio.ensure_future(
         run_chain(
             chain,
@@ -368,6 +389,13 @@ async def _run_ask(args: argparse.Namespace, settings: Any, question: str, handl
     finally:
         await client.aclose()
         history.close()
+    if isinstance(on_event, GuardedPrinter) and on_event.error is not None:
+        from tui.output import OutputError, describe
+
+        raise OutputError(
+            f"{describe(on_event.error, 'the output')}; the chain {chain.id} is in the history "
+            f"({chain.status.value})"
+        )
     return chain
 
 
@@ -377,18 +405,42 @@ def strategy_options(settings: Any, lang: str | None, params: dict[str, Any]) ->
     from tui.strategies import StrategyOptions
 
     params = dict(params)
-    try:
-        max_tokens = params.pop("max_tokens", None)
-        temperature = params.pop("temperature", None)
-        return StrategyOptions(
-            lang=lang,
-            max_steps=settings.max_steps,
-            max_tokens=int(max_tokens) if max_tokens is not None else None,
-            temperature=float(temperature) if temperature is not None else None,
-            extra_body=params or None,
-        )
-    except (TypeError, ValueError):
-        raise UserError("--param max_tokens must be an integer and temperature a number") from None
+    for key, value in params.items():
+        if not _finite(value):  # JSON reads Infinity, NaN and 1e400; no server takes them
+            raise UserError(f"--param {key}: numbers must be finite, got {value!r}")
+    max_tokens = params.pop("max_tokens", None)
+    temperature = params.pop("temperature", None)
+    if max_tokens is not None and (
+        isinstance(max_tokens, bool)
+        or not isinstance(max_tokens, (int, float))
+        or max_tokens != int(max_tokens)
+        or not 1 <= max_tokens <= 2**31
+    ):
+        raise UserError(f"--param max_tokens must be a whole number from 1, got {max_tokens!r}")
+    if temperature is not None and (
+        isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+    ):
+        raise UserError(f"--param temperature must be a number, got {temperature!r}")
+    return StrategyOptions(
+        lang=lang,
+        max_steps=settings.max_steps,
+        max_tokens=int(max_tokens) if max_tokens is not None else None,
+        temperature=float(temperature) if temperature is not None else None,
+        extra_body=params or None,
+    )
+
+
+def _finite(value: Any) -> bool:
+    """Whether every number in a ``--param`` value (nested lists and objects too) is finite."""
+    import math
+
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -410,6 +462,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
     if settings.max_steps < 1:
         raise UserError("--max-steps must be at least 1")
+    strategy_options(settings, None, dict(args.param or []))  # bad --param: refused before any run
     with handlers_restored():
         handle = None
         progress = AskProgress()
@@ -426,7 +479,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 report_server_exit(handle, progress)
         finally:
             if handle is not None:
-                handle.stop()
+                handle.release()  # stops it, unless keep_alive keeps it warm
     if args.json:
         from tui.export import to_json
 
@@ -486,7 +539,9 @@ def cmd_history(args: argparse.Namespace) -> int:
         elif action == "export":
             text = to_json(chain) if args.format == "json" else to_markdown(chain)
             if args.output:
-                args.output.write_text(text + "\n", encoding="utf-8")
+                from tui.output import write_file
+
+                write_file(args.output, text + "\n", mode_like=history.path)
                 print(f"wrote {args.output}", file=sys.stderr)
             else:
                 print(text)
@@ -564,13 +619,19 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point. Every failure a user can meet ends in one line on stderr, never a traceback."""
+    from backends.redact import redact_urls
+    from tui.output import OutputError
     from tui.sanitize import clean_line
 
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a write that fails (a full disk) fails here, not at exit
+        return code
     except O1Error as err:  # a server's or a file's words may hold anything: cleaned
-        print(f"{PROG}: error: {clean_line(str(err), 500)}", file=sys.stderr)
+        print(f"{PROG}: error: {clean_line(redact_urls(str(err)), 500)}", file=sys.stderr)
+        if isinstance(err, OutputError):  # what is still buffered for stdout cannot go out
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return err.exit_code
     except KeyboardInterrupt:
         # A signal can land between a server's start and the ``try`` that would stop it: a
@@ -585,6 +646,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `o1tui history list | head`: the reader left; quietly, like other Unix tools.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as err:  # standard output or a file that cannot be written (disk full)
+        from tui.output import describe
+
+        what = err.filename if isinstance(err.filename, str) else "the output"
+        print(f"{PROG}: error: {clean_line(describe(err, what), 500)}", file=sys.stderr)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ def run_app(
     default place). ``server``: a managed server handle to use (one with ``client(...)`` and
     ``stop()``); None: connect to ``settings.endpoint`` or start one. ``config_path``: the
     config file the theme choice is saved to (None: the default file). A server the app
-    started itself is stopped on exit unless ``settings.keep_server``.
+    started itself is stopped on exit unless ``settings.keep_server``, or left to its keeper
+    for ``settings.keep_alive`` (backends.keepalive).
     """
     from tui.app.app import O1App
     from tui.history import History
@@ -51,7 +52,7 @@ def run_app(
         if getattr(settings, "keep_server", False):
             return
         if app.server_handle is not None and app.owns_server:
-            app.server_handle.stop()
+            app.server_handle.release()  # stops it, unless keep_alive keeps it warm
         # A server still loading is known only to the controller that is starting it.
         controller = getattr(app, "controller", None)
         if controller is not None and hasattr(controller, "shutdown"):

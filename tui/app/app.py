@@ -834,7 +834,10 @@ class EndpointController:
 
     def info(self) -> dict[str, Any]:
         app = self.app
+        from backends.redact import redact_url
+
         url = app.settings.endpoint or getattr(app.server_handle, "url", None)
+        url = redact_url(url) if url else url  # a password or key in it is never shown
         return {
             "model": app.model_name,
             "url": url,
