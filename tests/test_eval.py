@@ -344,3 +344,17 @@ def test_self_consistency_items_score_the_majority_vote(data_dir, set_file, caps
     # Re-scoring votes again over the stored samples and agrees.
     code, out, _ = _eval(capsys, "--show", run_id, "--json")
     assert json.loads(out)["results"][0]["correct"] == 4
+
+
+def test_resume_refuses_a_run_still_going_in_another_process(data_dir, server, capsys):
+    from tui.evals.sets import EvalItem, EvalSet
+
+    with History.open(data_dir) as history:
+        run = EvalStore(history).create_run(
+            EvalSet("one", (EvalItem("Q0: 1+1?", "2"),)), model="fake-model", strategies=["plain"]
+        )  # recorded as running in this (live) process
+    code, _, err = _eval(capsys, "--resume", run.id, "--endpoint", server.url)
+    assert code == 2 and "still running" in err
+    code, _, err = _eval(capsys, "--resume", "ffffffffffff", "--endpoint", server.url)
+    assert code == 1 and "no eval run" in err
+    assert not [h for h in server.hits if h[0] == "POST"]

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from backends.engines import BACKEND_NAMES, ENGINE_CHOICES
 from backends.errors import O1Error
 from tui import __version__
-from tui.ask_signals import CANCEL_SIGNALS  # noqa: F401  (the eval command cancels on these too)
 from tui.lang import LANG_CHOICES
 from tui.strategies import STRATEGY_NAMES
 

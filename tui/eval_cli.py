@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import dataclasses
 import json
 import sys
 import time
@@ -314,20 +315,25 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any, int | None]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings, eval_set, specs, limit = _prepare(args)
-    handle = None
-    if not settings.endpoint:
-        from backends.manager import interrupt_on_termination
-        from tui.ask_progress import AskProgress, start_server
+    """Start (or reach) the server the way ``ask`` does, then run the eval."""
+    from tui.ask_progress import AskProgress, start_server
+    from tui.ask_signals import handlers_restored
 
-        interrupt_on_termination()
-        # o1tui's own progress only: the server's output goes to its log file.
-        handle = start_server(settings, AskProgress())
-    try:
-        return asyncio.run(_run_async(args, settings, eval_set, specs, limit, handle))
-    finally:
-        if handle is not None:
-            handle.stop()
+    settings, eval_set, specs, limit = _prepare(args)
+    with handlers_restored():
+        handle = None
+        if not settings.endpoint:
+            # Started in the main thread, so Ctrl+C (or SIGTERM, SIGHUP) during a long model
+            # load stops it.
+            from backends.manager import interrupt_on_termination
+
+            interrupt_on_termination()
+            handle = start_server(settings, AskProgress())
+        try:
+            return asyncio.run(_run_async(args, settings, eval_set, specs, limit, handle))
+        finally:
+            if handle is not None:
+                handle.stop()
 
 
 async def _run_async(
@@ -338,11 +344,11 @@ async def _run_async(
     limit: int | None,
     handle: Any,
 ) -> int:
-    from tui.cli import CANCEL_SIGNALS, EXIT_FAILURE, PROG, _connect, open_history
+    from tui.cli import EXIT_FAILURE, PROG, UserError, _connect, open_history
     from tui.evals.progress import ProgressBar
     from tui.evals.runner import EvalAborted, EvalRunner, options_factory
     from tui.evals.scoring import results
-    from tui.evals.store import EvalStore
+    from tui.evals.store import RUNNING, EvalStore
     from tui.sanitize import clean_line
 
     history = open_history(args)
@@ -351,7 +357,11 @@ async def _run_async(
         store = EvalStore(history)
         if args.resume is not None:
             run = _get_run(store, args.resume)
+            if run.status == RUNNING:  # a run whose process is gone reads as interrupted
+                raise UserError(f"eval run {run.id} is still running in another o1tui")
             limit = run.options.get("limit") if limit is None else limit
+            if not hasattr(args, "max_steps") and run.options.get("max_steps"):
+                settings = dataclasses.replace(settings, max_steps=int(run.options["max_steps"]))
         client = await _connect(settings, args, handle)
         params = dict(getattr(args, "param", None) or [])
         if args.resume is None:
@@ -385,7 +395,7 @@ async def _run_async(
         )
         bar.start(runner.total(), runner.total() - len(runner.pending()))
         started = time.perf_counter()
-        code = await _drive(runner, CANCEL_SIGNALS)
+        code = await _drive(runner)
         wall_s = time.perf_counter() - started
         bar.close()
         run = store.get_run(run.id) or run  # the row was written before the run: it is there
@@ -413,20 +423,17 @@ async def _run_async(
 MAX_IN_A_ROW_TEXT = "several items failed in a row"
 
 
-async def _drive(runner: Any, signals: Any) -> int:
+async def _drive(runner: Any) -> int:
     """Run all items; Ctrl+C / SIGTERM / SIGHUP cancel them (exit 130)."""
+    from tui.ask_signals import cancel_on_termination
+
     task = asyncio.ensure_future(runner.run_all())
-    loop = asyncio.get_running_loop()
-    for sig in signals:
-        loop.add_signal_handler(sig, task.cancel)
     try:
-        await task
+        with cancel_on_termination(task):
+            await task
         return 0
     except asyncio.CancelledError:
         return 130
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
 
 
 def _stored_options(args: argparse.Namespace, limit: int | None, params: dict) -> dict[str, Any]:
