@@ -251,8 +251,11 @@ def test_too_many_errors_in_a_row_stop_the_run(data_dir, set_file, capsys):
     with FakeOpenAIServer(
         responder=lambda body: Reply(status=400, error_message="bad request")
     ) as srv:
-        code, _, err = _eval(capsys, str(set_file), "--endpoint", srv.url, "--strategies", "plain")
-    assert code == 1 and "bad request" in err
+        code, out, err = _eval(
+            capsys, str(set_file), "--endpoint", srv.url, "--strategies", "plain"
+        )
+    assert code == 1 and "bad request" in err and "failed in a row" in err and "--resume" in err
+    assert "(5 item(s) ended in an error and count as wrong)" in out
     with History.open(data_dir) as history:
         (run,) = EvalStore(history).list_runs()
         assert run.status == "error" and run.n_answered == 5
