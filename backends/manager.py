@@ -95,10 +95,6 @@ class ServerHandle:
         return self.process is not None
 
     @property
-    def url(self) -> str | None:
-        return self.base_url
-
-    @property
     def port(self) -> int | None:
         if self.base_url is None:
             return None
