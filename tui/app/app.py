@@ -338,9 +338,10 @@ class O1App(GroupRunsMixin, CopyMixin, App[int]):
         if run is None:
             return
         event = message.event
-        await run.view.apply(event, self.clock())
-        if run.group is not None:
-            run.group.member_event_of(run.chain.id, event)
+        if run.group is not None:  # the group's view passes it on to the member's, if shown
+            await run.group.apply(run.chain.id, event, self.clock())
+        else:
+            await run.view.apply(event, self.clock())
         if isinstance(event, (ChainFinished, ChainFailed)):
             run.chain = event.chain
             self._history_changed()
@@ -390,6 +391,7 @@ class O1App(GroupRunsMixin, CopyMixin, App[int]):
 
     def show_group(self, view: Any, worker: Worker | None) -> None:
         """Show a group view; with a worker (a live group) its members join the runs."""
+        # A vote's samples have no view until expanded: their runs hold a stand-in.
         runs = [
             ChainRun(chain, member or ChainView(chain, live=False), worker, group=view)
             for chain, member in zip(view.result.chains, view.views)
