@@ -470,3 +470,32 @@ async def test_an_unnamed_model_becomes_what_the_endpoint_serves(make_app) -> No
             await _ready(app, pilot)
             assert app.client is not None and app.client.model == "served-a"
             assert app.query_one(StatusHeader).model == "served-a"
+
+
+async def test_a_folded_saved_step_builds_its_text_when_unfolded(make_app, history) -> None:
+    """Saved chains of many steps open folded; unfolding one draws its Markdown then."""
+    from textual.widgets import Markdown
+
+    chain = Chain(question="Long one", strategy="g1", model="m", status=Status.DONE)
+    chain.steps = [
+        Step(index=i, title=f"Step {i}", content=f"content of step {i}", elapsed_s=0.5)
+        for i in range(1, 11)
+    ]
+    history.start_chain(chain)
+    for step in chain.steps:
+        history.add_step(chain.id, step)
+    history.finish_chain(chain)
+    app = make_app(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_chain(chain.id)
+        await wait_until(pilot, lambda: app.current_view() is not None)
+        await wait_until(pilot, lambda: len(app.current_view().step_views()) == 10)
+        steps = app.current_view().step_views()
+        assert all(s.collapsed for s in steps) and not steps[2].query(Markdown)
+        steps[2].collapsed = False
+
+        def drawn() -> bool:
+            bodies = steps[2].query(Markdown)
+            return bool(bodies) and "content of step 3" in bodies.first().source
+
+        await wait_until(pilot, drawn)
