@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 
@@ -25,34 +24,6 @@ KITTY = {"TERM": "xterm-kitty"}
 def slow(delay_s: float):
     """The demo model, streaming ``delay_s`` per 4-character chunk."""
     return lambda body: dataclasses.replace(demo_responder(body), delay_s=delay_s)
-
-
-@pytest.fixture
-def history(tmp_path: Path):
-    with History(tmp_path / "history.sqlite3") as h:
-        yield h
-
-
-@pytest.fixture
-def make_app(tmp_path: Path, history: History):
-    def make(
-        server: FakeOpenAIServer | None, *, env=KITTY, model_named=False, **settings_kw
-    ) -> O1App:
-        settings_kw.setdefault("model", "fake-model")
-        settings = Settings(endpoint=server.url if server else None, **settings_kw)
-        themes = tmp_path / "themes"
-        themes.mkdir(exist_ok=True)
-        return O1App(
-            settings,
-            history=history,
-            env=env,
-            config_path=tmp_path / "config.toml",
-            user_themes_dir=themes,
-            connect=server is not None,
-            model_named=model_named,
-        )
-
-    return make
 
 
 async def _ready(app: O1App, pilot) -> None:
