@@ -19,6 +19,7 @@ APP_NAME = "o1tui"
 DATA_DIR_ENV = "O1TUI_DATA_DIR"
 CONFIG_DIR_ENV = "O1TUI_CONFIG_DIR"
 LOG_DIR_ENV = "O1TUI_LOG_DIR"
+RUNTIME_DIR_ENV = "O1TUI_RUNTIME_DIR"
 
 
 class LocationError(O1Error):
@@ -91,6 +92,18 @@ def user_themes_dir(*, env: Mapping[str, str] = os.environ) -> Path:
 def log_dir(*, env: Mapping[str, str] = os.environ, create: bool = True) -> Path:
     """Model-server and app logs (``$O1TUI_LOG_DIR`` or the platform's user log dir)."""
     path = _from_env(LOG_DIR_ENV, env) or _platform_dir("user_log_dir")
+    return ensure_private_dir(path) if create else path
+
+
+def runtime_dir(*, env: Mapping[str, str] = os.environ, create: bool = True) -> Path:
+    """Where a kept-warm server's record (with its key) lives: ``$O1TUI_RUNTIME_DIR``, else the
+    user runtime dir (``$XDG_RUNTIME_DIR/o1tui``: private, emptied at log-out), else the user
+    state dir where there is no runtime dir (no login session, e.g. ``su``)."""
+    path = _from_env(RUNTIME_DIR_ENV, env)
+    if path is None:
+        runtime = _platform_dir("user_runtime_dir")
+        usable = runtime.parent.is_dir() and os.access(runtime.parent, os.W_OK)
+        path = runtime if usable else _platform_dir("user_state_dir")
     return ensure_private_dir(path) if create else path
 
 

@@ -25,9 +25,10 @@ from backends.errors import (
     ModelNotFound,
     RateLimited,
     ResponseFormatUnsupported,
+    RequestTimeout,
     ServerError,
     StreamDropped,
-    RequestTimeout,
+    model_not_served,
 )
 
 if TYPE_CHECKING:  # importing openai costs a few hundred ms; only pay it when a client is made
@@ -368,13 +369,13 @@ class OpenAIChatClient:
             return ""
 
     async def _model_not_found_line(self, said: str) -> str:
-        line = f"the server at {self.base_url} does not serve model '{self.model}'"
         try:
             page = await asyncio.wait_for(self._client.models.list(), 5.0)
             served = [m.id for m in page.data]
         except Exception:  # best effort: the listing is only a hint
+            line = str(model_not_served(self.base_url, self.model, []))
             return line + (f" (HTTP 404: {said})" if said else " (HTTP 404)")
-        return line + (f"; it serves: {', '.join(served[:10])}" if served else "")
+        return str(model_not_served(self.base_url, self.model, served))
 
 
 def _text(value: Any) -> str:

@@ -262,3 +262,21 @@ def test_deleting_a_running_chain_is_refused_until_it_ends(data_dir):
     assert run("history", "delete", rows[0].id).returncode == 0
     with History.open(data_dir) as history:
         assert history.list() == []
+
+
+def test_exports_are_never_more_open_than_the_history(data_dir, chain_id, tmp_path):
+    """The history's file is 0600: an export of its text is no wider, whatever the umask."""
+    import stat
+
+    target = tmp_path / "out.md"
+    target.write_text("old")
+    target.chmod(0o644)
+    old = os.umask(0o022)
+    try:
+        assert run("history", "export", chain_id, "-o", str(target)).returncode == 0
+        assert run("history", "export", chain_id, "-o", str(tmp_path / "new.md")).returncode == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((data_dir / "history.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "new.md").stat().st_mode) == 0o600

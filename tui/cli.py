@@ -13,14 +13,21 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from backends.engines import BACKEND_NAMES, ENGINE_CHOICES
 from backends.errors import O1Error
 from tui import __version__
-from tui.ask_signals import CANCEL_SIGNALS  # noqa: F401  (the eval command cancels on these too)
 from tui.lang import LANG_CHOICES
 from tui.strategies import STRATEGY_NAMES
+
+if TYPE_CHECKING:  # imported for real where used: the CLI stays quick to start
+    from backends.client import ChatClient
+    from backends.manager import ServerHandle
+    from tui.chain import Chain, Event
+    from tui.config import Settings
+    from tui.history import ChainSummary, History
+    from tui.strategies import StrategyOptions
 
 PROG = "o1tui"
 
@@ -163,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--theme", default=argparse.SUPPRESS, help="theme name for the app")
     parser.add_argument(
+        "--keep-alive",
+        default=argparse.SUPPRESS,
+        metavar="DURATION",
+        help="after the app quits, keep a server it started up this long without requests "
+        "(e.g. 10m, 1h; default 0: stop it); the next o1tui attaches to it at once",
+    )
+    parser.add_argument(
         "--keep-server",
         action="store_true",
         default=argparse.SUPPRESS,
@@ -264,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
 # --- settings -----------------------------------------------------------------------------
 
 
-def resolve_settings(args: argparse.Namespace) -> Any:
+def resolve_settings(args: argparse.Namespace) -> Settings:
     """Defaults < config file < environment < flags."""
     from tui.config import SETTING_NAMES, ConfigError, check_setting, load_settings
 
@@ -290,7 +304,7 @@ def model_given(args: argparse.Namespace) -> bool:
     return hasattr(args, "model") or bool(os.environ.get("O1TUI_MODEL"))
 
 
-def open_history(args: argparse.Namespace) -> Any:
+def open_history(args: argparse.Namespace) -> History:
     from tui.history import History
     from tui.locations import data_dir
     from tui.sanitize import clean_line
@@ -306,27 +320,16 @@ def open_history(args: argparse.Namespace) -> Any:
 # --- ask ----------------------------------------------------------------------------------
 
 
-async def _connect(settings: Any, args: argparse.Namespace, handle: Any) -> Any:
-    """A chat client for --endpoint, or for the managed server ``handle``."""
-    from backends.openai_client import OpenAIChatClient
+async def _connect(
+    settings: Settings, args: argparse.Namespace, handle: ServerHandle | None
+) -> ChatClient:
+    """A chat client for --endpoint, or for the managed server ``handle`` (tui.connect)."""
+    from tui.connect import handle_client, open_endpoint
 
     if settings.endpoint:
-        client = OpenAIChatClient(
-            settings.endpoint,
-            settings.model,
-            settings.api_key,
-            timeout_s=settings.request_timeout_s,
-            stall_timeout_s=settings.stall_timeout_s,
-        )
-        if not model_given(args):
-            served = await client.list_models()
-            if served:
-                client.model = served[0]
-        return client
+        return await open_endpoint(settings, model_named=model_given(args))
     assert handle is not None
-    return handle.client(
-        timeout_s=settings.request_timeout_s, stall_timeout_s=settings.stall_timeout_s
-    )
+    return handle_client(settings, handle)
 
 
 def _progress_line(line: str) -> None:
@@ -336,7 +339,9 @@ def _progress_line(line: str) -> None:
     print(clean_line(line, 200), file=sys.stderr, flush=True)
 
 
-async def _run_ask(args: argparse.Namespace, settings: Any, question: str, handle: Any) -> Any:
+async def _run_ask(
+    args: argparse.Namespace, settings: Settings, question: str, handle: ServerHandle | None
+) -> Chain:
     from tui.chain import Chain
     from tui.lang import detect_lang
     from tui.output import GuardedPrinter
@@ -353,7 +358,7 @@ async def _run_ask(args: argparse.Namespace, settings: Any, question: str, handl
         history.close()
         raise
     chain = Chain(question=question, strategy=settings.strategy, model=client.model, lang=lang)
-    on_event: Callable[[Any], None] | None = None
+    on_event: Callable[[Event], None] | None = None
     if not args.json:
         on_event = GuardedPrinter(
             StepPrinter(sys.stdout, progress=sys.stderr if sys.stderr.isatty() else None)
@@ -388,7 +393,9 @@ async def _run_ask(args: argparse.Namespace, settings: Any, question: str, handl
     return chain
 
 
-def strategy_options(settings: Any, lang: str | None, params: dict[str, Any]) -> Any:
+def strategy_options(
+    settings: Settings, lang: str | None, params: dict[str, Any]
+) -> StrategyOptions:
     """StrategyOptions from settings and ``--param`` fields; max_tokens and temperature are
     options of their own (strategies have per-language defaults), the rest goes to the server."""
     from tui.strategies import StrategyOptions
@@ -468,7 +475,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 report_server_exit(handle, progress)
         finally:
             if handle is not None:
-                handle.stop()
+                handle.release()  # stops it, unless keep_alive keeps it warm
     if args.json:
         from tui.export import to_json
 
@@ -489,7 +496,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 # --- history ------------------------------------------------------------------------------
 
 
-def _get_chain(history: Any, ident: str) -> Any:
+def _get_chain(history: History, ident: str) -> Chain:
     chain = history.get(ident)
     if chain is None:
         raise UserError(f"no chain with id {ident!r} in the history")
@@ -542,12 +549,11 @@ def cmd_history(args: argparse.Namespace) -> int:
         history.close()
 
 
-def _summary_dict(summary: Any) -> dict[str, Any]:
+def _summary_dict(summary: ChainSummary) -> dict[str, Any]:
     """A summary for ``--json``: model text cleaned like everything else printed."""
     from tui.sanitize import clean
 
-    is_instance = dataclasses.is_dataclass(summary) and not isinstance(summary, type)
-    data = dataclasses.asdict(summary) if is_instance else dict(summary)
+    data = dataclasses.asdict(summary)
     return {k: clean(v) if isinstance(v, str) else v for k, v in data.items()}
 
 
@@ -586,6 +592,7 @@ def cmd_app(args: argparse.Namespace) -> int:
         settings,
         data_dir=data_dir(getattr(args, "data_dir", None)),
         config_path=getattr(args, "config", None),
+        model_named=model_given(args),
     )
 
 

@@ -60,6 +60,8 @@ class Settings:
     #: LMDeploy's start-up environment check (off: ~15-20 s sooner; errors still show).
     lmdeploy_env_check: bool = False
     keep_server: bool = False
+    #: After the app quits, a server it started stays up this long idle ("10m"; "0": stops).
+    keep_alive: str = "0"
     server_args: list[str] = field(default_factory=list)
     strategy: str = "g1"
     lang: str = "auto"
@@ -124,6 +126,8 @@ def _check(key: str, value: Any, where: str) -> Any:
     base, optional = _split_optional(_HINTS[key])
     if value is None and optional:
         return None
+    if key == "keep_alive" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)  # `keep_alive = 600` in TOML: seconds
     origin = typing.get_origin(base)
     ok: bool
     if origin is list:
@@ -163,6 +167,13 @@ def _check_range(key: str, value: Any, where: str) -> None:
         raise ConfigError(f"{where}: {key!r} must be one of {allowed}, got {value!r}")
     if key in _POSITIVE and value <= 0:
         raise ConfigError(f"{where}: {key!r} must be greater than 0, got {value!r}")
+    if key == "keep_alive":
+        from backends.keepalive import BadDuration, parse_duration
+
+        try:
+            parse_duration(value)
+        except BadDuration as err:
+            raise ConfigError(f"{where}: 'keep_alive' is {err}") from None
     if key == "port" and not 1 <= value <= 65535:
         raise ConfigError(f"{where}: 'port' must be between 1 and 65535, got {value!r}")
 

@@ -15,6 +15,7 @@ from backends.locations import (
     data_dir,
     ensure_private_dir,
     log_dir,
+    runtime_dir,
     user_themes_dir,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "data_dir",
     "ensure_private_dir",
     "log_dir",
+    "runtime_dir",
     "user_themes_dir",
 ]

@@ -40,6 +40,7 @@ from textual.widgets import Input, Static
 
 from tui.app.messages import HistoryChanged, OpenChain, RerunChain
 from tui.app.screens.confirm import ChoiceScreen, ConfirmScreen
+from tui.chain import Status
 from tui.export import export_filename, write_markdown
 from tui.history import HistoryError
 from tui.sanitize import clean_line
@@ -758,10 +759,17 @@ class HistoryPanel(Vertical):
             return
         chain_id = summary.id
         question = clean_line(summary.question or "", 60)
+        if summary.status == Status.RUNNING:  # deleted now, it would come back (decisions.md)
+            self.notify("That chain is still running: stop it first (Esc).", severity="warning")
+            return
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
-                self.history.delete(chain_id)
+                try:
+                    self.history.delete(chain_id)
+                except HistoryError as err:  # started running in another process meanwhile
+                    self.notify(clean_line(str(err), 300), severity="warning", markup=False)
+                    return
                 self.refresh_list()
                 self.post_message(HistoryChanged(chain_id))
                 self.notify(clean_line(f"Deleted chain {chain_id}", 80), markup=False)
@@ -779,7 +787,7 @@ class HistoryPanel(Vertical):
             self.refresh_list()
             return
         try:
-            path = write_markdown(chain, self.export_dir or Path.cwd())
+            path = write_markdown(chain, self.export_dir or Path.cwd(), self.history.path)
         except OSError as exc:
             self.notify(clean_line(f"Export failed: {exc}", 300), severity="error", markup=False)
             return
