@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from tests.damage import fill, pages_of, smash
 from tests.fakes.openai_server import FakeOpenAIServer

@@ -4,6 +4,7 @@
 # start-up stages in its header (captured once a second while it loads), then ctrl+q.
 #
 #   WHEELS=DIR bash bench/gpu/keep_alive_gpu.sh        # about 3 minutes on an H200
+# (the app part needs tmux and Textual on that machine: add Textual's wheels to DIR)
 set -u
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -49,7 +50,7 @@ PGID=$($PY -c "import json,glob; print(json.load(open(glob.glob('$OUT/run/server
 ts "stop the kept server (keeper pgid $PGID)"; kill -TERM -- -$PGID; sleep 5
 ts "record left: $(ls "$OUT/run" | wc -l); GPU memory: $(gpu_mem)"
 
-if command -v tmux >/dev/null; then
+if command -v tmux >/dev/null && $PY -c "import textual" 2>/dev/null; then
   ts "the app in tmux: header while loading"
   tmux new-session -d -s o1 -x 130 -y 30 "$O1 --engine lmdeploy --model $MD --backend pytorch --port $PORT --strategy plain"
   for _ in $(seq 120); do
@@ -60,6 +61,6 @@ if command -v tmux >/dev/null; then
   tmux send-keys -t o1 C-q; sleep 8; tmux kill-server 2>/dev/null
   ts "after ctrl+q: GPU memory: $(gpu_mem)"
 else
-  ts "no tmux here: header capture skipped"
+  ts "no tmux or no Textual here: header capture skipped (carry Textual's wheels to run it)"
 fi
 cp "$OUT"/logs/*.log "$OUT/" 2>/dev/null; ts "done"
