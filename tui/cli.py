@@ -442,11 +442,20 @@ def _finite(value: Any) -> bool:
 def cmd_ask(args: argparse.Namespace) -> int:
     from tui.ask_progress import AskProgress, report_server_exit, start_server
     from tui.ask_signals import handlers_restored
-    from tui.chain import validate_question
+    from tui.chain import MAX_QUESTION_CHARS, validate_question
     from tui.printer import EXIT_CODES
     from tui.sanitize import clean_line
 
-    text = sys.stdin.read() if args.question == "-" else args.question
+    if args.question == "-":
+        # Read no further than the limit: `yes | o1tui ask -` must end, not fill the memory.
+        text = sys.stdin.read(MAX_QUESTION_CHARS + 1)
+        if len(text) > MAX_QUESTION_CHARS and text[MAX_QUESTION_CHARS:].strip():
+            raise UserError(
+                f"the question on standard input is too long (the limit is "
+                f"{MAX_QUESTION_CHARS:,} characters)"
+            )
+    else:
+        text = args.question
     try:
         question = validate_question(text)
     except ValueError as err:
