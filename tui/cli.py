@@ -310,13 +310,8 @@ def open_history(args: argparse.Namespace) -> History:
     from tui.sanitize import clean_line
 
     history = History.open(data_dir(getattr(args, "data_dir", None)))
-    recovered = getattr(history, "recovered_from", None)
-    if recovered:
-        print(
-            f"{PROG}: warning: the history database was unreadable; it was kept as "
-            f"{recovered} and a new one started",
-            file=sys.stderr,
-        )
+    if history.recovery is not None:
+        print(f"{PROG}: warning: {history.recovery.message()}", file=sys.stderr)
     for warning in history.warnings:
         print(f"{PROG}: warning: {clean_line(warning, 500)}", file=sys.stderr)
     return history
