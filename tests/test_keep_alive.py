@@ -150,3 +150,24 @@ def test_stale_records_are_detected_and_removed(tmp_path):
         assert attach(folder, "127.0.0.1", port) is None
         assert not state_path(folder, port).exists()
     assert FAKE_BIN.is_dir()
+
+
+def test_the_record_goes_when_the_kept_server_dies_or_is_stopped(model_dir, monkeypatch):
+    use_fake_lmdeploy(monkeypatch)
+    settings = Settings(engine="lmdeploy", model=str(model_dir), port=free_port(), keep_alive="1h")
+    handle = start_backend(settings, available=ALL, gpu=True)
+    record = state_path(runtime_dir(), handle.port)
+    keeper = handle.process.pid
+    assert record.is_file() and handle.process.spec.argv[1] == keepalive.KEEPER
+    server = next(pid for pid in group_members(keeper) if pid != keeper)
+    os.kill(server, 9)  # the server dies by itself: its keeper removes the record and exits
+    assert eventually(lambda: not record.exists(), timeout_s=10)
+    assert eventually(lambda: not group_members(keeper), timeout_s=10)
+    handle.stop()
+
+    handle = start_backend(settings, available=ALL, gpu=True)  # stopped by o1tui: same
+    record = state_path(runtime_dir(), handle.port)
+    assert record.is_file()
+    pgid = handle.process.pgid
+    handle.stop()
+    assert not record.exists() and group_members(pgid) == []
