@@ -205,14 +205,10 @@ class O1App(GroupRunsMixin, CopyMixin, App[int]):
         self.query_one(QuestionInput).focus()
         for warning in self._startup_warnings:
             self.notify(clean_line(warning, 300), severity="warning", markup=False, timeout=8)
-        recovered = self.history.recovered_from if self.history is not None else None
-        if recovered:
+        recovered = self.history.recovery if self.history is not None else None
+        if recovered is not None:
             self.notify(
-                clean_line(
-                    f"The history database was damaged; it was moved to "
-                    f"{recovered} and a new one started.",
-                    300,
-                ),
+                clean_line(recovered.message(), 300),
                 severity="warning",
                 markup=False,
                 timeout=10,

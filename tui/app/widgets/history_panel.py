@@ -26,6 +26,7 @@ from textual.widgets import Input, Static
 from tui.app.messages import OpenChain, RerunChain
 from tui.app.screens.confirm import ChoiceScreen, ConfirmScreen
 from tui.app.widgets.history_list import STORE_ERRORS, HistoryLike, HistoryList
+from tui.chain import Status
 from tui.export import write_markdown
 from tui.sanitize import clean_line
 from tui.strategies import STRATEGY_NAMES
@@ -200,6 +201,9 @@ class HistoryPanel(Vertical):
             return
         chain_id = summary.id
         question = clean_line(summary.question or "", 60)
+        if summary.status == Status.RUNNING:  # deleted now, it would come back (decisions.md)
+            self.notify("That chain is still running: stop it first (Esc).", severity="warning")
+            return
 
         async def delete() -> None:
             if await self._store("Delete", lambda: self.history.delete(chain_id)) is FAILED:
@@ -222,7 +226,9 @@ class HistoryPanel(Vertical):
 
         def export() -> Path | None:
             chain = self.history.get(chain_id)
-            return write_markdown(chain, where) if chain is not None else None
+            if chain is None:
+                return None
+            return write_markdown(chain, where, getattr(self.history, "path", None))
 
         async def work() -> None:
             path = await self._store("Export", export)
