@@ -382,4 +382,3 @@ def resolve(name: str, *, models_base: str | os.PathLike[str] | None = None) -> 
     raise UnknownModel(
         f"unknown model {source!r}: give a preset ({names}), a ModelScope id or a local path"
     )
-
