@@ -280,3 +280,30 @@ def test_exports_are_never_more_open_than_the_history(data_dir, chain_id, tmp_pa
     assert stat.S_IMODE((data_dir / "history.db").stat().st_mode) == 0o600
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "new.md").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("key", ["stall_timeout_s", "request_timeout_s"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_numbers_in_the_config_name_the_key(data_dir, tmp_path, key, value):
+    config = tmp_path / "c.toml"
+    config.write_text(f"{key} = {value}\n")
+    ask = ["ask", "q", "--endpoint", "http://127.0.0.1:9/v1"]
+    line = one_line(run(*ask, "--config", str(config)), 1, key, "finite")
+    assert str(config) in line
+    env_line = one_line(run(*ask, env={f"O1TUI_{key.upper()}": value}), 1, key)
+    assert "finite" in env_line or "greater than 0" in env_line
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_untouched(data_dir):
+    import sqlite3
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = data_dir / "history.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE invoices (n INTEGER)")
+    conn.execute("INSERT INTO invoices VALUES (1)")
+    conn.commit()
+    conn.close()
+    before = db.read_bytes()
+    one_line(run("history", "list"), 1, "not an o1tui history", "invoices")
+    assert db.read_bytes() == before

@@ -37,7 +37,7 @@ from typing import TypeVar, overload
 from backends.errors import O1Error
 from tui import locations, recovery
 from tui.chain import Chain, Status, Step, utc_now_iso
-from tui.migrations import NewerSchemaError, migrate
+from tui.migrations import SchemaError, migrate, refuse_foreign
 
 DB_NAME = "history.db"
 #: A summary carries at most this much of the question (lists show one line of it).
@@ -197,6 +197,7 @@ def _connect(path: Path) -> sqlite3.Connection:
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
+        refuse_foreign(conn)  # before WAL mode rewrites the header of someone else's file
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     except BaseException:
@@ -293,7 +294,7 @@ class History:
                 self._conn = _open_checked(self.path)
             except _Corrupt:
                 self._conn = self._replace_damaged(None)
-        except NewerSchemaError as err:
+        except SchemaError as err:
             raise HistoryError(f"{self.path}: {err}") from None
         except (_Corrupt, sqlite3.Error, OSError) as err:
             raise HistoryError(f"cannot open the history database {self.path}: {err}") from None
