@@ -21,6 +21,7 @@ from typing import Any, Callable, TextIO
 
 from backends.client import ChatClient
 from backends.locations import log_dir
+from backends.stages import StartProgress
 from backends.state import ServerState
 from backends.engines import (
     ENGINE_CONCURRENCY,
@@ -505,11 +506,29 @@ class ManagedServer:
             )
             if not proc.running and self._state is ServerState.READY:
                 info["error"] = f"the server exited with code {proc.returncode}"
+        progress = self.progress()
+        if progress is not None:
+            info.update(stage=progress.describe(), stage_fraction=progress.fraction)
         return info
 
     def log_lines(self) -> list[str]:
         proc = self.handle.process if self.handle else None
         return proc.lines() if proc is not None else []
+
+    @property
+    def display_model(self) -> str | None:
+        """The model this server serves or is loading, as resolved (the CPU fallback's small
+        model, not the configured GPU default); ``None`` until the start has chosen it."""
+        ref = self.handle.model_ref if self.handle is not None else None
+        return ref.display if ref is not None else None
+
+    def progress(self) -> StartProgress | None:
+        """Where a start-up stands (stages read from the server's log); ``None`` when not
+        starting a server process. Answers from memory (the UI calls it on every log line)."""
+        proc = self.handle.process if self.handle is not None else None
+        if proc is None or self._state is not ServerState.STARTING:
+            return None
+        return proc.stages.progress
 
     async def start(self) -> None:
         import asyncio
@@ -531,6 +550,7 @@ class ManagedServer:
             # (a quit, a SIGHUP) during the load reaches the starting server, even when the
             # app's event loop is already gone.
             self.handle = ensure_server(settings, progress=self.on_line, wait=False, **kwargs)
+            self._set(ServerState.STARTING)  # again, now that the model to load is known
             if self._closed:
                 self.handle.stop()
                 raise ServerStartError("o1tui is closing")

@@ -265,7 +265,9 @@ async def test_managed_server_drives_the_server_screen(model_dir):
         pgid = ctl.handle.process.pgid
     finally:
         await ctl.stop()
-    assert ctl.state == "stopped" and changes == ["starting", "ready", "stopping", "stopped"]
+    # "starting" twice: the second names the model the start chose (ManagedServer.display_model)
+    assert ctl.state == "stopped"
+    assert changes == ["starting", "starting", "ready", "stopping", "stopped"]
     assert group_members(pgid) == []
     assert ctl.info()["uptime_s"] is None
 

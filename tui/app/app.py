@@ -354,7 +354,7 @@ class O1App(GroupRunsMixin, App[int]):
         self.controller = ManagedServer(
             settings,
             on_change=lambda state: self._post_any_thread(
-                ServerStateChanged(state, "", model=getattr(self.controller, "model_name", None))
+                ServerStateChanged(state, "", model=getattr(self.controller, "display_model", None))
             ),
             on_line=lambda line: self._post_any_thread(ServerLog(clean_line(line, 300))),
         )
@@ -390,7 +390,7 @@ class O1App(GroupRunsMixin, App[int]):
         if message.state is ServerState.CRASHED and controller is not None and controller.error:
             message.detail = controller.error
         self.server_state, self.server_detail = message.state, message.detail
-        header = self.query_one(StatusHeader)
+        header = self._header()
         header.state, header.detail = message.state, message.detail
         if message.model:
             self.model_name = message.model
@@ -406,10 +406,17 @@ class O1App(GroupRunsMixin, App[int]):
                 timeout=10,
             )
 
+    def _header(self) -> StatusHeader:
+        """The header lives on the main screen; messages also arrive while another screen (the
+        server screen, help) is on top, where ``self.query_one`` would not find it."""
+        return self.screen_stack[0].query_one(StatusHeader)
+
     def on_server_log(self, message: ServerLog) -> None:
         self.server_log.append(message.line)
         del self.server_log[:-SERVER_LOG_LINES]
-        self.query_one(StatusHeader).detail = message.line
+        # The header shows the start-up's stage, never the raw line (loader output is noise).
+        progress = getattr(self.controller, "progress", None)
+        self._header().progress = progress() if callable(progress) else None
 
     # --- chains --------------------------------------------------------------------------------
 
@@ -515,7 +522,7 @@ class O1App(GroupRunsMixin, App[int]):
 
     def _update_running(self) -> None:
         running = sum(1 for r in self.runs.values() if r.running)
-        self.query_one(StatusHeader).running = running
+        self._header().running = running
         if self._ticker is not None:
             if running:
                 self._ticker.resume()
@@ -665,7 +672,7 @@ class O1App(GroupRunsMixin, App[int]):
     def _show_strategy(self) -> None:
         key = registry.display_keys(registry.keys_for(registry.BY_ID["strategy"], self.keymap))
         self.query_one(QuestionInput).show_strategy(self.strategy, key.split(" / ")[0])
-        self.query_one(StatusHeader).strategy = self.strategy
+        self._header().strategy = self.strategy
 
     def action_toggle_history(self) -> None:
         panels = self.query("#history")

