@@ -43,6 +43,12 @@ class ModelNotFound(BackendError):
     """404 for the model, or a model name the server does not serve."""
 
 
+def model_not_served(url: str, model: str, served: list[str]) -> ModelNotFound:
+    """The one wording for a model the server at ``url`` does not serve (with what it does)."""
+    listing = f"; it serves: {', '.join(served[:10])}" if served else ""
+    return ModelNotFound(f"the server at {url} does not serve model {model!r}{listing}")
+
+
 class RateLimited(BackendError):
     """429 from the server."""
 

@@ -7,29 +7,48 @@ folders hold the history and possibly an API key, so they are created private to
 
 from __future__ import annotations
 
+import errno
 import os
-import stat
 from collections.abc import Mapping
 from pathlib import Path
+
+from backends.errors import O1Error
 
 APP_NAME = "o1tui"
 
 DATA_DIR_ENV = "O1TUI_DATA_DIR"
 CONFIG_DIR_ENV = "O1TUI_CONFIG_DIR"
 LOG_DIR_ENV = "O1TUI_LOG_DIR"
+RUNTIME_DIR_ENV = "O1TUI_RUNTIME_DIR"
+
+
+class LocationError(O1Error):
+    """A data, config or log folder that cannot be used; the message names it and why."""
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create ``path`` (and parents) with mode 0700; tighten it when it exists and is ours.
+    """Create ``path`` (and parents) with mode 0700 when it is missing.
 
-    A folder owned by someone else is left alone: chmod would fail, and it is their choice.
+    A folder that exists is used as it is: its mode is the user's choice (a shared group
+    folder, setgid), and o1tui's own files in it are created private anyway. Raises
+    :class:`LocationError` when the path cannot be a folder (a file, under a file, /proc).
     """
     path = Path(path).expanduser()
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = path.stat()
-    if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
-        os.chmod(path, stat.S_IMODE(st.st_mode) & 0o700)
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, "not a folder", str(path))
+    except OSError as err:
+        raise LocationError(f"cannot use {path} as a folder: {_why(err)}") from None
     return path
+
+
+def _why(err: OSError) -> str:
+    if err.errno == errno.EEXIST:
+        return "it is a file"
+    if err.errno == errno.ENOTDIR:
+        return "it or a folder above it is a file"
+    return err.strerror or str(err)
 
 
 def _from_env(name: str, env: Mapping[str, str]) -> Path | None:
@@ -73,6 +92,18 @@ def user_themes_dir(*, env: Mapping[str, str] = os.environ) -> Path:
 def log_dir(*, env: Mapping[str, str] = os.environ, create: bool = True) -> Path:
     """Model-server and app logs (``$O1TUI_LOG_DIR`` or the platform's user log dir)."""
     path = _from_env(LOG_DIR_ENV, env) or _platform_dir("user_log_dir")
+    return ensure_private_dir(path) if create else path
+
+
+def runtime_dir(*, env: Mapping[str, str] = os.environ, create: bool = True) -> Path:
+    """Where a kept-warm server's record (with its key) lives: ``$O1TUI_RUNTIME_DIR``, else the
+    user runtime dir (``$XDG_RUNTIME_DIR/o1tui``: private, emptied at log-out), else the user
+    state dir where there is no runtime dir (no login session, e.g. ``su``)."""
+    path = _from_env(RUNTIME_DIR_ENV, env)
+    if path is None:
+        runtime = _platform_dir("user_runtime_dir")
+        usable = runtime.parent.is_dir() and os.access(runtime.parent, os.W_OK)
+        path = runtime if usable else _platform_dir("user_state_dir")
     return ensure_private_dir(path) if create else path
 
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from backends.client import ChatClient
-from backends.locations import log_dir
+from backends import keepalive
+from backends.locations import log_dir, runtime_dir
 from backends.stages import StartProgress
 from backends.state import ServerState
 from backends.engines import (
@@ -81,15 +82,17 @@ class ServerHandle:
     reused: bool = False
     warnings: tuple[str, ...] = ()
     _client: ChatClient | None = field(default=None, repr=False)
+    #: ``keep_alive`` in seconds: a started server outlives o1tui that long idle (0: it stops).
+    keep_alive_s: float = 0.0
+    #: Where the kept server's record goes once it answers (backends.keepalive).
+    state_dir: Path | None = None
+    #: Attached to a server an earlier o1tui kept warm (its own timer stops it).
+    kept: bool = False
 
     @property
     def started(self) -> bool:
         """Whether this handle started the server (and so stops it); False when reused."""
         return self.process is not None
-
-    @property
-    def url(self) -> str | None:
-        return self.base_url
 
     @property
     def port(self) -> int | None:
@@ -123,6 +126,11 @@ class ServerHandle:
         """Wait for a server started with ``wait=False`` (the in-process engine: load it)."""
         if self.process is not None:
             self.process.wait_ready(timeout_s, on_poll=on_poll)
+            if self.keep_alive_s > 0 and self.state_dir is not None and self.process.pid:
+                display = self.model_ref.display if self.model_ref else self.model
+                keepalive.record(
+                    self.state_dir, self.process.spec, self.process.pid, display, self.keep_alive_s
+                )
         elif self._client is not None and hasattr(self._client, "load"):
             self._client.load()
 
@@ -134,6 +142,18 @@ class ServerHandle:
 
         assert self.base_url is not None
         return OpenAIChatClient(self.base_url, self.model, api_key=self.api_key, **kwargs)
+
+    def release(self) -> None:
+        """o1tui is done with the server: stop it, unless ``keep_alive`` keeps a ready one
+        warm (its keeper stops it once idle; a loading one is stopped: none could attach)."""
+        if (
+            self.process is not None
+            and self.keep_alive_s > 0
+            and self.process.state is ServerState.READY
+            and self.process.running
+        ):
+            return
+        self.stop()
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> None:
         """Stop the server if we started it (a reused one is left running)."""
@@ -289,6 +309,25 @@ def start_backend(
 
     user_key = _get(settings, "api_key")
     configured_port = port or _get(settings, "port")
+    keep_alive_s = keepalive.parse_duration(_get(settings, "keep_alive", 0))
+    state_dir = runtime_dir()
+    if configured_port and reuse:
+        kept = keepalive.attach(state_dir, host, int(configured_port))
+        if kept is not None:
+            if kept.model != ref.served_name:
+                warnings.append(
+                    f"a server kept warm on port {kept.port} serves {kept.display!r}; using it"
+                )
+            return ServerHandle(
+                kept.engine,
+                kept.model,
+                kept.base_url,
+                kept.api_key,
+                ref,
+                reused=True,
+                warnings=tuple(warnings),
+                kept=True,
+            )
     if configured_port:
         found = probe(host, int(configured_port), user_key)
         if found.kind == "starting":
@@ -318,6 +357,9 @@ def start_backend(
     process = ServerProcess(
         spec, log_dir=log_dir or default_log_dir(), on_line=on_line, on_exit=on_exit
     )
+    if keep_alive_s > 0:
+        state = keepalive.state_path(state_dir, server_port)
+        process.spec = keepalive.keeper_argv(spec, keep_alive_s, state, process.log_path)
     process.start()
     handle = ServerHandle(
         choice.engine,
@@ -327,6 +369,8 @@ def start_backend(
         ref,
         process,
         warnings=tuple(warnings),
+        keep_alive_s=keep_alive_s,
+        state_dir=state_dir,
     )
     if wait:
         try:
@@ -570,10 +614,11 @@ class ManagedServer:
         self._set(ServerState.EXTERNAL if reused else ServerState.READY)
 
     def shutdown(self) -> None:
-        """Stop the server, also one still loading, and start no other (the app is closing)."""
+        """Stop the server, also one still loading, and start no other (the app is closing);
+        a ready one is left to its keeper when ``keep_alive`` is set."""
         self._closed = True
         if self.handle is not None:
-            self.handle.stop()
+            self.handle.release()
 
     async def stop(self) -> None:
         import asyncio

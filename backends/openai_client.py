@@ -15,6 +15,7 @@ import json
 from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator
 
 from backends.client import ChatChunk, Usage
+from backends.redact import redact_url, redact_urls
 from backends.errors import (
     AuthError,
     BackendError,
@@ -24,9 +25,10 @@ from backends.errors import (
     ModelNotFound,
     RateLimited,
     ResponseFormatUnsupported,
+    RequestTimeout,
     ServerError,
     StreamDropped,
-    RequestTimeout,
+    model_not_served,
 )
 
 if TYPE_CHECKING:  # importing openai costs a few hundred ms; only pay it when a client is made
@@ -41,7 +43,7 @@ _MESSAGE_LIMIT = 300
 
 
 def _one_line(text: str, limit: int = _MESSAGE_LIMIT) -> str:
-    text = " ".join(str(text).split())
+    text = redact_urls(" ".join(str(text).split()))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -107,14 +109,17 @@ class OpenAIChatClient:
         import openai
 
         self._openai = openai
-        self.base_url = base_url.rstrip("/")
+        url = base_url.rstrip("/")
+        #: The URL as shown in every message: credentials in it (user:password, ?api_key=)
+        #: never reach an error line, the history or an export.
+        self.base_url = redact_url(url)
         self.model = model
         self.timeout_s = timeout_s
         self.stall_timeout_s = stall_timeout_s
         self.retries = max(0, retries)
         self.retry_backoff_s = retry_backoff_s
         self._client = openai.AsyncOpenAI(
-            base_url=self.base_url,
+            base_url=url,
             api_key=api_key or _PLACEHOLDER_KEY,
             timeout=openai.Timeout(timeout_s, connect=min(timeout_s, 30.0)),
             max_retries=0,
@@ -364,13 +369,13 @@ class OpenAIChatClient:
             return ""
 
     async def _model_not_found_line(self, said: str) -> str:
-        line = f"the server at {self.base_url} does not serve model '{self.model}'"
         try:
             page = await asyncio.wait_for(self._client.models.list(), 5.0)
             served = [m.id for m in page.data]
         except Exception:  # best effort: the listing is only a hint
+            line = str(model_not_served(self.base_url, self.model, []))
             return line + (f" (HTTP 404: {said})" if said else " (HTTP 404)")
-        return line + (f"; it serves: {', '.join(served[:10])}" if served else "")
+        return str(model_not_served(self.base_url, self.model, served))
 
 
 def _text(value: Any) -> str:

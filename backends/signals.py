@@ -39,8 +39,8 @@ def termination_deferred() -> Iterator[None]:
             previous[sig] = signal.signal(sig, record)
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
         if received:
             _deliver(received[0], previous.get(received[0]))
 

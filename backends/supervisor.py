@@ -32,6 +32,7 @@ from typing import Callable, Mapping
 
 from backends.engines import LaunchSpec
 from backends.errors import BackendError
+from backends.locations import ensure_private_dir
 from backends.stages import StageTracker, failure_line
 from backends.sanitize import clean
 from backends.signals import termination_deferred
@@ -207,8 +208,13 @@ class _Log:
 
     def open(self) -> None:
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            ensure_private_dir(self.path.parent)  # LocationError: one line naming the folder
+            try:
+                self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            except OSError as err:
+                raise ServerStartError(
+                    f"cannot write the server log {self.path}: {err.strerror or err}"
+                ) from None
 
     def write(self, line: str, *, ring: bool = True) -> None:
         with self.lock:

@@ -16,3 +16,9 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("O1TUI_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
     return d
+
+
+@pytest.fixture(autouse=True)
+def _private_runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kept-warm server records (keep_alive) go to a per-test folder, never the user's."""
+    monkeypatch.setenv("O1TUI_RUNTIME_DIR", str(tmp_path / "run"))

@@ -35,7 +35,9 @@ def history(tmp_path: Path):
 
 @pytest.fixture
 def make_app(tmp_path: Path, history: History):
-    def make(server: FakeOpenAIServer | None, *, env=KITTY, **settings_kw) -> O1App:
+    def make(
+        server: FakeOpenAIServer | None, *, env=KITTY, model_named=False, **settings_kw
+    ) -> O1App:
         settings_kw.setdefault("model", "fake-model")
         settings = Settings(endpoint=server.url if server else None, **settings_kw)
         themes = tmp_path / "themes"
@@ -47,6 +49,7 @@ def make_app(tmp_path: Path, history: History):
             config_path=tmp_path / "config.toml",
             user_themes_dir=themes,
             connect=server is not None,
+            model_named=model_named,
         )
 
     return make
@@ -447,3 +450,23 @@ async def test_managed_server_is_found_and_used(tmp_path, history, monkeypatch) 
             view = await _ask(app, pilot)
             await wait_until(pilot, _finished(view), timeout=10)
             assert view.chain.status == Status.DONE and view.chain.model == "fake-model"
+
+
+async def test_a_named_model_the_endpoint_does_not_serve_is_an_error(make_app) -> None:
+    """As with `o1tui ask`: the header says what the server serves; no chain can start."""
+    with FakeOpenAIServer(models=("served-a", "served-b")) as server:
+        app = make_app(server, model="typo-model", model_named=True)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(pilot, lambda: app.server_state == "error", timeout=10)
+            assert "'typo-model'" in app.server_detail
+            assert "it serves: served-a, served-b" in app.server_detail
+            assert app.client is None
+
+
+async def test_an_unnamed_model_becomes_what_the_endpoint_serves(make_app) -> None:
+    with FakeOpenAIServer(models=("served-a", "served-b")) as server:
+        app = make_app(server, model="internlm3-8b-instruct")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await _ready(app, pilot)
+            assert app.client is not None and app.client.model == "served-a"
+            assert app.query_one(StatusHeader).model == "served-a"

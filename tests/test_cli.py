@@ -401,11 +401,11 @@ def test_cli_choices_come_from_the_registries():
             parser.parse_args(bad)
 
 
-def test_every_user_error_has_one_root_and_one_handler(tmp_path, capsys, monkeypatch):
+def test_every_user_error_has_one_root_and_one_handler(data_dir, tmp_path, capsys):
     """Backend, history, config and usage errors derive from O1Error; main prints each the
     same way (one cleaned line) with the error's own exit status."""
     from backends.errors import BackendError, O1Error, RequestTimeout
-    from tui.cli import UserError, main
+    from tui.cli import UserError
     from tui.config import ConfigError
     from tui.history import HistoryError
 
@@ -416,6 +416,13 @@ def test_every_user_error_has_one_root_and_one_handler(tmp_path, capsys, monkeyp
     assert main(["--config", str(bad), "ask", "q", "--endpoint", "http://127.0.0.1:9/v1"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("o1tui: error: ") and "'strategy' must be one of g1" in err
-    monkeypatch.setenv("O1TUI_DATA_DIR", str(tmp_path / "data"))
     assert main(["history", "list", "--limit", "0"]) == 2
     assert capsys.readouterr().err == "o1tui: error: --limit must be at least 1\n"
+
+
+def test_ask_with_a_model_the_endpoint_does_not_serve_lists_what_it_serves(data_dir, capsys):
+    with FakeOpenAIServer(models=("served-a", "served-b")) as srv:
+        code = main(["ask", "hi", "--endpoint", srv.url, "--model", "typo-model"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "does not serve model 'typo-model'; it serves: served-a, served-b" in err

@@ -10,9 +10,9 @@ import pytest
 from tui.clipboard import (
     MAX_COPY_BYTES,
     CopyTooLarge,
-    copy_sequence,
     guess_capability,
     osc52,
+    passthrough_copy,
     tmux_passthrough,
 )
 
@@ -49,13 +49,13 @@ def test_tmux_passthrough_doubles_every_escape_and_ends_with_st() -> None:
     assert body.replace("\x1b\x1b", "\x1b") == inner
 
 
-def test_copy_sequence_outside_tmux_is_plain_osc52() -> None:
-    assert copy_sequence("hi", {"TERM": "xterm-256color"}) == osc52("hi")
+def test_outside_tmux_nothing_goes_besides_the_plain_osc52() -> None:
+    assert passthrough_copy("hi", {"TERM": "xterm-256color"}) == ""
 
 
-def test_copy_sequence_inside_tmux_sends_plain_and_wrapped() -> None:
-    seq = copy_sequence("hi", {"TERM": "tmux-256color", "TMUX": "/tmp/tmux-0/default,1,0"})
-    assert seq == osc52("hi") + tmux_passthrough(osc52("hi"))
+def test_inside_tmux_the_wrapped_sequence_goes_too() -> None:
+    seq = passthrough_copy("hi", {"TERM": "tmux-256color", "TMUX": "/tmp/tmux-0/default,1,0"})
+    assert seq == tmux_passthrough(osc52("hi"))
 
 
 @pytest.mark.parametrize(

@@ -219,9 +219,20 @@ def test_config_and_log_paths(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "l").stat().st_mode) == 0o700
 
 
-def test_ensure_private_dir_tightens_an_open_folder(tmp_path: Path) -> None:
+def test_ensure_private_dir_creates_private_and_leaves_an_existing_folder_be(
+    tmp_path: Path,
+) -> None:
     folder = tmp_path / "open"
     folder.mkdir()
-    os.chmod(folder, 0o777)
+    os.chmod(folder, 0o2775)
     locations.ensure_private_dir(folder)
-    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o2775
+    locations.ensure_private_dir(tmp_path / "new")
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("below", ["afile", "afile/sub", "/proc/o1tui-test"])
+def test_a_folder_that_cannot_be_one_is_a_one_line_error(tmp_path: Path, below: str) -> None:
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(locations.LocationError, match="cannot use .* as a folder"):
+        locations.ensure_private_dir(tmp_path / below)

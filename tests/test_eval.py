@@ -251,8 +251,11 @@ def test_too_many_errors_in_a_row_stop_the_run(data_dir, set_file, capsys):
     with FakeOpenAIServer(
         responder=lambda body: Reply(status=400, error_message="bad request")
     ) as srv:
-        code, _, err = _eval(capsys, str(set_file), "--endpoint", srv.url, "--strategies", "plain")
-    assert code == 1 and "bad request" in err
+        code, out, err = _eval(
+            capsys, str(set_file), "--endpoint", srv.url, "--strategies", "plain"
+        )
+    assert code == 1 and "bad request" in err and "failed in a row" in err and "--resume" in err
+    assert "(5 item(s) ended in an error and count as wrong)" in out
     with History.open(data_dir) as history:
         (run,) = EvalStore(history).list_runs()
         assert run.status == "error" and run.n_answered == 5
@@ -344,3 +347,17 @@ def test_self_consistency_items_score_the_majority_vote(data_dir, set_file, caps
     # Re-scoring votes again over the stored samples and agrees.
     code, out, _ = _eval(capsys, "--show", run_id, "--json")
     assert json.loads(out)["results"][0]["correct"] == 4
+
+
+def test_resume_refuses_a_run_still_going_in_another_process(data_dir, server, capsys):
+    from tui.evals.sets import EvalItem, EvalSet
+
+    with History.open(data_dir) as history:
+        run = EvalStore(history).create_run(
+            EvalSet("one", (EvalItem("Q0: 1+1?", "2"),)), model="fake-model", strategies=["plain"]
+        )  # recorded as running in this (live) process
+    code, _, err = _eval(capsys, "--resume", run.id, "--endpoint", server.url)
+    assert code == 2 and "still running" in err
+    code, _, err = _eval(capsys, "--resume", "ffffffffffff", "--endpoint", server.url)
+    assert code == 1 and "no eval run" in err
+    assert not [h for h in server.hits if h[0] == "POST"]

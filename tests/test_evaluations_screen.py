@@ -212,3 +212,29 @@ def test_evaluations_snapshot(snap_compare, tmp_path, size) -> None:
         assert snap_compare(app, terminal_size=size, run_before=run_before)
     finally:
         history.close()
+
+
+async def test_leaving_the_screen_stops_its_run_resumably(tmp_path, history) -> None:
+    set_file = tmp_path / "sums.jsonl"
+    set_file.write_text(
+        "\n".join(
+            json.dumps({"question": f"Q{i}: what is 1000 + {7 * i}?", "answer": _gold(i)})
+            for i in range(N_QUESTIONS)
+        )
+    )
+    with FakeOpenAIServer(responder=lambda body: scripted(body, delay_s=0.05)) as server:
+        app = _app(tmp_path, history, server)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: app.server_state == "ready", timeout=10)
+            await pilot.press("f7")
+            await wait_until(pilot, lambda: isinstance(app.screen, EvaluationsScreen))
+            await pilot.press("n")
+            await pilot.press(*f"{set_file} plain", "enter")
+            store = EvalStore(history)
+            await wait_until(pilot, lambda: store.list_runs() != [])
+            run_id = store.list_runs()[0].id
+            await wait_until(pilot, lambda: store.get_run(run_id).n_answered >= 1, timeout=10)
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: store.get_run(run_id).status == "cancelled")
+            assert store.get_run(run_id).n_answered < N_QUESTIONS
+            assert store.pending(store.get_run(run_id))  # what is left for --resume

@@ -109,7 +109,7 @@ def test_file_and_folder_are_private(tmp_path: Path) -> None:
         h.start_chain(make_chain())
         for p in (path, Path(f"{path}-wal")):
             assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
-    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755  # an existing folder is the user's
 
 
 # --- saving ----------------------------------------------------------------------------------

@@ -59,16 +59,18 @@ def test_history_dir_and_files_are_private(dirs, open_umask):
             assert mode(p) == 0o600, (p.name, oct(mode(p)))
 
 
-def test_existing_loose_data_dir_and_db_are_tightened(dirs, open_umask):
+def test_an_existing_data_dir_keeps_its_mode_and_the_db_is_tightened(dirs, open_umask):
+    """Only folders o1tui creates get 0700: an existing one (a shared group folder with
+    setgid) is the user's choice, even for `history list`; the database file is o1tui's own."""
     from tui.history import History
 
     dirs["data"].mkdir(mode=0o755)
-    os.chmod(dirs["data"], 0o755)
+    os.chmod(dirs["data"], 0o2750)
     db = dirs["data"] / "history.db"
     History.open(dirs["data"]).close()
     os.chmod(db, 0o644)
     History.open(dirs["data"]).close()
-    assert mode(dirs["data"]) == 0o700
+    assert mode(dirs["data"]) == 0o2750
     assert mode(db) == 0o600
 
 

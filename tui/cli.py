@@ -13,14 +13,21 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from backends.engines import BACKEND_NAMES, ENGINE_CHOICES
 from backends.errors import O1Error
 from tui import __version__
-from tui.ask_signals import CANCEL_SIGNALS  # noqa: F401  (the eval command cancels on these too)
 from tui.lang import LANG_CHOICES
 from tui.strategies import STRATEGY_NAMES
+
+if TYPE_CHECKING:  # imported for real where used: the CLI stays quick to start
+    from backends.client import ChatClient
+    from backends.manager import ServerHandle
+    from tui.chain import Chain, Event
+    from tui.config import Settings
+    from tui.history import ChainSummary, History
+    from tui.strategies import StrategyOptions
 
 PROG = "o1tui"
 
@@ -163,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--theme", default=argparse.SUPPRESS, help="theme name for the app")
     parser.add_argument(
+        "--keep-alive",
+        default=argparse.SUPPRESS,
+        metavar="DURATION",
+        help="after the app quits, keep a server it started up this long without requests "
+        "(e.g. 10m, 1h; default 0: stop it); the next o1tui attaches to it at once",
+    )
+    parser.add_argument(
         "--keep-server",
         action="store_true",
         default=argparse.SUPPRESS,
@@ -264,13 +278,21 @@ def build_parser() -> argparse.ArgumentParser:
 # --- settings -----------------------------------------------------------------------------
 
 
-def resolve_settings(args: argparse.Namespace) -> Any:
+def resolve_settings(args: argparse.Namespace) -> Settings:
     """Defaults < config file < environment < flags."""
-    from tui.config import SETTING_NAMES, load_settings
+    from tui.config import SETTING_NAMES, ConfigError, check_setting, load_settings
 
     settings = load_settings(getattr(args, "config", None))
-    # A flag is stored under its setting's name, and only when given (defaults are SUPPRESSed).
-    changes = {name: getattr(args, name) for name in SETTING_NAMES if hasattr(args, name)}
+    # A flag is stored under its setting's name, and only when given (defaults are SUPPRESSed),
+    # and checked like the same key in the file (--port 70000, --endpoint with port 99999).
+    try:
+        changes = {
+            name: check_setting(name, getattr(args, name), "--" + name.replace("_", "-"))
+            for name in SETTING_NAMES
+            if hasattr(args, name)
+        }
+    except ConfigError as err:  # a flag's value: bad input, exit 2
+        raise UserError(str(err)) from None
     settings = dataclasses.replace(settings, **changes)
     for warning in getattr(settings, "warnings", None) or []:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
@@ -282,9 +304,10 @@ def model_given(args: argparse.Namespace) -> bool:
     return hasattr(args, "model") or bool(os.environ.get("O1TUI_MODEL"))
 
 
-def open_history(args: argparse.Namespace) -> Any:
+def open_history(args: argparse.Namespace) -> History:
     from tui.history import History
     from tui.locations import data_dir
+    from tui.sanitize import clean_line
 
     history = History.open(data_dir(getattr(args, "data_dir", None)))
     recovered = getattr(history, "recovered_from", None)
@@ -294,33 +317,24 @@ def open_history(args: argparse.Namespace) -> Any:
             f"{recovered} and a new one started",
             file=sys.stderr,
         )
+    for warning in history.warnings:
+        print(f"{PROG}: warning: {clean_line(warning, 500)}", file=sys.stderr)
     return history
 
 
 # --- ask ----------------------------------------------------------------------------------
 
 
-async def _connect(settings: Any, args: argparse.Namespace, handle: Any) -> Any:
-    """A chat client for --endpoint, or for the managed server ``handle``."""
-    from backends.openai_client import OpenAIChatClient
+async def _connect(
+    settings: Settings, args: argparse.Namespace, handle: ServerHandle | None
+) -> ChatClient:
+    """A chat client for --endpoint, or for the managed server ``handle`` (tui.connect)."""
+    from tui.connect import handle_client, open_endpoint
 
     if settings.endpoint:
-        client = OpenAIChatClient(
-            settings.endpoint,
-            settings.model,
-            settings.api_key,
-            timeout_s=settings.request_timeout_s,
-            stall_timeout_s=settings.stall_timeout_s,
-        )
-        if not model_given(args):
-            served = await client.list_models()
-            if served:
-                client.model = served[0]
-        return client
+        return await open_endpoint(settings, model_named=model_given(args))
     assert handle is not None
-    return handle.client(
-        timeout_s=settings.request_timeout_s, stall_timeout_s=settings.stall_timeout_s
-    )
+    return handle_client(settings, handle)
 
 
 def _progress_line(line: str) -> None:
@@ -330,9 +344,12 @@ def _progress_line(line: str) -> None:
     print(clean_line(line, 200), file=sys.stderr, flush=True)
 
 
-async def _run_ask(args: argparse.Namespace, settings: Any, question: str, handle: Any) -> Any:
+async def _run_ask(
+    args: argparse.Namespace, settings: Settings, question: str, handle: ServerHandle | None
+) -> Chain:
     from tui.chain import Chain
     from tui.lang import detect_lang
+    from tui.output import GuardedPrinter
     from tui.printer import StepPrinter
     from tui.runner import run_chain
     from tui.strategies import get_strategy
@@ -346,9 +363,11 @@ async def _run_ask(args: argparse.Namespace, settings: Any, question: str, handl
         history.close()
         raise
     chain = Chain(question=question, strategy=settings.strategy, model=client.model, lang=lang)
-    on_event: Callable[[Any], None] | None = None
+    on_event: Callable[[Event], None] | None = None
     if not args.json:
-        on_event = StepPrinter(sys.stdout, progress=sys.stderr if sys.stderr.isatty() else None)
+        on_event = GuardedPrinter(
+            StepPrinter(sys.stdout, progress=sys.stderr if sys.stderr.isatty() else None)
+        )
     task = asyncio.ensure_future(
         run_chain(
             chain,
@@ -369,27 +388,60 @@ async def _run_ask(args: argparse.Namespace, settings: Any, question: str, handl
     finally:
         await client.aclose()
         history.close()
+    if isinstance(on_event, GuardedPrinter) and on_event.error is not None:
+        from tui.output import OutputError, describe
+
+        raise OutputError(
+            f"{describe(on_event.error, 'the output')}; the chain {chain.id} is in the history "
+            f"({chain.status.value})"
+        )
     return chain
 
 
-def strategy_options(settings: Any, lang: str | None, params: dict[str, Any]) -> Any:
+def strategy_options(
+    settings: Settings, lang: str | None, params: dict[str, Any]
+) -> StrategyOptions:
     """StrategyOptions from settings and ``--param`` fields; max_tokens and temperature are
     options of their own (strategies have per-language defaults), the rest goes to the server."""
     from tui.strategies import StrategyOptions
 
     params = dict(params)
-    try:
-        max_tokens = params.pop("max_tokens", None)
-        temperature = params.pop("temperature", None)
-        return StrategyOptions(
-            lang=lang,
-            max_steps=settings.max_steps,
-            max_tokens=int(max_tokens) if max_tokens is not None else None,
-            temperature=float(temperature) if temperature is not None else None,
-            extra_body=params or None,
-        )
-    except (TypeError, ValueError):
-        raise UserError("--param max_tokens must be an integer and temperature a number") from None
+    for key, value in params.items():
+        if not _finite(value):  # JSON reads Infinity, NaN and 1e400; no server takes them
+            raise UserError(f"--param {key}: numbers must be finite, got {value!r}")
+    max_tokens = params.pop("max_tokens", None)
+    temperature = params.pop("temperature", None)
+    if max_tokens is not None and (
+        isinstance(max_tokens, bool)
+        or not isinstance(max_tokens, (int, float))
+        or max_tokens != int(max_tokens)
+        or not 1 <= max_tokens <= 2**31
+    ):
+        raise UserError(f"--param max_tokens must be a whole number from 1, got {max_tokens!r}")
+    if temperature is not None and (
+        isinstance(temperature, bool) or not isinstance(temperature, (int, float))
+    ):
+        raise UserError(f"--param temperature must be a number, got {temperature!r}")
+    return StrategyOptions(
+        lang=lang,
+        max_steps=settings.max_steps,
+        max_tokens=int(max_tokens) if max_tokens is not None else None,
+        temperature=float(temperature) if temperature is not None else None,
+        extra_body=params or None,
+    )
+
+
+def _finite(value: Any) -> bool:
+    """Whether every number in a ``--param`` value (nested lists and objects too) is finite."""
+    import math
+
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -411,6 +463,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = resolve_settings(args)
     if settings.max_steps < 1:
         raise UserError("--max-steps must be at least 1")
+    strategy_options(settings, None, dict(args.param or []))  # bad --param: refused before any run
     with handlers_restored():
         handle = None
         progress = AskProgress()
@@ -427,7 +480,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 report_server_exit(handle, progress)
         finally:
             if handle is not None:
-                handle.stop()
+                handle.release()  # stops it, unless keep_alive keeps it warm
     if args.json:
         from tui.export import to_json
 
@@ -448,7 +501,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 # --- history ------------------------------------------------------------------------------
 
 
-def _get_chain(history: Any, ident: str) -> Any:
+def _get_chain(history: History, ident: str) -> Chain:
     chain = history.get(ident)
     if chain is None:
         raise UserError(f"no chain with id {ident!r} in the history")
@@ -487,7 +540,9 @@ def cmd_history(args: argparse.Namespace) -> int:
         elif action == "export":
             text = to_json(chain) if args.format == "json" else to_markdown(chain)
             if args.output:
-                args.output.write_text(text + "\n", encoding="utf-8")
+                from tui.output import write_file
+
+                write_file(args.output, text + "\n", mode_like=history.path)
                 print(f"wrote {args.output}", file=sys.stderr)
             else:
                 print(text)
@@ -499,12 +554,11 @@ def cmd_history(args: argparse.Namespace) -> int:
         history.close()
 
 
-def _summary_dict(summary: Any) -> dict[str, Any]:
+def _summary_dict(summary: ChainSummary) -> dict[str, Any]:
     """A summary for ``--json``: model text cleaned like everything else printed."""
     from tui.sanitize import clean
 
-    is_instance = dataclasses.is_dataclass(summary) and not isinstance(summary, type)
-    data = dataclasses.asdict(summary) if is_instance else dict(summary)
+    data = dataclasses.asdict(summary)
     return {k: clean(v) if isinstance(v, str) else v for k, v in data.items()}
 
 
@@ -543,6 +597,7 @@ def cmd_app(args: argparse.Namespace) -> int:
         settings,
         data_dir=data_dir(getattr(args, "data_dir", None)),
         config_path=getattr(args, "config", None),
+        model_named=model_given(args),
     )
 
 
@@ -565,13 +620,19 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point. Every failure a user can meet ends in one line on stderr, never a traceback."""
+    from backends.redact import redact_urls
+    from tui.output import OutputError
     from tui.sanitize import clean_line
 
     args = build_parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
+        sys.stdout.flush()  # a write that fails (a full disk) fails here, not at exit
+        return code
     except O1Error as err:  # a server's or a file's words may hold anything: cleaned
-        print(f"{PROG}: error: {clean_line(str(err), 500)}", file=sys.stderr)
+        print(f"{PROG}: error: {clean_line(redact_urls(str(err)), 500)}", file=sys.stderr)
+        if isinstance(err, OutputError):  # what is still buffered for stdout cannot go out
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return err.exit_code
     except KeyboardInterrupt:
         # A signal can land between a server's start and the ``try`` that would stop it: a
@@ -586,6 +647,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `o1tui history list | head`: the reader left; quietly, like other Unix tools.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as err:  # standard output or a file that cannot be written (disk full)
+        from tui.output import describe
+
+        what = err.filename if isinstance(err.filename, str) else "the output"
+        print(f"{PROG}: error: {clean_line(describe(err, what), 500)}", file=sys.stderr)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

@@ -75,18 +75,16 @@ def in_tmux(env: Mapping[str, str] = os.environ) -> bool:
     return bool(env.get("TMUX"))
 
 
-def copy_sequence(text: str, env: Mapping[str, str] = os.environ) -> str:
-    """The bytes to write to the terminal to copy ``text``.
+def passthrough_copy(text: str, env: Mapping[str, str] = os.environ) -> str:
+    """What to send besides the plain OSC 52 copy (which Textual's own copy writes).
 
-    Inside tmux both forms go out: the plain one is taken by tmux itself when its
-    ``set-clipboard`` is ``on`` (tmux then sets the outer clipboard), the wrapped one reaches
-    the outer terminal when ``allow-passthrough`` is on. Either setting alone is enough, and
-    setting the clipboard twice to the same text is harmless.
+    Inside tmux, the same sequence wrapped in tmux's passthrough: the plain one is taken by
+    tmux itself when its ``set-clipboard`` is ``on`` (tmux then sets the outer clipboard), the
+    wrapped one reaches the outer terminal when ``allow-passthrough`` is on. Either setting
+    alone is enough, and setting the clipboard twice to the same text is harmless. Outside
+    tmux: nothing.
     """
-    plain = osc52(text)
-    if in_tmux(env):
-        return plain + tmux_passthrough(plain)
-    return plain
+    return tmux_passthrough(osc52(text)) if in_tmux(env) else ""
 
 
 @dataclass(frozen=True)

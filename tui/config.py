@@ -10,6 +10,7 @@ the app, but should be visible).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import shlex
 import stat
@@ -59,6 +60,8 @@ class Settings:
     #: LMDeploy's start-up environment check (off: ~15-20 s sooner; errors still show).
     lmdeploy_env_check: bool = False
     keep_server: bool = False
+    #: After the app quits, a server it started stays up this long idle ("10m"; "0": stops).
+    keep_alive: str = "0"
     server_args: list[str] = field(default_factory=list)
     strategy: str = "g1"
     lang: str = "auto"
@@ -123,6 +126,8 @@ def _check(key: str, value: Any, where: str) -> Any:
     base, optional = _split_optional(_HINTS[key])
     if value is None and optional:
         return None
+    if key == "keep_alive" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)  # `keep_alive = 600` in TOML: seconds
     origin = typing.get_origin(base)
     ok: bool
     if origin is list:
@@ -146,14 +151,51 @@ def _check(key: str, value: Any, where: str) -> Any:
     return value
 
 
+def check_setting(key: str, value: Any, where: str) -> Any:
+    """Check a value given some other way (a command-line flag) like a file's; ``where`` names
+    it (``--port``). Returns the value; raises :class:`ConfigError`."""
+    return _check(key, value, where)
+
+
 def _check_range(key: str, value: Any, where: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}: {key!r} must be a finite number, got {value!r}")
+    if key == "endpoint" and value is not None:
+        _check_endpoint(value, where)
     if key in CHOICES and value not in CHOICES[key]:
         allowed = ", ".join(CHOICES[key])
         raise ConfigError(f"{where}: {key!r} must be one of {allowed}, got {value!r}")
     if key in _POSITIVE and value <= 0:
         raise ConfigError(f"{where}: {key!r} must be greater than 0, got {value!r}")
+    if key == "keep_alive":
+        from backends.keepalive import BadDuration, parse_duration
+
+        try:
+            parse_duration(value)
+        except BadDuration as err:
+            raise ConfigError(f"{where}: 'keep_alive' is {err}") from None
     if key == "port" and not 1 <= value <= 65535:
         raise ConfigError(f"{where}: 'port' must be between 1 and 65535, got {value!r}")
+
+
+def _check_endpoint(url: str, where: str) -> None:
+    """An http(s) URL with a host and a port in range (urllib raises on a port like 99999)."""
+    from urllib.parse import urlsplit
+
+    from backends.redact import redact_url
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as err:
+        raise ConfigError(f"{where}: 'endpoint' {redact_url(url)!r}: {err}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{where}: 'endpoint' must be an http:// or https:// URL with a host, "
+            f"got {redact_url(url)!r}"
+        )
+    if port == 0:
+        raise ConfigError(f"{where}: 'endpoint' port must be between 1 and 65535")
 
 
 def _from_env_text(key: str, text: str, var: str) -> Any:

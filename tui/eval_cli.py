@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import dataclasses
 import json
 import sys
 import time
@@ -266,25 +267,19 @@ def _get_run(store: Any, ident: str) -> Any:
 def _show(args: argparse.Namespace) -> int:
     from tui.cli import open_history
     from tui.evals.scoring import results
+    from tui.evals.rescore import rescore_run
     from tui.evals.store import EvalStore
 
     history = open_history(args)
     try:
         store = EvalStore(history)
         run = _get_run(store, args.show)
-        rescore(store, run)
+        rescore_run(store, run)
         rows = results(run.strategies, store.items(run.id))
     finally:
         history.close()
     print_results(args, run, rows, sys.stdout)
     return 0
-
-
-def rescore(store: Any, run: Any) -> int:
-    """Judge every stored item again from its chains' final answers; return how many changed."""
-    from tui.evals.rescore import rescore_run
-
-    return rescore_run(store, run)
 
 
 def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any, int | None]:
@@ -314,20 +309,25 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any, int | None]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings, eval_set, specs, limit = _prepare(args)
-    handle = None
-    if not settings.endpoint:
-        from backends.manager import interrupt_on_termination
-        from tui.ask_progress import AskProgress, start_server
+    """Start (or reach) the server the way ``ask`` does, then run the eval."""
+    from tui.ask_progress import AskProgress, start_server
+    from tui.ask_signals import handlers_restored
 
-        interrupt_on_termination()
-        # o1tui's own progress only: the server's output goes to its log file.
-        handle = start_server(settings, AskProgress())
-    try:
-        return asyncio.run(_run_async(args, settings, eval_set, specs, limit, handle))
-    finally:
-        if handle is not None:
-            handle.stop()
+    settings, eval_set, specs, limit = _prepare(args)
+    with handlers_restored():
+        handle = None
+        if not settings.endpoint:
+            # Started in the main thread, so Ctrl+C (or SIGTERM, SIGHUP) during a long model
+            # load stops it.
+            from backends.manager import interrupt_on_termination
+
+            interrupt_on_termination()
+            handle = start_server(settings, AskProgress())
+        try:
+            return asyncio.run(_run_async(args, settings, eval_set, specs, limit, handle))
+        finally:
+            if handle is not None:
+                handle.stop()
 
 
 async def _run_async(
@@ -338,11 +338,11 @@ async def _run_async(
     limit: int | None,
     handle: Any,
 ) -> int:
-    from tui.cli import CANCEL_SIGNALS, EXIT_FAILURE, PROG, _connect, open_history
+    from tui.cli import PROG, UserError, _connect, open_history
     from tui.evals.progress import ProgressBar
-    from tui.evals.runner import EvalAborted, EvalRunner, options_factory
+    from tui.evals.runner import MAX_ERRORS_IN_A_ROW, EvalRunner, options_factory
     from tui.evals.scoring import results
-    from tui.evals.store import EvalStore
+    from tui.evals.store import RUNNING, EvalStore
     from tui.sanitize import clean_line
 
     history = open_history(args)
@@ -351,7 +351,11 @@ async def _run_async(
         store = EvalStore(history)
         if args.resume is not None:
             run = _get_run(store, args.resume)
+            if run.status == RUNNING:  # a run whose process is gone reads as interrupted
+                raise UserError(f"eval run {run.id} is still running in another o1tui")
             limit = run.options.get("limit") if limit is None else limit
+            if not hasattr(args, "max_steps") and run.options.get("max_steps"):
+                settings = dataclasses.replace(settings, max_steps=int(run.options["max_steps"]))
         client = await _connect(settings, args, handle)
         params = dict(getattr(args, "param", None) or [])
         if args.resume is None:
@@ -385,7 +389,7 @@ async def _run_async(
         )
         bar.start(runner.total(), runner.total() - len(runner.pending()))
         started = time.perf_counter()
-        code = await _drive(runner, CANCEL_SIGNALS)
+        code, failure = await _drive(runner)
         wall_s = time.perf_counter() - started
         bar.close()
         run = store.get_run(run.id) or run  # the row was written before the run: it is there
@@ -396,37 +400,36 @@ async def _run_async(
                 f"o1tui eval --resume {run.id}",
                 file=sys.stderr,
             )
+        elif failure is not None:
+            print(
+                f"{PROG}: the run stopped after {MAX_ERRORS_IN_A_ROW} items failed in a row "
+                f"({clean_line(failure, 300)}); continue with o1tui eval --resume {run.id}",
+                file=sys.stderr,
+            )
         print_results(args, run, rows, sys.stdout, wall_s)
         return code
-    except EvalAborted as err:
-        print(
-            f"{PROG}: the run stopped after {MAX_IN_A_ROW_TEXT}: {clean_line(str(err), 300)}",
-            file=sys.stderr,
-        )
-        return EXIT_FAILURE
     finally:
         if client is not None:
             await client.aclose()
         history.close()
 
 
-MAX_IN_A_ROW_TEXT = "several items failed in a row"
+async def _drive(runner: Any) -> tuple[int, str | None]:
+    """Run all items: (0, None) when done; (130, None) when Ctrl+C / SIGTERM / SIGHUP cancelled
+    them; (1, last error) when too many failed in a row."""
+    from tui.ask_signals import cancel_on_termination
+    from tui.cli import EXIT_FAILURE
+    from tui.evals.runner import EvalAborted
 
-
-async def _drive(runner: Any, signals: Any) -> int:
-    """Run all items; Ctrl+C / SIGTERM / SIGHUP cancel them (exit 130)."""
     task = asyncio.ensure_future(runner.run_all())
-    loop = asyncio.get_running_loop()
-    for sig in signals:
-        loop.add_signal_handler(sig, task.cancel)
     try:
-        await task
-        return 0
+        with cancel_on_termination(task):
+            await task
+        return 0, None
     except asyncio.CancelledError:
-        return 130
-    finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
+        return 130, None
+    except EvalAborted as err:
+        return EXIT_FAILURE, str(err)
 
 
 def _stored_options(args: argparse.Namespace, limit: int | None, params: dict) -> dict[str, Any]:

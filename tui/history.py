@@ -56,8 +56,12 @@ _LOCK_PAUSE_S = 0.05
 #: SQLite result codes that mean the file itself is damaged.
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
+_SQLITE_FULL = 13
+#: SQLITE_IOERR_WRITE, _FSYNC, _TRUNCATE, _SHMSIZE: the disk did not take a write.
+_SQLITE_WRITE_FAILED = frozenset({778, 1034, 1546, 4874})
 
 T = TypeVar("T")
+_SQL_INT_MAX = 2**63 - 1
 
 
 class HistoryError(O1Error):
@@ -139,6 +143,19 @@ def _t(text: str | None) -> str | None:
 
 
 # --- opening -------------------------------------------------------------------------------
+
+
+def _describe(path: Path, err: sqlite3.Error) -> str:
+    """One line for a failed history operation; a full disk is said in words."""
+    code = getattr(err, "sqlite_errorcode", 0) or 0
+    if code & 0xFF == _SQLITE_FULL or "disk is full" in str(err).lower():
+        return f"history database {path}: disk full, nothing more can be saved (reading works)"
+    if code in _SQLITE_WRITE_FAILED:
+        return (
+            f"history database {path}: writing failed (disk full, or a file size limit); "
+            "nothing more can be saved (reading works)"
+        )
+    return f"history database {path}: {err}"
 
 
 def _is_busy(err: sqlite3.Error) -> bool:
@@ -254,6 +271,8 @@ class History:
         self.path = Path(path).expanduser()
         #: Where a damaged database found at open was moved to, for the UI to mention.
         self.recovered_from: Path | None = None
+        #: Problems found at open that do not stop reading (shown as warnings).
+        self.warnings: list[str] = []
         self._lock = threading.RLock()
         try:
             locations.ensure_private_dir(self.path.parent)
@@ -267,7 +286,12 @@ class History:
         except (_Corrupt, sqlite3.Error, OSError) as err:
             raise HistoryError(f"cannot open the history database {self.path}: {err}") from None
         self._closed = False
-        self.mark_interrupted()
+        try:
+            self.mark_interrupted()
+        except HistoryError as err:
+            # A full disk (or a read-only file) must not keep the history from being read:
+            # the chains stay "running" until a later open can write.
+            self.warnings.append(f"could not mark interrupted chains: {err}")
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike[str] | None = None) -> "History":
@@ -305,9 +329,9 @@ class History:
                     return self._attempt(fn, write)
                 except sqlite3.OperationalError as err:
                     if not (_is_busy(err) and attempt < _LOCK_RETRIES):
-                        raise HistoryError(f"history database {self.path}: {err}") from None
+                        raise HistoryError(_describe(self.path, err)) from None
                 except sqlite3.Error as err:
-                    raise HistoryError(f"history database {self.path}: {err}") from None
+                    raise HistoryError(_describe(self.path, err)) from None
             time.sleep(_LOCK_PAUSE_S * (attempt + 1))
         raise AssertionError("unreachable")
 
@@ -482,7 +506,11 @@ class History:
         self, search: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[ChainSummary]:
         """Chains newest first, optionally only those matching ``search`` (all its words)."""
-        limit, offset = max(int(limit), 0), max(int(offset), 0)
+        # SQLite integers stop at 2**63 - 1; a larger limit (or offset) means "all".
+        limit, offset = (
+            min(max(int(limit), 0), _SQL_INT_MAX),
+            min(max(int(offset), 0), _SQL_INT_MAX),
+        )
         query = fts_query(search) if search else None
         where, params = ("", []) if query is None else (_MATCH_WHERE, [query])
         sql = f"""

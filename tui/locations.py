@@ -9,11 +9,13 @@ from backends.locations import (
     CONFIG_DIR_ENV,
     DATA_DIR_ENV,
     LOG_DIR_ENV,
+    LocationError,
     config_dir,
     config_file,
     data_dir,
     ensure_private_dir,
     log_dir,
+    runtime_dir,
     user_themes_dir,
 )
 
@@ -22,10 +24,12 @@ __all__ = [
     "CONFIG_DIR_ENV",
     "DATA_DIR_ENV",
     "LOG_DIR_ENV",
+    "LocationError",
     "config_dir",
     "config_file",
     "data_dir",
     "ensure_private_dir",
     "log_dir",
+    "runtime_dir",
     "user_themes_dir",
 ]

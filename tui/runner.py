@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from typing import Any, Callable
 
 from backends.client import ChatClient
 from backends.errors import BackendError
+from backends.redact import redact_urls
 from tui.chain import (
     AnswerFinished,
     Chain,
@@ -44,7 +44,6 @@ from tui.lang import normalize_lang
 from tui.sanitize import clean_line
 from tui.strategies.base import Strategy, StrategyOptions
 
-log = logging.getLogger(__name__)
 
 CANCELLED_MESSAGE = "cancelled"
 
@@ -100,7 +99,7 @@ async def run_chain(
                     status = event.status
                 emit(event)
     except BackendError as err:
-        message = clean_line(str(err)) or type(err).__name__
+        message = clean_line(redact_urls(str(err))) or type(err).__name__
         _end(chain, Status.ERROR, started, history if saved else None, error=message)
         emit(ChainFailed(chain, message))
         return chain
@@ -109,7 +108,7 @@ async def run_chain(
         emit(ChainFailed(chain, CANCELLED_MESSAGE))
         raise
     except Exception as err:
-        message = clean_line(f"{type(err).__name__}: {err}")
+        message = clean_line(redact_urls(f"{type(err).__name__}: {err}"))
         _end(chain, Status.ERROR, started, history if saved else None, error=message)
         with contextlib.suppress(Exception):
             emit(ChainFailed(chain, message))
@@ -134,5 +133,6 @@ def _end(
         return
     try:
         history.finish_chain(chain)
-    except Exception:  # the chain's own failure is what the user must see
-        log.exception("could not save chain %s after it ended as %s", chain.id, status.value)
+    except Exception as err:  # noqa: BLE001 - the chain's own failure is what the user must see
+        # Said in the chain's one error line, never as a traceback on the terminal.
+        chain.error = f"{error}; and its end could not be saved: {clean_line(str(err), 300)}"

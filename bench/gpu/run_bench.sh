@@ -5,6 +5,7 @@
 #                                        # chains, decode overhead, g1 10x300, concurrency
 #   bash bench/gpu/run_bench.sh second   # g1 10x300 without prefix caching, cold start with
 #                                        # LMDeploy's defaults
+#   bash bench/gpu/run_bench.sh eval     # o1tui eval items per minute, concurrency 1 vs 16
 #
 # Needs: a CUDA GPU with torch + transformers; LMDeploy importable (WHEELS=DIR installs wheels from
 # DIR into /tmp/site first, for machines without network). Builds a random-weight model in
@@ -125,6 +126,14 @@ elif [ "$PHASE" = g1pair ]; then
   SERVE_PID=$ON_PID; stop_o1tui_server
   pkill -TERM -f "tui.cli serve .*--port $PORT_OFF" ; sleep 3
   ts "left running: $(pgrep -fc 'lmdeploy' || true) lmdeploy processes; GPU memory used: $(nvidia-smi --query-gpu=memory.used --format=csv,noheader)"
+elif [ "$PHASE" = eval ]; then
+  start_o1tui_server eval || exit 1
+  NAME=$(served_name)
+  ts "o1tui eval: items per minute at --concurrency 1 vs 16, answers of 256 tokens"
+  $PY "$B/eval_bench.py" --endpoint "$URL" --api-key "$KEY" --model "$NAME" --out "$OUT/eval" \
+      --limit 48 --tokens 256 --concurrency 1,16
+  cat "$OUT/eval/eval_bench.json"
+  stop_o1tui_server
 else
   # LMDeploy's timestamps (--log-level INFO) show where a start-up spends its time.
   export O1TUI_SERVER_ARGS="--log-level INFO"

@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 import signal
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backends.manager import ServerHandle
+    from tui.config import Settings
 
 
 #: How long an exit after SIGHUP/SIGTERM may take before the process ends without waiting.
@@ -22,19 +27,22 @@ def _exit_after(delay_s: float, code: int) -> None:
 
 
 def run_app(
-    settings: Any,
+    settings: Settings,
     *,
     data_dir: str | os.PathLike[str] | None = None,
-    server: Any | None = None,
+    server: ServerHandle | None = None,
     config_path: str | os.PathLike[str] | None = None,
+    model_named: bool = False,
 ) -> int:
     """Open the full-screen app; returns the exit status.
 
     ``settings``: a ``tui.config.Settings``. ``data_dir``: where the history lives (None: the
     default place). ``server``: a managed server handle to use (one with ``client(...)`` and
     ``stop()``); None: connect to ``settings.endpoint`` or start one. ``config_path``: the
-    config file the theme choice is saved to (None: the default file). A server the app
-    started itself is stopped on exit unless ``settings.keep_server``.
+    config file the theme choice is saved to (None: the default file). ``model_named``: the
+    user named the model, so an endpoint that does not serve it is an error. A server the app
+    started itself is stopped on exit unless ``settings.keep_server``, or left to its keeper
+    for ``settings.keep_alive`` (backends.keepalive).
     """
     from tui.app.app import O1App
     from tui.history import History
@@ -44,22 +52,22 @@ def run_app(
         settings,
         history=history,
         server=server,
+        model_named=model_named,
         config_path=Path(config_path) if config_path is not None else None,
     )
 
     def stop_server() -> None:
-        if getattr(settings, "keep_server", False):
+        if settings.keep_server:
             return
         if app.server_handle is not None and app.owns_server:
-            app.server_handle.stop()
+            app.server_handle.release()  # stops it, unless keep_alive keeps it warm
         # A server still loading is known only to the controller that is starting it.
-        controller = getattr(app, "controller", None)
-        if controller is not None and hasattr(controller, "shutdown"):
-            controller.shutdown()  # a no-op for a server o1tui did not start
+        if app.controller is not None:
+            app.controller.shutdown()  # a no-op for a server o1tui did not start
 
     closing = {"signal": 0, "timer": 0}
 
-    def on_termination(signum: int, frame: Any) -> None:
+    def on_termination(signum: int, frame: FrameType | None) -> None:
         # The SSH session closed (SIGHUP) or someone sent SIGTERM: the terminal may be gone,
         # so stop the server first, then unwind; the default action would orphan it.
         stop_server()

@@ -2,7 +2,8 @@
 
 Structure (after Harlequin): widgets in ``widgets/``, screens in ``screens/``, styles in
 ``app.tcss``, app-wide messages in ``messages.py``, every user-facing action in
-``actions.py``. Workers (a chain run, the server connection) do I/O and post messages; only
+``actions.py``; reaching the model in ``connection.py`` (the server screen's face for an
+endpoint in ``endpoint.py``), event batching in ``batcher.py``. Workers (a chain run, the server connection) do I/O and post messages; only
 handlers on this class touch widgets. State is kept per chain id, so several chains can run at
 once (self-consistency, compare); the screen shows one of them.
 """
@@ -17,24 +18,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from textual import on
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
-from textual.timer import Timer
 from textual.worker import Worker
 
 from backends.state import ServerState
 from tui.app import actions as registry
+from tui.app.batcher import EventBatcher
+from tui.app.connection import Connector, one_line
+from tui.app.endpoint import EndpointController
 from tui.app import toasts
 from tui.app.messages import (
     ChainDone,
     ChainEvent,
-    HistoryChanged,
     Notify,
     OpenChain,
     RerunChain,
@@ -46,24 +48,21 @@ from tui.app.palette import O1Commands
 from tui.app.screens.help import HelpScreen
 from tui.app.themes import load_themes, resolve_theme
 from tui.app.widgets.chain_view import ChainView
+from tui.app.widgets.history_panel import HistoryPanel
 from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
-from tui.chain import (
-    AnswerDelta,
-    Chain,
-    ChainFailed,
-    ChainFinished,
-    StepDelta,
-    validate_question,
-)
-from tui.clipboard import CopyTooLarge, copy_sequence, guess_capability
+from tui.chain import Chain, ChainFailed, ChainFinished, validate_question
+from tui.clipboard import CopyTooLarge, guess_capability, osc52, passthrough_copy
 from tui.export import write_markdown
+from tui.group_store import GroupedHistory
 from tui.sanitize import clean_line
 from tui.strategies import STRATEGY_NAMES, StrategyOptions, get_strategy
 
 if TYPE_CHECKING:
     from backends.client import ChatClient
-    from backends.manager import ManagedServer
+    from backends.manager import ManagedServer, ServerHandle
+    from tui.config import Settings
+    from tui.history import History
 
 log = logging.getLogger(__name__)
 
@@ -76,58 +75,6 @@ WELCOME = (
     "Ask a question below; Enter runs it.\n\n"
     "Each reasoning step appears as it starts, with its time and tokens.\n"
 )
-
-
-class EventBatcher:
-    """Turns a chain's event stream into at most one delta message a frame.
-
-    A fast server sends thousands of deltas a second; a Textual message and a Markdown
-    append for each would leave the screen seconds behind. Consecutive deltas of one step
-    (or of the answer) are merged and posted every ``interval`` seconds; any other event
-    first flushes what is pending, so the order of events is kept.
-    """
-
-    def __init__(self, post: Callable[[Any], object], interval: float = 0.05) -> None:
-        self._post = post
-        self._interval = interval
-        self._key: tuple[str, int] | None = None
-        self._texts: list[str] = []
-        self._title: str | None = None
-        self._handle: asyncio.TimerHandle | None = None
-
-    def __call__(self, event: Any) -> None:
-        if isinstance(event, StepDelta):
-            self._add(("step", event.index), event.text, event.title)
-        elif isinstance(event, AnswerDelta):
-            self._add(("answer", 0), event.text, None)
-        else:
-            self.flush()
-            self._post(event)
-
-    def _add(self, key: tuple[str, int], text: str, title: str | None) -> None:
-        if key != self._key:
-            self.flush()
-            self._key = key
-        self._texts.append(text)
-        if title is not None:
-            self._title = title
-        if self._handle is None:
-            self._handle = asyncio.get_running_loop().call_later(self._interval, self.flush)
-
-    def flush(self) -> None:
-        """Post what is pending now (one merged delta)."""
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
-        if self._key is None:
-            return
-        kind, index = self._key
-        text = "".join(self._texts)
-        if kind == "step":
-            self._post(StepDelta(index, text, self._title))
-        else:
-            self._post(AnswerDelta(text))
-        self._key, self._texts, self._title = None, [], None
 
 
 @dataclass
@@ -154,7 +101,9 @@ class ChainRun:
 
 class O1App(GroupRunsMixin, App[int]):
     """The full-screen app. ``client`` may be given (tests); otherwise it is made from
-    ``settings`` (``endpoint``) or from the managed ``server`` handle."""
+    ``settings`` (``endpoint``) or from the managed ``server`` handle. ``model_named``: the
+    user named ``settings.model`` (flag or environment), so an endpoint that does not serve
+    it is an error rather than a reason to use the model it does serve."""
 
     CSS_PATH = "app.tcss"
     TITLE = "o1tui"
@@ -166,11 +115,12 @@ class O1App(GroupRunsMixin, App[int]):
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         *,
-        history: Any | None = None,
-        server: Any | None = None,
-        client: Any | None = None,
+        history: History | None = None,
+        server: ServerHandle | None = None,
+        client: ChatClient | None = None,
+        model_named: bool = False,
         clock: Callable[[], float] = time.perf_counter,
         env: Mapping[str, str] = os.environ,
         config_path: Path | None = None,
@@ -186,6 +136,8 @@ class O1App(GroupRunsMixin, App[int]):
         self.env = env
         self.config_path = config_path
         self.connect_on_start = connect
+        self.model_named = model_named
+        self.connector = Connector(self)
         self.owns_server = False
         #: What the server screen drives (tui.app.screens.server.ServerController).
         self.controller: ManagedServer | None = None
@@ -194,15 +146,15 @@ class O1App(GroupRunsMixin, App[int]):
         self.server_state = ServerState.NONE
         self.server_detail = ""
         self.server_log: list[str] = []
-        self.model_name: str = getattr(settings, "model", "") or ""
+        self.model_name: str = settings.model
         #: The switcher's entries: the strategies, then the group modes (tui.app.group_runs).
         self.strategy_names = STRATEGY_NAMES + tuple(m.label for m in GROUP_MODES)
         self.strategy = settings.strategy if settings.strategy in self.strategy_names else "g1"
         self.last_copied: str | None = None
-        self._startup_warnings: list[str] = list(getattr(settings, "warnings", []) or [])
+        self._startup_warnings: list[str] = list(settings.warnings)
         self._theme_names: set[str] = set()
         self._load_themes(user_themes_dir)
-        usable, warnings = registry.check_keymap(getattr(settings, "keymap", {}) or {})
+        usable, warnings = registry.check_keymap(settings.keymap)
         self.keymap: dict[str, str] = usable
         self._startup_warnings += warnings
         self._ticker: Timer | None = None
@@ -219,7 +171,7 @@ class O1App(GroupRunsMixin, App[int]):
             self.register_theme(theme)
             self._theme_names.add(theme.name)
         self._startup_warnings += warnings
-        name, warning = resolve_theme(getattr(self.settings, "theme", None), self.available_themes)
+        name, warning = resolve_theme(self.settings.theme, self.available_themes)
         if warning:
             self._startup_warnings.append(warning)
         self.theme = name
@@ -233,32 +185,19 @@ class O1App(GroupRunsMixin, App[int]):
         header.strategy = self.strategy
         yield header
         with Horizontal(id="body"):
-            panel = self._history_panel()
-            if panel is not None:
-                yield panel
+            if self.history is not None:
+                # Groups are one entry each in the sidebar (their chains are listed inside them).
+                yield HistoryPanel(
+                    GroupedHistory(self.history),
+                    strategies=self.strategy_names,
+                    id="history",
+                    classes="-hidden",
+                )
             with Vertical(id="main"):
                 with Vertical(id="chains"):
                     yield Static(Content(WELCOME), classes="welcome")
                 yield QuestionInput(self.strategy)
         yield Footer()
-
-    def _history_panel(self) -> Widget | None:
-        if self.history is None:
-            return None
-        try:
-            from tui.app.widgets.history_panel import HistoryPanel
-        except ImportError as err:  # the sidebar is optional: the app still runs chains
-            log.warning("history sidebar unavailable: %s", err)
-            return None
-        from tui.group_store import GroupedHistory
-
-        # Groups are one entry each in the sidebar (their chains are listed inside them).
-        return HistoryPanel(
-            GroupedHistory(self.history),
-            strategies=self.strategy_names,
-            id="history",
-            classes="-hidden",
-        )
 
     def on_mount(self) -> None:
         self.set_keymap(self.keymap)
@@ -266,7 +205,7 @@ class O1App(GroupRunsMixin, App[int]):
         self.query_one(QuestionInput).focus()
         for warning in self._startup_warnings:
             self.notify(clean_line(warning, 300), severity="warning", markup=False, timeout=8)
-        recovered = getattr(self.history, "recovered_from", None)
+        recovered = self.history.recovered_from if self.history is not None else None
         if recovered:
             self.notify(
                 clean_line(
@@ -281,111 +220,15 @@ class O1App(GroupRunsMixin, App[int]):
         self._ticker = self.set_interval(TICK_S, self._tick, pause=True)
         if self.connect_on_start:
             # After the first frame: the OpenAI client's import costs a few hundred ms.
-            self.call_after_refresh(self._connect)
+            self.call_after_refresh(self.connector.start)
 
-    # --- the model server / endpoint -------------------------------------------------------
-
-    def _connect(self) -> None:
-        if self.client is not None:
-            self.post_message(
-                ServerStateChanged(
-                    ServerState.READY,
-                    model=self.model_name,
-                    address=_address(self.settings.endpoint),
-                )
-            )
-        else:
-            self.run_worker(
-                self._connect_worker(), name="connect", group="server", exit_on_error=False
-            )
-
-    async def _connect_worker(self) -> None:
-        settings = self.settings
-        if self.server_handle is not None:
-            await self._use_handle(self.server_handle)
-        elif settings.endpoint:
-            await self._use_endpoint(settings)
-        else:
-            await self._start_managed(settings)
-
-    async def _use_endpoint(self, settings: Any) -> None:
-        address = _address(settings.endpoint)
-        self.post_message(
-            ServerStateChanged(
-                ServerState.CONNECTING, "asking for models", model=self.model_name, address=address
-            )
-        )
-        module = await asyncio.to_thread(__import__, "backends.openai_client", fromlist=["x"])
-        client = module.OpenAIChatClient(
-            settings.endpoint,
-            settings.model,
-            settings.api_key,
-            timeout_s=settings.request_timeout_s,
-            stall_timeout_s=settings.stall_timeout_s,
-        )
-        try:
-            served = await client.list_models()
-        except Exception as err:  # noqa: BLE001 - every failure is shown, the app stays up
-            self.client = client  # a later chain may still work once the server is up
-            self.post_message(
-                ServerStateChanged(
-                    ServerState.ERROR, _one_line(err), model=self.model_name, address=address
-                )
-            )
-            return
-        if served and settings.model not in served:
-            # The configured default names a preset; the endpoint serves what it serves.
-            client.model = served[0]
-        self.client = client
-        self.post_message(
-            ServerStateChanged(ServerState.READY, model=client.model, address=address)
-        )
-
-    async def _start_managed(self, settings: Any) -> None:
-        try:
-            from backends.manager import ManagedServer
-        except ImportError:
-            self.post_message(
-                ServerStateChanged(
-                    ServerState.NONE, "no server: start o1tui with --endpoint URL --model NAME"
-                )
-            )
-            return
-        self.controller = ManagedServer(
-            settings,
-            on_change=lambda state: self._post_any_thread(
-                ServerStateChanged(state, "", model=getattr(self.controller, "display_model", None))
-            ),
-            on_line=lambda line: self._post_any_thread(ServerLog(clean_line(line, 300))),
-        )
-        await self.controller.start()
-
-    def _post_any_thread(self, message: Any) -> None:
-        """Post from the app's loop or from a worker thread (the manager calls from both)."""
-        try:
-            self.call_from_thread(self.post_message, message)
-        except RuntimeError:  # already on the app's thread
-            self.post_message(message)
-
-    async def _use_handle(self, handle: Any) -> None:
-        self.server_handle = handle
-        self.owns_server = bool(getattr(handle, "started", False))
-        self.client = handle.client(
-            timeout_s=self.settings.request_timeout_s, stall_timeout_s=self.settings.stall_timeout_s
-        )
-        url = getattr(handle, "url", None) or getattr(handle, "base_url", None)
-        notice = getattr(handle, "notice", None)
-        if notice:
-            self.notify(clean_line(notice, 300), severity="warning", markup=False, timeout=10)
-        self.post_message(
-            ServerStateChanged(ServerState.READY, model=self.client.model, address=_address(url))
-        )
+    # --- the model server / endpoint (connection.py connects; these handlers show it) -----
 
     async def on_server_state_changed(self, message: ServerStateChanged) -> None:
         controller = self.controller
         handle = controller.handle if controller is not None else None
         if message.state.serving and handle is not None and handle is not self.server_handle:
-            await self._use_handle(handle)  # (re)started from the server screen
+            self.connector.use_handle(handle)  # (re)started from the server screen
             return
         if message.state is ServerState.CRASHED and controller is not None and controller.error:
             message.detail = controller.error
@@ -415,8 +258,8 @@ class O1App(GroupRunsMixin, App[int]):
         self.server_log.append(message.line)
         del self.server_log[:-SERVER_LOG_LINES]
         # The header shows the start-up's stage, never the raw line (loader output is noise).
-        progress = getattr(self.controller, "progress", None)
-        self._header().progress = progress() if callable(progress) else None
+        controller = self.controller
+        self._header().progress = controller.progress() if controller is not None else None
 
     # --- chains --------------------------------------------------------------------------------
 
@@ -446,7 +289,7 @@ class O1App(GroupRunsMixin, App[int]):
         chain = Chain(
             question=question,
             strategy=strategy or self.strategy,
-            model=getattr(self.client, "model", self.model_name),
+            model=self.client.model,
             lang=lang,
         )
         view = ChainView(chain, live=True, now=self.clock())
@@ -481,7 +324,7 @@ class O1App(GroupRunsMixin, App[int]):
             raise
         except Exception as err:  # noqa: BLE001 - run_chain saved it and sent ChainFailed
             log.exception("chain %s failed", chain.id)
-            self.post_message(Notify(f"Chain failed: {_one_line(err)}", "error"))
+            self.post_message(Notify(f"Chain failed: {one_line(err)}", "error"))
         finally:
             self.post_message(ChainDone(chain.id))
 
@@ -500,7 +343,7 @@ class O1App(GroupRunsMixin, App[int]):
             run.group.member_event_of(run.chain.id, event)
         if isinstance(event, (ChainFinished, ChainFailed)):
             run.chain = event.chain
-            self._history_changed(run.chain.id)
+            self._history_changed()
 
     def on_chain_done(self, message: ChainDone) -> None:
         run = self.runs.get(message.chain_id)
@@ -510,15 +353,11 @@ class O1App(GroupRunsMixin, App[int]):
             # The worker ended without a final event (a bug upstream): stop the clocks anyway.
             run.view.live = False
         self._update_running()
-        self._history_changed(message.chain_id)
+        self._history_changed()
 
-    def _history_changed(self, chain_id: str | None) -> None:
-        for panel in self.query("#history"):
-            refresh = getattr(panel, "refresh_list", None)
-            if refresh is not None:
-                refresh()
-            else:
-                panel.post_message(HistoryChanged(chain_id))
+    def _history_changed(self) -> None:
+        for panel in self.query(HistoryPanel):
+            panel.refresh_list()
 
     def _update_running(self) -> None:
         running = sum(1 for r in self.runs.values() if r.running)
@@ -607,15 +446,7 @@ class O1App(GroupRunsMixin, App[int]):
     def on_open_chain(self, message: OpenChain) -> None:
         self.open_chain(message.chain_id)
 
-    def on_history_panel_open_chain(self, message: Any) -> None:
-        message.stop()
-        self.open_chain(message.chain_id)
-
     def on_rerun_chain(self, message: RerunChain) -> None:
-        self._rerun(message.question, message.strategy)
-
-    def on_history_panel_rerun(self, message: Any) -> None:
-        message.stop()
         self._rerun(message.question, message.strategy)
 
     def _rerun(self, question: str, strategy: str | None) -> None:
@@ -675,7 +506,7 @@ class O1App(GroupRunsMixin, App[int]):
         self._header().strategy = self.strategy
 
     def action_toggle_history(self) -> None:
-        panels = self.query("#history")
+        panels = self.query(HistoryPanel)
         if not panels:
             self.notify("No history here (it could not be opened).", severity="warning")
             return
@@ -684,8 +515,7 @@ class O1App(GroupRunsMixin, App[int]):
         panel.set_class(not hidden, "-hidden")
         self.query_one("#body").set_class(hidden, "-history-open")
         if hidden:
-            focus = getattr(panel, "focus_list", None)
-            (focus or panel.focus)()
+            panel.focus_list()
         else:
             self.query_one(QuestionInput).focus()
 
@@ -733,7 +563,7 @@ class O1App(GroupRunsMixin, App[int]):
             )
             return False
         try:
-            sequence = copy_sequence(text, self.env)
+            osc52(text)  # refuses what is too large for a terminal to take in one copy
         except CopyTooLarge as err:
             self.notify(
                 f"Cannot copy the {what}: {err}. {export_key} exports it instead.",
@@ -742,9 +572,7 @@ class O1App(GroupRunsMixin, App[int]):
                 timeout=8,
             )
             return False
-        self._clipboard = text  # Textual's own paste buffer (ctrl+v in inputs)
-        if self._driver is not None:
-            self._driver.write(sequence)
+        self.copy_to_clipboard(text)
         self.last_copied = text
         tail = "" if capability.supported else f" ({capability.reason}; {export_key} exports)"
         self.notify(
@@ -753,6 +581,14 @@ class O1App(GroupRunsMixin, App[int]):
             timeout=4 if capability.supported else 8,
         )
         return True
+
+    def copy_to_clipboard(self, text: str) -> None:
+        """Textual's copy (its paste buffer for ctrl+v, the plain OSC 52), and inside tmux the
+        same sequence in tmux's passthrough too (tui.clipboard.passthrough_copy)."""
+        super().copy_to_clipboard(text)
+        extra = passthrough_copy(text, self.env)
+        if extra and self._driver is not None:  # where Textual's own copy writes, too
+            self._driver.write(extra)
 
     def action_export_chain(self) -> Path | None:
         run = self.current_run()
@@ -818,60 +654,3 @@ class O1App(GroupRunsMixin, App[int]):
             self.notify(
                 clean_line(f"Theme not saved: {err}", 300), severity="warning", markup=False
             )
-
-
-class EndpointController:
-    """The server screen's view of a server o1tui does not manage (``--endpoint``, or a
-    handle given to the app): it shows where it is; start/stop are not ours to do."""
-
-    def __init__(self, app: O1App) -> None:
-        self.app = app
-
-    @property
-    def state(self) -> ServerState:
-        state = self.app.server_state
-        return ServerState.EXTERNAL if state is ServerState.READY else state
-
-    def info(self) -> dict[str, Any]:
-        app = self.app
-        url = app.settings.endpoint or getattr(app.server_handle, "url", None)
-        return {
-            "model": app.model_name,
-            "url": url,
-            "engine": "external endpoint",
-            "error": app.server_detail if app.server_state is ServerState.ERROR else None,
-        }
-
-    def log_lines(self) -> list[str]:
-        return list(self.app.server_log)
-
-    async def _not_ours(self) -> None:
-        self.app.notify(
-            "This server is not managed by o1tui (it was given with --endpoint).",
-            severity="warning",
-            markup=False,
-        )
-
-    async def start(self) -> None:
-        await self._not_ours()
-
-    async def stop(self) -> None:
-        await self._not_ours()
-
-    async def restart(self) -> None:
-        await self._not_ours()
-
-    async def switch_model(self, name: str) -> None:
-        await self._not_ours()
-
-
-def _address(url: str | None) -> str:
-    """``http://127.0.0.1:23333/v1`` -> ``127.0.0.1:23333``."""
-    if not url:
-        return ""
-    parts = urlsplit(url)
-    return parts.netloc.rsplit("@", 1)[-1] or url
-
-
-def _one_line(err: BaseException) -> str:
-    return clean_line(str(err), 300) or type(err).__name__

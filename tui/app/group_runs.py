@@ -86,7 +86,7 @@ class GroupRunsMixin:
             app.client,
             StrategyOptions(lang=lang, max_steps=app.settings.max_steps),
             history=app.history,
-            concurrency=getattr(app.server_handle, "concurrency", None),
+            concurrency=app.server_handle.concurrency if app.server_handle is not None else None,
             lang=lang,
         )
         view = GroupView(runner.result, live=True, now=app.clock())
@@ -132,7 +132,7 @@ class GroupRunsMixin:
             if view.result.group.id == message.group_id:
                 view.finish(message.result)
         app._update_running()
-        app._history_changed(None)
+        app._history_changed()
 
     def open_group(self, group_id: str) -> bool:
         """Show a group: its live view when it runs here, else the saved one. False when the

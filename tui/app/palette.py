@@ -4,21 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui.app.actions import ACTIONS, display_keys, keys_for
 
-if TYPE_CHECKING:
-    from tui.app.app import O1App
+
+class PaletteHost(Protocol):
+    """What the palette needs from the app (a Protocol, so this module need not import the
+    app, which imports this one)."""
+
+    keymap: Mapping[str, str]
+    strategy_names: Sequence[str]
+    strategy: str
+    theme: str
+
+    def o1_theme_names(self) -> set[str]: ...
+
+    def run_registry_action(self, action_id: str) -> Awaitable[None]: ...
+
+    def set_strategy(self, name: str) -> None: ...
+
+    def choose_theme(self, name: str) -> None: ...
 
 
 class O1Commands(Provider):
     """Actions from the registry (with their keys), ``Strategy: X`` and ``Theme: X``."""
 
-    def _app(self) -> "O1App":
-        return cast("O1App", self.app)
+    def _app(self) -> PaletteHost:
+        return cast(PaletteHost, self.app)
 
     def _commands(self) -> Iterator[tuple[str, Callable[[], object], str]]:
         app = self._app()

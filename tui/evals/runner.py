@@ -18,7 +18,6 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from backends.client import ChatClient
 from tui.chain import Chain, Status
@@ -266,8 +265,3 @@ def options_factory(base: StrategyOptions, lang_setting: str | None) -> OptionsF
         return base.with_lang(lang)
 
     return options_for
-
-
-def run_options(**extra: Any) -> dict[str, Any]:
-    """The options stored with a run: what a resume needs, never a secret."""
-    return {k: v for k, v in extra.items() if v is not None}

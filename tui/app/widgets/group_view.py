@@ -78,7 +78,7 @@ def tally_content(result: VoteResult | None, total: int, finished: int, width: i
             )
         )
         label_cells = min(ANSWER_CELLS, max(len(k) for k in result.votes) + 1)
-        bar_cells = max(4, width - label_cells - 10)
+        bar_cells = max(4, min(40, width - label_cells - 10))
         items = list(result.votes.items())
         shown, rest = items[:TALLY_ROWS], items[TALLY_ROWS:]
         if rest:
@@ -198,6 +198,8 @@ class GroupView(Vertical):
     GroupView .group-column.-done { border: round $success 60%; }
     GroupView .group-column.-error { border: round $error 60%; }
     GroupView .group-column ChainView .question { display: none; }
+    /* The column's border carries the status, time and tokens. */
+    GroupView .group-column ChainView > .chain-status { display: none; }
     """
 
     def __init__(self, result: GroupResult, *, live: bool, now: float = 0.0) -> None:
@@ -322,20 +324,30 @@ class GroupView(Vertical):
         view = self.views[index]
         if self.compare:
             if index < len(self._columns):
-                column = self._columns[index]
-                ended = view is not None and not view.live
-                facts = []
-                if ended or not self.live:
-                    answer = short_answer(chain)
-                    if answer:
-                        facts.append(answer)
-                    elif chain.status not in (Status.RUNNING, Status.DONE):
-                        facts.append(chain.status.value)
-                column.border_subtitle = " · ".join(facts) if facts else None
-                for s in Status:
-                    column.set_class(ended and chain.status == s, f"-{s.value}")
+                self._refresh_column(index, chain, view)
         elif index < len(self.rows):
             self.rows[index].show(chain, view, self.live)
+
+    def _refresh_column(self, index: int, chain: Chain, view: ChainView | None) -> None:
+        """A compare column's border: its answer (once ended), time and tokens."""
+        column = self._columns[index]
+        ended = view is None or not view.live
+        facts = []
+        if ended:
+            answer = short_answer(chain)
+            facts.append(answer or chain.status.value.replace("_", " "))
+        elapsed = chain.total_s if ended or view is None else view.elapsed_s
+        facts.append(format_seconds(elapsed))
+        tokens = (
+            chain.completion_tokens
+            if view is None
+            else sum(s.tokens or 0 for s in view.steps.values())
+        )
+        if tokens:
+            facts.append(f"{tokens} tok")
+        column.border_subtitle = " · ".join(facts)
+        for s in Status:
+            column.set_class(ended and chain.status == s, f"-{s.value}")
 
     def _update_status(self) -> None:
         chains = self.result.chains

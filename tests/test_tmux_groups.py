@@ -1,0 +1,84 @@
+"""The real ``o1tui`` in tmux runs a self-consistency vote against the stand-in server.
+
+Types a question, picks "g1 ×8 vote" with F5, watches the eight samples finish and the vote
+appear, quits, and finds the eight chains (one group) with ``o1tui history list``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.test_tmux import _o1tui, _wait, fake_server  # noqa: F401 - the fixture is used
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+QUESTION = "What is six times seven?"
+
+
+def test_vote_in_tmux_then_find_the_group_in_history(
+    tmp_path: Path,
+    fake_server: str,  # noqa: F811 - the fixture imported above
+) -> None:
+    data = tmp_path / "data"
+    socket = f"o1tui-group-{os.getpid()}"
+    env = {
+        **os.environ,
+        "O1TUI_CONFIG_DIR": str(tmp_path / "config"),
+        "O1TUI_LOG_DIR": str(tmp_path / "log"),
+        "TERM": "xterm-256color",
+    }
+    env.pop("TMUX", None)
+    app_cmd = (
+        f"{_o1tui()} --data-dir {data} --endpoint {fake_server} --model fake-model; "
+        f"echo O1TUI-EXITED-$?; sleep 30"
+    )
+
+    def tmux(*args: str, check: bool = True) -> str:
+        return subprocess.run(
+            ["tmux", "-L", socket, *args], env=env, check=check, capture_output=True, text=True
+        ).stdout
+
+    def pane() -> str:
+        return tmux("capture-pane", "-p", "-t", "o1")
+
+    tmux("new-session", "-d", "-s", "o1", "-x", "100", "-y", "30", app_cmd)
+    try:
+        _wait(lambda: "● ready" in pane(), 30, "the app to connect")
+        tmux("send-keys", "-t", "o1", "-l", QUESTION)
+        tmux("send-keys", "-t", "o1", "F5")
+        _wait(lambda: "g1 ×8 vote" in pane(), 10, "the list of group modes")
+        tmux("send-keys", "-t", "o1", "Enter")  # the first mode: g1 ×8 vote, run at once
+        _wait(lambda: re.search(r"#8 \S", pane()), 15, "eight sample rows")
+        screen = _wait(
+            lambda: (lambda s: s if "done · g1 ×8 vote" in s else None)(pane()),
+            60,
+            "the vote to finish",
+        )
+        assert re.search(r"Answer 42\s+8 of 8 votes", screen), screen
+        assert len(re.findall(r"✓ 42", screen)) == 8, screen
+        tmux("send-keys", "-t", "o1", "C-q")
+        _wait(lambda: "O1TUI-EXITED-0" in pane(), 20, "the app to quit with status 0")
+    finally:
+        tmux("kill-server", check=False)
+
+    listed = subprocess.run(
+        [_o1tui(), "history", "list", "--data-dir", str(data), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    chains = json.loads(listed)
+    assert len(chains) == 8 and {c["question"] for c in chains} == {QUESTION}
+    assert {c["status"] for c in chains} == {"done"} and {c["strategy"] for c in chains} == {"g1"}
+    assert len({c["group_id"] for c in chains}) == 1 and chains[0]["group_id"]
