@@ -3,6 +3,7 @@ compare views live, samples expanded by keyboard, cancelled together, reopened f
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
 from tests.helpers import wait_until
 from tui.app.app import O1App
 from tui.app.group_runs import GROUP_MODES
@@ -216,3 +217,45 @@ async def test_the_history_sidebar_lists_a_group_once_and_opens_it(make_app, his
             await pilot.press("enter")
             await wait_until(pilot, lambda: _group_view(app) is not None)
             assert _group_view(app).result.group.id == result.group.id
+
+
+async def test_expanding_a_running_sample_shows_its_steps_so_far(make_app, history) -> None:
+    from tui.app.group_runs import GroupMode
+    from tui.group import GroupKind
+
+    def responder(body: dict[str, Any]) -> Reply:
+        return dataclasses.replace(demo_responder(body), delay_s=0.03)
+
+    with FakeOpenAIServer(responder=responder) as server:
+        app = make_app(server)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await _ready(app, pilot)
+            app.start_group("Slow g1?", GroupMode("g", GroupKind.SELF_CONSISTENCY, ("g1",), 2))
+            view = _group_view(app)
+            chain = view.result.chains[0]
+            # wait for a finished step and the next one streaming
+            await wait_until(
+                pilot,
+                lambda: len(chain.steps) >= 1 and view.members[0].step_text,
+                timeout=20,
+            )
+            assert view.views[0] is None  # nothing drawn for a folded sample
+            await view.toggle_sample(0)
+            member = view.views[0]
+            assert member is not None and member.live
+            done_then = len(chain.steps)
+            assert len(member.steps) >= done_then + 1  # finished ones and the running one
+            # the running step shows all the text streamed so far, before expanding included
+            await wait_until(
+                pilot,
+                lambda: (
+                    view.members[0].step in member.steps
+                    and member.steps[view.members[0].step].text
+                    == "".join(view.members[0].step_text)
+                )
+                or not member.live,
+            )
+            await wait_until(pilot, lambda: not view.live, timeout=30)
+            assert not member.live and member.chain.status is Status.DONE
+            assert sorted(member.steps) == [s.index for s in chain.steps]
+            assert member.answer is not None and "42" in member.answer_text()

@@ -361,3 +361,26 @@ def test_resume_refuses_a_run_still_going_in_another_process(data_dir, server, c
     code, _, err = _eval(capsys, "--resume", "ffffffffffff", "--endpoint", server.url)
     assert code == 1 and "no eval run" in err
     assert not [h for h in server.hits if h[0] == "POST"]
+
+
+def test_eval_chains_stay_out_of_the_sidebar_list_but_not_the_history(
+    data_dir, set_file, server, capsys
+):
+    from tui.chain import Chain, Status
+    from tui.group_store import GroupedHistory
+
+    code, out, _ = _eval(
+        capsys, str(set_file), "--endpoint", server.url, "--strategies", "plain,plain@2",
+        "--limit", "2", "--json",
+    )  # fmt: skip
+    assert code == 0
+    with History.open(data_dir) as history:
+        mine = Chain(question="Q99: my own question", strategy="g1", model="fake-model")
+        mine.status = Status.DONE
+        history.start_chain(mine)
+        history.finish_chain(mine)
+        grouped = GroupedHistory(history)
+        assert [e.id for e in grouped.list()] == [mine.id] and grouped.count() == 1
+        assert [e.id for e in grouped.list("Q99")] == [mine.id]
+        assert grouped.list("Q0") == [] and grouped.count("Q0") == 0
+        assert history.count() == 1 + 2 + 2 * 2  # every chain is still in the history

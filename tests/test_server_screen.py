@@ -7,7 +7,8 @@ from textual.widgets import Log, Static
 
 from backends.gpu import GpuInfo
 from tui.app.screens.confirm import ChoiceScreen
-from tui.app.screens.server import ServerController, ServerScreen, format_uptime, new_log_lines
+from tui.app.screens.server import ServerController, ServerScreen, new_log_lines
+from tui.formatting import format_uptime
 
 
 class Controller:

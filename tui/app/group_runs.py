@@ -89,7 +89,7 @@ class GroupRunsMixin:
             concurrency=app.server_handle.concurrency if app.server_handle is not None else None,
             lang=lang,
         )
-        view = GroupView(runner.result, live=True, now=app.clock())
+        view = GroupView(runner.result, live=True, now=app.clock(), clock=app.clock)
         worker = app.run_worker(
             app._group_worker(runner),
             name=f"group-{runner.result.group.id}",
@@ -150,7 +150,7 @@ class GroupRunsMixin:
         result = load_group(app.history, group_id)
         if result is None or not result.chains:
             return False
-        app.show_group(GroupView(result, live=False), None)
+        app.show_group(GroupView(result, live=False, clock=app.clock), None)
         return True
 
     def action_group_mode(self) -> None:

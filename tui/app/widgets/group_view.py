@@ -7,15 +7,16 @@
   row per sample (status, current step or answer, time, tokens). Enter or Space on a row
   expands that sample's full steps below it; Up/Down (or j/k) move between rows.
 
-The view never runs anything: the app feeds each member's :class:`ChainView` with its events
-and calls :meth:`GroupView.member_event` after each, and :meth:`GroupView.finish` with the
-group's result. Times come from the member views (the app's clock ticks them). Every piece of
-model text is cleaned and shown as plain text.
+The view never runs anything: the app passes each member's events to :meth:`GroupView.apply`
+and the group's result to :meth:`GroupView.finish`; times come from the app's clock. Every piece
+of model text is cleaned and shown as plain text.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,7 +26,16 @@ from textual.message import Message
 from textual.widgets import Static
 
 from tui.answers import VoteResult, extract_answer, vote
-from tui.chain import Chain, ChainFailed, ChainFinished, Status, StepFinished, StepStarted
+from tui.chain import (
+    Chain,
+    ChainFailed,
+    ChainFinished,
+    ChainStarted,
+    Status,
+    StepDelta,
+    StepFinished,
+    StepStarted,
+)
 from tui.formatting import format_seconds
 from tui.group import GroupKind, GroupResult
 from tui.sanitize import clean_line
@@ -118,25 +128,9 @@ class SampleRow(Static, can_focus=True):
         self.total = total
         self.expanded = False
 
-    def show(self, chain: Chain, view: ChainView | None, live: bool) -> None:
-        """Redraw from the chain (and its live view's clock and step count)."""
-        status = Status.RUNNING if live and chain.status == Status.RUNNING else chain.status
-        if live and view is not None and not view.live and chain.status == Status.RUNNING:
-            status = view.chain.status
+    def show(self, status: Status, said: str, elapsed: float, tokens: int) -> None:
+        """Redraw: status mark, the step it is on or its answer, time, tokens."""
         mark = _MARKS.get(status, "?")
-        steps = len(view.steps) if view is not None else len(chain.steps)
-        if status == Status.RUNNING:
-            said = f"step {steps}" if steps else "waiting"
-        elif status in _ANSWERING:
-            said = short_answer(chain)
-        else:
-            said = status.value
-        elapsed = view.elapsed_s if view is not None and view.live else chain.total_s
-        tokens = (
-            sum(v.tokens or 0 for v in view.steps.values())
-            if view is not None
-            else chain.completion_tokens
-        )
         arrow = "▾" if self.expanded else "▸"
         number = f"#{self.index + 1}".rjust(len(str(self.total)) + 1)
         tok = f"{tokens} tok" if tokens else ""
@@ -170,8 +164,26 @@ def _mark_colour(status: Status) -> str:
     }.get(status, "warning")
 
 
+@dataclass
+class _Member:
+    """What the view follows of a member chain while it runs (its view may not exist)."""
+
+    started_at: float | None = None
+    step: int = 0
+    step_title: str = ""
+    #: The in-flight step's text so far: replayed into a view built mid-step.
+    step_text: list[str] = field(default_factory=list)
+    step_chunks: int = 0
+
+
 class GroupView(Vertical):
-    """A self-consistency or compare group (see the module docstring)."""
+    """A self-consistency or compare group (see the module docstring).
+
+    Events reach it through :meth:`apply` (the app's ChainEvent handler): it updates the
+    summary and passes them on to the member's :class:`ChainView` when one exists. A vote
+    view builds a sample's ChainView only when it is expanded (replaying the steps so far), so
+    eight or 32 samples stream into rows, not into as many Markdown documents.
+    """
 
     DEFAULT_CSS = """
     GroupView { height: 1fr; }
@@ -202,10 +214,18 @@ class GroupView(Vertical):
     GroupView .group-column ChainView > .chain-status { display: none; }
     """
 
-    def __init__(self, result: GroupResult, *, live: bool, now: float = 0.0) -> None:
+    def __init__(
+        self,
+        result: GroupResult,
+        *,
+        live: bool,
+        now: float = 0.0,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         super().__init__(classes=f"group-view -{result.kind.value}")
         self.result = result
         self.live = live
+        self.clock = clock
         self.compare = result.kind == GroupKind.COMPARE
         self._finished: list[int] = []
         self.elapsed_s = 0.0 if live else result.wall_s
@@ -213,9 +233,10 @@ class GroupView(Vertical):
         if not live:
             # Order of finishing is not stored: ties are shown as the saved vote decided.
             self._finished = list(range(len(result.chains)))
-        #: Each chain's view; for a saved self-consistency group built on first expand.
+        self.members = [_Member() for _ in result.chains]
+        #: Each chain's view: built up front for compare, on first expand for a vote.
         self.views: list[ChainView | None] = [
-            ChainView(chain, live=live, now=now) if live or self.compare else None
+            ChainView(chain, live=live, now=now) if self.compare else None
             for chain in result.chains
         ]
         self.rows: list[SampleRow] = []
@@ -240,19 +261,16 @@ class GroupView(Vertical):
         else:
             with VerticalScroll(classes="group-samples"):
                 yield self.tally
-                for index, view in enumerate(self.views):
-                    row = SampleRow(index, len(self.views))
+                for index in range(len(self.result.chains)):
+                    row = SampleRow(index, len(self.result.chains))
                     self.rows.append(row)
                     yield row
-                    if view is not None:
-                        view.display = False
-                        yield view
         yield self.status_line
 
     def on_mount(self) -> None:
         self.refresh_all()
         if self.live:
-            self.set_interval(0.2, self._tick_rows)
+            self.set_interval(0.2, self._tick)
 
     def _head_content(self) -> Content:
         meta = f"{group_label(self.result)} · {clean_line(self.result.group.model, 40)}"
@@ -260,10 +278,39 @@ class GroupView(Vertical):
             ("Q ", "bold"), clean_line(self.result.question, 500), ("  " + meta, "dim")
         )
 
-    # --- updates -------------------------------------------------------------------------------
+    # --- events --------------------------------------------------------------------------------
 
-    def member_event(self, index: int, event: Any) -> None:
-        """After the app applied ``event`` to member ``index``'s view: update the summary."""
+    def index_of(self, chain_id: str) -> int | None:
+        for index, chain in enumerate(self.result.chains):
+            if chain.id == chain_id:
+                return index
+        return None
+
+    async def apply(self, chain_id: str, event: Any, now: float) -> None:
+        """One event of the member ``chain_id`` (on the app's loop)."""
+        index = self.index_of(chain_id)
+        if index is None:
+            return
+        member = self.members[index]
+        if isinstance(event, StepDelta):  # the hot path first
+            if event.index != member.step:
+                member.step, member.step_text, member.step_chunks = event.index, [], 0
+            if event.title is not None:
+                member.step_title = event.title
+            member.step_text.append(event.text)
+            member.step_chunks += 1
+        elif isinstance(event, StepStarted):
+            if member.started_at is None:
+                member.started_at = now
+            member.step, member.step_title = event.index, event.title
+            member.step_text, member.step_chunks = [], 0
+        elif isinstance(event, StepFinished):
+            member.step_text, member.step_chunks = [], 0
+        elif isinstance(event, ChainStarted) and member.started_at is None:
+            member.started_at = now
+        view = self.views[index]
+        if view is not None:
+            await view.apply(event, now)
         if isinstance(event, (ChainFinished, ChainFailed)):
             self.result.chains[index] = event.chain
             if index not in self._finished:
@@ -272,13 +319,6 @@ class GroupView(Vertical):
         elif isinstance(event, (StepStarted, StepFinished)):
             self._refresh_member(index)
 
-    def member_event_of(self, chain_id: str, event: Any) -> None:
-        """:meth:`member_event` for the member with this chain id."""
-        for index, chain in enumerate(self.result.chains):
-            if chain.id == chain_id:
-                self.member_event(index, event)
-                return
-
     def finish(self, result: GroupResult) -> None:
         """The group ended: show its final vote, status and wall time."""
         self.result = result
@@ -286,12 +326,18 @@ class GroupView(Vertical):
         self.elapsed_s = result.wall_s
         self.refresh_all()
 
-    def _tick_rows(self) -> None:
+    def _tick(self) -> None:
         if not self.live:
             return
-        for index in range(len(self.result.chains)):
+        now = self.clock()
+        self.elapsed_s = max(0.0, now - self.started_at)
+        for index, view in enumerate(self.views):
+            if view is not None and view.live and not self.compare:
+                view.tick(now)  # an expanded sample (compare columns are ticked by the app)
             self._refresh_member(index)
         self._update_status()
+
+    # --- summary -------------------------------------------------------------------------------
 
     def refresh_all(self) -> None:
         for index in range(len(self.result.chains)):
@@ -319,47 +365,59 @@ class GroupView(Vertical):
             for i in self._finished
         )
 
-    def _refresh_member(self, index: int) -> None:
+    def _facts(self, index: int) -> tuple[Status, float, int]:
+        """A member's status, time and tokens as they stand."""
         chain = self.result.chains[index]
-        view = self.views[index]
+        member = self.members[index]
+        ended = index in self._finished or chain.status != Status.RUNNING
+        if ended:
+            status = chain.status
+        else:
+            status = Status.RUNNING if self.live else Status.CANCELLED
+        if ended or member.started_at is None:
+            elapsed = chain.total_s
+        else:
+            elapsed = max(0.0, self.clock() - member.started_at)
+        tokens = chain.completion_tokens + (0 if ended else member.step_chunks)
+        return status, elapsed, tokens
+
+    def _refresh_member(self, index: int) -> None:
         if self.compare:
             if index < len(self._columns):
-                self._refresh_column(index, chain, view)
-        elif index < len(self.rows):
-            self.rows[index].show(chain, view, self.live)
+                self._refresh_column(index)
+            return
+        if index >= len(self.rows):
+            return
+        status, elapsed, tokens = self._facts(index)
+        chain, member = self.result.chains[index], self.members[index]
+        if status == Status.RUNNING:
+            said = f"step {member.step}" if member.step else "waiting"
+        elif status in _ANSWERING:
+            said = short_answer(chain)
+        else:
+            said = status.value.replace("_", " ")
+        self.rows[index].show(status, said, elapsed, tokens)
 
-    def _refresh_column(self, index: int, chain: Chain, view: ChainView | None) -> None:
+    def _refresh_column(self, index: int) -> None:
         """A compare column's border: its answer (once ended), time and tokens."""
         column = self._columns[index]
-        ended = view is None or not view.live
+        chain = self.result.chains[index]
+        status, elapsed, tokens = self._facts(index)
         facts = []
-        if ended:
-            answer = short_answer(chain)
-            facts.append(answer or chain.status.value.replace("_", " "))
-        elapsed = chain.total_s if ended or view is None else view.elapsed_s
+        if status != Status.RUNNING:
+            facts.append(short_answer(chain) or status.value.replace("_", " "))
         facts.append(format_seconds(elapsed))
-        tokens = (
-            chain.completion_tokens
-            if view is None
-            else sum(s.tokens or 0 for s in view.steps.values())
-        )
         if tokens:
             facts.append(f"{tokens} tok")
         column.border_subtitle = " · ".join(facts)
         for s in Status:
-            column.set_class(ended and chain.status == s, f"-{s.value}")
+            column.set_class(status == s and s != Status.RUNNING, f"-{s.value}")
 
     def _update_status(self) -> None:
         chains = self.result.chains
-        live_views = [v for v in self.views if v is not None and v.live]
-        if self.live:
-            self.elapsed_s = max([v.elapsed_s for v in live_views] + [self.elapsed_s])
         status = Status.RUNNING if self.live else self.result.status
         word = "running" if self.live else status.value.replace("_", " ")
-        tokens = sum(
-            (sum(s.tokens or 0 for s in v.steps.values()) if v is not None else c.completion_tokens)
-            for c, v in zip(chains, self.views)
-        )
+        tokens = sum(self._facts(i)[2] for i in range(len(chains)))
         parts = [word, group_label(self.result), f"{len(self._finished)} of {len(chains)} finished"]
         parts.append(format_seconds(self.elapsed_s))
         if tokens:
@@ -378,16 +436,58 @@ class GroupView(Vertical):
         """Show or hide sample ``index``'s full steps under its row."""
         row = self.rows[index]
         view = self.views[index]
-        if view is None:  # a saved sample: built on first expand
-            view = ChainView(self.result.chains[index], live=False)
-            self.views[index] = view
-            await self.query_one(".group-samples").mount(view, after=row)
+        if view is None:
+            view = await self._build_view(index)
         else:
             view.display = not row.expanded
         row.expanded = not row.expanded
         self._refresh_member(index)
         if row.expanded:
             row.scroll_visible(animate=False)
+
+    async def _build_view(self, index: int) -> ChainView:
+        """The sample's view, mounted under its row: whole when it ended, else the steps so
+        far and the running step's text, then its events as they come."""
+        chain, member = self.result.chains[index], self.members[index]
+        running = self.live and index not in self._finished and chain.status == Status.RUNNING
+        start = member.started_at if member.started_at is not None else self.clock()
+        view = ChainView(chain, live=running, now=start)
+        await self.query_one(".group-samples").mount(view, after=self.rows[index])
+        if running:
+            await self._catch_up(view, index)
+            if index in self._finished:  # it ended while being drawn
+                end = self.result.chains[index]
+                event = ChainFinished(end) if end.status in _ANSWERING else None
+                await view.apply(event or ChainFailed(end, end.error or ""), self.clock())
+        # Taken over only now, with nothing awaited since the last catch-up: every later event
+        # goes to the view, none is drawn twice.
+        self.views[index] = view
+        return view
+
+    async def _catch_up(self, view: ChainView, index: int) -> None:
+        """Replay into ``view`` what member ``index`` did so far (finished steps, then the
+        running step's text), again until nothing new arrived meanwhile."""
+        chain, member = self.result.chains[index], self.members[index]
+        shown_step, shown_chars = 0, 0
+        while True:
+            now = self.clock()
+            finished = [s for s in list(chain.steps) if s.index not in view.steps]
+            if finished:
+                for step in finished:
+                    await view.apply(StepStarted(step.index, step.title), now)
+                    await view.apply(StepFinished(step), now)
+                continue
+            if member.step and member.step != shown_step and member.step not in view.steps:
+                await view.apply(StepStarted(member.step, member.step_title), now)
+                shown_step, shown_chars = member.step, 0
+                continue
+            text = "".join(member.step_text) if member.step == shown_step else ""
+            if len(text) > shown_chars:
+                await view.apply(StepDelta(shown_step, text[shown_chars:]), now)
+                shown_chars = len(text)
+                continue
+            view.tick(now)
+            return
 
     def focus_first_sample(self) -> None:
         if self.rows:
