@@ -141,7 +141,7 @@ class StepView(Collapsible):
         if quick and isinstance(title_line, CollapsibleTitle):
             old = title_line.label
             if isinstance(old, Content) and old.cell_length == content.cell_length:
-                self.set_reactive(Collapsible.title, content)  # type: ignore[arg-type]
+                self.set_reactive(Collapsible.title, content)  # type: ignore[arg-type,misc]
                 title_line.set_reactive(CollapsibleTitle.label, content)
                 symbol = (
                     title_line.collapsed_symbol if self.collapsed else title_line.expanded_symbol
