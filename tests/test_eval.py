@@ -10,13 +10,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.helpers import poll_until
 from tui.cli import main
 from tui.evals.progress import ProgressBar
 from tui.evals.runner import Progress
@@ -202,14 +202,6 @@ def _answered(db: Path) -> int:
         return 0
 
 
-def _wait(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_run_keeps_finished_items_and_resumes(data_dir, set_file, capsys, sig):
     with FakeOpenAIServer(responder=lambda body: scripted(body, delay_s=0.02)) as srv:
@@ -224,7 +216,7 @@ def test_interrupted_run_keeps_finished_items_and_resumes(data_dir, set_file, ca
         )
         db = data_dir / "history.db"
         try:
-            _wait(lambda: _answered(db) >= 4)
+            poll_until(lambda: _answered(db) >= 4, 30, "four answered items")
             proc.send_signal(sig)
             _, err = proc.communicate(timeout=30)
         finally:

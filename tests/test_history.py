@@ -48,18 +48,6 @@ def make_step(i: int, title: str | None = None, content: str | None = None) -> S
     )
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "data" / DB_NAME
-
-
-@pytest.fixture
-def history(db_path: Path):
-    h = History(db_path)
-    yield h
-    h.close()
-
-
 def raw(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path)
 

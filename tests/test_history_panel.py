@@ -196,7 +196,9 @@ async def test_search_narrows_and_escape_clears(history: History) -> None:
         # Clearing the box from code must not reload later (after the typing pause) and
         # throw away where the user went meanwhile.
         await pilot.press("j", "j")
-        await pilot.pause(0.3)
+        panel = app.query_one(HistoryPanel)
+        # No search pending and no reload running: nothing can move the selection any more.
+        await wait_until(pilot, lambda: panel._search_timer is None and not len(app.workers))
         assert lst.selected_offset == 2
 
 

@@ -27,7 +27,6 @@ class Status(str, Enum):
 
 
 #: Statuses after which a chain never changes again.
-FINAL_STATUSES = frozenset({Status.DONE, Status.CANCELLED, Status.ERROR, Status.STEP_LIMIT})
 
 
 def new_chain_id() -> str:
@@ -96,7 +95,8 @@ class Chain:
         return sum(s.completion_tokens or 0 for s in self.steps)
 
     def to_dict(self) -> dict[str, Any]:
-        """The stable ``--json`` document (DESIGN.md) plus a few extra fields."""
+        """The stable ``--json`` document (its fields are listed in docs/user-guide.md) plus a few
+        extra fields."""
         return {
             "id": self.id,
             "question": self.question,

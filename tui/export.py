@@ -98,7 +98,7 @@ def _cleaned(value: Any) -> Any:
 
 
 def to_dict(chain: Chain) -> dict[str, Any]:
-    """The ``--json`` document of DESIGN.md, with every step's ``index`` and control
+    """The ``--json`` document (docs/user-guide.md), with every step's ``index`` and control
     characters stripped from the text (otherwise as stored)."""
     return _cleaned(chain.to_dict())
 
