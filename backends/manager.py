@@ -17,7 +17,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from types import FrameType
+from typing import Any, Callable, Protocol, TextIO
 
 from backends.client import ChatClient
 from backends import keepalive
@@ -161,12 +162,65 @@ class ServerHandle:
             self.process.stop(grace_s)
 
 
-def _get(settings: Any, name: str, default: Any = None) -> Any:
+class ServerSettings(Protocol):
+    """The settings a server is started from: :class:`tui.config.Settings` is one (a
+    Protocol, because ``backends/`` does not import ``tui/``). Read through :func:`_get`, so a
+    field left at None takes the default here."""
+
+    @property
+    def engine(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    @property
+    def api_key(self) -> str | None: ...
+
+    @property
+    def backend(self) -> str | None: ...
+
+    @property
+    def tp(self) -> int: ...
+
+    @property
+    def session_len(self) -> int | None: ...
+
+    @property
+    def cache_max_entry_count(self) -> float | None: ...
+
+    @property
+    def max_batch_size(self) -> int | None: ...
+
+    @property
+    def enable_prefix_caching(self) -> bool: ...
+
+    @property
+    def lmdeploy_in_process(self) -> bool: ...
+
+    @property
+    def lmdeploy_env_check(self) -> bool: ...
+
+    @property
+    def keep_alive(self) -> str: ...
+
+    @property
+    def server_args(self) -> list[str]: ...
+
+
+def _get(settings: ServerSettings | None, name: str, default: Any = None) -> Any:
     value = getattr(settings, name, default) if settings is not None else default
     return default if value is None else value
 
 
-def server_options(settings: Any, port: int, host: str = LOOPBACK) -> ServerOptions:
+def server_options(
+    settings: ServerSettings | None, port: int, host: str = LOOPBACK
+) -> ServerOptions:
     """:class:`ServerOptions` from a Settings-like object (missing fields take defaults)."""
     extra = _get(settings, "server_args", ())
     if isinstance(extra, str):
@@ -234,7 +288,7 @@ def _wait_for_other(
 
 
 def start_backend(
-    settings: Any = None,
+    settings: ServerSettings | None = None,
     *,
     engine: str | None = None,
     model: str | None = None,
@@ -399,7 +453,7 @@ def _poll_reporter(
 
 
 def ensure_server(
-    settings: Any, *, progress: Callable[[str], None] | None = None, **kwargs: Any
+    settings: ServerSettings, *, progress: Callable[[str], None] | None = None, **kwargs: Any
 ) -> ServerHandle:
     """:func:`start_backend` with one ``progress(line)`` callback for log lines, waits and warnings.
 
@@ -418,7 +472,10 @@ def ensure_server(
 
 
 def serve_forever(
-    settings: Any, *, progress: Callable[[str], None] | None = None, out: TextIO | None = None
+    settings: ServerSettings,
+    *,
+    progress: Callable[[str], None] | None = None,
+    out: TextIO | None = None,
 ) -> int:
     """``o1tui serve``: start (or find) the server, print its URL, run until Ctrl+C or it exits.
 
@@ -466,7 +523,7 @@ def serve_forever(
 _interrupted = False
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     # Only the first signal interrupts: the ones after it (a second Ctrl+C, the SIGHUP that
     # follows a SIGTERM) would otherwise break into the clean-up the first one started.
     global _interrupted
@@ -498,7 +555,7 @@ class ManagedServer:
 
     def __init__(
         self,
-        settings: Any,
+        settings: ServerSettings,
         *,
         on_change: Callable[[ServerState], None] | None = None,
         on_line: Callable[[str], None] | None = None,
@@ -576,16 +633,15 @@ class ManagedServer:
 
     async def start(self) -> None:
         import asyncio
-        from dataclasses import replace as dc_replace
 
         if self.handle is not None and self.handle.running and self._state is ServerState.READY:
             return
         self.error = None
         self._set(ServerState.STARTING)
         settings = self.settings
-        if self.model_name and dataclasses_has(settings, "model"):
-            settings = dc_replace(settings, model=self.model_name)
         kwargs = dict(self.start_kwargs)
+        if self.model_name:  # switched from the server screen, or the configured one
+            kwargs["model"] = self.model_name
         timeout_s = kwargs.pop("ready_timeout_s", None)
         on_poll = _poll_reporter(self.on_line) if self.on_line is not None else None
 
@@ -637,16 +693,6 @@ class ManagedServer:
         await self.stop()
         self.model_name = name
         await self.start()
-
-
-def dataclasses_has(obj: Any, name: str) -> bool:
-    import dataclasses
-
-    return (
-        dataclasses.is_dataclass(obj)
-        and not isinstance(obj, type)
-        and name in {f.name for f in dataclasses.fields(obj)}
-    )
 
 
 __all__ = [
