@@ -274,7 +274,8 @@ class ChainView(Vertical):
         tokens = sum(v.tokens or 0 for v in self.steps.values())
         if tokens:
             parts.append(f"{tokens} tok")
-        self.status_line.update(Content(" · ".join(parts)))
+        # One line, always: no layout pass (it runs after every streamed delta).
+        self.status_line.update(Content(" · ".join(parts)), layout=False)
         for status in Status:
             self.status_line.set_class(word == _STATUS_WORDS[status], f"-{status.value}")
 
