@@ -104,10 +104,6 @@ class LaunchSpec:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
-    @property
-    def root_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
     def redact(self, text: str) -> str:
         """``text`` with the API key replaced by ``***``."""
         if self.api_key and self.api_key in text:

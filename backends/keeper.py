@@ -127,6 +127,7 @@ def main() -> int:
             last_active = now
         elif now - last_active >= idle_s:
             break
+    hung = False
     if code is None:  # stop the server: idle, or our group was told to stop
         try:
             os.killpg(os.getpgrp(), signal.SIGTERM)  # our own handler only sets the flag
@@ -135,9 +136,9 @@ def main() -> int:
         try:
             code = child.wait(GRACE_S)
         except subprocess.TimeoutExpired:
-            code = -9
+            hung = True
     _remove(state)
-    if code == -9:
+    if hung:
         os.killpg(os.getpgrp(), signal.SIGKILL)  # the rest of the group, and us
     return 0 if code is None or code < 0 else code
 

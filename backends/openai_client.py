@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator
 
 from backends.client import ChatChunk, Usage
@@ -38,6 +39,10 @@ __all__ = ["OpenAIChatClient"]
 
 #: Servers without auth ignore the key, but the openai package insists on one.
 _PLACEHOLDER_KEY = "none"
+#: The most text (answer and reasoning) kept from one reply: far above any step a 7-8B model
+#: writes within its token limits (~16 000 characters for 4 096 tokens), low enough that a
+#: runaway server cannot take the memory. A reply is cut there and ends as ``length``.
+MAX_REPLY_CHARS = 400_000
 #: Longest piece of a server's message put into a one-line error.
 _MESSAGE_LIMIT = 300
 
@@ -105,6 +110,7 @@ class OpenAIChatClient:
         stall_timeout_s: float = 120.0,
         retries: int = 2,
         retry_backoff_s: float = 0.5,
+        max_chars: int = MAX_REPLY_CHARS,
     ) -> None:
         import openai
 
@@ -118,6 +124,7 @@ class OpenAIChatClient:
         self.stall_timeout_s = stall_timeout_s
         self.retries = max(0, retries)
         self.retry_backoff_s = retry_backoff_s
+        self.max_chars = max_chars
         self._client = openai.AsyncOpenAI(
             base_url=url,
             api_key=api_key or _PLACEHOLDER_KEY,
@@ -207,10 +214,17 @@ class OpenAIChatClient:
         chunks = stream.__aiter__()
         finish_reason: str | None = None
         got_text = False
+        received = 0
+        # Only progress (text, a finish, usage) counts against the stall timeout: a server
+        # that keeps sending empty deltas is as stuck as one that sends nothing.
+        last_progress = time.monotonic()
         try:
             while True:
+                left = self.stall_timeout_s - (time.monotonic() - last_progress)
                 try:
-                    raw = await within(chunks.__anext__(), self.stall_timeout_s)
+                    if left <= 0:
+                        raise asyncio.TimeoutError
+                    raw = await within(chunks.__anext__(), left)
                 except StopAsyncIteration:
                     break
                 except asyncio.TimeoutError:
@@ -237,6 +251,13 @@ class OpenAIChatClient:
                     ) from err
                 if chunk is None:
                     continue
+                last_progress = time.monotonic()
+                received += len(chunk.content) + len(chunk.reasoning)
+                if received > self.max_chars:
+                    # A runaway reply: end it here as if the model hit its token limit, so one
+                    # answer cannot take the machine's memory (docs/decisions.md).
+                    yield self._cut(chunk, received - self.max_chars)
+                    return
                 got_text = got_text or bool(chunk.content or chunk.reasoning)
                 if chunk.finish_reason:
                     finish_reason = chunk.finish_reason
@@ -253,6 +274,15 @@ class OpenAIChatClient:
                 f"the stream from {self.base_url} ended before the model finished "
                 "(no finish_reason)"
             )
+
+    @staticmethod
+    def _cut(chunk: ChatChunk, excess: int) -> ChatChunk:
+        """``chunk`` without its last ``excess`` characters, ending the reply (``length``)."""
+        content, reasoning = chunk.content, chunk.reasoning
+        cut = min(excess, len(content))
+        content = content[: len(content) - cut]
+        reasoning = reasoning[: max(0, len(reasoning) - (excess - cut))]
+        return ChatChunk(content=content, reasoning=reasoning, finish_reason="length", usage=None)
 
     @staticmethod
     def _convert(raw: Any) -> ChatChunk | None:

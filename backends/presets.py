@@ -16,7 +16,7 @@ import importlib.util
 import json
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from backends.errors import BackendError
@@ -382,8 +382,3 @@ def resolve(name: str, *, models_base: str | os.PathLike[str] | None = None) -> 
     raise UnknownModel(
         f"unknown model {source!r}: give a preset ({names}), a ModelScope id or a local path"
     )
-
-
-def with_served_name(ref: ModelRef, served_name: str) -> ModelRef:
-    """``ref`` served under another name (a user's ``--model-name`` choice)."""
-    return replace(ref, served_name=served_name)

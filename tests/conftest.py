@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from tui.history import DB_NAME, History
+
+if TYPE_CHECKING:
+    from tests.fakes.openai_server import FakeOpenAIServer
+    from tui.app.app import O1App
 
 
 @pytest.fixture()
@@ -22,3 +30,48 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _private_runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Kept-warm server records (keep_alive) go to a per-test folder, never the user's."""
     monkeypatch.setenv("O1TUI_RUNTIME_DIR", str(tmp_path / "run"))
+
+
+@pytest.fixture()
+def db_path(tmp_path: Path) -> Path:
+    """Where the test's history database lives (as in a data dir)."""
+    return tmp_path / "data" / DB_NAME
+
+
+@pytest.fixture()
+def history(db_path: Path) -> Iterator[History]:
+    """A fresh history store for one test, closed after it."""
+    with History(db_path) as h:
+        yield h
+
+
+@pytest.fixture()
+def make_app(tmp_path: Path, history: History) -> Callable[..., O1App]:
+    """Build the app on the test's history: connected to the stand-in ``server`` (None: not
+    connected), with its own config file and an empty user themes folder."""
+
+    def make(
+        server: FakeOpenAIServer | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        model_named: bool = False,
+        **settings_kw: Any,
+    ) -> O1App:
+        from tui.app.app import O1App  # Textual only for the tests that build the app
+        from tui.config import Settings
+
+        settings_kw.setdefault("model", "fake-model")
+        settings = Settings(endpoint=server.url if server else None, **settings_kw)
+        themes = tmp_path / "themes"
+        themes.mkdir(exist_ok=True)
+        return O1App(
+            settings,
+            history=history,
+            env=env if env is not None else {"TERM": "xterm-kitty"},
+            config_path=tmp_path / "config.toml",
+            user_themes_dir=themes,
+            connect=server is not None,
+            model_named=model_named,
+        )
+
+    return make

@@ -20,6 +20,19 @@ async def wait_until(
         await pilot.pause(interval)
 
 
+def poll_until(
+    predicate: Callable[[], Any], timeout: float = 10.0, what: str = "", interval: float = 0.02
+) -> Any:
+    """Outside an app (processes, threads, tmux): poll until ``predicate()`` is truthy and
+    return its value; fail with a clear message on timeout."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(interval)
+    return value
+
+
 def server_pgid(port: int) -> int | None:
     """The process group of the model server listening (by its command line) on ``port``."""
     import os

@@ -49,11 +49,10 @@ def chat(
 def eventually(predicate, timeout_s: float = 5.0) -> bool:
     """Poll ``predicate`` until true: server output reaches us through a reader thread, which may
     lag the port opening by a moment."""
-    import time
+    from tests.helpers import poll_until
 
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
+    try:
+        poll_until(predicate, timeout_s)
+    except AssertionError:
+        return False
     return True

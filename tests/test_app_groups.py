@@ -6,10 +6,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
-from pathlib import Path
 from typing import Any
 
-import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
 from tests.helpers import wait_until
@@ -19,32 +17,7 @@ from tui.app.widgets.chain_view import ChainView
 from tui.app.widgets.group_view import GroupView, SampleRow
 from tui.app.widgets.question_input import QuestionInput
 from tui.chain import Status
-from tui.config import Settings
 from tui.group_store import list_groups, load_group
-from tui.history import History
-
-
-@pytest.fixture
-def history(tmp_path: Path):
-    with History(tmp_path / "history.sqlite3") as h:
-        yield h
-
-
-@pytest.fixture
-def make_app(tmp_path: Path, history: History):
-    def make(server: FakeOpenAIServer, **settings_kw: Any) -> O1App:
-        settings = Settings(endpoint=server.url, model="fake-model", **settings_kw)
-        themes = tmp_path / "themes"
-        themes.mkdir(exist_ok=True)
-        return O1App(
-            settings,
-            history=history,
-            env={"TERM": "xterm-kitty"},
-            config_path=tmp_path / "config.toml",
-            user_themes_dir=themes,
-        )
-
-    return make
 
 
 def answers_in_turn(*answers: str, delay_s: float = 0.0):

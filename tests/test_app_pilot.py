@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 
@@ -25,34 +24,6 @@ KITTY = {"TERM": "xterm-kitty"}
 def slow(delay_s: float):
     """The demo model, streaming ``delay_s`` per 4-character chunk."""
     return lambda body: dataclasses.replace(demo_responder(body), delay_s=delay_s)
-
-
-@pytest.fixture
-def history(tmp_path: Path):
-    with History(tmp_path / "history.sqlite3") as h:
-        yield h
-
-
-@pytest.fixture
-def make_app(tmp_path: Path, history: History):
-    def make(
-        server: FakeOpenAIServer | None, *, env=KITTY, model_named=False, **settings_kw
-    ) -> O1App:
-        settings_kw.setdefault("model", "fake-model")
-        settings = Settings(endpoint=server.url if server else None, **settings_kw)
-        themes = tmp_path / "themes"
-        themes.mkdir(exist_ok=True)
-        return O1App(
-            settings,
-            history=history,
-            env=env,
-            config_path=tmp_path / "config.toml",
-            user_themes_dir=themes,
-            connect=server is not None,
-            model_named=model_named,
-        )
-
-    return make
 
 
 async def _ready(app: O1App, pilot) -> None:
@@ -470,3 +441,32 @@ async def test_an_unnamed_model_becomes_what_the_endpoint_serves(make_app) -> No
             await _ready(app, pilot)
             assert app.client is not None and app.client.model == "served-a"
             assert app.query_one(StatusHeader).model == "served-a"
+
+
+async def test_a_folded_saved_step_builds_its_text_when_unfolded(make_app, history) -> None:
+    """Saved chains of many steps open folded; unfolding one draws its Markdown then."""
+    from textual.widgets import Markdown
+
+    chain = Chain(question="Long one", strategy="g1", model="m", status=Status.DONE)
+    chain.steps = [
+        Step(index=i, title=f"Step {i}", content=f"content of step {i}", elapsed_s=0.5)
+        for i in range(1, 11)
+    ]
+    history.start_chain(chain)
+    for step in chain.steps:
+        history.add_step(chain.id, step)
+    history.finish_chain(chain)
+    app = make_app(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_chain(chain.id)
+        await wait_until(pilot, lambda: app.current_view() is not None)
+        await wait_until(pilot, lambda: len(app.current_view().step_views()) == 10)
+        steps = app.current_view().step_views()
+        assert all(s.collapsed for s in steps) and not steps[2].query(Markdown)
+        steps[2].collapsed = False
+
+        def drawn() -> bool:
+            bodies = steps[2].query(Markdown)
+            return bool(bodies) and "content of step 3" in bodies.first().source
+
+        await wait_until(pilot, drawn)

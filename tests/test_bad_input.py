@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -231,3 +232,78 @@ def test_redact_url_keeps_the_rest():
     assert redact_url("http://127.0.0.1:8000/v1") == "http://127.0.0.1:8000/v1"
     assert redact_url("https://u:p@h/v1?api_key=k&x=1") == "https://***@h/v1?api_key=***&x=1"
     assert redact_urls("at http://u:p@h:1/v1 failed") == "at http://***@h:1/v1 failed"
+
+
+def test_deleting_a_running_chain_is_refused_until_it_ends(data_dir):
+    """`history delete` from another shell while `ask` runs the chain: refused in one line
+    (deleted, the chain would come back with its next step); once it ended, deleted."""
+    from tests.fakes.openai_server import Reply
+
+    with FakeOpenAIServer([Reply(content="slow answer " * 30, chunk_chars=4, delay_s=0.05)]) as srv:
+        ask = subprocess.Popen(
+            [sys.executable, "-m", "tui.cli", "ask", "q", "--endpoint", srv.url]
+            + ["--model", "fake-model", "--strategy", "plain"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            cwd=REPO,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            with History.open(data_dir) as history:
+                rows = history.list()
+            if rows:
+                break
+            assert time.monotonic() < deadline and ask.poll() is None
+            time.sleep(0.05)
+        refused = run("history", "delete", rows[0].id)
+        ask.communicate(timeout=60)
+    one_line(refused, 1, "still running", "stop it first")
+    assert run("history", "delete", rows[0].id).returncode == 0
+    with History.open(data_dir) as history:
+        assert history.list() == []
+
+
+def test_exports_are_never_more_open_than_the_history(data_dir, chain_id, tmp_path):
+    """The history's file is 0600: an export of its text is no wider, whatever the umask."""
+    import stat
+
+    target = tmp_path / "out.md"
+    target.write_text("old")
+    target.chmod(0o644)
+    old = os.umask(0o022)
+    try:
+        assert run("history", "export", chain_id, "-o", str(target)).returncode == 0
+        assert run("history", "export", chain_id, "-o", str(tmp_path / "new.md")).returncode == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((data_dir / "history.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "new.md").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("key", ["stall_timeout_s", "request_timeout_s"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_numbers_in_the_config_name_the_key(data_dir, tmp_path, key, value):
+    config = tmp_path / "c.toml"
+    config.write_text(f"{key} = {value}\n")
+    ask = ["ask", "q", "--endpoint", "http://127.0.0.1:9/v1"]
+    line = one_line(run(*ask, "--config", str(config)), 1, key, "finite")
+    assert str(config) in line
+    env_line = one_line(run(*ask, env={f"O1TUI_{key.upper()}": value}), 1, key)
+    assert "finite" in env_line or "greater than 0" in env_line
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_untouched(data_dir):
+    import sqlite3
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    db = data_dir / "history.db"
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE invoices (n INTEGER)")
+    conn.execute("INSERT INTO invoices VALUES (1)")
+    conn.commit()
+    conn.close()
+    before = db.read_bytes()
+    one_line(run("history", "list"), 1, "not an o1tui history", "invoices")
+    assert db.read_bytes() == before

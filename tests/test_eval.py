@@ -10,13 +10,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.helpers import poll_until
 from tui.cli import main
 from tui.evals.progress import ProgressBar
 from tui.evals.runner import Progress
@@ -202,14 +202,6 @@ def _answered(db: Path) -> int:
         return 0
 
 
-def _wait(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_run_keeps_finished_items_and_resumes(data_dir, set_file, capsys, sig):
     with FakeOpenAIServer(responder=lambda body: scripted(body, delay_s=0.02)) as srv:
@@ -224,7 +216,7 @@ def test_interrupted_run_keeps_finished_items_and_resumes(data_dir, set_file, ca
         )
         db = data_dir / "history.db"
         try:
-            _wait(lambda: _answered(db) >= 4)
+            poll_until(lambda: _answered(db) >= 4, 30, "four answered items")
             proc.send_signal(sig)
             _, err = proc.communicate(timeout=30)
         finally:
@@ -361,3 +353,26 @@ def test_resume_refuses_a_run_still_going_in_another_process(data_dir, server, c
     code, _, err = _eval(capsys, "--resume", "ffffffffffff", "--endpoint", server.url)
     assert code == 1 and "no eval run" in err
     assert not [h for h in server.hits if h[0] == "POST"]
+
+
+def test_eval_chains_stay_out_of_the_sidebar_list_but_not_the_history(
+    data_dir, set_file, server, capsys
+):
+    from tui.chain import Chain, Status
+    from tui.group_store import GroupedHistory
+
+    code, out, _ = _eval(
+        capsys, str(set_file), "--endpoint", server.url, "--strategies", "plain,plain@2",
+        "--limit", "2", "--json",
+    )  # fmt: skip
+    assert code == 0
+    with History.open(data_dir) as history:
+        mine = Chain(question="Q99: my own question", strategy="g1", model="fake-model")
+        mine.status = Status.DONE
+        history.start_chain(mine)
+        history.finish_chain(mine)
+        grouped = GroupedHistory(history)
+        assert [e.id for e in grouped.list()] == [mine.id] and grouped.count() == 1
+        assert [e.id for e in grouped.list("Q99")] == [mine.id]
+        assert grouped.list("Q0") == [] and grouped.count("Q0") == 0
+        assert history.count() == 1 + 2 + 2 * 2  # every chain is still in the history

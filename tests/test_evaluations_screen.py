@@ -100,12 +100,6 @@ def _app(tmp_path: Path, history: History, server: FakeOpenAIServer | None = Non
     )
 
 
-@pytest.fixture
-def history(tmp_path: Path):
-    with History(tmp_path / "history.sqlite3") as h:
-        yield h
-
-
 def _screen(app: O1App) -> EvaluationsScreen:
     assert isinstance(app.screen, EvaluationsScreen)
     return app.screen

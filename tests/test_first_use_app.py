@@ -5,36 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 
-import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
 from tests.helpers import wait_until
 from tui.app.app import O1App
 from tui.app.widgets.chain_view import CANCELLED_TEXT, ChainView
 from tui.chain import Status
-from tui.config import Settings
-from tui.history import History
-
-
-@pytest.fixture
-def history(tmp_path: Path):
-    with History(tmp_path / "history.sqlite3") as h:
-        yield h
-
-
-def make_app(server: FakeOpenAIServer, history: History, tmp_path: Path) -> O1App:
-    themes = tmp_path / "themes"
-    themes.mkdir(exist_ok=True)
-    return O1App(
-        Settings(endpoint=server.url, model="fake-model"),
-        history=history,
-        env={"TERM": "xterm-kitty"},
-        config_path=tmp_path / "config.toml",
-        user_themes_dir=themes,
-        connect=True,
-    )
 
 
 async def ask(app: O1App, pilot, question: str = "What is six times seven?") -> ChainView:
@@ -49,10 +26,10 @@ def toasts(app: O1App) -> list[str]:
     return [str(n.message) for n in app._notifications]
 
 
-async def test_a_cancel_reads_as_a_cancel_and_its_toast_goes(history, tmp_path) -> None:
+async def test_a_cancel_reads_as_a_cancel_and_its_toast_goes(make_app) -> None:
     slow = lambda body: dataclasses.replace(demo_responder(body), delay_s=0.05)  # noqa: E731
     with FakeOpenAIServer(responder=slow) as server:
-        app = make_app(server, history, tmp_path)
+        app = make_app(server)
         async with app.run_test(size=(120, 40)) as pilot:
             view = await ask(app, pilot)
             await wait_until(pilot, lambda: bool(view.steps), timeout=10)
@@ -79,9 +56,9 @@ def repeating(body: dict) -> Reply:
     return Reply(content=json.dumps({**step, "next_action": "continue"}))
 
 
-async def test_a_repeating_chain_ends_with_an_answer_and_a_note(history, tmp_path) -> None:
+async def test_a_repeating_chain_ends_with_an_answer_and_a_note(make_app, history) -> None:
     with FakeOpenAIServer(responder=repeating) as server:
-        app = make_app(server, history, tmp_path)
+        app = make_app(server)
         async with app.run_test(size=(120, 40)) as pilot:
             view = await ask(app, pilot)
             await wait_until(pilot, lambda: not view.live, timeout=10)
@@ -94,7 +71,7 @@ async def test_a_repeating_chain_ends_with_an_answer_and_a_note(history, tmp_pat
     saved = history.get(chain_id)
     assert saved.note and saved.steps[1].finish_reason == "repeated"
     with FakeOpenAIServer(responder=repeating) as server:  # reopened from the history
-        app = make_app(server, history, tmp_path)
+        app = make_app(server)
         async with app.run_test(size=(120, 40)) as pilot:
             reopened = ChainView(saved, live=False)
             await app.screen.mount(reopened)
@@ -115,9 +92,9 @@ def screen_rows(app: O1App) -> list[str]:
     return ["".join(found[y]).replace("\xa0", " ") for y in sorted(found)]
 
 
-async def test_the_footer_fits_120_columns_with_the_history_open(history, tmp_path) -> None:
+async def test_the_footer_fits_120_columns_with_the_history_open(make_app) -> None:
     with FakeOpenAIServer() as server:
-        app = make_app(server, history, tmp_path)
+        app = make_app(server)
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_until(pilot, lambda: app.server_state == "ready", timeout=10)
             await pilot.press("f2")

@@ -7,7 +7,6 @@ import asyncio
 import itertools
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,13 +35,6 @@ QUESTION = "What is 6 times 7?"
 
 def make_client(url: str) -> OpenAIChatClient:
     return OpenAIChatClient(url, "fake-model", retries=0, retry_backoff_s=0.0, stall_timeout_s=10)
-
-
-@pytest.fixture
-def history(tmp_path: Path):
-    store = History(tmp_path / "history.db")
-    yield store
-    store.close()
 
 
 def answers_in_turn(*answers: str, **reply: Any):

@@ -9,19 +9,14 @@ from pathlib import Path
 import pytest
 from textual.app import App, ComposeResult
 
-from tui.app.messages import HistoryChanged, OpenChain, RerunChain
+from tests.helpers import wait_until
+from tui.app.messages import OpenChain, RerunChain
 from tui.app.screens.confirm import ChoiceScreen, ConfirmScreen
-from tui.app.widgets.history_panel import (
-    MAX_WINDOW_PAGES,
-    HistoryList,
-    HistoryPanel,
-    build_rows,
-    day_label,
-    format_seconds,
-    local_day,
-)
+from tui.app.widgets.history_list import MAX_WINDOW_PAGES, HistoryList, build_rows
+from tui.app.widgets.history_panel import HistoryPanel
 from tui.chain import Chain, Status, Step
-from tui.history import History
+from tui.formatting import day_label, format_short, local_day
+from tui.history import History, HistoryError
 
 N_CHAINS = 240
 PER_DAY = 80
@@ -78,7 +73,6 @@ class Host(App):
         self.export_dir = export_dir
         self.opened: list[str] = []
         self.reruns: list[tuple[str, str | None]] = []
-        self.changed: list[str | None] = []
 
     def compose(self) -> ComposeResult:
         yield HistoryPanel(export_dir=self.export_dir, strategies=("g1", "thinking", "plain"))
@@ -92,28 +86,16 @@ class Host(App):
     def on_rerun_chain(self, message: RerunChain) -> None:
         self.reruns.append((message.question, message.strategy))
 
-    def on_history_changed(self, message: HistoryChanged) -> None:
-        self.changed.append(message.chain_id)
-
 
 def _segments_text(widget: HistoryList) -> list[str]:
     """Every visible line of the list, with the exact characters sent to the terminal."""
     return [widget.render_line(y).text for y in range(widget.size.height)]
 
 
-async def _wait(pilot, predicate, timeout: float = 3.0) -> None:
-    """Let the app run until ``predicate()`` holds (debounced search, modal callbacks)."""
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition not met in time")
-
-
 def test_helpers() -> None:
-    assert format_seconds(0.84) == "0.8s"
-    assert format_seconds(187) == "3m07s"
-    assert format_seconds(7500) == "2h05m"
+    assert format_short(0.84) == "0.8s"
+    assert format_short(187) == "3m07s"
+    assert format_short(7500) == "2h05m"
     today = datetime(2025, 3, 12).date()
     assert day_label(today, today).startswith("Today")
     assert day_label(today - timedelta(days=1), today).startswith("Yesterday")
@@ -203,18 +185,20 @@ async def test_search_narrows_and_escape_clears(history: History) -> None:
         await pilot.press("slash")
         assert app.query_one(HistoryPanel).search_input.has_focus
         await pilot.press(*"strawb")
-        await _wait(pilot, lambda: lst.search == "strawb")
+        await wait_until(pilot, lambda: lst.search == "strawb")
         assert lst.total == 1
         assert lst.selected.id == "c00005abcdef"
         assert "How many r in strawberry" in "\n".join(_segments_text(lst))
         await pilot.press("escape")
-        await _wait(pilot, lambda: lst.search is None)
+        await wait_until(pilot, lambda: lst.search is None)
         assert lst.total == N_CHAINS
         assert lst.has_focus
         # Clearing the box from code must not reload later (after the typing pause) and
         # throw away where the user went meanwhile.
         await pilot.press("j", "j")
-        await pilot.pause(0.3)
+        panel = app.query_one(HistoryPanel)
+        # No search pending and no reload running: nothing can move the selection any more.
+        await wait_until(pilot, lambda: panel._search_timer is None and not len(app.workers))
         assert lst.selected_offset == 2
 
 
@@ -223,7 +207,7 @@ async def test_search_with_no_match_says_so(history: History) -> None:
     async with app.run_test(size=(60, 30)) as pilot:
         lst = app.query_one(HistoryList)
         await pilot.press("slash", *"zebra", "enter")
-        await _wait(pilot, lambda: lst.search == "zebra")
+        await wait_until(pilot, lambda: lst.search == "zebra")
         assert lst.total == 0 and lst.selected is None
         assert "No chains match zebra" in _segments_text(lst)[0]
         await pilot.press("enter", "d")  # nothing selected: nothing happens
@@ -237,12 +221,11 @@ async def test_delete_after_confirm_removes_from_db(history: History) -> None:
         await pilot.press("j")
         victim = lst.selected.id
         await pilot.press("d")
-        await _wait(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await _wait(pilot, lambda: history.get(victim) is None)
+        await wait_until(pilot, lambda: history.get(victim) is None)
         assert history.count() == N_CHAINS - 1
-        await _wait(pilot, lambda: app.changed == [victim])
-        assert lst.total == N_CHAINS - 1
+        await wait_until(pilot, lambda: lst.total == N_CHAINS - 1)
         assert victim not in {r.summary.id for r in lst.rows if r.summary}
         # The selection stays at the same place in the list: the next older chain.
         assert lst.selected.id == f"c{N_CHAINS - 3:05d}abcdef"
@@ -254,13 +237,13 @@ async def test_cancel_in_confirm_keeps_the_chain(history: History) -> None:
         lst = app.query_one(HistoryList)
         keep = lst.selected.id
         await pilot.press("d")
-        await _wait(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("escape")
-        await _wait(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         await pilot.press("d")
-        await _wait(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("enter")  # "No" has focus
-        await _wait(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
+        await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         assert history.get(keep) is not None
         assert history.count() == N_CHAINS
 
@@ -271,10 +254,10 @@ async def test_export_writes_markdown_with_the_question(history: History, tmp_pa
     async with app.run_test(size=(60, 30)) as pilot:
         await pilot.press("slash", *"strawberry", "enter")
         lst = app.query_one(HistoryList)
-        await _wait(pilot, lambda: lst.search == "strawberry")
+        await wait_until(pilot, lambda: lst.search == "strawberry")
         await pilot.press("e")
         path = out / "o1tui-c00005abcdef.md"
-        await _wait(pilot, path.exists)
+        await wait_until(pilot, path.exists)
         assert "How many r in strawberry quokka?" in path.read_text(encoding="utf-8")
         assert any(str(path) in n.message for n in app._notifications)  # noqa: SLF001
 
@@ -283,15 +266,15 @@ async def test_rerun_posts_question_and_chosen_strategy(history: History) -> Non
     app = Host(history)
     async with app.run_test(size=(60, 30)) as pilot:
         await pilot.press("j", "r")
-        await _wait(pilot, lambda: len(app.reruns) == 1)
+        await wait_until(pilot, lambda: len(app.reruns) == 1)
         assert app.reruns[0] == ("Question number 238 about apples", None)
         await pilot.press("R")
-        await _wait(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
         await pilot.press("down", "enter")  # from the chain's own (thinking) to plain
-        await _wait(pilot, lambda: len(app.reruns) == 2)
+        await wait_until(pilot, lambda: len(app.reruns) == 2)
         assert app.reruns[1] == ("Question number 238 about apples", "plain")
         await pilot.press("R")
-        await _wait(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
         await pilot.press("escape")
         await pilot.pause()
         assert len(app.reruns) == 2
@@ -329,8 +312,7 @@ async def test_refresh_list_shows_a_new_chain(history: History) -> None:
         history.start_chain(chain)
         history.finish_chain(chain)
         app.query_one(HistoryPanel).refresh_list()
-        await pilot.pause()
-        assert lst.total == N_CHAINS + 1
+        await wait_until(pilot, lambda: lst.total == N_CHAINS + 1)
         assert lst.rows[1].summary.id == "newnewnew001"
         assert "A brand new question" in "\n".join(_segments_text(lst))
 
@@ -417,3 +399,45 @@ async def test_hidden_at_start_then_shown(history: History) -> None:
         await pilot.press("G")
         assert lst.selected.id == "c00000abcdef"
         assert "Question number 0 about" in "\n".join(_segments_text(lst))
+
+
+class BrokenStore:
+    """A store whose every call fails the way a damaged database does."""
+
+    def __init__(self, history: History) -> None:
+        self.inner = history
+        self.broken = False
+
+    def __getattr__(self, name: str):
+        call = getattr(self.inner, name)
+
+        def guarded(*args, **kwargs):
+            if self.broken:
+                raise HistoryError("the history database is damaged")
+            return call(*args, **kwargs)
+
+        return guarded
+
+
+async def test_store_errors_in_actions_are_said_not_raised(history: History) -> None:
+    """Delete, export and re-run run in workers; a failing store gives a toast, not a crash."""
+    store = BrokenStore(history)
+    app = Host(history)
+    app.history = store  # the panel reads app.history
+    async with app.run_test(size=(60, 30)) as pilot:
+        lst = app.query_one(HistoryList)
+        await wait_until(pilot, lambda: lst.selected is not None)
+        store.broken = True
+        await pilot.press("r")
+        await pilot.press("e")
+        await pilot.press("d")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("y")
+
+        def said() -> list[str]:
+            return [n.message for n in app._notifications]  # noqa: SLF001
+
+        for what in ("Reading the chain failed", "Export failed", "Delete failed"):
+            await wait_until(pilot, lambda what=what: any(what in m for m in said()))
+        assert app.reruns == [] and app.is_running
+        assert history.count() == N_CHAINS

@@ -72,7 +72,7 @@ def test_a_kept_server_outlives_o1tui_is_attached_and_stops_itself_when_idle(
         "O1TUI_DATA_DIR": str(tmp_path / "data"),
         "O1TUI_LOG_DIR": str(tmp_path / "logs"),
         "O1TUI_CONFIG_DIR": str(tmp_path / "config"),
-        "O1TUI_KEEP_ALIVE": "3s",
+        "O1TUI_KEEP_ALIVE": "8s",  # long enough for a slow `ask` to start and attach
     }
     first = _ask(model_dir, port, env)
     assert first.returncode == 0, first.stderr
@@ -89,7 +89,7 @@ def test_a_kept_server_outlives_o1tui_is_attached_and_stops_itself_when_idle(
 
     # The next o1tui attaches: no new process, the recorded key.
     handle = start_backend(
-        Settings(engine="lmdeploy", model=str(model_dir), port=port, keep_alive="3s"),
+        Settings(engine="lmdeploy", model=str(model_dir), port=port, keep_alive="8s"),
         available=ALL,
         gpu=True,
     )
@@ -100,8 +100,8 @@ def test_a_kept_server_outlives_o1tui_is_attached_and_stops_itself_when_idle(
     assert second.returncode == 0, second.stderr
     assert KeptServer(**json.loads(record.read_text())).pid == kept.pid
 
-    # Idle for 3 s: the keeper stops the server's whole group and removes the record.
-    assert eventually(lambda: not group_members(kept.pid), timeout_s=20)
+    # Idle for 8 s: the keeper stops the server's whole group and removes the record.
+    assert eventually(lambda: not group_members(kept.pid), timeout_s=40)
     assert eventually(lambda: not record.exists(), timeout_s=5)
     log = "\n".join(p.read_text() for p in (tmp_path / "logs").iterdir())
     assert "o1tui quit; the server stays up" in log and "Shutting down" in log
@@ -150,3 +150,24 @@ def test_stale_records_are_detected_and_removed(tmp_path):
         assert attach(folder, "127.0.0.1", port) is None
         assert not state_path(folder, port).exists()
     assert FAKE_BIN.is_dir()
+
+
+def test_the_record_goes_when_the_kept_server_dies_or_is_stopped(model_dir, monkeypatch):
+    use_fake_lmdeploy(monkeypatch)
+    settings = Settings(engine="lmdeploy", model=str(model_dir), port=free_port(), keep_alive="1h")
+    handle = start_backend(settings, available=ALL, gpu=True)
+    record = state_path(runtime_dir(), handle.port)
+    keeper = handle.process.pid
+    assert record.is_file() and handle.process.spec.argv[1] == keepalive.KEEPER
+    server = next(pid for pid in group_members(keeper) if pid != keeper)
+    os.kill(server, 9)  # the server dies by itself: its keeper removes the record and exits
+    assert eventually(lambda: not record.exists(), timeout_s=10)
+    assert eventually(lambda: not group_members(keeper), timeout_s=10)
+    handle.stop()
+
+    handle = start_backend(settings, available=ALL, gpu=True)  # stopped by o1tui: same
+    record = state_path(runtime_dir(), handle.port)
+    assert record.is_file()
+    pgid = handle.process.pgid
+    handle.stop()
+    assert not record.exists() and group_members(pgid) == []

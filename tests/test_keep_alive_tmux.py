@@ -39,7 +39,7 @@ def test_quitting_the_app_leaves_a_kept_server_that_stops_when_idle(tmp_path: Pa
         "PATH": f"{repo / 'tests' / 'fakes' / 'bin'}{os.pathsep}{os.environ['PATH']}",
     }
     env.pop("TMUX", None)
-    cmd = f"exec {_o1tui()} --engine lmdeploy --model {model} --port {port} --keep-alive 4s"
+    cmd = f"exec {_o1tui()} --engine lmdeploy --model {model} --port {port} --keep-alive 8s"
 
     def tmux(*args: str) -> str:
         return subprocess.run(
@@ -56,7 +56,7 @@ def test_quitting_the_app_leaves_a_kept_server_that_stops_when_idle(tmp_path: Pa
         kept = json.loads(record.read_text())
         assert group_members(kept["pid"]), "the server went with the app"
         assert chat(port, kept["api_key"], kept["model"])[0] == 200
-        _wait(lambda: not group_members(kept["pid"]), 30, "the idle server to stop itself")
+        _wait(lambda: not group_members(kept["pid"]), 40, "the idle server to stop itself")
         _wait(lambda: not record.exists(), 5, "the record to be removed")
     finally:
         tmux("kill-server")

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from backends.manager import (
 from backends.presets import UnknownModel
 from backends.supervisor import free_port, group_members
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.helpers import poll_until
 from tests.servers_helpers import chat, cmdline, eventually, use_fake_lmdeploy
 from tui.config import Settings
 
@@ -187,8 +187,12 @@ def test_transformers_engine_is_in_process(model_dir):
         _settings(engine="transformers", model=str(model_dir)), available=ALL, gpu=False, wait=False
     )
     assert handle.engine == "transformers" and handle.base_url is None and handle.process is None
+    from backends.transformers_client import TransformersChatClient
+
     client = handle.client()
-    assert type(client).__name__ == "TransformersChatClient" and client.model == "tiny-chat"
+    assert isinstance(client, TransformersChatClient)
+    assert client.model == "tiny-chat" and client.model_path == model_dir
+    assert handle.client() is client  # one in-process model, not one per caller
     handle.stop()
 
 
@@ -216,7 +220,7 @@ def test_ensure_server_reports_progress_and_warnings(model_dir, handles):
         gpu=False,
     )
     handles.append(handle)
-    assert handle.started and handle.url == handle.base_url
+    assert handle.started and handle.base_url == f"http://127.0.0.1:{handle.port}/v1"
     assert eventually(lambda: any("Uvicorn running" in line for line in lines))
     assert any(line.startswith("warning: no NVIDIA GPU") for line in lines)
 
@@ -230,11 +234,7 @@ def test_serve_forever_prints_the_url_and_returns_1_when_the_server_dies(model_d
         target=lambda: result.append(serve_forever(settings, out=out)), daemon=True
     )
     thread.start()
-    for _ in range(200):
-        if out.getvalue():
-            break
-        time.sleep(0.05)
-    url = out.getvalue().strip()
+    url = poll_until(lambda: out.getvalue(), 10, "serve_forever to print its URL").strip()
     assert url == f"http://127.0.0.1:{settings.port}/v1"
     with pytest.raises(Exception):
         chat(settings.port, "user-key", "tiny-chat", stream=True)  # kills the stand-in mid-stream

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from pathlib import Path
 
 import pytest
 
@@ -41,13 +40,6 @@ def step_json(n: int, final: bool = False) -> str:
 
 def make_client(url: str, model: str = "fake-model") -> OpenAIChatClient:
     return OpenAIChatClient(url, model, retries=0, retry_backoff_s=0.0, stall_timeout_s=10)
-
-
-@pytest.fixture
-def history(tmp_path: Path):
-    store = History(tmp_path / "history.db")
-    yield store
-    store.close()
 
 
 async def test_done_chain_saved_step_by_step(history: History) -> None:

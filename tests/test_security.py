@@ -209,7 +209,7 @@ def test_managed_server_key_stays_in_memory(dirs, tmp_path, monkeypatch):
     try:
         key = handle.api_key
         assert key and len(key) >= 16
-        assert handle.url.startswith("http://127.0.0.1:")
+        assert handle.base_url.startswith("http://127.0.0.1:")
         assert probe("127.0.0.1", port, None).kind == "auth"  # the key is really required
         assert _listening_addresses(port) == {"127.0.0.1"}
 

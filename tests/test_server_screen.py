@@ -6,8 +6,10 @@ from textual.app import App
 from textual.widgets import Log, Static
 
 from backends.gpu import GpuInfo
+from tests.helpers import wait_until
 from tui.app.screens.confirm import ChoiceScreen
-from tui.app.screens.server import ServerController, ServerScreen, format_uptime, new_log_lines
+from tui.app.screens.server import ServerController, ServerScreen, new_log_lines
+from tui.formatting import format_uptime
 
 
 class Controller:
@@ -63,14 +65,6 @@ class Host(App):
         self.push_screen(ServerScreen(self.controller, gpu_query=lambda: self.gpus))
 
 
-async def _wait(pilot, predicate, timeout: float = 3.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if predicate():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition not met in time")
-
-
 def _info_text(app: App) -> str:
     static = app.screen.query_one("#server-info", Static)
     return "\n".join(line.text for line in static.render_lines(static.region.reset_offset))
@@ -94,7 +88,7 @@ async def test_shows_info_and_gpu() -> None:
     gpus = [GpuInfo(0, "NVIDIA H100 80GB HBM3", 1229, 81559)]
     app = Host(Controller(), gpus=gpus)
     async with app.run_test(size=(100, 30)) as pilot:
-        await _wait(pilot, lambda: "H100" in _info_text(app))
+        await wait_until(pilot, lambda: "H100" in _info_text(app))
         text = _info_text(app)
         for expected in (
             "stopped",
@@ -111,7 +105,7 @@ async def test_shows_info_and_gpu() -> None:
 async def test_no_gpu_is_said() -> None:
     app = Host(Controller(), gpus=None)
     async with app.run_test(size=(100, 30)) as pilot:
-        await _wait(pilot, lambda: "no GPU" in _info_text(app))
+        await wait_until(pilot, lambda: "no GPU" in _info_text(app))
 
 
 async def test_log_lines_are_literal_and_clean() -> None:
@@ -120,11 +114,11 @@ async def test_log_lines_are_literal_and_clean() -> None:
     app = Host(controller)
     async with app.run_test(size=(100, 30)) as pilot:
         log = app.screen.query_one(Log)
-        await _wait(pilot, lambda: log.line_count >= 2)
+        await wait_until(pilot, lambda: log.line_count >= 2)
         assert log.lines[:2] == ["INFO loading [bold]weights[/]", "red done"]
         # New lines are appended as the controller's buffer grows (polled every second).
         controller.lines.append("INFO server ready")
-        await _wait(pilot, lambda: log.line_count == 3, timeout=4)
+        await wait_until(pilot, lambda: log.line_count == 3, timeout=4)
         assert log.lines[-1] == "INFO server ready"
         rendered = "\n".join(log.render_line(y).text for y in range(log.size.height))
         assert "[bold]weights[/]" in rendered
@@ -136,20 +130,20 @@ async def test_keys_call_the_controller() -> None:
     app = Host(controller)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("s")
-        await _wait(pilot, lambda: "ready" in _info_text(app))
+        await wait_until(pilot, lambda: "ready" in _info_text(app))
         assert controller.calls == ["start"]
         await pilot.press("r")
-        await _wait(pilot, lambda: controller.calls[-1:] == ["restart"])
+        await wait_until(pilot, lambda: controller.calls[-1:] == ["restart"])
         await pilot.press("x")
-        await _wait(pilot, lambda: "stopped" in _info_text(app))
+        await wait_until(pilot, lambda: "stopped" in _info_text(app))
         assert controller.calls == ["start", "restart", "stop"]
         await pilot.press("m")
-        await _wait(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
         await pilot.press("down", "enter")
-        await _wait(pilot, lambda: controller.calls[-1:] == ["switch:qwen2.5-7b-instruct"])
-        await _wait(pilot, lambda: "qwen2.5-7b-instruct" in _info_text(app))
+        await wait_until(pilot, lambda: controller.calls[-1:] == ["switch:qwen2.5-7b-instruct"])
+        await wait_until(pilot, lambda: "qwen2.5-7b-instruct" in _info_text(app))
         await pilot.press("escape")
-        await _wait(pilot, lambda: not isinstance(app.screen, ServerScreen))
+        await wait_until(pilot, lambda: not isinstance(app.screen, ServerScreen))
 
 
 async def test_a_failing_action_is_shown_and_the_screen_stays() -> None:
@@ -158,7 +152,7 @@ async def test_a_failing_action_is_shown_and_the_screen_stays() -> None:
     app = Host(controller)
     async with app.run_test(size=(120, 30)) as pilot:
         await pilot.press("s")
-        await _wait(pilot, lambda: "port 23333 is taken" in _info_text(app))
+        await wait_until(pilot, lambda: "port 23333 is taken" in _info_text(app))
         assert "start failed: port 23333 is taken [red]x[/]" in _info_text(app)
         assert isinstance(app.screen, ServerScreen)
 
@@ -179,10 +173,10 @@ async def test_state_colours_come_from_the_theme() -> None:
     controller.state = "ready"
     app = Host(controller)
     async with app.run_test(size=(100, 30)) as pilot:
-        await _wait(pilot, lambda: state_colour(app) is not None)
+        await wait_until(pilot, lambda: state_colour(app) is not None)
         colours = app.get_css_variables()
         assert state_colour(app).triplet == Color.parse(colours["success"]).triplet
         controller.state = "crashed"
         app.screen.refresh_view()
-        await _wait(pilot, lambda: "crashed" in _info_text(app))
+        await wait_until(pilot, lambda: "crashed" in _info_text(app))
         assert state_colour(app).triplet == Color.parse(colours["error"]).triplet

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from backends.supervisor import free_port, group_members, probe
-from tests.helpers import server_pgid
+from tests.helpers import poll_until, server_pgid
 
 REPO = Path(__file__).resolve().parent.parent
 FAKE_BIN = REPO / "tests" / "fakes" / "bin"
@@ -54,14 +54,6 @@ def _managed(model_dir: Path, port: int, *args: str) -> list[str]:
         "--port",
         str(port),
     ]
-
-
-def _wait_for(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while not (value := predicate()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-    return value
 
 
 def _kill_group(pgid: int | None) -> None:
@@ -102,7 +94,7 @@ def test_signal_right_after_the_answer_leaves_no_server(data_dir, model_dir, sig
     )
     pgid = None
     try:
-        pgid = _wait_for(lambda: server_pgid(port), 60, "the managed server")
+        pgid = poll_until(lambda: server_pgid(port), 60, "the managed server")
         _read_until(proc, b"Total thinking time", 60)
         time.sleep(delay_s)
         proc.send_signal(sig)
@@ -128,7 +120,7 @@ def test_two_interrupts_during_a_managed_load(data_dir, model_dir, gap_s):
     )
     pgid = None
     try:
-        pgid = _wait_for(lambda: server_pgid(port), 60, "the managed server")
+        pgid = poll_until(lambda: server_pgid(port), 60, "the managed server")
         _read_until(proc, b"server log:", 60, proc.stderr)  # o1tui waits for it now
         proc.send_signal(signal.SIGINT)
         # The server ignores SIGTERM, so the stop is still waiting out its grace period.

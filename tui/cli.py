@@ -310,13 +310,8 @@ def open_history(args: argparse.Namespace) -> History:
     from tui.sanitize import clean_line
 
     history = History.open(data_dir(getattr(args, "data_dir", None)))
-    recovered = getattr(history, "recovered_from", None)
-    if recovered:
-        print(
-            f"{PROG}: warning: the history database was unreadable; it was kept as "
-            f"{recovered} and a new one started",
-            file=sys.stderr,
-        )
+    if history.recovery is not None:
+        print(f"{PROG}: warning: {history.recovery.message()}", file=sys.stderr)
     for warning in history.warnings:
         print(f"{PROG}: warning: {clean_line(warning, 500)}", file=sys.stderr)
     return history
@@ -447,11 +442,20 @@ def _finite(value: Any) -> bool:
 def cmd_ask(args: argparse.Namespace) -> int:
     from tui.ask_progress import AskProgress, report_server_exit, start_server
     from tui.ask_signals import handlers_restored
-    from tui.chain import validate_question
+    from tui.chain import MAX_QUESTION_CHARS, validate_question
     from tui.printer import EXIT_CODES
     from tui.sanitize import clean_line
 
-    text = sys.stdin.read() if args.question == "-" else args.question
+    if args.question == "-":
+        # Read no further than the limit: `yes | o1tui ask -` must end, not fill the memory.
+        text = sys.stdin.read(MAX_QUESTION_CHARS + 1)
+        if len(text) > MAX_QUESTION_CHARS and text[MAX_QUESTION_CHARS:].strip():
+            raise UserError(
+                f"the question on standard input is too long (the limit is "
+                f"{MAX_QUESTION_CHARS:,} characters)"
+            )
+    else:
+        text = args.question
     try:
         question = validate_question(text)
     except ValueError as err:

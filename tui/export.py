@@ -75,12 +75,15 @@ def export_filename(chain_id: str) -> str:
     return f"o1tui-{re.sub(r'[^A-Za-z0-9_-]', '', chain_id) or 'chain'}.md"
 
 
-def write_markdown(chain: Chain, folder: Path) -> Path:
+def write_markdown(chain: Chain, folder: Path, mode_like: Path | None = None) -> Path:
     """Write :func:`to_markdown` to :func:`export_filename` in ``folder`` (made if missing);
-    returns the path. Raises OSError."""
+    returns the path. The file is never more open than ``mode_like`` (the history's file).
+    Raises OSError."""
+    from tui.output import write_limited
+
     path = folder / export_filename(chain.id)
     folder.mkdir(parents=True, exist_ok=True)
-    path.write_text(to_markdown(chain), encoding="utf-8")
+    write_limited(path, to_markdown(chain), mode_like)
     return path
 
 
@@ -95,7 +98,7 @@ def _cleaned(value: Any) -> Any:
 
 
 def to_dict(chain: Chain) -> dict[str, Any]:
-    """The ``--json`` document of DESIGN.md, with every step's ``index`` and control
+    """The ``--json`` document (docs/user-guide.md), with every step's ``index`` and control
     characters stripped from the text (otherwise as stored)."""
     return _cleaned(chain.to_dict())
 

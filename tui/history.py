@@ -21,6 +21,7 @@ Nothing here imports Textual; text is stored as received and cleaned where it is
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sqlite3
@@ -34,9 +35,9 @@ from pathlib import Path
 from typing import TypeVar, overload
 
 from backends.errors import O1Error
-from tui import locations
+from tui import locations, recovery
 from tui.chain import Chain, Status, Step, utc_now_iso
-from tui.migrations import NewerSchemaError, migrate
+from tui.migrations import SchemaError, migrate, refuse_foreign
 
 DB_NAME = "history.db"
 #: A summary carries at most this much of the question (lists show one line of it).
@@ -190,9 +191,13 @@ def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
     )
+    # Text that is not valid UTF-8 on disk (a damaged page, another program's write) is read
+    # with replacement characters instead of failing the whole read.
+    conn.text_factory = lambda b: b.decode("utf-8", "replace")
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
+        refuse_foreign(conn)  # before WAL mode rewrites the header of someone else's file
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
     except BaseException:
@@ -246,6 +251,12 @@ def _set_aside(path: Path) -> Path:
     return target
 
 
+def _stale(updated_at: str | None) -> bool:
+    """Whether a running chain has not been written for STALE_RUNNING_S (its pid may be reused)."""
+    limit = datetime.now(timezone.utc) - timedelta(seconds=STALE_RUNNING_S)
+    return (updated_at or "") < limit.replace(microsecond=0).isoformat()
+
+
 def _pid_alive(pid: int | None) -> bool:
     if not pid or pid <= 0:
         return False
@@ -273,25 +284,49 @@ class History:
         self.recovered_from: Path | None = None
         #: Problems found at open that do not stop reading (shown as warnings).
         self.warnings: list[str] = []
+        #: What was brought back from it (chains and steps counted).
+        self.recovery: recovery.Recovery | None = None
         self._lock = threading.RLock()
+        self._closed = False
         try:
             locations.ensure_private_dir(self.path.parent)
             try:
                 self._conn = _open_checked(self.path)
             except _Corrupt:
-                self.recovered_from = _set_aside(self.path)
-                self._conn = _open_checked(self.path)
-        except NewerSchemaError as err:
+                self._conn = self._replace_damaged(None)
+        except SchemaError as err:
             raise HistoryError(f"{self.path}: {err}") from None
         except (_Corrupt, sqlite3.Error, OSError) as err:
             raise HistoryError(f"cannot open the history database {self.path}: {err}") from None
-        self._closed = False
+        self._ino = recovery.inode(self.path)
         try:
             self.mark_interrupted()
         except HistoryError as err:
             # A full disk (or a read-only file) must not keep the history from being read:
             # the chains stay "running" until a later open can write.
             self.warnings.append(f"could not mark interrupted chains: {err}")
+
+    def _replace_damaged(self, ino: int | None) -> sqlite3.Connection:
+        """Set the damaged file aside and recover it, one process at a time; a process that
+        waited for another's set-aside just opens the fresh file. ``ino``: the file this
+        instance found damaged (None at open)."""
+        with recovery.exclusive(self.path):
+            if ino is not None and not recovery.same_file(self.path, ino):
+                return _open_checked(self.path)  # another process replaced it meanwhile
+            if ino is None:
+                try:
+                    return _open_checked(self.path)  # replaced while this one waited?
+                except _Corrupt:
+                    pass
+            self.recovered_from = _set_aside(self.path)
+            conn = _open_checked(self.path)
+            self._conn = conn
+            self.recovery = recovery.recover(
+                self.recovered_from,
+                lambda chain: self._attempt(lambda c: self._save_chain(c, chain, None), True),
+                _chain_from_row,
+            )
+            return conn
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike[str] | None = None) -> "History":
@@ -326,14 +361,39 @@ class History:
                 if self._closed:
                     raise HistoryError("the history database is closed")
                 try:
+                    if write and not recovery.same_file(self.path, self._ino):
+                        self._reopen()  # set aside by another process: write into the new file
                     return self._attempt(fn, write)
-                except sqlite3.OperationalError as err:
+                except sqlite3.DatabaseError as err:
+                    if _is_corrupt(err) and attempt < _LOCK_RETRIES:
+                        try:
+                            self._recover_now()  # never keep writing into a damaged file
+                        except (_Corrupt, sqlite3.Error, OSError) as again:
+                            raise HistoryError(_describe(self.path, err) + f"; {again}") from None
+                        continue
+                    if not isinstance(err, sqlite3.OperationalError):
+                        raise HistoryError(_describe(self.path, err)) from None
                     if not (_is_busy(err) and attempt < _LOCK_RETRIES):
                         raise HistoryError(_describe(self.path, err)) from None
                 except sqlite3.Error as err:
                     raise HistoryError(_describe(self.path, err)) from None
+                except (_Corrupt, OSError) as err:
+                    raise HistoryError(f"the history database {self.path}: {err}") from None
             time.sleep(_LOCK_PAUSE_S * (attempt + 1))
         raise AssertionError("unreachable")
+
+    def _reopen(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+        self._conn = _open_checked(self.path)
+        self._ino = recovery.inode(self.path)
+
+    def _recover_now(self) -> None:
+        """The file failed mid-use (a big file is not fully checked at open): replace it."""
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+        self._conn = self._replace_damaged(self._ino)
+        self._ino = recovery.inode(self.path)
 
     def _attempt(self, fn: Callable[[sqlite3.Connection], T], write: bool) -> T:
         conn = self._conn
@@ -415,12 +475,24 @@ class History:
         _sync_fts(conn, _t(chain.id))
 
     def delete(self, chain_id: str) -> bool:
-        """Delete the chain with exactly this id and its steps; False when there is none."""
+        """Delete the chain with exactly this id and its steps; False when there is none.
+
+        A chain still running in a live process is refused (HistoryError): its process would
+        write it back with its next step. Cancel it first.
+        """
 
         def tx(conn: sqlite3.Connection) -> bool:
-            row = conn.execute("SELECT rid FROM chains WHERE id = ?", (_t(chain_id),)).fetchone()
+            row = conn.execute(
+                "SELECT rid, status, pid, updated_at FROM chains WHERE id = ?", (_t(chain_id),)
+            ).fetchone()
             if row is None:
                 return False
+            if row[1] == Status.RUNNING.value and _pid_alive(row[2]) and not _stale(row[3]):
+                # Deleted now, it would come back when its process saves the next step.
+                raise HistoryError(
+                    f"chain {chain_id} is still running (process {row[2]}); stop it first "
+                    "(Ctrl+C, or Esc in the app), then delete it"
+                )
             conn.execute("DELETE FROM chain_fts WHERE rowid = ?", (row[0],))
             conn.execute("DELETE FROM chains WHERE rid = ?", (row[0],))  # steps cascade
             return True

@@ -48,19 +48,26 @@ def describe(err: OSError, what: str) -> str:
     return f"cannot write {what}: {why(err)}"
 
 
-def write_file(path: Path, text: str, *, mode_like: Path | None = None) -> None:
-    """Write ``text`` to ``path``; the file is made with the user's umask but never more open
-    than ``mode_like`` (the history's own file) when given. Raises :class:`OutputError`."""
+def write_limited(path: Path, text: str, mode_like: Path | None = None) -> None:
+    """Write ``text`` to ``path``, created with the user's umask but never more open than the
+    file ``mode_like`` (the history's own: an export holds the same text). Raises OSError."""
     limit = 0o666
     if mode_like is not None:
         try:
             limit = stat.S_IMODE(mode_like.stat().st_mode) & 0o666
         except OSError:
             limit = 0o600
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, limit)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    if stat.S_IMODE(os.stat(path).st_mode) & ~limit & 0o777:  # an existing, wider file
+        os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) & limit)
+
+
+def write_file(path: Path, text: str, *, mode_like: Path | None = None) -> None:
+    """:func:`write_limited`, failures as :class:`OutputError` (one line for the CLI)."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, limit)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        write_limited(path, text, mode_like)
     except OSError as err:
         error = OutputError(describe(err, str(path)))
         if err.errno in _BAD_PATH:  # the path given cannot be a file: bad input

@@ -26,7 +26,7 @@ from tui.sanitize import clean, clean_line
 
 
 def step_heading(step: Step) -> str:
-    """``Step 2: Count the letters (1.84 s, 212 tok)``: the line the issue asks for."""
+    """``Step 2: Count the letters (1.84 s, 212 tok)``: one line a step, as it finishes."""
     facts = [format_seconds(step.elapsed_s)]
     if step.completion_tokens is not None:
         facts.append(f"{step.completion_tokens} tok")

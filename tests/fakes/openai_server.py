@@ -66,6 +66,9 @@ class Reply:
     completion_tokens: int | None = None
     not_json_body: bool = False
     stall_after_chunks: int | None = None
+    #: After this many text chunks, only empty deltas follow (every ``delay_s``, at least
+    #: 50 ms) until the server stops: a stream that is alive but makes no progress.
+    empty_deltas_after_chunks: int | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Reply":
@@ -493,6 +496,14 @@ class FakeOpenAIServer:
         pieces += [("content", p) for p in _pieces(reply.content, reply.chunk_chars)]
         for sent, (field, text) in enumerate(pieces):
             if reply.drop_after_chunks is not None and sent >= reply.drop_after_chunks:
+                yield None
+                return
+            if (
+                reply.empty_deltas_after_chunks is not None
+                and sent >= reply.empty_deltas_after_chunks
+            ):
+                while self._sleep(max(reply.delay_s, 0.05)):
+                    yield chunk({"content": ""})
                 yield None
                 return
             if reply.stall_after_chunks is not None and sent >= reply.stall_after_chunks:

@@ -32,6 +32,7 @@ from backends.state import ServerState
 from tui.app import actions as registry
 from tui.app.batcher import EventBatcher
 from tui.app.connection import Connector, one_line
+from tui.app.copying import CopyMixin
 from tui.app.endpoint import EndpointController
 from tui.app import toasts
 from tui.app.messages import (
@@ -48,12 +49,11 @@ from tui.app.palette import O1Commands
 from tui.app.screens.help import HelpScreen
 from tui.app.themes import load_themes, resolve_theme
 from tui.app.widgets.chain_view import ChainView
+from tui.app.widgets.history_list import STORE_ERRORS
 from tui.app.widgets.history_panel import HistoryPanel
 from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
 from tui.chain import Chain, ChainFailed, ChainFinished, validate_question
-from tui.clipboard import CopyTooLarge, guess_capability, osc52, passthrough_copy
-from tui.export import write_markdown
 from tui.group_store import GroupedHistory
 from tui.sanitize import clean_line
 from tui.strategies import STRATEGY_NAMES, StrategyOptions, get_strategy
@@ -99,7 +99,7 @@ class ChainRun:
         return self.worker is not None and not self.worker.is_finished
 
 
-class O1App(GroupRunsMixin, App[int]):
+class O1App(GroupRunsMixin, CopyMixin, App[int]):
     """The full-screen app. ``client`` may be given (tests); otherwise it is made from
     ``settings`` (``endpoint``) or from the managed ``server`` handle. ``model_named``: the
     user named ``settings.model`` (flag or environment), so an endpoint that does not serve
@@ -205,14 +205,10 @@ class O1App(GroupRunsMixin, App[int]):
         self.query_one(QuestionInput).focus()
         for warning in self._startup_warnings:
             self.notify(clean_line(warning, 300), severity="warning", markup=False, timeout=8)
-        recovered = self.history.recovered_from if self.history is not None else None
-        if recovered:
+        recovered = self.history.recovery if self.history is not None else None
+        if recovered is not None:
             self.notify(
-                clean_line(
-                    f"The history database was damaged; it was moved to "
-                    f"{recovered} and a new one started.",
-                    300,
-                ),
+                clean_line(recovered.message(), 300),
                 severity="warning",
                 markup=False,
                 timeout=10,
@@ -429,13 +425,33 @@ class O1App(GroupRunsMixin, App[int]):
 
     def open_chain(self, chain_id: str) -> None:
         """Show a chain: its live view when it runs here, else the saved one (read-only)."""
+        if not self._show_running(chain_id) and self.history is not None:
+            self._show_saved(chain_id, self.history.get(chain_id))
+
+    def on_open_chain(self, message: OpenChain) -> None:
+        """The sidebar's open: the store read runs in a worker, off the UI loop."""
+        if self._show_running(message.chain_id) or self.history is None:
+            return
+        history, chain_id = self.history, message.chain_id
+
+        async def read() -> None:
+            try:
+                chain = await asyncio.to_thread(history.get, chain_id)
+            except STORE_ERRORS as err:
+                self.notify(f"Cannot open the chain: {one_line(err)}", severity="error")
+                return
+            self._show_saved(chain_id, chain)
+
+        self.run_worker(read(), group="open-chain", exclusive=True)
+
+    def _show_running(self, chain_id: str) -> bool:
         for run in self.runs.values():
             if run.chain.id == chain_id and run.running:
                 self._show(run)
-                return
-        if self.history is None:
-            return
-        chain = self.history.get(chain_id)
+                return True
+        return False
+
+    def _show_saved(self, chain_id: str, chain: Chain | None) -> None:
         if chain is None and self.open_group(chain_id):
             return
         if chain is None:
@@ -444,9 +460,6 @@ class O1App(GroupRunsMixin, App[int]):
         run = ChainRun(chain, ChainView(chain, live=False))
         self.runs[chain.id] = run
         self._show(run)
-
-    def on_open_chain(self, message: OpenChain) -> None:
-        self.open_chain(message.chain_id)
 
     def on_rerun_chain(self, message: RerunChain) -> None:
         self._rerun(message.question, message.strategy)
@@ -538,72 +551,6 @@ class O1App(GroupRunsMixin, App[int]):
         with self.batch_update():
             for step in steps:
                 step.collapsed = fold
-
-    def action_copy_step(self) -> None:
-        view = self.current_view()
-        step = view.focused_step() if view else None
-        self.copy_text(step.plain_text() if step else "", "step")
-
-    def action_copy_answer(self) -> None:
-        view = self.current_view()
-        self.copy_text(view.answer_text() if view else "", "answer")
-
-    def copy_text(self, text: str, what: str) -> bool:
-        """Copy through OSC 52 (wrapped for tmux); say so, or say why not and offer export."""
-        export_key = registry.display_keys(registry.keys_for(registry.BY_ID["export"], self.keymap))
-        if not text.strip():
-            self.notify(f"No {what} to copy yet.", markup=False, timeout=2)
-            return False
-        capability = guess_capability(self.env)
-        if capability.supported is False:
-            self.notify(
-                f"Cannot copy: {capability.reason}. {export_key} exports the chain to "
-                f"a Markdown file instead.",
-                severity="warning",
-                markup=False,
-                timeout=8,
-            )
-            return False
-        try:
-            osc52(text)  # refuses what is too large for a terminal to take in one copy
-        except CopyTooLarge as err:
-            self.notify(
-                f"Cannot copy the {what}: {err}. {export_key} exports it instead.",
-                severity="warning",
-                markup=False,
-                timeout=8,
-            )
-            return False
-        self.copy_to_clipboard(text)
-        self.last_copied = text
-        tail = "" if capability.supported else f" ({capability.reason}; {export_key} exports)"
-        self.notify(
-            f"Copied the {what}: {len(text):,} characters{tail}.",
-            markup=False,
-            timeout=4 if capability.supported else 8,
-        )
-        return True
-
-    def copy_to_clipboard(self, text: str) -> None:
-        """Textual's copy (its paste buffer for ctrl+v, the plain OSC 52), and inside tmux the
-        same sequence in tmux's passthrough too (tui.clipboard.passthrough_copy)."""
-        super().copy_to_clipboard(text)
-        extra = passthrough_copy(text, self.env)
-        if extra and self._driver is not None:  # where Textual's own copy writes, too
-            self._driver.write(extra)
-
-    def action_export_chain(self) -> Path | None:
-        run = self.current_run()
-        if run is None:
-            self.notify("No chain to export.", markup=False, timeout=2)
-            return None
-        try:
-            path = write_markdown(run.chain, Path.cwd())
-        except OSError as err:
-            self.notify(clean_line(f"Export failed: {err}", 300), severity="error", markup=False)
-            return None
-        self.notify(clean_line(f"Exported to {path}", 300), title="Export", markup=False)
-        return path
 
     def action_new_question(self) -> None:
         with self.batch_update():

@@ -92,14 +92,6 @@ class Notify(Message, namespace="o1"):
         self.severity = severity
 
 
-class HistoryChanged(Message):
-    """The history gained, changed or lost chain ``chain_id`` (the sidebar refreshes)."""
-
-    def __init__(self, chain_id: str | None = None) -> None:
-        super().__init__()
-        self.chain_id = chain_id
-
-
 class GroupDone(Message):
     """The group ``group_id`` ended (its ``tui.group.GroupResult``: vote, status, wall time)."""
 

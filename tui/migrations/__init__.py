@@ -19,12 +19,39 @@ MIGRATIONS: tuple[ModuleType, ...] = (v001_initial, v002_groups, v003_eval)
 LATEST: int = MIGRATIONS[-1].VERSION
 
 
-class NewerSchemaError(Exception):
+class SchemaError(Exception):
+    """A database o1tui must not touch; the message says why."""
+
+
+class NewerSchemaError(SchemaError):
     """The database was written by a newer o1tui than this one."""
+
+
+class ForeignDatabaseError(SchemaError):
+    """An SQLite file of another program (tables, but no o1tui schema version)."""
 
 
 def current_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def refuse_foreign(conn: sqlite3.Connection) -> None:
+    """Raise ForeignDatabaseError for a file with tables but no o1tui schema version (run
+    before anything is written to it, even the journal mode)."""
+    if current_version(conn) != 0:
+        return
+    tables = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
+    if tables:  # never migrated into: it is someone else's data
+        shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
+        raise ForeignDatabaseError(
+            f"this SQLite file is not an o1tui history (it holds: {shown}); it was left as "
+            "it is: choose another --data-dir"
+        )
 
 
 def migrate(conn: sqlite3.Connection) -> int:
@@ -38,6 +65,8 @@ def migrate(conn: sqlite3.Connection) -> int:
             f"the history database has schema version {before}; this o1tui knows up to "
             f"{LATEST}. Upgrade o1tui."
         )
+    if before == 0:
+        refuse_foreign(conn)
     for module in MIGRATIONS:
         if module.VERSION <= before:
             continue

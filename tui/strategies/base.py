@@ -115,10 +115,6 @@ class CallStats:
     def content(self) -> str:
         return "".join(self.text)
 
-    @property
-    def reasoning_text(self) -> str:
-        return "".join(self.reasoning)
-
 
 async def timed_stream(
     client: ChatClient,

@@ -1,4 +1,4 @@
-"""g1: the step chain of the o1-like tutorials (seeds 002/003).
+"""g1: the step chain of the o1-like tutorials (Llama-3.1 and Qwen2.5).
 
 The conversation is the tutorials': system prompt, the question, the assistant primer
 turn; then one call a step, each answered with ``{"title", "content", "next_action"}``
@@ -16,7 +16,7 @@ Choices made here, and why:
   (with the schema under ``"schema"``, which llama.cpp's server uses and others ignore), then
   no response_format at all; the first refusal is remembered for the rest of the chain.
 - Prefix caching: each appended step is one canonical ``json.dumps`` of what was understood
-  (the seeds did the same), and earlier turns are never rewritten, so request N+1's messages
+  (as the tutorials do), and earlier turns are never rewritten, so request N+1's messages
   start with request N's byte for byte and the server reuses its cached prefix.
 - Tolerance: code fences, prose around the JSON, a missing ``next_action`` (taken as
   ``continue``) and JSON cut off at the token limit (title/content recovered, step marked

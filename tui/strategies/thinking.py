@@ -1,4 +1,4 @@
-"""thinking: InternLM3-8B-Instruct's "thinking mode" (its model card, seed 004).
+"""thinking: InternLM3-8B-Instruct's "thinking mode" (its model card).
 
 One streamed answer to the model card's thinking system prompt (kept word for word,
 ``[[8192]]`` token budget included), cut into steps at its section headings as it streams:

@@ -25,6 +25,7 @@ from backends.state import ServerState
 from backends.stages import bar_text
 from tui.app.screens.confirm import ChoiceScreen
 from tui.app.state_look import state_look
+from tui.formatting import format_uptime
 from tui.sanitize import clean, clean_line
 
 #: Lines the log view keeps (the supervisor's ring buffer holds as many).
@@ -63,20 +64,6 @@ class ServerController(Protocol):
     async def restart(self) -> None: ...
 
     async def switch_model(self, name: str) -> None: ...
-
-
-def format_uptime(seconds: float | None) -> str:
-    """``42s``, ``3m 07s``, ``2h 05m``, ``3d 4h``; ``—`` when not running."""
-    if seconds is None:
-        return "—"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"
 
 
 def describe_gpus(gpus: Sequence[Any] | None) -> str:

@@ -1,612 +1,47 @@
-"""The history sidebar: past chains, newest first, grouped by day, searchable, lazy.
+"""The history sidebar: a search box over the list of past chains, and what to do with one.
 
-Textual's ListView and OptionList build a widget or an option per item and slow down past a
-few thousand, and the history may hold 100 000 chains. So :class:`HistoryList` is a Line API
-widget (a ``ScrollView`` with ``render_line``) over a *window* of summaries: a few pages
-(``PAGE_SIZE`` chains each) fetched with ``History.list(search, limit, offset)``. When the
-cursor or the scroll position comes near an edge of the window, the next page is fetched on
-that side and the farthest one dropped, keeping what is on screen in place. Day headers are
-rows of their own, computed within the window, so grouping needs no extra query.
+The list itself (a virtual, lazily paged Line API widget) is :mod:`history_list`. Every store
+call made here (a search, a delete, an export, reading a chain to re-run it) runs off the UI
+loop in a worker, and a store error becomes a message rather than a crash.
 
-Keys (on the list): ``j``/``k``/arrows move, ``g``/``G``/Home/End jump, PageUp/PageDown,
-Enter opens, ``/`` searches, ``d`` deletes (after a confirm), ``e`` exports to Markdown,
-``r`` re-runs the question, ``R`` re-runs it with a chosen strategy. Esc clears a search.
+Keys: ``/`` searches, ``d`` deletes (after a confirm), ``e`` exports to Markdown, ``r``
+re-runs the question, ``R`` re-runs it with a chosen strategy. Esc clears a search.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+import asyncio
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TypeVar
 
-from rich.cells import cell_len, set_cell_size
-from rich.segment import Segment
-from rich.style import Style
 from rich.text import Text
-from textual import events, on
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.geometry import Size
-from textual.message import Message
-from textual.reactive import reactive
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
-from tui.app.messages import HistoryChanged, OpenChain, RerunChain
+from tui.app.messages import OpenChain, RerunChain
 from tui.app.screens.confirm import ChoiceScreen, ConfirmScreen
-from tui.export import export_filename, write_markdown
-from tui.history import HistoryError
+from tui.app.widgets.history_list import STORE_ERRORS, HistoryLike, HistoryList
+from tui.chain import Status
+from tui.export import write_markdown
 from tui.sanitize import clean_line
 from tui.strategies import STRATEGY_NAMES
 
-#: What a failing store query raises; shown in the list instead of crashing the app.
-_STORE_ERRORS = (HistoryError, sqlite3.Error, ValueError)
+T = TypeVar("T")
 
-#: Chains fetched per query.
-PAGE_SIZE = 100
-#: Most chains held at once; past this the page farthest from the cursor is dropped.
-MAX_WINDOW_PAGES = 5
-#: Rows from an edge of the window at which the next page on that side is fetched.
-EDGE_ROWS = 20
 #: Pause in typing before a search runs (seconds).
 SEARCH_DEBOUNCE_S = 0.15
 
-#: One-cell status marks, with the component class that colours them.
-_STATUS_MARKS: dict[str, tuple[str, str]] = {
-    "done": ("✓", "history-list--ok"),
-    "running": ("…", "history-list--running"),
-    "cancelled": ("⊘", "history-list--warn"),
-    "step_limit": ("⊘", "history-list--warn"),
-    "error": ("✗", "history-list--error"),
-}
 
+class _Failed:
+    """A store call that failed (already said to the user)."""
 
-class SummaryLike(Protocol):
-    """What the list reads from a ``tui.history.ChainSummary``."""
 
-    id: str
-    question: str
-    strategy: str
-    status: Any
-    total_s: float
-    created_at: str
-
-
-class HistoryLike(Protocol):
-    """The slice of ``tui.history.History`` the sidebar uses."""
-
-    def list(
-        self, search: str | None = None, limit: int = 50, offset: int = 0
-    ) -> Sequence[Any]: ...
-
-    def count(self, search: str | None = None) -> int: ...
-
-    def get(self, id_or_prefix: str) -> Any: ...
-
-    def delete(self, id: str) -> bool: ...
-
-
-def status_name(status: Any) -> str:
-    """``Status.DONE`` or ``"done"`` -> ``"done"``."""
-    return str(getattr(status, "value", status))
-
-
-def format_seconds(seconds: float | None) -> str:
-    """A total time in at most 6 cells: ``0.8s``, ``41.2s``, ``3m07s``, ``2h05m``."""
-    s = float(seconds or 0.0)
-    if s < 60:
-        return f"{s:.1f}s"
-    if s < 3600:
-        return f"{int(s // 60)}m{int(s % 60):02d}s"
-    return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
-
-
-def local_day(created_at: str) -> date | None:
-    """The local calendar day of an ISO timestamp (stored in UTC), or None if unparsable."""
-    try:
-        moment = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
-    except (ValueError, AttributeError):
-        return None
-    # Naive timestamps are taken as UTC, as the store writes them.
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone().date()
-
-
-def day_label(day: date | None, today: date) -> str:
-    """``Today``, ``Yesterday``, ``Mon 12 May`` (this year) or ``Mon 12 May 2025``."""
-    if day is None:
-        return "Unknown date"
-    if day == today:
-        return f"Today · {day:%a %d %b}"
-    if day == today - timedelta(days=1):
-        return f"Yesterday · {day:%a %d %b}"
-    if day.year == today.year:
-        return f"{day:%a %d %b}"
-    return f"{day:%a %d %b %Y}"
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One line of the list: a day header (``summary`` None) or a chain.
-
-    ``offset`` is the chain's position in the whole result set (for a header: that of the
-    first chain under it), so a row keeps its identity when the window moves.
-    """
-
-    offset: int
-    summary: Any
-    label: str = ""
-
-    @property
-    def is_header(self) -> bool:
-        return self.summary is None
-
-
-def build_rows(start: int, summaries: Sequence[Any], today: date) -> list[Row]:
-    """Rows for ``summaries`` (the chains at ``start``, ``start + 1``, ...), with day headers."""
-    rows: list[Row] = []
-    previous: date | None | bool = False  # False: no chain seen yet
-    for i, summary in enumerate(summaries):
-        day = local_day(summary.created_at)
-        if day != previous:
-            rows.append(Row(start + i, None, day_label(day, today)))
-            previous = day
-        rows.append(Row(start + i, summary))
-    return rows
-
-
-class HistoryList(ScrollView, can_focus=True):
-    """A virtual list of chain summaries over a sliding window of pages (see module doc)."""
-
-    COMPONENT_CLASSES = {
-        "history-list--header",
-        "history-list--cursor",
-        "history-list--meta",
-        "history-list--empty",
-        "history-list--ok",
-        "history-list--running",
-        "history-list--warn",
-        "history-list--error",
-    }
-
-    DEFAULT_CSS = """
-    HistoryList {
-        height: 1fr;
-        overflow-x: hidden;
-        background: $surface;
-        & > .history-list--header { color: $accent; text-style: bold; }
-        & > .history-list--cursor {
-            color: $block-cursor-blurred-foreground;
-            background: $block-cursor-blurred-background;
-            text-style: $block-cursor-blurred-text-style;
-        }
-        &:focus > .history-list--cursor {
-            color: $block-cursor-foreground;
-            background: $block-cursor-background;
-            text-style: $block-cursor-text-style;
-        }
-        & > .history-list--meta { color: $text-muted; }
-        & > .history-list--empty { color: $text-muted; text-style: italic; }
-        & > .history-list--ok { color: $success; }
-        & > .history-list--running { color: $accent; }
-        & > .history-list--warn { color: $warning; }
-        & > .history-list--error { color: $error; }
-    }
-    """
-
-    BINDINGS = [
-        Binding("down,j", "cursor_down", "Down", show=False),
-        Binding("up,k", "cursor_up", "Up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("home,g", "first", "First", show=False),
-        Binding("end,G", "last", "Last", show=False),
-        Binding("enter", "open", "Open"),
-    ]
-
-    #: Index into :attr:`rows` of the selected chain row (-1: nothing to select).
-    cursor: reactive[int] = reactive(-1, always_update=True, init=False)
-
-    class CursorMoved(Message):
-        """The selection changed (the panel updates its position line)."""
-
-        def __init__(self, history_list: "HistoryList") -> None:
-            super().__init__()
-            self.history_list = history_list
-
-    class Activated(Message):
-        """Enter or a click on the selected chain."""
-
-        def __init__(self, summary: Any) -> None:
-            super().__init__()
-            self.summary = summary
-
-    def __init__(
-        self,
-        history: HistoryLike | None = None,
-        *,
-        page_size: int = PAGE_SIZE,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-    ) -> None:
-        super().__init__(name=name, id=id, classes=classes)
-        self._history = history
-        self.page_size = page_size
-        self.search: str | None = None
-        #: Chains matching :attr:`search`, as counted at the last (re)load.
-        self.total = 0
-        self._start = 0
-        self._summaries: list[Any] = []
-        self.rows: list[Row] = []
-        self._row_of_offset: dict[int, int] = {}
-        self._line_cache: dict[tuple[int, int, bool], Strip] = {}
-        self._styles: dict[str, Style] = {}
-        self._adjusting = False
-        self.error: str | None = None
-
-    # --- data ------------------------------------------------------------------------------
-
-    @property
-    def history(self) -> HistoryLike:
-        return self._history if self._history is not None else self.app.history  # type: ignore[attr-defined]
-
-    @property
-    def selected(self) -> Any | None:
-        """The ChainSummary under the cursor, if any."""
-        if 0 <= self.cursor < len(self.rows):
-            return self.rows[self.cursor].summary
-        return None
-
-    @property
-    def selected_offset(self) -> int | None:
-        """Position of the selected chain in the whole result set (0 = newest)."""
-        if 0 <= self.cursor < len(self.rows):
-            return self.rows[self.cursor].offset
-        return None
-
-    @property
-    def window(self) -> tuple[int, int]:
-        """``(first, end)`` offsets of the chains held now."""
-        return self._start, self._start + len(self._summaries)
-
-    def load(self, search: str | None = None, *, at: int = 0) -> None:
-        """Count and fetch the chains matching ``search``, selecting the one at offset ``at``."""
-        self.search = search or None
-        self.error = None
-        try:
-            self.total = self.history.count(self.search)
-        except _STORE_ERRORS as exc:
-            # A search the store cannot parse: say so in place, keep the app usable.
-            self.error = clean_line(str(exc), 200)
-            self.total = 0
-        at = max(0, min(at, self.total - 1))
-        start = max(0, min(at - self.page_size // 2, self.total - self.page_size))
-        self._start = start
-        self._summaries = self._fetch(start, self.page_size) if self.total else []
-        self._rebuild()
-        self._select_offset(at, scroll="center")
-
-    def _fetch(self, offset: int, limit: int) -> list[Any]:
-        if limit <= 0:
-            return []
-        try:
-            return list(self.history.list(self.search, limit=limit, offset=offset))
-        except _STORE_ERRORS as exc:
-            self.error = clean_line(str(exc), 200)
-            return []
-
-    def _rebuild(self) -> None:
-        self.rows = build_rows(self._start, self._summaries, date.today())
-        self._row_of_offset = {r.offset: i for i, r in enumerate(self.rows) if not r.is_header}
-        self._line_cache.clear()
-        self.virtual_size = Size(self.size.width, max(len(self.rows), 1))
-        self.refresh()
-
-    def _extend(self, forward: bool) -> bool:
-        """Fetch one more page after (or before) the window; True if anything came."""
-        first, end = self.window
-        if forward:
-            if end >= self.total:
-                return False
-            more = self._fetch(end, self.page_size)
-            if not more:
-                return False
-        else:
-            if first <= 0:
-                return False
-            new_first = max(0, first - self.page_size)
-            more = self._fetch(new_first, first - new_first)
-            if not more:
-                return False
-
-        # Keep the row at the top of the viewport and the cursor's chain where they are.
-        anchor_index = self._anchor_index()
-        anchor = self.rows[anchor_index] if anchor_index is not None else None
-        anchor_shift = (anchor_index - self.scroll_y) if anchor_index is not None else 0
-        cursor_offset = self.selected_offset
-
-        # Never drop the chains under the cursor or at the top of the view.
-        kept = [o for o in (cursor_offset, anchor.offset if anchor else None) if o is not None]
-        if forward:
-            self._summaries.extend(more)
-            surplus = len(self._summaries) - self.page_size * MAX_WINDOW_PAGES
-            if kept:
-                surplus = min(surplus, min(kept) - self._start)
-            if surplus > 0:
-                del self._summaries[:surplus]
-                self._start += surplus
-        else:
-            self._summaries[:0] = more
-            self._start -= len(more)
-            surplus = len(self._summaries) - self.page_size * MAX_WINDOW_PAGES
-            if kept:
-                surplus = min(surplus, self._start + len(self._summaries) - 1 - max(kept))
-            if surplus > 0:
-                del self._summaries[-surplus:]
-        self._rebuild()
-
-        self._adjusting = True
-        try:
-            if anchor is not None and anchor.offset in self._row_of_offset:
-                y = self._row_of_offset[anchor.offset] - anchor_shift
-                self.scroll_to(y=y, animate=False, immediate=True, force=True)
-            if cursor_offset is not None and cursor_offset in self._row_of_offset:
-                self.cursor = self._row_of_offset[cursor_offset]
-            else:
-                self.cursor = self._nearest_chain_row(
-                    min(max(int(self.scroll_y), 0), len(self.rows) - 1)
-                )
-        finally:
-            self._adjusting = False
-        return True
-
-    def _anchor_index(self) -> int | None:
-        """The first chain row at or below the top of the viewport."""
-        for i in range(max(int(self.scroll_y), 0), len(self.rows)):
-            if not self.rows[i].is_header:
-                return i
-        return None
-
-    def _nearest_chain_row(self, index: int) -> int:
-        if not self.rows:
-            return -1
-        index = max(0, min(index, len(self.rows) - 1))
-        if not self.rows[index].is_header:
-            return index
-        if index + 1 < len(self.rows):
-            return index + 1
-        return index - 1 if index > 0 else -1
-
-    def _select_offset(self, offset: int, *, scroll: str = "nearest") -> None:
-        if not self.rows:
-            self.cursor = -1
-            return
-        row = self._row_of_offset.get(offset)
-        if row is None:
-            row = self._nearest_chain_row(0)
-        self.cursor = row
-        self._scroll_to_cursor(center=scroll == "center")
-
-    def _scroll_to_cursor(self, *, center: bool = False) -> None:
-        if self.cursor < 0:
-            return
-        if not self.scrollable_content_region.height:
-            # Not laid out yet (loaded on mount, or the sidebar is hidden): on_resize places
-            # the view once it has a size.
-            return
-        height = self.scrollable_content_region.height
-        # Show the day header above the cursor when it is the first chain of its day.
-        top = (
-            self.cursor - 1
-            if self.cursor > 0 and self.rows[self.cursor - 1].is_header
-            else self.cursor
-        )
-        y = self.scroll_y
-        if center:
-            y = self.cursor - height // 2
-        elif top < y:
-            y = top
-        elif self.cursor >= y + height:
-            y = self.cursor - height + 1
-        y = max(0, min(y, self.max_scroll_y))
-        if y != self.scroll_y:
-            self.scroll_to(y=y, animate=False, immediate=True, force=True)
-
-    def _maybe_extend(self) -> None:
-        """Fetch a page on the side the viewport or the cursor is close to."""
-        if self._adjusting or not self.rows:
-            return
-        height = max(self.scrollable_content_region.height, 1)
-        bottom = max(self.scroll_y + height, self.cursor + 1)
-        if bottom >= len(self.rows) - EDGE_ROWS:
-            self._extend(forward=True)
-        top = min(self.scroll_y, max(self.cursor, 0))
-        if top <= EDGE_ROWS:
-            self._extend(forward=False)
-
-    # --- movement --------------------------------------------------------------------------
-
-    def _move(self, rows: int) -> None:
-        if self.cursor < 0:
-            return
-        step = 1 if rows > 0 else -1
-        remaining = abs(rows)
-        index = self.cursor
-        while remaining:
-            nxt = index + step
-            while 0 <= nxt < len(self.rows) and self.rows[nxt].is_header:
-                nxt += step
-            if not 0 <= nxt < len(self.rows):
-                # At an edge of the window: fetch more there and retry from the same chain.
-                offset = self.rows[index].offset
-                if not self._extend(forward=step > 0):
-                    break
-                index = self._row_of_offset[offset]
-                continue
-            index = nxt
-            remaining -= 1
-        self.cursor = index
-        self._scroll_to_cursor()
-        self._maybe_extend()
-
-    def action_cursor_down(self) -> None:
-        self._move(1)
-
-    def action_cursor_up(self) -> None:
-        self._move(-1)
-
-    def action_page_down(self) -> None:
-        self._move(max(self.scrollable_content_region.height - 1, 1))
-
-    def action_page_up(self) -> None:
-        self._move(-max(self.scrollable_content_region.height - 1, 1))
-
-    def action_first(self) -> None:
-        self.load(self.search, at=0)
-
-    def action_last(self) -> None:
-        self.load(self.search, at=max(self.total - 1, 0))
-        self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True, force=True)
-
-    def action_open(self) -> None:
-        summary = self.selected
-        if summary is not None:
-            self.post_message(self.Activated(summary))
-
-    def watch_cursor(self, old: int, new: int) -> None:
-        self._line_cache.pop((old, self.size.width, True), None)
-        self.refresh()
-        self.post_message(self.CursorMoved(self))
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        if not self._adjusting and round(old_value) != round(new_value):
-            self._maybe_extend()
-
-    def on_resize(self, event: events.Resize) -> None:
-        self._line_cache.clear()
-        self.virtual_size = Size(event.size.width, max(len(self.rows), 1))
-        self._scroll_to_cursor()
-
-    def on_click(self, event: events.Click) -> None:
-        index = int(self.scroll_y) + event.y
-        if 0 <= index < len(self.rows) and not self.rows[index].is_header:
-            already = index == self.cursor
-            self.cursor = index
-            if already or event.chain >= 2:
-                self.action_open()
-
-    # --- rendering -------------------------------------------------------------------------
-
-    def notify_style_update(self) -> None:
-        # Theme, CSS or focus changed: the cached styles and lines are stale.
-        super().notify_style_update()
-        self._styles.clear()
-        self._line_cache.clear()
-
-    def _style(self, name: str) -> Style:
-        """The rich style of a component class ("" = the widget's own), cached.
-
-        Looking styles up costs more than drawing a row; they change only with the CSS.
-        """
-        style = self._styles.get(name)
-        if style is None:
-            style = self._styles[name] = (
-                self.rich_style if not name else self.get_component_rich_style(name)
-            )
-        return style
-
-    def _combined(self, base: Style, name: str) -> Style:
-        key = f"{id(base)}+{name}"
-        style = self._styles.get(key)
-        if style is None:
-            style = self._styles[key] = base + self._style(name)
-        return style
-
-    def render_line(self, y: int) -> Strip:
-        size = self.size
-        width = size.width - (
-            self.styles.scrollbar_size_vertical if self.show_vertical_scrollbar else 0
-        )
-        index = int(self.scroll_y) + y
-        base = self._style("")
-        if not self.rows:
-            if y == 0:
-                return self._line(
-                    self._empty_text(), width, self._combined(base, "history-list--empty")
-                )
-            return Strip.blank(width, base)
-        if index >= len(self.rows):
-            return Strip.blank(width, base)
-        is_cursor = index == self.cursor
-        key = (index, width, is_cursor)
-        strip = self._line_cache.get(key)
-        if strip is None:
-            row = self.rows[index]
-            if row.is_header:
-                strip = self._line(
-                    " " + row.label, width, self._combined(base, "history-list--header")
-                )
-            else:
-                style = self._combined(base, "history-list--cursor") if is_cursor else base
-                strip = self._chain_line(row.summary, width, style)
-            self._line_cache[key] = strip
-        return strip
-
-    def _empty_text(self) -> str:
-        if self.error:
-            return f" Search failed: {self.error}"
-        if self.search:
-            return " No chains match " + clean_line(self.search, 60)
-        return " No chains yet"
-
-    @staticmethod
-    def _line(text: str, width: int, style: Style) -> Strip:
-        return Strip([Segment(fit_cells(text, width), style)], width)
-
-    def _chain_line(self, summary: Any, width: int, style: Style) -> Strip:
-        """`` question…   g1 ✓  12.3s`` in exactly ``width`` cells.
-
-        Built from segments directly (no ``Text``): a screenful of rows is drawn on every
-        window move, and this is several times cheaper. Every string is cleaned first.
-        """
-        status = status_name(summary.status)
-        mark, mark_class = _STATUS_MARKS.get(status, ("?", "history-list--meta"))
-        strategy = fit_cells(clean_line(str(summary.strategy or ""), 8), 8)
-        seconds = f"{format_seconds(summary.total_s):>6} "
-        tail_cells = 1 + 8 + 1 + 1 + len(seconds)
-        room = max(width - tail_cells - 1, 4)
-        meta = self._combined(style, "history-list--meta")
-        segments = [
-            # A group's entry leads with its outcome (tui.group_store.GroupEntry.list_text).
-            Segment(" " + fit_cells(clean_line(_list_text(summary), room * 2), room), style),
-            Segment(f" {strategy} ", meta),
-            Segment(mark, self._combined(style, mark_class)),
-            Segment(" " + seconds, meta),
-        ]
-        return Strip(segments).adjust_cell_length(width, style)
-
-
-def _list_text(summary: Any) -> str:
-    return str(getattr(summary, "list_text", None) or summary.question or "")
-
-
-def fit_cells(text: str, width: int) -> str:
-    """``text`` padded or cut (with ``…``) to exactly ``width`` terminal cells."""
-    if width <= 0:
-        return ""
-    length = cell_len(text)
-    if length <= width:
-        return text + " " * (width - length)
-    return set_cell_size(text, width - 1) + "…"
+FAILED = _Failed()
 
 
 class HistoryPanel(Vertical):
@@ -682,7 +117,7 @@ class HistoryPanel(Vertical):
         moves to the newcomer, otherwise it stays on the same offset.
         """
         offset = self.history_list.selected_offset
-        self.history_list.load(self.history_list.search, at=offset or 0)
+        self.history_list.load_in_background(self.history_list.search, at=offset or 0)
 
     def focus_list(self) -> None:
         self.history_list.focus()
@@ -703,7 +138,7 @@ class HistoryPanel(Vertical):
     def action_clear_search(self) -> None:
         self.search_input.value = ""
         self._cancel_timer()
-        self.history_list.load(None)
+        self.history_list.load_in_background(None)
         self.history_list.focus()
 
     @on(Input.Changed, "#history-search")
@@ -726,7 +161,7 @@ class HistoryPanel(Vertical):
         # Setting the box from code (Esc clears it) also sends Changed: don't reload for
         # that, it would throw away where the user has moved since.
         if query != self.history_list.search:
-            self.history_list.load(query)
+            self.history_list.load_in_background(query)
 
     def _cancel_timer(self) -> None:
         if self._search_timer is not None:
@@ -752,19 +187,33 @@ class HistoryPanel(Vertical):
         event.stop()
         self.post_message(OpenChain(event.summary.id))
 
+    async def _store(self, what: str, call: Callable[[], T]) -> T | _Failed:
+        """Run a store call in a thread; a failure is said in a toast and gives FAILED."""
+        try:
+            return await asyncio.to_thread(call)
+        except (*STORE_ERRORS, OSError) as exc:
+            self.notify(clean_line(f"{what} failed: {exc}", 300), severity="error", markup=False)
+            return FAILED
+
     def action_delete(self) -> None:
         summary = self.history_list.selected
         if summary is None:
             return
         chain_id = summary.id
         question = clean_line(summary.question or "", 60)
+        if summary.status == Status.RUNNING:  # deleted now, it would come back (decisions.md)
+            self.notify("That chain is still running: stop it first (Esc).", severity="warning")
+            return
+
+        async def delete() -> None:
+            if await self._store("Delete", lambda: self.history.delete(chain_id)) is FAILED:
+                return
+            self.refresh_list()
+            self.notify(clean_line(f"Deleted chain {chain_id}", 80), markup=False)
 
         def done(confirmed: bool | None) -> None:
             if confirmed:
-                self.history.delete(chain_id)
-                self.refresh_list()
-                self.post_message(HistoryChanged(chain_id))
-                self.notify(clean_line(f"Deleted chain {chain_id}", 80), markup=False)
+                self.run_worker(delete(), group="history-store")
             self.history_list.focus()
 
         self.app.push_screen(ConfirmScreen(f"Delete this chain?\n\n{question}"), done)
@@ -773,59 +222,63 @@ class HistoryPanel(Vertical):
         summary = self.history_list.selected
         if summary is None:
             return
-        chain = self.history.get(summary.id)
-        if chain is None:
-            self.notify("That chain is no longer in the history.", severity="warning")
-            self.refresh_list()
-            return
-        try:
-            path = write_markdown(chain, self.export_dir or Path.cwd())
-        except OSError as exc:
-            self.notify(clean_line(f"Export failed: {exc}", 300), severity="error", markup=False)
-            return
-        self.notify(clean_line(f"Exported to {path}", 300), title="Export", markup=False)
+        chain_id, where = summary.id, self.export_dir or Path.cwd()
 
-    def _question_of_selected(self) -> str | None:
+        def export() -> Path | None:
+            chain = self.history.get(chain_id)
+            if chain is None:
+                return None
+            return write_markdown(chain, where, getattr(self.history, "path", None))
+
+        async def work() -> None:
+            path = await self._store("Export", export)
+            if path is None:
+                self.notify("That chain is no longer in the history.", severity="warning")
+                self.refresh_list()
+            elif not isinstance(path, _Failed):
+                self.notify(clean_line(f"Exported to {path}", 300), title="Export", markup=False)
+
+        self.run_worker(work(), group="history-store")
+
+    async def _question_of_selected(self) -> str | None:
         summary = self.history_list.selected
         if summary is None:
             return None
         # The summary's question may be shortened for the list; re-run the stored one.
-        chain = self.history.get(summary.id)
+        chain = await self._store("Reading the chain", lambda: self.history.get(summary.id))
+        if isinstance(chain, _Failed):
+            return None
         return chain.question if chain is not None else summary.question
 
     def action_rerun(self) -> None:
-        question = self._question_of_selected()
-        if question is not None:
-            self.post_message(RerunChain(question, strategy=None))
+        async def work() -> None:
+            question = await self._question_of_selected()
+            if question is not None:
+                self.post_message(RerunChain(question, strategy=None))
+
+        self.run_worker(work(), group="history-store")
 
     def action_rerun_with(self) -> None:
         summary = self.history_list.selected
-        question = self._question_of_selected()
-        if question is None:
-            return
 
-        def chosen(strategy: str | None) -> None:
+        def chosen(question: str, strategy: str | None) -> None:
             if strategy:
                 self.post_message(RerunChain(question, strategy=strategy))
             self.history_list.focus()
 
-        current = str(summary.strategy) if summary is not None else None
-        dialog = ChoiceScreen("Re-run with which strategy?", self.strategies, current=current)
-        self.app.push_screen(dialog, chosen)
+        async def work() -> None:
+            question = await self._question_of_selected()
+            if question is None:
+                return
+            current = str(summary.strategy) if summary is not None else None
+            dialog = ChoiceScreen("Re-run with which strategy?", self.strategies, current=current)
+            self.app.push_screen(dialog, lambda strategy: chosen(question, strategy))
+
+        self.run_worker(work(), group="history-store")
 
     @property
     def strategies(self) -> tuple[str, ...]:
         return self._strategies or STRATEGY_NAMES
 
 
-__all__ = [
-    "HistoryList",
-    "HistoryPanel",
-    "PAGE_SIZE",
-    "Row",
-    "build_rows",
-    "day_label",
-    "export_filename",
-    "format_seconds",
-    "local_day",
-]
+__all__ = ["HistoryList", "HistoryPanel", "SEARCH_DEBOUNCE_S"]

@@ -1,7 +1,7 @@
 """The top line: the app's name, the server/model state, and the current strategy.
 
 ``● ready · internlm3-8b-instruct · 127.0.0.1:23333``; the dot's colour follows the state. While
-a server loads: ``◌ starting · SmolLM2-135M-Instruct · weights 2/4 ━━━━━━──── 3/5 · 12 s``.
+a server loads: ``● starting · SmolLM2-135M-Instruct · weights ━━━━━━──── 3/5 · 12 s``.
 """
 
 from __future__ import annotations

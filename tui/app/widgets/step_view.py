@@ -197,8 +197,8 @@ class StepView(Collapsible):
 
     # --- lazy body ---------------------------------------------------------------------------
 
-    def _watch_collapsed(self, collapsed: bool) -> None:
-        super()._watch_collapsed(collapsed)
+    def watch_collapsed(self, collapsed: bool) -> None:
+        # Textual's public watcher, called after Collapsible's own (which shows the contents).
         if not collapsed and self._body is None and self.is_mounted:
             self._body = self._make_body(self.text)
             self.query_one(Collapsible.Contents).mount(self._body)
