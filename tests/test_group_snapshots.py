@@ -14,7 +14,7 @@ import pytest
 from tests.helpers import wait_until
 from tests.test_app_snapshots import STEP_1, STEP_2, STEP_3, Clock, _ready
 from tui.app.app import O1App
-from tui.app.widgets.group_view import GroupView
+from tui.app.widgets.group_view import GroupView, SampleRow
 from tui.chain import (
     AnswerFinished,
     Chain,
@@ -111,6 +111,7 @@ def test_vote_view_mid_run(snap_compare, app: O1App, size) -> None:
                 sink(StepDelta(2, "102 × 6 ="))
             sink.flush()
         await wait_until(pilot, lambda: len(view._finished) == 3)
+        await wait_until(pilot, lambda: isinstance(app.focused, SampleRow))  # the first row
         app.clock.now += 9.3
         view.refresh_all()
         await pilot.pause()

@@ -342,7 +342,6 @@ class GroupView(Vertical):
         if not self.live:
             return
         now = self.clock()
-        self.elapsed_s = max(0.0, now - self.started_at)
         for index, view in enumerate(self.views):
             if view is not None and view.live and not self.compare:
                 view.tick(now)  # an expanded sample (compare columns are ticked by the app)
@@ -427,6 +426,8 @@ class GroupView(Vertical):
 
     def _update_status(self) -> None:
         chains = self.result.chains
+        if self.live:
+            self.elapsed_s = max(0.0, self.clock() - self.started_at)
         status = Status.RUNNING if self.live else self.result.status
         word = "running" if self.live else status.value.replace("_", " ")
         tokens = sum(self._facts(i)[2] for i in range(len(chains)))
