@@ -443,6 +443,31 @@ async def test_an_unnamed_model_becomes_what_the_endpoint_serves(make_app) -> No
             assert app.query_one(StatusHeader).model == "served-a"
 
 
+async def test_keymap_refuses_a_typing_key_for_quit_and_conflicts_naming_both(make_app) -> None:
+    """`quit = "e"` would quit while typing "Where"; `history = "ctrl+t"` would silently take
+    the strategy key. Both are refused with a warning; typing and the hint are unchanged."""
+    app = make_app(None, keymap={"quit": "e", "history": "ctrl+t"})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press(*"Where")
+        await wait_until(pilot, lambda: app.query_one(QuestionInput).value == "Where")
+        assert app.is_running
+        messages = [n.message for n in app._notifications]
+        assert any("'quit'" in m and "types text" in m for m in messages), messages
+        assert any("'history'" in m and "'strategy'" in m for m in messages), messages
+        strategy = app.strategy
+        await pilot.press("ctrl+t")
+        await wait_until(pilot, lambda: app.strategy != strategy)
+        assert app.query_one(QuestionInput).border_subtitle == "Ctrl+t switches"
+
+
+async def test_the_strategy_hint_follows_a_remapped_key(make_app) -> None:
+    app = make_app(None, keymap={"strategy": "ctrl+r"})
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(
+            pilot, lambda: app.query_one(QuestionInput).border_subtitle == "Ctrl+r switches"
+        )
+
+
 async def test_a_folded_saved_step_builds_its_text_when_unfolded(make_app, history) -> None:
     """Saved chains of many steps open folded; unfolding one draws its Markdown then."""
     from textual.widgets import Markdown

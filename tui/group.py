@@ -51,7 +51,7 @@ import logging
 import time
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any, Callable, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
 
 from backends.client import ChatClient
 from backends.engines import MIN_CONCURRENT_SEQUENCES
@@ -67,6 +67,9 @@ from tui.chain import (
 from tui.lang import normalize_lang
 from tui.runner import CANCELLED_MESSAGE, run_chain
 from tui.strategies import STRATEGY_NAMES, StrategyOptions, get_strategy
+
+if TYPE_CHECKING:
+    from tui.history import History
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +269,7 @@ class GroupRunner:
         client: ChatClient,
         options: StrategyOptions,
         *,
-        history: Any | None = None,
+        history: History | None = None,
         on_event: Callable[[GroupEvent], None] | None = None,
         concurrency: int | None = None,
         lang: str | None = None,
@@ -393,7 +396,7 @@ async def run_group(
     client: ChatClient,
     options: StrategyOptions,
     *,
-    history: Any | None = None,
+    history: History | None = None,
     on_event: Callable[[GroupEvent], None] | None = None,
     concurrency: int | None = None,
     lang: str | None = None,

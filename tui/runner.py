@@ -15,9 +15,8 @@ chain with one status:
 Every chain is an independent coroutine holding no global state, so many can run at once
 against one server (self-consistency, compare).
 
-``history`` is duck-typed: anything with ``start_chain(chain)``, ``add_step(chain_id,
-step)`` and ``finish_chain(chain)`` (:class:`tui.history.History`), or None. ``on_event``
-is a plain callable that receives every event in order, deltas included.
+``history`` is a :class:`HistorySink` (:class:`tui.history.History` is one) or None.
+``on_event`` is a plain callable that receives every event in order, deltas included.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any, Callable
+from typing import Callable, Protocol
 
 from backends.client import ChatClient
 from backends.errors import BackendError
@@ -38,6 +37,7 @@ from tui.chain import (
     ChainStarted,
     Event,
     Status,
+    Step,
     StepFinished,
 )
 from tui.lang import normalize_lang
@@ -46,6 +46,16 @@ from tui.strategies.base import Strategy, StrategyOptions
 
 
 CANCELLED_MESSAGE = "cancelled"
+
+
+class HistorySink(Protocol):
+    """Where a running chain is saved: started, then step by step, then finished."""
+
+    def start_chain(self, chain: Chain) -> None: ...
+
+    def add_step(self, chain_id: str, step: Step) -> None: ...
+
+    def finish_chain(self, chain: Chain) -> None: ...
 
 
 def check_question(question: str) -> str:
@@ -61,7 +71,7 @@ async def run_chain(
     client: ChatClient,
     options: StrategyOptions,
     *,
-    history: Any | None = None,
+    history: HistorySink | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> Chain:
     """Run ``strategy`` on ``chain.question`` and return ``chain`` with its final status.
@@ -119,7 +129,12 @@ async def run_chain(
 
 
 def _end(
-    chain: Chain, status: Status, started: float, history: Any | None, *, error: str | None = None
+    chain: Chain,
+    status: Status,
+    started: float,
+    history: HistorySink | None,
+    *,
+    error: str | None = None,
 ) -> None:
     """Set the final status and time and save; a failing save never hides the chain's own
     error (it is logged), but on a clean finish it propagates."""

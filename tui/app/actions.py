@@ -80,9 +80,58 @@ def check_keymap(keymap: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
             warnings.append(f"keymap: {action_id!r} cannot be remapped")
         elif not keys.strip():
             warnings.append(f"keymap: no key given for {action_id!r}")
+        elif action.priority and any(_printable(k) for k in keys.split(",")):
+            # Checked before the question box sees a key: a letter would be taken from typing.
+            warnings.append(
+                f"keymap: {action_id!r} = {keys.strip()!r} is a key that types text; "
+                f"{action_id!r} needs a key with ctrl, alt or a function key (ignored)"
+            )
         else:
-            usable[action_id] = keys.strip()
-    return usable, warnings
+            usable[action_id] = ",".join(k.strip() for k in keys.split(",") if k.strip())
+    return _without_conflicts(usable, warnings), warnings
+
+
+#: Keys that produce no text when typed alone.
+_NON_PRINTING = frozenset(
+    "escape enter tab backspace delete insert home end pageup pagedown up down left right ".split()
+)
+
+
+def _printable(key: str) -> bool:
+    """Whether ``key`` (a Textual key name) types a character into a text box."""
+    key = key.strip().lower()
+    if "+" in key and key.split("+")[0] in ("ctrl", "alt", "meta", "super", "hyper"):
+        return False
+    if key.startswith("f") and key[1:].isdigit():
+        return False
+    return key not in _NON_PRINTING
+
+
+def _without_conflicts(usable: dict[str, str], warnings: list[str]) -> dict[str, str]:
+    """Drop remappings onto a key another action has (its default or its own remapping),
+    with a warning naming both actions; the remapped action keeps its default key."""
+    owner: dict[str, str] = {}
+    for action in ACTIONS:
+        if action.bind and action.id not in usable:
+            for key in action.key.split(","):
+                owner[key.strip()] = action.id
+    kept: dict[str, str] = {}
+    for action_id, keys in usable.items():
+        clash = next(
+            (owner[k] for k in keys.split(",") if owner.get(k, action_id) != action_id), None
+        )
+        if clash is not None:
+            warnings.append(
+                f"keymap: {action_id!r} = {keys!r} is already the key of {clash!r}; "
+                f"{action_id!r} keeps {BY_ID[action_id].key!r}"
+            )
+            for key in BY_ID[action_id].key.split(","):
+                owner.setdefault(key.strip(), action_id)
+            continue
+        kept[action_id] = keys
+        for key in keys.split(","):
+            owner[key] = action_id
+    return kept
 
 
 def keys_for(action: Action, keymap: Mapping[str, str]) -> str:

@@ -60,7 +60,8 @@ from tui.strategies import STRATEGY_NAMES, StrategyOptions, get_strategy
 
 if TYPE_CHECKING:
     from backends.client import ChatClient
-    from backends.manager import ManagedServer, ServerHandle
+    from backends.controller import ManagedServer
+    from backends.manager import ServerHandle
     from tui.config import Settings
     from tui.history import History
 

@@ -112,6 +112,19 @@ class _FormatLadder:
 
 
 @dataclass
+class _Run:
+    """What every request of one chain shares: the conversation so far, where it goes, and
+    how it is sampled (the format ladder remembers what the server refused)."""
+
+    messages: list[dict[str, str]]
+    client: ChatClient
+    options: StrategyOptions
+    prompts: G1Prompts
+    temperature: float
+    formats: _FormatLadder
+
+
+@dataclass
 class _StepResult:
     """What one step produced (async generators cannot return values)."""
 
@@ -172,7 +185,7 @@ class G1Strategy:
             {"role": "user", "content": question},
             {"role": "assistant", "content": prompts.primer},
         ]
-        formats = _FormatLadder()
+        run = _Run(messages, client, options, prompts, temperature, _FormatLadder())
         repeats = RepetitionCheck()
         status = Status.DONE
         unparsed_in_a_row = 0
@@ -183,9 +196,7 @@ class G1Strategy:
                 break
             index += 1
             result = _StepResult()
-            async for event in self._step(
-                index, messages, client, options, prompts, temperature, formats, result
-            ):
+            async for event in self._step(run, index, result):
                 yield event
             assert result.step is not None and result.parsed is not None
             messages.append({"role": "assistant", "content": _as_message(result)})
@@ -203,23 +214,17 @@ class G1Strategy:
                 break
 
         messages.append({"role": "user", "content": prompts.final_request})
-        async for event in self._final_answer(
-            messages, client, options, prompts, temperature, status
-        ):
+        async for event in self._final_answer(run, status):
             yield event
 
-    async def _step(
-        self,
-        index: int,
-        messages: list[dict[str, str]],
-        client: ChatClient,
-        options: StrategyOptions,
-        prompts: G1Prompts,
-        temperature: float,
-        formats: _FormatLadder,
-        result: _StepResult,
-    ) -> AsyncIterator[Event]:
+    async def _step(self, run: _Run, index: int, result: _StepResult) -> AsyncIterator[Event]:
         """One step, with its bounded retries; fills ``result``."""
+        options, prompts, formats, temperature = (
+            run.options,
+            run.prompts,
+            run.formats,
+            run.temperature,
+        )
         retries_left = max(0, options.step_retries)
         began = time.perf_counter()
         warmer = False
@@ -230,8 +235,8 @@ class G1Strategy:
             shown_title: str | None = None
             try:
                 async for chunk in timed_stream(
-                    client,
-                    messages,
+                    run.client,
+                    run.messages,
                     stats,
                     temperature=max(temperature, RETRY_TEMPERATURE) if warmer else temperature,
                     max_tokens=options.max_tokens or prompts.step_max_tokens,
@@ -285,16 +290,10 @@ class G1Strategy:
             finish_reason=stats.finish_reason,
         )
 
-    async def _final_answer(
-        self,
-        messages: list[dict[str, str]],
-        client: ChatClient,
-        options: StrategyOptions,
-        prompts: G1Prompts,
-        temperature: float,
-        status: Status,
-    ) -> AsyncIterator[Event]:
+    async def _final_answer(self, run: _Run, status: Status) -> AsyncIterator[Event]:
         """The final-answer request: plain words, streamed as AnswerDelta."""
+        client, messages, options, prompts = run.client, run.messages, run.options, run.prompts
+        temperature = run.temperature
         retries_left = max(0, options.step_retries)
         while True:
             stats = CallStats()

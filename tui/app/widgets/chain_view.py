@@ -274,7 +274,7 @@ class ChainView(Vertical):
         tokens = sum(v.tokens or 0 for v in self.steps.values())
         if tokens:
             parts.append(f"{tokens} tok")
-        # One line, always: no layout pass (it runs after every streamed delta).
+        # One line of fixed height: no new layout of the chain for a clock tick.
         self.status_line.update(Content(" · ".join(parts)), layout=False)
         for status in Status:
             self.status_line.set_class(word == _STATUS_WORDS[status], f"-{status.value}")

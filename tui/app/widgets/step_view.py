@@ -1,8 +1,9 @@
 """One reasoning step: a collapsible titled ``Step 3 · Checking alternatives · 2.41 s · 187 tok``.
 
-While the step runs its text streams in through Textual's :class:`MarkdownStream` (which
-merges fragments when they come faster than the widget can draw) and the time in the title
-ticks. When the step finishes, the whole text is set once more with one full update: a
+While the step runs its text streams in through Textual's :class:`MarkdownStream`, at most
+once every :data:`STREAM_INTERVAL_S` (every Markdown block is a widget, and each redraw lays out
+the whole chain again: a long answer is hundreds of blocks), and the time in the title ticks
+without a new layout while the title keeps its width. When the step finishes, the whole text is set once more with one full update: a
 stream only re-parses the tail, so a code fence or list opened mid-stream can leave stale
 blocks behind.
 
@@ -12,9 +13,12 @@ expanded, so opening a long saved chain costs little.
 
 from __future__ import annotations
 
+import time
 
 from textual.content import Content
+from textual.timer import Timer
 from textual.widgets import Collapsible, Markdown
+from textual.widgets._collapsible import CollapsibleTitle
 from textual.widgets.markdown import MarkdownStream
 
 from tui.chain import Step
@@ -23,6 +27,10 @@ from tui.repetition import REPEATED
 from tui.sanitize import clean, clean_line
 
 TITLE_LIMIT = 80
+
+#: Least time between two redraws of a streaming step's text (ten a second reads smoothly;
+#: a fast server sends hundreds of tokens a second).
+STREAM_INTERVAL_S = 0.1
 
 
 def step_title(
@@ -88,6 +96,10 @@ class StepView(Collapsible):
         self.started_at = started_at
         self.note = ""
         self._stream: MarkdownStream | None = None
+        #: Streamed text not drawn yet, the timer that will draw it, and when text was drawn.
+        self._pending: list[str] = []
+        self._flush_timer: Timer | None = None
+        self._last_write = 0.0
         self._body: Markdown | None = None
         children = []
         if not collapsed:
@@ -121,8 +133,22 @@ class StepView(Collapsible):
     def _render_title(self) -> Content:
         return step_title(self.index, self.step_title, self.elapsed_s, self.tokens, self.note)
 
-    def _refresh_title(self) -> None:
-        self.title = self._render_title()  # type: ignore[assignment]
+    def _refresh_title(self, *, quick: bool = False) -> None:
+        """Show the current title. ``quick`` (the clock's tick): when the title keeps its
+        width, redraw only the title line, without laying out the chain again."""
+        content = self._render_title()
+        title_line = self._title if self.is_mounted else None
+        if quick and isinstance(title_line, CollapsibleTitle):
+            old = title_line.label
+            if isinstance(old, Content) and old.cell_length == content.cell_length:
+                self.set_reactive(Collapsible.title, content)  # type: ignore[arg-type,misc]
+                title_line.set_reactive(CollapsibleTitle.label, content)
+                symbol = (
+                    title_line.collapsed_symbol if self.collapsed else title_line.expanded_symbol
+                )
+                title_line.update(Content.assemble(symbol, " ", content), layout=False)
+                return
+        self.title = content  # type: ignore[assignment]
 
     @property
     def body(self) -> Markdown | None:
@@ -131,19 +157,41 @@ class StepView(Collapsible):
     # --- live updates (called by ChainView on the app's loop) -----------------------------
 
     async def append(self, fragment: str) -> None:
-        """Add streamed text (already cleaned)."""
+        """Add streamed text (already cleaned); drawn now, or with the next redraw when the
+        last one was less than :data:`STREAM_INTERVAL_S` ago."""
         if not fragment:
             return
         self.text += fragment
         if self._body is None:
             return  # collapsed and never shown: the full text lands on expand
+        self._pending.append(fragment)
+        if self._flush_timer is not None:
+            return  # a redraw is already due
+        wait = self._last_write + STREAM_INTERVAL_S - time.monotonic()
+        if wait <= 0:
+            await self._draw_pending()
+        else:
+            self._flush_timer = self.set_timer(wait, self._draw_pending)
+
+    async def _draw_pending(self) -> None:
+        """Write what is pending to the Markdown stream (one redraw)."""
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+            self._flush_timer = None
+        if not self._pending or self._body is None:
+            self._pending.clear()
+            return
+        text = "".join(self._pending)
+        self._pending.clear()
+        self._last_write = time.monotonic()
         if self._stream is None:
             self._stream = Markdown.get_stream(self._body)
-        await self._stream.write(fragment)
+        await self._stream.write(text)
 
     async def restart(self, title: str = "") -> None:
         """A new attempt at this running step (g1 retries it): drop what the failed attempt
         showed. The clock keeps running: the step's time covers all its attempts."""
+        self._drop_pending()
         await self._stop_stream()
         self.text = ""
         self.set_step_title(title)
@@ -159,7 +207,7 @@ class StepView(Collapsible):
         """Show the time spent so far (a running step only)."""
         if self.running and self.started_at is not None:
             self.elapsed_s = max(0.0, now - self.started_at)
-            self._refresh_title()
+            self._refresh_title(quick=True)
 
     async def finish(self, step: Step) -> None:
         """The step is done: recorded timing and tokens, and one full render of its text."""
@@ -168,6 +216,7 @@ class StepView(Collapsible):
         self.step_title = step.title or self.step_title
         self.elapsed_s = step.elapsed_s
         self.tokens = step.completion_tokens
+        await self._draw_pending()
         streamed = self._stream is not None
         await self._stop_stream()
         final = clean(step.content) if step.content else self.text
@@ -185,10 +234,18 @@ class StepView(Collapsible):
         self.remove_class("-running")
         self.note = note
         self.add_class("-interrupted")
+        self._drop_pending()
         await self._stop_stream()
         if self._body is not None:
             await self._body.update(self.text)
         self._refresh_title()
+
+    def _drop_pending(self) -> None:
+        """Forget text not drawn yet (what replaces it is drawn whole)."""
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+            self._flush_timer = None
+        self._pending.clear()
 
     async def _stop_stream(self) -> None:
         if self._stream is not None:

@@ -1,0 +1,166 @@
+"""Drawing cost: the real ``o1tui`` in tmux (120x40) streaming one long plain answer.
+
+The stand-in OpenAI server (a separate process on loopback) answers with one 24 555-character
+reply cut into 3 508 chunks of 7 characters, sent as fast as the socket takes them. ``o1tui``
+runs in a private tmux server with the ``plain`` strategy; the question is typed, and the
+app's CPU time (user + system, from /proc, children included) is read just before Enter and
+once the chain is saved as done. The figure is CPU seconds per 1 000 chunks.
+
+Run: ``python bench/tmux_stream_bench.py [--runs 3] [--chars 24555] [--chunk 7]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WORDS = "the model checks each case carefully so that **the sum** is `x + y` and then".split()
+
+
+def answer_text(chars: int) -> str:
+    """Markdown-ish prose with paragraphs and a list now and then, ``chars`` long."""
+    out: list[str] = []
+    n = 0
+    i = 0
+    while n < chars:
+        word = WORDS[i % len(WORDS)]
+        piece = word + (".\n\n" if i % 61 == 60 else "\n- " if i % 89 == 88 else " ")
+        out.append(piece)
+        n += len(piece)
+        i += 1
+    return "".join(out)[:chars]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its reaped children."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _wait(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def _chain_status(db: Path) -> str | None:
+    if not db.exists():
+        return None
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            row = conn.execute("SELECT status FROM chains ORDER BY rid DESC LIMIT 1").fetchone()
+    except sqlite3.Error:
+        return None
+    return row[0] if row else None
+
+
+def one_run(chars: int, chunk: int, size: tuple[int, int]) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="o1tui-stream-"))
+    text = answer_text(chars)
+    chunks = -(-len(text) // chunk)
+    script = tmp / "script.json"
+    script.write_text(json.dumps([{"content": text, "chunk_chars": chunk, "usage": True}]))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "TERM": "xterm-256color",
+        "O1TUI_CONFIG_DIR": str(tmp / "config"),
+        "O1TUI_LOG_DIR": str(tmp / "log"),
+    }
+    env.pop("TMUX", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.openai_server", "--port", str(port)]
+        + ["--script", str(script), "--model", "fake-model"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    sock = f"o1bench-{os.getpid()}-{port}"
+    data = tmp / "data"
+    profile = os.environ.get("O1TUI_BENCH_PROFILE")  # a cProfile output file, to find the cost
+    python = f"{sys.executable} -m cProfile -o {profile}" if profile else sys.executable
+    app = (
+        f"{python} -m tui.cli --data-dir {data} --endpoint http://127.0.0.1:{port}/v1 "
+        "--model fake-model --strategy plain"
+    )
+
+    def tmux(*args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-L", sock, *args], env=env, capture_output=True, text=True, check=False
+        ).stdout
+
+    try:
+        tmux("new-session", "-d", "-s", "b", "-x", str(size[0]), "-y", str(size[1]), app)
+        _wait(lambda: "ready" in tmux("capture-pane", "-p", "-t", "b"), 60, "the app")
+        pid = int(tmux("list-panes", "-t", "b", "-F", "#{pane_pid}").strip())
+        tmux("send-keys", "-t", "b", "-l", "Write a long answer.")
+        time.sleep(0.3)  # let the typed text settle: its drawing is not the stream's
+        before = _cpu_s(pid)
+        started = time.perf_counter()
+        tmux("send-keys", "-t", "b", "Enter")
+        _wait(lambda: _chain_status(data / "history.db") == "done", 300, "the chain")
+        wall = time.perf_counter() - started
+        time.sleep(0.3)  # the final render after the save
+        cpu = _cpu_s(pid) - before
+        tmux("send-keys", "-t", "b", "C-q")
+        if profile:  # cProfile writes its file when the program ends
+            _wait(lambda: not tmux("list-panes", "-t", "b").strip(), 30, "the app to quit")
+    finally:
+        tmux("kill-server")
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {
+        "chunks": chunks,
+        "cpu_s": round(cpu, 3),
+        "wall_s": round(wall, 3),
+        "cpu_s_per_1000_chunks": round(cpu / chunks * 1000, 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--chars", type=int, default=24_555)
+    parser.add_argument("--chunk", type=int, default=7, help="characters a chunk")
+    parser.add_argument("--size", default="120x40", help="terminal size, WxH")
+    args = parser.parse_args(argv)
+    if shutil.which("tmux") is None:
+        print("tmux is not installed", file=sys.stderr)
+        return 2
+    width, height = (int(x) for x in args.size.split("x"))
+    runs = [one_run(args.chars, args.chunk, (width, height)) for _ in range(args.runs)]
+    per = [r["cpu_s_per_1000_chunks"] for r in runs]
+    print(
+        json.dumps(
+            {"runs": runs, "median_cpu_s_per_1000_chunks": round(statistics.median(per), 3)},
+            indent=2,
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
