@@ -17,12 +17,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.notifications import Notification
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
@@ -49,6 +50,7 @@ from tui.app.palette import O1Commands
 from tui.app.screens.help import HelpScreen
 from tui.app.themes import load_themes, resolve_theme
 from tui.app.widgets.chain_view import ChainView
+from tui.app.widgets.group_view import GroupView
 from tui.app.widgets.history_list import STORE_ERRORS
 from tui.app.widgets.history_panel import HistoryPanel
 from tui.app.widgets.question_input import QuestionInput
@@ -86,9 +88,9 @@ class ChainRun:
     view: ChainView
     worker: Worker | None = None
     #: The "Cancelling the chain…" toast, taken down when the chain has ended.
-    cancel_toast: Any = None
+    cancel_toast: Notification | None = None
     #: The group view (tui.app.widgets.group_view) when the chain is a member of a group.
-    group: Any | None = None
+    group: GroupView | None = None
 
     @property
     def top(self) -> Widget:
@@ -386,7 +388,7 @@ class O1App(GroupRunsMixin, CopyMixin, App[int]):
             del self.runs[chain_id]
         self.current_id = run.chain.id
 
-    def show_group(self, view: Any, worker: Worker | None) -> None:
+    def show_group(self, view: GroupView, worker: Worker | None) -> None:
         """Show a group view; with a worker (a live group) its members join the runs."""
         # A vote's samples have no view until expanded: their runs hold a stand-in.
         runs = [
