@@ -23,7 +23,6 @@ from typing import Any, Callable, Protocol, TextIO
 from backends.client import ChatClient
 from backends import keepalive
 from backends.locations import log_dir, runtime_dir
-from backends.stages import StartProgress
 from backends.state import ServerState
 from backends.engines import (
     ENGINE_CONCURRENCY,
@@ -213,7 +212,8 @@ class ServerSettings(Protocol):
     def server_args(self) -> list[str]: ...
 
 
-def _get(settings: ServerSettings | None, name: str, default: Any = None) -> Any:
+def setting(settings: ServerSettings | None, name: str, default: Any = None) -> Any:
+    """Setting ``name``, or ``default`` when there are no settings or the value is None."""
     value = getattr(settings, name, default) if settings is not None else default
     return default if value is None else value
 
@@ -222,7 +222,7 @@ def server_options(
     settings: ServerSettings | None, port: int, host: str = LOOPBACK
 ) -> ServerOptions:
     """:class:`ServerOptions` from a Settings-like object (missing fields take defaults)."""
-    extra = _get(settings, "server_args", ())
+    extra = setting(settings, "server_args", ())
     if isinstance(extra, str):
         extra = shlex.split(
             extra
@@ -230,15 +230,15 @@ def server_options(
     return ServerOptions(
         port=port,
         host=host,
-        backend=_get(settings, "backend"),
-        tp=_get(settings, "tp"),
-        session_len=_get(settings, "session_len"),
-        cache_max_entry_count=_get(settings, "cache_max_entry_count"),
-        max_batch_size=_get(settings, "max_batch_size"),
-        enable_prefix_caching=bool(_get(settings, "enable_prefix_caching", True)),
+        backend=setting(settings, "backend"),
+        tp=setting(settings, "tp"),
+        session_len=setting(settings, "session_len"),
+        cache_max_entry_count=setting(settings, "cache_max_entry_count"),
+        max_batch_size=setting(settings, "max_batch_size"),
+        enable_prefix_caching=bool(setting(settings, "enable_prefix_caching", True)),
         extra_args=tuple(str(a) for a in extra),
-        lmdeploy_in_process=bool(_get(settings, "lmdeploy_in_process", True)),
-        lmdeploy_env_check=bool(_get(settings, "lmdeploy_env_check", False)),
+        lmdeploy_in_process=bool(setting(settings, "lmdeploy_in_process", True)),
+        lmdeploy_env_check=bool(setting(settings, "lmdeploy_env_check", False)),
     )
 
 
@@ -315,9 +315,9 @@ def start_backend(
     :class:`PortInUse` or :class:`ServerStartError` (with the log tail); all are
     :class:`~backends.errors.BackendError`.
     """
-    host = host or _get(settings, "host", LOOPBACK)
-    requested = engine or _get(settings, "engine")
-    model_name = model or _get(settings, "model")
+    host = host or setting(settings, "host", LOOPBACK)
+    requested = engine or setting(settings, "engine")
+    model_name = model or setting(settings, "model")
     ref = resolve(model_name) if model_name else None
     choice = choose_engine(requested, available=available, gpu=gpu)
     warnings = list(choice.warnings)
@@ -361,9 +361,9 @@ def start_backend(
             f"{ref.display}: llama.cpp needs a GGUF file; use --engine lmdeploy or transformers"
         )
 
-    user_key = _get(settings, "api_key")
-    configured_port = port or _get(settings, "port")
-    keep_alive_s = keepalive.parse_duration(_get(settings, "keep_alive", 0))
+    user_key = setting(settings, "api_key")
+    configured_port = port or setting(settings, "port")
+    keep_alive_s = keepalive.parse_duration(setting(settings, "keep_alive", 0))
     state_dir = runtime_dir()
     if configured_port and reuse:
         kept = keepalive.attach(state_dir, host, int(configured_port))
@@ -435,7 +435,7 @@ def start_backend(
     return handle
 
 
-def _poll_reporter(
+def poll_reporter(
     progress: Callable[[str], None], every_s: float = 5.0
 ) -> Callable[[float, Probe], None]:
     """Turn readiness polls into an occasional progress line (a start can take minutes)."""
@@ -461,7 +461,7 @@ def ensure_server(
     """
     if progress is not None:
         kwargs.setdefault("on_line", progress)
-        kwargs.setdefault("on_poll", _poll_reporter(progress))
+        kwargs.setdefault("on_poll", poll_reporter(progress))
     handle = start_backend(settings, **kwargs)
     if progress is not None:
         for warning in handle.warnings:
@@ -498,7 +498,7 @@ def serve_forever(
     assert handle.process is not None
     try:
         print(handle.base_url, file=out, flush=True)
-        if not _get(settings, "api_key"):
+        if not setting(settings, "api_key"):
             print(
                 "the server requires a generated API key that is not shown; give --api-key KEY "
                 "to choose one that other clients can use",
@@ -547,156 +547,7 @@ def interrupt_on_termination() -> None:
         signal.signal(sig, _raise_interrupt)
 
 
-class ManagedServer:
-    """The server screen's controller (``tui.app.screens.server.ServerController``) over this module.
-
-    ``on_change(state)`` is called (from worker threads) when the state changes.
-    """
-
-    def __init__(
-        self,
-        settings: ServerSettings,
-        *,
-        on_change: Callable[[ServerState], None] | None = None,
-        on_line: Callable[[str], None] | None = None,
-        **start_kwargs: Any,
-    ) -> None:
-        self.settings = settings
-        self.on_change = on_change
-        self.on_line = on_line
-        self.start_kwargs = start_kwargs
-        self.handle: ServerHandle | None = None
-        self.error: str | None = None
-        self.model_name: str | None = model if (model := _get(settings, "model")) else None
-        self._state = ServerState.STOPPED
-        self._closed = False
-
-    @property
-    def state(self) -> ServerState:
-        if self._state is ServerState.READY and self.handle is not None and not self.handle.running:
-            return ServerState.CRASHED
-        return self._state
-
-    def _set(self, state: ServerState) -> None:
-        self._state = state
-        if self.on_change is not None:
-            self.on_change(state)
-
-    def info(self) -> dict[str, Any]:
-        from backends.presets import PRESETS
-
-        handle, proc = self.handle, self.handle.process if self.handle else None
-        info: dict[str, Any] = {
-            "presets": [p.name for p in PRESETS],
-            "model": self.model_name,
-            "error": self.error,
-        }
-        if handle is not None:
-            info.update(
-                engine=handle.engine,
-                model=handle.model,
-                url=handle.base_url,
-                port=handle.port,
-                host="127.0.0.1" if handle.base_url else None,
-            )
-        if proc is not None:
-            info.update(
-                pid=proc.pid,
-                uptime_s=proc.uptime_s if proc.running else None,
-                log_path=str(proc.log_path) if proc.log_path else None,
-            )
-            if not proc.running and self._state is ServerState.READY:
-                info["error"] = f"the server exited with code {proc.returncode}"
-        progress = self.progress()
-        if progress is not None:
-            info.update(stage=progress.describe(), stage_fraction=progress.fraction)
-        return info
-
-    def log_lines(self) -> list[str]:
-        proc = self.handle.process if self.handle else None
-        return proc.lines() if proc is not None else []
-
-    @property
-    def display_model(self) -> str | None:
-        """The model this server serves or is loading, as resolved (the CPU fallback's small
-        model, not the configured GPU default); ``None`` until the start has chosen it."""
-        ref = self.handle.model_ref if self.handle is not None else None
-        return ref.display if ref is not None else None
-
-    def progress(self) -> StartProgress | None:
-        """Where a start-up stands (stages read from the server's log); ``None`` when not
-        starting a server process. Answers from memory (the UI calls it on every log line)."""
-        proc = self.handle.process if self.handle is not None else None
-        if proc is None or self._state is not ServerState.STARTING:
-            return None
-        return proc.stages.progress
-
-    async def start(self) -> None:
-        import asyncio
-
-        if self.handle is not None and self.handle.running and self._state is ServerState.READY:
-            return
-        self.error = None
-        self._set(ServerState.STARTING)
-        settings = self.settings
-        kwargs = dict(self.start_kwargs)
-        if self.model_name:  # switched from the server screen, or the configured one
-            kwargs["model"] = self.model_name
-        timeout_s = kwargs.pop("ready_timeout_s", None)
-        on_poll = _poll_reporter(self.on_line) if self.on_line is not None else None
-
-        def start_and_wait() -> None:
-            # One thread does both, so the handle is ours before the long load: shutdown()
-            # (a quit, a SIGHUP) during the load reaches the starting server, even when the
-            # app's event loop is already gone.
-            self.handle = ensure_server(settings, progress=self.on_line, wait=False, **kwargs)
-            self._set(ServerState.STARTING)  # again, now that the model to load is known
-            if self._closed:
-                self.handle.stop()
-                raise ServerStartError("o1tui is closing")
-            try:
-                self.handle.wait_ready(timeout_s, on_poll)
-            except BaseException:
-                self.handle.stop()
-                raise
-
-        try:
-            await asyncio.to_thread(start_and_wait)
-        except Exception as err:  # shown on the screen; the app stays usable
-            self.error = str(err).splitlines()[0] if str(err) else type(err).__name__
-            self._set(ServerState.CRASHED)
-            return
-        reused = self.handle is not None and self.handle.reused
-        self._set(ServerState.EXTERNAL if reused else ServerState.READY)
-
-    def shutdown(self) -> None:
-        """Stop the server, also one still loading, and start no other (the app is closing);
-        a ready one is left to its keeper when ``keep_alive`` is set."""
-        self._closed = True
-        if self.handle is not None:
-            self.handle.release()
-
-    async def stop(self) -> None:
-        import asyncio
-
-        if self.handle is not None:
-            self._set(ServerState.STOPPING)
-            await asyncio.to_thread(self.handle.stop)
-        self._set(ServerState.STOPPED)
-
-    async def restart(self) -> None:
-        await self.stop()
-        await self.start()
-
-    async def switch_model(self, name: str) -> None:
-        resolve(name)  # an unknown name fails here, before the running server is stopped
-        await self.stop()
-        self.model_name = name
-        await self.start()
-
-
 __all__ = [
-    "ManagedServer",
     "ensure_server",
     "interrupt_on_termination",
     "serve_forever",

@@ -209,3 +209,44 @@ def test_a_crash_mid_group_keeps_every_finished_step(data_dir, capsys):
         group = load_group(history, chains[0].group_id or "")
         assert group is not None and {c.id for c in group.chains} == set(seen)
         assert group.status is Status.ERROR and group.group.error == "interrupted"
+
+
+@pytest.mark.slow
+def test_the_gpu_group_bench_runs_against_the_stand_in_server(tmp_path: Path) -> None:
+    """bench/gpu/group_bench.py, as the GPU run uses it, on CPU: it writes its result file."""
+    with FakeOpenAIServer() as srv:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "bench" / "gpu" / "group_bench.py"),
+                "--endpoint",
+                srv.url,
+                "--model",
+                "fake-model",
+                "--out",
+                str(tmp_path / "out"),
+                "--samples",
+                "3",
+                "--steps",
+                "2",
+                "--step-tokens",
+                "20",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=REPO,
+        )
+        bodies = list(srv.requests)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "out" / "group_bench.json").read_text())
+    assert [r["strategy"] for r in results] == ["g1", "plain"]
+    for r in results:
+        assert r["single"]["status"] in ("done", "step_limit") and r["single"]["steps"] >= 1
+        assert len(r["group"]["chains"]) == 3 and r["group"]["wall_s"] > 0
+        assert r["ratio"] is not None and r["ratio"] > 0
+    assert results[1]["call_tokens"] == 40
+    # every request asked for fixed-length output
+    assert all(b.get("ignore_eos") is True and b.get("min_new_tokens") for b in bodies)
+    assert {b["max_tokens"] for b in bodies} >= {20, 40}
+    assert proc.stdout.count("ratio") == 2

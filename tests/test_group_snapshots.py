@@ -14,8 +14,7 @@ import pytest
 from tests.helpers import wait_until
 from tests.test_app_snapshots import STEP_1, STEP_2, STEP_3, Clock, _ready
 from tui.app.app import O1App
-from tui.app.widgets.group_view import GroupView
-from tui.app.widgets.question_input import QuestionInput
+from tui.app.widgets.group_view import GroupView, SampleRow
 from tui.chain import (
     AnswerFinished,
     Chain,
@@ -79,9 +78,7 @@ def _step(index: int, title: str, content: str, seconds: float, tokens: int) -> 
 @pytest.mark.parametrize("size", SIZES)
 def test_vote_view_mid_run(snap_compare, app: O1App, size) -> None:
     async def run_before(pilot) -> None:
-        await _ready(pilot)
-        # A blinking cursor would be drawn or not depending on when the shot is taken.
-        app.query_one(QuestionInput).cursor_blink = False
+        await _ready(pilot)  # (also stops the question box's cursor from blinking)
         result = _result(GroupKind.SELF_CONSISTENCY, ["g1"] * 5, "vote00000001")
         view = GroupView(result, live=True, now=app.clock(), clock=app.clock)
         app.show_group(view, None)
@@ -114,6 +111,7 @@ def test_vote_view_mid_run(snap_compare, app: O1App, size) -> None:
                 sink(StepDelta(2, "102 × 6 ="))
             sink.flush()
         await wait_until(pilot, lambda: len(view._finished) == 3)
+        await wait_until(pilot, lambda: isinstance(app.focused, SampleRow))  # the first row
         app.clock.now += 9.3
         view.refresh_all()
         await pilot.pause()
@@ -124,9 +122,7 @@ def test_vote_view_mid_run(snap_compare, app: O1App, size) -> None:
 @pytest.mark.parametrize("size", SIZES)
 def test_compare_view_finished(snap_compare, app: O1App, size) -> None:
     async def run_before(pilot) -> None:
-        await _ready(pilot)
-        # A blinking cursor would be drawn or not depending on when the shot is taken.
-        app.query_one(QuestionInput).cursor_blink = False
+        await _ready(pilot)  # (also stops the question box's cursor from blinking)
         history = app.history
         result = _result(GroupKind.COMPARE, ["plain", "g1", "thinking"], "cmp000000001")
         runs = {

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from backends.engines import EngineUnavailable
+from backends.controller import ManagedServer
 from backends.manager import (
-    ManagedServer,
     PortInUse,
     ServerStartError,
     ensure_server,

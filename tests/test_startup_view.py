@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from backends.manager import ManagedServer
+from backends.controller import ManagedServer
 from backends.state import ServerState
 from backends.supervisor import free_port
 from tests.helpers import wait_until

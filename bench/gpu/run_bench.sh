@@ -6,6 +6,7 @@
 #   bash bench/gpu/run_bench.sh second   # g1 10x300 without prefix caching, cold start with
 #                                        # LMDeploy's defaults
 #   bash bench/gpu/run_bench.sh eval     # o1tui eval items per minute, concurrency 1 vs 16
+#   bash bench/gpu/run_bench.sh group    # ask --samples 8 vs one chain (wall time), same server
 #
 # Needs: a CUDA GPU with torch + transformers; LMDeploy importable (WHEELS=DIR installs wheels from
 # DIR into /tmp/site first, for machines without network). Builds a random-weight model in
@@ -126,6 +127,14 @@ elif [ "$PHASE" = g1pair ]; then
   SERVE_PID=$ON_PID; stop_o1tui_server
   pkill -TERM -f "tui.cli serve .*--port $PORT_OFF" ; sleep 3
   ts "left running: $(pgrep -fc 'lmdeploy' || true) lmdeploy processes; GPU memory used: $(nvidia-smi --query-gpu=memory.used --format=csv,noheader)"
+elif [ "$PHASE" = group ]; then
+  start_o1tui_server group || exit 1
+  NAME=$(served_name)
+  ts "o1tui ask --samples 8 vs one chain: g1 10 x 300-token steps, plain 3000 tokens"
+  $PY "$B/group_bench.py" --endpoint "$URL" --api-key "$KEY" --model "$NAME" --out "$OUT/group" \
+      --samples 8 --strategies g1,plain --steps 10 --step-tokens 300
+  cat "$OUT/group/group_bench.json"
+  stop_o1tui_server
 elif [ "$PHASE" = eval ]; then
   start_o1tui_server eval || exit 1
   NAME=$(served_name)

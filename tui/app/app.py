@@ -59,7 +59,8 @@ if TYPE_CHECKING:
     from tui.app.widgets.chain_view import ChainView
     from tui.app.widgets.history_panel import HistoryPanel
     from backends.client import ChatClient
-    from backends.manager import ManagedServer, ServerHandle
+    from backends.controller import ManagedServer
+    from backends.manager import ServerHandle
     from tui.config import Settings
     from tui.history import History
 

@@ -92,7 +92,7 @@ class Connector:
         app.post_message(ServerStateChanged(ServerState.READY, model=client.model, address=address))
 
     async def _start_managed(self) -> None:
-        from backends.manager import ManagedServer
+        from backends.controller import ManagedServer
 
         app = self.app
 

@@ -127,6 +127,8 @@ class SampleRow(Static, can_focus=True):
         self.index = index
         self.total = total
         self.expanded = False
+        self._shown: tuple[object, ...] | None = None
+        self._status: Status | None = None
 
     def show(self, status: Status, said: str, elapsed: float, tokens: int) -> None:
         """Redraw: status mark, the step it is on or its answer, time, tokens."""
@@ -134,17 +136,26 @@ class SampleRow(Static, can_focus=True):
         arrow = "▾" if self.expanded else "▸"
         number = f"#{self.index + 1}".rjust(len(str(self.total)) + 1)
         tok = f"{tokens} tok" if tokens else ""
+        key = (arrow, status, said, format_seconds(elapsed), tok)
+        if key == self._shown:
+            return  # redrawn five times a second: only when something changed
+        self._shown = key
+        # One line, always: no layout pass needed (a layout of the whole screen per row
+        # update would cost more than everything else a group draws).
         self.update(
             Content.assemble(
                 f"{arrow} {number} ",
                 (mark, f"${_mark_colour(status)}"),
                 " ",
                 (said.ljust(ANSWER_CELLS), "bold" if status in _ANSWERING else "$text-muted"),
-                (f" {format_seconds(elapsed):>10} {tok:>9}", "$text-muted"),
-            )
+                (f" {key[3]:>10} {tok:>9}", "$text-muted"),
+            ),
+            layout=False,
         )
-        for s in Status:
-            self.set_class(s == status, f"-{s.value}")
+        if status != self._status:
+            self._status = status
+            for s in Status:
+                self.set_class(s == status, f"-{s.value}")
 
     def action_expand(self) -> None:
         self.post_message(self.Toggled(self))
@@ -244,6 +255,7 @@ class GroupView(Vertical):
         self.tally = Static("", classes="group-tally")
         self.status_line = Static("", classes="group-status")
         self._columns: list[Vertical] = []
+        self._status_text = ""
 
     # --- building ------------------------------------------------------------------------------
 
@@ -330,7 +342,6 @@ class GroupView(Vertical):
         if not self.live:
             return
         now = self.clock()
-        self.elapsed_s = max(0.0, now - self.started_at)
         for index, view in enumerate(self.views):
             if view is not None and view.live and not self.compare:
                 view.tick(now)  # an expanded sample (compare columns are ticked by the app)
@@ -415,6 +426,8 @@ class GroupView(Vertical):
 
     def _update_status(self) -> None:
         chains = self.result.chains
+        if self.live:
+            self.elapsed_s = max(0.0, self.clock() - self.started_at)
         status = Status.RUNNING if self.live else self.result.status
         word = "running" if self.live else status.value.replace("_", " ")
         tokens = sum(self._facts(i)[2] for i in range(len(chains)))
@@ -422,7 +435,10 @@ class GroupView(Vertical):
         parts.append(format_seconds(self.elapsed_s))
         if tokens:
             parts.append(f"{tokens} tok")
-        self.status_line.update(Content(" · ".join(parts)))
+        text = " · ".join(parts)
+        if text != self._status_text:
+            self._status_text = text
+            self.status_line.update(Content(text), layout=False)  # one line, always
         for s in Status:
             self.status_line.set_class(s == status, f"-{s.value}")
 

@@ -1,0 +1,162 @@
+"""The app's controller of a managed model server: start, stop, restart, switch model, and
+the state, log and start-up progress the server screen and the header show (it is the
+``tui.app.screens.server.ServerController`` the app hands the server screen).
+
+Everything it does goes through :mod:`backends.manager`; ``on_change(state)`` and
+``on_line(line)`` are called from worker threads.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from backends.manager import ServerHandle, ServerSettings, ensure_server, poll_reporter, setting
+from backends.presets import resolve
+from backends.stages import StartProgress
+from backends.state import ServerState
+from backends.supervisor import ServerStartError
+
+
+class ManagedServer:
+    """The server screen's controller over :mod:`backends.manager` (see the module)."""
+
+    def __init__(
+        self,
+        settings: ServerSettings,
+        *,
+        on_change: Callable[[ServerState], None] | None = None,
+        on_line: Callable[[str], None] | None = None,
+        **start_kwargs: Any,
+    ) -> None:
+        self.settings = settings
+        self.on_change = on_change
+        self.on_line = on_line
+        self.start_kwargs = start_kwargs
+        self.handle: ServerHandle | None = None
+        self.error: str | None = None
+        self.model_name: str | None = model if (model := setting(settings, "model")) else None
+        self._state = ServerState.STOPPED
+        self._closed = False
+
+    @property
+    def state(self) -> ServerState:
+        if self._state is ServerState.READY and self.handle is not None and not self.handle.running:
+            return ServerState.CRASHED
+        return self._state
+
+    def _set(self, state: ServerState) -> None:
+        self._state = state
+        if self.on_change is not None:
+            self.on_change(state)
+
+    def info(self) -> dict[str, Any]:
+        from backends.presets import PRESETS
+
+        handle, proc = self.handle, self.handle.process if self.handle else None
+        info: dict[str, Any] = {
+            "presets": [p.name for p in PRESETS],
+            "model": self.model_name,
+            "error": self.error,
+        }
+        if handle is not None:
+            info.update(
+                engine=handle.engine,
+                model=handle.model,
+                url=handle.base_url,
+                port=handle.port,
+                host="127.0.0.1" if handle.base_url else None,
+            )
+        if proc is not None:
+            info.update(
+                pid=proc.pid,
+                uptime_s=proc.uptime_s if proc.running else None,
+                log_path=str(proc.log_path) if proc.log_path else None,
+            )
+            if not proc.running and self._state is ServerState.READY:
+                info["error"] = f"the server exited with code {proc.returncode}"
+        progress = self.progress()
+        if progress is not None:
+            info.update(stage=progress.describe(), stage_fraction=progress.fraction)
+        return info
+
+    def log_lines(self) -> list[str]:
+        proc = self.handle.process if self.handle else None
+        return proc.lines() if proc is not None else []
+
+    @property
+    def display_model(self) -> str | None:
+        """The model this server serves or is loading, as resolved (the CPU fallback's small
+        model, not the configured GPU default); ``None`` until the start has chosen it."""
+        ref = self.handle.model_ref if self.handle is not None else None
+        return ref.display if ref is not None else None
+
+    def progress(self) -> StartProgress | None:
+        """Where a start-up stands (stages read from the server's log); ``None`` when not
+        starting a server process. Answers from memory (the UI calls it on every log line)."""
+        proc = self.handle.process if self.handle is not None else None
+        if proc is None or self._state is not ServerState.STARTING:
+            return None
+        return proc.stages.progress
+
+    async def start(self) -> None:
+        import asyncio
+
+        if self.handle is not None and self.handle.running and self._state is ServerState.READY:
+            return
+        self.error = None
+        self._set(ServerState.STARTING)
+        settings = self.settings
+        kwargs = dict(self.start_kwargs)
+        if self.model_name:  # switched from the server screen, or the configured one
+            kwargs["model"] = self.model_name
+        timeout_s = kwargs.pop("ready_timeout_s", None)
+        on_poll = poll_reporter(self.on_line) if self.on_line is not None else None
+
+        def start_and_wait() -> None:
+            # One thread does both, so the handle is ours before the long load: shutdown()
+            # (a quit, a SIGHUP) during the load reaches the starting server, even when the
+            # app's event loop is already gone.
+            self.handle = ensure_server(settings, progress=self.on_line, wait=False, **kwargs)
+            self._set(ServerState.STARTING)  # again, now that the model to load is known
+            if self._closed:
+                self.handle.stop()
+                raise ServerStartError("o1tui is closing")
+            try:
+                self.handle.wait_ready(timeout_s, on_poll)
+            except BaseException:
+                self.handle.stop()
+                raise
+
+        try:
+            await asyncio.to_thread(start_and_wait)
+        except Exception as err:  # shown on the screen; the app stays usable
+            self.error = str(err).splitlines()[0] if str(err) else type(err).__name__
+            self._set(ServerState.CRASHED)
+            return
+        reused = self.handle is not None and self.handle.reused
+        self._set(ServerState.EXTERNAL if reused else ServerState.READY)
+
+    def shutdown(self) -> None:
+        """Stop the server, also one still loading, and start no other (the app is closing);
+        a ready one is left to its keeper when ``keep_alive`` is set."""
+        self._closed = True
+        if self.handle is not None:
+            self.handle.release()
+
+    async def stop(self) -> None:
+        import asyncio
+
+        if self.handle is not None:
+            self._set(ServerState.STOPPING)
+            await asyncio.to_thread(self.handle.stop)
+        self._set(ServerState.STOPPED)
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+    async def switch_model(self, name: str) -> None:
+        resolve(name)  # an unknown name fails here, before the running server is stopped
+        await self.stop()
+        self.model_name = name
+        await self.start()
