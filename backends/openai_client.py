@@ -114,6 +114,8 @@ class OpenAIChatClient:
     ) -> None:
         import openai
 
+        from backends.bounded_stream import BoundedTransport
+
         self._openai = openai
         url = base_url.rstrip("/")
         #: The URL as shown in every message: credentials in it (user:password, ?api_key=)
@@ -130,6 +132,9 @@ class OpenAIChatClient:
             api_key=api_key or _PLACEHOLDER_KEY,
             timeout=openai.Timeout(timeout_s, connect=min(timeout_s, 30.0)),
             max_retries=0,
+            # Every event's bytes bounded (backends.bounded_stream): a runaway line or event
+            # cannot grow without end.
+            http_client=openai.DefaultAsyncHttpxClient(transport=BoundedTransport()),
         )
 
     def __repr__(self) -> str:  # never shows the key
@@ -230,6 +235,13 @@ class OpenAIChatClient:
                 except asyncio.TimeoutError:
                     raise self._stall_error() from None
                 except self._openai.APIConnectionError as err:  # timeouts included
+                    from backends.bounded_stream import MAX_EVENT_BYTES, too_large
+
+                    if too_large(err):
+                        raise StreamDropped(
+                            f"the server at {self.base_url} sent more than "
+                            f"{MAX_EVENT_BYTES // 2**20} MB without ending a stream event"
+                        ) from err
                     raise StreamDropped(
                         f"the server at {self.base_url} closed the stream before the answer "
                         "was complete"

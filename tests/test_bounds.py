@@ -108,3 +108,55 @@ def test_a_question_of_only_zero_width_characters_is_empty():
         timeout=30,
     )
     assert proc.returncode == 2 and "the question is empty" in proc.stderr, proc.stderr
+
+
+def test_a_line_without_an_end_is_cut_at_the_event_bound():
+    """A 200 response that streams whitespace with no newline: ended once the event bound is
+    passed (before, it grew ~50 MB/s until the stall timeout, retried three times)."""
+    import socket
+    import threading
+
+    from backends.bounded_stream import MAX_EVENT_BYTES
+    from backends.errors import StreamDropped
+
+    sent = {"bytes": 0}
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+        )
+        try:
+            while sent["bytes"] < 50 * MAX_EVENT_BYTES:
+                conn.sendall(b" " * 65536)
+                sent["bytes"] += 65536
+        except OSError:
+            pass  # the client hung up: what we want
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    client = OpenAIChatClient(f"http://127.0.0.1:{port}/v1", "m", retries=0, stall_timeout_s=60)
+
+    async def go() -> None:
+        try:
+            await asyncio.wait_for(_collect(client), 60)
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(go())
+    except StreamDropped as err:
+        assert "without ending a stream event" in str(err)
+    else:
+        raise AssertionError("the endless line was accepted")
+    finally:
+        listener.close()
+    thread.join(10)
+    assert sent["bytes"] < 10 * MAX_EVENT_BYTES  # it stopped reading near the bound
