@@ -232,3 +232,23 @@ async def test_expanding_a_running_sample_shows_its_steps_so_far(make_app, histo
             assert not member.live and member.chain.status is Status.DONE
             assert sorted(member.steps) == [s.index for s in chain.steps]
             assert member.answer is not None and "42" in member.answer_text()
+
+
+async def test_the_palette_offers_the_group_command_and_modes(make_app) -> None:
+    from tui.app.palette import O1Commands
+
+    with FakeOpenAIServer() as server:
+        app = make_app(server)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await _ready(app, pilot)
+            provider = O1Commands(app.screen)
+            commands = {text: command for text, command, _ in provider._commands()}
+            assert "Vote / compare…" in commands
+            for mode in GROUP_MODES:
+                assert f"Strategy: {mode.label}" in commands
+            commands["Strategy: compare plain/g1/thinking"]()
+            assert app.strategy == "compare plain/g1/thinking"
+            await pilot.press(*"What is six times seven?", "enter")
+            await wait_until(pilot, lambda: _group_view(app) is not None)
+            assert _group_view(app).compare
+            await wait_until(pilot, lambda: not _group_view(app).live, timeout=20)

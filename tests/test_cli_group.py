@@ -10,13 +10,13 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.helpers import poll_until
 from tui.chain import Status
 from tui.cli import main
 from tui.group_store import load_group
@@ -189,14 +189,14 @@ def test_a_crash_mid_group_keeps_every_finished_step(data_dir, capsys):
     seen: dict[str, int] = {}
     with FakeOpenAIServer(responder=responder) as srv:
         proc = _spawn(srv, QUESTION, "--samples", "3", "--strategy", "g1")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # poll the history until each chain has a step
+
+        def each_chain_has_a_step() -> bool:
             if (data_dir / "history.db").exists():
                 with History.open(data_dir) as history:
-                    seen = {r.id: r.n_steps for r in history.list()}
-                if len(seen) == 3 and min(seen.values()) >= 1:
-                    break
-            time.sleep(0.05)  # polling interval, not a wait for an outcome
+                    seen.update({r.id: r.n_steps for r in history.list()})
+            return len(seen) == 3 and min(seen.values()) >= 1
+
+        poll_until(each_chain_has_a_step, 60, "every chain to save a step", interval=0.05)
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
     assert len(seen) == 3 and min(seen.values()) >= 1, seen

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_tmux import _o1tui, _wait, fake_server  # noqa: F401 - the fixture is used
+from tests.helpers import poll_until
+from tests.test_tmux import _o1tui, fake_server  # noqa: F401 - the fixture is used
 
 pytestmark = [
     pytest.mark.slow,
@@ -53,13 +54,13 @@ def test_vote_in_tmux_then_find_the_group_in_history(
 
     tmux("new-session", "-d", "-s", "o1", "-x", "100", "-y", "30", app_cmd)
     try:
-        _wait(lambda: "● ready" in pane(), 30, "the app to connect")
+        poll_until(lambda: "● ready" in pane(), 30, "the app to connect")
         tmux("send-keys", "-t", "o1", "-l", QUESTION)
         tmux("send-keys", "-t", "o1", "F5")
-        _wait(lambda: "g1 ×8 vote" in pane(), 10, "the list of group modes")
+        poll_until(lambda: "g1 ×8 vote" in pane(), 10, "the list of group modes")
         tmux("send-keys", "-t", "o1", "Enter")  # the first mode: g1 ×8 vote, run at once
-        _wait(lambda: re.search(r"#8 \S", pane()), 15, "eight sample rows")
-        screen = _wait(
+        poll_until(lambda: re.search(r"#8 \S", pane()), 15, "eight sample rows")
+        screen = poll_until(
             lambda: (lambda s: s if "done · g1 ×8 vote" in s else None)(pane()),
             60,
             "the vote to finish",
@@ -67,7 +68,7 @@ def test_vote_in_tmux_then_find_the_group_in_history(
         assert re.search(r"Answer 42\s+8 of 8 votes", screen), screen
         assert len(re.findall(r"✓ 42", screen)) == 8, screen
         tmux("send-keys", "-t", "o1", "C-q")
-        _wait(lambda: "O1TUI-EXITED-0" in pane(), 20, "the app to quit with status 0")
+        poll_until(lambda: "O1TUI-EXITED-0" in pane(), 20, "the app to quit with status 0")
     finally:
         tmux("kill-server", check=False)
 

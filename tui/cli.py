@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # imported for real where used: the CLI stays quick to start
     from backends.manager import ServerHandle
     from tui.chain import Chain, Event
     from tui.config import Settings
-    from tui.history import ChainSummary, History
+    from tui.history import History
     from tui.strategies import StrategyOptions
 
 PROG = "o1tui"
@@ -505,65 +505,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
 # --- history ------------------------------------------------------------------------------
 
 
-def _get_chain(history: History, ident: str) -> Chain:
-    chain = history.get(ident)
-    if chain is None:
-        raise UserError(f"no chain with id {ident!r} in the history")
-    return chain
-
-
 def cmd_history(args: argparse.Namespace) -> int:
-    from tui.export import to_json, to_markdown
-    from tui.printer import print_chain
+    from tui.history_cli import cmd_history as run_history
 
-    history = open_history(args)
-    try:
-        action = args.history_command
-        if action == "list":
-            if args.limit < 1:
-                raise UserError("--limit must be at least 1")
-            rows = history.list(search=args.search, limit=args.limit)
-            if args.json:
-                print(json.dumps([_summary_dict(r) for r in rows], ensure_ascii=False, indent=2))
-                return 0
-            if not rows:
-                print("no chains" + (" match" if args.search else " yet"), file=sys.stderr)
-                return 0
-            from tui.listing import history_table
-
-            print("\n".join(history_table(rows, header=sys.stdout.isatty())))
-            return 0
-        chain = _get_chain(history, args.id)
-        if action == "show":
-            if args.json:
-                print(to_json(chain))
-            elif args.markdown:
-                print(to_markdown(chain))
-            else:
-                print_chain(chain)
-        elif action == "export":
-            text = to_json(chain) if args.format == "json" else to_markdown(chain)
-            if args.output:
-                from tui.output import write_file
-
-                write_file(args.output, text + "\n", mode_like=history.path)
-                print(f"wrote {args.output}", file=sys.stderr)
-            else:
-                print(text)
-        elif action == "delete":
-            history.delete(chain.id)
-            print(f"deleted {chain.id}", file=sys.stderr)
-        return 0
-    finally:
-        history.close()
-
-
-def _summary_dict(summary: ChainSummary) -> dict[str, Any]:
-    """A summary for ``--json``: model text cleaned like everything else printed."""
-    from tui.sanitize import clean
-
-    data = dataclasses.asdict(summary)
-    return {k: clean(v) if isinstance(v, str) else v for k, v in data.items()}
+    return run_history(args)
 
 
 # --- server, models, download, app ----------------------------------------------------------

@@ -30,10 +30,8 @@ from tui.history import (
     History,
     HistoryError,
     _pid_alive,
-    _status,
-    _t,
-    fts_query,
 )
+from tui.history_rows import fts_query, status_of, storable
 
 _GROUP_COLS = (
     "id, kind, question, model, strategies, chain_ids, temperature, status, answer, votes, "
@@ -83,20 +81,20 @@ def save_group(history: History, group: Group) -> None:
                 updated_at = excluded.updated_at, pid = excluded.pid
             """,
             (
-                _t(group.id),
+                storable(group.id),
                 GroupKind(group.kind).value,
-                _t(group.question),
-                _t(group.model),
+                storable(group.question),
+                storable(group.model),
                 json.dumps(group.strategies),
                 json.dumps(group.chain_ids),
                 group.temperature,
                 Status(group.status).value,
-                _t(group.answer),
+                storable(group.answer),
                 json.dumps(group.votes, ensure_ascii=False),
                 float(group.wall_s or 0.0),
-                _t(group.created_at),
+                storable(group.created_at),
                 now,
-                _t(group.error),
+                storable(group.error),
                 pid,
             ),
         )
@@ -113,7 +111,7 @@ def _group_from_row(row: tuple[Any, ...]) -> Group:
         strategies=list(json.loads(row[4] or "[]")),
         chain_ids=list(json.loads(row[5] or "[]")),
         temperature=row[6],
-        status=_status(row[7]),
+        status=status_of(row[7]),
         answer=row[8],
         votes=dict(json.loads(row[9] or "{}")),
         wall_s=float(row[10] or 0.0),
@@ -155,7 +153,7 @@ def load_group(history: History, id_or_prefix: str) -> GroupResult | None:
 
     Chains deleted since are left out. None when there is no such group.
     """
-    key = _t(id_or_prefix.strip()) or ""
+    key = storable(id_or_prefix.strip()) or ""
     if not key:
         return None
     row = history.transaction(lambda conn: _find(conn, key), write=False)
@@ -216,7 +214,7 @@ _SUMMARY_SELECT = f"""
 
 
 def _summary_of(history: History, r: tuple[Any, ...]) -> GroupSummary:
-    status = _status(r[5])
+    status = status_of(r[5])
     answer, votes = r[6], dict(json.loads(r[7] or "{}"))
     if status == Status.RUNNING and not _pid_alive(r[11]):
         settled = load_group(history, r[0])  # settles it
@@ -403,7 +401,7 @@ def _chain_summaries(history: History, ids: list[str]) -> list[ChainSummary]:
     """
     rows = history.transaction(lambda c: c.execute(sql, ids).fetchall(), write=False)
     return [
-        ChainSummary(r[0], r[1], r[2], r[3], _status(r[4]), r[5], r[6], r[7], r[8]) for r in rows
+        ChainSummary(r[0], r[1], r[2], r[3], status_of(r[4]), r[5], r[6], r[7], r[8]) for r in rows
     ]
 
 

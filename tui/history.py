@@ -23,20 +23,30 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TypeVar, overload
+from typing import TypeVar
 
 from backends.errors import O1Error
 from tui import locations, recovery
 from tui.chain import Chain, Status, Step, utc_now_iso
+from tui.history_rows import (
+    CHAIN_COLS,
+    MATCH_WHERE,
+    STEP_COLS,
+    chain_from_row,
+    fts_query,
+    status_of,
+    storable,
+    sync_fts,
+    upsert_steps,
+)
 from tui.migrations import SchemaError, migrate, refuse_foreign
 
 DB_NAME = "history.db"
@@ -87,60 +97,6 @@ class ChainSummary:
     n_steps: int
     #: The group the chain was run in (self-consistency, compare); None for a single chain.
     group_id: str | None = None
-
-
-# --- full-text search --------------------------------------------------------------------
-
-# Han, kana, Hangul: written without spaces between words, so each character is made a token.
-_CJK = re.compile(
-    "([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0002fa1f])"
-)
-# A character unicode61 keeps in a token (letters and digits); the rest separate tokens.
-_TOKEN_CHAR = re.compile(r"[^\W_]")
-_QUERY_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def fts_text(text: str) -> str:
-    """``text`` as it is indexed: CJK characters spaced apart."""
-    return _CJK.sub(r" \1 ", text) if text else ""
-
-
-def fts_query(search: str) -> str | None:
-    """An FTS5 query matching chains that contain every word of ``search``.
-
-    Each word becomes a quoted phrase, so operators (OR, NOT, NEAR, ``*``, ``"``, ``:``)
-    typed by the user are plain text. The last word matches as a prefix unless the user
-    ended with a space. Returns None when nothing searchable is left (only punctuation).
-    """
-    # FTS5's parser stops at a NUL; no control character belongs in a search anyway.
-    search = _QUERY_CONTROLS.sub(" ", _t(search) or "")
-    words = search.split()
-    phrases: list[str] = []
-    last_kept = False
-    for word in words:
-        spaced = " ".join(fts_text(word).split())
-        last_kept = bool(_TOKEN_CHAR.search(spaced))
-        if last_kept:
-            phrases.append('"' + spaced.replace('"', '""') + '"')
-    if not phrases:
-        return None
-    if last_kept and not search[-1].isspace():
-        phrases[-1] += "*"
-    return " ".join(phrases)
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-@overload
-def _t(text: str) -> str: ...
-@overload
-def _t(text: None) -> None: ...
-def _t(text: str | None) -> str | None:
-    """Text SQLite can store: a lone surrogate (JSON's "\\ud800" decodes to one) is not UTF-8."""
-    if text is None or not _SURROGATE.search(text):
-        return text
-    return _SURROGATE.sub("\ufffd", text)
 
 
 # --- opening -------------------------------------------------------------------------------
@@ -308,7 +264,7 @@ class History:
             self.recovery = recovery.recover(
                 self.recovered_from,
                 lambda chain: self._attempt(lambda c: self._save_chain(c, chain, None), True),
-                _chain_from_row,
+                chain_from_row,
             )
             return conn
 
@@ -410,13 +366,15 @@ class History:
         """Save one finished step of a started chain (replacing one of the same index)."""
 
         def tx(conn: sqlite3.Connection) -> None:
-            if not conn.execute("SELECT 1 FROM chains WHERE id = ?", (_t(chain_id),)).fetchone():
+            if not conn.execute(
+                "SELECT 1 FROM chains WHERE id = ?", (storable(chain_id),)
+            ).fetchone():
                 raise HistoryError(f"no chain {chain_id!r} in the history")
-            _upsert_steps(conn, chain_id, [step])
+            upsert_steps(conn, chain_id, [step])
             conn.execute(
-                "UPDATE chains SET updated_at = ? WHERE id = ?", (utc_now_iso(), _t(chain_id))
+                "UPDATE chains SET updated_at = ? WHERE id = ?", (utc_now_iso(), storable(chain_id))
             )
-            _sync_fts(conn, _t(chain_id))
+            sync_fts(conn, storable(chain_id))
 
         self._run(tx, write=True)
 
@@ -440,23 +398,23 @@ class History:
                 updated_at = excluded.updated_at, pid = coalesce(excluded.pid, chains.pid)
             """,
             (
-                _t(chain.id),
-                _t(chain.question),
-                _t(chain.strategy),
-                _t(chain.model),
+                storable(chain.id),
+                storable(chain.question),
+                storable(chain.strategy),
+                storable(chain.model),
                 Status(chain.status).value,
-                _t(chain.final_answer or ""),
+                storable(chain.final_answer or ""),
                 float(chain.total_s or 0.0),
-                _t(chain.created_at),
-                _t(chain.error),
-                _t(chain.lang),
-                _t(chain.group_id),
+                storable(chain.created_at),
+                storable(chain.error),
+                storable(chain.lang),
+                storable(chain.group_id),
                 now,
                 pid,
             ),
         )
-        _upsert_steps(conn, chain.id, chain.steps)
-        _sync_fts(conn, _t(chain.id))
+        upsert_steps(conn, chain.id, chain.steps)
+        sync_fts(conn, storable(chain.id))
 
     def delete(self, chain_id: str) -> bool:
         """Delete the chain with exactly this id and its steps; False when there is none.
@@ -467,7 +425,8 @@ class History:
 
         def tx(conn: sqlite3.Connection) -> bool:
             row = conn.execute(
-                "SELECT rid, status, pid, updated_at FROM chains WHERE id = ?", (_t(chain_id),)
+                "SELECT rid, status, pid, updated_at FROM chains WHERE id = ?",
+                (storable(chain_id),),
             ).fetchone()
             if row is None:
                 return False
@@ -531,15 +490,15 @@ class History:
 
         Raises :class:`HistoryError` when the prefix matches several chains.
         """
-        key = _t(id_or_prefix.strip()) or ""
+        key = storable(id_or_prefix.strip()) or ""
         if not key:
             return None
 
         def read(conn: sqlite3.Connection) -> Chain | None:
-            row = conn.execute(f"SELECT {_CHAIN_COLS} FROM chains WHERE id = ?", (key,)).fetchone()
+            row = conn.execute(f"SELECT {CHAIN_COLS} FROM chains WHERE id = ?", (key,)).fetchone()
             if row is None:
                 rows = conn.execute(
-                    f"SELECT {_CHAIN_COLS} FROM chains WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
+                    f"SELECT {CHAIN_COLS} FROM chains WHERE id >= ? AND id < ? ORDER BY id LIMIT 6",
                     (key, key + "\U0010ffff"),
                 ).fetchall()
                 if not rows:
@@ -552,9 +511,9 @@ class History:
                     )
                 row = rows[0]
             steps = conn.execute(
-                f"SELECT {_STEP_COLS} FROM steps WHERE chain_id = ? ORDER BY idx", (row[0],)
+                f"SELECT {STEP_COLS} FROM steps WHERE chain_id = ? ORDER BY idx", (row[0],)
             ).fetchall()
-            return _chain_from_row(row, steps)
+            return chain_from_row(row, steps)
 
         return self._run(read, write=False)
 
@@ -568,7 +527,7 @@ class History:
             min(max(int(offset), 0), _SQL_INT_MAX),
         )
         query = fts_query(search) if search else None
-        where, params = ("", []) if query is None else (_MATCH_WHERE, [query])
+        where, params = ("", []) if query is None else (MATCH_WHERE, [query])
         sql = f"""
             SELECT c.id, substr(c.question, 1, {SUMMARY_QUESTION_CHARS}), c.strategy, c.model,
                    c.status, c.total_s, c.created_at,
@@ -581,7 +540,7 @@ class History:
         def read(conn: sqlite3.Connection) -> list[ChainSummary]:
             rows = conn.execute(sql, (*params, limit, offset)).fetchall()
             return [
-                ChainSummary(r[0], r[1], r[2], r[3], _status(r[4]), r[5], r[6], r[7], r[8])
+                ChainSummary(r[0], r[1], r[2], r[3], status_of(r[4]), r[5], r[6], r[7], r[8])
                 for r in rows
             ]
 
@@ -601,102 +560,3 @@ class History:
             )
 
         return self._run(read, write=False)
-
-
-# --- rows --------------------------------------------------------------------------------------
-
-# ``+c.rid`` keeps the planner from looking chains up by the matches' rowids and sorting them
-# all (0.6 s for a word in all of 100 000 chains): it walks chains_newest instead and stops
-# after one page (< 30 ms at 100 000, found or not; see bench/history_bench.py).
-_MATCH_WHERE = "WHERE +c.rid IN (SELECT rowid FROM chain_fts WHERE chain_fts MATCH ?)"
-_CHAIN_COLS = "id, question, strategy, model, status, final_answer, total_s, created_at, error, lang, group_id"
-_STEP_COLS = "idx, title, content, elapsed_s, ttft_s, prompt_tokens, completion_tokens, parsed, finish_reason"
-
-
-def _status(value: str) -> Status:
-    try:
-        return Status(value)
-    except ValueError:
-        return Status.ERROR  # written by a newer version: show it as not finished
-
-
-def _chain_from_row(row: tuple, steps: Iterable[tuple]) -> Chain:
-    return Chain(
-        id=row[0],
-        question=row[1],
-        strategy=row[2],
-        model=row[3],
-        status=_status(row[4]),
-        final_answer=row[5] or "",
-        total_s=float(row[6] or 0.0),
-        created_at=row[7],
-        error=row[8],
-        lang=row[9],
-        group_id=row[10],
-        steps=[
-            Step(
-                index=s[0],
-                title=s[1],
-                content=s[2],
-                elapsed_s=float(s[3] or 0.0),
-                ttft_s=s[4],
-                prompt_tokens=s[5],
-                completion_tokens=s[6],
-                parsed=bool(s[7]),
-                finish_reason=s[8],
-            )
-            for s in steps
-        ],
-    )
-
-
-def _upsert_steps(conn: sqlite3.Connection, chain_id: str, steps: Iterable[Step]) -> None:
-    conn.executemany(
-        """
-        INSERT INTO steps (chain_id, idx, title, content, elapsed_s, ttft_s, prompt_tokens,
-                           completion_tokens, parsed, finish_reason)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT (chain_id, idx) DO UPDATE SET
-            title = excluded.title, content = excluded.content,
-            elapsed_s = excluded.elapsed_s, ttft_s = excluded.ttft_s,
-            prompt_tokens = excluded.prompt_tokens,
-            completion_tokens = excluded.completion_tokens,
-            parsed = excluded.parsed, finish_reason = excluded.finish_reason
-        """,
-        [
-            (
-                _t(chain_id),
-                s.index,
-                _t(s.title or ""),
-                _t(s.content or ""),
-                float(s.elapsed_s or 0.0),
-                s.ttft_s,
-                s.prompt_tokens,
-                s.completion_tokens,
-                int(bool(s.parsed)),
-                _t(s.finish_reason),
-            )
-            for s in steps
-        ],
-    )
-
-
-def _sync_fts(conn: sqlite3.Connection, chain_id: str) -> None:
-    """Rewrite the chain's search document from its stored rows (≤ a few dozen steps)."""
-    row = conn.execute(
-        "SELECT rid, question, final_answer FROM chains WHERE id = ?", (chain_id,)
-    ).fetchone()
-    if row is None:
-        return
-    rid, question, answer = row
-    body = "\n".join(
-        f"{title}\n{content}"
-        for title, content in conn.execute(
-            "SELECT title, content FROM steps WHERE chain_id = ? ORDER BY idx", (chain_id,)
-        )
-    )
-    conn.execute("DELETE FROM chain_fts WHERE rowid = ?", (rid,))
-    conn.execute(
-        "INSERT INTO chain_fts (rowid, question, body, answer) VALUES (?, ?, ?, ?)",
-        (rid, fts_text(question), fts_text(body), fts_text(answer or "")),
-    )

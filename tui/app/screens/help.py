@@ -19,6 +19,7 @@ from tui.app.actions import ACTIONS, display_keys, keys_for
 WIDGET_KEYS: tuple[tuple[str, str], ...] = (
     ("Tab / Shift+Tab", "Move focus: question, steps, history"),
     ("Enter / Space", "On a step title: fold or unfold it"),
+    ("Enter / Space", "On a vote's sample: show or hide its steps (↑ / ↓ move)"),
     ("j / k, ↑ / ↓", "In the history: move"),
     ("/", "In the history: search as you type"),
     ("Enter", "In the history: open the chain"),
