@@ -10,6 +10,9 @@ import pytest
 
 from tui.history import DB_NAME, History
 
+#: The tmux tests' fixtures (the stand-in server as a process).
+pytest_plugins = ["tests.tmux_helpers"]
+
 if TYPE_CHECKING:
     from tests.fakes.openai_server import FakeOpenAIServer
     from tui.app.app import O1App

@@ -12,10 +12,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import poll_until
+from tests.tmux_helpers import REPO, Tmux
 
 pytestmark = [
     pytest.mark.slow,
@@ -28,18 +30,6 @@ pytestmark = [
     ),
     pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="a GPU box starts LMDeploy"),
 ]
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _llamacpp_pgid(port: int) -> int | None:
@@ -61,34 +51,19 @@ def test_first_run_starts_the_cpu_fallback_answers_and_cleans_up(tmp_path: Path)
 
     port = free_port()
     data = tmp_path / "data"  # fresh: no history, no config, no logs
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO),
-        "O1TUI_CONFIG_DIR": str(tmp_path / "config"),
-        "O1TUI_LOG_DIR": str(tmp_path / "logs"),
-        "TERM": "xterm-256color",
-    }
-    env.pop("TMUX", None)
-    env.pop("O1TUI_MODEL", None)
-    env.pop("O1TUI_ENDPOINT", None)
-    sock = f"o1tui-first-{os.getpid()}"
-
-    def tmux(*args: str) -> str:
-        return subprocess.run(
-            ["tmux", "-L", sock, *args], env=env, capture_output=True, text=True, check=False
-        ).stdout
-
+    tmux = Tmux("first", tmp_path, O1TUI_MODEL=None, O1TUI_ENDPOINT=None)
+    env = tmux.env
     app = f"exec {sys.executable} -m tui.cli --data-dir {data} --port {port}"
-    tmux("new-session", "-d", "-s", "o1", "-x", "120", "-y", "40", app)
+    tmux.start("o1", app, width=120, height=40)
     try:
         app_pid = int(tmux("list-panes", "-t", "o1", "-F", "#{pane_pid}").split()[0])
-        pgid = _wait(lambda: _llamacpp_pgid(port), 60, "the llama.cpp server to start")
+        pgid = poll_until(lambda: _llamacpp_pgid(port), 60, "the llama.cpp server to start", 0.2)
 
         def ready_screen() -> str:
-            screen = tmux("capture-pane", "-p", "-t", "o1")
+            screen = tmux.pane()
             return screen if "ready" in screen else ""
 
-        screen = _wait(ready_screen, 180, "the app to show the server ready")
+        screen = poll_until(ready_screen, 180, "the app to show the server ready", 0.2)
         assert "smollm2" in screen.lower()  # the model that runs is the one named
         tmux("send-keys", "-t", "o1", "-l", "What is 2 + 3?")
         tmux("send-keys", "-t", "o1", "Enter")
@@ -105,7 +80,8 @@ def test_first_run_starts_the_cpu_fallback_answers_and_cleans_up(tmp_path: Path)
             rows = json.loads(out or "[]")
             return rows[0] if rows and rows[0]["status"] != "running" else None
 
-        row = _wait(finished, 300, "the first chain to end")
+        # Each poll runs a process: not too often, the model shares the CPU with it.
+        row = poll_until(finished, 300, "the first chain to end", 0.5)
         assert row["status"] == "done", row
         assert 1 <= row["n_steps"] < 25, row  # not 25 repeated steps
         shown = subprocess.run(
@@ -118,15 +94,15 @@ def test_first_run_starts_the_cpu_fallback_answers_and_cleans_up(tmp_path: Path)
         )
         chain = json.loads(shown.stdout)
         assert chain["final_answer"].strip() and chain["strategy"] == "g1"
-        _wait(lambda: "Answer" in tmux("capture-pane", "-p", "-t", "o1"), 30, "the answer panel")
+        poll_until(lambda: "Answer" in tmux.pane(), 30, "the answer panel")
 
         tmux("send-keys", "-t", "o1", "C-q")
-        _wait(lambda: not group_members(pgid), 30, "the llama.cpp server to stop")
-        _wait(
+        poll_until(lambda: not group_members(pgid), 30, "the llama.cpp server to stop")
+        poll_until(
             lambda: not Path(f"/proc/{app_pid}").exists()
             or b"Z" in Path(f"/proc/{app_pid}/stat").read_bytes().split()[2:3],
             30,
             "the app to exit",
         )
     finally:
-        tmux("kill-server")
+        tmux.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,8 @@ from backends.keepalive import state_path
 from backends.locations import runtime_dir
 from backends.supervisor import free_port, group_members
 from tests.servers_helpers import chat
-from tests.test_tmux import _o1tui, _wait
+from tests.helpers import poll_until
+from tests.tmux_helpers import REPO, Tmux, o1tui_exe
 
 pytestmark = [
     pytest.mark.slow,
@@ -24,39 +24,28 @@ pytestmark = [
 
 
 def test_quitting_the_app_leaves_a_kept_server_that_stops_when_idle(tmp_path: Path) -> None:
-    repo = Path(__file__).resolve().parents[1]
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
     port = free_port()
-    socket = f"o1tui-keep-{os.getpid()}"
-    env = {
-        **os.environ,
-        "O1TUI_CONFIG_DIR": str(tmp_path / "c"),
-        "O1TUI_LOG_DIR": str(tmp_path / "l"),
-        "O1TUI_DATA_DIR": str(tmp_path / "d"),
-        "TERM": "xterm-256color",
-        "PATH": f"{repo / 'tests' / 'fakes' / 'bin'}{os.pathsep}{os.environ['PATH']}",
-    }
-    env.pop("TMUX", None)
-    cmd = f"exec {_o1tui()} --engine lmdeploy --model {model} --port {port} --keep-alive 8s"
-
-    def tmux(*args: str) -> str:
-        return subprocess.run(
-            ["tmux", "-L", socket, *args], env=env, capture_output=True, text=True
-        ).stdout
-
-    tmux("new-session", "-d", "-s", "o1", "-x", "100", "-y", "30", cmd)
+    tmux = Tmux(
+        "keep",
+        tmp_path,
+        O1TUI_DATA_DIR=str(tmp_path / "d"),
+        PATH=f"{REPO / 'tests' / 'fakes' / 'bin'}{os.pathsep}{os.environ['PATH']}",
+    )
+    cmd = f"exec {o1tui_exe()} --engine lmdeploy --model {model} --port {port} --keep-alive 8s"
+    tmux.start("o1", cmd)
     try:
-        _wait(lambda: "● ready" in tmux("capture-pane", "-p", "-t", "o1"), 30, "the server ready")
+        poll_until(lambda: "● ready" in tmux.pane(), 30, "the server ready")
         record = state_path(runtime_dir(), port)
-        _wait(record.is_file, 5, "the kept server's record")
+        poll_until(record.is_file, 5, "the kept server's record")
         tmux("send-keys", "-t", "o1", "C-q")
-        _wait(lambda: "o1" not in tmux("list-sessions"), 20, "the app to quit")
+        poll_until(lambda: "o1" not in tmux("list-sessions"), 20, "the app to quit")
         kept = json.loads(record.read_text())
         assert group_members(kept["pid"]), "the server went with the app"
         assert chat(port, kept["api_key"], kept["model"])[0] == 200
-        _wait(lambda: not group_members(kept["pid"]), 40, "the idle server to stop itself")
-        _wait(lambda: not record.exists(), 5, "the record to be removed")
+        poll_until(lambda: not group_members(kept["pid"]), 40, "the idle server to stop itself")
+        poll_until(lambda: not record.exists(), 5, "the record to be removed")
     finally:
-        tmux("kill-server")
+        tmux.close()

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import poll_until
+from tests.tmux_helpers import REPO, Tmux, o1tui_exe
 
 pytestmark = [
     pytest.mark.slow,
@@ -27,54 +28,16 @@ pytestmark = [
 QUESTION = "How many r are in strawberry?"
 
 
-def _o1tui() -> str:
-    exe = Path(sys.executable).with_name("o1tui")
-    return str(exe) if exe.exists() else shutil.which("o1tui") or "o1tui"
-
-
-@pytest.fixture
-def fake_server():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0", "--delay", "0.02"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    try:
-        line = proc.stdout.readline()
-        match = re.search(r"(http://127\.0\.0\.1:\d+/v1)", line)
-        assert match, f"stand-in server said: {line!r}"
-        yield match.group(1)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def test_ask_in_tmux_then_find_it_in_history(tmp_path: Path, fake_server: str) -> None:
-    data, config = tmp_path / "data", tmp_path / "config"
-    socket = f"o1tui-test-{os.getpid()}"
-    env = {
-        **os.environ,
-        "O1TUI_CONFIG_DIR": str(config),
-        "O1TUI_LOG_DIR": str(tmp_path / "log"),
-        "TERM": "xterm-256color",
-    }
-    env.pop("TMUX", None)
+    data = tmp_path / "data"
+    tmux = Tmux("test", tmp_path)
     app_cmd = (
-        f"{_o1tui()} --data-dir {data} --endpoint {fake_server} --model fake-model; "
+        f"{o1tui_exe()} --data-dir {data} --endpoint {fake_server} --model fake-model; "
         f"echo O1TUI-EXITED-$?; sleep 30"
     )
+    pane = tmux.pane
 
-    def tmux(*args: str, check: bool = True) -> str:
-        return subprocess.run(
-            ["tmux", "-L", socket, *args], env=env, check=check, capture_output=True, text=True
-        ).stdout
-
-    def pane() -> str:
-        return tmux("capture-pane", "-p", "-t", "o1")
-
-    tmux("new-session", "-d", "-s", "o1", "-x", "100", "-y", "30", app_cmd)
+    tmux.start("o1", app_cmd)
     try:
         poll_until(lambda: "● ready" in pane(), 30, "the app to connect")
         tmux("send-keys", "-t", "o1", "-l", QUESTION)
@@ -92,11 +55,11 @@ def test_ask_in_tmux_then_find_it_in_history(tmp_path: Path, fake_server: str) -
         tmux("send-keys", "-t", "o1", "C-q")
         poll_until(lambda: "O1TUI-EXITED-0" in pane(), 20, "the app to quit with status 0")
     finally:
-        tmux("kill-server", check=False)
+        tmux.close()
 
     listed = subprocess.run(
-        [_o1tui(), "history", "list", "--data-dir", str(data), "--json"],
-        env=env,
+        [o1tui_exe(), "history", "list", "--data-dir", str(data), "--json"],
+        env=tmux.env,
         capture_output=True,
         text=True,
         check=True,
@@ -112,51 +75,23 @@ def test_closing_the_terminal_stops_the_server_the_app_started(tmp_path: Path) -
     from backends.supervisor import free_port, group_members
     from tests.helpers import server_pgid
 
-    repo = Path(__file__).resolve().parents[1]
     model = tmp_path / "model"
     model.mkdir()
     (model / "config.json").write_text("{}")
     port = free_port()
-    socket = f"o1tui-hup-{os.getpid()}"
-    env = {
-        **os.environ,
-        "O1TUI_CONFIG_DIR": str(tmp_path / "c"),
-        "O1TUI_LOG_DIR": str(tmp_path / "l"),
-        "O1TUI_DATA_DIR": str(tmp_path / "d"),
-        "TERM": "xterm-256color",
-        "PATH": f"{repo / 'tests' / 'fakes' / 'bin'}{os.pathsep}{os.environ['PATH']}",
-    }
-    env.pop("TMUX", None)
-    cmd = f"exec {_o1tui()} --engine lmdeploy --model {model} --port {port}"
-    subprocess.run(
-        ["tmux", "-L", socket, "new-session", "-d", "-s", "o1", "-x", "100", "-y", "30", cmd],
-        env=env,
-        check=True,
+    tmux = Tmux(
+        "hup",
+        tmp_path,
+        O1TUI_DATA_DIR=str(tmp_path / "d"),
+        PATH=f"{REPO / 'tests' / 'fakes' / 'bin'}{os.pathsep}{os.environ['PATH']}",
     )
+    tmux.start("o1", f"exec {o1tui_exe()} --engine lmdeploy --model {model} --port {port}")
     try:
-        app_pid = int(
-            subprocess.run(
-                ["tmux", "-L", socket, "list-panes", "-t", "o1", "-F", "#{pane_pid}"],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.split()[0]
-        )
+        app_pid = int(tmux("list-panes", "-t", "o1", "-F", "#{pane_pid}", check=True).split()[0])
 
         pgid = poll_until(lambda: server_pgid(port), 30, "the managed server to start")
         # Ready, so the server has gone quiet: it would not notice its log pipe closing.
-        poll_until(
-            lambda: "● ready"
-            in subprocess.run(
-                ["tmux", "-L", socket, "capture-pane", "-p", "-t", "o1"],
-                env=env,
-                capture_output=True,
-                text=True,
-            ).stdout,
-            30,
-            "the app to show the server ready",
-        )
+        poll_until(lambda: "● ready" in tmux.pane(), 30, "the app to show the server ready")
         os.kill(app_pid, signal.SIGHUP)
         poll_until(lambda: not group_members(pgid), 20, "the server's process group to end")
         poll_until(
@@ -166,7 +101,7 @@ def test_closing_the_terminal_stops_the_server_the_app_started(tmp_path: Path) -
             "the app to exit",
         )
     finally:
-        subprocess.run(["tmux", "-L", socket, "kill-server"], env=env, capture_output=True)
+        tmux.close()
 
 
 def test_the_terminal_closing_mid_chain_never_leaves_the_app_hung() -> None:

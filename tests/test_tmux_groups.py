@@ -7,7 +7,6 @@ appear, quits, and finds the eight chains (one group) with ``o1tui history list`
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import poll_until
-from tests.test_tmux import _o1tui, fake_server  # noqa: F401 - the fixture is used
+from tests.tmux_helpers import Tmux, o1tui_exe
 
 pytestmark = [
     pytest.mark.slow,
@@ -26,33 +25,16 @@ pytestmark = [
 QUESTION = "What is six times seven?"
 
 
-def test_vote_in_tmux_then_find_the_group_in_history(
-    tmp_path: Path,
-    fake_server: str,  # noqa: F811 - the fixture imported above
-) -> None:
+def test_vote_in_tmux_then_find_the_group_in_history(tmp_path: Path, fake_server: str) -> None:
     data = tmp_path / "data"
-    socket = f"o1tui-group-{os.getpid()}"
-    env = {
-        **os.environ,
-        "O1TUI_CONFIG_DIR": str(tmp_path / "config"),
-        "O1TUI_LOG_DIR": str(tmp_path / "log"),
-        "TERM": "xterm-256color",
-    }
-    env.pop("TMUX", None)
+    tmux = Tmux("group", tmp_path)
     app_cmd = (
-        f"{_o1tui()} --data-dir {data} --endpoint {fake_server} --model fake-model; "
+        f"{o1tui_exe()} --data-dir {data} --endpoint {fake_server} --model fake-model; "
         f"echo O1TUI-EXITED-$?; sleep 30"
     )
+    pane = tmux.pane
 
-    def tmux(*args: str, check: bool = True) -> str:
-        return subprocess.run(
-            ["tmux", "-L", socket, *args], env=env, check=check, capture_output=True, text=True
-        ).stdout
-
-    def pane() -> str:
-        return tmux("capture-pane", "-p", "-t", "o1")
-
-    tmux("new-session", "-d", "-s", "o1", "-x", "100", "-y", "30", app_cmd)
+    tmux.start("o1", app_cmd)
     try:
         poll_until(lambda: "● ready" in pane(), 30, "the app to connect")
         tmux("send-keys", "-t", "o1", "-l", QUESTION)
@@ -70,11 +52,11 @@ def test_vote_in_tmux_then_find_the_group_in_history(
         tmux("send-keys", "-t", "o1", "C-q")
         poll_until(lambda: "O1TUI-EXITED-0" in pane(), 20, "the app to quit with status 0")
     finally:
-        tmux("kill-server", check=False)
+        tmux.close()
 
     listed = subprocess.run(
-        [_o1tui(), "history", "list", "--data-dir", str(data), "--json"],
-        env=env,
+        [o1tui_exe(), "history", "list", "--data-dir", str(data), "--json"],
+        env=tmux.env,
         capture_output=True,
         text=True,
         check=True,
