@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 from tests.damage import fill, pages_of, smash
 from tests.fakes.openai_server import FakeOpenAIServer
@@ -18,6 +20,20 @@ from tui.chain import Status
 from tui.history import DB_NAME, History
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _has_dbstat() -> bool:
+    import sqlite3
+
+    try:
+        sqlite3.connect(":memory:").execute("SELECT * FROM dbstat").fetchall()
+    except sqlite3.Error:
+        return False
+    return True
+
+
+# The tests find the pages of a table to damage with SQLite's dbstat table (most builds have it).
+pytestmark = pytest.mark.skipif(not _has_dbstat(), reason="SQLite built without dbstat")
 
 
 def cli(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
