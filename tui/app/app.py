@@ -17,12 +17,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.notifications import Notification
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
@@ -48,17 +49,17 @@ from tui.app.group_runs import GROUP_MODES, GroupRunsMixin
 from tui.app.palette import O1Commands
 from tui.app.screens.help import HelpScreen
 from tui.app.themes import load_themes, resolve_theme
-from tui.app.widgets.chain_view import ChainView
 from tui.app.widgets.history_list import STORE_ERRORS
-from tui.app.widgets.history_panel import HistoryPanel
 from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
 from tui.chain import Chain, ChainFailed, ChainFinished, validate_question
-from tui.group_store import GroupedHistory
 from tui.sanitize import clean_line
 from tui.strategies import STRATEGY_NAMES, StrategyOptions, get_strategy
 
 if TYPE_CHECKING:
+    from tui.app.widgets.chain_view import ChainView
+    from tui.app.widgets.group_view import GroupView
+    from tui.app.widgets.history_panel import HistoryPanel
     from backends.client import ChatClient
     from backends.controller import ManagedServer
     from backends.manager import ServerHandle
@@ -86,9 +87,9 @@ class ChainRun:
     view: ChainView
     worker: Worker | None = None
     #: The "Cancelling the chain…" toast, taken down when the chain has ended.
-    cancel_toast: Any = None
+    cancel_toast: Notification | None = None
     #: The group view (tui.app.widgets.group_view) when the chain is a member of a group.
-    group: Any | None = None
+    group: GroupView | None = None
 
     @property
     def top(self) -> Widget:
@@ -186,14 +187,7 @@ class O1App(GroupRunsMixin, CopyMixin, App[int]):
         header.strategy = self.strategy
         yield header
         with Horizontal(id="body"):
-            if self.history is not None:
-                # Groups are one entry each in the sidebar (their chains are listed inside them).
-                yield HistoryPanel(
-                    GroupedHistory(self.history),
-                    strategies=self.strategy_names,
-                    id="history",
-                    classes="-hidden",
-                )
+            # The history sidebar is mounted after the first frame (_mount_history).
             with Vertical(id="main"):
                 with Vertical(id="chains"):
                     yield Static(Content(WELCOME), classes="welcome")
@@ -215,9 +209,35 @@ class O1App(GroupRunsMixin, CopyMixin, App[int]):
                 timeout=10,
             )
         self._ticker = self.set_interval(TICK_S, self._tick, pause=True)
+        # After the first frame: the sidebar reads the store, and chain views import Markdown.
+        self.call_after_refresh(self._after_first_frame)
         if self.connect_on_start:
             # After the first frame: the OpenAI client's import costs a few hundred ms.
             self.call_after_refresh(self.connector.start)
+
+    async def _after_first_frame(self) -> None:
+        await self._mount_history()
+        import tui.app.widgets.chain_view  # noqa: F401 - imported now, not at the first question
+
+    async def _mount_history(self) -> HistoryPanel | None:
+        """The history sidebar (hidden until F2), mounted once; None without a history."""
+        from tui.app.widgets.history_panel import HistoryPanel
+        from tui.group_store import GroupedHistory
+
+        if self.history is None:
+            return None
+        found = self.query(HistoryPanel)
+        if found:
+            return found.first()
+        # Groups are one entry each in the sidebar (their chains are listed inside them).
+        panel = HistoryPanel(
+            GroupedHistory(self.history),
+            strategies=self.strategy_names,
+            id="history",
+            classes="-hidden",
+        )
+        await self.query_one("#body").mount(panel, before=0)
+        return panel
 
     # --- the model server / endpoint (connection.py connects; these handlers show it) -----
 
@@ -289,6 +309,8 @@ class O1App(GroupRunsMixin, CopyMixin, App[int]):
             model=self.client.model,
             lang=lang,
         )
+        from tui.app.widgets.chain_view import ChainView
+
         view = ChainView(chain, live=True, now=self.clock())
         run = ChainRun(chain, view)
         self.runs[chain.id] = run
@@ -354,6 +376,8 @@ class O1App(GroupRunsMixin, CopyMixin, App[int]):
         self._history_changed()
 
     def _history_changed(self) -> None:
+        from tui.app.widgets.history_panel import HistoryPanel
+
         for panel in self.query(HistoryPanel):
             panel.refresh_list()
 
@@ -386,8 +410,10 @@ class O1App(GroupRunsMixin, CopyMixin, App[int]):
             del self.runs[chain_id]
         self.current_id = run.chain.id
 
-    def show_group(self, view: Any, worker: Worker | None) -> None:
+    def show_group(self, view: GroupView, worker: Worker | None) -> None:
         """Show a group view; with a worker (a live group) its members join the runs."""
+        from tui.app.widgets.chain_view import ChainView
+
         # A vote's samples have no view until expanded: their runs hold a stand-in.
         runs = [
             ChainRun(chain, member or ChainView(chain, live=False), worker, group=view)
@@ -412,6 +438,8 @@ class O1App(GroupRunsMixin, CopyMixin, App[int]):
     def attach_chain(self, chain: Chain, *, live: bool = True) -> ChainView:
         """Show a chain driven from outside by ChainEvent messages (benchmarks, tests,
         and later: chains started by another part of the app)."""
+        from tui.app.widgets.chain_view import ChainView
+
         run = ChainRun(chain, ChainView(chain, live=live, now=self.clock()))
         self.runs[chain.id] = run
         self._show(run)
@@ -458,6 +486,8 @@ class O1App(GroupRunsMixin, CopyMixin, App[int]):
         if chain is None:
             self.notify("That chain is no longer in the history.", severity="warning")
             return
+        from tui.app.widgets.chain_view import ChainView
+
         run = ChainRun(chain, ChainView(chain, live=False))
         self.runs[chain.id] = run
         self._show(run)
@@ -521,12 +551,11 @@ class O1App(GroupRunsMixin, CopyMixin, App[int]):
         self.query_one(QuestionInput).show_strategy(self.strategy, key.split(" / ")[0])
         self._header().strategy = self.strategy
 
-    def action_toggle_history(self) -> None:
-        panels = self.query(HistoryPanel)
-        if not panels:
+    async def action_toggle_history(self) -> None:
+        panel = await self._mount_history()
+        if panel is None:
             self.notify("No history here (it could not be opened).", severity="warning")
             return
-        panel = panels.first()
         hidden = panel.has_class("-hidden")
         panel.set_class(not hidden, "-hidden")
         self.query_one("#body").set_class(hidden, "-history-open")

@@ -19,14 +19,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from tui.app.messages import ChainDone, GroupDone, Notify
-from tui.app.widgets.group_view import GroupView
 from tui.chain import validate_question
-from tui.group import GroupFinished, GroupKind, GroupResult, GroupRunner, GroupSpec, MemberEvent
 from tui.sanitize import clean_line
 from tui.strategies import StrategyOptions
 
 if TYPE_CHECKING:
     from tui.app.app import O1App
+    from tui.group import GroupResult, GroupRunner, GroupSpec
+
+# tui.group (the runner, the strategies, the vote) is imported when a group starts, not with
+# the app: the first frame does not wait for it. Its GroupKind values are these strings.
+SELF_CONSISTENCY = "self-consistency"
+COMPARE = "compare"
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +43,22 @@ class GroupMode:
     """A way to run a question as a group, as the switcher names it."""
 
     label: str
-    kind: GroupKind
+    kind: str  #: a tui.group.GroupKind value
     strategies: tuple[str, ...]
     samples: int = 0
 
     def spec(self, question: str) -> GroupSpec:
-        if self.kind == GroupKind.SELF_CONSISTENCY:
+        from tui.group import GroupKind, GroupSpec
+
+        if GroupKind(self.kind) is GroupKind.SELF_CONSISTENCY:
             return GroupSpec.self_consistency(question, self.strategies[0], self.samples)
         return GroupSpec.compare(question, self.strategies)
 
 
 GROUP_MODES: tuple[GroupMode, ...] = (
-    GroupMode(f"g1 ×{VOTE_SAMPLES} vote", GroupKind.SELF_CONSISTENCY, ("g1",), VOTE_SAMPLES),
-    GroupMode(
-        f"thinking ×{VOTE_SAMPLES} vote", GroupKind.SELF_CONSISTENCY, ("thinking",), VOTE_SAMPLES
-    ),
-    GroupMode("compare plain/g1/thinking", GroupKind.COMPARE, ("plain", "g1", "thinking")),
+    GroupMode(f"g1 ×{VOTE_SAMPLES} vote", SELF_CONSISTENCY, ("g1",), VOTE_SAMPLES),
+    GroupMode(f"thinking ×{VOTE_SAMPLES} vote", SELF_CONSISTENCY, ("thinking",), VOTE_SAMPLES),
+    GroupMode("compare plain/g1/thinking", COMPARE, ("plain", "g1", "thinking")),
 )
 GROUP_MODE_BY_LABEL: dict[str, GroupMode] = {m.label: m for m in GROUP_MODES}
 
@@ -80,6 +84,8 @@ class GroupRunsMixin:
                 clean_line(f"No model server yet ({why}).", 300), severity="warning", markup=False
             )
             return None
+        from tui.group import GroupRunner
+
         lang = None if app.settings.lang in (None, "auto") else app.settings.lang
         runner = GroupRunner(
             spec,
@@ -89,6 +95,8 @@ class GroupRunsMixin:
             concurrency=app.server_handle.concurrency if app.server_handle is not None else None,
             lang=lang,
         )
+        from tui.app.widgets.group_view import GroupView  # after the first frame (Markdown)
+
         view = GroupView(runner.result, live=True, now=app.clock(), clock=app.clock)
         worker = app.run_worker(
             app._group_worker(runner),
@@ -102,6 +110,8 @@ class GroupRunsMixin:
 
     async def _group_worker(self, runner: GroupRunner) -> None:
         """Run the group; report through messages only (never touch widgets here)."""
+        from tui.group import GroupFinished, MemberEvent
+
         app = cast("O1App", self)
         chains = runner.result.chains
         sinks = [app.event_sink(chain.id) for chain in chains]
@@ -127,6 +137,8 @@ class GroupRunsMixin:
                 app.post_message(ChainDone(chain.id))
 
     def on_group_done(self, message: GroupDone) -> None:
+        from tui.app.widgets.group_view import GroupView
+
         app = cast("O1App", self)
         for view in app.query(GroupView):
             if view.result.group.id == message.group_id:
@@ -150,6 +162,8 @@ class GroupRunsMixin:
         result = load_group(app.history, group_id)
         if result is None or not result.chains:
             return False
+        from tui.app.widgets.group_view import GroupView
+
         app.show_group(GroupView(result, live=False, clock=app.clock), None)
         return True
 
