@@ -294,7 +294,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     except ConfigError as err:  # a flag's value: bad input, exit 2
         raise UserError(str(err)) from None
     settings = dataclasses.replace(settings, **changes)
-    for warning in getattr(settings, "warnings", None) or []:
+    for warning in settings.warnings:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
     return settings
 

@@ -191,22 +191,6 @@ def _open_checked(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _set_aside(path: Path) -> Path:
-    """Rename a damaged database (and its -wal/-shm) to ``<name>.corrupt-<timestamp>``."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    n = 1
-    while target.exists():
-        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
-        n += 1
-    path.rename(target)
-    for suffix in ("-wal", "-shm"):
-        side = Path(f"{path}{suffix}")
-        if side.exists():
-            side.rename(Path(f"{target}{suffix}"))
-    return target
-
-
 def _stale(updated_at: str | None) -> bool:
     """Whether a running chain has not been written for STALE_RUNNING_S (its pid may be reused)."""
     limit = datetime.now(timezone.utc) - timedelta(seconds=STALE_RUNNING_S)
@@ -274,7 +258,7 @@ class History:
                     return _open_checked(self.path)  # replaced while this one waited?
                 except _Corrupt:
                     pass
-            self.recovered_from = _set_aside(self.path)
+            self.recovered_from = recovery.set_aside(self.path)
             conn = _open_checked(self.path)
             self._conn = conn
             self.recovery = recovery.recover(

@@ -17,12 +17,13 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
+from textual.notifications import Notification
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
@@ -57,6 +58,7 @@ from tui.strategies import STRATEGY_NAMES, StrategyOptions, get_strategy
 
 if TYPE_CHECKING:
     from tui.app.widgets.chain_view import ChainView
+    from tui.app.widgets.group_view import GroupView
     from tui.app.widgets.history_panel import HistoryPanel
     from backends.client import ChatClient
     from backends.controller import ManagedServer
@@ -85,9 +87,9 @@ class ChainRun:
     view: ChainView
     worker: Worker | None = None
     #: The "Cancelling the chain…" toast, taken down when the chain has ended.
-    cancel_toast: Any = None
+    cancel_toast: Notification | None = None
     #: The group view (tui.app.widgets.group_view) when the chain is a member of a group.
-    group: Any | None = None
+    group: GroupView | None = None
 
     @property
     def top(self) -> Widget:
@@ -408,7 +410,7 @@ class O1App(GroupRunsMixin, CopyMixin, App[int]):
             del self.runs[chain_id]
         self.current_id = run.chain.id
 
-    def show_group(self, view: Any, worker: Worker | None) -> None:
+    def show_group(self, view: GroupView, worker: Worker | None) -> None:
         """Show a group view; with a worker (a live group) its members join the runs."""
         from tui.app.widgets.chain_view import ChainView
 
