@@ -1,7 +1,7 @@
 """Random page damage to a history: how many chains does o1tui bring back?
 
 Each trial writes ``--chains`` chains of 3 steps into a fresh history, overwrites one random
-page of the file with random bytes (any page but the first: page 1 holds the schema, and
+page of the file with random bytes (any page but the first: page 1 starts the schema, and
 without it nothing can be read by anyone), opens it with ``o1tui history list`` as a user would,
 and counts the chains in the fresh database against the chains written.
 

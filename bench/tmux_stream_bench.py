@@ -83,7 +83,7 @@ def one_run(chars: int, chunk: int, size: tuple[int, int]) -> dict:
     port = _free_port()
     env = {
         **os.environ,
-        "PYTHONPATH": str(REPO),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
         "TERM": "xterm-256color",
         "O1TUI_CONFIG_DIR": str(tmp / "config"),
         "O1TUI_LOG_DIR": str(tmp / "log"),

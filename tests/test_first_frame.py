@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parent.parent
 def test_the_app_module_does_not_import_markdown_or_the_group_runner() -> None:
     code = (
         "import sys, tui.app.app\n"
-        "late = ('textual.widgets._markdown', 'markdown_it', 'tui.group', 'tui.runner', 'openai')\n"
+        "late = ('textual.widgets._markdown', 'markdown_it', 'tui.group', 'tui.runner', 'openai',"
+        " 'tui.strategies.g1', 'tui.export')\n"
         "print(','.join(m for m in late if m in sys.modules))\n"
     )
     out = subprocess.run(

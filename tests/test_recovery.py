@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 from tests.damage import fill, pages_of, smash
 from tests.fakes.openai_server import FakeOpenAIServer
@@ -18,6 +20,20 @@ from tui.chain import Status
 from tui.history import DB_NAME, History
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _has_dbstat() -> bool:
+    import sqlite3
+
+    try:
+        sqlite3.connect(":memory:").execute("SELECT * FROM dbstat").fetchall()
+    except sqlite3.Error:
+        return False
+    return True
+
+
+# The tests find the pages of a table to damage with SQLite's dbstat table (most builds have it).
+pytestmark = pytest.mark.skipif(not _has_dbstat(), reason="SQLite built without dbstat")
 
 
 def cli(*args: str, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
@@ -143,3 +159,23 @@ def test_a_history_damaged_while_open_is_replaced_not_written_into(data_dir: Pat
     with History.open(data_dir) as history:
         assert history.integrity_check() == [] and history.recovery is None
         assert history.count() == len(rows) + 1
+
+
+def test_a_damaged_root_page_still_gives_the_chains_back_from_the_indexes(data_dir: Path) -> None:
+    """No lookup reaches a row when the table's root page is gone; the unique index on the id,
+    the time index and the search index still hold every chain's id, time, question, answer."""
+    import sqlite3
+
+    ids = fill(data_dir, 120)
+    db = data_dir / DB_NAME
+    conn = sqlite3.connect(db)
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'chains'").fetchone()[0]
+    conn.close()
+    smash(db, root)
+    with History.open(data_dir) as history:
+        assert history.recovery is not None and history.recovery.chains == 120
+        rows = history.list(limit=1000)
+        assert {r.id for r in rows} == set(ids)
+        chain = history.get(rows[0].id)
+        assert chain is not None and chain.question.startswith("question ")
+        assert len(chain.steps) == 3 and chain.status == Status.ERROR and "lost" in chain.error

@@ -256,7 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
     he.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="file to write (default: standard output)"
     )
-    hd = hsub.add_parser("delete", parents=[common], help="delete a chain")
+    hd = hsub.add_parser(
+        "delete", parents=[common], help="delete a chain (not one still running: stop it first)"
+    )
     hd.add_argument("id", help="chain id (a unique prefix is enough)")
 
     from tui.eval_cli import add_parser as add_eval_parser

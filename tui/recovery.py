@@ -114,13 +114,61 @@ def _chain_rows(conn: sqlite3.Connection) -> Iterator[tuple]:
         yield from rows
         return
     high = _max_rid(conn)
+    found = 0
     for rid in range(1, high + 1):
         try:
             row = conn.execute(f"SELECT {CHAIN_COLS} FROM chains WHERE rid = ?", (rid,)).fetchone()
         except sqlite3.DatabaseError:
             continue
         if row is not None:
+            found += 1
             yield row
+    if not found:  # the table's root page itself is gone: its indexes may still tell
+        yield from _rows_from_indexes(conn)
+
+
+#: What a chain rebuilt from the indexes says about what was lost with its row.
+LOST = "recovered from a damaged history: its strategy, model and status were lost"
+
+
+def _rows_from_indexes(conn: sqlite3.Connection) -> Iterator[tuple]:
+    """Chain rows rebuilt without the table: ids from the unique index on ``id``, times from
+    ``chains_newest``, question and answer from the search index (its spaced CJK form)."""
+    try:
+        pairs = conn.execute(
+            "SELECT id, rid FROM chains INDEXED BY sqlite_autoindex_chains_1"
+        ).fetchall()
+    except sqlite3.DatabaseError:
+        return
+    try:
+        created = dict(
+            conn.execute("SELECT rid, created_at FROM chains INDEXED BY chains_newest").fetchall()
+        )
+    except sqlite3.DatabaseError:
+        created = {}
+    for chain_id, rid in pairs:
+        try:
+            text = conn.execute(
+                "SELECT question, answer FROM chain_fts WHERE rowid = ?", (rid,)
+            ).fetchone()
+        except sqlite3.DatabaseError:
+            text = None
+        question, answer = text or ("(the question was lost)", "")
+        when = created.get(rid) or datetime.now().astimezone().isoformat(timespec="seconds")
+        yield (
+            rid,
+            chain_id,
+            question,
+            "unknown",
+            "unknown",
+            "error",
+            answer,
+            0.0,
+            when,
+            LOST,
+            None,
+            None,
+        )
 
 
 def _max_rid(conn: sqlite3.Connection) -> int:

@@ -35,7 +35,8 @@ def run_eval(args: argparse.Namespace, concurrency: int) -> dict[str, object]:
     data = args.out / f"c{concurrency}"
     env = dict(
         os.environ,
-        PYTHONPATH=str(REPO),
+        # keep what the caller put on the path (wheels installed into a folder, say)
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         O1TUI_DATA_DIR=str(data / "data"),
         O1TUI_CONFIG_DIR=str(data / "config"),
         O1TUI_LOG_DIR=str(data / "logs"),

@@ -43,7 +43,8 @@ def ask(args: argparse.Namespace, strategy: str, group: bool) -> dict[str, Any]:
     data = args.out / f"{strategy}-{'group' if group else 'single'}"
     env = dict(
         os.environ,
-        PYTHONPATH=str(REPO),
+        # keep what the caller put on the path (wheels installed into a folder, say)
+        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         O1TUI_DATA_DIR=str(data / "data"),
         O1TUI_CONFIG_DIR=str(data / "config"),
         O1TUI_LOG_DIR=str(data / "logs"),

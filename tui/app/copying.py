@@ -11,7 +11,6 @@ from textual.app import App
 
 from tui.app import actions as registry
 from tui.clipboard import CopyTooLarge, guess_capability, osc52, passthrough_copy
-from tui.export import write_markdown
 from tui.sanitize import clean_line
 
 if TYPE_CHECKING:
@@ -85,6 +84,8 @@ class CopyMixin(App[int]):
             app.notify("No chain to export.", markup=False, timeout=2)
             return None
         try:
+            from tui.export import write_markdown
+
             path = write_markdown(run.chain, Path.cwd())
         except OSError as err:
             app.notify(clean_line(f"Export failed: {err}", 300), severity="error", markup=False)

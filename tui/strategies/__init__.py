@@ -6,19 +6,19 @@ them in the order a user sees them.
 
 from __future__ import annotations
 
+import importlib
+
 from tui.strategies.base import Strategy, StrategyOptions
-from tui.strategies.g1 import G1Strategy
-from tui.strategies.native import NativeStrategy
-from tui.strategies.plain import PlainStrategy
-from tui.strategies.thinking import ThinkingStrategy
 
 __all__ = ["STRATEGY_NAMES", "Strategy", "StrategyOptions", "get_strategy"]
 
-_REGISTRY: dict[str, type] = {
-    "g1": G1Strategy,
-    "thinking": ThinkingStrategy,
-    "plain": PlainStrategy,
-    "native": NativeStrategy,
+#: Name -> (module, class). A strategy's module is imported when it is first asked for, so the
+#: app's first frame and ``o1tui --help`` do not wait for every strategy's parser and prompts.
+_REGISTRY: dict[str, tuple[str, str]] = {
+    "g1": ("tui.strategies.g1", "G1Strategy"),
+    "thinking": ("tui.strategies.thinking", "ThinkingStrategy"),
+    "plain": ("tui.strategies.plain", "PlainStrategy"),
+    "native": ("tui.strategies.native", "NativeStrategy"),
 }
 
 STRATEGY_NAMES: tuple[str, ...] = tuple(_REGISTRY)
@@ -27,9 +27,8 @@ STRATEGY_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 def get_strategy(name: str) -> Strategy:
     """A new strategy object for ``name`` (case-insensitive); ValueError names the choices."""
     key = (name or "").strip().lower()
-    try:
-        return _REGISTRY[key]()
-    except KeyError:
-        raise ValueError(
-            f"unknown strategy {name!r}: choose one of {', '.join(STRATEGY_NAMES)}"
-        ) from None
+    if key not in _REGISTRY:
+        raise ValueError(f"unknown strategy {name!r}: choose one of {', '.join(STRATEGY_NAMES)}")
+    module, cls = _REGISTRY[key]
+    strategy: Strategy = getattr(importlib.import_module(module), cls)()
+    return strategy
