@@ -48,7 +48,7 @@ from tui.app.messages import (
 from tui.app.group_runs import GROUP_MODES, GroupRunsMixin
 from tui.app.palette import O1Commands
 from tui.app.screens.help import HelpScreen
-from tui.app.themes import load_themes, resolve_theme
+from tui.app.theming import ThemesMixin
 from tui.app.widgets.history_list import STORE_ERRORS
 from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
@@ -101,7 +101,7 @@ class ChainRun:
         return self.worker is not None and not self.worker.is_finished
 
 
-class O1App(GroupRunsMixin, CopyMixin, App[int]):
+class O1App(GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
     """The full-screen app. ``client`` may be given (tests); otherwise it is made from
     ``settings`` (``endpoint``) or from the managed ``server`` handle. ``model_named``: the
     user named ``settings.model`` (flag or environment), so an endpoint that does not serve
@@ -162,25 +162,6 @@ class O1App(GroupRunsMixin, CopyMixin, App[int]):
         self._ticker: Timer | None = None
 
     # --- set-up ------------------------------------------------------------------------------
-
-    def _load_themes(self, user_dir: Path | None) -> None:
-        if user_dir is None:
-            from tui.locations import user_themes_dir
-
-            user_dir = user_themes_dir(env=self.env)
-        themes, warnings = load_themes(user_dir)
-        for theme in themes:
-            self.register_theme(theme)
-            self._theme_names.add(theme.name)
-        self._startup_warnings += warnings
-        name, warning = resolve_theme(self.settings.theme, self.available_themes)
-        if warning:
-            self._startup_warnings.append(warning)
-        self.theme = name
-
-    def o1_theme_names(self) -> set[str]:
-        """Themes from files (built-in and the user's), as offered by the palette."""
-        return set(self._theme_names)
 
     def compose(self) -> ComposeResult:
         header = StatusHeader(id="header")
@@ -616,20 +597,3 @@ class O1App(GroupRunsMixin, CopyMixin, App[int]):
             except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - leaving anyway
                 pass
         self.exit(0)
-
-    # --- themes ----------------------------------------------------------------------------------
-
-    def choose_theme(self, name: str) -> None:
-        """Switch theme and remember it in the config file."""
-        if name not in self.available_themes:
-            self.notify(f"Unknown theme {name!r}", severity="warning", markup=False)
-            return
-        self.theme = name
-        try:
-            from tui.config import save_setting
-
-            save_setting("theme", name, path=self.config_path)
-        except Exception as err:  # noqa: BLE001 - the theme still applies for this run
-            self.notify(
-                clean_line(f"Theme not saved: {err}", 300), severity="warning", markup=False
-            )
