@@ -78,3 +78,22 @@ def make_app(tmp_path: Path, history: History) -> Callable[..., O1App]:
         )
 
     return make
+
+
+@pytest.fixture()
+def model_dir(tmp_path: Path) -> Path:
+    """A local model folder as o1tui recognises one (the stand-in servers do not read it)."""
+    folder = tmp_path / "Tiny-Chat"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"0")
+    return folder
+
+
+@pytest.fixture()
+def handles() -> Iterator[list[Any]]:
+    """Server handles a test started; each is stopped after the test."""
+    started: list[Any] = []
+    yield started
+    for handle in started:
+        handle.stop(grace_s=2.0)

@@ -25,15 +25,6 @@ REPO = Path(__file__).resolve().parent.parent
 ALL = {"lmdeploy": True, "llamacpp": True, "transformers": True}
 
 
-@pytest.fixture
-def model_dir(tmp_path) -> Path:
-    folder = tmp_path / "Tiny-Chat"
-    folder.mkdir()
-    (folder / "config.json").write_text("{}")
-    (folder / "model.safetensors").write_bytes(b"0")
-    return folder
-
-
 def test_durations():
     assert parse_duration("0") == 0 and parse_duration(90) == 90
     assert parse_duration("90s") == 90 and parse_duration("10m") == 600

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import threading
-from pathlib import Path
 
 import pytest
 
@@ -36,23 +35,6 @@ def env(monkeypatch, tmp_path):
     use_fake_lmdeploy(monkeypatch)
     monkeypatch.setenv("O1TUI_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
-
-
-@pytest.fixture
-def model_dir(tmp_path) -> Path:
-    folder = tmp_path / "Tiny-Chat"
-    folder.mkdir()
-    (folder / "config.json").write_text("{}")
-    (folder / "model.safetensors").write_bytes(b"0")
-    return folder
-
-
-@pytest.fixture
-def handles():
-    started = []
-    yield started
-    for handle in started:
-        handle.stop(grace_s=1.0)
 
 
 def _settings(**kw) -> Settings:

@@ -33,14 +33,6 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture()
-def model_dir(tmp_path: Path) -> Path:
-    d = tmp_path / "m"
-    d.mkdir()
-    (d / "config.json").write_text("{}")
-    return d
-
-
 def _managed(model_dir: Path, port: int, *args: str) -> list[str]:
     return [
         sys.executable,

@@ -41,23 +41,6 @@ def env(monkeypatch, tmp_path):
     monkeypatch.setenv("FAKE_LMDEPLOY_ARGS_FILE", str(tmp_path / "args.json"))
 
 
-@pytest.fixture
-def model_dir(tmp_path) -> Path:
-    folder = tmp_path / "Tiny-Chat"
-    folder.mkdir()
-    (folder / "config.json").write_text("{}")
-    (folder / "model.safetensors").write_bytes(b"0")
-    return folder
-
-
-@pytest.fixture
-def handles():
-    started = []
-    yield started
-    for handle in started:
-        handle.stop(grace_s=2.0)
-
-
 def _start(model_dir: Path, handles: list, **settings):
     handle = start_backend(
         Settings(

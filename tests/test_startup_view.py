@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from pathlib import Path
 
 import pytest
 
@@ -31,15 +30,6 @@ def _text(widget) -> str:
     out = StringIO()
     Console(file=out, width=160, color_system=None).print(widget.content)
     return out.getvalue()
-
-
-@pytest.fixture
-def model_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "Tiny-Chat"
-    folder.mkdir()
-    (folder / "config.json").write_text("{}")
-    (folder / "model.safetensors").write_bytes(b"0")
-    return folder
 
 
 async def test_header_shows_the_stage_and_the_loading_model_not_raw_lines(
