@@ -18,7 +18,7 @@ import time
 from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Collapsible, Markdown
-from textual.widgets._collapsible import CollapsibleTitle
+from textual.widgets.collapsible import CollapsibleTitle
 from textual.widgets.markdown import MarkdownStream
 
 from tui.chain import Step
