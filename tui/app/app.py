@@ -49,7 +49,7 @@ from tui.app.group_runs import GROUP_MODES, GroupRunsMixin
 from tui.app.palette import O1Commands
 from tui.app.screens.help import HelpScreen
 from tui.app.theming import ThemesMixin
-from tui.app.widgets.history_list import STORE_ERRORS
+from tui.app.widgets.history_reads import STORE_ERRORS
 from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
 from tui.chain import Chain, ChainFailed, ChainFinished, validate_question
