@@ -14,7 +14,6 @@ The sidebar around it (search, delete, export, re-run) is :mod:`history_panel`.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -34,11 +33,8 @@ from textual.strip import Strip
 from textual.worker import get_current_worker
 
 from tui.formatting import day_label, format_short, local_day
-from tui.history import HistoryError
+from tui.history import STORE_ERRORS
 from tui.sanitize import clean_line
-
-#: What a failing store query raises; shown in the list instead of crashing the app.
-STORE_ERRORS = (HistoryError, sqlite3.Error, ValueError)
 
 #: Chains fetched per query.
 PAGE_SIZE = 100
