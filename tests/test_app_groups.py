@@ -83,6 +83,10 @@ async def test_vote_mode_from_the_switcher_runs_samples_and_shows_the_tally(
             assert app.focused is rows[1]
             await pilot.press("enter", "enter")
             assert not rows[1].expanded and not view.views[1].display
+            # any other character starts the next question in the box: nothing typed is lost
+            await pilot.press(*"Why?")
+            box = app.query_one(QuestionInput)
+            assert app.focused is box and box.value == "Why?"
     (summary,) = list_groups(history)
     assert summary.answer == "3" and summary.votes == {"3": 2, "4": 1}
 

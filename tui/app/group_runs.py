@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from tui.app.messages import ChainDone, GroupDone, Notify
+from tui.app.messages import ChainDone, GroupDone, Notify, TypeToAsk
 from tui.chain import validate_question
 from tui.sanitize import clean_line
 
@@ -187,3 +187,15 @@ class GroupRunsMixin:
 
         current = app.strategy if app.strategy in labels else None
         app.push_screen(ChoiceScreen("Run the question as…", labels, current=current), chosen)
+
+    def on_type_to_ask(self, message: TypeToAsk) -> None:
+        """Typing on a sample row goes on in the question box."""
+        from tui.app.widgets.question_input import QuestionInput
+
+        box = cast("O1App", self).query_one(QuestionInput)
+        if not box.has_focus:
+            # An Input selects its text when focused: the next key would replace this one.
+            box.select_on_focus = False
+            box.focus()
+            box.call_after_refresh(setattr, box, "select_on_focus", True)
+        box.insert_text_at_cursor(message.character)

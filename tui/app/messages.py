@@ -99,3 +99,12 @@ class GroupDone(Message):
         super().__init__()
         self.group_id = group_id
         self.result = result
+
+
+class TypeToAsk(Message):
+    """A printable key reached a widget that does not take text (a vote's sample row): the
+    question box takes it, so typing the next question is never silently lost."""
+
+    def __init__(self, character: str) -> None:
+        super().__init__()
+        self.character = character

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -25,6 +26,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
+from tui.app.messages import TypeToAsk
 from tui.answers import VoteResult, extract_answer, vote
 from tui.chain import (
     Chain,
@@ -156,6 +158,14 @@ class SampleRow(Static, can_focus=True):
             self._status = status
             for s in Status:
                 self.set_class(s == status, f"-{s.value}")
+
+    def on_key(self, event: events.Key) -> None:
+        # The row keeps its own keys (j, k, space); any other character starts the next
+        # question, as it would with the question box focused.
+        if event.is_printable and event.character and event.key not in ("j", "k", "space"):
+            event.stop()
+            event.prevent_default()
+            self.post_message(TypeToAsk(event.character))
 
     def action_expand(self) -> None:
         self.post_message(self.Toggled(self))
