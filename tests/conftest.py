@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,3 +98,24 @@ def handles() -> Iterator[list[Any]]:
     yield started
     for handle in started:
         handle.stop(grace_s=2.0)
+
+
+@pytest.fixture()
+def snap_compare(snap_compare: Callable[..., bool]) -> Callable[..., bool]:
+    """The snapshot plug-in's ``snap_compare`` made deterministic for every snapshot test:
+    text cursors drawn steadily (not blinking) and the screen settled before it is taken."""
+    from tests.helpers import settle, steady_cursors
+
+    def compare(app: O1App, *, run_before: Callable[[Any], Any] | None = None, **kw: Any) -> bool:
+        async def steady_run_before(pilot: Any) -> None:
+            steady_cursors(pilot.app)
+            if run_before is not None:
+                result = run_before(pilot)
+                if inspect.isawaitable(result):
+                    await result
+            steady_cursors(pilot.app)
+            await settle(pilot)
+
+        return snap_compare(app, run_before=steady_run_before, **kw)
+
+    return compare

@@ -47,3 +47,33 @@ def server_pgid(port: int) -> int | None:
             except OSError:
                 continue
     return None
+
+
+def steady_cursors(app: Any) -> None:
+    """Stop every text cursor on the app's screens from blinking (drawn steadily).
+
+    A blinking cursor is drawn or not depending on when the screenshot is taken, so a
+    snapshot of a focused input flickers between two SVGs on a loaded machine. Inputs mounted
+    later (a pushed screen) are caught by calling this again.
+    """
+    for screen in app.screen_stack:
+        for widget in screen.query("*"):
+            if getattr(widget, "cursor_blink", False):
+                widget.cursor_blink = False
+
+
+async def settle(pilot: Any, timeout: float = 5.0) -> None:
+    """Let the app run until its screen is drawn the same twice in a row (nothing pending:
+    no queued refresh, no worker result still to show, no animation), instead of a fixed pause."""
+    app = pilot.app
+    await pilot.wait_for_scheduled_animations()
+    deadline = time.monotonic() + timeout
+    previous = None
+    while True:
+        await pilot.pause()
+        shot = app.export_screenshot()
+        if shot == previous:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the screen did not settle within {timeout} s")
+        previous = shot

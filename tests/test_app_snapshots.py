@@ -117,11 +117,7 @@ def app(tmp_path: Path):
 
 async def _ready(pilot) -> None:
     app: O1App = pilot.app
-    # A blinking cursor is drawn or not depending on how long the test took to get here (a
-    # loaded machine made these snapshots flaky): keep it drawn.
-    from tui.app.widgets.question_input import QuestionInput
-
-    app.query_one(QuestionInput).cursor_blink = False
+    # (the shared snap_compare fixture in conftest keeps text cursors from blinking)
     app.post_message(
         ServerStateChanged("ready", model="internlm3-8b-instruct", address="127.0.0.1:23333")
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tests.helpers import server_pgid
+from tests.helpers import poll_until, server_pgid
 from tui.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -204,7 +204,6 @@ def test_model_output_cannot_reach_the_terminal_raw(data_dir, capsys):
 def test_ctrl_c_cancels_and_keeps_the_partial_chain(data_dir, capsys):
     """SIGINT to a real `o1tui ask` process: exit 130, chain saved as cancelled with its steps."""
     import signal
-    import time
 
     step = json.dumps({"title": "Slow", "content": "x" * 40, "next_action": "continue"})
     with FakeOpenAIServer(responder=lambda body: Reply(content=step, delay_s=0.05)) as srv:
@@ -220,7 +219,8 @@ def test_ctrl_c_cancels_and_keeps_the_partial_chain(data_dir, capsys):
         assert proc.stdout is not None
         line = proc.stdout.readline()  # first finished step
         assert line.startswith("Step 1:")
-        time.sleep(0.2)
+        # Cancel while the next step's request is in flight (not between steps).
+        poll_until(lambda: len(srv.requests) >= 2, what="the second step's request")
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from tui import cli
 from tui.answers import extract_answer
-from tui.ask_signals import cancel_on_termination, handlers_restored
+from tui.ask_signals import cancel_on_termination
 from tui.chain import Chain, ChainFailed, ChainFinished, Status
 from tui.formatting import format_seconds
 from tui.group import (
@@ -167,7 +167,7 @@ def exit_status(result: GroupResult) -> int:
 
 def cmd_ask_group(args: argparse.Namespace, question: str) -> int:
     """Run the group ``args`` asks for on ``question`` (already validated)."""
-    from tui.ask_progress import AskProgress, report_server_exit, start_server
+    from tui.ask_progress import run_with_server
 
     if args.compare is not None and hasattr(args, "strategy"):
         raise cli.UserError("--strategy does not go with --compare, which names its strategies")
@@ -175,21 +175,11 @@ def cmd_ask_group(args: argparse.Namespace, question: str) -> int:
     if settings.max_steps < 1:
         raise cli.UserError("--max-steps must be at least 1")
     spec = group_spec(args, question, settings.strategy)
-    with handlers_restored():
-        handle = None
-        progress = AskProgress()
-        if not settings.endpoint:
-            from backends.manager import interrupt_on_termination
-
-            interrupt_on_termination()
-            handle = start_server(settings, progress)
-        try:
-            result = asyncio.run(_run(args, settings, spec, handle))
-            if any(c.status == Status.ERROR for c in result.chains):
-                report_server_exit(handle, progress)
-        finally:
-            if handle is not None:
-                handle.stop()
+    result = run_with_server(
+        settings,
+        lambda handle: _run(args, settings, spec, handle),
+        failed=lambda result: any(c.status == Status.ERROR for c in result.chains),
+    )
     if args.json:
         print(json.dumps(group_document(result), ensure_ascii=False, indent=2))
     _report(result)

@@ -8,9 +8,11 @@ the warnings, and — only when the server fails — its last lines and the log'
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
-from typing import Any, TextIO
+from collections.abc import Callable, Coroutine
+from typing import Any, TextIO, TypeVar
 
 from tui.sanitize import clean_line
 
@@ -21,6 +23,8 @@ QUIET_EVERY_S = 30.0
 
 #: Server log lines shown when a server fails.
 TAIL_LINES = 15
+
+T = TypeVar("T")
 
 ENGINE_LABELS = {"llamacpp": "llama.cpp", "lmdeploy": "LMDeploy", "transformers": "transformers"}
 
@@ -124,3 +128,42 @@ def report_server_exit(handle: Any, progress: AskProgress) -> None:
         process.log_path,
         headline=f"the server exited (code {process.returncode})",
     )
+
+
+def run_with_server(
+    settings: Any,
+    run: Callable[[Any], Coroutine[Any, Any, T]],
+    *,
+    failed: Callable[[T], bool] = lambda result: False,
+    keep_warm: bool = False,
+) -> T:
+    """The headless commands' run (``ask``, ``ask --samples/--compare``, ``eval``): start (or
+    reuse) the managed server unless ``settings.endpoint`` names one, run ``run(handle)``
+    (``handle`` is None for an endpoint) in a fresh event loop, and stop the server after.
+
+    The server is started here, in the main thread, so Ctrl+C (or SIGTERM, SIGHUP) during a
+    long model load stops it; the process's own signal handlers are put back at the end. When
+    ``failed(result)``, a server that died is reported with its last lines. ``keep_warm``:
+    the server is released (``keep_alive`` may keep a ready one warm) instead of stopped.
+    """
+    from tui.ask_signals import handlers_restored
+
+    with handlers_restored():
+        handle = None
+        progress = AskProgress()
+        if not settings.endpoint:
+            from backends.manager import interrupt_on_termination
+
+            interrupt_on_termination()
+            handle = start_server(settings, progress)
+        try:
+            result = asyncio.run(run(handle))
+            if failed(result):
+                report_server_exit(handle, progress)
+            return result
+        finally:
+            if handle is not None:
+                if keep_warm:
+                    handle.release()  # stops it, unless keep_alive keeps it warm
+                else:
+                    handle.stop()

@@ -442,8 +442,7 @@ def _finite(value: Any) -> bool:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from tui.ask_progress import AskProgress, report_server_exit, start_server
-    from tui.ask_signals import handlers_restored
+    from tui.ask_progress import run_with_server
     from tui.chain import MAX_QUESTION_CHARS, validate_question
     from tui.printer import EXIT_CODES
     from tui.sanitize import clean_line
@@ -470,23 +469,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if settings.max_steps < 1:
         raise UserError("--max-steps must be at least 1")
     strategy_options(settings, None, dict(args.param or []))  # bad --param: refused before any run
-    with handlers_restored():
-        handle = None
-        progress = AskProgress()
-        if not settings.endpoint:
-            # Started here, in the main thread, so Ctrl+C (or SIGTERM, SIGHUP) during a long
-            # model load stops it.
-            from backends.manager import interrupt_on_termination
-
-            interrupt_on_termination()
-            handle = start_server(settings, progress)
-        try:
-            chain = asyncio.run(_run_ask(args, settings, question, handle))
-            if chain.status.value == "error":
-                report_server_exit(handle, progress)
-        finally:
-            if handle is not None:
-                handle.release()  # stops it, unless keep_alive keeps it warm
+    chain = run_with_server(
+        settings,
+        lambda handle: _run_ask(args, settings, question, handle),
+        failed=lambda chain: chain.status.value == "error",
+        keep_warm=True,
+    )
     if args.json:
         from tui.export import to_json
 

@@ -310,24 +310,12 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any, int | None]:
 
 def _run(args: argparse.Namespace) -> int:
     """Start (or reach) the server the way ``ask`` does, then run the eval."""
-    from tui.ask_progress import AskProgress, start_server
-    from tui.ask_signals import handlers_restored
+    from tui.ask_progress import run_with_server
 
     settings, eval_set, specs, limit = _prepare(args)
-    with handlers_restored():
-        handle = None
-        if not settings.endpoint:
-            # Started in the main thread, so Ctrl+C (or SIGTERM, SIGHUP) during a long model
-            # load stops it.
-            from backends.manager import interrupt_on_termination
-
-            interrupt_on_termination()
-            handle = start_server(settings, AskProgress())
-        try:
-            return asyncio.run(_run_async(args, settings, eval_set, specs, limit, handle))
-        finally:
-            if handle is not None:
-                handle.stop()
+    return run_with_server(
+        settings, lambda handle: _run_async(args, settings, eval_set, specs, limit, handle)
+    )
 
 
 async def _run_async(

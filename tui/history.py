@@ -79,10 +79,6 @@ class HistoryError(O1Error):
     """A history operation failed; the message is one line for the user."""
 
 
-#: What a failing store query raises; the app shows it instead of crashing.
-STORE_ERRORS = (HistoryError, sqlite3.Error, ValueError)
-
-
 class _Corrupt(Exception):
     pass
 

@@ -49,9 +49,9 @@ from tui.app.group_runs import GROUP_MODES, GroupRunsMixin
 from tui.app.palette import O1Commands
 from tui.app.screens.help import HelpScreen
 from tui.app.theming import ThemesMixin
+from tui.app.widgets.history_reads import STORE_ERRORS
 from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
-from tui.history import STORE_ERRORS
 from tui.chain import Chain, ChainFailed, ChainFinished, validate_question
 from tui.sanitize import clean_line
 from tui.strategies import STRATEGY_NAMES, get_strategy

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -32,8 +32,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
+from tui.app.widgets.history_reads import HistoryLike, Loaded, query, read_page
 from tui.formatting import day_label, format_short, local_day
-from tui.history import STORE_ERRORS
 from tui.sanitize import clean_line
 
 #: Chains fetched per query.
@@ -51,20 +51,6 @@ _STATUS_MARKS: dict[str, tuple[str, str]] = {
     "step_limit": ("⊘", "history-list--warn"),
     "error": ("✗", "history-list--error"),
 }
-
-
-class HistoryLike(Protocol):
-    """The slice of ``tui.history.History`` the sidebar uses."""
-
-    def list(
-        self, search: str | None = None, limit: int = 50, offset: int = 0
-    ) -> Sequence[Any]: ...
-
-    def count(self, search: str | None = None) -> int: ...
-
-    def get(self, id_or_prefix: str) -> Any: ...
-
-    def delete(self, id: str) -> bool: ...
 
 
 def status_name(status: Any) -> str:
@@ -220,7 +206,7 @@ class HistoryList(ScrollView, can_focus=True):
     def load(self, search: str | None = None, *, at: int = 0) -> None:
         """Count and fetch the chains matching ``search``, selecting the one at offset ``at``
         (here, on the UI loop: the first page of the unfiltered list is an index read)."""
-        self._apply(_query(self.history, search, at, self.page_size))
+        self._apply(query(self.history, search, at, self.page_size))
 
     def load_in_background(self, search: str | None = None, *, at: int = 0) -> None:
         """:meth:`load` off the UI loop (a full-text search over 100 000 chains costs tens of
@@ -233,7 +219,7 @@ class HistoryList(ScrollView, can_focus=True):
         )
 
     def _query_then_apply(self, history: HistoryLike, search: str | None, at: int) -> None:
-        loaded = _query(history, search, at, self.page_size)
+        loaded = query(history, search, at, self.page_size)
         if not get_current_worker().is_cancelled:  # a newer search replaced this one
             self.app.call_from_thread(self._apply, loaded)
 
@@ -245,7 +231,7 @@ class HistoryList(ScrollView, can_focus=True):
         self._select_offset(loaded.at, scroll="center")
 
     def _fetch(self, offset: int, limit: int) -> list[Any]:
-        summaries, error = _read_page(self.history, self.search, offset, limit)
+        summaries, error = read_page(self.history, self.search, offset, limit)
         if error is not None:
             self.error = error
         return summaries
@@ -540,48 +526,6 @@ class HistoryList(ScrollView, can_focus=True):
             Segment(" " + seconds, meta),
         ]
         return Strip(segments).adjust_cell_length(width, style)
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """What a (re)load read from the store: the matches' count and the page around ``at``."""
-
-    search: str | None
-    total: int
-    start: int
-    summaries: list[Any]
-    at: int
-    error: str | None
-
-
-def _read_page(
-    history: HistoryLike, search: str | None, offset: int, limit: int
-) -> tuple[list[Any], str | None]:
-    """A page of summaries, or none and the store's error as one line."""
-    if limit <= 0:
-        return [], None
-    try:
-        return list(history.list(search, limit=limit, offset=offset)), None
-    except STORE_ERRORS as exc:
-        return [], clean_line(str(exc), 200)
-
-
-def _query(history: HistoryLike, search: str | None, at: int, page_size: int) -> Loaded:
-    """The store reads of a (re)load; safe in a worker thread (the store has its own lock)."""
-    search = search or None
-    error = None
-    try:
-        total = history.count(search)
-    except STORE_ERRORS as exc:
-        # A search the store cannot parse: say so in place, keep the app usable.
-        total, error = 0, clean_line(str(exc), 200)
-    at = max(0, min(at, total - 1))
-    start = max(0, min(at - page_size // 2, total - page_size))
-    summaries: list[Any] = []
-    if total:
-        summaries, page_error = _read_page(history, search, start, page_size)
-        error = error or page_error
-    return Loaded(search, total, start, summaries, at, error)
 
 
 def _list_text(summary: Any) -> str:

@@ -25,7 +25,8 @@ from textual.widgets import Input, Static
 
 from tui.app.messages import OpenChain, RerunChain
 from tui.app.screens.confirm import ChoiceScreen, ConfirmScreen
-from tui.app.widgets.history_list import STORE_ERRORS, HistoryLike, HistoryList
+from tui.app.widgets.history_list import HistoryList
+from tui.app.widgets.history_reads import STORE_ERRORS, HistoryLike
 from tui.chain import Status
 from tui.export import write_markdown
 from tui.sanitize import clean_line
