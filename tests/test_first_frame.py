@@ -15,11 +15,12 @@ from tui.history import History
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_the_app_module_does_not_import_markdown_or_the_group_runner() -> None:
+def test_the_app_modules_do_not_import_what_the_first_frame_does_not_show() -> None:
     code = (
-        "import sys, tui.app.app\n"
+        "import sys, tui.cli, tui.app.app\n"
         "late = ('textual.widgets._markdown', 'markdown_it', 'tui.group', 'tui.runner', 'openai',"
-        " 'tui.strategies.g1', 'tui.export')\n"
+        " 'tui.strategies.g1', 'tui.export', 'tui.strategies.base', 'tui.sections',"
+        " 'tui.app.widgets.history_list')\n"
         "print(','.join(m for m in late if m in sys.modules))\n"
     )
     out = subprocess.run(

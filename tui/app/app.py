@@ -52,7 +52,7 @@ from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
 from tui.chain import Chain, ChainFailed, ChainFinished, validate_question
 from tui.sanitize import clean_line
-from tui.strategies import STRATEGY_NAMES, StrategyOptions, get_strategy
+from tui.strategies import STRATEGY_NAMES, get_strategy
 
 if TYPE_CHECKING:
     from tui.app.widgets.chain_view import ChainView
@@ -304,6 +304,7 @@ class O1App(GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
     async def _chain_worker(self, chain: Chain, client: ChatClient) -> None:
         """Run the chain; report through messages only (never touch widgets here)."""
         from tui.runner import run_chain
+        from tui.strategies.base import StrategyOptions
 
         on_event = self.event_sink(chain.id)
         options = StrategyOptions(lang=chain.lang, max_steps=self.settings.max_steps)

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, cast
 from tui.app.messages import ChainDone, GroupDone, Notify, TypeToAsk
 from tui.chain import validate_question
 from tui.sanitize import clean_line
-from tui.strategies import StrategyOptions
 
 if TYPE_CHECKING:
     from tui.app.app import O1App
@@ -85,6 +84,7 @@ class GroupRunsMixin:
             )
             return None
         from tui.group import GroupRunner
+        from tui.strategies.base import StrategyOptions
 
         lang = None if app.settings.lang in (None, "auto") else app.settings.lang
         runner = GroupRunner(

@@ -7,8 +7,10 @@ them in the order a user sees them.
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING, Any
 
-from tui.strategies.base import Strategy, StrategyOptions
+if TYPE_CHECKING:
+    from tui.strategies.base import Strategy, StrategyOptions
 
 __all__ = ["STRATEGY_NAMES", "Strategy", "StrategyOptions", "get_strategy"]
 
@@ -22,6 +24,16 @@ _REGISTRY: dict[str, tuple[str, str]] = {
 }
 
 STRATEGY_NAMES: tuple[str, ...] = tuple(_REGISTRY)
+
+
+def __getattr__(name: str) -> Any:
+    """``Strategy`` and ``StrategyOptions``, imported from :mod:`tui.strategies.base` when first
+    used: the CLI's option lists and the app's first frame need only the names above."""
+    if name in ("Strategy", "StrategyOptions"):
+        from tui.strategies import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def get_strategy(name: str) -> Strategy:

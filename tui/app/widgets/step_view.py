@@ -1,11 +1,11 @@
 """One reasoning step: a collapsible titled ``Step 3 · Checking alternatives · 2.41 s · 187 tok``.
 
-While the step runs its text streams in through Textual's :class:`MarkdownStream`, at most
-once every :data:`STREAM_INTERVAL_S` (every Markdown block is a widget, and each redraw lays out
-the whole chain again: a long answer is hundreds of blocks), and the time in the title ticks
-without a new layout while the title keeps its width. When the step finishes, the whole text is set once more with one full update: a
-stream only re-parses the tail, so a code fence or list opened mid-stream can leave stale
-blocks behind.
+While the step runs its text is shown as plain text in one :class:`Static`, redrawn at most
+once every :data:`STREAM_INTERVAL_S`; when the step ends it is rendered as Markdown once.
+Streaming into a Markdown document cost most of the app's CPU on a long answer: every block is
+a widget, so each redraw mounted, styled and laid out hundreds of them (see
+docs/benchmarks.md, "Drawing cost"). The time in the title ticks without a new layout while
+the title keeps its width.
 
 Saved steps are built lazily: the Markdown widget is only created when the step is first
 expanded, so opening a long saved chain costs little.
@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import time
 
+from rich.text import Text
 from textual.content import Content
 from textual.timer import Timer
-from textual.widgets import Collapsible, Markdown
+from textual.widget import Widget
+from textual.widgets import Collapsible, Markdown, Static
 from textual.widgets.collapsible import CollapsibleTitle
-from textual.widgets.markdown import MarkdownStream
 
 from tui.chain import Step
 from tui.formatting import format_seconds
@@ -58,17 +59,6 @@ def finished_note(step: Step) -> str:
     return "repeated" if step.finish_reason == REPEATED else ""
 
 
-def needs_full_render(streamed: str, final: str) -> bool:
-    """Whether a streamed Markdown document must be rebuilt from the final text.
-
-    A stream only re-parses its tail, so a fenced code block (or a strategy that rewrites
-    the text at the end, as g1 does when it extracts JSON) can leave stale blocks. When the
-    text is what was streamed and holds no fence, rebuilding would only cost time: every
-    block would be mounted again.
-    """
-    return streamed != final or "```" in final or "~~~" in final
-
-
 class StepView(Collapsible):
     """One step of a chain, live or saved."""
 
@@ -95,15 +85,17 @@ class StepView(Collapsible):
         self.running = running
         self.started_at = started_at
         self.note = ""
-        self._stream: MarkdownStream | None = None
-        #: Streamed text not drawn yet, the timer that will draw it, and when text was drawn.
-        self._pending: list[str] = []
+        #: Whether streamed text waits to be drawn, the timer that will draw it, and when
+        #: text was last drawn.
+        self._pending = False
         self._flush_timer: Timer | None = None
         self._last_write = 0.0
-        self._body: Markdown | None = None
+        #: The body: plain text while the step runs, Markdown once it is done (``None`` while
+        #: folded and never shown).
+        self._body: Widget | None = None
         children = []
         if not collapsed:
-            self._body = self._make_body(self.text)
+            self._body = self._make_body()
             children.append(self._body)
         super().__init__(*children, title="", collapsed=collapsed, id=id)
         self.set_class(running, "-running")
@@ -125,10 +117,28 @@ class StepView(Collapsible):
         view._refresh_title()
         return view
 
-    @staticmethod
-    def _make_body(text: str) -> Markdown:
+    def _make_body(self) -> Widget:
+        """The body for the step's state: live plain text while it runs, else Markdown."""
+        if self.running:
+            # Untrusted text as rich Text: never read as markup.
+            return Static(Text(self.text), classes="step-body step-live")
         # Model output may hold links: following them from a remote box is never wanted.
-        return Markdown(text, open_links=False, classes="step-body")
+        return Markdown(self.text, open_links=False, classes="step-body")
+
+    async def _show_markdown(self) -> None:
+        """Replace the live text with the step's text as Markdown (one parse, one mount)."""
+        old = self._body
+        if old is None:
+            return
+        if isinstance(old, Markdown):
+            await old.update(self.text)
+            return
+        self._body = self._make_body()
+        # One screen update: the Markdown appears where the plain text was, without a frame
+        # of neither.
+        with self.app.batch_update():
+            await self.query_one(Collapsible.Contents).mount(self._body, before=old)
+            await old.remove()
 
     def _render_title(self) -> Content:
         return step_title(self.index, self.step_title, self.elapsed_s, self.tokens, self.note)
@@ -151,7 +161,8 @@ class StepView(Collapsible):
         self.title = content  # type: ignore[assignment]
 
     @property
-    def body(self) -> Markdown | None:
+    def body(self) -> Widget | None:
+        """The body widget: a :class:`Static` while the step streams, then :class:`Markdown`."""
         return self._body
 
     # --- live updates (called by ChainView on the app's loop) -----------------------------
@@ -164,7 +175,7 @@ class StepView(Collapsible):
         self.text += fragment
         if self._body is None:
             return  # collapsed and never shown: the full text lands on expand
-        self._pending.append(fragment)
+        self._pending = True
         if self._flush_timer is not None:
             return  # a redraw is already due
         wait = self._last_write + STREAM_INTERVAL_S - time.monotonic()
@@ -174,29 +185,20 @@ class StepView(Collapsible):
             self._flush_timer = self.set_timer(wait, self._draw_pending)
 
     async def _draw_pending(self) -> None:
-        """Write what is pending to the Markdown stream (one redraw)."""
-        if self._flush_timer is not None:
-            self._flush_timer.stop()
-            self._flush_timer = None
-        if not self._pending or self._body is None:
-            self._pending.clear()
-            return
-        text = "".join(self._pending)
-        self._pending.clear()
-        self._last_write = time.monotonic()
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self._body)
-        await self._stream.write(text)
+        """Show the text streamed so far (one redraw of the live body)."""
+        self._drop_pending()
+        if isinstance(self._body, Static):
+            self._last_write = time.monotonic()
+            self._body.update(Text(self.text))
 
     async def restart(self, title: str = "") -> None:
         """A new attempt at this running step (g1 retries it): drop what the failed attempt
         showed. The clock keeps running: the step's time covers all its attempts."""
         self._drop_pending()
-        await self._stop_stream()
         self.text = ""
         self.set_step_title(title)
-        if self._body is not None:
-            await self._body.update("")
+        if isinstance(self._body, Static):
+            self._body.update(Text(""))
 
     def set_step_title(self, title: str) -> None:
         if title != self.step_title:
@@ -216,13 +218,9 @@ class StepView(Collapsible):
         self.step_title = step.title or self.step_title
         self.elapsed_s = step.elapsed_s
         self.tokens = step.completion_tokens
-        await self._draw_pending()
-        streamed = self._stream is not None
-        await self._stop_stream()
-        final = clean(step.content) if step.content else self.text
-        if self._body is not None and (not streamed or needs_full_render(self.text, final)):
-            await self._body.update(final)
-        self.text = final
+        self._drop_pending()
+        self.text = clean(step.content) if step.content else self.text
+        await self._show_markdown()
         self.note = finished_note(step)
         self._refresh_title()
 
@@ -235,29 +233,22 @@ class StepView(Collapsible):
         self.note = note
         self.add_class("-interrupted")
         self._drop_pending()
-        await self._stop_stream()
-        if self._body is not None:
-            await self._body.update(self.text)
+        await self._show_markdown()
         self._refresh_title()
 
     def _drop_pending(self) -> None:
-        """Forget text not drawn yet (what replaces it is drawn whole)."""
+        """Forget that a redraw is due (what comes next draws the whole text)."""
         if self._flush_timer is not None:
             self._flush_timer.stop()
             self._flush_timer = None
-        self._pending.clear()
-
-    async def _stop_stream(self) -> None:
-        if self._stream is not None:
-            stream, self._stream = self._stream, None
-            await stream.stop()
+        self._pending = False
 
     # --- lazy body ---------------------------------------------------------------------------
 
     def watch_collapsed(self, collapsed: bool) -> None:
         # Textual's public watcher, called after Collapsible's own (which shows the contents).
         if not collapsed and self._body is None and self.is_mounted:
-            self._body = self._make_body(self.text)
+            self._body = self._make_body()
             self.query_one(Collapsible.Contents).mount(self._body)
 
     def plain_text(self) -> str:
