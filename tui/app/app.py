@@ -500,7 +500,7 @@ class O1App(GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
             run = running[-1] if running else None
         if run is not None and run.worker is not None:
             run.worker.cancel()
-            run.top.show_cancelling()  # in its status line until the chain has ended
+            (run.group or run.view).show_cancelling()  # in its status line until it has ended
             return
         box = self.query_one(QuestionInput)
         if self.focused is not box:
