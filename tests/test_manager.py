@@ -24,10 +24,8 @@ from backends.presets import UnknownModel
 from backends.supervisor import free_port, group_members
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.helpers import poll_until
-from tests.servers_helpers import chat, cmdline, eventually, use_fake_lmdeploy
+from tests.servers_helpers import ALL, chat, cmdline, eventually, use_fake_lmdeploy
 from tui.config import Settings
-
-ALL = {"lmdeploy": True, "llamacpp": True, "transformers": True}
 
 
 @pytest.fixture(autouse=True)

@@ -26,10 +26,9 @@ from backends.keyed_exec import version_tested
 from backends.manager import ServerStartError, start_backend
 from backends.presets import resolve
 from backends.supervisor import ServerProcess, free_port, group_members
-from tests.servers_helpers import FAKE_BIN, chat, eventually, use_fake_lmdeploy
+from tests.servers_helpers import ALL, FAKE_BIN, chat, eventually, use_fake_lmdeploy
 from tui.config import Settings
 
-ALL = {"lmdeploy": True, "llamacpp": True, "transformers": True}
 FAKE_PKG = FAKE_BIN.parent / "lmdeploy_pkg"
 
 
