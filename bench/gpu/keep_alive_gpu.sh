@@ -6,23 +6,9 @@
 #   WHEELS=DIR bash bench/gpu/keep_alive_gpu.sh        # about 3 minutes on an H200
 # (the app part needs tmux and Textual on that machine: add Textual's wheels to DIR)
 set -u
-export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-B="$REPO/bench/gpu"
-OUT=${OUT:-/tmp/o1tui-keep}; mkdir -p "$OUT"
-exec > >(tee -a "$OUT/keep.log") 2>&1
-T0=$SECONDS; ts() { echo "[t=$((SECONDS-T0))s] $*"; }
-PORT=${PORT:-23333}
-MD=${MODEL_DIR:-/dev/shm/m8b}
-PY=python3
-if [ -n "${WHEELS:-}" ]; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$REPO
-else
-  export PYTHONPATH=$REPO
-fi
-O1="$PY -m tui.cli"
-export O1TUI_DATA_DIR="$OUT/data" O1TUI_LOG_DIR="$OUT/logs" O1TUI_CONFIG_DIR="$OUT/config" O1TUI_RUNTIME_DIR="$OUT/run"
+OUT=${OUT:-/tmp/o1tui-keep} LOG="keep.log"
+source "$(dirname "$0")/preamble.sh"
+export O1TUI_RUNTIME_DIR="$OUT/run"
 if [ ! -f "$MD/config.json" ]; then
   $PY "$B/make_tokenizer.py" /tmp/tok >/dev/null || exit 1
   NEW=16 REPS=1 OUT="$OUT" timeout 300 $PY "$B/make_random_model.py" "$MD" /tmp/tok 2>&1 | grep -E "saved" | cut -c1-100

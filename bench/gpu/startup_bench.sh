@@ -11,26 +11,8 @@
 # random-weight Llama-3.1-8B-shape model (bench/gpu/make_random_model.py). Results: JSON lines in
 # $OUT/results.jsonl, each server's log (seconds since launch on every line) in $OUT.
 set -u
-export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-B="$REPO/bench/gpu"
-OUT=${OUT:-/tmp/o1tui-startup}; mkdir -p "$OUT"
-exec > >(tee -a "$OUT/startup.log") 2>&1
-T0=$SECONDS; ts() { echo "[t=$((SECONDS-T0))s] $*"; }
-PORT=${PORT:-23333}
-KEY=${BENCH_KEY:-bench-$RANDOM$RANDOM}
-MD=${MODEL_DIR:-/dev/shm/m8b}
-PY=python3
-if [ -n "${WHEELS:-}" ]; then
-  ts "install wheels"
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl \
-    || { ts "wheel install failed"; exit 1; }
-  export PYTHONPATH=/tmp/site:$REPO
-else
-  export PYTHONPATH=$REPO
-fi
-O1="$PY -m tui.cli"
-export O1TUI_DATA_DIR="$OUT/data" O1TUI_LOG_DIR="$OUT/logs" O1TUI_CONFIG_DIR="$OUT/config"
+OUT=${OUT:-/tmp/o1tui-startup} LOG="startup.log"
+source "$(dirname "$0")/preamble.sh"
 if [ -z "${DRY_RUN:-}" ]; then  # DRY_RUN=1: run the script against the stand-in lmdeploy on PATH
   $PY -c "import lmdeploy, torch; print('lmdeploy', lmdeploy.__version__, 'torch', torch.__version__, torch.cuda.get_device_name(0))" || exit 1
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader

@@ -11,25 +11,9 @@
 # ready, one chain, ctrl+q, nothing left. Results: JSON lines in $OUT/results.jsonl.
 # NVLink multicast stays off (NCCL_NVLS_ENABLE=0 …) as the machine requires.
 set -u
-export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
-REPO=$(cd "$(dirname "$0")/../.." && pwd)
-B="$REPO/bench/gpu"
-OUT=${OUT:-/tmp/o1tui-tp}; mkdir -p "$OUT"
-exec > >(tee -a "$OUT/tp.log") 2>&1
-T0=$SECONDS; ts() { echo "[t=$((SECONDS-T0))s] $*"; }
-PORT=${PORT:-23333}
-KEY=${BENCH_KEY:-bench-$RANDOM$RANDOM}
-MD=${MODEL_DIR:-/dev/shm/m8b}
-PY=python3
-if [ -n "${WHEELS:-}" ]; then
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl || exit 1
-  export PYTHONPATH=/tmp/site:$REPO
-else
-  export PYTHONPATH=$REPO
-fi
-O1="$PY -m tui.cli"
-export O1TUI_DATA_DIR="$OUT/data" O1TUI_LOG_DIR="$OUT/logs" O1TUI_CONFIG_DIR="$OUT/config"
+OUT=${OUT:-/tmp/o1tui-tp} LOG="tp.log"
+source "$(dirname "$0")/preamble.sh"
 if [ -z "${DRY_RUN:-}" ]; then  # DRY_RUN=1: the stand-in lmdeploy on PATH, no GPU
   $PY -c "import lmdeploy, torch; print('lmdeploy', lmdeploy.__version__, 'GPUs', torch.cuda.device_count())" || exit 1
   [ "$($PY -c 'import torch; print(torch.cuda.device_count())')" -ge 2 ] || { ts "needs 2 GPUs"; exit 1; }

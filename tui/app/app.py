@@ -23,7 +23,6 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.notifications import Notification
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
@@ -35,7 +34,6 @@ from tui.app.batcher import EventBatcher
 from tui.app.connection import Connector, one_line
 from tui.app.copying import CopyMixin
 from tui.app.endpoint import EndpointController
-from tui.app import toasts
 from tui.app.messages import (
     ChainDone,
     ChainEvent,
@@ -86,8 +84,6 @@ class ChainRun:
     chain: Chain
     view: ChainView
     worker: Worker | None = None
-    #: The "Cancelling the chain…" toast, taken down when the chain has ended.
-    cancel_toast: Notification | None = None
     #: The group view (tui.app.widgets.group_view) when the chain is a member of a group.
     group: GroupView | None = None
 
@@ -349,8 +345,6 @@ class O1App(GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
 
     def on_chain_done(self, message: ChainDone) -> None:
         run = self.runs.get(message.chain_id)
-        if run is not None:
-            toasts.dismiss(self, run.cancel_toast)
         if run is not None and run.view.live:
             # The worker ended without a final event (a bug upstream): stop the clocks anyway.
             run.view.live = False
@@ -506,7 +500,7 @@ class O1App(GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
             run = running[-1] if running else None
         if run is not None and run.worker is not None:
             run.worker.cancel()
-            run.cancel_toast = toasts.show_until_done(self, "Cancelling the chain…")
+            (run.group or run.view).show_cancelling()  # in its status line until it has ended
             return
         box = self.query_one(QuestionInput)
         if self.focused is not box:

@@ -87,6 +87,8 @@ class ChainView(Vertical):
         super().__init__(id=id)
         self.chain = chain
         self.live = live
+        #: A cancel was asked and the chain has not ended yet.
+        self.cancelling = False
         self.started_at = now
         self.elapsed_s = 0.0 if live else chain.total_s
         self.steps: dict[int, StepView] = {}
@@ -262,11 +264,17 @@ class ChainView(Vertical):
                 view.tick(now)
         self._update_status()
 
+    def show_cancelling(self) -> None:
+        """A cancel was asked: the status line says "cancelling…" until the end arrives (a
+        cancel can take a moment while the server's request is closed)."""
+        self.cancelling = True
+        self._update_status()
+
     def _update_status(self) -> None:
         chain = self.chain
         word = "running" if self.live else _STATUS_WORDS.get(chain.status, chain.status.value)
         parts = [
-            word,
+            "cancelling…" if self.live and self.cancelling else word,
             chain.strategy,
             f"{len(self.steps)} step{'s' if len(self.steps) != 1 else ''}",
         ]

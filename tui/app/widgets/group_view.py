@@ -246,6 +246,8 @@ class GroupView(Vertical):
         super().__init__(classes=f"group-view -{result.kind.value}")
         self.result = result
         self.live = live
+        #: A cancel was asked and the group has not ended yet.
+        self.cancelling = False
         self.clock = clock
         self.compare = result.kind == GroupKind.COMPARE
         self._finished: list[int] = []
@@ -434,6 +436,12 @@ class GroupView(Vertical):
         for s in Status:
             column.set_class(status == s and s != Status.RUNNING, f"-{s.value}")
 
+    def show_cancelling(self) -> None:
+        """A cancel was asked: the status line says "cancelling…" until the end arrives (a
+        cancel can take a moment while the server's request is closed)."""
+        self.cancelling = True
+        self._update_status()
+
     def _update_status(self) -> None:
         chains = self.result.chains
         if self.live:
@@ -441,6 +449,8 @@ class GroupView(Vertical):
         status = Status.RUNNING if self.live else self.result.status
         word = "running" if self.live else status.value.replace("_", " ")
         tokens = sum(self._facts(i)[2] for i in range(len(chains)))
+        if self.live and self.cancelling:
+            word = "cancelling…"
         parts = [word, group_label(self.result), f"{len(self._finished)} of {len(chains)} finished"]
         parts.append(format_seconds(self.elapsed_s))
         if tokens:
