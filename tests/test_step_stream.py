@@ -6,7 +6,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Markdown, Static
 
 from tests.helpers import wait_until
-from tui.app.widgets.step_view import StepView
+from tui.app.widgets.step_view import FREEZE_CHARS, StepView
 from tui.chain import Step
 
 
@@ -35,3 +35,29 @@ async def test_a_running_step_shows_plain_text_then_markdown_when_done() -> None
         assert len(view.query(Markdown)) == 1
         assert not view.query(".step-live")
         assert view.text == text
+
+
+async def test_a_long_running_step_wraps_only_its_tail_and_keeps_every_line() -> None:
+    app = _OneStep()
+    async with app.run_test(size=(80, 20)) as pilot:
+        view = app.query_one(StepView)
+        lines = [f"line {n} of a long streamed answer" for n in range(200)]
+        for line in lines:
+            await view.append(line + "\n")
+            await view._draw_pending()  # each redraw as if the interval had passed
+        frozen = view.query(".step-frozen")
+        assert len(frozen) >= 2
+        assert len(str(view.body.render())) <= FREEZE_CHARS  # each redraw wraps only this
+        shown = "\n".join(str(w.render()) for w in [*frozen, view.body])
+        assert shown == "".join(line + "\n" for line in lines)
+
+        await view.restart("Again")
+        await pilot.pause()
+        assert not view.query(".step-frozen") and str(view.body.render()) == ""
+
+        await view.append("short\n" * 400)
+        await view._draw_pending()
+        await view.finish(Step(1, "Again", "short\n" * 400, elapsed_s=1.0))
+        await pilot.pause()
+        assert not view.query(".step-frozen") and not view.query(".step-live")
+        assert isinstance(view.body, Markdown)

@@ -29,8 +29,7 @@ MAX_CONCURRENCY = 64
 
 def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Register ``eval`` on the CLI's subparsers (``parents``: the ask command's options)."""
-    from tui.evals.builtin import DEFAULT_SEED
-    from tui.evals.specs import DEFAULT_STRATEGIES
+    from tui.evals.specs import DEFAULT_SEED, DEFAULT_STRATEGIES
 
     p = sub.add_parser(
         "eval",

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tui.evals.sets import EvalItem, EvalSet
+from tui.evals.specs import DEFAULT_SEED
 
 KINDS = ("letters", "decimals", "arithmetic", "dates", "word-problems")
 LANGS = ("en", "zh")
@@ -250,7 +251,6 @@ _DEFS = (
     ),
 )
 BUILTIN_SETS: dict[str, BuiltinSet] = {d.name: d for d in _DEFS}
-DEFAULT_SEED = 0
 #: Appended to every built-in question: a reply that ends "Answer: 9.9" is scored on 9.9, not on
 #: the last number it mentions ("9.9 is larger than 9.11" would otherwise read as 9.11).
 ANSWER_FORMAT = {

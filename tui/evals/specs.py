@@ -7,6 +7,9 @@ from dataclasses import dataclass
 #: Samples allowed in ``S@N`` (a vote needs two; past 32 a local server only queues them).
 MIN_SAMPLES, MAX_SAMPLES = 2, 32
 DEFAULT_STRATEGIES = "plain,g1"
+#: Seed of a built-in set when none is given (here, not in :mod:`tui.evals.builtin`: the CLI's
+#: parser shows it, and building the parser must not generate the sets' tables).
+DEFAULT_SEED = 0
 
 
 @dataclass(frozen=True)

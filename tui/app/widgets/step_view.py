@@ -33,6 +33,11 @@ TITLE_LIMIT = 80
 #: a fast server sends hundreds of tokens a second).
 STREAM_INTERVAL_S = 0.1
 
+#: A streaming step's live text is cut at a line break once it grows past this many characters:
+#: the lines above go into a widget of their own, wrapped once, so each redraw wraps only the
+#: tail (wrapping a whole long answer on every redraw was most of what streaming cost).
+FREEZE_CHARS = 1500
+
 
 def step_title(
     index: int, title: str, elapsed_s: float | None, tokens: int | None, note: str = ""
@@ -90,6 +95,8 @@ class StepView(Collapsible):
         self._pending = False
         self._flush_timer: Timer | None = None
         self._last_write = 0.0
+        #: Characters of ``text`` shown in frozen widgets above the live tail.
+        self._frozen_len = 0
         #: The body: plain text while the step runs, Markdown once it is done (``None`` while
         #: folded and never shown).
         self._body: Widget | None = None
@@ -138,7 +145,13 @@ class StepView(Collapsible):
         # of neither.
         with self.app.batch_update():
             await self.query_one(Collapsible.Contents).mount(self._body, before=old)
+            await self._drop_frozen()
             await old.remove()
+
+    async def _drop_frozen(self) -> None:
+        """Remove the frozen parts of the live text (what replaces them shows the whole)."""
+        self._frozen_len = 0
+        await self.query(".step-frozen").remove()
 
     def _render_title(self) -> Content:
         return step_title(self.index, self.step_title, self.elapsed_s, self.tokens, self.note)
@@ -185,11 +198,22 @@ class StepView(Collapsible):
             self._flush_timer = self.set_timer(wait, self._draw_pending)
 
     async def _draw_pending(self) -> None:
-        """Show the text streamed so far (one redraw of the live body)."""
+        """Show the text streamed so far (one redraw of the live tail)."""
         self._drop_pending()
-        if isinstance(self._body, Static):
-            self._last_write = time.monotonic()
-            self._body.update(Text(self.text))
+        live = self._body
+        if not isinstance(live, Static):
+            return
+        self._last_write = time.monotonic()
+        tail = self.text[self._frozen_len :]
+        cut = tail.rfind("\n") if len(tail) > FREEZE_CHARS else -1
+        if cut > 0:
+            # Whole lines above the cut wrap the same in a widget of their own; the line break
+            # itself is the boundary between the two widgets.
+            frozen = Static(Text(tail[:cut]), classes="step-body step-frozen")
+            await self.query_one(Collapsible.Contents).mount(frozen, before=live)
+            self._frozen_len += cut + 1
+            tail = tail[cut + 1 :]
+        live.update(Text(tail))
 
     async def restart(self, title: str = "") -> None:
         """A new attempt at this running step (g1 retries it): drop what the failed attempt
@@ -198,6 +222,7 @@ class StepView(Collapsible):
         self.text = ""
         self.set_step_title(title)
         if isinstance(self._body, Static):
+            await self._drop_frozen()
             self._body.update(Text(""))
 
     def set_step_title(self, title: str) -> None:
