@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import poll_until
-from tests.tmux_helpers import REPO, Tmux, o1tui_exe
+from tests.tmux_helpers import REPO, Tmux, app_command, o1tui_exe
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,10 +31,7 @@ QUESTION = "How many r are in strawberry?"
 def test_ask_in_tmux_then_find_it_in_history(tmp_path: Path, fake_server: str) -> None:
     data = tmp_path / "data"
     tmux = Tmux("test", tmp_path)
-    app_cmd = (
-        f"{o1tui_exe()} --data-dir {data} --endpoint {fake_server} --model fake-model; "
-        f"echo O1TUI-EXITED-$?; sleep 30"
-    )
+    app_cmd = app_command(data, fake_server)
     pane = tmux.pane
 
     tmux.start("o1", app_cmd)

@@ -22,6 +22,15 @@ def o1tui_exe() -> str:
     return str(exe) if exe.exists() else shutil.which("o1tui") or "o1tui"
 
 
+def app_command(data: Path, endpoint: str) -> str:
+    """The app against ``endpoint`` with its history in ``data``; then the pane shows
+    ``O1TUI-EXITED-<status>`` and stays open a while, so a test can read how it ended."""
+    return (
+        f"{o1tui_exe()} --data-dir {data} --endpoint {endpoint} --model fake-model; "
+        f"echo O1TUI-EXITED-$?; sleep 30"
+    )
+
+
 class Tmux:
     """``tmux -L <own socket>`` with an environment whose o1tui folders are the test's own
     (``extra`` adds or overrides variables; a value of None removes one)."""
