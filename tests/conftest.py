@@ -82,6 +82,16 @@ def make_app(tmp_path: Path, history: History) -> Callable[..., O1App]:
 
 
 @pytest.fixture()
+def fake_lmdeploy(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The stand-in ``lmdeploy`` first on PATH (its behaviour switches cleared) and server
+    logs under ``tmp_path``: what a test that starts a managed server needs."""
+    from tests.servers_helpers import use_fake_lmdeploy
+
+    use_fake_lmdeploy(monkeypatch)
+    monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
+
+
+@pytest.fixture()
 def model_dir(tmp_path: Path) -> Path:
     """A local model folder as o1tui recognises one (the stand-in servers do not read it)."""
     folder = tmp_path / "Tiny-Chat"

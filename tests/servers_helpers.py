@@ -10,6 +10,8 @@ from pathlib import Path
 
 FAKE_BIN = Path(__file__).parent / "fakes" / "bin"
 FAKE_LMDEPLOY = FAKE_BIN / "lmdeploy"
+#: Every engine counted as installed (the stand-ins play them), for ``available=``.
+ALL = {"lmdeploy": True, "llamacpp": True, "transformers": True}
 
 
 def use_fake_lmdeploy(monkeypatch) -> None:

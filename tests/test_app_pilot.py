@@ -393,13 +393,11 @@ async def test_server_screen_shows_the_external_endpoint(make_app) -> None:
             assert not isinstance(app.screen, ServerScreen)
 
 
-async def test_managed_server_is_found_and_used(tmp_path, history, monkeypatch) -> None:
+async def test_managed_server_is_found_and_used(
+    tmp_path, history, monkeypatch, fake_lmdeploy
+) -> None:
     """No --endpoint: the manager finds the server already running on the port and the
     app runs a chain through it (the stand-in lmdeploy is on PATH, never started here)."""
-    from tests.servers_helpers import use_fake_lmdeploy
-
-    use_fake_lmdeploy(monkeypatch)
-    monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
     model_dir = tmp_path / "Tiny-Chat"
     model_dir.mkdir()
     (model_dir / "config.json").write_text("{}")

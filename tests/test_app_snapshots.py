@@ -81,6 +81,22 @@ def _save(
     return chain
 
 
+def snapshot_app(tmp_path: Path, history: History) -> O1App:
+    """The app as every snapshot draws it: a fixed clock and terminal, no user themes, no
+    server connection (the test posts the server's state)."""
+    (tmp_path / "themes").mkdir()
+    settings = Settings(endpoint="http://127.0.0.1:23333/v1", model="internlm3-8b-instruct")
+    return O1App(
+        settings,
+        history=history,
+        clock=Clock(),
+        env={"TERM": "xterm-256color"},
+        config_path=tmp_path / "config.toml",
+        user_themes_dir=tmp_path / "themes",
+        connect=False,
+    )
+
+
 @pytest.fixture
 def app(tmp_path: Path):
     history = History(tmp_path / "history.sqlite3")
@@ -100,18 +116,7 @@ def app(tmp_path: Path):
         "There are **3** r's in strawberry.",
         5.02,
     )
-    (tmp_path / "themes").mkdir()
-    settings = Settings(endpoint="http://127.0.0.1:23333/v1", model="internlm3-8b-instruct")
-    app = O1App(
-        settings,
-        history=history,
-        clock=Clock(),
-        env={"TERM": "xterm-256color"},
-        config_path=tmp_path / "config.toml",
-        user_themes_dir=tmp_path / "themes",
-        connect=False,
-    )
-    yield app
+    yield snapshot_app(tmp_path, history)
     history.close()
 
 

@@ -26,7 +26,7 @@ from backends.engines import (
 )
 from backends.gpu import GpuInfo, parse_nvidia_smi, query_gpus
 from backends.presets import ModelRef, find_preset, resolve
-from tests.servers_helpers import FAKE_LMDEPLOY, use_fake_lmdeploy
+from tests.servers_helpers import ALL, FAKE_LMDEPLOY, use_fake_lmdeploy
 from tui.group import MAX_SAMPLES
 
 PLAIN = Program(("lmdeploy",))  # an lmdeploy that is not a Python script: key must go on argv
@@ -192,9 +192,6 @@ def test_llamacpp_command():
     assert _value(list(on_argv.argv), "--api_key") == KEY and "***" in on_argv.display()
     with pytest.raises(EngineUnavailable, match="gguf"):
         llamacpp_command(_ref(), ServerOptions(port=1), KEY)
-
-
-ALL = {"lmdeploy": True, "llamacpp": True, "transformers": True}
 
 
 @pytest.mark.parametrize(

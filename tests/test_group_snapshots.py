@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import wait_until
-from tests.test_app_snapshots import STEP_1, STEP_2, STEP_3, Clock, _ready
+from tests.test_app_snapshots import STEP_1, STEP_2, STEP_3, _ready, snapshot_app
 from tui.app.app import O1App
 from tui.app.widgets.group_view import GroupView, SampleRow
 from tui.chain import (
@@ -26,7 +26,6 @@ from tui.chain import (
     StepFinished,
     StepStarted,
 )
-from tui.config import Settings
 from tui.group import Group, GroupKind, GroupResult
 from tui.group_store import save_group
 from tui.history import History
@@ -39,18 +38,7 @@ QUESTION = "A train covers 408 km in 4 h. How far in 6 h at the same speed?"
 @pytest.fixture
 def app(tmp_path: Path):
     history = History(tmp_path / "history.sqlite3")
-    (tmp_path / "themes").mkdir()
-    settings = Settings(endpoint="http://127.0.0.1:23333/v1", model=MODEL)
-    app = O1App(
-        settings,
-        history=history,
-        clock=Clock(),
-        env={"TERM": "xterm-256color"},
-        config_path=tmp_path / "config.toml",
-        user_themes_dir=tmp_path / "themes",
-        connect=False,
-    )
-    yield app
+    yield snapshot_app(tmp_path, history)
     history.close()
 
 

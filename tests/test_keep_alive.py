@@ -18,11 +18,10 @@ from backends.locations import runtime_dir
 from backends.manager import start_backend
 from backends.supervisor import free_port, group_members
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.servers_helpers import FAKE_BIN, chat, eventually, use_fake_lmdeploy
+from tests.servers_helpers import ALL, FAKE_BIN, chat, eventually, use_fake_lmdeploy
 from tui.config import ConfigError, Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
-ALL = {"lmdeploy": True, "llamacpp": True, "transformers": True}
 
 
 def test_durations():

@@ -24,17 +24,13 @@ from backends.presets import UnknownModel
 from backends.supervisor import free_port, group_members
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.helpers import poll_until
-from tests.servers_helpers import chat, cmdline, eventually, use_fake_lmdeploy
+from tests.servers_helpers import ALL, chat, cmdline, eventually
 from tui.config import Settings
-
-ALL = {"lmdeploy": True, "llamacpp": True, "transformers": True}
 
 
 @pytest.fixture(autouse=True)
-def env(monkeypatch, tmp_path):
-    use_fake_lmdeploy(monkeypatch)
+def env(fake_lmdeploy, monkeypatch, tmp_path):
     monkeypatch.setenv("O1TUI_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
 
 
 def _settings(**kw) -> Settings:

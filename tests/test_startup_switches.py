@@ -26,18 +26,15 @@ from backends.keyed_exec import version_tested
 from backends.manager import ServerStartError, start_backend
 from backends.presets import resolve
 from backends.supervisor import ServerProcess, free_port, group_members
-from tests.servers_helpers import FAKE_BIN, chat, eventually, use_fake_lmdeploy
+from tests.servers_helpers import ALL, FAKE_BIN, chat, eventually
 from tui.config import Settings
 
-ALL = {"lmdeploy": True, "llamacpp": True, "transformers": True}
 FAKE_PKG = FAKE_BIN.parent / "lmdeploy_pkg"
 
 
 @pytest.fixture(autouse=True)
-def env(monkeypatch, tmp_path):
-    use_fake_lmdeploy(monkeypatch)
+def env(fake_lmdeploy, monkeypatch, tmp_path):
     monkeypatch.delenv("LMDEPLOY_ENABLE_CHECK_ENV", raising=False)
-    monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
     monkeypatch.setenv("FAKE_LMDEPLOY_ARGS_FILE", str(tmp_path / "args.json"))
 
 

@@ -12,7 +12,7 @@ from backends.controller import ManagedServer
 from backends.state import ServerState
 from backends.supervisor import free_port
 from tests.helpers import wait_until
-from tests.servers_helpers import eventually, use_fake_lmdeploy
+from tests.servers_helpers import eventually
 from tui.app.app import O1App
 from tui.app.widgets.status_header import StatusHeader
 from tui.config import Settings
@@ -33,10 +33,8 @@ def _text(widget) -> str:
 
 
 async def test_header_shows_the_stage_and_the_loading_model_not_raw_lines(
-    tmp_path, model_dir, monkeypatch
+    tmp_path, model_dir, monkeypatch, fake_lmdeploy
 ) -> None:
-    use_fake_lmdeploy(monkeypatch)
-    monkeypatch.setenv("O1TUI_LOG_DIR", str(tmp_path / "logs"))
     monkeypatch.setenv("FAKE_LMDEPLOY_START_DELAY", "4")  # four weight shards, a second each
     settings = Settings(
         engine="lmdeploy", model=str(model_dir), backend="pytorch", port=free_port()

@@ -255,23 +255,15 @@ def delete_group(history: History, id_or_prefix: str) -> bool:
 
 
 @dataclass(frozen=True)
-class GroupEntry:
-    """A group as one line of the history list (duck-types a ``ChainSummary``).
+class GroupEntry(ChainSummary):
+    """A group as one line of the history list: a chain's summary line whose ``id`` and
+    ``group_id`` are the group's.
 
     ``strategy`` is short (``g1 ×8``, ``compare``); ``list_text`` leads with the outcome:
     ``3 (5/8) · question`` for a vote.
     """
 
-    id: str
-    question: str
-    strategy: str
-    model: str
-    status: Status
-    total_s: float
-    created_at: str
-    n_steps: int
-    list_text: str
-    group_id: str
+    list_text: str = ""
 
 
 def _entry_of(summary: GroupSummary) -> GroupEntry:

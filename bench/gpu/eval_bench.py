@@ -27,22 +27,13 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from o1tui_env import o1tui_env  # beside this script
 
 
 def run_eval(args: argparse.Namespace, concurrency: int) -> dict[str, object]:
     """One ``o1tui eval --json`` run; its figures."""
     data = args.out / f"c{concurrency}"
-    env = dict(
-        os.environ,
-        # keep what the caller put on the path (wheels installed into a folder, say)
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        O1TUI_DATA_DIR=str(data / "data"),
-        O1TUI_CONFIG_DIR=str(data / "config"),
-        O1TUI_LOG_DIR=str(data / "logs"),
-    )
-    if args.api_key:
-        env["O1TUI_API_KEY"] = args.api_key  # through the environment: not on a command line
+    env = o1tui_env(data, args.api_key)
     argv = [sys.executable, "-m", "tui.cli", "eval", args.set, "--endpoint", args.endpoint]
     argv += ["--strategies", args.strategy, "--limit", str(args.limit)]
     argv += ["--concurrency", str(concurrency), "--json"]

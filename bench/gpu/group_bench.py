@@ -34,23 +34,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+from o1tui_env import o1tui_env  # beside this script
+
 QUESTION = "A train covers 408 km in 4 hours. How far does it go in 6 hours at the same speed?"
 
 
 def ask(args: argparse.Namespace, strategy: str, group: bool) -> dict[str, Any]:
     """One ``o1tui ask --json`` run (a group with ``group``); its document and process time."""
     data = args.out / f"{strategy}-{'group' if group else 'single'}"
-    env = dict(
-        os.environ,
-        # keep what the caller put on the path (wheels installed into a folder, say)
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
-        O1TUI_DATA_DIR=str(data / "data"),
-        O1TUI_CONFIG_DIR=str(data / "config"),
-        O1TUI_LOG_DIR=str(data / "logs"),
-    )
-    if args.api_key:
-        env["O1TUI_API_KEY"] = args.api_key  # through the environment: not on a command line
+    env = o1tui_env(data, args.api_key)
     call_tokens = args.step_tokens if strategy == "g1" else args.step_tokens * args.steps
     argv = [sys.executable, "-m", "tui.cli", "ask", QUESTION, "--endpoint", args.endpoint]
     argv += ["--strategy", strategy, "--json", "--max-steps", str(args.steps)]

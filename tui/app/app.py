@@ -30,6 +30,7 @@ from textual.worker import Worker
 
 from backends.state import ServerState
 from tui.app import actions as registry
+from tui.app.asking import askable, pinned_lang
 from tui.app.batcher import EventBatcher
 from tui.app.connection import Connector, one_line
 from tui.app.copying import CopyMixin
@@ -50,7 +51,7 @@ from tui.app.theming import ThemesMixin
 from tui.app.widgets.history_reads import STORE_ERRORS
 from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
-from tui.chain import Chain, ChainFailed, ChainFinished, validate_question
+from tui.chain import Chain, ChainFailed, ChainFinished
 from tui.sanitize import clean_line
 from tui.strategies import STRATEGY_NAMES, get_strategy
 
@@ -268,23 +269,14 @@ class O1App(GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
         mode = self.group_mode(strategy or self.strategy)
         if mode is not None:
             return self.start_group(question, mode)  # type: ignore[return-value]
-        try:
-            question = validate_question(question)
-        except ValueError as err:
-            self.notify(f"Cannot ask: {err}", severity="warning", markup=False)
+        checked = askable(self, question)
+        if checked is None or self.client is None:
             return None
-        if self.client is None:
-            why = self.server_detail or self.server_state
-            self.notify(
-                clean_line(f"No model server yet ({why}).", 300), severity="warning", markup=False
-            )
-            return None
-        lang = None if self.settings.lang in (None, "auto") else self.settings.lang
         chain = Chain(
-            question=question,
+            question=checked,
             strategy=strategy or self.strategy,
             model=self.client.model,
-            lang=lang,
+            lang=pinned_lang(self.settings),
         )
         from tui.app.widgets.chain_view import ChainView
 

@@ -18,8 +18,8 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
+from tui.app.asking import askable, pinned_lang
 from tui.app.messages import ChainDone, GroupDone, Notify, TypeToAsk
-from tui.chain import validate_question
 from tui.sanitize import clean_line
 
 if TYPE_CHECKING:
@@ -72,28 +72,20 @@ class GroupRunsMixin:
     def start_group(self, question: str, mode: GroupMode) -> GroupResult | None:
         """Run ``question`` as a group; None (and a message) when it cannot start."""
         app = cast("O1App", self)
-        try:
-            spec = mode.spec(validate_question(question))
-        except ValueError as err:
-            app.notify(f"Cannot ask: {err}", severity="warning", markup=False)
+        checked = askable(app, question)
+        if checked is None or app.client is None:
             return None
-        if app.client is None:
-            why = app.server_detail or app.server_state
-            app.notify(
-                clean_line(f"No model server yet ({why}).", 300), severity="warning", markup=False
-            )
-            return None
+        spec = mode.spec(checked)
         from tui.group import GroupRunner
         from tui.strategies.base import StrategyOptions
 
-        lang = None if app.settings.lang in (None, "auto") else app.settings.lang
         runner = GroupRunner(
             spec,
             app.client,
-            StrategyOptions(lang=lang, max_steps=app.settings.max_steps),
+            StrategyOptions(lang=pinned_lang(app.settings), max_steps=app.settings.max_steps),
             history=app.history,
             concurrency=app.server_handle.concurrency if app.server_handle is not None else None,
-            lang=lang,
+            lang=pinned_lang(app.settings),
         )
         from tui.app.widgets.group_view import GroupView  # after the first frame (Markdown)
 

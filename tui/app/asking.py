@@ -1,0 +1,34 @@
+"""Whether the app can ask a question now: one check for a single chain and for a group."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tui.chain import validate_question
+from tui.sanitize import clean_line
+
+if TYPE_CHECKING:
+    from tui.app.app import O1App
+    from tui.config import Settings
+
+
+def askable(app: O1App, question: str) -> str | None:
+    """``question`` cleaned when it can be asked now; else None, and a toast says why (a bad
+    question, or no model server yet)."""
+    try:
+        question = validate_question(question)
+    except ValueError as err:
+        app.notify(f"Cannot ask: {err}", severity="warning", markup=False)
+        return None
+    if app.client is None:
+        why = app.server_detail or app.server_state
+        app.notify(
+            clean_line(f"No model server yet ({why}).", 300), severity="warning", markup=False
+        )
+        return None
+    return question
+
+
+def pinned_lang(settings: Settings) -> str | None:
+    """The g1 prompt language the settings pin; None: detected from each question."""
+    return None if settings.lang in (None, "auto") else settings.lang
