@@ -80,13 +80,8 @@ async def bench(tokens: int, rate: float, steps: int, size: tuple[int, int]) -> 
         cpu0, t0 = time.process_time(), time.perf_counter()
 
         def drawn_tokens() -> int:
-            # Tokens already inside a Markdown document (finished steps count whole).
-            total = 0
-            for v in view.step_views():
-                body = v.body
-                if body is not None:
-                    total += len(body.source)
-            return total
+            # Characters already on screen (finished steps count whole).
+            return sum(len(v.shown_text) for v in view.step_views())
 
         chars_per_posted: list[int] = []
         for s in range(1, steps + 1):
@@ -123,7 +118,7 @@ async def bench(tokens: int, rate: float, steps: int, size: tuple[int, int]) -> 
 
         def caught_up() -> bool:
             v = view.steps.get(steps)
-            return v is not None and v.body is not None and v.body.source == last
+            return v is not None and v.shown_text == last
 
         while not caught_up():
             await asyncio.sleep(0.001)

@@ -27,6 +27,7 @@ async def test_a_running_step_shows_plain_text_then_markdown_when_done() -> None
         # Untrusted text: shown as written, never read as markup.
         assert "[red]not markup[/red]" in str(body.render())
         assert not view.query(Markdown)
+        assert view.shown_text == view.text
 
         text = "**bold** and [red]not markup[/red]\n\n- an item"
         await view.finish(Step(1, "Counting", text, elapsed_s=1.0, completion_tokens=9))
@@ -34,7 +35,7 @@ async def test_a_running_step_shows_plain_text_then_markdown_when_done() -> None
         assert isinstance(view.body, Markdown)
         assert len(view.query(Markdown)) == 1
         assert not view.query(".step-live")
-        assert view.text == text
+        assert view.text == text == view.shown_text
 
 
 async def test_a_long_running_step_wraps_only_its_tail_and_keeps_every_line() -> None:

@@ -95,8 +95,9 @@ class StepView(Collapsible):
         self._pending = False
         self._flush_timer: Timer | None = None
         self._last_write = 0.0
-        #: Characters of ``text`` shown in frozen widgets above the live tail.
+        #: Characters of ``text`` shown in frozen widgets above the live tail, and shown in all.
         self._frozen_len = 0
+        self._shown_len = len(self.text)
         #: The body: plain text while the step runs, Markdown once it is done (``None`` while
         #: folded and never shown).
         self._body: Widget | None = None
@@ -174,6 +175,13 @@ class StepView(Collapsible):
         self.title = content  # type: ignore[assignment]
 
     @property
+    def shown_text(self) -> str:
+        """The text the body shows now (streamed text waits for the next redraw)."""
+        if isinstance(self._body, Markdown):
+            return self._body.source
+        return self.text[: self._shown_len] if self._body is not None else ""
+
+    @property
     def body(self) -> Widget | None:
         """The body widget: a :class:`Static` while the step streams, then :class:`Markdown`."""
         return self._body
@@ -214,12 +222,14 @@ class StepView(Collapsible):
             self._frozen_len += cut + 1
             tail = tail[cut + 1 :]
         live.update(Text(tail))
+        self._shown_len = len(self.text)
 
     async def restart(self, title: str = "") -> None:
         """A new attempt at this running step (g1 retries it): drop what the failed attempt
         showed. The clock keeps running: the step's time covers all its attempts."""
         self._drop_pending()
         self.text = ""
+        self._shown_len = 0
         self.set_step_title(title)
         if isinstance(self._body, Static):
             await self._drop_frozen()
