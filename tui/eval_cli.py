@@ -101,28 +101,9 @@ COLUMNS = (
 )
 
 
-def _num(value: float | None, fmt: str) -> str:
-    return "-" if value is None else format(value, fmt)
-
-
 def format_table(rows: list[Any]) -> str:
     """The results as aligned text columns."""
-    from tui.sanitize import clean_line
-
-    body = [
-        (
-            clean_line(r.strategy, 24),
-            str(r.n),
-            str(r.correct),
-            f"{r.accuracy * 100:.1f}%",
-            f"{r.ci_low * 100:.0f}-{r.ci_high * 100:.0f}%",
-            f"{r.mean_s:.2f}",
-            f"{r.median_s:.2f}",
-            _num(r.tokens, ".0f"),
-            _num(r.steps, ".1f"),
-        )
-        for r in rows
-    ]
+    body = [r.cells(24) for r in rows]
     widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(COLUMNS)]
     lines = []
     for cells in (COLUMNS, *body):

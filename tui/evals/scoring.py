@@ -52,6 +52,23 @@ class StrategyResult:
     steps: float | None
     errors: int
 
+    def cells(self, strategy_width: int) -> tuple[str, ...]:
+        """The row as the results table shows it (the strategy cleaned, cut to
+        ``strategy_width``; ``-`` for what was not measured)."""
+        from tui.sanitize import clean_line
+
+        return (
+            clean_line(self.strategy, strategy_width),
+            str(self.n),
+            str(self.correct),
+            f"{self.accuracy * 100:.1f}%",
+            f"{self.ci_low * 100:.0f}-{self.ci_high * 100:.0f}%",
+            f"{self.mean_s:.2f}",
+            f"{self.median_s:.2f}",
+            "-" if self.tokens is None else f"{self.tokens:.0f}",
+            "-" if self.steps is None else f"{self.steps:.1f}",
+        )
+
     def to_dict(self) -> dict[str, object]:
         """The ``--json`` row: numbers rounded to what is meaningful."""
         data = asdict(self)

@@ -174,20 +174,7 @@ class EvaluationsScreen(Screen[None]):
         self.rows, self.wrong = rows, wrong
         self._fill(
             "#evals-results",
-            [
-                (
-                    Text(clean_line(r.strategy, 16)),
-                    str(r.n),
-                    str(r.correct),
-                    f"{r.accuracy * 100:.1f}%",
-                    f"{r.ci_low * 100:.0f}-{r.ci_high * 100:.0f}%",
-                    f"{r.mean_s:.2f}",
-                    f"{r.median_s:.2f}",
-                    "-" if r.tokens is None else f"{r.tokens:.0f}",
-                    "-" if r.steps is None else f"{r.steps:.1f}",
-                )
-                for r in rows
-            ],
+            [(Text(cells[0]), *cells[1:]) for cells in (r.cells(16) for r in rows)],
             [r.strategy for r in rows],
         )
         self.query_one(AccuracyChart).set_points(
