@@ -35,11 +35,10 @@ sys.path.insert(0, str(REPO))
 
 from backends.openai_client import OpenAIChatClient  # noqa: E402
 from tui.app.app import O1App  # noqa: E402
-from tui.app.messages import GroupDone  # noqa: E402
 from tui.app.widgets.group_view import GroupView  # noqa: E402
 from tui.chain import StepDelta  # noqa: E402
 from tui.config import Settings  # noqa: E402
-from tui.group import GroupFinished, GroupRunner, GroupSpec, MemberEvent  # noqa: E402
+from tui.group import GroupRunner, GroupSpec, MemberEvent  # noqa: E402
 from tui.strategies import StrategyOptions  # noqa: E402
 
 WORDS = ("the", "model", "checks", "each", "case", "so", "that", "**sum**", "is", "`x+y`", "and")
@@ -105,24 +104,19 @@ async def _run(url: str, chains: int, size: tuple[int, int], expand: int) -> dic
         await pilot.pause()
         for index in range(expand):  # these samples drawn whole, not only as their row
             await view.toggle_sample(index)
-        sinks = [app.event_sink(chain.id) for chain in runner.result.chains]
+        route = app.group_events(runner)  # what the app's group worker does with events
         first: list[float] = []
         last = [0.0] * chains
         deltas = [0] * chains
 
         def on_event(event: object) -> None:
-            if isinstance(event, MemberEvent):
-                if isinstance(event.event, StepDelta):
-                    now = time.perf_counter()
-                    if not first:
-                        first.append(now)
-                    last[event.index] = now
-                    deltas[event.index] += 1
-                sinks[event.index](event.event)
-            elif isinstance(event, GroupFinished):
-                for sink in sinks:
-                    sink.flush()
-                app.post_message(GroupDone(event.result.group.id, event.result))
+            if isinstance(event, MemberEvent) and isinstance(event.event, StepDelta):
+                now = time.perf_counter()
+                if not first:
+                    first.append(now)
+                last[event.index] = now
+                deltas[event.index] += 1
+            route(event)
 
         runner.on_event = on_event
         cpu0, t0 = time.process_time(), time.perf_counter()

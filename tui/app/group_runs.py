@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from tui.app.asking import askable, pinned_lang
@@ -100,13 +101,13 @@ class GroupRunsMixin:
         app._update_running()
         return runner.result
 
-    async def _group_worker(self, runner: GroupRunner) -> None:
-        """Run the group; report through messages only (never touch widgets here)."""
+    def group_events(self, runner: GroupRunner) -> Callable[[Any], None]:
+        """What ``runner`` calls with each event: a member's goes to its chain's sink (batched
+        like a single chain's events); the group's end flushes them all and posts GroupDone."""
         from tui.group import GroupFinished, MemberEvent
 
         app = cast("O1App", self)
-        chains = runner.result.chains
-        sinks = [app.event_sink(chain.id) for chain in chains]
+        sinks = [app.event_sink(chain.id) for chain in runner.result.chains]
 
         def on_event(event: Any) -> None:
             if isinstance(event, MemberEvent):
@@ -116,7 +117,13 @@ class GroupRunsMixin:
                     sink.flush()
                 app.post_message(GroupDone(event.result.group.id, event.result))
 
-        runner.on_event = on_event
+        return on_event
+
+    async def _group_worker(self, runner: GroupRunner) -> None:
+        """Run the group; report through messages only (never touch widgets here)."""
+        app = cast("O1App", self)
+        chains = runner.result.chains
+        runner.on_event = self.group_events(runner)
         try:
             await runner.run()
         except asyncio.CancelledError:
