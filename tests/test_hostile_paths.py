@@ -19,6 +19,7 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.hostile import CANARY, HOSTILE, SMALL, assert_bytes_safe, assert_terminal_safe
+from tests.helpers import wait_until
 from tui.chain import Chain, Status, Step
 from tui.cli import main
 
@@ -429,32 +430,7 @@ def _screen_text(app: Any) -> str:
     return "\n".join(lines)
 
 
-def _app_parts():
-    pytest.importorskip("textual")
-    from tests.helpers import wait_until
-    from tui.app.app import O1App
-    from tui.config import Settings
-
-    return O1App, Settings, wait_until
-
-
-def _make_app(tmp_path: Path, history: Any, server: FakeOpenAIServer | None) -> Any:
-    O1App, Settings, _ = _app_parts()
-    settings = Settings(endpoint=server.url if server else None, model="fake-model")
-    themes = tmp_path / "themes"
-    themes.mkdir(exist_ok=True)
-    return O1App(
-        settings,
-        history=history,
-        env={"TERM": "xterm-kitty"},
-        config_path=tmp_path / "config.toml",
-        user_themes_dir=themes,
-        connect=server is not None,
-    )
-
-
 async def _run_question(app: Any, pilot: Any, question: str) -> Any:
-    _, _, wait_until = _app_parts()
     await wait_until(pilot, lambda: app.server_state == "ready", timeout=10)
     await pilot.press(*question)
     await pilot.press("enter")
@@ -466,16 +442,10 @@ async def _run_question(app: Any, pilot: Any, question: str) -> Any:
     return view
 
 
-async def test_app_widgets_show_a_hostile_chain_safely(tmp_path: Path) -> None:
-    from tui.history import History
-
-    _, _, wait_until = _app_parts()
+async def test_app_widgets_show_a_hostile_chain_safely(make_app: Any) -> None:
     final = "".join(STEP_TEXTS[:20])
-    with (
-        History(tmp_path / "h.db") as history,
-        FakeOpenAIServer(responder=hostile_g1_responder(STEP_TEXTS[:20], final)) as srv,
-    ):
-        app = _make_app(tmp_path, history, srv)
+    with FakeOpenAIServer(responder=hostile_g1_responder(STEP_TEXTS[:20], final)) as srv:
+        app = make_app(srv)
         async with app.run_test(size=(120, 40)) as pilot:
             view = await _run_question(app, pilot, "hostile?")
             assert view.chain.status == Status.DONE, view.chain.error
@@ -494,12 +464,9 @@ async def test_app_widgets_show_a_hostile_chain_safely(tmp_path: Path) -> None:
             assert_terminal_safe(_screen_text(app), "app screen after refolding")
 
 
-async def test_app_opens_a_saved_chain_with_every_corpus_entry(tmp_path: Path) -> None:
+async def test_app_opens_a_saved_chain_with_every_corpus_entry(make_app: Any, history: Any) -> None:
     """The whole corpus (1 MB lines and lone surrogates included) as a stored chain,
     opened from the history: no widget crashes, nothing unsafe is rendered."""
-    from tui.history import History
-
-    _, _, wait_until = _app_parts()
     chain = Chain(
         question="stored hostile " + HOSTILE[0][1],
         strategy="g1",
@@ -512,29 +479,23 @@ async def test_app_opens_a_saved_chain_with_every_corpus_entry(tmp_path: Path) -
         Step(index=i, title=text[:300], content=text, elapsed_s=0.1, completion_tokens=1)
         for i, (_, text) in enumerate(HOSTILE, start=1)
     ]
-    with History(tmp_path / "h.db") as history:
-        history.start_chain(chain)
-        history.finish_chain(chain)
-        app = _make_app(tmp_path, history, None)
-        async with app.run_test(size=(100, 30)) as pilot:
-            app.open_chain(chain.id)
-            await wait_until(pilot, lambda: app.current_view() is not None, timeout=10)
-            await pilot.pause(0.3)
-            assert_terminal_safe(_screen_text(app), "app screen of a stored hostile chain")
-            await pilot.press("f2")
-            await pilot.pause(0.2)
-            assert_terminal_safe(_screen_text(app), "history panel")
+    history.start_chain(chain)
+    history.finish_chain(chain)
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_chain(chain.id)
+        await wait_until(pilot, lambda: app.current_view() is not None, timeout=10)
+        await pilot.pause(0.3)
+        assert_terminal_safe(_screen_text(app), "app screen of a stored hostile chain")
+        await pilot.press("f2")
+        await pilot.pause(0.2)
+        assert_terminal_safe(_screen_text(app), "history panel")
 
 
-async def test_app_shows_a_hostile_server_error_safely(tmp_path: Path) -> None:
-    from tui.history import History
-
+async def test_app_shows_a_hostile_server_error_safely(make_app: Any) -> None:
     message = "boom \x1b]0;pwned\x07\x1b[2J\u202e\x9b31m [bold]red[/bold] \x1b]52;c;ZXZpbA==\x07"
-    with (
-        History(tmp_path / "h.db") as history,
-        FakeOpenAIServer([Reply(status=500, error_message=message)] * 8) as srv,
-    ):
-        app = _make_app(tmp_path, history, srv)
+    with FakeOpenAIServer([Reply(status=500, error_message=message)] * 8) as srv:
+        app = make_app(srv)
         async with app.run_test(size=(100, 30)) as pilot:
             view = await _run_question(app, pilot, "q?")
             assert view.chain.status == Status.ERROR
