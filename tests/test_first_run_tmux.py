@@ -56,7 +56,9 @@ def test_first_run_starts_the_cpu_fallback_answers_and_cleans_up(tmp_path: Path)
 
         def ready_screen() -> str:
             screen = tmux.pane()
-            return screen if "ready" in screen else ""
+            # The server's state, not the start-up stage of the same name ("● starting · … ·
+            # ready ━━ 5/5"): a question sent before the state turns is not run.
+            return screen if "● ready" in screen else ""
 
         screen = poll_until(ready_screen, 180, "the app to show the server ready", 0.2)
         assert "smollm2" in screen.lower()  # the model that runs is the one named
