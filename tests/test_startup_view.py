@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -21,6 +22,19 @@ from tui.history import History
 KITTY = {"TERM": "xterm-kitty"}
 
 
+@pytest.fixture()
+def stopped_after() -> Iterator[Callable[[O1App], None]]:
+    """Register an app whose servers are stopped after the test, as ``run_app`` does on exit
+    (a pilot app has no such exit): a test leaves no server behind."""
+    apps: list[O1App] = []
+    yield apps.append
+    for app in apps:
+        if app.server_handle is not None:
+            app.server_handle.stop()
+        if app.controller is not None:
+            app.controller.shutdown()
+
+
 def _text(widget) -> str:
     """What a Static shows, as plain text (its content is a rich renderable)."""
     from io import StringIO
@@ -33,7 +47,7 @@ def _text(widget) -> str:
 
 
 async def test_header_shows_the_stage_and_the_loading_model_not_raw_lines(
-    tmp_path, model_dir, monkeypatch, fake_lmdeploy
+    tmp_path, model_dir, monkeypatch, fake_lmdeploy, stopped_after
 ) -> None:
     monkeypatch.setenv("FAKE_LMDEPLOY_START_DELAY", "4")  # four weight shards, a second each
     settings = Settings(
@@ -47,6 +61,7 @@ async def test_header_shows_the_stage_and_the_loading_model_not_raw_lines(
             config_path=tmp_path / "c.toml",
             user_themes_dir=tmp_path,
         )
+        stopped_after(app)
         async with app.run_test(size=(140, 30)) as pilot:
             header = app.query_one(StatusHeader)
             seen: list[str] = []
@@ -99,7 +114,7 @@ async def test_the_cpu_fallback_names_the_small_model_while_it_loads(tmp_path, m
 
 @pytest.mark.slow
 async def test_cpu_fallback_in_the_app_names_smollm2_and_hides_llamacpp_lines(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, stopped_after
 ) -> None:
     """The real first run on a CPU box: the configured model is the GPU default, llama.cpp
     loads the bundled SmolLM2 and prints ~2 000 loader lines; the header names SmolLM2 and
@@ -120,6 +135,7 @@ async def test_cpu_fallback_in_the_app_names_smollm2_and_hides_llamacpp_lines(
             config_path=tmp_path / "c.toml",
             user_themes_dir=tmp_path,
         )
+        stopped_after(app)
         async with app.run_test(size=(140, 30)) as pilot:
             header = app.query_one(StatusHeader)
             seen: list[str] = []
