@@ -46,7 +46,9 @@ def refuse_foreign(conn: sqlite3.Connection) -> None:
             "SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
         )
     ]
-    if tables:  # never migrated into: it is someone else's data
+    # Tables and the version are committed together: a process that migrated the file
+    # between our two reads shows its version now.
+    if tables and current_version(conn) == 0:  # never migrated into: someone else's
         shown = ", ".join(tables[:5]) + (", …" if len(tables) > 5 else "")
         raise ForeignDatabaseError(
             f"this SQLite file is not an o1tui history (it holds: {shown}); it was left as "
