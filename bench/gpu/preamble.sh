@@ -16,7 +16,7 @@ MD=${MODEL_DIR:-/dev/shm/m8b}
 PY=python3
 if [ -n "${WHEELS:-}" ]; then
   ts "install wheels"
-  $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl \
+  $PY -m pip install -q --no-index --no-deps --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl \
     || { ts "wheel install failed"; exit 1; }
   export PYTHONPATH=/tmp/site:$REPO
 else
