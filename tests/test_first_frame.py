@@ -1,16 +1,25 @@
 """The first frame waits for nothing it does not show: the Markdown widget, the group runner
-and the history sidebar come after it (the start-up figure is in docs/benchmarks.md)."""
+and the history sidebar come after it, the subcommands' options are not built for the app,
+the collector is off until the first frame, the style sheets are parsed once (the start-up
+figure is in docs/benchmarks.md)."""
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from textual.color import Color
+from textual.css.stylesheet import Stylesheet
+
 from tests.helpers import wait_until
 from tui.app.app import O1App
+from tui.cli import build_parser, main, parse_args
 from tui.config import Settings
 from tui.history import History
+from tui.startup import pause_gc, resume_gc
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -18,10 +27,11 @@ REPO = Path(__file__).resolve().parent.parent
 def test_the_app_modules_do_not_import_what_the_first_frame_does_not_show() -> None:
     code = (
         "import sys, tui.cli, tui.app.app\n"
-        "tui.cli.build_parser()\n"
+        "tui.cli.parse_args(['--model', 'm'])\n"
         "late = ('textual.widgets._markdown', 'markdown_it', 'tui.group', 'tui.runner', 'openai',"
         " 'tui.strategies.g1', 'tui.export', 'tui.strategies.base', 'tui.sections',"
-        " 'tui.app.widgets.history_list', 'tui.evals.builtin')\n"
+        " 'tui.app.widgets.history_list', 'tui.evals.builtin', 'tui.eval_cli',"
+        " 'tui.evals.specs')\n"
         "print(','.join(m for m in late if m in sys.modules))\n"
     )
     out = subprocess.run(
@@ -47,3 +57,103 @@ async def test_the_history_sidebar_is_mounted_after_the_first_frame(tmp_path: Pa
             await pilot.press("f2")
             await pilot.pause()
             assert not panel.has_class("-hidden") and len(app.query("#history")) == 1
+
+
+APP_ARGVS = [
+    [],
+    ["--model", "m"],
+    ["--model", "ask"],  # an option's value that is also a subcommand's name
+    ["--mod", "m", "--endpoint", "http://127.0.0.1:9/v1", "--strategy", "plain"],
+    ["--data-dir", "/d", "--config", "/c.toml", "--port", "5", "--engine", "llamacpp"],
+    ["--no-prefix-caching", "--tp", "2", "--backend", "pytorch", "--keep-server"],
+    ["--theme", "o1-light", "--keep-alive", "5m", "--api-key", "k", "--session-len", "9"],
+    ["ask", "q", "--strategy", "plain"],
+    ["--model", "m", "models"],
+    ["history", "list", "--limit", "3"],
+]
+
+
+@pytest.mark.parametrize("argv", APP_ARGVS)
+def test_the_quick_parse_gives_what_the_full_parser_gives(argv: list[str]) -> None:
+    """The app's parse builds only the command's own options; the result is the same."""
+    assert vars(parse_args(argv)) == vars(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["--he"], ["--version"], ["nope"], ["--model"], ["--port", "x"]]
+)
+def test_help_version_and_mistakes_are_the_full_parsers(argv: list[str], capsys) -> None:
+    with pytest.raises(SystemExit) as quick:
+        parse_args(argv)
+    quick_out = capsys.readouterr()
+    with pytest.raises(SystemExit) as full:
+        build_parser().parse_args(argv)
+    assert quick.value.code == full.value.code
+    assert quick_out == capsys.readouterr()
+    if argv[0].startswith("--he"):  # the help names the subcommands
+        assert "history" in quick_out.out and "download" in quick_out.out
+
+
+def test_a_command_leaves_the_collector_on(data_dir, capsys) -> None:
+    assert gc.isenabled()
+    assert main(["history", "list"]) == 0
+    assert gc.isenabled()
+    assert main(["history", "show", "nope"]) == 2  # a failure too
+    assert gc.isenabled()
+    gc.disable()  # someone else's choice is kept
+    try:
+        main(["history", "list"])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+async def test_the_collector_is_on_again_after_the_first_frame(tmp_path: Path) -> None:
+    pause_gc()
+    try:
+        assert not gc.isenabled()
+        app = O1App(
+            Settings(model="m"),
+            connect=False,
+            env={"TERM": "xterm-256color"},
+            config_path=tmp_path / "config.toml",
+            user_themes_dir=tmp_path,
+        )
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(pilot, gc.isenabled, timeout=5)
+    finally:
+        resume_gc()
+    assert gc.isenabled()
+
+
+@pytest.mark.parametrize("theme", ["o1-light", "o1-dark", "textual-dark"])
+async def test_the_theme_chosen_at_start_styles_the_first_frame(
+    tmp_path: Path, theme: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start-up theme skips Textual's second parse of every style sheet: the first
+    frame still has the theme's colours, and a later switch still restyles."""
+    reparses: list[int] = []
+    reparse = Stylesheet.reparse
+    monkeypatch.setattr(Stylesheet, "reparse", lambda sheet: (reparses.append(1), reparse(sheet)))
+    app = O1App(
+        Settings(model="m", theme=theme),
+        connect=False,
+        env={"TERM": "xterm-256color"},
+        config_path=tmp_path / "config.toml",
+        user_themes_dir=tmp_path,
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app.theme == theme
+
+        def colour(name: str) -> Color:
+            return Color.parse(app.get_css_variables()[name])
+
+        want = colour("background")
+        assert reparses == []
+        assert app.screen.styles.background == want
+        assert app.query_one("#header").styles.background == colour("panel")
+        app.theme = "o1-dark" if theme != "o1-dark" else "o1-light"
+        await pilot.pause()
+        assert app.screen.styles.background == colour("background") != want
+        assert reparses

@@ -6,26 +6,16 @@ heavy (openai, torch, modelscope) is imported before the subcommand that needs i
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import dataclasses
 import os
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 from backends.errors import O1Error
 from tui import __version__
-from tui.cli_options import (
-    add_lang_and_steps,
-    add_param,
-    common_options,
-    model_options,
-    server_options,
-)
-from tui.strategies import STRATEGY_NAMES
 
 if TYPE_CHECKING:  # imported for real where used: the CLI stays quick to start
+    import argparse
+
     from backends.client import ChatClient
     from backends.manager import ServerHandle
     from tui.chain import Chain, Event
@@ -51,14 +41,21 @@ class UserError(O1Error):
 # --- argument parsing ---------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common, model, server = common_options(), model_options(), server_options()
-    parser = argparse.ArgumentParser(
+def _top_level_parser(
+    parents: Sequence[argparse.ArgumentParser], cls: type[argparse.ArgumentParser] | None = None
+) -> argparse.ArgumentParser:
+    """The command's own options (before any subcommand); ``cls``: the parser class."""
+    import argparse
+
+    from tui.strategies import STRATEGY_NAMES
+
+    parser = (cls or argparse.ArgumentParser)(
         prog=PROG,
-        parents=[common, model, server],
+        parents=parents,
         description="o1-like reasoning chains from local 7-8B models. Without a subcommand, "
         "opens the full-screen app (starting or reusing a model server unless "
         "--endpoint is given).",
+        add_help=cls is None,
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.add_argument(
@@ -81,6 +78,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="leave a server the app started running when it quits",
     )
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: the command's options and every subcommand's."""
+    import argparse
+    from pathlib import Path
+
+    from tui.cli_options import (
+        add_lang_and_steps,
+        add_param,
+        common_options,
+        model_options,
+        server_options,
+    )
+    from tui.strategies import STRATEGY_NAMES
+
+    common, model, server = common_options(), model_options(), server_options()
+    parser = _top_level_parser([common, model, server])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     ask = sub.add_parser(
@@ -156,11 +172,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _NeedFullParser(Exception):
+    """The quick parser met what only the full one answers: a subcommand, help, an error."""
+
+
+def _quick_parser() -> argparse.ArgumentParser:
+    """The command's own options only, for the app (no subcommand): building every
+    subcommand's options is most of the parsing cost at start-up. Whatever else it meets
+    (a subcommand, ``--help``, a mistake) raises :class:`_NeedFullParser`."""
+    import argparse
+
+    from tui.cli_options import common_options, model_options, server_options
+
+    class Quick(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            raise _NeedFullParser(message)
+
+    class Escalate(argparse.Action):
+        def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
+            raise _NeedFullParser("--help")
+
+    parser = _top_level_parser([common_options(), model_options(), server_options()], Quick)
+    parser.add_argument("-h", "--help", nargs=0, action=Escalate, default=argparse.SUPPRESS)
+    parser.add_argument("rest", nargs=argparse.REMAINDER)  # a subcommand and its arguments
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """``build_parser().parse_args(argv)``, the same result, quicker for the app."""
+    try:
+        args = _quick_parser().parse_args(argv)
+    except _NeedFullParser:
+        return build_parser().parse_args(argv)
+    if args.rest:
+        return build_parser().parse_args(argv)
+    del args.rest
+    args.command = None
+    return args
+
+
 # --- settings -----------------------------------------------------------------------------
 
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
     """Defaults < config file < environment < flags."""
+    import dataclasses
+
     from tui.config import SETTING_NAMES, ConfigError, check_setting, load_settings
 
     settings = load_settings(getattr(args, "config", None))
@@ -223,6 +280,8 @@ def _progress_line(line: str) -> None:
 async def _run_ask(
     args: argparse.Namespace, settings: Settings, question: str, handle: ServerHandle | None
 ) -> Chain:
+    import asyncio
+
     from tui.chain import Chain
     from tui.lang import detect_lang
     from tui.output import GuardedPrinter
@@ -438,11 +497,24 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point. Every failure a user can meet ends in one line on stderr, never a traceback."""
+    from tui.startup import pause_gc, resume_gc
+
+    pause_gc()  # on again after the app's first frame, or at once for a subcommand
+    try:
+        return _run(argv)
+    finally:
+        resume_gc()
+
+
+def _run(argv: Sequence[str] | None) -> int:
     from backends.redact import redact_urls
     from tui.output import OutputError
     from tui.sanitize import clean_line
+    from tui.startup import resume_gc
 
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
+    if args.command is not None:
+        resume_gc()  # a subcommand may run for hours: only the app's first frame goes without
     try:
         code = COMMANDS[args.command](args)
         sys.stdout.flush()  # a write that fails (a full disk) fails here, not at exit

@@ -194,6 +194,9 @@ class O1App(GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
             self.call_after_refresh(self.connector.start)
 
     async def _after_first_frame(self) -> None:
+        from tui.startup import resume_gc
+
+        resume_gc()  # paused by the command for the start-up (tui/startup.py)
         await self._mount_history()
         import tui.app.widgets.chain_view  # noqa: F401 - imported now, not at the first question
 

@@ -36,6 +36,21 @@ class ThemesMixin(App[int]):
             app._startup_warnings.append(warning)
         self.theme = name
 
+    def refresh_css(self, animate: bool = True) -> None:
+        """Textual's refresh, except for the one the theme chosen in ``__init__`` queues.
+
+        Textual answers a theme change with a re-parse of every style sheet in a new
+        style sheet whose parse cache is then dropped, so the app's first frame would parse
+        them all twice (~10 ms). Before the app is mounted nothing is styled for good yet:
+        the theme's variables and one parse are enough.
+        """
+        if self.screen_stack:  # a screen exists: its widgets may be styled, re-style them
+            super().refresh_css(animate)
+            return
+        self.stylesheet.set_variables(self.get_css_variables())
+        self.stylesheet.parse()
+        self.stylesheet.update(self, animate=False)
+
     def o1_theme_names(self) -> set[str]:
         """Themes from files (built-in and the user's), as offered by the palette."""
         app = cast("O1App", self)
