@@ -189,8 +189,8 @@ def cache_bytecode(folder: str, probe: str = "torch") -> str | None:
     os.environ["PYTHONPYCACHEPREFIX"] = folder
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     return (
-        f"{probe} came without bytecode and Python may not write it beside it: "
-        f"compiled modules are kept in {folder} (later starts skip compiling them)"
+        f"{probe} was installed without bytecode and Python may not write it there: the "
+        f"server's compiled modules are kept in {folder}, so later starts do not compile them"
     )
 
 

@@ -66,7 +66,7 @@ def test_no_bytecode_and_python_may_not_write_it_goes_to_the_cache(tmp_path):
     cache = tmp_path / "cache"
     result = _run(tmp_path, cache, no_write=True)
     assert result["prefix"] == str(cache) and result["dont_write"] is False
-    assert "came without bytecode" in result["note"] and str(cache) in result["note"]
+    assert "installed without bytecode" in result["note"] and str(cache) in result["note"]
     tag = sys.implementation.cache_tag
     assert _cached(cache) == [f"__init__.{tag}.pyc", f"mod.{tag}.pyc"]
     assert not (pkg / "__pycache__").exists()  # never beside the installed package
