@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from backends import locations
 from backends.errors import BackendError
+from backends.keyed_exec import TORCH_COMPILE_OFF_VAR
 from backends.presets import DEFAULT_CPU_MODEL, DEFAULT_GPU_MODEL, ModelRef
 
 #: The engines o1tui can run a model with; the one definition the CLI and settings use.
@@ -80,6 +82,10 @@ class ServerOptions:
     lmdeploy_in_process: bool = True
     #: LMDeploy's start-up environment check (a spawned process that imports torch/triton).
     lmdeploy_env_check: bool = False
+    #: torch.compile in LMDeploy's server (off: seconds sooner, tested versions only).
+    lmdeploy_torch_compile: bool = False
+    #: Keep the server's bytecode in o1tui's cache where its packages came without any.
+    lmdeploy_bytecode_cache: bool = True
 
 
 @dataclass(frozen=True)
@@ -133,19 +139,18 @@ class Program:
     script: str | None = None
 
     def keyed(
-        self, args: Sequence[str], flag: str | None, *, in_process: Sequence[str] = ()
+        self, args: Sequence[str], flag: str | None, *, launcher: Sequence[str] = ()
     ) -> tuple[str, ...] | None:
         """The command through :mod:`backends.keyed_exec`, or ``None`` if not possible.
 
         ``flag``: the key's flag, the key passed via :data:`KEY_ENV` (``None``: no key).
-        ``in_process``: LMDeploy versions whose PyTorch engine the launcher keeps in-process.
+        ``launcher``: the launcher's start-up options (:func:`lmdeploy_startup`).
         """
         if not self.python:
             return None
         target = ("--module", self.module) if self.module else ("--script", self.script or "")
         key = ("--key-env", KEY_ENV, "--key-flag", flag) if flag else ()
-        engine = ("--pytorch-in-process", ",".join(in_process)) if in_process else ()
-        return (self.python, KEYED_EXEC, *key, *engine, *target, "--", *args)
+        return (self.python, KEYED_EXEC, *key, *launcher, *target, "--", *args)
 
 
 def _shebang_python(script: str) -> str | None:
@@ -200,8 +205,9 @@ def lmdeploy_version() -> tuple[int, ...] | None:
     return tuple(int(p) for p in re.findall(r"\d+", text)[:3]) or None
 
 
-#: LMDeploy releases the in-process PyTorch engine was run with (docs/gpu.md); the launcher
-#: leaves any other release to LMDeploy's default and says so in the server's log.
+#: LMDeploy releases the in-process PyTorch engine and torch.compile off were run with
+#: (docs/gpu.md); the launcher leaves any other release to LMDeploy's default and says so in the
+#: server's log.
 IN_PROCESS_TESTED = ("0.18",)
 #: LMDeploy's own switch for its start-up environment check (lmdeploy/pytorch/envs.py).
 CHECK_ENV_VAR = "LMDEPLOY_ENABLE_CHECK_ENV"
@@ -210,27 +216,32 @@ CHECK_ENV_VAR = "LMDEPLOY_ENABLE_CHECK_ENV"
 def lmdeploy_startup(
     opts: ServerOptions, environ: Mapping[str, str]
 ) -> tuple[dict[str, str], tuple[str, ...], tuple[str, ...]]:
-    """The start-up savings for LMDeploy's PyTorch engine: (env to add, tested versions for
-    the launcher's in-process switch, notes for the log). TurboMind gets neither."""
+    """The start-up savings for LMDeploy's PyTorch engine: (env to add, the launcher's options,
+    notes for the log). TurboMind gets none of them."""
     if opts.backend == "turbomind":
         return {}, (), ()
     env: dict[str, str] = {}
     notes: list[str] = []
+    launcher: list[str] = []
+    tested = ",".join(IN_PROCESS_TESTED)
     if not opts.lmdeploy_env_check and CHECK_ENV_VAR not in environ:
         env[CHECK_ENV_VAR] = "0"
         notes.append(
             "LMDeploy's start-up environment check is skipped (lmdeploy_env_check = false); "
             "an engine that cannot start reports its own error"
         )
-    in_process: tuple[str, ...] = ()
     if opts.lmdeploy_in_process and (opts.tp or 1) > 1:
         notes.append(
             "the PyTorch engine keeps its own process (LMDeploy's default): the in-process "
             "start is measured with --tp 1 only"
         )
     elif opts.lmdeploy_in_process:
-        in_process = IN_PROCESS_TESTED
-    return env, in_process, tuple(notes)
+        launcher += ["--pytorch-in-process", tested]
+    if not opts.lmdeploy_torch_compile and TORCH_COMPILE_OFF_VAR not in environ:
+        launcher += ["--no-torch-compile", tested]
+    if opts.lmdeploy_bytecode_cache:
+        launcher += ["--bytecode-cache", str(locations.cache_dir(env=environ) / "bytecode")]
+    return env, tuple(launcher), tuple(notes)
 
 
 def lmdeploy_parser_name(family: str, version: tuple[int, ...] | None) -> str:
@@ -302,20 +313,20 @@ def lmdeploy_command(
     env = {"PYTHONUNBUFFERED": "1"}
     if model.path is None and model.modelscope_id:
         env["LMDEPLOY_USE_MODELSCOPE"] = "True"  # LMDeploy fetches the id from ModelScope itself
-    startup_env, in_process, notes = lmdeploy_startup(opts, os.environ)
+    startup_env, launcher, notes = lmdeploy_startup(opts, os.environ)
     env.update(startup_env)
     key_via_env = bool(api_key and opts.key_in_env)
-    argv = program.keyed(args, "--api-keys" if key_via_env else None, in_process=in_process)
+    argv = program.keyed(args, "--api-keys" if key_via_env else None, launcher=launcher)
     if argv is not None and key_via_env:
         env[KEY_ENV] = api_key or ""
     elif argv is not None and api_key:
         argv = (*argv, f"--api-keys={api_key}")  # key_in_env off: on the command line, as asked
     if argv is None:
         argv = (*program.argv, *args, *((f"--api-keys={api_key}",) if api_key else ()))
-        if in_process:
+        if launcher:
             notes += (
-                f"{program.argv[0]} is not a Python script: the PyTorch engine keeps its own "
-                "process (LMDeploy's default)",
+                f"{program.argv[0]} is not a Python script: LMDeploy starts with its own "
+                "defaults (the PyTorch engine in its own process, torch.compile on)",
             )
     return LaunchSpec(
         "lmdeploy",

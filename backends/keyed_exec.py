@@ -13,7 +13,21 @@ The engine: ``lmdeploy serve api_server`` sets ``enable_mp_engine = True`` on it
 all over again (~20 s on an H200). With ``--pytorch-in-process VERSIONS`` the launcher makes that
 assignment a no-op when ``lmdeploy.messages`` is first imported, for the LMDeploy versions listed
 (prefixes such as ``0.18``: the ones this was run with); any other version keeps LMDeploy's
-default, and a line in the server's output says why. LMDeploy spawns helper processes that
+default, and a line in the server's output says why.
+
+torch.compile: LMDeploy 0.18 compiles one small function with it (the rotary embedding's cos/sin
+table, computed once per forward pass), which costs ~6 s of a first start (TorchDynamo, Inductor
+and its pool of compile processes) and ~1 s of every later one. With ``--no-torch-compile
+VERSIONS`` the launcher turns torch.compile off (PyTorch's ``TORCH_COMPILE_DISABLE``) for the
+LMDeploy versions listed; the function then runs as plain PyTorch. Decode speed is unchanged.
+
+Bytecode: some installs of torch come without compiled bytecode, in an environment where Python
+may not write it (``PYTHONDONTWRITEBYTECODE``, a read-only environment): every start then
+compiles torch's sources again (~7 s on an H200 machine). With ``--bytecode-cache DIR`` the
+launcher keeps that bytecode in DIR (``sys.pycache_prefix``), never beside the installed
+packages, and only in that case.
+
+LMDeploy spawns helper processes that
 re-import the main module; the program runs as ``__main__`` under this file's own
 ``if __name__ == "__main__":`` guard, and LMDeploy's entry points guard themselves too.
 
@@ -21,7 +35,8 @@ Usage (run by path with the server's own interpreter; standard library only, so 
 o1tui installed there)::
 
     python keyed_exec.py [--key-env VAR --key-flag --api-keys] [--pytorch-in-process 0.18,...]
-        (--module NAME | --script PATH) -- ARGS...
+        [--no-torch-compile 0.18,...] [--bytecode-cache DIR] (--module NAME | --script PATH)
+        -- ARGS...
 """
 
 from __future__ import annotations
@@ -29,13 +44,24 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import os
 import runpy
 import sys
 from types import ModuleType
 from typing import Callable, Sequence
 
-_OPTIONS = ("--key-env", "--key-flag", "--module", "--script", "--pytorch-in-process")
+_OPTIONS = (
+    "--key-env",
+    "--key-flag",
+    "--module",
+    "--script",
+    "--pytorch-in-process",
+    "--no-torch-compile",
+    "--bytecode-cache",
+)
+#: PyTorch's own switch: torch.compile'd functions run as written.
+TORCH_COMPILE_OFF_VAR = "TORCH_COMPILE_DISABLE"
 #: Where the server's output says what the launcher did (the supervisor logs and shows it).
 NOTE_PREFIX = "o1tui launcher: "
 
@@ -52,7 +78,7 @@ def parse(argv: list[str]) -> tuple[dict[str, str], list[str]]:
     if not rest:
         raise SystemExit(
             "keyed_exec: usage: [--key-env VAR --key-flag FLAG] [--pytorch-in-process VERSIONS] "
-            "(--module M | --script P) -- ARGS"
+            "[--no-torch-compile VERSIONS] [--bytecode-cache DIR] (--module M | --script P) -- ARGS"
         )
     if ("--key-env" in opts) != ("--key-flag" in opts):
         raise SystemExit("keyed_exec: --key-env and --key-flag go together")
@@ -83,22 +109,30 @@ def version_tested(version: str | None, tested: Sequence[str]) -> bool:
     return any(version == t or version.startswith(t + ".") for t in tested if t)
 
 
+def lmdeploy_version() -> str | None:
+    """The running LMDeploy's version (its package is being imported when this is asked)."""
+    try:
+        return str(importlib.import_module("lmdeploy.version").__version__)
+    except Exception:  # noqa: BLE001 - an LMDeploy without the module: version unknown
+        return None
+
+
+def _untested(version: str | None, tested: Sequence[str], what: str) -> str:
+    return (
+        f"LMDeploy {version or '(version unknown)'}: {what} (LMDeploy's default); "
+        f"o1tui's change is tested with {', '.join(t + '.x' for t in tested)} only"
+    )
+
+
 def keep_engine_in_process(messages: ModuleType, tested: Sequence[str]) -> str:
     """Make ``PytorchEngineConfig.enable_mp_engine = True`` a no-op on a tested LMDeploy.
 
     Returns the note to print (applied, or left to LMDeploy and why).
     """
-    try:
-        version: str | None = importlib.import_module("lmdeploy.version").__version__
-    except Exception:  # noqa: BLE001 - an LMDeploy without the module: version unknown
-        version = None
+    version = lmdeploy_version()
     config = getattr(messages, "PytorchEngineConfig", None)
     if not version_tested(version, tested) or config is None:
-        return (
-            f"LMDeploy {version or '(version unknown)'}: the PyTorch engine keeps its own process "
-            f"(LMDeploy's default); starting it in the API server's process is tested with "
-            f"{', '.join(t + '.x' for t in tested)} only"
-        )
+        return _untested(version, tested, "the PyTorch engine keeps its own process")
     original = config.__setattr__
 
     def setattr_in_process(self: object, name: str, value: object) -> None:
@@ -108,6 +142,56 @@ def keep_engine_in_process(messages: ModuleType, tested: Sequence[str]) -> str:
 
     config.__setattr__ = setattr_in_process
     return f"LMDeploy {version}: the PyTorch engine runs in the API server's process"
+
+
+def turn_off_torch_compile(tested: Sequence[str]) -> str:
+    """Turn torch.compile off on a tested LMDeploy; returns the note to print.
+
+    Called while LMDeploy imports, before anything has been compiled: PyTorch reads the switch
+    from the environment when its compiler's config is first imported, and from that config at
+    each compiled call, so both are set.
+    """
+    version = lmdeploy_version()
+    if not version_tested(version, tested):
+        return _untested(version, tested, "torch.compile stays on")
+    os.environ[TORCH_COMPILE_OFF_VAR] = "1"
+    config = sys.modules.get("torch._dynamo.config")
+    if config is not None:
+        config.disable = True  # type: ignore[attr-defined]
+    return (
+        f"LMDeploy {version}: torch.compile is off (its one compiled function runs as plain "
+        "PyTorch; the compile costs seconds of every start)"
+    )
+
+
+def cache_bytecode(folder: str, probe: str = "torch") -> str | None:
+    """Keep the server's bytecode in ``folder`` when ``probe`` was installed without any and
+    Python may not write it beside the sources; returns the note to print, or ``None``.
+
+    Looks the package up without importing it. Where the package has its bytecode, or Python
+    can write it there, nothing changes: a prefix would make Python ignore bytecode that is
+    already there.
+    """
+    try:
+        spec = importlib.util.find_spec(probe)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    if os.path.exists(importlib.util.cache_from_source(spec.origin)):
+        return None
+    source_dir = os.path.dirname(spec.origin)
+    if not sys.dont_write_bytecode and os.access(source_dir, os.W_OK):
+        return None
+    sys.pycache_prefix = folder
+    sys.dont_write_bytecode = False
+    # The server's own Python children (spawned helpers) do the same.
+    os.environ["PYTHONPYCACHEPREFIX"] = folder
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    return (
+        f"{probe} was installed without bytecode and Python may not write it there: the "
+        f"server's compiled modules are kept in {folder}, so later starts do not compile them"
+    )
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):
@@ -149,11 +233,13 @@ def note(text: str) -> None:
     print(NOTE_PREFIX + text, file=sys.stderr, flush=True)
 
 
-def install_in_process_hook(tested: Sequence[str]) -> None:
-    """Arrange :func:`keep_engine_in_process` for when LMDeploy imports its ``messages``."""
+def after_lmdeploy_messages(actions: Sequence[Callable[[ModuleType], str]]) -> None:
+    """Run each action (its note printed) once LMDeploy has imported its ``messages``: the
+    package is importing then, so its version is known, and nothing has run yet."""
 
     def apply(module: ModuleType) -> None:
-        note(keep_engine_in_process(module, tested))
+        for action in actions:
+            note(action(module))
 
     if "lmdeploy.messages" in sys.modules:
         apply(sys.modules["lmdeploy.messages"])
@@ -161,13 +247,30 @@ def install_in_process_hook(tested: Sequence[str]) -> None:
         sys.meta_path.insert(0, _AfterImport("lmdeploy.messages", apply))
 
 
+def lmdeploy_actions(opts: dict[str, str]) -> list[Callable[[ModuleType], str]]:
+    """What the launcher's options ask to change in LMDeploy as it imports."""
+    actions: list[Callable[[ModuleType], str]] = []
+    if opts.get("--pytorch-in-process"):
+        in_process = opts["--pytorch-in-process"].split(",")
+        actions.append(lambda messages: keep_engine_in_process(messages, in_process))
+    if opts.get("--no-torch-compile"):
+        no_compile = opts["--no-torch-compile"].split(",")
+        actions.append(lambda _messages: turn_off_torch_compile(no_compile))
+    return actions
+
+
 def main() -> None:
     opts, _ = parse(sys.argv[1:])
     kind, target, args = build_argv(sys.argv[1:], dict(os.environ))
     if "--key-env" in opts:
         os.environ.pop(opts["--key-env"], None)
-    if opts.get("--pytorch-in-process"):
-        install_in_process_hook(opts["--pytorch-in-process"].split(","))
+    if opts.get("--bytecode-cache"):
+        cached = cache_bytecode(opts["--bytecode-cache"])
+        if cached:
+            note(cached)
+    actions = lmdeploy_actions(opts)
+    if actions:
+        after_lmdeploy_messages(actions)
     sys.argv = [target, *args]
     # sys.path[0] is this file's folder; make it what the target would see when run directly
     # (the working directory for ``python -m``, the script's folder for a script), so no module

@@ -20,6 +20,7 @@ DATA_DIR_ENV = "O1TUI_DATA_DIR"
 CONFIG_DIR_ENV = "O1TUI_CONFIG_DIR"
 LOG_DIR_ENV = "O1TUI_LOG_DIR"
 RUNTIME_DIR_ENV = "O1TUI_RUNTIME_DIR"
+CACHE_DIR_ENV = "O1TUI_CACHE_DIR"
 
 
 class LocationError(O1Error):
@@ -92,6 +93,13 @@ def user_themes_dir(*, env: Mapping[str, str] = os.environ) -> Path:
 def log_dir(*, env: Mapping[str, str] = os.environ, create: bool = True) -> Path:
     """Model-server and app logs (``$O1TUI_LOG_DIR`` or the platform's user log dir)."""
     path = _from_env(LOG_DIR_ENV, env) or _platform_dir("user_log_dir")
+    return ensure_private_dir(path) if create else path
+
+
+def cache_dir(*, env: Mapping[str, str] = os.environ, create: bool = False) -> Path:
+    """What can be rebuilt at any time (``$O1TUI_CACHE_DIR`` or the platform's user cache dir):
+    the model server's bytecode where its packages came without it."""
+    path = _from_env(CACHE_DIR_ENV, env) or _platform_dir("user_cache_dir")
     return ensure_private_dir(path) if create else path
 
 

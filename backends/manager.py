@@ -206,6 +206,12 @@ class ServerSettings(Protocol):
     def lmdeploy_env_check(self) -> bool: ...
 
     @property
+    def lmdeploy_torch_compile(self) -> bool: ...
+
+    @property
+    def lmdeploy_bytecode_cache(self) -> bool: ...
+
+    @property
     def keep_alive(self) -> str: ...
 
     @property
@@ -239,6 +245,8 @@ def server_options(
         extra_args=tuple(str(a) for a in extra),
         lmdeploy_in_process=bool(setting(settings, "lmdeploy_in_process", True)),
         lmdeploy_env_check=bool(setting(settings, "lmdeploy_env_check", False)),
+        lmdeploy_torch_compile=bool(setting(settings, "lmdeploy_torch_compile", False)),
+        lmdeploy_bytecode_cache=bool(setting(settings, "lmdeploy_bytecode_cache", True)),
     )
 
 

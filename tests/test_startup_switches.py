@@ -91,6 +91,7 @@ def test_settings_turn_each_switch_off(model_dir, handles, tmp_path):
 def test_an_untested_lmdeploy_keeps_its_default_and_the_log_says_why(
     model_dir, handles, tmp_path, monkeypatch
 ):
+    monkeypatch.delenv("TORCH_COMPILE_DISABLE", raising=False)
     monkeypatch.setenv("FAKE_LMDEPLOY_VERSION", "0.19.1")
     handle = _start(model_dir, handles)
     assert _recorded(tmp_path)["enable_mp_engine"] is True
@@ -98,6 +99,8 @@ def test_an_untested_lmdeploy_keeps_its_default_and_the_log_says_why(
     log = "\n".join(handle.process.lines())
     assert "LMDeploy 0.19.1: the PyTorch engine keeps its own process (LMDeploy's default)" in log
     assert "tested with 0.18.x only" in log
+    assert _recorded(tmp_path)["torch_compile_disable"] is None
+    assert "LMDeploy 0.19.1: torch.compile stays on (LMDeploy's default)" in log
 
 
 @pytest.mark.parametrize("check", [False, True])
@@ -122,14 +125,39 @@ def test_an_engine_that_cannot_start_is_reported_in_the_servers_words(
     assert "exited during start-up" in first_line
 
 
-def test_tp_above_one_and_turbomind_keep_lmdeploys_defaults():
-    env, versions, notes = lmdeploy_startup(ServerOptions(port=1, tp=2), {})
-    assert versions == () and env == {"LMDEPLOY_ENABLE_CHECK_ENV": "0"}
+def test_tp_above_one_and_turbomind_keep_lmdeploys_defaults(tmp_path):
+    env, launcher, notes = lmdeploy_startup(ServerOptions(port=1, tp=2), {})
+    assert "--pytorch-in-process" not in launcher and env == {"LMDEPLOY_ENABLE_CHECK_ENV": "0"}
     assert any("--tp 1 only" in n for n in notes)
     assert lmdeploy_startup(ServerOptions(port=1, backend="turbomind"), {}) == ({}, (), ())
-    # A user's own LMDEPLOY_ENABLE_CHECK_ENV is theirs.
-    env, versions, _ = lmdeploy_startup(ServerOptions(port=1), {"LMDEPLOY_ENABLE_CHECK_ENV": "1"})
-    assert env == {} and versions == ("0.18",)
+    # A user's own LMDEPLOY_ENABLE_CHECK_ENV and TORCH_COMPILE_DISABLE are theirs.
+    users = {"LMDEPLOY_ENABLE_CHECK_ENV": "1", "TORCH_COMPILE_DISABLE": "0"}
+    env, launcher, _ = lmdeploy_startup(ServerOptions(port=1), users)
+    assert env == {} and launcher[:2] == ("--pytorch-in-process", "0.18")
+    assert "--no-torch-compile" not in launcher
+    # The bytecode folder is under o1tui's cache dir.
+    _, launcher, _ = lmdeploy_startup(ServerOptions(port=1), {"O1TUI_CACHE_DIR": str(tmp_path)})
+    assert launcher[-2:] == ("--bytecode-cache", str(tmp_path / "bytecode"))
+    _, launcher, _ = lmdeploy_startup(ServerOptions(port=1, lmdeploy_bytecode_cache=False), {})
+    assert "--bytecode-cache" not in launcher
+
+
+def test_torch_compile_is_off_by_default_and_a_setting_turns_it_back(
+    model_dir, handles, tmp_path, monkeypatch
+):
+    monkeypatch.delenv("TORCH_COMPILE_DISABLE", raising=False)
+    handle = _start(model_dir, handles)
+    assert _recorded(tmp_path)["torch_compile_disable"] == "1"
+    assert "LMDeploy 0.18.0: torch.compile is off" in "\n".join(handle.process.lines())
+    handle.stop()
+    handle = _start(model_dir, handles, lmdeploy_torch_compile=True)
+    assert _recorded(tmp_path)["torch_compile_disable"] is None
+    assert "--no-torch-compile" not in handle.process.spec.argv
+    handle.stop()
+    # A user's own switch is left as they set it.
+    monkeypatch.setenv("TORCH_COMPILE_DISABLE", "0")
+    _start(model_dir, handles)
+    assert _recorded(tmp_path)["torch_compile_disable"] == "0"
 
 
 def test_a_users_log_level_wins_and_the_launcher_runs_without_a_key(model_dir):

@@ -59,6 +59,10 @@ class Settings:
     lmdeploy_in_process: bool = True
     #: LMDeploy's start-up environment check (off: ~15-20 s sooner; errors still show).
     lmdeploy_env_check: bool = False
+    #: torch.compile in LMDeploy's server (off: ~6 s sooner on a first start; tested versions).
+    lmdeploy_torch_compile: bool = False
+    #: The server's bytecode kept in o1tui's cache where torch came without any.
+    lmdeploy_bytecode_cache: bool = True
     keep_server: bool = False
     #: After the app quits, a server it started stays up this long idle ("10m"; "0": stops).
     keep_alive: str = "0"

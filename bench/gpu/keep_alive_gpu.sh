@@ -8,6 +8,7 @@
 set -u
 OUT=${OUT:-/tmp/o1tui-keep} LOG="keep.log"
 source "$(dirname "$0")/preamble.sh"
+source "$B/serve_fns.sh"
 export O1TUI_RUNTIME_DIR="$OUT/run"
 if [ ! -f "$MD/config.json" ]; then
   $PY "$B/make_tokenizer.py" /tmp/tok >/dev/null || exit 1
@@ -36,17 +37,5 @@ PGID=$($PY -c "import json,glob; print(json.load(open(glob.glob('$OUT/run/server
 ts "stop the kept server (keeper pgid $PGID)"; kill -TERM -- -$PGID; sleep 5
 ts "record left: $(ls "$OUT/run" | wc -l); GPU memory: $(gpu_mem)"
 
-if command -v tmux >/dev/null && $PY -c "import textual" 2>/dev/null; then
-  ts "the app in tmux: header while loading"
-  tmux new-session -d -s o1 -x 130 -y 30 "$O1 --engine lmdeploy --model $MD --backend pytorch --port $PORT --strategy plain"
-  for _ in $(seq 120); do
-    h=$(tmux capture-pane -p -t o1 | head -1); echo "$(date +%s) $h" >> "$OUT/headers.txt"
-    echo "$h" | grep -q "ready" && break; sleep 1
-  done
-  cut -c1-130 "$OUT/headers.txt" | uniq -f1
-  tmux send-keys -t o1 C-q; sleep 8; tmux kill-server 2>/dev/null
-  ts "after ctrl+q: GPU memory: $(gpu_mem)"
-else
-  ts "no tmux or no Textual here: header capture skipped (carry Textual's wheels to run it)"
-fi
+app_in_tmux
 cp "$OUT"/logs/*.log "$OUT/" 2>/dev/null; ts "done"

@@ -49,3 +49,31 @@ for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
             print(f"{float(m.group(1)):6.1f}s  {p.label:16} {m.group(2)[:110]}")
 PY
 }
+
+app_in_tmux() {  # the app in tmux 130x30 on its managed LMDeploy server: the header once a second
+  # while it loads (the stages), one question (plain strategy), the screen, then ctrl+q.
+  # Needs tmux and Textual; results: $OUT/headers.txt, $OUT/screen-*.txt.
+  command -v tmux >/dev/null && $PY -c "import textual" 2>/dev/null \
+    || { ts "no tmux or no Textual here: the app part is skipped (carry Textual's wheels)"; return 1; }
+  ts "the app in tmux: header while loading"
+  tmux new-session -d -s o1 -x 130 -y 30 "$O1 --engine lmdeploy --model $MD --backend pytorch --port $PORT --strategy plain"
+  local h
+  for _ in $(seq 150); do
+    h=$(tmux capture-pane -p -t o1 | head -1); echo "$(date +%s) $h" >> "$OUT/headers.txt"
+    echo "$h" | grep -q "● ready" && break; sleep 1
+  done
+  cut -c1-130 "$OUT/headers.txt" | uniq -f1
+  tmux capture-pane -p -t o1 > "$OUT/screen-ready.txt"
+  ts "question sent"
+  tmux send-keys -t o1 -l "What is 17 * 23?"; tmux send-keys -t o1 Enter
+  for i in $(seq 60); do
+    sleep 2; tmux capture-pane -p -t o1 > "$OUT/screen-answer.txt"
+    grep -qE "done|answer ·|finished" "$OUT/screen-answer.txt" && break
+  done
+  ts "screen after the answer ($((i * 2)) s):"; cat "$OUT/screen-answer.txt"
+  tmux send-keys -t o1 C-q
+  for _ in $(seq 30); do tmux has-session -t o1 2>/dev/null || break; sleep 1; done
+  tmux kill-server 2>/dev/null
+  sleep 2
+  ts "after ctrl+q: lmdeploy processes left: $(pgrep -fc "api_server.*--server-port $PORT" || true); GPU memory: $(nvidia-smi --query-gpu=memory.used --format=csv,noheader 2>/dev/null)"
+}

@@ -4,6 +4,7 @@
 # start, with decode speed on each server (fixed-length output: ignore_eos + min_new_tokens).
 #
 #   WHEELS=DIR bash bench/gpu/startup_bench.sh      # one run, about 5 minutes on an H200
+#   ... TAR=FILE: everything in $OUT packed into FILE at the end
 #
 # Order: o1tui first start (Triton cache cold), LMDeploy's defaults (through o1tui with both
 # switches off: same command otherwise, so only the switches differ), o1tui second and third start.
@@ -17,6 +18,12 @@ if [ -z "${DRY_RUN:-}" ]; then  # DRY_RUN=1: run the script against the stand-in
   $PY -c "import lmdeploy, torch; print('lmdeploy', lmdeploy.__version__, 'torch', torch.__version__, torch.cuda.get_device_name(0))" || exit 1
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   ls ~/.triton/cache 2>/dev/null | wc -l | sed 's/^/triton cache entries before: /'
+  $PY - <<'PY'  # whether torch came with bytecode, and whether Python may write it (the bytecode cache)
+import importlib.util, os, sys
+o = importlib.util.find_spec("torch").origin
+print("torch bytecode present:", os.path.exists(importlib.util.cache_from_source(o)),
+      "| PYTHONDONTWRITEBYTECODE:", sys.dont_write_bytecode, "| torch folder writable:", os.access(os.path.dirname(o), os.W_OK))
+PY
 fi
 if [ ! -f "$MD/config.json" ]; then
   ts "tokenizer + random-weight model"
@@ -32,7 +39,8 @@ decode() {  # $1 label: bench_client's decode phase (4 x 512 tokens, o1tui path 
 }
 
 start o1tui-first || exit 1; decode o1tui-first; stop
-O1TUI_LMDEPLOY_IN_PROCESS=false O1TUI_LMDEPLOY_ENV_CHECK=true start lmdeploy-defaults || exit 1
+O1TUI_LMDEPLOY_IN_PROCESS=false O1TUI_LMDEPLOY_ENV_CHECK=true O1TUI_LMDEPLOY_TORCH_COMPILE=true \
+  O1TUI_LMDEPLOY_BYTECODE_CACHE=false start lmdeploy-defaults || exit 1
 decode lmdeploy-defaults; stop
 start o1tui-second || exit 1; decode o1tui-second; stop
 if [ $((SECONDS - T0)) -lt 420 ]; then start o1tui-third && stop; fi
@@ -45,3 +53,4 @@ for f in "$OUT"/logs/*.log; do
   stages "$f"
 done
 ts "done"; cat "$OUT/results.jsonl"; cat "$OUT"/decode-*.jsonl | grep decode_summary
+[ -n "${TAR:-}" ] && tar czf "$TAR" -C "$(dirname "$OUT")" "$(basename "$OUT")"

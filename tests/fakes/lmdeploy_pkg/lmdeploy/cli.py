@@ -17,7 +17,9 @@ Behaviour switches (environment):
   FAKE_LMDEPLOY_SPAWN_CHILD=1        start an "engine" child process in the same group
   FAKE_LMDEPLOY_HEALTH_503_S=S       /health and /v1/models answer 503 for S s after the port opens
   FAKE_LMDEPLOY_ARGS_FILE=PATH       write the parsed arguments as JSON (the key as a count),
-                                     with ``enable_mp_engine`` and ``check_env`` as they were used
+                                     with ``enable_mp_engine`` and ``check_env`` as they were used,
+                                     PyTorch's ``TORCH_COMPILE_DISABLE`` as the server sees it and
+                                     ``sys.pycache_prefix``
   FAKE_LMDEPLOY_ENGINE_FAIL=MSG      building the engine fails with RuntimeError(MSG): the
                                      environment check reports it in LMDeploy's words, or
                                      (check off) the traceback is the engine's own
@@ -161,6 +163,8 @@ def main() -> int:
         record["enable_mp_engine"] = mp_engine
         record["check_env"] = check_env
         record["version"] = __import__("lmdeploy").__version__
+        record["torch_compile_disable"] = env.get("TORCH_COMPILE_DISABLE")
+        record["pycache_prefix"] = sys.pycache_prefix
         with open(env["FAKE_LMDEPLOY_ARGS_FILE"], "w", encoding="utf-8") as fh:
             json.dump(record, fh)
     if args.reasoning_parser not in (
