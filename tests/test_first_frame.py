@@ -6,8 +6,13 @@ figure is in docs/benchmarks.md)."""
 from __future__ import annotations
 
 import gc
+import os
+import select
+import sqlite3
+import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +23,8 @@ from tests.helpers import wait_until
 from tui.app.app import O1App
 from tui.cli import build_parser, main, parse_args
 from tui.config import Settings
-from tui.history import History
+from tui.app.widgets.question_input import QuestionInput
+from tui.history import DB_NAME, History, HistoryError
 from tui.startup import pause_gc, resume_gc
 
 REPO = Path(__file__).resolve().parent.parent
@@ -31,7 +37,7 @@ def test_the_app_modules_do_not_import_what_the_first_frame_does_not_show() -> N
         "late = ('textual.widgets._markdown', 'markdown_it', 'tui.group', 'tui.runner', 'openai',"
         " 'tui.strategies.g1', 'tui.export', 'tui.strategies.base', 'tui.sections',"
         " 'tui.app.widgets.history_list', 'tui.evals.builtin', 'tui.eval_cli',"
-        " 'tui.evals.specs')\n"
+        " 'tui.evals.specs', 'tui.history', 'tui.chain', 'tui.history_rows', 'sqlite3')\n"
         "print(','.join(m for m in late if m in sys.modules))\n"
     )
     out = subprocess.run(
@@ -157,3 +163,120 @@ async def test_the_theme_chosen_at_start_styles_the_first_frame(
         await pilot.pause()
         assert app.screen.styles.background == colour("background") != want
         assert reparses
+
+
+async def test_the_history_is_opened_after_the_first_frame(tmp_path: Path) -> None:
+    """run_app gives the app an opener: the store is opened once the first frame is laid
+    out; a damaged file set aside is reported then, and the sidebar reads the store."""
+    (tmp_path / DB_NAME).write_bytes(b"not a database\n" * 100)
+    laid_out: list[bool] = []
+
+    def opener() -> History:
+        laid_out.append(app.query_one(QuestionInput).region.height > 0)
+        return History.open(tmp_path)
+
+    app = O1App(
+        Settings(model="m"),
+        open_history=opener,
+        connect=False,
+        env={"TERM": "xterm-256color"},
+        config_path=tmp_path / "config.toml",
+        user_themes_dir=tmp_path,
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        try:
+            await wait_until(pilot, lambda: bool(app.query("#history")), timeout=5)
+            assert laid_out == [True] and app.history is not None
+            assert any("damaged file is kept" in n.message for n in app._notifications), [
+                n.message for n in app._notifications
+            ]
+            await pilot.press("f2")
+            await pilot.pause()
+            assert not app.query_one("#history").has_class("-hidden")
+        finally:
+            if app.history is not None:
+                app.history.close()
+    assert app.startup_error is None
+
+
+def newer_history(folder: Path) -> None:
+    """A history file from a later o1tui (a schema this one refuses)."""
+    History.open(folder).close()
+    conn = sqlite3.connect(folder / DB_NAME)
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.execute(f"PRAGMA user_version = {version + 1}")
+    conn.close()
+
+
+async def test_a_history_that_cannot_be_opened_ends_the_app_with_its_error(
+    tmp_path: Path,
+) -> None:
+    newer_history(tmp_path)
+    app = O1App(
+        Settings(model="m"),
+        open_history=lambda: History.open(tmp_path),
+        connect=False,
+        env={"TERM": "xterm-256color"},
+        config_path=tmp_path / "config.toml",
+        user_themes_dir=tmp_path,
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: app.startup_error is not None, timeout=5)
+    assert isinstance(app.startup_error, HistoryError) and app.return_code == 1
+    assert app.history is None
+
+
+def test_the_program_reports_a_history_it_cannot_open_in_one_line(tmp_path: Path) -> None:
+    """The real program in a terminal: the same one-line error and status as before the
+    history was opened after the first frame."""
+    import fcntl
+    import termios
+
+    data = tmp_path / "data"
+    newer_history(data)
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO),
+        TERM="xterm-256color",
+        O1TUI_CONFIG_DIR=str(tmp_path / "config"),
+        O1TUI_LOG_DIR=str(tmp_path / "log"),
+    )
+    env.pop("TMUX", None)
+    argv = ["--data-dir", str(data), "--endpoint", "http://127.0.0.1:9/v1", "--model", "m"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", *argv],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        cwd=REPO,
+        start_new_session=True,
+    )
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if select.select([leader], [], [], 0.1)[0]:
+                try:
+                    seen += os.read(leader, 65536)
+                except OSError:
+                    break
+        proc.wait(timeout=10)
+        while select.select([leader], [], [], 0.1)[0]:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(leader)
+    text = seen.decode(errors="replace")
+    assert proc.returncode == HistoryError("x").exit_code
+    assert "o1tui: error: " in text and "Upgrade o1tui" in text and "Traceback" not in text

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from backends.manager import ServerHandle
     from tui.config import Settings
+    from tui.history import History
 
 
 #: How long an exit after SIGHUP/SIGTERM may take before the process ends without waiting.
@@ -45,12 +46,15 @@ def run_app(
     for ``settings.keep_alive`` (backends.keepalive).
     """
     from tui.app.app import O1App
-    from tui.history import History
 
-    history = History.open(data_dir)
+    def open_history() -> History:  # after the first frame: the app calls it (O1App)
+        from tui.history import History
+
+        return History.open(data_dir)
+
     app = O1App(
         settings,
-        history=history,
+        open_history=open_history,
         server=server,
         model_named=model_named,
         config_path=Path(config_path) if config_path is not None else None,
@@ -87,8 +91,11 @@ def run_app(
         result = app.run()
     finally:
         closing["signal"] = closing["signal"] or -1  # a signal from here on only stops
-        history.close()
+        if app.history is not None:
+            app.history.close()
         stop_server()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if app.startup_error is not None:
+        raise app.startup_error
     return int(result or 0) if app.return_code in (None, 0) else int(app.return_code)

@@ -31,10 +31,10 @@ from textual.worker import Worker
 from backends.state import ServerState
 from tui.app import actions as registry
 from tui.app.asking import askable, pinned_lang
-from tui.app.batcher import EventBatcher
 from tui.app.connection import Connector, one_line
 from tui.app.copying import CopyMixin
 from tui.app.endpoint import EndpointController
+from tui.app.first_frame import FirstFrameMixin
 from tui.app.messages import (
     ChainDone,
     ChainEvent,
@@ -48,20 +48,19 @@ from tui.app.group_runs import GROUP_MODES, GroupRunsMixin
 from tui.app.palette import O1Commands
 from tui.app.screens.help import HelpScreen
 from tui.app.theming import ThemesMixin
-from tui.app.widgets.history_reads import STORE_ERRORS
 from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
-from tui.chain import Chain, ChainFailed, ChainFinished
 from tui.sanitize import clean_line
 from tui.strategies import STRATEGY_NAMES, get_strategy
 
 if TYPE_CHECKING:
+    from tui.app.batcher import EventBatcher
     from tui.app.widgets.chain_view import ChainView
     from tui.app.widgets.group_view import GroupView
-    from tui.app.widgets.history_panel import HistoryPanel
     from backends.client import ChatClient
     from backends.controller import ManagedServer
     from backends.manager import ServerHandle
+    from tui.chain import Chain
     from tui.config import Settings
     from tui.history import History
 
@@ -98,7 +97,7 @@ class ChainRun:
         return self.worker is not None and not self.worker.is_finished
 
 
-class O1App(GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
+class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
     """The full-screen app. ``client`` may be given (tests); otherwise it is made from
     ``settings`` (``endpoint``) or from the managed ``server`` handle. ``model_named``: the
     user named ``settings.model`` (flag or environment), so an endpoint that does not serve
@@ -117,6 +116,7 @@ class O1App(GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
         settings: Settings,
         *,
         history: History | None = None,
+        open_history: Callable[[], History] | None = None,
         server: ServerHandle | None = None,
         client: ChatClient | None = None,
         model_named: bool = False,
@@ -129,6 +129,12 @@ class O1App(GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
         super().__init__()
         self.settings = settings
         self.history = history
+        #: Opens the history after the first frame (run_app); its import and the store's
+        #: open are ~20 ms the first frame does not need.
+        self._open_history = open_history
+        #: What ended the app before it could work (the history could not be opened):
+        #: run_app raises it, as the command did before the app started.
+        self.startup_error: Exception | None = None
         self.server_handle = server
         self.client = client
         self.clock = clock
@@ -178,47 +184,10 @@ class O1App(GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
         self.query_one(QuestionInput).focus()
         for warning in self._startup_warnings:
             self.notify(clean_line(warning, 300), severity="warning", markup=False, timeout=8)
-        recovered = self.history.recovery if self.history is not None else None
-        if recovered is not None:
-            self.notify(
-                clean_line(recovered.message(), 300),
-                severity="warning",
-                markup=False,
-                timeout=10,
-            )
+        self._notify_recovery()
         self._ticker = self.set_interval(TICK_S, self._tick, pause=True)
-        # After the first frame: the sidebar reads the store, and chain views import Markdown.
+        # After the first frame: the history, its sidebar, the connection (tui/app/first_frame.py).
         self.call_after_refresh(self._after_first_frame)
-        if self.connect_on_start:
-            # After the first frame: the OpenAI client's import costs a few hundred ms.
-            self.call_after_refresh(self.connector.start)
-
-    async def _after_first_frame(self) -> None:
-        from tui.startup import resume_gc
-
-        resume_gc()  # paused by the command for the start-up (tui/startup.py)
-        await self._mount_history()
-        import tui.app.widgets.chain_view  # noqa: F401 - imported now, not at the first question
-
-    async def _mount_history(self) -> HistoryPanel | None:
-        """The history sidebar (hidden until F2), mounted once; None without a history."""
-        from tui.app.widgets.history_panel import HistoryPanel
-        from tui.group_store import GroupedHistory
-
-        if self.history is None:
-            return None
-        found = self.query(HistoryPanel)
-        if found:
-            return found.first()
-        # Groups are one entry each in the sidebar (their chains are listed inside them).
-        panel = HistoryPanel(
-            GroupedHistory(self.history),
-            strategies=self.strategy_names,
-            id="history",
-            classes="-hidden",
-        )
-        await self.query_one("#body").mount(panel, before=0)
-        return panel
 
     # --- the model server / endpoint (connection.py connects; these handlers show it) -----
 
@@ -275,6 +244,8 @@ class O1App(GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
         checked = askable(self, question)
         if checked is None or self.client is None:
             return None
+        from tui.chain import Chain
+
         chain = Chain(
             question=checked,
             strategy=strategy or self.strategy,
@@ -323,9 +294,13 @@ class O1App(GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
     def event_sink(self, chain_id: str) -> EventBatcher:
         """The ``on_event`` callable for chain ``chain_id``: events become ChainEvent
         messages to this app, deltas merged to about one a frame."""
+        from tui.app.batcher import EventBatcher
+
         return EventBatcher(lambda event: self.post_message(ChainEvent(chain_id, event)))
 
     async def on_chain_event(self, message: ChainEvent) -> None:
+        from tui.chain import ChainFailed, ChainFinished
+
         run = self.runs.get(message.chain_id)
         if run is None:
             return
@@ -433,6 +408,8 @@ class O1App(GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
         if self._show_running(message.chain_id) or self.history is None:
             return
         history, chain_id = self.history, message.chain_id
+
+        from tui.app.widgets.history_reads import STORE_ERRORS
 
         async def read() -> None:
             try:

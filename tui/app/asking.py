@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tui.chain import validate_question
 from tui.sanitize import clean_line
 
 if TYPE_CHECKING:
@@ -15,6 +14,8 @@ if TYPE_CHECKING:
 def askable(app: O1App, question: str) -> str | None:
     """``question`` cleaned when it can be asked now; else None, and a toast says why (a bad
     question, or no model server yet)."""
+    from tui.chain import validate_question  # not needed for the first frame
+
     try:
         question = validate_question(question)
     except ValueError as err:
