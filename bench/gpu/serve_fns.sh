@@ -52,11 +52,12 @@ PY
 
 app_in_tmux() {  # the app in tmux 130x30 on its managed LMDeploy server: the header once a second
   # while it loads (the stages), one question (plain strategy), the screen, then ctrl+q.
-  # Needs tmux and Textual; results: $OUT/headers.txt, $OUT/screen-*.txt.
+  # Arguments: extra flags for the app (e.g. --tp 2). Needs tmux and Textual; results:
+  # $OUT/headers.txt, $OUT/screen-*.txt.
   command -v tmux >/dev/null && $PY -c "import textual" 2>/dev/null \
     || { ts "no tmux or no Textual here: the app part is skipped (carry Textual's wheels)"; return 1; }
   ts "the app in tmux: header while loading"
-  tmux new-session -d -s o1 -x 130 -y 30 "$O1 --engine lmdeploy --model $MD --backend pytorch --port $PORT --strategy plain"
+  tmux new-session -d -s o1 -x 130 -y 30 "$O1 --engine lmdeploy --model $MD --backend pytorch --port $PORT --strategy plain $*"
   local h
   for _ in $(seq 150); do
     h=$(tmux capture-pane -p -t o1 | head -1); echo "$(date +%s) $h" >> "$OUT/headers.txt"

@@ -18,33 +18,17 @@ if [ -z "${DRY_RUN:-}" ]; then  # DRY_RUN=1: the stand-in lmdeploy on PATH, no G
   $PY -c "import lmdeploy, torch; print('lmdeploy', lmdeploy.__version__, 'GPUs', torch.cuda.device_count())" || exit 1
   [ "$($PY -c 'import torch; print(torch.cuda.device_count())')" -ge 2 ] || { ts "needs 2 GPUs"; exit 1; }
 fi
-if [ ! -f "$MD/config.json" ]; then
+if [ -z "${DRY_RUN:-}" ] && [ ! -f "$MD/config.json" ]; then
   $PY "$B/make_tokenizer.py" /tmp/tok >/dev/null || exit 1
   NEW=16 REPS=1 OUT="$OUT" timeout 300 $PY "$B/make_random_model.py" "$MD" /tmp/tok 2>&1 | grep -E "saved" | cut -c1-120
 fi
 gpu_mem() { nvidia-smi --query-gpu=memory.used --format=csv,noheader 2>/dev/null | tr '\n' ' '; }
-ready_url() {
-  $PY - "$PORT" "$KEY" <<'PY' 2>/dev/null
-import sys, urllib.request as u
-r = u.Request(f"http://127.0.0.1:{sys.argv[1]}/v1/models", headers={"Authorization": f"Bearer {sys.argv[2]}"})
-u.urlopen(r, timeout=2)
-PY
-}
+source "$B/serve_fns.sh"
 URL="http://127.0.0.1:$PORT/v1"; NAME=$(basename "$MD")
 
 for TP in 1 2; do
-  ts "o1tui serve --tp $TP"
-  t=$(date +%s.%N)
-  setsid $O1 serve --engine lmdeploy --model "$MD" --backend pytorch --tp $TP --port "$PORT" --api-key "$KEY" \
-    >"$OUT/serve-tp$TP.txt" 2>&1 </dev/null &
-  SERVE_PID=$!
-  until ready_url; do
-    kill -0 $SERVE_PID 2>/dev/null || { ts "o1tui serve exited"; tail -30 "$OUT/serve-tp$TP.txt"; exit 1; }
-    sleep 0.2
-  done
-  READY_S=$($PY -c "import time; print(round(time.time() - $t, 1))")
-  ts "ready after $READY_S s (tp $TP); GPU memory: $(gpu_mem)"
-  echo "{\"phase\": \"start\", \"tp\": $TP, \"ready_s\": $READY_S}" >> "$OUT/results.jsonl"
+  start "tp$TP" --tp "$TP" || exit 1
+  ts "GPU memory: $(gpu_mem)"
   if [ $TP = 2 ]; then
     ts "g1 chain through o1tui ask (schema-guided steps), reusing the tp 2 server"
     $O1 ask "How many r are in strawberry?" --model "$MD" --engine lmdeploy --api-key "$KEY" --port "$PORT" \
@@ -53,23 +37,9 @@ for TP in 1 2; do
   fi
   $PY "$B/bench_client.py" "$URL" "$KEY" "$NAME" decode --out "$OUT/decode-tp$TP.jsonl" | grep decode_summary | sed "s/^/tp $TP: /"
   $PY "$B/bench_client.py" "$URL" "$KEY" "$NAME" concurrency --out "$OUT/conc-tp$TP.jsonl" | grep -i '"n"\|concurrency' | sed "s/^/tp $TP: /"
-  ts "stop (SIGTERM to o1tui serve)"
-  kill -TERM $SERVE_PID
-  for _ in $(seq 60); do kill -0 $SERVE_PID 2>/dev/null || break; sleep 0.5; done
-  sleep 2
-  ts "after stop, tp $TP: lmdeploy processes left: $(pgrep -fc "api_server.*--server-port $PORT" || true); GPU memory used: $(gpu_mem)"
+  stop
 done
 
-if command -v tmux >/dev/null; then
-  ts "the app in tmux, --tp 2: header ready, one chain, ctrl+q"
-  tmux new-session -d -s tp -x 120 -y 40 "$O1 --engine lmdeploy --model $MD --backend pytorch --tp 2 --port $PORT --strategy plain"
-  for _ in $(seq 300); do tmux capture-pane -p -t tp | head -1 | grep -q "ready" && break; sleep 1; done
-  tmux capture-pane -p -t tp | head -1
-  tmux send-keys -t tp "What is 17 * 23?" Enter; sleep 20
-  tmux capture-pane -p -t tp > "$OUT/app-tp2.txt"; head -3 "$OUT/app-tp2.txt"
-  tmux send-keys -t tp C-q; sleep 10
-  ts "after ctrl+q: lmdeploy processes left: $(pgrep -fc "api_server.*--server-port $PORT" || true); GPU memory used: $(gpu_mem)"
-  tmux kill-session -t tp 2>/dev/null
-fi
+app_in_tmux --tp 2
 cp "$OUT"/logs/*.log "$OUT/" 2>/dev/null
 ts "done"; cat "$OUT/results.jsonl"; cat "$OUT"/decode-*.jsonl | grep decode_summary
