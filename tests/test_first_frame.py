@@ -30,20 +30,66 @@ from tui.startup import pause_gc, resume_gc
 REPO = Path(__file__).resolve().parent.parent
 
 
-def test_the_app_modules_do_not_import_what_the_first_frame_does_not_show() -> None:
-    code = (
-        "import sys, tui.cli, tui.app.app\n"
-        "tui.cli.parse_args(['--model', 'm'])\n"
-        "late = ('textual.widgets._markdown', 'markdown_it', 'tui.group', 'tui.runner', 'openai',"
-        " 'tui.strategies.g1', 'tui.export', 'tui.strategies.base', 'tui.sections',"
-        " 'tui.app.widgets.history_list', 'tui.evals.builtin', 'tui.eval_cli',"
-        " 'tui.evals.specs', 'tui.history', 'tui.chain', 'tui.history_rows', 'sqlite3')\n"
-        "print(','.join(m for m in late if m in sys.modules))\n"
-    )
+#: Modules the first frame does without (each was once imported before it).
+LATE = (
+    "textual.widgets._markdown",
+    "markdown_it",
+    "openai",
+    "tui.group",
+    "tui.runner",
+    "tui.strategies.g1",
+    "tui.strategies.base",
+    "tui.export",
+    "tui.sections",
+    "tui.app.widgets.history_list",
+    "tui.app.widgets.chain_view",
+    "tui.evals.builtin",
+    "tui.evals.specs",
+    "tui.eval_cli",
+    "tui.history",
+    "tui.history_rows",
+    "tui.chain",
+    "sqlite3",
+    "backends.engines",
+    "backends.presets",
+    "backends.stages",
+    "backends.keyed_exec",
+)
+
+FIRST_FRAME = """
+import sys
+import tui.cli
+settings = tui.cli.resolve_settings(tui.cli.parse_args(sys.argv[1:]))
+from pathlib import Path
+import tui.app.app
+from tui.app.app import O1App
+seen = []
+class FirstFrame(O1App):
+    CSS_PATH = str(Path(tui.app.app.__file__).with_name(O1App.CSS_PATH))
+    async def _after_first_frame(self):
+        seen.extend(m for m in LATE if m in sys.modules)
+        self.exit()
+FirstFrame(settings, open_history=lambda: None, connect=False).run(headless=True, size=(100, 30))
+print(",".join(seen) or "none")
+"""
+
+
+def test_the_first_frame_imports_nothing_it_does_not_show(tmp_path: Path) -> None:
+    """The command's whole way to the first frame (parse, settings, the app's imports, its
+    construction, compose, mount, first layout): none of the modules it does without."""
+    env = dict(os.environ, O1TUI_CONFIG_DIR=str(tmp_path), PYTHONPATH=str(REPO))
+    argv = ["--model", "m", "--endpoint", "http://127.0.0.1:9/v1", "--data-dir", str(tmp_path)]
+    script = tmp_path / "first_frame.py"
+    script.write_text(f"LATE = {LATE!r}\n{FIRST_FRAME}")
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
+        [sys.executable, str(script), *argv],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        check=True,
     ).stdout.strip()
-    assert out == ""
+    assert out.splitlines()[-1] == "none"
 
 
 async def test_the_history_sidebar_is_mounted_after_the_first_frame(tmp_path: Path) -> None:
@@ -71,6 +117,7 @@ APP_ARGVS = [
     ["--model", "ask"],  # an option's value that is also a subcommand's name
     ["--mod", "m", "--endpoint", "http://127.0.0.1:9/v1", "--strategy", "plain"],
     ["--data-dir", "/d", "--config", "/c.toml", "--port", "5", "--engine", "llamacpp"],
+    ["--engine", "auto", "--backend", "turbomind"],
     ["--no-prefix-caching", "--tp", "2", "--backend", "pytorch", "--keep-server"],
     ["--theme", "o1-light", "--keep-alive", "5m", "--api-key", "k", "--session-len", "9"],
     ["ask", "q", "--strategy", "plain"],
@@ -86,7 +133,17 @@ def test_the_quick_parse_gives_what_the_full_parser_gives(argv: list[str]) -> No
 
 
 @pytest.mark.parametrize(
-    "argv", [["--help"], ["--he"], ["--version"], ["nope"], ["--model"], ["--port", "x"]]
+    "argv",
+    [
+        ["--help"],
+        ["--he"],
+        ["--version"],
+        ["nope"],
+        ["--model"],
+        ["--port", "x"],
+        ["--engine", "nope"],  # the names are checked by the full parser
+        ["--backend", "nope"],
+    ],
 )
 def test_help_version_and_mistakes_are_the_full_parsers(argv: list[str], capsys) -> None:
     with pytest.raises(SystemExit) as quick:

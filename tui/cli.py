@@ -179,7 +179,8 @@ class _NeedFullParser(Exception):
 def _quick_parser() -> argparse.ArgumentParser:
     """The command's own options only, for the app (no subcommand): building every
     subcommand's options is most of the parsing cost at start-up. Whatever else it meets
-    (a subcommand, ``--help``, a mistake) raises :class:`_NeedFullParser`."""
+    (a subcommand, ``--help``, a mistake) raises :class:`_NeedFullParser`; ``--engine`` and
+    ``--backend`` are left to the full parser, which checks their names."""
     import argparse
 
     from tui.cli_options import common_options, model_options, server_options
@@ -192,7 +193,9 @@ def _quick_parser() -> argparse.ArgumentParser:
         def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
             raise _NeedFullParser("--help")
 
-    parser = _top_level_parser([common_options(), model_options(), server_options()], Quick)
+    parser = _top_level_parser(
+        [common_options(), model_options(checked=False), server_options(checked=False)], Quick
+    )
     parser.add_argument("-h", "--help", nargs=0, action=Escalate, default=argparse.SUPPRESS)
     parser.add_argument("rest", nargs=argparse.REMAINDER)  # a subcommand and its arguments
     return parser
@@ -204,7 +207,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args = _quick_parser().parse_args(argv)
     except _NeedFullParser:
         return build_parser().parse_args(argv)
-    if args.rest:
+    if args.rest or hasattr(args, "engine") or hasattr(args, "backend"):
         return build_parser().parse_args(argv)
     del args.rest
     args.command = None

@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from backends.engines import BACKEND_NAMES, ENGINE_CHOICES
 from tui.lang import LANG_CHOICES
 
 
@@ -37,8 +36,18 @@ def common_options() -> argparse.ArgumentParser:
     return p
 
 
-def model_options() -> argparse.ArgumentParser:
-    """Options that pick the model and how to reach it."""
+def _engine_tables(checked: bool) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """``--engine``'s and ``--backend``'s choices; None without ``checked`` (the app's quick
+    parse: the engine tables are not imported before its first frame)."""
+    if not checked:
+        return None, None
+    from backends.engines import BACKEND_NAMES, ENGINE_CHOICES
+
+    return ENGINE_CHOICES, BACKEND_NAMES
+
+
+def model_options(checked: bool = True) -> argparse.ArgumentParser:
+    """Options that pick the model and how to reach it; ``checked``: see _engine_tables."""
     p = argparse.ArgumentParser(add_help=False)
     S = argparse.SUPPRESS
     p.add_argument(
@@ -63,7 +72,7 @@ def model_options() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--engine",
-        choices=ENGINE_CHOICES,
+        choices=_engine_tables(checked)[0],
         default=S,
         help="what runs the model when o1tui starts it (default auto: lmdeploy with "
         "a GPU, else llama.cpp, else transformers)",
@@ -72,14 +81,15 @@ def model_options() -> argparse.ArgumentParser:
     return p
 
 
-def server_options() -> argparse.ArgumentParser:
-    """How a server that o1tui starts is configured (ignored with --endpoint)."""
+def server_options(checked: bool = True) -> argparse.ArgumentParser:
+    """How a server that o1tui starts is configured (ignored with --endpoint); ``checked``:
+    see _engine_tables."""
     p = argparse.ArgumentParser(add_help=False)
     S = argparse.SUPPRESS
     g = p.add_argument_group("managed server")
     g.add_argument(
         "--backend",
-        choices=BACKEND_NAMES,
+        choices=_engine_tables(checked)[1],
         default=S,
         help="LMDeploy engine (default: LMDeploy's choice)",
     )

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backends.engines import BACKEND_NAMES, ENGINE_CHOICES
 from backends.errors import O1Error
 from tui import locations
 from tui.lang import LANG_CHOICES
@@ -78,13 +77,16 @@ class Settings:
     warnings: list[str] = field(default_factory=list, compare=False, repr=False)
 
 
-#: Fields with a fixed set of values (None is allowed where the field is optional).
-CHOICES: dict[str, tuple[str, ...]] = {
-    "engine": ENGINE_CHOICES,
-    "backend": BACKEND_NAMES,
-    "strategy": STRATEGY_NAMES,
-    "lang": LANG_CHOICES,
-}
+def choices(key: str) -> tuple[str, ...] | None:
+    """The fixed set of values of field ``key`` (None is allowed where the field is
+    optional); None for a field without one. The engine tables are imported only to check an
+    engine setting: the app's first frame does not wait for them."""
+    if key in ("engine", "backend"):
+        from backends.engines import BACKEND_NAMES, ENGINE_CHOICES
+
+        return ENGINE_CHOICES if key == "engine" else BACKEND_NAMES
+    return {"strategy": STRATEGY_NAMES, "lang": LANG_CHOICES}.get(key)
+
 
 #: Numeric fields that must be positive (``port`` has its own range).
 _POSITIVE = {
@@ -166,8 +168,9 @@ def _check_range(key: str, value: Any, where: str) -> None:
         raise ConfigError(f"{where}: {key!r} must be a finite number, got {value!r}")
     if key == "endpoint" and value is not None:
         _check_endpoint(value, where)
-    if key in CHOICES and value not in CHOICES[key]:
-        allowed = ", ".join(CHOICES[key])
+    allowed_values = choices(key)
+    if allowed_values is not None and value not in allowed_values:
+        allowed = ", ".join(allowed_values)
         raise ConfigError(f"{where}: {key!r} must be one of {allowed}, got {value!r}")
     if key in _POSITIVE and value <= 0:
         raise ConfigError(f"{where}: {key!r} must be greater than 0, got {value!r}")

@@ -6,14 +6,18 @@ a server loads: ``● starting · SmolLM2-135M-Instruct · weights ━━━━�
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from backends.stages import StartProgress, bar_text
 from backends.state import ServerState
 from tui.app.state_look import state_look
 from tui.sanitize import clean_line
+
+if TYPE_CHECKING:  # the stage tables are imported while a server starts, not for the first frame
+    from backends.stages import StartProgress
 
 
 class StatusHeader(Widget):
@@ -43,6 +47,8 @@ class StatusHeader(Widget):
             fields.append(clean_line(self.detail, 80))
         parts.append(" · ".join(fields))
         if progress is not None:
+            from backends.stages import bar_text
+
             parts += [
                 f" · {progress.label} ",
                 (bar_text(progress.fraction, 10), "$accent"),
