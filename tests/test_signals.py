@@ -48,6 +48,19 @@ def _managed(model_dir: Path, port: int, *args: str) -> list[str]:
     ]
 
 
+def _describe(pids: list[int]) -> list[str]:
+    """Each process's state and command line, for a failure message."""
+    out = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:160]
+        except OSError:
+            state, cmd = "gone", b""
+        out.append(f"{pid} {state} {cmd.decode(errors='replace')}")
+    return out
+
+
 def _kill_group(pgid: int | None) -> None:
     if pgid is not None and group_members(pgid):
         os.killpg(pgid, signal.SIGKILL)
@@ -92,7 +105,10 @@ def test_signal_right_after_the_answer_leaves_no_server(data_dir, model_dir, sig
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
         assert b"Traceback" not in err, err.decode()
-        assert group_members(pgid) == [], "the server outlived o1tui ask"
+        left = group_members(pgid)
+        assert left == [], (
+            f"the server outlived o1tui ask: {_describe(left)}; stderr: {err[-800:]!r}"
+        )
     finally:
         proc.kill()
         _kill_group(pgid)
