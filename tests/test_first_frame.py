@@ -54,6 +54,11 @@ LATE = (
     "backends.presets",
     "backends.stages",
     "backends.keyed_exec",
+    "tui.app.palette",
+    "tui.app.screens.help",
+    "tui.app.connection",
+    "tui.app.endpoint",
+    "tui.connect",
 )
 
 FIRST_FRAME = """

@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,9 +32,7 @@ from textual.worker import Worker
 from backends.state import ServerState
 from tui.app import actions as registry
 from tui.app.asking import askable, pinned_lang
-from tui.app.connection import Connector, one_line
 from tui.app.copying import CopyMixin
-from tui.app.endpoint import EndpointController
 from tui.app.first_frame import FirstFrameMixin
 from tui.app.messages import (
     ChainDone,
@@ -45,8 +44,6 @@ from tui.app.messages import (
     ServerStateChanged,
 )
 from tui.app.group_runs import GROUP_MODES, GroupRunsMixin
-from tui.app.palette import O1Commands
-from tui.app.screens.help import HelpScreen
 from tui.app.theming import ThemesMixin
 from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
@@ -55,6 +52,8 @@ from tui.strategies import STRATEGY_NAMES, get_strategy
 
 if TYPE_CHECKING:
     from tui.app.batcher import EventBatcher
+    from tui.app.connection import Connector
+    from tui.app.palette import O1Commands
     from tui.app.widgets.chain_view import ChainView
     from tui.app.widgets.group_view import GroupView
     from backends.client import ChatClient
@@ -75,6 +74,13 @@ WELCOME = (
     "Ask a question below; Enter runs it.\n\n"
     "Each reasoning step appears as it starts, with its time and tokens.\n"
 )
+
+
+def _o1_commands() -> type[O1Commands]:
+    """The palette's commands, imported when the palette first opens."""
+    from tui.app.palette import O1Commands
+
+    return O1Commands
 
 
 @dataclass
@@ -105,7 +111,7 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "o1tui"
-    COMMANDS = {O1Commands}
+    COMMANDS = {_o1_commands}
     COMMAND_PALETTE_DISPLAY = "Ctrl+p"
     BINDINGS = registry.bindings()
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
@@ -142,7 +148,6 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
         self.config_path = config_path
         self.connect_on_start = connect
         self.model_named = model_named
-        self.connector = Connector(self)
         self.owns_server = False
         #: What the server screen drives (tui.app.screens.server.ServerController).
         self.controller: ManagedServer | None = None
@@ -163,6 +168,13 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
         self.keymap: dict[str, str] = usable
         self._startup_warnings += warnings
         self._ticker: Timer | None = None
+
+    @cached_property
+    def connector(self) -> Connector:
+        """Connects the app to its model (tui/app/connection.py), from after the first frame."""
+        from tui.app.connection import Connector
+
+        return Connector(self)
 
     # --- set-up ------------------------------------------------------------------------------
 
@@ -287,6 +299,8 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
             raise
         except Exception as err:  # noqa: BLE001 - run_chain saved it and sent ChainFailed
             log.exception("chain %s failed", chain.id)
+            from tui.app.connection import one_line
+
             self.post_message(Notify(f"Chain failed: {one_line(err)}", "error"))
         finally:
             self.post_message(ChainDone(chain.id))
@@ -415,6 +429,8 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
             try:
                 chain = await asyncio.to_thread(history.get, chain_id)
             except STORE_ERRORS as err:
+                from tui.app.connection import one_line
+
                 self.notify(f"Cannot open the chain: {one_line(err)}", severity="error")
                 return
             self._show_saved(chain_id, chain)
@@ -541,6 +557,8 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
         from tui.app.screens.server import ServerScreen
 
         if not isinstance(self.screen, ServerScreen):
+            from tui.app.endpoint import EndpointController
+
             self.push_screen(ServerScreen(self.controller or EndpointController(self)))
 
     def action_evaluations(self) -> None:
@@ -550,6 +568,8 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
             self.push_screen(EvaluationsScreen(self.history, lambda: self.client, self.open_chain))
 
     def action_help(self) -> None:
+        from tui.app.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.keymap))
 
