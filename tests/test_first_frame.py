@@ -59,6 +59,7 @@ LATE = (
     "tui.app.connection",
     "tui.app.endpoint",
     "tui.connect",
+    "json",
 )
 
 FIRST_FRAME = """
@@ -73,6 +74,7 @@ class FirstFrame(O1App):
     CSS_PATH = str(Path(tui.app.app.__file__).with_name(O1App.CSS_PATH))
     async def _after_first_frame(self):
         seen.extend(m for m in LATE if m in sys.modules)
+        seen.extend(p for p, _ in self.stylesheet.source if p.endswith("chains.tcss"))
         self.exit()
 FirstFrame(settings, open_history=lambda: None, connect=False).run(headless=True, size=(100, 30))
 print(",".join(seen) or "none")
@@ -81,7 +83,8 @@ print(",".join(seen) or "none")
 
 def test_the_first_frame_imports_nothing_it_does_not_show(tmp_path: Path) -> None:
     """The command's whole way to the first frame (parse, settings, the app's imports, its
-    construction, compose, mount, first layout): none of the modules it does without."""
+    construction, compose, mount, first layout): none of the modules it does without, nor
+    the chain views' style sheet."""
     env = dict(os.environ, O1TUI_CONFIG_DIR=str(tmp_path), PYTHONPATH=str(REPO))
     argv = ["--model", "m", "--endpoint", "http://127.0.0.1:9/v1", "--data-dir", str(tmp_path)]
     script = tmp_path / "first_frame.py"
@@ -342,3 +345,25 @@ def test_the_program_reports_a_history_it_cannot_open_in_one_line(tmp_path: Path
     text = seen.decode(errors="replace")
     assert proc.returncode == HistoryError("x").exit_code
     assert "o1tui: error: " in text and "Upgrade o1tui" in text and "Traceback" not in text
+
+
+async def test_the_chain_styles_come_right_after_the_first_frame(tmp_path: Path) -> None:
+    from tui.chain import Chain
+
+    app = O1App(
+        Settings(model="m"),
+        connect=False,
+        env={"TERM": "xterm-256color"},
+        config_path=tmp_path / "config.toml",
+        user_themes_dir=tmp_path,
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.attach_chain(Chain(question="Q?", strategy="g1", model="m"))
+        await wait_until(
+            pilot,
+            lambda: any(p.endswith("chains.tcss") for p, _ in app.stylesheet.source),
+            timeout=5,
+        )
+        await pilot.pause()
+        assert str(view.styles.height) == "1fr"  # ChainView's rule, from chains.tcss
+        assert view.query_one(".chain-status").styles.background.a > 0

@@ -7,7 +7,6 @@ subcommand is not overwritten by the subcommand's copy (and the config file stil
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +120,8 @@ def server_options(checked: bool = True) -> argparse.ArgumentParser:
 
 def parse_param(text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` with VALUE read as JSON when it parses (numbers, true/false), else a string."""
+    import json  # here: the app's start-up has no --param to read
+
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")

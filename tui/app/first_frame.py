@@ -1,10 +1,12 @@
 """What the app does right after its first frame, so the first frame waits for none of it:
-the collector back on (tui/startup.py), the history opened (run_app passes an opener: the
+the collector back on (tui/startup.py), the chain views' style sheet (``chains.tcss``: most
+of the app's styles, which the first frame, showing no chain, does not use), the history opened (run_app passes an opener: the
 store's import and open are ~20 ms), its sidebar mounted (hidden until F2), the chain view's
 import, the connection to the model. :class:`FirstFrameMixin` is mixed into :class:`tui.app.app.O1App`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from textual.app import App
@@ -16,6 +18,10 @@ if TYPE_CHECKING:
     from tui.app.widgets.history_panel import HistoryPanel
 
 
+#: The chain views' style sheet, next to app.tcss.
+CHAIN_STYLES = "chains.tcss"
+
+
 class FirstFrameMixin(App[int]):
     """The app's work after its first frame (see the module docstring)."""
 
@@ -23,6 +29,7 @@ class FirstFrameMixin(App[int]):
         from tui.startup import resume_gc
 
         resume_gc()  # paused by the command for the start-up
+        self._load_chain_styles()
         if not self._opened_history():
             return
         app = cast("O1App", self)
@@ -30,6 +37,17 @@ class FirstFrameMixin(App[int]):
             app.connector.start()
         await self._mount_history()
         import tui.app.widgets.chain_view  # noqa: F401 - imported now, not at the first question
+
+    def _load_chain_styles(self) -> None:
+        """Add ``chains.tcss`` to the app's style sheet: parsed alone (the others are in the
+        parse cache), with the same standing as app.tcss (the app's own CSS, after it)."""
+        path = str(Path(__file__).with_name(CHAIN_STYLES))
+        if self.stylesheet.has_source(path):
+            return
+        self.stylesheet.read(path)
+        self.stylesheet.parse()
+        if self.query("ChainView, GroupView"):  # a chain shown already (tests attach early)
+            self.stylesheet.update(self)
 
     def _opened_history(self) -> bool:
         """Open the history given as an opener, once; False when it cannot be opened: then

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Iterable
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -90,8 +89,11 @@ def load_theme_file(path: Path) -> Theme:
 
 
 def _builtin_files() -> list[Path]:
-    folder = resources.files("themes")
-    return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".toml"))
+    """The ``themes`` package's files (a folder on disk; importlib.resources, ~1 ms of the
+    first frame, would give the same paths)."""
+    import themes
+
+    return sorted(Path(themes.__file__).parent.glob("*.toml"))
 
 
 def load_themes(user_dir: Path | None = None) -> tuple[list[Theme], list[str]]:
