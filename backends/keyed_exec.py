@@ -183,6 +183,10 @@ def cache_bytecode(folder: str, probe: str = "torch") -> str | None:
     source_dir = os.path.dirname(spec.origin)
     if not sys.dont_write_bytecode and os.access(source_dir, os.W_OK):
         return None
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)  # the user's own, like o1tui's other dirs
+    except OSError:
+        return None  # no cache to keep it in: Python compiles as it did
     sys.pycache_prefix = folder
     sys.dont_write_bytecode = False
     # The server's own Python children (spawned helpers) do the same.

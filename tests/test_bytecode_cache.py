@@ -70,6 +70,7 @@ def test_no_bytecode_and_python_may_not_write_it_goes_to_the_cache(tmp_path):
     tag = sys.implementation.cache_tag
     assert _cached(cache) == [f"__init__.{tag}.pyc", f"mod.{tag}.pyc"]
     assert not (pkg / "__pycache__").exists()  # never beside the installed package
+    assert cache.stat().st_mode & 0o777 == 0o700
     # The next start reads it from there (and writes nothing new).
     before = {p: p.stat().st_mtime_ns for p in cache.rglob("*.pyc")}
     _run(tmp_path, cache, no_write=True)
@@ -98,6 +99,13 @@ def test_nothing_changes_where_bytecode_is_there_or_python_writes_it(
     result = _run(tmp_path, cache, no_write=no_write)
     assert result["note"] is None and result["prefix"] is None
     assert not cache.exists()
+
+
+def test_a_cache_that_cannot_be_made_changes_nothing(tmp_path):
+    _package(tmp_path, with_bytecode=False)
+    (tmp_path / "file").write_text("")
+    result = _run(tmp_path, tmp_path / "file" / "cache", no_write=True)
+    assert result["note"] is None and result["prefix"] is None and result["dont_write"] is True
 
 
 def test_a_missing_package_changes_nothing(tmp_path):
