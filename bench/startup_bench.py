@@ -12,12 +12,17 @@ each program, so an environment that turns bytecode writing off (``PYTHONDONTWRI
 does not make o1tui compile its own modules at every start while Textual's come compiled
 from site-packages. ``--as-is`` keeps the environment's own setting instead.
 
-Run: ``python bench/startup_bench.py [--runs 5] [--as-is]``
+``--tmux``: each program in a tmux session of 120x40 instead, the clock stopping when
+``capture-pane`` shows the marker (as a user's terminal multiplexer sees it; polls every 5 ms).
+
+Run: ``python bench/startup_bench.py [--runs 5] [--as-is] [--tmux]``
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import itertools
 import json
 import os
 import select
@@ -30,6 +35,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 BARE_APP = """
 from textual.app import App
@@ -93,6 +99,41 @@ def time_to_marker(
     return elapsed
 
 
+_RUNS = itertools.count()
+
+
+def time_in_tmux(
+    argv: list[str], marker: bytes, env: dict[str, str], timeout: float = 30.0, *, sockets: Path
+) -> float:
+    """Seconds from starting ``argv`` in a new tmux session (120x40, a private server whose
+    socket is in the folder ``sockets``) until the marker is on its screen."""
+    import shlex
+    import shutil
+
+    # A server of its own per run: a new one on the socket of one still going away fails.
+    tmux = [shutil.which("tmux") or "tmux", "-S", str(sockets / f"tmux-{next(_RUNS)}")]
+    command = shlex.join(argv)  # the session's environment is the tmux server's: ``env``
+    start = time.perf_counter()
+    subprocess.run(
+        [*tmux, "new-session", "-d", "-s", "bench", "-x", "120", "-y", "40", command],
+        check=True,
+        env=env,
+    )
+    elapsed = float("nan")
+    try:
+        while time.perf_counter() - start < timeout:
+            screen = subprocess.run(
+                [*tmux, "capture-pane", "-p", "-t", "bench"], capture_output=True, env=env
+            ).stdout
+            if marker in screen:
+                elapsed = time.perf_counter() - start
+                break
+            time.sleep(0.005)
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True, env=env)
+    return elapsed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -101,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep the environment's bytecode setting (no shared cache, no untimed first run)",
     )
+    parser.add_argument("--tmux", action="store_true", help="time in tmux 120x40, not a pty")
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="o1tui-startup-"))
     env = {
@@ -126,14 +168,21 @@ def main(argv: list[str] | None = None) -> int:
         "m",
     ]
     bare_cmd = [sys.executable, "-c", BARE_APP]
+    if args.tmux:  # a one-line command for tmux
+        (tmp / "bare.py").write_text(BARE_APP)
+        bare_cmd = [sys.executable, str(tmp / "bare.py")]
     results: dict[str, list[float]] = {"bare_textual": [], "o1tui": []}
+    timer = functools.partial(time_in_tmux, sockets=tmp) if args.tmux else time_to_marker
+    if args.tmux:
+        env.pop("COLUMNS")
+        env.pop("LINES")
     if not args.as_is:  # untimed: fills the bytecode cache of both
-        time_to_marker(bare_cmd, b"bare-first-frame", env)
-        time_to_marker(o1_cmd, b"Ask a question below", env)
+        timer(bare_cmd, b"bare-first-frame", env)
+        timer(o1_cmd, b"Ask a question below", env)
     for _ in range(args.runs):  # interleaved, so load on the machine hits both alike
-        results["bare_textual"].append(time_to_marker(bare_cmd, b"bare-first-frame", env))
-        results["o1tui"].append(time_to_marker(o1_cmd, b"Ask a question below", env))
-    report = {
+        results["bare_textual"].append(timer(bare_cmd, b"bare-first-frame", env))
+        results["o1tui"].append(timer(o1_cmd, b"Ask a question below", env))
+    report: dict[str, Any] = {
         name: {
             "median_s": round(statistics.median(v), 3),
             "min_s": round(min(v), 3),
