@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 from textual.color import Color
@@ -100,16 +101,28 @@ def test_the_first_frame_imports_nothing_it_does_not_show(tmp_path: Path) -> Non
     assert out.splitlines()[-1] == "none"
 
 
+def _app(
+    tmp_path: Path,
+    *,
+    history: History | None = None,
+    open_history: Callable[[], History] | None = None,
+    **settings_kw: Any,
+) -> O1App:
+    """The app as these tests build it: not connected, its own config file and themes."""
+    return O1App(
+        Settings(model="m", **settings_kw),
+        history=history,
+        open_history=open_history,
+        connect=False,
+        env={"TERM": "xterm-256color"},
+        config_path=tmp_path / "config.toml",
+        user_themes_dir=tmp_path,
+    )
+
+
 async def test_the_history_sidebar_is_mounted_after_the_first_frame(tmp_path: Path) -> None:
     with History(tmp_path / "history.db") as history:
-        app = O1App(
-            Settings(model="m"),
-            history=history,
-            connect=False,
-            env={"TERM": "xterm-256color"},
-            config_path=tmp_path / "config.toml",
-            user_themes_dir=tmp_path,
-        )
+        app = _app(tmp_path, history=history)
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_until(pilot, lambda: bool(app.query("#history")), timeout=5)
             panel = app.query_one("#history")
@@ -183,13 +196,7 @@ async def test_the_collector_is_on_again_after_the_first_frame(tmp_path: Path) -
     pause_gc()
     try:
         assert not gc.isenabled()
-        app = O1App(
-            Settings(model="m"),
-            connect=False,
-            env={"TERM": "xterm-256color"},
-            config_path=tmp_path / "config.toml",
-            user_themes_dir=tmp_path,
-        )
+        app = _app(tmp_path)
         async with app.run_test(size=(100, 30)) as pilot:
             await wait_until(pilot, gc.isenabled, timeout=5)
     finally:
@@ -206,13 +213,7 @@ async def test_the_theme_chosen_at_start_styles_the_first_frame(
     reparses: list[int] = []
     reparse = Stylesheet.reparse
     monkeypatch.setattr(Stylesheet, "reparse", lambda sheet: (reparses.append(1), reparse(sheet)))
-    app = O1App(
-        Settings(model="m", theme=theme),
-        connect=False,
-        env={"TERM": "xterm-256color"},
-        config_path=tmp_path / "config.toml",
-        user_themes_dir=tmp_path,
-    )
+    app = _app(tmp_path, theme=theme)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         assert app.theme == theme
@@ -240,14 +241,7 @@ async def test_the_history_is_opened_after_the_first_frame(tmp_path: Path) -> No
         laid_out.append(app.query_one(QuestionInput).region.height > 0)
         return History.open(tmp_path)
 
-    app = O1App(
-        Settings(model="m"),
-        open_history=opener,
-        connect=False,
-        env={"TERM": "xterm-256color"},
-        config_path=tmp_path / "config.toml",
-        user_themes_dir=tmp_path,
-    )
+    app = _app(tmp_path, open_history=opener)
     async with app.run_test(size=(120, 40)) as pilot:
         try:
             await wait_until(pilot, lambda: bool(app.query("#history")), timeout=5)
@@ -277,14 +271,7 @@ async def test_a_history_that_cannot_be_opened_ends_the_app_with_its_error(
     tmp_path: Path,
 ) -> None:
     newer_history(tmp_path)
-    app = O1App(
-        Settings(model="m"),
-        open_history=lambda: History.open(tmp_path),
-        connect=False,
-        env={"TERM": "xterm-256color"},
-        config_path=tmp_path / "config.toml",
-        user_themes_dir=tmp_path,
-    )
+    app = _app(tmp_path, open_history=lambda: History.open(tmp_path))
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: app.startup_error is not None, timeout=5)
     assert isinstance(app.startup_error, HistoryError) and app.return_code == 1
@@ -350,13 +337,7 @@ def test_the_program_reports_a_history_it_cannot_open_in_one_line(tmp_path: Path
 async def test_the_chain_styles_come_right_after_the_first_frame(tmp_path: Path) -> None:
     from tui.chain import Chain
 
-    app = O1App(
-        Settings(model="m"),
-        connect=False,
-        env={"TERM": "xterm-256color"},
-        config_path=tmp_path / "config.toml",
-        user_themes_dir=tmp_path,
-    )
+    app = _app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
         view = app.attach_chain(Chain(question="Q?", strategy="g1", model="m"))
         await wait_until(
