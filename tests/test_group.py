@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from backends.openai_client import OpenAIChatClient
+from tui.answers import answer_key, extract_answer
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
 from tui.chain import ChainFinished, Status, StepFinished
 from tui.group import (
@@ -101,13 +102,21 @@ async def test_self_consistency_votes_and_saves_every_chain(history: History) ->
     assert result.status is Status.DONE and result.all_done
     assert result.vote is not None and result.vote.key == "3"
     assert result.vote.votes == {"3": 3, "4": 2}
-    assert result.group.answer == "3" and result.group.votes == {"3": 3, "4": 2}
-    assert result.wall_s > 0
     assert isinstance(events[0], GroupStarted) and isinstance(events[-1], GroupFinished)
     finished = [
         e.index for e in events if isinstance(e, MemberEvent) and isinstance(e.event, ChainFinished)
     ]
     assert sorted(finished) == [0, 1, 2, 3, 4]
+    # The shown answer is the winner as its first voter wrote it: "3" or "3.0", whichever
+    # chain finished first (the five run at once, so the order is the server's).
+    first_voter = next(
+        extract_answer(result.chains[i].final_answer)
+        for i in finished
+        if answer_key(result.chains[i].final_answer) == "3"
+    )
+    assert first_voter in {"3", "3.0"} and result.vote.answer == first_voter
+    assert result.group.answer == first_voter and result.group.votes == {"3": 3, "4": 2}
+    assert result.wall_s > 0
     # every chain is a chain of its own in the history, with the group's id
     for chain in result.chains:
         stored = history.get(chain.id)
@@ -122,13 +131,13 @@ async def test_self_consistency_votes_and_saves_every_chain(history: History) ->
     assert [c.id for c in loaded.chains] == [c.id for c in result.chains]
     assert (
         loaded.vote is not None
-        and loaded.vote.answer == "3"
+        and loaded.vote.answer == first_voter
         and loaded.vote.votes == {"3": 3, "4": 2}
     )
     assert loaded.group.temperature == SAMPLING_TEMPERATURE
     summaries = list_groups(history)
     assert [(s.id, s.answer, s.winner_votes, s.ballots, s.size) for s in summaries] == [
-        (result.group.id, "3", 3, 5, 5)
+        (result.group.id, first_voter, 3, 5, 5)
     ]
 
 
@@ -188,6 +197,26 @@ async def test_tie_goes_to_the_answer_that_finished_first() -> None:
         await client.aclose()
     assert result.vote is not None and result.vote.votes == {"7": 1, "5": 1}
     assert result.vote.answer == "7"
+
+
+async def test_winner_is_shown_as_its_first_voter_wrote_it() -> None:
+    # "3" and "3.0" are one answer; the "3.0" chain answers at once, the "3" ones late, so
+    # the group shows "3.0" although the first sample said "3".
+    late = Reply(content="The answer is 3.", first_delay_s=0.4)
+    replies = iter([late, late, Reply(content="The answer is 3.0.")])
+    lock = threading.Lock()
+
+    def responder(body: dict[str, Any]) -> Reply:
+        with lock:
+            return next(replies)
+
+    spec = GroupSpec.self_consistency(QUESTION, "plain", 3)
+    with FakeOpenAIServer(responder=responder) as srv:
+        client = make_client(srv.url)
+        result = await run_group(spec, client, StrategyOptions())
+        await client.aclose()
+    assert result.vote is not None and result.vote.votes == {"3": 3}
+    assert result.vote.answer == "3.0" and result.group.answer == "3.0"
 
 
 async def test_one_failing_chain_does_not_stop_the_others(history: History) -> None:
