@@ -89,3 +89,13 @@ async def settle(pilot: Any, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"the screen did not settle within {timeout} s")
         previous = shot
+
+
+def notifications(app: Any) -> list[str]:
+    """The messages of the notifications the app holds now (shown or about to be).
+
+    Textual has no public read of them (``notify`` posts a message the app keeps in
+    ``_notifications``), so this is the one place tests reach into it; a Textual release that
+    renames it breaks here, not in every test.
+    """
+    return [n.message for n in app._notifications]  # noqa: SLF001

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
-from tests.helpers import wait_until
+from tests.helpers import notifications, wait_until
 from tui.app.actions import ACTIONS
 from tui.app.app import O1App
 from tui.app.screens.help import HelpScreen
@@ -167,7 +167,7 @@ async def test_copy_answer_and_step_through_osc52(make_app) -> None:
             assert any(w.startswith("\x1b]52;c;") for w in written)
             await pilot.press("ctrl+s")
             assert app.last_copied.startswith("Step 4")
-            assert any("Copied the step" in n.message for n in app._notifications)
+            assert any("Copied the step" in m for m in notifications(app))
 
 
 async def test_copy_where_the_terminal_cannot_take_it_offers_export(make_app) -> None:
@@ -178,7 +178,7 @@ async def test_copy_where_the_terminal_cannot_take_it_offers_export(make_app) ->
             await wait_until(pilot, _finished(view), timeout=10)
             await pilot.press("ctrl+y")
             assert app.last_copied is None
-            messages = [n.message for n in app._notifications]
+            messages = notifications(app)
             assert any("Cannot copy" in m and "F6" in m for m in messages)
 
 
@@ -254,7 +254,7 @@ async def test_keymap_from_config_remaps_and_unknown_ids_warn(make_app) -> None:
         await pilot.press("f10")
         assert isinstance(app.screen, HelpScreen)
         assert ("F10", "Help", "help") in app.screen.rows
-        assert any("no_such_action" in n.message for n in app._notifications)
+        assert any("no_such_action" in m for m in notifications(app))
 
 
 async def test_theme_from_palette_is_applied_and_remembered(make_app, tmp_path) -> None:
@@ -274,7 +274,7 @@ async def test_unknown_theme_falls_back_with_a_warning(make_app) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.theme == "o1-dark"
-        assert any("no-such-theme" in n.message for n in app._notifications)
+        assert any("no-such-theme" in m for m in notifications(app))
 
 
 def _saved_chain(history: History, question: str = "How far is the moon?") -> Chain:
@@ -375,7 +375,7 @@ async def test_no_server_says_so_and_does_not_start(make_app) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press(*"hello", "enter")
         assert app.current_view() is None
-        assert any("No model server" in n.message for n in app._notifications)
+        assert any("No model server" in m for m in notifications(app))
 
 
 async def test_server_screen_shows_the_external_endpoint(make_app) -> None:
@@ -449,7 +449,7 @@ async def test_keymap_refuses_a_typing_key_for_quit_and_conflicts_naming_both(ma
         await pilot.press(*"Where")
         await wait_until(pilot, lambda: app.query_one(QuestionInput).value == "Where")
         assert app.is_running
-        messages = [n.message for n in app._notifications]
+        messages = notifications(app)
         assert any("'quit'" in m and "types text" in m for m in messages), messages
         assert any("'history'" in m and "'strategy'" in m for m in messages), messages
         strategy = app.strategy

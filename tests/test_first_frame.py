@@ -20,7 +20,7 @@ import pytest
 from textual.color import Color
 from textual.css.stylesheet import Stylesheet
 
-from tests.helpers import wait_until
+from tests.helpers import notifications, wait_until
 from tui.app.app import O1App
 from tui.cli import build_parser, main, parse_args
 from tui.config import Settings
@@ -246,9 +246,8 @@ async def test_the_history_is_opened_after_the_first_frame(tmp_path: Path) -> No
         try:
             await wait_until(pilot, lambda: bool(app.query("#history")), timeout=5)
             assert laid_out == [True] and app.history is not None
-            assert any("damaged file is kept" in n.message for n in app._notifications), [
-                n.message for n in app._notifications
-            ]
+            shown = notifications(app)
+            assert any("damaged file is kept" in m for m in shown), shown
             await pilot.press("f2")
             await pilot.pause()
             assert not app.query_one("#history").has_class("-hidden")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from textual.app import App, ComposeResult
 
-from tests.helpers import wait_until
+from tests.helpers import notifications, wait_until
 from tui.app.messages import OpenChain, RerunChain
 from tui.app.screens.confirm import ChoiceScreen, ConfirmScreen
 from tui.app.widgets.history_list import MAX_WINDOW_PAGES, HistoryList, build_rows
@@ -259,7 +259,7 @@ async def test_export_writes_markdown_with_the_question(history: History, tmp_pa
         path = out / "o1tui-c00005abcdef.md"
         await wait_until(pilot, path.exists)
         assert "How many r in strawberry quokka?" in path.read_text(encoding="utf-8")
-        assert any(str(path) in n.message for n in app._notifications)  # noqa: SLF001
+        assert any(str(path) in m for m in notifications(app))
 
 
 async def test_rerun_posts_question_and_chosen_strategy(history: History) -> None:
@@ -435,7 +435,7 @@ async def test_store_errors_in_actions_are_said_not_raised(history: History) -> 
         await pilot.press("y")
 
         def said() -> list[str]:
-            return [n.message for n in app._notifications]  # noqa: SLF001
+            return notifications(app)
 
         for what in ("Reading the chain failed", "Export failed", "Delete failed"):
             await wait_until(pilot, lambda what=what: any(what in m for m in said()))
