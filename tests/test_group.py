@@ -187,7 +187,7 @@ async def test_tie_goes_to_the_answer_that_finished_first() -> None:
 
     def responder(body: dict[str, Any]) -> Reply:
         if next(turn) == 0:
-            return Reply(content="The answer is 5.", first_delay_s=0.4)
+            return Reply(content="The answer is 5.", first_delay_s=1.0)
         return Reply(content="The answer is 7.")
 
     spec = GroupSpec.self_consistency(QUESTION, "plain", 2)
@@ -202,7 +202,7 @@ async def test_tie_goes_to_the_answer_that_finished_first() -> None:
 async def test_winner_is_shown_as_its_first_voter_wrote_it() -> None:
     # "3" and "3.0" are one answer; the "3.0" chain answers at once, the "3" ones late, so
     # the group shows "3.0" although the first sample said "3".
-    late = Reply(content="The answer is 3.", first_delay_s=0.4)
+    late = Reply(content="The answer is 3.", first_delay_s=1.0)
     replies = iter([late, late, Reply(content="The answer is 3.0.")])
     lock = threading.Lock()
 
