@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from backends.openai_client import OpenAIChatClient
-from tui.answers import answer_key, extract_answer
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
+from tui.answers import answer_key, extract_answer
 from tui.chain import ChainFinished, Status, StepFinished
 from tui.group import (
     MAX_SAMPLES,
