@@ -153,3 +153,23 @@ async def test_cpu_fallback_in_the_app_names_smollm2_and_hides_llamacpp_lines(
                 for raw in ("llama_", "load_tensors", "print_info", "graph_reserve", "INFO:"):
                     assert raw not in text, text
             assert len(app.server_log) > 100  # the lines went to the log, not the header
+
+
+async def test_server_messages_that_arrive_while_the_app_exits_are_dropped(make_app) -> None:
+    """The server's threads post log lines and state changes until it is stopped, so some are
+    handled after the app has closed its screens (CI saw a loader line do this): they update
+    what the app knows, and show nothing, rather than end the exit in a traceback."""
+    from tui.app.messages import ServerLog, ServerStateChanged
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert app._header() is not None  # noqa: SLF001
+    assert app.screen_stack == []
+    app.on_server_log(ServerLog("llama_model_loader: - kv   0: general.architecture str = llama"))
+    await app.on_server_state_changed(
+        ServerStateChanged(ServerState.READY, "ready", model="late-model", address="127.0.0.1:9")
+    )
+    app._update_running()  # noqa: SLF001 - a chain worker ending during the exit
+    assert app.server_log[-1].startswith("llama_model_loader")
+    assert app.model_name == "late-model" and app.server_state is ServerState.READY

@@ -212,13 +212,15 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
         if message.state is ServerState.CRASHED and controller is not None and controller.error:
             message.detail = controller.error
         self.server_state, self.server_detail = message.state, message.detail
-        header = self._header()
-        header.state, header.detail = message.state, message.detail
         if message.model:
             self.model_name = message.model
-            header.model = message.model
-        if message.address is not None:
-            header.address = message.address
+        header = self._header()
+        if header is not None:
+            header.state, header.detail = message.state, message.detail
+            if message.model:
+                header.model = message.model
+            if message.address is not None:
+                header.address = message.address
         if message.state is ServerState.ERROR:
             self.notify(
                 clean_line(message.detail, 300),
@@ -228,9 +230,13 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
                 timeout=10,
             )
 
-    def _header(self) -> StatusHeader:
+    def _header(self) -> StatusHeader | None:
         """The header lives on the main screen; messages also arrive while another screen (the
-        server screen, help) is on top, where ``self.query_one`` would not find it."""
+        server screen, help) is on top, where ``self.query_one`` would not find it. None once
+        the app has closed its screens: the server's threads and the chain workers still post
+        while the app exits, and what they would show has nowhere to go."""
+        if not self.screen_stack:
+            return None
         return self.screen_stack[0].query_one(StatusHeader)
 
     def on_server_log(self, message: ServerLog) -> None:
@@ -238,7 +244,9 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
         del self.server_log[:-SERVER_LOG_LINES]
         # The header shows the start-up's stage, never the raw line (loader output is noise).
         controller = self.controller
-        self._header().progress = controller.progress() if controller is not None else None
+        header = self._header()
+        if header is not None:
+            header.progress = controller.progress() if controller is not None else None
 
     # --- chains --------------------------------------------------------------------------------
 
@@ -343,7 +351,9 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
 
     def _update_running(self) -> None:
         running = sum(1 for r in self.runs.values() if r.running)
-        self._header().running = running
+        header = self._header()
+        if header is not None:
+            header.running = running
         if self._ticker is not None:
             if running:
                 self._ticker.resume()
@@ -513,7 +523,9 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
     def _show_strategy(self) -> None:
         key = registry.display_keys(registry.keys_for(registry.BY_ID["strategy"], self.keymap))
         self.query_one(QuestionInput).show_strategy(self.strategy, key.split(" / ")[0])
-        self._header().strategy = self.strategy
+        header = self._header()
+        if header is not None:
+            header.strategy = self.strategy
 
     async def action_toggle_history(self) -> None:
         panel = await self._mount_history()
