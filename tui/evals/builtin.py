@@ -257,6 +257,18 @@ ANSWER_FORMAT = {
     "en": ' End your reply with "Answer:" followed by the answer alone.',
     "zh": "最后请以“答案：”开头单独写出答案。",
 }
+#: Seeds a run can store: SQLite keeps integers in 64 bits (a larger one failed only after the
+#: server was reached, when the run was saved).
+MIN_SEED, MAX_SEED = -(2**63), 2**63 - 1
+
+
+def check_seed(seed: int) -> int:
+    """``seed`` when a run can store it; ValueError (one line, naming --seed) else."""
+    if not MIN_SEED <= seed <= MAX_SEED:
+        raise ValueError(f"--seed must be from {MIN_SEED} to {MAX_SEED}")
+    return seed
+
+
 #: Draws allowed per wanted item before a stream is declared too small (never near in practice).
 _MAX_DRAWS_PER_ITEM = 50
 

@@ -12,15 +12,18 @@ A file is read whole and checked before anything runs: the first problem found r
 
 from __future__ import annotations
 
-import json
+import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tui.chain import validate_question
+from tui.evals.reading import ReadCancelled, TooBig, read_limited, strict_loads
 
-#: A set file bigger than this is refused: eval sets are questions, not corpora.
+#: A set file bigger than this is refused (counted as read: a pipe or device states no size):
+#: eval sets are questions, not corpora.
 MAX_SET_FILE_BYTES = 64 * 2**20
 #: GSM8K puts the final answer after this marker on the solution's last line.
 GSM8K_MARKER = "####"
@@ -73,6 +76,8 @@ def _answer_text(value: Any) -> str | None:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
+        if not math.isfinite(value):  # only a caller that skipped strict_loads gets here
+            return None
         return repr(value) if value != int(value) else str(int(value))
     if isinstance(value, str):
         return value
@@ -116,19 +121,34 @@ def parse_item(data: Any) -> EvalItem:
     return EvalItem(question=question, answer=answer, accept=tuple(accept), meta=meta)
 
 
-def load_set_file(path: str | os.PathLike[str]) -> EvalSet:
-    """Every item of a JSON Lines set file, or :class:`SetFileError` for the first problem."""
-    p = Path(path)
+def read_set_bytes(path: Path, cancelled: Callable[[], bool] | None = None) -> bytes:
+    """The file's bytes, at most :data:`MAX_SET_FILE_BYTES`; :class:`SetFileError` else.
+
+    ``cancelled`` is asked while the read waits (a FIFO); :class:`ReadCancelled` then."""
     try:
-        size = p.stat().st_size
-        if size > MAX_SET_FILE_BYTES:
-            raise SetFileError(f"{p}: too big for a set file ({size:,} bytes)")
-        raw = p.read_bytes()
+        return read_limited(path, MAX_SET_FILE_BYTES, cancelled)
+    except TooBig:
+        raise SetFileError(
+            f"{path}: too big for a set file (more than {MAX_SET_FILE_BYTES:,} bytes)"
+        ) from None
     except OSError as err:
-        raise SetFileError(f"{p}: {err.strerror or err}") from None
+        raise SetFileError(f"{path}: {err.strerror or err}") from None
+
+
+def load_set_file(
+    path: str | os.PathLike[str], cancelled: Callable[[], bool] | None = None
+) -> EvalSet:
+    """Every item of a JSON Lines set file, or :class:`SetFileError` for the first problem.
+
+    ``cancelled`` is asked while reading and every thousand lines; :class:`ReadCancelled`
+    when it says so (the app's Esc on a slow load)."""
+    p = Path(path)
+    raw = read_set_bytes(p, cancelled)
     items: list[EvalItem] = []
     lines = raw.split(b"\n")
     for number, line in enumerate(lines, start=1):
+        if cancelled is not None and number % 1000 == 0 and cancelled():
+            raise ReadCancelled()
         if number == 1 and line.startswith(b"\xef\xbb\xbf"):
             line = line[3:]  # a byte-order mark some editors write
         try:
@@ -138,7 +158,7 @@ def load_set_file(path: str | os.PathLike[str]) -> EvalSet:
         if not text.strip():
             continue
         try:
-            data = json.loads(text)
+            data = strict_loads(text)
         except ValueError as err:
             reason = getattr(err, "msg", str(err))
             raise SetFileError(f"{p} line {number}: not valid JSON ({reason})") from None
@@ -151,14 +171,21 @@ def load_set_file(path: str | os.PathLike[str]) -> EvalSet:
     return EvalSet(name=p.name, items=tuple(items), source=str(p))
 
 
-def load_set(name_or_path: str, seed: int = 0) -> EvalSet:
+def load_set(
+    name_or_path: str, seed: int = 0, cancelled: Callable[[], bool] | None = None
+) -> EvalSet:
     """A built-in set by name (generated from ``seed``), else the set file at that path.
 
-    Raises :class:`SetFileError` for a malformed file and for a name that is neither.
+    Raises :class:`SetFileError` for a malformed file, for a name that is neither and for a
+    seed out of range; :class:`ReadCancelled` when ``cancelled`` says so while a file loads.
     """
-    from tui.evals.builtin import BUILTIN_SETS, builtin_set
+    from tui.evals.builtin import BUILTIN_SETS, builtin_set, check_seed
 
     if name_or_path in BUILTIN_SETS:
+        try:
+            check_seed(seed)
+        except ValueError as err:
+            raise SetFileError(str(err)) from None
         return builtin_set(name_or_path, seed)
     path = Path(name_or_path).expanduser()
     if not path.exists():
@@ -168,4 +195,4 @@ def load_set(name_or_path: str, seed: int = 0) -> EvalSet:
         )
     if path.is_dir():
         raise SetFileError(f"{path}: is a directory, not a set file")
-    return load_set_file(path)
+    return load_set_file(path, cancelled)

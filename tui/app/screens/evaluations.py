@@ -22,6 +22,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
+from textual.worker import Worker
 
 from tui.app.widgets.accuracy_chart import AccuracyChart
 from tui.evals.scoring import StrategyResult, results
@@ -75,6 +76,8 @@ class EvaluationsScreen(Screen[None]):
         self.rows: list[StrategyResult] = []
         self.wrong: list[tuple[ItemResult, str, str]] = []
         self.running_run: str | None = None
+        #: The thread reading a set and saving its run, while it does (Esc cancels it).
+        self._loader: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder=HELP_LINE, id="evals-start")
@@ -225,29 +228,61 @@ class EvaluationsScreen(Screen[None]):
         self.query_one("#evals-start", Input).focus()
 
     def action_close(self) -> None:
+        if self._loader is not None and self._loader.is_running:  # Esc first stops a load
+            self._loader.cancel()
+            self._loader = None
+            self.notify("Loading the set was cancelled.")
+            return
         self.dismiss()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if self.running_run is not None:
+        if self.running_run is not None or (self._loader is not None and self._loader.is_running):
             self.notify("An eval run is already going.", severity="warning")
             return
+        self._loader = self._load_and_create(event.value, self._client())
+
+    @work(thread=True, exclusive=True, group="evals-start")
+    def _load_and_create(self, line: str, client: Any) -> None:
+        """Read the set and save the run off the UI loop: a set path may be a FIFO nobody
+        writes to, and a 100 000-item file takes seconds to read and store. Esc cancels
+        (the read asks between waits and every thousand lines)."""
+        from textual.worker import get_current_worker
+
+        from tui.evals.reading import ReadCancelled
+        from tui.evals.store import CANCELLED
+
+        worker = get_current_worker()
         try:
-            eval_set, specs, limit = parse_start_line(event.value)
+            eval_set, specs, limit = parse_start_line(line, lambda: worker.is_cancelled)
+        except ReadCancelled:
+            return
         except ValueError as err:
-            self.notify(clean_line(str(err), 200), severity="error")
+            self.app.call_from_thread(self.notify, clean_line(str(err), 200), severity="error")
             return
-        client = self._client()
         if client is None or self.store is None:
-            self.notify("No model server yet: wait until it is ready.", severity="warning")
+            self.app.call_from_thread(
+                self.notify, "No model server yet: wait until it is ready.", severity="warning"
+            )
             return
-        event.input.value = ""
+        if worker.is_cancelled:
+            return
         run = self.store.create_run(
             eval_set,
             model=client.model,
             strategies=[s.label for s in specs],
             options={"limit": limit} if limit else {},
         )
+        if worker.is_cancelled:  # Esc while the run was being saved: it never started
+            self.store.set_status(run.id, CANCELLED)
+            self.app.call_from_thread(self.action_refresh)
+            return
+        self.app.call_from_thread(self._start_run, run, client, limit, line)
+
+    def _start_run(self, run: EvalRun, client: Any, limit: int | None, line: str) -> None:
+        start = self.query_one("#evals-start", Input)
+        if start.value == line:
+            start.value = ""
         self.running_run = run.id
         self._run_eval(run, client, limit)
         self.action_refresh()
@@ -290,8 +325,11 @@ def _answered(item: ItemResult) -> str:
     return "(error)" if item.status == "error" else (item.predicted or "(none)")
 
 
-def parse_start_line(text: str) -> tuple[Any, Any, int | None]:
-    """``SET [STRATEGIES] [LIMIT]`` → (set, specs, limit); ValueError says what is wrong."""
+def parse_start_line(
+    text: str, cancelled: Callable[[], bool] | None = None
+) -> tuple[Any, Any, int | None]:
+    """``SET [STRATEGIES] [LIMIT]`` → (set, specs, limit); ValueError says what is wrong.
+    ``cancelled`` is asked while a set file is read (ReadCancelled then)."""
     from tui.evals.sets import load_set
     from tui.evals.specs import DEFAULT_STRATEGIES, parse_specs
 
@@ -306,4 +344,4 @@ def parse_start_line(text: str) -> tuple[Any, Any, int | None]:
     if len(words) > 2:
         raise ValueError("expected SET [STRATEGIES] [LIMIT]")
     specs = parse_specs(words[1] if len(words) > 1 else DEFAULT_STRATEGIES)
-    return load_set(words[0]), specs, limit
+    return load_set(words[0], cancelled=cancelled), specs, limit
