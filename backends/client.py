@@ -19,6 +19,11 @@ class Usage:
     completion_tokens: int | None = None
 
 
+#: ``finish_reason`` of a reply o1tui itself cut short at its size limit (a runaway server):
+#: ended like ``length``, but the chain says why.
+REPLY_CUT = "cut"
+
+
 @dataclass(frozen=True)
 class ChatChunk:
     """One piece of a streamed reply.

@@ -15,7 +15,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator
 
-from backends.client import ChatChunk, Usage
+from backends.client import REPLY_CUT, ChatChunk, Usage
 from backends.redact import redact_url, redact_urls
 from backends.errors import (
     AuthError,
@@ -267,7 +267,8 @@ class OpenAIChatClient:
                 received += len(chunk.content) + len(chunk.reasoning)
                 if received > self.max_chars:
                     # A runaway reply: end it here as if the model hit its token limit, so one
-                    # answer cannot take the machine's memory (docs/decisions.md).
+                    # answer cannot take the machine's memory (docs/decisions.md); the step
+                    # keeps REPLY_CUT, so the chain says it was cut.
                     yield self._cut(chunk, received - self.max_chars)
                     return
                 got_text = got_text or bool(chunk.content or chunk.reasoning)
@@ -289,12 +290,12 @@ class OpenAIChatClient:
 
     @staticmethod
     def _cut(chunk: ChatChunk, excess: int) -> ChatChunk:
-        """``chunk`` without its last ``excess`` characters, ending the reply (``length``)."""
+        """``chunk`` without its last ``excess`` characters, ending the reply (``REPLY_CUT``)."""
         content, reasoning = chunk.content, chunk.reasoning
         cut = min(excess, len(content))
         content = content[: len(content) - cut]
         reasoning = reasoning[: max(0, len(reasoning) - (excess - cut))]
-        return ChatChunk(content=content, reasoning=reasoning, finish_reason="length", usage=None)
+        return ChatChunk(content=content, reasoning=reasoning, finish_reason=REPLY_CUT, usage=None)
 
     @staticmethod
     def _convert(raw: Any) -> ChatChunk | None:

@@ -15,15 +15,21 @@ REDACTED = "***"
 SECRET_PARAMS = frozenset(
     {"api_key", "apikey", "key", "token", "access_token", "auth", "password", "secret", "sig"}
 )
+#: A parameter whose name holds one of these is a secret too (``subscription-key``,
+#: ``x_auth_token``, ``client_secret``): hiding a harmless value costs nothing.
+SECRET_WORDS = ("key", "token", "secret", "passw", "auth", "sig", "credential")
 _URL = re.compile(r"\bhttps?://[^\s'\"<>]+", re.IGNORECASE)
+#: For a URL too malformed to parse: the user-info before the host, and each query value.
+_USERINFO = re.compile(r"(//\[?)[^/?#]*@")
+_QUERY_PAIR = re.compile(r"([?&;])([^=&#;]*)=([^&#;]*)")
 
 
 def redact_url(url: str) -> str:
     """``url`` with a user:password and secret query values replaced by ``***``."""
     try:
         parts = urlsplit(url)
-    except ValueError:
-        return url
+    except ValueError:  # "Invalid IPv6 URL" and the like: the words that carry it are shown
+        return _redact_unparsed(url)
     netloc = parts.netloc
     if "@" in netloc:
         netloc = f"{REDACTED}@{netloc.rsplit('@', 1)[1]}"
@@ -42,5 +48,15 @@ def redact_urls(text: str) -> str:
     return _URL.sub(lambda m: redact_url(m.group(0)), text) if "://" in text else text
 
 
+def _redact_unparsed(url: str) -> str:
+    """Redaction by pattern, for a URL ``urlsplit`` refuses."""
+    url = _USERINFO.sub(rf"\g<1>{REDACTED}@", url)
+    return _QUERY_PAIR.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}={REDACTED if _secret(m.group(2)) else m.group(3)}",
+        url,
+    )
+
+
 def _secret(name: str) -> bool:
-    return name.lower().replace("-", "_") in SECRET_PARAMS
+    name = name.lower().replace("-", "_")
+    return name in SECRET_PARAMS or any(word in name for word in SECRET_WORDS)

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from backends.client import REPLY_CUT
 from backends.errors import RequestTimeout
 from backends.openai_client import MAX_REPLY_CHARS, OpenAIChatClient
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
@@ -50,7 +51,7 @@ def test_empty_deltas_do_not_keep_a_stalled_stream_alive():
         assert time.monotonic() - started < 10
 
 
-def test_a_runaway_reply_is_cut_at_the_cap_and_ends_as_length():
+def test_a_runaway_reply_is_cut_at_the_cap_and_ends_as_cut():
     reply = Reply(content="y" * (MAX_REPLY_CHARS + 300_000), chunk_chars=50_000)
     with FakeOpenAIServer([reply]) as srv:
         client = OpenAIChatClient(srv.url, "fake-model", retries=0)
@@ -63,7 +64,7 @@ def test_a_runaway_reply_is_cut_at_the_cap_and_ends_as_length():
 
         chunks = asyncio.run(go())
     assert sum(len(c.content) for c in chunks) == MAX_REPLY_CHARS
-    assert chunks[-1].finish_reason == "length"
+    assert chunks[-1].finish_reason == REPLY_CUT  # ends like "length"; the chain says why
 
 
 def test_ask_dash_stops_reading_an_endless_stdin():

@@ -389,6 +389,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from tui.sanitize import clean_line
 
     if args.question == "-":
+        if sys.stdin is None:  # started with `<&-`: Python has no stdin at all
+            raise UserError("standard input is closed: there is no question to read from it")
         # Read no further than the limit: `yes | o1tui ask -` must end, not fill the memory.
         text = sys.stdin.read(MAX_QUESTION_CHARS + 1)
         if len(text) > MAX_QUESTION_CHARS and text[MAX_QUESTION_CHARS:].strip():
@@ -500,12 +502,15 @@ COMMANDS: dict[str | None, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point. Every failure a user can meet ends in one line on stderr, never a traceback."""
+    from tui.output import guard_standard_streams
     from tui.startup import pause_gc, resume_gc
 
     pause_gc()  # on again after the app's first frame, or at once for a subcommand
+    restore_streams = guard_standard_streams()  # `>&-`, `2>/dev/full`: still one line
     try:
         return _run(argv)
     finally:
+        restore_streams()
         resume_gc()
 
 

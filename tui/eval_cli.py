@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import csv
 import dataclasses
-import json
 import sys
 import time
 from typing import Any, TextIO
@@ -152,8 +151,9 @@ def print_results(
     if args.csv:
         write_csv(args.csv, rows)
     if args.json:
-        doc = results_document(run, rows, wall_s)
-        print(json.dumps(doc, ensure_ascii=False, indent=2), file=out)
+        from tui.output import terminal_json
+
+        print(terminal_json(results_document(run, rows, wall_s)), file=out)
         return
     print(
         f"eval {run.id} · {clean_line(run.set_name, 60)} · {clean_line(run.model, 60)} · "
@@ -252,6 +252,12 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any, int | None]:
     settings = resolve_settings(args)
     if settings.max_steps < 1:
         raise UserError("--max-steps must be at least 1")
+    if args.csv:  # a run takes hours: a path that cannot be written is refused now
+        from pathlib import Path
+
+        from tui.output import check_writable
+
+        check_writable(Path(args.csv))
     if args.resume is not None:
         if args.strategies is not None:
             raise UserError("--resume keeps the run's own strategies: give no --strategies")

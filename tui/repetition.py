@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from backends.client import REPLY_CUT
+
 #: ``Step.finish_reason`` of the step at which o1tui ended the reasoning because it repeated.
 REPEATED = "repeated"
 
@@ -75,11 +77,19 @@ class RepetitionCheck:
 
 
 def repetition_note(steps: list) -> str | None:
-    """The chain's note when its reasoning was ended for repeating, from its marked step."""
+    """The chain's note when o1tui ended something early, from its marked step: the reasoning
+    for repeating, or a reply cut at the client's size limit (``REPLY_CUT``), which would
+    otherwise read as a whole answer."""
     for step in steps:
-        if getattr(step, "finish_reason", None) == REPEATED:
+        reason = getattr(step, "finish_reason", None)
+        if reason == REPEATED:
             return (
                 f"The model began repeating itself at step {step.index}; o1tui ended the "
                 "reasoning there and asked for the final answer."
+            )
+        if reason == REPLY_CUT:
+            return (
+                f"The reply of step {step.index} was cut at o1tui's size limit for one reply; "
+                "the rest of it was not kept."
             )
     return None

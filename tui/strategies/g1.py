@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, AsyncGenerator, AsyncIterator
 
-from backends.client import ChatClient
+from backends.client import REPLY_CUT, ChatClient
 from backends.errors import BackendError, ResponseFormatUnsupported, ServerError
 from tui.chain import (
     AnswerDelta,
@@ -269,7 +269,9 @@ class G1Strategy:
                     continue
                 raise
             formats.accepted = True
-            parsed = parse_step(stats.content, truncated=stats.finish_reason == "length")
+            parsed = parse_step(
+                stats.content, truncated=stats.finish_reason in ("length", REPLY_CUT)
+            )
             if not parsed.parsed and retries_left > 0:
                 retries_left -= 1
                 warmer = True

@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from typing import AsyncGenerator
 
-from backends.client import ChatClient
+from backends.client import REPLY_CUT, ChatClient
 from tui.chain import AnswerDelta, AnswerFinished, Event
 from tui.sanitize import clean
 from tui.sections import Answer, SectionSplitter, Think, ThinkSplitter, last_paragraph
@@ -111,7 +111,7 @@ class NativeStrategy:
 
         if saw_reasoning or (tags is not None and tags.saw_tag):
             text = "".join(answer).strip()
-        elif stats.finish_reason == "length":
+        elif stats.finish_reason in ("length", REPLY_CUT):
             text = ""
         else:
             text = last_paragraph(stats.content)
