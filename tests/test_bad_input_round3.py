@@ -161,7 +161,9 @@ def test_a_closed_stdout_is_one_line(data_dir, chain_id, command):
     one_line(o1tui(*command, shell=">&-"), 1, "standard output is closed")
 
 
-@pytest.mark.parametrize("extra", [[], ["--json"]])
+@pytest.mark.parametrize(
+    "extra", [[], ["--json"], ["--samples", "2"]], ids=["text", "json", "samples"]
+)
 def test_ask_into_a_closed_stdout_keeps_the_chain_done(data_dir, extra):
     with FakeOpenAIServer() as srv:
         proc = o1tui(
@@ -170,9 +172,9 @@ def test_ask_into_a_closed_stdout_keeps_the_chain_done(data_dir, extra):
         )  # fmt: skip
     one_line(proc, 1, "standard output is closed")
     with History.open(data_dir) as history:
-        (summary,) = history.list()
-        chain = history.get(summary.id)
-    assert chain is not None and chain.status == Status.DONE, chain
+        chains = [history.get(summary.id) for summary in history.list()]
+    assert len(chains) == (2 if "--samples" in extra else 1)
+    assert all(c is not None and c.status == Status.DONE for c in chains), chains
 
 
 def test_ask_dash_with_stdin_closed_is_one_line(data_dir):

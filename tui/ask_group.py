@@ -137,12 +137,16 @@ async def _run(
     except BaseException:
         history.close()
         raise
+    from tui.output import GuardedPrinter, OutputError, describe
+
+    # A printout that fails (`>&-`, a full disk) must not fail the chains: remembered, reported.
+    printer = None if args.json else GuardedPrinter(GroupPrinter())
     runner = GroupRunner(
         spec,
         client,
         options,
         history=history,
-        on_event=None if args.json else GroupPrinter(),
+        on_event=printer,
         concurrency=getattr(handle, "concurrency", None),
         lang=lang,
     )
@@ -155,6 +159,11 @@ async def _run(
     finally:
         await client.aclose()
         history.close()
+    if printer is not None and printer.error is not None:
+        raise OutputError(
+            f"{describe(printer.error, 'the output')}; the chains of group "
+            f"{runner.result.group.id} are in the history"
+        )
     return runner.result
 
 

@@ -5,10 +5,10 @@ process substitution, a 100 MB file. The size cap applies to the bytes actually 
 the size a file states (a device or a pipe states 0), and a read that waits on a pipe can be
 given up (the app's Esc) between polls.
 
-JSON itself allows what no answer can be: ``NaN``, ``Infinity``, ``1e400`` (read as infinity),
-numbers of thousands of digits, and nesting deep enough to exhaust Python's recursion. The
-strict decoder refuses each with a reason in words, so a set file is refused up front, in one
-line, instead of failing later inside the scorer or the store.
+JSON as Python reads it allows what no answer can be: ``NaN``, ``Infinity``, ``1e400`` (read
+as infinity), and nesting deep enough to exhaust Python's recursion. The strict decoder
+refuses each with a reason in words, so a set file is refused up front, in one line, instead
+of failing later inside the scorer or the store.
 """
 
 from __future__ import annotations
@@ -28,8 +28,6 @@ CHUNK = 1 << 20
 #: Deepest nesting of arrays and objects accepted in one JSON line (an item is flat; its extra
 #: fields may hold a little structure).
 MAX_NESTING = 32
-#: Most digits in one JSON integer (Python's own limit is 4 300; an answer is far shorter).
-MAX_INT_DIGITS = 1000
 
 
 class TooBig(ValueError):
@@ -90,12 +88,6 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _bounded_int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise ValueError(f"a number of {len(text):,} digits is too long")
-    return int(text)
-
-
 def json_depth(text: str) -> int:
     """How deeply arrays and objects nest in the JSON ``text`` (brackets inside strings do
     not count), found without decoding it."""
@@ -120,7 +112,8 @@ def json_depth(text: str) -> int:
 
 
 def strict_loads(text: str) -> Any:
-    """``json.loads`` that refuses NaN, infinities, overlong integers and deep nesting.
+    """``json.loads`` that refuses NaN, infinities and deep nesting (integers of over 4 300
+    digits are refused by Python itself).
 
     ValueError says why in words (a :class:`json.JSONDecodeError` for malformed JSON). The
     nesting is measured before decoding: the decoder recurses once a level, and a line of
@@ -129,9 +122,4 @@ def strict_loads(text: str) -> Any:
     brackets = text.count("[") + text.count("{")  # counted in C: most lines stop here
     if brackets > MAX_NESTING and json_depth(text) > MAX_NESTING:
         raise ValueError(f"nested more than {MAX_NESTING} levels deep")
-    return json.loads(
-        text,
-        parse_constant=_refuse_constant,
-        parse_float=_finite_float,
-        parse_int=_bounded_int,
-    )
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
