@@ -80,7 +80,11 @@ def _answer_text(value: Any) -> str | None:
 
 
 def parse_item(data: Any) -> EvalItem:
-    """One item from a decoded JSON line; ValueError says what is wrong (no line number)."""
+    """One item from a decoded JSON line in any format :mod:`tui.evals.formats` knows;
+    ValueError says what is wrong (no line number)."""
+    from tui.evals.formats import to_item_fields
+
+    _, data = to_item_fields(data)
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
     if "question" not in data:
