@@ -80,7 +80,11 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
     from tui.cli_options import add_lang_and_steps, add_param
 
     add_lang_and_steps(p, "g1 prompt language (default: from each question)")
-    p.add_argument("--json", action="store_true", help='print {"set", "model", "results": [rows]}')
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"set", "model", "results": [rows], "pairs": [...], "breakdowns": {...}}',
+    )
     p.add_argument("--csv", metavar="FILE", help="also write the rows to FILE as CSV")
     add_param(p, "max_tokens=400")
     return p
@@ -118,7 +122,7 @@ def format_table(rows: list[Any]) -> str:
     return "\n".join(lines)
 
 
-def results_document(run: Any, rows: list[Any], wall_s: float | None = None) -> dict[str, Any]:
+def results_document(run: Any, report: Any, wall_s: float | None = None) -> dict[str, Any]:
     """The ``--json`` document; ``wall_s``: seconds this process spent running items (absent
     for ``--show``), what items-per-minute figures are computed from."""
     doc: dict[str, Any] = {
@@ -126,7 +130,7 @@ def results_document(run: Any, rows: list[Any], wall_s: float | None = None) -> 
         "model": run.model,
         "run_id": run.id,
         "status": run.status,
-        "results": [r.to_dict() for r in rows],
+        **report.to_dict(),
     }
     if wall_s is not None:
         doc["wall_s"] = round(wall_s, 3)
@@ -145,14 +149,14 @@ def write_csv(path: str, rows: list[Any]) -> None:
 
 
 def print_results(
-    args: argparse.Namespace, run: Any, rows: list[Any], out: TextIO, wall_s: float | None = None
+    args: argparse.Namespace, run: Any, report: Any, out: TextIO, wall_s: float | None = None
 ) -> None:
     from tui.sanitize import clean_line
 
     if args.csv:
-        write_csv(args.csv, rows)
+        write_csv(args.csv, report.rows)
     if args.json:
-        doc = results_document(run, rows, wall_s)
+        doc = results_document(run, report, wall_s)
         print(json.dumps(doc, ensure_ascii=False, indent=2), file=out)
         return
     print(
@@ -160,7 +164,9 @@ def print_results(
         f"{run.status}",
         file=out,
     )
-    print(format_table(rows), file=out)
+    print(format_table(report.rows), file=out)
+    for text in report.lines():
+        print(text, file=out)
 
 
 # --- the command ---------------------------------------------------------------------------
@@ -227,8 +233,8 @@ def _get_run(store: Any, ident: str) -> Any:
 
 def _show(args: argparse.Namespace) -> int:
     from tui.cli import open_history
-    from tui.evals.scoring import results
     from tui.evals.rescore import rescore_run
+    from tui.evals.scoring import run_report
     from tui.evals.store import EvalStore
 
     history = open_history(args)
@@ -236,10 +242,10 @@ def _show(args: argparse.Namespace) -> int:
         store = EvalStore(history)
         run = _get_run(store, args.show)
         rescore_run(store, run)
-        rows = results(run.strategies, store.items(run.id))
+        report = run_report(store, run)
     finally:
         history.close()
-    print_results(args, run, rows, sys.stdout)
+    print_results(args, run, report, sys.stdout)
     return 0
 
 
@@ -290,7 +296,7 @@ async def _run_async(
     from tui.cli import PROG, UserError, _connect, open_history
     from tui.evals.progress import ProgressBar
     from tui.evals.runner import MAX_ERRORS_IN_A_ROW, EvalRunner, options_factory
-    from tui.evals.scoring import results
+    from tui.evals.scoring import run_report
     from tui.evals.store import RUNNING, EvalStore
     from tui.sanitize import clean_line
 
@@ -342,7 +348,7 @@ async def _run_async(
         wall_s = time.perf_counter() - started
         bar.close()
         run = store.get_run(run.id) or run  # the row was written before the run: it is there
-        rows = results(run.strategies, store.items(run.id))
+        report = run_report(store, run)
         if code == 130:
             print(
                 f"{PROG}: cancelled; {run.n_answered} item(s) saved; continue with "
@@ -355,7 +361,7 @@ async def _run_async(
                 f"({clean_line(failure, 300)}); continue with o1tui eval --resume {run.id}",
                 file=sys.stderr,
             )
-        print_results(args, run, rows, sys.stdout, wall_s)
+        print_results(args, run, report, sys.stdout, wall_s)
         return code
     finally:
         if client is not None:
