@@ -45,11 +45,13 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
         "set",
         nargs="?",
         metavar="SET",
-        help="a built-in set (see --list) or a JSON Lines file with question and answer "
-        "fields (GSM8K's '#### 42' answers are understood)",
+        help="a built-in set, a public benchmark (gsm8k, math500, aime2024, cmath: downloaded "
+        "once; see --list) or a JSON Lines file (GSM8K, MATH-500, AIME formats understood)",
     )
     what = p.add_mutually_exclusive_group()
-    what.add_argument("--list", action="store_true", help="list the built-in sets")
+    what.add_argument(
+        "--list", action="store_true", help="list the sets: built-in, and public (cached or not)"
+    )
     what.add_argument("--runs", action="store_true", help="list past eval runs")
     what.add_argument("--resume", metavar="RUN_ID", help="continue an unfinished run")
     what.add_argument(
@@ -194,9 +196,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _list_sets() -> int:
     from tui.evals.builtin import BUILTIN_SETS
+    from tui.evals.named import listing
 
     for spec in BUILTIN_SETS.values():
         print(f"{spec.name:<14} {spec.size:>4} items  {spec.description}")
+    for line in listing():
+        print(line)
     return 0
 
 
@@ -251,7 +256,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any, int | None]:
     """Everything that can be refused before a server starts: settings, the set, the specs."""
-    from tui.cli import UserError, resolve_settings
+    from tui.cli import EXIT_FAILURE, EXIT_USAGE, UserError, resolve_settings
     from tui.evals.sets import SetFileError, load_set
     from tui.evals.specs import DEFAULT_STRATEGIES, parse_specs
 
@@ -269,9 +274,11 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any, int | None]:
     try:
         eval_set = load_set(args.set, seed=args.seed)
     except SetFileError as err:
+        from tui.evals.named import NotCachedError
         from tui.sanitize import clean_line
 
-        raise UserError(clean_line(str(err), 300)) from None
+        code = EXIT_FAILURE if isinstance(err, NotCachedError) else EXIT_USAGE
+        raise UserError(clean_line(str(err), 500), code=code) from None
     return settings, eval_set, specs, args.limit
 
 

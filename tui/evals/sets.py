@@ -156,17 +156,21 @@ def load_set_file(path: str | os.PathLike[str]) -> EvalSet:
 
 
 def load_set(name_or_path: str, seed: int = 0) -> EvalSet:
-    """A built-in set by name (generated from ``seed``), else the set file at that path.
+    """A built-in set by name (generated from ``seed``), a named public set (from the cache,
+    downloaded once), else the set file at that path.
 
     Raises :class:`SetFileError` for a malformed file and for a name that is neither.
     """
     from tui.evals.builtin import BUILTIN_SETS, builtin_set
+    from tui.evals.named import NAMED_SETS, load_named_set
 
     if name_or_path in BUILTIN_SETS:
         return builtin_set(name_or_path, seed)
+    if name_or_path in NAMED_SETS:
+        return load_named_set(name_or_path)
     path = Path(name_or_path).expanduser()
     if not path.exists():
-        names = ", ".join(BUILTIN_SETS)
+        names = ", ".join([*BUILTIN_SETS, *NAMED_SETS])
         raise SetFileError(
             f"{name_or_path!r} is neither a built-in set ({names}) nor an existing file"
         )
