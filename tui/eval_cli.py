@@ -320,12 +320,20 @@ async def _run_async(
                 settings = dataclasses.replace(settings, max_steps=int(run.options["max_steps"]))
         client = await _connect(settings, args, handle)
         params = dict(getattr(args, "param", None) or [])
+        from tui.cli import strategy_options
+
         if args.resume is None:
+            from tui.evals.named import is_math_set
+            from tui.evals.specs import run_prompts, run_request
+
+            labels = [s.label for s in specs]
             run = store.create_run(
                 eval_set,
                 model=client.model,
-                strategies=[s.label for s in specs],
+                strategies=labels,
                 options=_stored_options(args, limit, params),
+                prompts=run_prompts(labels, math=is_math_set(eval_set)),
+                request=run_request(labels, strategy_options(settings, None, params), client.model),
             )
         elif run.model != client.model:
             print(
@@ -335,8 +343,6 @@ async def _run_async(
             )
         if args.resume is not None and not params:
             params = dict(run.options.get("params") or {})
-        from tui.cli import strategy_options
-
         lang = getattr(args, "lang", None) or run.options.get("lang")
         base = strategy_options(settings, None, params)
         bar = ProgressBar(sys.stderr, label=f"eval {run.id}")

@@ -50,6 +50,8 @@ AIME_CAPS = SetFormat(
 CMATH = SetFormat("CMATH", "question", "golden")
 
 FORMATS: tuple[SetFormat, ...] = (JSONL, GSM8K, MATH500, MATH, AIME, AIME_CAPS, CMATH)
+#: Formats of math benchmarks: their questions get the model cards' chain-of-thought prompt.
+MATH_FORMATS: tuple[SetFormat, ...] = (GSM8K, MATH500, MATH, AIME, AIME_CAPS, CMATH)
 
 #: The fields that make a ``problem``/``answer`` line a MATH-500 line.
 MATH500_FIELDS = ("subject", "level", "unique_id")
@@ -120,3 +122,19 @@ def to_item_fields(data: Any) -> tuple[SetFormat | None, Any]:
         elif key not in ("question", "answer"):
             out[fmt.rename.get(key, key)] = value
     return fmt, out
+
+
+def file_is_math(path: str) -> bool:
+    """Whether a set file's first item is in a math benchmark's format (False when the file
+    cannot be read: its loading has already said why)."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            for line in f:
+                if line.strip():
+                    data = json.loads(line)
+                    return isinstance(data, dict) and detect_format(data) in MATH_FORMATS
+    except (OSError, ValueError):
+        pass
+    return False
