@@ -23,8 +23,8 @@ import sys
 import time
 from typing import Any, TextIO
 
-#: Most items run at once (a server batches 16-32 sequences well; more only queue).
-MAX_CONCURRENCY = 64
+#: Most items run at once: LMDeploy's largest default batch (H100); more only queue.
+MAX_CONCURRENCY = 512
 
 
 def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -68,9 +68,10 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
     p.add_argument(
         "--concurrency",
         type=int,
-        default=1,
+        default=None,
         metavar="K",
-        help="items run at once against the server (default 1)",
+        help="items run at once against the server (default: a managed LMDeploy server's "
+        "batch size, so the GPU is full; 1 for an --endpoint or llama.cpp)",
     )
     p.add_argument(
         "--seed",
@@ -187,7 +188,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UserError("name a SET (o1tui eval --list shows the built-in ones) or --resume RUN_ID")
     if args.resume is not None and args.set is not None:
         raise UserError("--resume continues a stored run: give no SET with it")
-    if args.concurrency < 1 or args.concurrency > MAX_CONCURRENCY:
+    if args.concurrency is not None and not 1 <= args.concurrency <= MAX_CONCURRENCY:
         raise UserError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}")
     if args.limit is not None and args.limit < 1:
         raise UserError("--limit must be at least 1")
@@ -319,6 +320,11 @@ async def _run_async(
             if not hasattr(args, "max_steps") and run.options.get("max_steps"):
                 settings = dataclasses.replace(settings, max_steps=int(run.options["max_steps"]))
         client = await _connect(settings, args, handle)
+        if args.concurrency is None:  # the user's flag wins; else fill the managed server
+            from tui.evals.specs import default_concurrency
+
+            engine = None if handle is None else handle.engine
+            args.concurrency = default_concurrency(settings, engine, MAX_CONCURRENCY)
         params = dict(getattr(args, "param", None) or [])
         from tui.cli import strategy_options
 

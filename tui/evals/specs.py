@@ -159,3 +159,51 @@ def incomparable(a: Any, b: Any) -> list[str]:
         if a.request.get(label) != b.request.get(label):
             reasons.append(f"{label}: different request parameters")
     return reasons
+
+
+# --- how many items at once: enough to fill the managed server's batch -------------------------
+
+#: LMDeploy's own ``max_batch_size`` where it is not given, by GPU (its ``get_max_batch_size``:
+#: A100/A800 256, H100/H800/H200 512, others 128).
+LMDEPLOY_BATCH_BY_GPU = (("a100", 256), ("a800", 256), ("h100", 512), ("h800", 512), ("h200", 512))
+LMDEPLOY_DEFAULT_BATCH = 128
+
+
+def _batch_flag(args: list[str]) -> int | None:
+    """The value of ``--max-batch-size N`` / ``--max-batch-size=N`` among server arguments."""
+    for i, arg in enumerate(args):
+        flag, eq, value = arg.partition("=")
+        if flag == "--max-batch-size":
+            value = value if eq else (args[i + 1] if i + 1 < len(args) else "")
+            if value.isdigit():
+                return int(value)
+    return None
+
+
+def lmdeploy_batch_size(settings: Any, gpu_names: list[str] | None = None) -> int:
+    """Sequences the managed LMDeploy server decodes at once: the ``--max-batch-size`` o1tui
+    starts it with (``max_batch_size``, or one in ``server_args``; raised to o1tui's floor as
+    the command builder does), else LMDeploy's own default for the GPU (``gpu_names``: None
+    asks ``nvidia-smi``)."""
+    from backends.engines import MIN_CONCURRENT_SEQUENCES
+    from backends.manager import server_options
+
+    opts = server_options(settings, 0)
+    size = _batch_flag(list(opts.extra_args)) or opts.max_batch_size
+    if size:
+        return max(int(size), MIN_CONCURRENT_SEQUENCES)
+    if gpu_names is None:
+        from backends.gpu import query_gpus
+
+        gpu_names = [g.name for g in query_gpus() or []]
+    first = gpu_names[0].lower() if gpu_names else ""
+    return next((n for key, n in LMDEPLOY_BATCH_BY_GPU if key in first), LMDEPLOY_DEFAULT_BATCH)
+
+
+def default_concurrency(settings: Any, engine: str | None, ceiling: int) -> int:
+    """``eval``'s ``--concurrency`` when none is given: against a managed LMDeploy server,
+    its batch capacity (up to ``ceiling``), so the GPU is full; elsewhere 1 (an endpoint of
+    unknown size, or an engine that serves one request at a time)."""
+    if engine != "lmdeploy":
+        return 1
+    return max(1, min(lmdeploy_batch_size(settings), ceiling))
