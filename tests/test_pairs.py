@@ -183,3 +183,14 @@ async def test_the_screen_lists_pairs_and_opens_a_flip_side_by_side(tmp_path, hi
         await wait_until(pilot, lambda: bool(app.query(GroupView)))
         view = app.query_one(GroupView)
         assert [c.id for c in view.result.chains] == ["ch-g1-3", "ch-plain-3"]
+
+
+def test_the_start_line_refuses_a_public_set_not_downloaded_yet(tmp_path, monkeypatch):
+    from tui.app.screens.evaluations import parse_start_line
+
+    monkeypatch.setenv("O1TUI_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MODELSCOPE_ENDPOINT", "http://127.0.0.1:9")  # nothing may be asked
+    with pytest.raises(
+        ValueError, match="math500 is not downloaded yet: run o1tui download math500"
+    ):
+        parse_start_line("math500 plain 5")

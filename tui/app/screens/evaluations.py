@@ -317,11 +317,18 @@ class EvaluationsScreen(Screen[None]):
             self.notify("No model server yet: wait until it is ready.", severity="warning")
             return
         event.input.value = ""
+        from tui.evals.named import is_math_set
+        from tui.evals.specs import run_prompts, run_request
+        from tui.strategies import StrategyOptions
+
+        labels = [s.label for s in specs]
         run = self.store.create_run(
             eval_set,
             model=client.model,
-            strategies=[s.label for s in specs],
+            strategies=labels,
             options={"limit": limit} if limit else {},
+            prompts=run_prompts(labels, math=is_math_set(eval_set)),
+            request=run_request(labels, StrategyOptions(), client.model),
         )
         self.running_run = run.id
         self._run_eval(run, client, limit)
@@ -381,4 +388,8 @@ def parse_start_line(text: str) -> tuple[Any, Any, int | None]:
     if len(words) > 2:
         raise ValueError("expected SET [STRATEGIES] [LIMIT]")
     specs = parse_specs(words[1] if len(words) > 1 else DEFAULT_STRATEGIES)
+    from tui.evals.named import NAMED_SETS, is_cached
+
+    if words[0] in NAMED_SETS and not is_cached(words[0]):  # no download on the UI loop
+        raise ValueError(f"{words[0]} is not downloaded yet: run o1tui download {words[0]}")
     return load_set(words[0]), specs, limit
