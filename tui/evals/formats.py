@@ -115,6 +115,7 @@ def to_item_fields(data: Any) -> tuple[SetFormat | None, Any]:
         return fmt, data
     out: dict[str, Any] = {}
     for key, value in data.items():
+        key = str(key)  # JSON object keys are text already; this tells the type checker
         if key == fmt.question:
             out["question"] = value
         elif key == fmt.answer:
