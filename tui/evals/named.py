@@ -27,7 +27,7 @@ from tui.evals.sets import EvalSet, SetFileError, load_set_file
 
 #: The file written next to a cached set: where it came from and its checksum.
 SOURCE_FILE = "source.json"
-#: ``MODELSCOPE_ENDPOINT`` style: shown in messages as the hub the sets come from.
+#: The hub the sets come from, as listings name it.
 HUB = "ModelScope"
 
 
@@ -53,7 +53,7 @@ NAMED_SETS: dict[str, NamedSet] = {
     for s in (
         NamedSet(
             "gsm8k",
-            "GSM8K, test split (grade-school word problems; OpenCompass's copy of OpenAI's file)",
+            "GSM8K test split",
             "opencompass/gsm8k",
             "test.jsonl",
             1319,
@@ -61,7 +61,7 @@ NAMED_SETS: dict[str, NamedSet] = {
         ),
         NamedSet(
             "math500",
-            "MATH-500 (the 500-problem MATH test subset of PRM800K; HuggingFaceH4's upload)",
+            "MATH-500",
             "AI-ModelScope/MATH-500",
             "test.jsonl",
             500,
@@ -69,15 +69,15 @@ NAMED_SETS: dict[str, NamedSet] = {
         ),
         NamedSet(
             "aime2024",
-            "AIME 2024, I and II (30 problems; EvalScope's upload)",
+            "AIME 2024 I and II",
             "evalscope/aime24",
             "test.jsonl",
             30,
-            "MIT (dataset card); problems (c) MAA",
+            "MIT (problems (c) MAA)",
         ),
         NamedSet(
             "cmath",
-            "CMATH, test split (Chinese elementary-school math, grades 1-6)",
+            "CMATH test split (Chinese, grades 1-6)",
             "evalscope/cmath",
             "cmath_test.jsonl",
             1098,
@@ -221,8 +221,8 @@ def listing() -> list[str]:
     for spec in NAMED_SETS.values():
         state = "cached" if is_cached(spec.name) else "not cached"
         lines.append(
-            f"{spec.name:<14} {spec.size:>4} items  {state:<10}  {spec.licence}  "
-            f"({HUB} {spec.dataset_id}) {spec.title}"
+            f"{spec.name:<14} {spec.size:>4} items  {state:<10}  {spec.title} · "
+            f"{spec.licence} · {HUB} {spec.dataset_id}"
         )
     return lines
 
