@@ -59,7 +59,7 @@ class EvaluationsScreen(Screen[None]):
     EvaluationsScreen #evals-right { width: 1fr; }
     EvaluationsScreen #evals-results { height: auto; max-height: 10; }
     EvaluationsScreen #evals-wrong { height: 1fr; min-height: 4; }
-    EvaluationsScreen #evals-pairs { height: auto; max-height: 8; }
+    EvaluationsScreen #evals-pairs { height: auto; max-height: 8; overflow-y: auto; }
     EvaluationsScreen #evals-flips { height: 1fr; min-height: 3; }
     EvaluationsScreen .-empty { display: none; }
     EvaluationsScreen #evals-progress { display: none; }
