@@ -145,8 +145,10 @@ def fetch_named_set(name: str, *, modelscope: Any = None) -> Path:
     spec = NAMED_SETS[name]
     if is_cached(name):
         return cached_file(spec)
+    from backends.locations import ensure_private_dir
+
     final = set_dir(name)
-    final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ensure_private_dir(final.parent)  # LocationError (one line) when it cannot be a folder
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=final.parent))
     try:
         try:
