@@ -102,3 +102,43 @@ def test_a_version_3_database_gains_the_columns_and_keeps_its_runs(tmp_path):
     with History(db) as history:
         run = EvalStore(history).get_run("old")
     assert (run.prompts, run.request, run.strategies) == ({}, {}, ("plain",))
+
+
+def test_compare_gives_pairs_across_two_runs_or_says_why_not(data_dir, tmp_path, capsys):
+    row = {"id": 1, "problem": "P", "answer": "5"}
+    _run(tmp_path, [row, dict(row, id=2)], "plain")
+    first = json.loads(capsys.readouterr().out)["run_id"]
+    _run(tmp_path, [row, dict(row, id=2)], "plain,g1")
+    second = json.loads(capsys.readouterr().out)["run_id"]
+    assert main(["eval", "--compare", first, second, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["runs"] == [first, second]
+    assert [(p["a"], p["b"]) for p in doc["pairs"]] == [
+        (f"{second[:8]}:plain", f"{first[:8]}:plain"),
+        (f"{second[:8]}:g1", f"{first[:8]}:plain"),
+    ]
+    same = doc["pairs"][0]  # one model, one prompt, greedy: the same answers
+    assert (same["a_only"], same["b_only"], same["both"] + same["neither"]) == (0, 0, 2)
+
+    other = tmp_path / "other"
+    other.mkdir()
+    _run(other, [row], "plain")
+    third = json.loads(capsys.readouterr().out)["run_id"]
+    assert main(["eval", "--compare", first, third]) == 1
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"runs {first} and {third} cannot be compared: different sets" in line
+
+
+def test_another_model_is_what_a_comparison_of_models_compares(data_dir, tmp_path, capsys):
+    row = {"id": 1, "problem": "P", "answer": "5"}
+    _run(tmp_path, [row], "plain")
+    run_id = json.loads(capsys.readouterr().out)["run_id"]
+    with History.open(data_dir) as history:
+        a = EvalStore(history).get_run(run_id)
+    request = {k: {**v, "model": "other"} for k, v in a.request.items()}
+    b = replace(a, model="other", request=request)
+    assert incomparable(a, b, same_model=False) == []
+    assert incomparable(a, b) == [
+        "different models (fake-model vs other)",
+        "plain: different request parameters",
+    ]

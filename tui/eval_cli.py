@@ -57,6 +57,13 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
     what.add_argument(
         "--show", metavar="RUN_ID", help="a stored run's results, re-scored from its chains"
     )
+    what.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("RUN_A", "RUN_B"),
+        help="what each strategy of RUN_B fixed and broke against each of RUN_A (same set, "
+        "prompts and parameters; the models may differ), or why they cannot be compared",
+    )
     p.add_argument(
         "--strategies",
         default=None,
@@ -184,6 +191,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _list_runs(args)
     if args.show:
         return _show(args)
+    if args.compare:
+        return _compare(args)
     if args.resume is None and args.set is None:
         raise UserError("name a SET (o1tui eval --list shows the built-in ones) or --resume RUN_ID")
     if args.resume is not None and args.set is not None:
@@ -252,6 +261,43 @@ def _show(args: argparse.Namespace) -> int:
     finally:
         history.close()
     print_results(args, run, report, sys.stdout)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """``--compare RUN_A RUN_B``: the pairs across two runs, or one line saying why not."""
+    from tui.cli import EXIT_FAILURE, UserError, open_history
+    from tui.evals.scoring import run_pairs
+    from tui.evals.specs import incomparable
+    from tui.evals.store import EvalStore
+    from tui.sanitize import clean_line
+
+    history = open_history(args)
+    try:
+        store = EvalStore(history)
+        first, second = (_get_run(store, ident) for ident in args.compare)
+        reasons = incomparable(first, second, same_model=False)
+        if reasons:
+            raise UserError(
+                clean_line(
+                    f"runs {first.id} and {second.id} cannot be compared: " + "; ".join(reasons),
+                    400,
+                ),
+                code=EXIT_FAILURE,
+            )
+        found = run_pairs(first, second, store)
+    finally:
+        history.close()
+    if args.json:
+        doc = {"runs": [first.id, second.id], "pairs": [p.to_dict() for p in found]}
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        return 0
+    print(
+        f"{clean_line(second.model, 60)} ({second.id}) against {clean_line(first.model, 60)} "
+        f"({first.id}) on {clean_line(first.set_name, 40)}"
+    )
+    for pair in found:
+        print(f"  {pair.summary()} (both {pair.both}, neither {pair.neither})")
     return 0
 
 

@@ -217,6 +217,23 @@ def pairs(strategies: Sequence[str], items: Iterable[ItemResult]) -> list[PairRe
     ]
 
 
+def run_pairs(first: EvalRun, second: EvalRun, store: EvalStore) -> list[PairResult]:
+    """Every strategy of ``second`` against every strategy of ``first``, on the questions
+    both answered (the runs must be of one set: :func:`tui.evals.specs.incomparable`).
+    Strategies are labelled ``RUNID:strategy`` (the first 8 characters of the id)."""
+    from dataclasses import replace
+
+    def labelled(run: EvalRun) -> tuple[list[str], list[ItemResult]]:
+        tag = run.id[:8]
+        items = [replace(it, strategy=f"{tag}:{it.strategy}") for it in store.items(run.id)]
+        return [f"{tag}:{s}" for s in run.strategies], items
+
+    labels_a, items_a = labelled(first)
+    labels_b, items_b = labelled(second)
+    items = items_a + items_b
+    return [pair_result(b, a, items) for b in labels_b for a in labels_a]
+
+
 # --- results by an item field (MATH-500's level and subject) -------------------------------
 
 #: Item fields results are broken down by, when the set's items carry them.

@@ -143,20 +143,25 @@ def run_request(
     return out
 
 
-def incomparable(a: Any, b: Any) -> list[str]:
+def incomparable(a: Any, b: Any, *, same_model: bool = True) -> list[str]:
     """Why two eval runs cannot be compared item by item (empty when they can): another set
-    (name or file checksum), model, prompt or request parameter for a strategy both ran."""
+    (name, seed, or file checksum), prompt or request parameter for a strategy both ran, and —
+    unless ``same_model`` is False (comparing models is the point) — another model."""
     reasons: list[str] = []
-    if (a.set_name, a.source) != (b.set_name, b.source):
+    if (a.set_name, a.source, a.seed) != (b.set_name, b.source, b.seed):
         reasons.append(f"different sets ({a.set_name} vs {b.set_name})")
-    if a.model != b.model:
+    if same_model and a.model != b.model:
         reasons.append(f"different models ({a.model} vs {b.model})")
     for label in [s for s in a.strategies if s in b.strategies]:
         if not a.prompts.get(label) or not b.prompts.get(label):
             reasons.append(f"{label}: prompts not recorded")
         elif a.prompts[label] != b.prompts[label]:
             reasons.append(f"{label}: different prompts")
-        if a.request.get(label) != b.request.get(label):
+        request_a, request_b = dict(a.request.get(label) or {}), dict(b.request.get(label) or {})
+        if not same_model:
+            request_a.pop("model", None)
+            request_b.pop("model", None)
+        if request_a != request_b:
             reasons.append(f"{label}: different request parameters")
     return reasons
 
