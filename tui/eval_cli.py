@@ -4,8 +4,9 @@
                    [--seed N] [--json] [--csv FILE]   (+ the server flags of ``ask``)
     o1tui eval --resume RUN_ID      continue a run stopped by Ctrl+C, a crash or errors
     o1tui eval --show RUN_ID        a stored run's results, re-scored from its chains
+    o1tui eval --compare A B        what B's strategies fixed and broke against A's
     o1tui eval --runs               past runs
-    o1tui eval --list               the built-in sets
+    o1tui eval --list               the sets: built-in, and public (cached or not)
 
 Everything that can be wrong with the input (set file, strategies, limits) is found before a
 server is started. Exit status: 0 the run completed (whatever its accuracy), 1 it stopped on
