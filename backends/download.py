@@ -9,6 +9,10 @@ and builds the arguments it accepts, so o1tui works with either.
 Models go to o1tui's own models folder (``<data dir>/models/<owner>/<name>``) when the
 installed release accepts ``local_dir``; a marker file written after success tells a complete
 download from an interrupted one.
+
+Datasets (the named benchmark sets) are single raw files fetched with ModelScope's
+``dataset_file_download`` (one file of a dataset repository, as its hub serves it), not whole
+snapshots: :func:`download_dataset_file`.
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import socket
 import sys
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, TextIO
@@ -138,6 +144,67 @@ def download(
     folder = Path(result)
     (folder / COMPLETE_MARKER).write_text(f"{model_id}\n", encoding="utf-8")
     return folder
+
+
+#: The variable ``modelscope`` takes its hub's address from (tests: a loopback stand-in).
+ENDPOINT_ENV = "MODELSCOPE_ENDPOINT"
+#: Seconds to wait for the hub to accept a connection before calling it unreachable.
+REACH_TIMEOUT_S = 5.0
+
+
+def _check_reachable(endpoint: str) -> None:
+    """DownloadError at once when nothing answers at ``endpoint``: without this, an offline
+    machine waits through ``modelscope``'s retries (half a minute) and its log lines."""
+    url = urllib.parse.urlsplit(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        with socket.create_connection((url.hostname or "", port), timeout=REACH_TIMEOUT_S):
+            pass
+    except OSError as err:
+        raise DownloadError(
+            f"cannot reach {endpoint} ({err.strerror or type(err).__name__})"
+        ) from err
+
+
+def download_dataset_file(
+    dataset_id: str, file_path: str, dest: Path, *, modelscope: Any = None
+) -> Path:
+    """Fetch one file of a ModelScope dataset repository into the folder ``dest``; return the
+    file's path. ``modelscope`` is the package to use (None: the installed one).
+
+    The endpoint is ModelScope's own unless ``MODELSCOPE_ENDPOINT`` says otherwise (the
+    package reads it; tests point it at a loopback stand-in).
+    """
+    if modelscope is None:
+        _import_modelscope()
+        try:
+            fetch = importlib.import_module("modelscope.hub.file_download").dataset_file_download
+            default = importlib.import_module("modelscope.hub.utils.utils").get_endpoint
+        except (ImportError, AttributeError) as err:
+            raise DownloadError(
+                "this modelscope cannot download dataset files: pip install -U modelscope"
+            ) from err
+    else:
+        fetch = modelscope.hub.file_download.dataset_file_download
+        default = modelscope.hub.utils.utils.get_endpoint
+    # Given per call: the package reads its environment once, at its first use.
+    endpoint = os.environ.get(ENDPOINT_ENV) or None
+    _check_reachable(endpoint or str(default()))
+    dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+    kwargs: dict[str, Any] = {"local_dir": str(dest)}
+    if endpoint is not None:
+        kwargs["endpoint"] = endpoint
+    try:
+        result = fetch(dataset_id, file_path, **kwargs)
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # requests, modelscope and OS errors alike: the user needs one line
+        reason = (str(err).strip().splitlines() or [""])[0]
+        raise DownloadError(
+            f"download of {file_path} from dataset {dataset_id} failed: "
+            f"{type(err).__name__}: {reason}"
+        ) from err
+    return Path(result)
 
 
 def download_model(name_or_id: str, *, progress: ProgressFn | None = None, **kwargs: Any) -> Path:

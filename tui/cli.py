@@ -167,8 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     sub.add_parser("models", parents=[common], help="list the model presets")
-    dl = sub.add_parser("download", parents=[common], help="download a model from ModelScope")
-    dl.add_argument("name", metavar="MODEL", help="preset name or ModelScope id")
+    dl = sub.add_parser(
+        "download", parents=[common], help="download a model or a benchmark set from ModelScope"
+    )
+    dl.add_argument(
+        "name", metavar="MODEL|SET", help="preset name, ModelScope id, or a set (gsm8k, math500…)"
+    )
     return parser
 
 
@@ -464,7 +468,17 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_download(args: argparse.Namespace) -> int:
     from backends.download import download_model
+    from tui.evals.named import NAMED_SETS, fetch_named_set
 
+    if args.name in NAMED_SETS:
+        from tui.evals.sets import SetFileError
+        from tui.sanitize import clean_line
+
+        try:
+            print(fetch_named_set(args.name).parent)
+        except SetFileError as err:
+            raise UserError(clean_line(str(err), 500), code=EXIT_FAILURE) from None
+        return 0
     path = download_model(args.name)
     print(path)
     return 0

@@ -4,8 +4,9 @@
                    [--seed N] [--json] [--csv FILE]   (+ the server flags of ``ask``)
     o1tui eval --resume RUN_ID      continue a run stopped by Ctrl+C, a crash or errors
     o1tui eval --show RUN_ID        a stored run's results, re-scored from its chains
+    o1tui eval --compare A B        what B's strategies fixed and broke against A's
     o1tui eval --runs               past runs
-    o1tui eval --list               the built-in sets
+    o1tui eval --list               the sets: built-in, and public (cached or not)
 
 Everything that can be wrong with the input (set file, strategies, limits) is found before a
 server is started. Exit status: 0 the run completed (whatever its accuracy), 1 it stopped on
@@ -22,8 +23,8 @@ import sys
 import time
 from typing import Any, TextIO
 
-#: Most items run at once (a server batches 16-32 sequences well; more only queue).
-MAX_CONCURRENCY = 64
+#: Most items run at once: LMDeploy's largest default batch (H100); more only queue.
+MAX_CONCURRENCY = 512
 
 
 def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -44,15 +45,24 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
         "set",
         nargs="?",
         metavar="SET",
-        help="a built-in set (see --list) or a JSON Lines file with question and answer "
-        "fields (GSM8K's '#### 42' answers are understood)",
+        help="a built-in set, a public benchmark (gsm8k, math500, aime2024, cmath: downloaded "
+        "once; see --list) or a JSON Lines file (GSM8K, MATH-500, AIME formats understood)",
     )
     what = p.add_mutually_exclusive_group()
-    what.add_argument("--list", action="store_true", help="list the built-in sets")
+    what.add_argument(
+        "--list", action="store_true", help="list the sets: built-in, and public (cached or not)"
+    )
     what.add_argument("--runs", action="store_true", help="list past eval runs")
     what.add_argument("--resume", metavar="RUN_ID", help="continue an unfinished run")
     what.add_argument(
         "--show", metavar="RUN_ID", help="a stored run's results, re-scored from its chains"
+    )
+    what.add_argument(
+        "--compare",
+        nargs=2,
+        metavar=("RUN_A", "RUN_B"),
+        help="what each strategy of RUN_B fixed and broke against each of RUN_A (same set, "
+        "prompts and parameters; the models may differ), or why they cannot be compared",
     )
     p.add_argument(
         "--strategies",
@@ -65,9 +75,10 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
     p.add_argument(
         "--concurrency",
         type=int,
-        default=1,
+        default=None,
         metavar="K",
-        help="items run at once against the server (default 1)",
+        help="items run at once against the server (default: a managed LMDeploy server's "
+        "batch size, so the GPU is full; 1 for an --endpoint or llama.cpp)",
     )
     p.add_argument(
         "--seed",
@@ -79,7 +90,11 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
     from tui.cli_options import add_lang_and_steps, add_param
 
     add_lang_and_steps(p, "g1 prompt language (default: from each question)")
-    p.add_argument("--json", action="store_true", help='print {"set", "model", "results": [rows]}')
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"set", "model", "results": [rows], "pairs": [...], "breakdowns": {...}}',
+    )
     p.add_argument("--csv", metavar="FILE", help="also write the rows to FILE as CSV")
     add_param(p, "max_tokens=400")
     return p
@@ -117,7 +132,7 @@ def format_table(rows: list[Any]) -> str:
     return "\n".join(lines)
 
 
-def results_document(run: Any, rows: list[Any], wall_s: float | None = None) -> dict[str, Any]:
+def results_document(run: Any, report: Any, wall_s: float | None = None) -> dict[str, Any]:
     """The ``--json`` document; ``wall_s``: seconds this process spent running items (absent
     for ``--show``), what items-per-minute figures are computed from."""
     doc: dict[str, Any] = {
@@ -125,7 +140,7 @@ def results_document(run: Any, rows: list[Any], wall_s: float | None = None) -> 
         "model": run.model,
         "run_id": run.id,
         "status": run.status,
-        "results": [r.to_dict() for r in rows],
+        **report.to_dict(),
     }
     if wall_s is not None:
         doc["wall_s"] = round(wall_s, 3)
@@ -144,23 +159,25 @@ def write_csv(path: str, rows: list[Any]) -> None:
 
 
 def print_results(
-    args: argparse.Namespace, run: Any, rows: list[Any], out: TextIO, wall_s: float | None = None
+    args: argparse.Namespace, run: Any, report: Any, out: TextIO, wall_s: float | None = None
 ) -> None:
     from tui.sanitize import clean_line
 
     if args.csv:
-        write_csv(args.csv, rows)
+        write_csv(args.csv, report.rows)
     if args.json:
         from tui.output import terminal_json
 
-        print(terminal_json(results_document(run, rows, wall_s)), file=out)
+        print(terminal_json(results_document(run, report, wall_s)), file=out)
         return
     print(
         f"eval {run.id} · {clean_line(run.set_name, 60)} · {clean_line(run.model, 60)} · "
         f"{run.status}",
         file=out,
     )
-    print(format_table(rows), file=out)
+    print(format_table(report.rows), file=out)
+    for text in report.lines():
+        print(text, file=out)
 
 
 # --- the command ---------------------------------------------------------------------------
@@ -175,11 +192,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _list_runs(args)
     if args.show:
         return _show(args)
+    if args.compare:
+        return _compare(args)
     if args.resume is None and args.set is None:
         raise UserError("name a SET (o1tui eval --list shows the built-in ones) or --resume RUN_ID")
     if args.resume is not None and args.set is not None:
         raise UserError("--resume continues a stored run: give no SET with it")
-    if args.concurrency < 1 or args.concurrency > MAX_CONCURRENCY:
+    if args.concurrency is not None and not 1 <= args.concurrency <= MAX_CONCURRENCY:
         raise UserError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}")
     if args.limit is not None and args.limit < 1:
         raise UserError("--limit must be at least 1")
@@ -188,9 +207,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _list_sets() -> int:
     from tui.evals.builtin import BUILTIN_SETS
+    from tui.evals.named import listing
 
     for spec in BUILTIN_SETS.values():
         print(f"{spec.name:<14} {spec.size:>4} items  {spec.description}")
+    for line in listing():
+        print(line)
     return 0
 
 
@@ -227,8 +249,8 @@ def _get_run(store: Any, ident: str) -> Any:
 
 def _show(args: argparse.Namespace) -> int:
     from tui.cli import open_history
-    from tui.evals.scoring import results
     from tui.evals.rescore import rescore_run
+    from tui.evals.scoring import run_report
     from tui.evals.store import EvalStore
 
     history = open_history(args)
@@ -236,16 +258,55 @@ def _show(args: argparse.Namespace) -> int:
         store = EvalStore(history)
         run = _get_run(store, args.show)
         rescore_run(store, run)
-        rows = results(run.strategies, store.items(run.id))
+        report = run_report(store, run)
     finally:
         history.close()
-    print_results(args, run, rows, sys.stdout)
+    print_results(args, run, report, sys.stdout)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """``--compare RUN_A RUN_B``: the pairs across two runs, or one line saying why not."""
+    from tui.cli import EXIT_FAILURE, UserError, open_history
+    from tui.evals.scoring import run_pairs
+    from tui.evals.specs import incomparable
+    from tui.evals.store import EvalStore
+    from tui.sanitize import clean_line
+
+    history = open_history(args)
+    try:
+        store = EvalStore(history)
+        first, second = (_get_run(store, ident) for ident in args.compare)
+        reasons = incomparable(first, second, same_model=False)
+        if reasons:
+            raise UserError(
+                clean_line(
+                    f"runs {first.id} and {second.id} cannot be compared: " + "; ".join(reasons),
+                    400,
+                ),
+                code=EXIT_FAILURE,
+            )
+        found = run_pairs(first, second, store)
+    finally:
+        history.close()
+    if args.json:
+        from tui.output import terminal_json
+
+        doc = {"runs": [first.id, second.id], "pairs": [p.to_dict() for p in found]}
+        print(terminal_json(doc))
+        return 0
+    print(
+        f"{clean_line(second.model, 60)} ({second.id}) against {clean_line(first.model, 60)} "
+        f"({first.id}) on {clean_line(first.set_name, 40)}"
+    )
+    for pair in found:
+        print(f"  {pair.summary()} (both {pair.both}, neither {pair.neither})")
     return 0
 
 
 def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any, int | None]:
     """Everything that can be refused before a server starts: settings, the set, the specs."""
-    from tui.cli import UserError, resolve_settings
+    from tui.cli import EXIT_FAILURE, EXIT_USAGE, UserError, resolve_settings
     from tui.evals.sets import SetFileError, load_set
     from tui.evals.specs import DEFAULT_STRATEGIES, parse_specs
 
@@ -269,9 +330,11 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any, int | None]:
     try:
         eval_set = load_set(args.set, seed=args.seed)
     except SetFileError as err:
+        from tui.evals.named import NotCachedError
         from tui.sanitize import clean_line
 
-        raise UserError(clean_line(str(err), 300)) from None
+        code = EXIT_FAILURE if isinstance(err, NotCachedError) else EXIT_USAGE
+        raise UserError(clean_line(str(err), 500), code=code) from None
     return settings, eval_set, specs, args.limit
 
 
@@ -296,7 +359,7 @@ async def _run_async(
     from tui.cli import PROG, UserError, _connect, open_history
     from tui.evals.progress import ProgressBar
     from tui.evals.runner import MAX_ERRORS_IN_A_ROW, EvalRunner, options_factory
-    from tui.evals.scoring import results
+    from tui.evals.scoring import run_report
     from tui.evals.store import RUNNING, EvalStore
     from tui.sanitize import clean_line
 
@@ -312,13 +375,26 @@ async def _run_async(
             if not hasattr(args, "max_steps") and run.options.get("max_steps"):
                 settings = dataclasses.replace(settings, max_steps=int(run.options["max_steps"]))
         client = await _connect(settings, args, handle)
+        if args.concurrency is None:  # the user's flag wins; else fill the managed server
+            from tui.evals.specs import default_concurrency
+
+            engine = None if handle is None else handle.engine
+            args.concurrency = default_concurrency(settings, engine, MAX_CONCURRENCY)
         params = dict(getattr(args, "param", None) or [])
+        from tui.cli import strategy_options
+
         if args.resume is None:
+            from tui.evals.named import is_math_set
+            from tui.evals.specs import run_prompts, run_request
+
+            labels = [s.label for s in specs]
             run = store.create_run(
                 eval_set,
                 model=client.model,
-                strategies=[s.label for s in specs],
+                strategies=labels,
                 options=_stored_options(args, limit, params),
+                prompts=run_prompts(labels, math=is_math_set(eval_set)),
+                request=run_request(labels, strategy_options(settings, None, params), client.model),
             )
         elif run.model != client.model:
             print(
@@ -328,8 +404,6 @@ async def _run_async(
             )
         if args.resume is not None and not params:
             params = dict(run.options.get("params") or {})
-        from tui.cli import strategy_options
-
         lang = getattr(args, "lang", None) or run.options.get("lang")
         base = strategy_options(settings, None, params)
         bar = ProgressBar(sys.stderr, label=f"eval {run.id}")
@@ -348,7 +422,7 @@ async def _run_async(
         wall_s = time.perf_counter() - started
         bar.close()
         run = store.get_run(run.id) or run  # the row was written before the run: it is there
-        rows = results(run.strategies, store.items(run.id))
+        report = run_report(store, run)
         if code == 130:
             print(
                 f"{PROG}: cancelled; {run.n_answered} item(s) saved; continue with "
@@ -361,7 +435,7 @@ async def _run_async(
                 f"({clean_line(failure, 300)}); continue with o1tui eval --resume {run.id}",
                 file=sys.stderr,
             )
-        print_results(args, run, rows, sys.stdout, wall_s)
+        print_results(args, run, report, sys.stdout, wall_s)
         return code
     finally:
         if client is not None:

@@ -192,13 +192,23 @@ class EvalRunner:
         """One question under one strategy, judged."""
         item = self.questions[idx]
         options = self.options_for(item.question)
+        question = self.question_text(item, spec, options)
         if spec.samples > 1:
-            return await self._run_group(idx, item, spec, options)
-        chain = Chain(question=item.question, strategy=spec.name, model=self.client.model)
+            return await self._run_group(idx, question, item, spec, options)
+        chain = Chain(question=question, strategy=spec.name, model=self.client.model)
         await run_chain(
             chain, get_strategy(spec.name), self.client, options, history=self.store.history
         )
         return self._judged_chain(idx, spec, item, chain)
+
+    def question_text(self, item: EvalItem, spec: StrategySpec, options: StrategyOptions) -> str:
+        """What is asked: the question, plus the model cards' chain-of-thought line when the
+        run recorded that this strategy gets it (plain on a math set)."""
+        if not (self.run.prompts.get(spec.label) or {}).get("math_cot"):
+            return item.question
+        from tui.evals.specs import math_suffix
+
+        return f"{item.question}\n{math_suffix(options.lang or 'en')}"
 
     def _judged_chain(
         self, idx: int, spec: StrategySpec, item: EvalItem, chain: Chain
@@ -221,13 +231,18 @@ class EvalRunner:
         )
 
     async def _run_group(
-        self, idx: int, item: EvalItem, spec: StrategySpec, options: StrategyOptions
+        self,
+        idx: int,
+        question: str,
+        item: EvalItem,
+        spec: StrategySpec,
+        options: StrategyOptions,
     ) -> ItemResult:
         """A self-consistency item: ``spec.samples`` chains at once, their majority vote
         judged (:mod:`tui.group`; every sample is a chain of the history with the group id)."""
         from tui.group import GroupSpec, run_group
 
-        group_spec = GroupSpec.self_consistency(item.question, spec.name, spec.samples)
+        group_spec = GroupSpec.self_consistency(question, spec.name, spec.samples)
         result = await run_group(
             group_spec,
             self.client,

@@ -85,7 +85,11 @@ def _answer_text(value: Any) -> str | None:
 
 
 def parse_item(data: Any) -> EvalItem:
-    """One item from a decoded JSON line; ValueError says what is wrong (no line number)."""
+    """One item from a decoded JSON line in any format :mod:`tui.evals.formats` knows;
+    ValueError says what is wrong (no line number)."""
+    from tui.evals.formats import to_item_fields
+
+    _, data = to_item_fields(data)
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
     if "question" not in data:
@@ -174,12 +178,14 @@ def load_set_file(
 def load_set(
     name_or_path: str, seed: int = 0, cancelled: Callable[[], bool] | None = None
 ) -> EvalSet:
-    """A built-in set by name (generated from ``seed``), else the set file at that path.
+    """A built-in set by name (generated from ``seed``), a named public set (from the cache,
+    downloaded once), else the set file at that path.
 
     Raises :class:`SetFileError` for a malformed file, for a name that is neither and for a
     seed out of range; :class:`ReadCancelled` when ``cancelled`` says so while a file loads.
     """
     from tui.evals.builtin import BUILTIN_SETS, builtin_set, check_seed
+    from tui.evals.named import NAMED_SETS, load_named_set
 
     if name_or_path in BUILTIN_SETS:
         try:
@@ -187,9 +193,11 @@ def load_set(
         except ValueError as err:
             raise SetFileError(str(err)) from None
         return builtin_set(name_or_path, seed)
+    if name_or_path in NAMED_SETS:
+        return load_named_set(name_or_path)
     path = Path(name_or_path).expanduser()
     if not path.exists():
-        names = ", ".join(BUILTIN_SETS)
+        names = ", ".join([*BUILTIN_SETS, *NAMED_SETS])
         raise SetFileError(
             f"{name_or_path!r} is neither a built-in set ({names}) nor an existing file"
         )

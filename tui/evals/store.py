@@ -42,6 +42,10 @@ class EvalRun:
     updated_at: str
     #: Items answered so far (all strategies).
     n_answered: int = 0
+    #: Per strategy: the prompts it sends (hashes, appended instruction) — schema 4.
+    prompts: dict[str, Any] = field(default_factory=dict)
+    #: Per strategy: every request parameter it sends — schema 4.
+    request: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_items(self) -> int:
@@ -69,7 +73,7 @@ class ItemResult:
 _RUN_COLS = (
     "r.id, r.set_name, r.source, r.seed, r.model, r.strategies, r.options, r.n_questions, "
     "r.status, r.created_at, r.updated_at, "
-    "(SELECT count(*) FROM eval_items i WHERE i.run_id = r.id)"
+    "(SELECT count(*) FROM eval_items i WHERE i.run_id = r.id), r.prompts, r.request"
 )
 _ITEM_COLS = (
     "idx, strategy, status, predicted, correct, wall_s, tokens, steps, chain_id, group_id, "
@@ -91,6 +95,8 @@ def _run_from_row(row: tuple) -> EvalRun:
         created_at=row[9],
         updated_at=row[10],
         n_answered=int(row[11]),
+        prompts=json.loads(row[12] or "{}"),
+        request=json.loads(row[13] or "{}"),
     )
 
 
@@ -127,9 +133,12 @@ class EvalStore:
         options: dict[str, Any] | None = None,
         run_id: str | None = None,
         created_at: str | None = None,
+        prompts: dict[str, Any] | None = None,
+        request: dict[str, Any] | None = None,
     ) -> EvalRun:
         """Record a new run with all its questions; ``options`` must hold no secrets.
-        ``run_id`` and ``created_at`` default to a new id and now (given: imports, tests)."""
+        ``run_id`` and ``created_at`` default to a new id and now (given: imports, tests);
+        ``prompts`` and ``request``: what each strategy sends (:mod:`tui.evals.specs`)."""
         run_id = run_id or new_chain_id()
         now = created_at or utc_now_iso()
         strategies = tuple(strategies)
@@ -137,8 +146,8 @@ class EvalStore:
         def tx(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO eval_runs (id, set_name, source, seed, model, strategies, options,"
-                " n_questions, status, created_at, updated_at, pid)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " n_questions, status, created_at, updated_at, pid, prompts, request)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     eval_set.name,
@@ -152,6 +161,8 @@ class EvalStore:
                     now,
                     now,
                     os.getpid(),
+                    json.dumps(prompts or {}, ensure_ascii=False),
+                    json.dumps(request or {}, ensure_ascii=False),
                 ),
             )
             conn.executemany(

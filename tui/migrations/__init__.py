@@ -11,10 +11,15 @@ from __future__ import annotations
 import sqlite3
 from types import ModuleType
 
-from tui.migrations import v001_initial, v002_groups, v003_eval
+from tui.migrations import v001_initial, v002_groups, v003_eval, v004_eval_prompts
 
 #: Every migration, oldest first. Add new modules here.
-MIGRATIONS: tuple[ModuleType, ...] = (v001_initial, v002_groups, v003_eval)
+MIGRATIONS: tuple[ModuleType, ...] = (
+    v001_initial,
+    v002_groups,
+    v003_eval,
+    v004_eval_prompts,
+)
 
 LATEST: int = MIGRATIONS[-1].VERSION
 

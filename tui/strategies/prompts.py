@@ -5,6 +5,11 @@ Llama-3.1-8B-Instruct o1-like reasoning-chain tutorial. g1 (Chinese): the same f
 Qwen2.5-7B-Instruct tutorial. thinking: InternLM3-8B-Instruct's official "thinking mode"
 system prompt from its model card, token budget text ``[[8192]]`` kept as it is.
 
+Math benchmarks: the 0-shot chain-of-thought instruction the model cards' MATH-500, GSM8K and
+AIME figures were measured with (Qwen2.5's and InternLM3's evaluations, via OpenCompass),
+appended to the question on its own line under ``plain``; the Chinese one is OpenCompass's and
+EvalScope's for Chinese math sets (CMATH).
+
 The words are the sources' own. The only change: the tutorials wrote the g1 system prompts
 as indented triple-quoted strings inside a list literal, so the indentation of the source
 code leaked into the prompt; here it is dedented and stripped (what the authors meant).
@@ -114,6 +119,13 @@ When you're ready, present your complete solution with:
 - Thorough verification
 Focus on clear, logical progression of ideas and thorough explanation of your mathematical reasoning. Provide answers in the same language as the user asking the question, repeat the final answer using a '\boxed{}' without any units, you have [[8192]] tokens to complete the answer.
 """
+
+
+#: Appended to a math benchmark question (``question + "\n" + MATH_COT[lang]``) under plain.
+MATH_COT: dict[str, str] = {
+    "en": r"Please reason step by step, and put your final answer within \boxed{}.",
+    "zh": r"请一步一步推理，最后将答案放在\boxed{}中。",
+}
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,10 @@
 
 Left, the runs (newest first). Right, for the selected run: the results table (one row per
 strategy, as ``o1tui eval`` prints it), the accuracy-against-time chart, and the items the
-strategies got wrong — Enter on one opens its chain in the main view. The line at the top
+strategies got wrong — Enter on one opens its chain in the main view — and what each strategy
+changed against another ("g1 vs plain: fixed 12, broke 3, p = 0.02", with the results by
+MATH-500 level and subject when the set has them): Enter on a flipped item opens both chains
+side by side in the compare view. The line at the top
 starts a run against the app's server: ``SET [STRATEGIES] [LIMIT]`` (``classic plain,g1 10``);
 its progress shows in the bar below it, and it is saved item by item like ``o1tui eval``.
 
@@ -25,7 +28,7 @@ from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
 from textual.worker import Worker
 
 from tui.app.widgets.accuracy_chart import AccuracyChart
-from tui.evals.scoring import StrategyResult, results
+from tui.evals.scoring import PairResult, RunReport, StrategyResult, run_report
 from tui.evals.store import EvalRun, EvalStore, ItemResult
 from tui.sanitize import clean_line
 
@@ -35,6 +38,7 @@ COLUMNS = {
         "strategy", "n", "correct", "accuracy", "95% CI", "mean s", "median s", "tokens", "steps",
     ),
     "#evals-wrong": ("strategy", "gold", "answered", "question"),
+    "#evals-flips": ("pair", "change", "question"),
 }  # fmt: skip
 HELP_LINE = (
     "Start: SET [STRATEGIES] [LIMIT], e.g. classic plain,g1 10 · Enter on a miss opens its chain"
@@ -56,6 +60,9 @@ class EvaluationsScreen(Screen[None]):
     EvaluationsScreen #evals-right { width: 1fr; }
     EvaluationsScreen #evals-results { height: auto; max-height: 10; }
     EvaluationsScreen #evals-wrong { height: 1fr; min-height: 4; }
+    EvaluationsScreen #evals-pairs { height: auto; max-height: 8; overflow-y: auto; }
+    EvaluationsScreen #evals-flips { height: 1fr; min-height: 3; }
+    EvaluationsScreen .-empty { display: none; }
     EvaluationsScreen #evals-progress { display: none; }
     EvaluationsScreen #evals-progress.-running { display: block; }
     EvaluationsScreen .evals-title { color: $text-muted; text-style: bold; }
@@ -75,6 +82,9 @@ class EvaluationsScreen(Screen[None]):
         self.selected: EvalRun | None = None
         self.rows: list[StrategyResult] = []
         self.wrong: list[tuple[ItemResult, str, str]] = []
+        #: Flipped items: (pair, question index, question), what ``a`` fixed then broke.
+        self.flips: list[tuple[PairResult, int, str]] = []
+        self._items: dict[tuple[str, int], ItemResult] = {}
         self.running_run: str | None = None
         #: The thread reading a set and saving its run, while it does (Esc cancels it).
         self._loader: Worker[None] | None = None
@@ -91,6 +101,8 @@ class EvaluationsScreen(Screen[None]):
                 yield AccuracyChart(id="evals-chart")
                 yield Static("Wrong answers", classes="evals-title")
                 yield DataTable(id="evals-wrong", cursor_type="row")
+                yield Static(id="evals-pairs", classes="-empty")
+                yield DataTable(id="evals-flips", cursor_type="row", classes="-empty")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -138,7 +150,7 @@ class EvaluationsScreen(Screen[None]):
             [run.id for run in runs],
         )
         if not runs:
-            self._show_details(None, [], [])
+            self._show_details(None, RunReport([], [], {}), [], [])
             return
         index = next((i for i, r in enumerate(runs) if r.id == keep), 0)
         table.move_cursor(row=index)
@@ -160,21 +172,30 @@ class EvaluationsScreen(Screen[None]):
         assert self.store is not None
         items = self.store.items(run.id)
         questions = self.store.questions(run.id)
-        rows = results(run.strategies, items)
+        report = run_report(self.store, run)
         wrong = [
             (it, questions[it.idx].question, questions[it.idx].answer)
             for it in items
             if not it.correct and it.idx < len(questions)
         ]
-        self.app.call_from_thread(self._show_details, run, rows, wrong)
+        self._items = {(it.strategy, it.idx): it for it in items}
+        flips = [
+            (pair, idx, questions[idx].question)
+            for pair in report.pairs
+            for idx in (*pair.a_only_idx, *pair.b_only_idx)
+            if idx < len(questions)
+        ]
+        self.app.call_from_thread(self._show_details, run, report, wrong, flips)
 
     def _show_details(
         self,
         run: EvalRun | None,
-        rows: list[StrategyResult],
+        report: RunReport,
         wrong: list[tuple[ItemResult, str, str]],
+        flips: list[tuple[PairResult, int, str]],
     ) -> None:
-        self.rows, self.wrong = rows, wrong
+        rows = report.rows
+        self.rows, self.wrong, self.flips = rows, wrong, flips
         self._fill(
             "#evals-results",
             [(Text(cells[0]), *cells[1:]) for cells in (r.cells(16) for r in rows)],
@@ -196,10 +217,34 @@ class EvaluationsScreen(Screen[None]):
             ],
             [str(i) for i in range(len(wrong))],
         )
+        self._show_changes(report, flips)
+
+    def _show_changes(self, report: RunReport, flips: list[tuple[PairResult, int, str]]) -> None:
+        """The pairs' summary lines, the breakdowns, and the flipped items' table."""
+        lines = [line for line in report.lines() if line]
+        pairs_box = self.query_one("#evals-pairs", Static)
+        pairs_box.update(Text("\n".join(line.strip() for line in lines)))
+        pairs_box.set_class(not lines, "-empty")
+        table = self._fill(
+            "#evals-flips",
+            [
+                (
+                    Text(clean_line(f"{pair.a} vs {pair.b}", 24)),
+                    "fixed" if idx in pair.a_only_idx else "broke",
+                    Text(clean_line(question, 80)),
+                )
+                for pair, idx, question in flips
+            ],
+            [str(i) for i in range(len(flips))],
+        )
+        table.set_class(not flips, "-empty")
 
     # --- opening a miss --------------------------------------------------------------------
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id == "evals-flips" and event.row_key.value is not None:
+            self._open_flip(*self.flips[int(event.row_key.value)][:2])
+            return
         if event.data_table.id != "evals-wrong" or event.row_key.value is None:
             return
         item = self.wrong[int(event.row_key.value)][0]
@@ -210,6 +255,36 @@ class EvaluationsScreen(Screen[None]):
         self.dismiss()
         if self._open_chain is not None:
             self._open_chain(chain_id)
+
+    def _open_flip(self, pair: PairResult, idx: int) -> None:
+        """Both chains of a flipped item side by side, in the compare view of groups."""
+        from tui.app.widgets.group_view import GroupView
+        from tui.chain import Status
+        from tui.group import Group, GroupKind, GroupResult
+
+        assert self.store is not None
+        chains = []
+        for strategy in (pair.a, pair.b):
+            item = self._items.get((strategy, idx))
+            chain_id = (
+                None if item is None else item.chain_id or self._first_chain_of(item.group_id)
+            )
+            chain = None if chain_id is None else self.store.history.get(chain_id)
+            if chain is None:
+                self.notify("That item's chains are no longer in the history.", severity="warning")
+                return
+            chains.append(chain)
+        group = Group(
+            kind=GroupKind.COMPARE,
+            question=chains[0].question,
+            model=chains[0].model,
+            strategies=[pair.a, pair.b],
+            chain_ids=[c.id for c in chains],
+            status=Status.DONE,
+        )
+        app: Any = self.app
+        self.dismiss()
+        app.show_group(GroupView(GroupResult(group, chains), live=False, clock=app.clock), None)
 
     def _first_chain_of(self, group_id: str | None) -> str | None:
         if group_id is None or self.store is None:
@@ -267,11 +342,18 @@ class EvaluationsScreen(Screen[None]):
             return
         if worker.is_cancelled:
             return
+        from tui.evals.named import is_math_set
+        from tui.evals.specs import run_prompts, run_request
+        from tui.strategies import StrategyOptions
+
+        labels = [s.label for s in specs]
         run = self.store.create_run(
             eval_set,
             model=client.model,
-            strategies=[s.label for s in specs],
+            strategies=labels,
             options={"limit": limit} if limit else {},
+            prompts=run_prompts(labels, math=is_math_set(eval_set)),
+            request=run_request(labels, StrategyOptions(), client.model),
         )
         if worker.is_cancelled:  # Esc while the run was being saved: it never started
             self.store.set_status(run.id, CANCELLED)
@@ -344,4 +426,8 @@ def parse_start_line(
     if len(words) > 2:
         raise ValueError("expected SET [STRATEGIES] [LIMIT]")
     specs = parse_specs(words[1] if len(words) > 1 else DEFAULT_STRATEGIES)
+    from tui.evals.named import NAMED_SETS, is_cached
+
+    if words[0] in NAMED_SETS and not is_cached(words[0]):  # no download from the screen
+        raise ValueError(f"{words[0]} is not downloaded yet: run o1tui download {words[0]}")
     return load_set(words[0], cancelled=cancelled), specs, limit
