@@ -15,7 +15,7 @@ from tui.cli import main
 from tui.evals.named import NAMED_SETS, SOURCE_FILE, set_dir
 from tui.evals.sets import SetFileError, load_set
 
-pytest.importorskip("modelscope.hub.file_download")
+pytest.importorskip("modelscope.hub.file_download")  # installed by the test extra
 
 MATH500 = NAMED_SETS["math500"]
 AIME = NAMED_SETS["aime2024"]
