@@ -33,6 +33,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Callable
 
 if __package__:
     from backends import trust
@@ -66,16 +67,18 @@ def active(port: int, proc_net: str = "/proc/net") -> bool:
     return bool(trust.clients_of(port, os.getuid(), proc_net))
 
 
-def die_with_parent() -> None:
-    """In the server's process, before it runs: SIGTERM when the keeper dies, even by SIGKILL
-    (Linux ``PR_SET_PDEATHSIG``), so the server never outlives the one that stops it."""
+def die_with_parent() -> Callable[[], None] | None:
+    """What the server's process runs before the server: SIGTERM to it when the keeper dies,
+    even by SIGKILL (Linux ``PR_SET_PDEATHSIG``), so the server never outlives the one that
+    stops it. Prepared here, before the fork: the child must not import. ``None`` where there
+    is no ``prctl`` (the next o1tui then stops what is left: keepalive.attach)."""
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        pass  # not Linux: the next o1tui stops what is left (keepalive.attach)
+        return None
+    return lambda: prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 
 
 class Relay:
@@ -123,7 +126,7 @@ def main() -> int:
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        preexec_fn=die_with_parent,  # before any thread of ours starts
+        preexec_fn=die_with_parent(),  # before any thread of ours starts
     )
     assert child.stdout is not None
     relay = Relay(child.stdout, opts.get("--log"))  # type: ignore[arg-type]
