@@ -5,8 +5,9 @@ picks the engine (:func:`backends.engines.choose_engine`), resolves the model
 (:func:`backends.presets.resolve`), reuses a server already answering on the configured
 port when it is provably the user's (a kept-warm one whose keeper owns the port, or one whose
 listening socket the user owns; another user's is refused), or else builds the engine's
-command, starts it through the supervisor with a fresh API key and waits until it serves. The :class:`ServerHandle` it returns gives
-the URL, key and served name, a ready :class:`ChatClient`, and ``stop()``.
+command, starts it through the supervisor with a fresh API key and waits until it serves. The
+:class:`ServerHandle` it returns gives the URL, key and served name, a ready
+:class:`ChatClient`, and ``stop()``.
 """
 
 from __future__ import annotations

@@ -32,10 +32,35 @@ def user_name(uid: int) -> str:
         return f"uid {uid}"
 
 
+def private_group(gid: int) -> bool:
+    """Whether ``gid`` is the user's own private group (Debian's and Ubuntu's "user private
+    groups", where the umask is 002): the user's primary group, named as the user, with no
+    other members. Its write bit lets no one else in."""
+    try:
+        import grp
+        import pwd
+
+        user = pwd.getpwuid(os.getuid())
+        group = grp.getgrgid(gid)
+    except (ImportError, KeyError):
+        return False
+    return (
+        gid == user.pw_gid and group.gr_name == user.pw_name and set(group.gr_mem) <= {user.pw_name}
+    )
+
+
+def others_may_write(st: os.stat_result) -> bool:
+    """Whether a user other than the owner may write to the folder: its world write bit, or
+    its group write bit for a group that is not the user's private one."""
+    if st.st_mode & stat.S_IWOTH:
+        return True
+    return bool(st.st_mode & stat.S_IWGRP) and not private_group(st.st_gid)
+
+
 def _others_may_change(st: os.stat_result) -> bool:
-    """Whether a user other than the folder's owner may rename or replace what it holds: it is
-    group- or world-writable without the sticky bit (/tmp's 1777 is safe for our entries)."""
-    return bool(st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)) and not st.st_mode & stat.S_ISVTX
+    """Whether a user other than the folder's owner may rename or replace what it holds: they
+    may write to it, and it has no sticky bit (/tmp's 1777 is safe for our entries)."""
+    return others_may_write(st) and not st.st_mode & stat.S_ISVTX
 
 
 def _ancestor_problem(folder: str, uid: int) -> str | None:
@@ -65,8 +90,9 @@ def folder_problem(path: str | os.PathLike[str]) -> str | None:
     """Why o1tui must not use the folder ``path``; ``None`` when it is the user's own.
 
     The user's own: a real folder (not a symbolic link to one), owned by the user, that no one
-    else may write to; and every folder above it, as written and with links resolved, owned by
-    the user or root and not open to others' writes (except with the sticky bit, as /tmp).
+    else may write to (no world write bit; no group write bit unless the group is the user's
+    private one); and every folder above it, as written and with links resolved, owned by the
+    user or root and not open to others' writes (except with the sticky bit, as /tmp).
     """
     uid = os.getuid()
     full = os.path.abspath(os.path.expanduser(os.fspath(path)))
@@ -78,7 +104,7 @@ def folder_problem(path: str | os.PathLike[str]) -> str | None:
             return "it is not a folder"
         if st.st_uid != uid:
             return f"it belongs to {user_name(st.st_uid)}"
-        if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        if others_may_write(st):
             return f"other users may write to it (mode {stat.S_IMODE(st.st_mode):04o})"
         written = _above(full)
         resolved = _above(os.path.join(os.path.realpath(os.path.dirname(full)), "x"))

@@ -227,7 +227,7 @@ def test_ensure_private_dir_creates_private_and_leaves_an_existing_folder_be(
     os.chmod(folder, 0o2750)  # the group may read: the user's choice
     locations.ensure_private_dir(folder)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o2750
-    os.chmod(folder, 0o2775)  # the group may write: not the user's own any more
+    os.chmod(folder, 0o2777)  # anyone may write: not the user's own any more
     with pytest.raises(locations.LocationError, match="other users may write to it"):
         locations.ensure_private_dir(folder)
     locations.ensure_private_dir(tmp_path / "new")

@@ -120,11 +120,31 @@ def test_the_users_own_folder_is_trusted(tmp_path):
     assert trust.folder_problem(setgid_group_readable) is None
 
 
+def _shared_group(folder: Path) -> None:
+    """Give ``folder`` a group the user shares with others (``nogroup``, as root)."""
+    if os.getuid() != 0:
+        pytest.skip("changing a folder's group to another needs root")
+    os.chown(folder, -1, NOBODY)
+
+
 @pytest.mark.parametrize("mode", [0o770, 0o777, 0o1777, 0o720])
 def test_a_folder_others_may_write_to_is_not_trusted(tmp_path, mode):
     folder = _private(tmp_path / "open")
     folder.chmod(mode)
+    if not mode & 0o002:
+        _shared_group(folder)
     assert "other users may write to it" in (trust.folder_problem(folder) or "")
+
+
+def test_a_folder_only_the_users_private_group_may_write_to_is_trusted(tmp_path):
+    """Debian and Ubuntu give each user a group of their own and umask 002: folders are 0775."""
+    folder = _private(tmp_path / "upg")
+    if not trust.private_group(folder.stat().st_gid):
+        pytest.skip("this user has no private group")
+    folder.chmod(0o775)
+    assert trust.folder_problem(folder) is None
+    _shared_group(folder)
+    assert trust.folder_problem(folder) is not None
 
 
 def test_a_symbolic_link_is_not_trusted(tmp_path):
