@@ -627,3 +627,23 @@ def test_quitting_with_keep_alive_says_what_was_left_running(monkeypatch, model_
     finally:
         handle.stop()
     assert handle.release() is None  # a stopped server: nothing was left
+
+
+WARNS_AFTER_MAIN = """
+import sys, warnings
+from tui.cli import main
+main(["models"])
+warnings.warn("a library warning with a path /srv/x", UserWarning)
+"""
+
+
+@pytest.mark.parametrize("asked", [False, True])
+def test_library_warnings_stay_off_the_terminal_unless_asked_for(tmp_path, asked):
+    env = {k: v for k, v in _env(tmp_path).items() if k != "PYTHONWARNINGS"}
+    flags = ["-W", "default"] if asked else []
+    out = subprocess.run(
+        [sys.executable, *flags, "-c", WARNS_AFTER_MAIN],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert ("a library warning" in out.stderr) == asked

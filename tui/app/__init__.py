@@ -100,7 +100,10 @@ def run_app(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         for line in dict.fromkeys(filter(None, left)):
-            print(f"o1tui: {line}", file=sys.stderr)
+            try:
+                print(f"o1tui: {line}", file=sys.stderr)
+            except (OSError, ValueError):  # the terminal is gone (SIGHUP): no one to tell
+                break
     if app.startup_error is not None:
         raise app.startup_error
     return int(result or 0) if app.return_code in (None, 0) else int(app.return_code)
