@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -502,7 +503,7 @@ def _recover_records(conn: sqlite3.Connection, write: Write, counts: dict[str, i
     groups, _ = table_rows(conn, "groups", GROUP_COLS, "groups_newest")
     for row in groups:
         try:
-            write(lambda c, r=row: _save_group(c, r))
+            write(functools.partial(_save_group, row=row))
         except Exception:  # noqa: BLE001 - a row too damaged to use: the others still count
             continue
         counts["groups"] += 1
@@ -510,7 +511,7 @@ def _recover_records(conn: sqlite3.Connection, write: Write, counts: dict[str, i
     for run in runs:
         try:
             questions, items = _run_questions_items(conn, run)
-            write(lambda c, r=run, q=questions, i=items: _save_run(c, r, q, i))
+            write(functools.partial(_save_run, run=run, questions=questions, items=items))
         except Exception:  # noqa: BLE001 - a row too damaged to use: the others still count
             continue
         counts["eval_runs"] += 1
