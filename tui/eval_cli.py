@@ -4,6 +4,7 @@
                    [--seed N] [--json] [--csv FILE]   (+ the server flags of ``ask``)
     o1tui eval --resume RUN_ID      continue a run stopped by Ctrl+C, a crash or errors
     o1tui eval --show RUN_ID        a stored run's results, re-scored from its chains
+                                    (nothing saved; add --rescore to save the new verdicts)
     o1tui eval --runs               past runs
     o1tui eval --list               the built-in sets
 
@@ -54,6 +55,11 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
     what.add_argument("--resume", metavar="RUN_ID", help="continue an unfinished run")
     what.add_argument(
         "--show", metavar="RUN_ID", help="a stored run's results, re-scored from its chains"
+    )
+    p.add_argument(
+        "--rescore",
+        action="store_true",
+        help="with --show: save the re-scored verdicts (--show alone writes nothing)",
     )
     p.add_argument(
         "--strategies",
@@ -175,6 +181,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _list_runs(args)
     if args.show:
         return _show(args)
+    if args.rescore:
+        raise UserError("--rescore goes with --show RUN_ID")
     if args.resume is None and args.set is None:
         raise UserError("name a SET (o1tui eval --list shows the built-in ones) or --resume RUN_ID")
     if args.resume is not None and args.set is not None:
@@ -226,17 +234,25 @@ def _get_run(store: Any, ident: str) -> Any:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from tui.cli import open_history
+    from tui.cli import PROG, open_history
+    from tui.evals.rescore import rescore_run, rescored_items
     from tui.evals.scoring import results
-    from tui.evals.rescore import rescore_run
     from tui.evals.store import EvalStore
 
     history = open_history(args)
     try:
         store = EvalStore(history)
         run = _get_run(store, args.show)
-        rescore_run(store, run)
-        rows = results(run.strategies, store.items(run.id))
+        items, changed = rescored_items(store, run)
+        if changed and args.rescore:
+            rescore_run(store, run)
+        elif changed:
+            print(
+                f"{PROG}: {changed} item(s) score differently from their saved verdicts; "
+                "--rescore saves the new ones",
+                file=sys.stderr,
+            )
+        rows = results(run.strategies, items)
     finally:
         history.close()
     print_results(args, run, rows, sys.stdout)
@@ -291,7 +307,7 @@ async def _run_async(
     from tui.evals.progress import ProgressBar
     from tui.evals.runner import MAX_ERRORS_IN_A_ROW, EvalRunner, options_factory
     from tui.evals.scoring import results
-    from tui.evals.store import RUNNING, EvalStore
+    from tui.evals.store import EvalStore
     from tui.sanitize import clean_line
 
     history = open_history(args)
@@ -300,7 +316,7 @@ async def _run_async(
         store = EvalStore(history)
         if args.resume is not None:
             run = _get_run(store, args.resume)
-            if run.status == RUNNING:  # a run whose process is gone reads as interrupted
+            if not store.claim(run.id, limit):  # atomic: of two resumes at once, one runs
                 raise UserError(f"eval run {run.id} is still running in another o1tui")
             limit = run.options.get("limit") if limit is None else limit
             if not hasattr(args, "max_steps") and run.options.get("max_steps"):
