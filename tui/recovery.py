@@ -447,6 +447,59 @@ def _run_questions_items(conn: sqlite3.Connection, run: tuple) -> tuple[list[tup
     return questions, items
 
 
+#: What a run rebuilt from its questions and items says about what was lost with its row.
+LOST_RUN = "(recovered run: its set name, settings and status were lost)"
+
+
+def _read_until_error(conn: sqlite3.Connection, sql: str, params: tuple = ()) -> list[tuple]:
+    """The rows of ``sql`` up to the first one that cannot be read."""
+    rows: list[tuple] = []
+    try:
+        for row in conn.execute(sql, params):
+            rows.append(row)
+    except sqlite3.DatabaseError:
+        pass
+    return rows
+
+
+def _runs_from_their_rows(conn: sqlite3.Connection, have: set[str]) -> list[tuple]:
+    """Run rows whose own row is lost, rebuilt from their questions and items: the id, the
+    number of questions, the strategies answered, the model of a linked chain. ``have``:
+    ids of the runs read from the table."""
+    ids = {
+        r[0]
+        for table in ("eval_questions", "eval_items")
+        for r in _read_until_error(conn, f"SELECT DISTINCT run_id FROM {table}")
+    } - have
+    rebuilt = []
+    for run_id in sorted(ids):
+        items = _read_until_error(
+            conn,
+            "SELECT idx, strategy, chain_id, finished_at FROM eval_items WHERE run_id = ?",
+            (run_id,),
+        )
+        asked = _read_until_error(
+            conn, "SELECT max(idx) FROM eval_questions WHERE run_id = ?", (run_id,)
+        )
+        top = max([i[0] for i in items] + [a[0] for a in asked if a[0] is not None], default=-1)
+        strategies = sorted({i[1] for i in items})
+        model = "unknown"
+        for chain_id in (i[2] for i in items if i[2]):
+            found = _read_until_error(conn, "SELECT model FROM chains WHERE id = ?", (chain_id,))
+            if found:
+                model = found[0][0]
+                break
+        when = min(
+            (i[3] for i in items if i[3]),
+            default=datetime.now().astimezone().isoformat(timespec="seconds"),
+        )
+        rebuilt.append(
+            (run_id, LOST_RUN, None, None, model, json.dumps(strategies), "{}", top + 1,
+             _INTERRUPTED_RUN, when, when)
+        )  # fmt: skip
+    return rebuilt
+
+
 def _save_run(
     conn: sqlite3.Connection, run: tuple, questions: list[tuple], items: list[tuple]
 ) -> None:
@@ -507,7 +560,9 @@ def _recover_records(conn: sqlite3.Connection, write: Write, counts: dict[str, i
         except Exception:  # noqa: BLE001 - a row too damaged to use: the others still count
             continue
         counts["groups"] += 1
-    runs, _ = table_rows(conn, "eval_runs", RUN_COLS, "eval_runs_newest")
+    runs, complete = table_rows(conn, "eval_runs", RUN_COLS, "eval_runs_newest")
+    if not complete:
+        runs += _runs_from_their_rows(conn, {r[0] for r in runs})
     for run in runs:
         try:
             questions, items = _run_questions_items(conn, run)
