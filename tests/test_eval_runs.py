@@ -33,7 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def _answer(body: dict[str, Any], delay_s: float = 0.0) -> Reply:
     """Q<i> is answered <i> for even i, <i> + 1 for odd i (plain strategy: one request)."""
     question = next(m["content"] for m in body["messages"] if m["role"] == "user")
-    i = int(re.search(r"Q(\d+)", question).group(1))
+    found = re.search(r"Q(\d+)", question)
+    assert found is not None
+    i = int(found.group(1))
     return Reply(content=f"Answer: {i if i % 2 == 0 else i + 1}", delay_s=delay_s)
 
 
@@ -94,6 +96,7 @@ def test_show_writes_nothing_unless_asked_to_rescore(data_dir, tmp_path, capsys)
     assert json.loads(out)["results"][0]["correct"] == 3
     with History.open(data_dir) as history:
         wrong = next(it for it in EvalStore(history).items(run_id) if not it.correct)
+        assert wrong.chain_id is not None
         chain = history.get(wrong.chain_id)
         assert chain is not None
         chain.final_answer = f"Answer: {wrong.idx}"  # as if a new normalizer read it right
