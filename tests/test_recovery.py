@@ -294,3 +294,84 @@ def test_eval_runs_whose_rows_are_lost_are_rebuilt_from_their_questions_and_item
             assert run.set_name == LOST_RUN and run.model == "m"
             assert run.strategies == ("g1", "g1@2") and run.n_questions == 4
             assert run.status == "interrupted" and store.pending(run) == []
+
+
+def _schema_pages(db: Path) -> list[int]:
+    return sorted({1, *pages_of(db, "sqlite_schema"), *pages_of(db, "sqlite_schema", "internal")})
+
+
+@pytest.mark.parametrize("which", ["page 1", "first leaf", "last leaf"])
+def test_a_damaged_schema_page_is_rebuilt_from_o1tuis_own_schema(data_dir: Path, which) -> None:
+    """The schema spans page 1 and two more: one of them damaged used to lose every table
+    it listed (all of them for page 1). The schema is rebuilt in a copy from the one o1tui
+    creates, each table at its root page, and everything comes back."""
+    ids = set(fill(data_dir, 100))
+    runs = fill_evals(data_dir, 2, questions=5)
+    db = data_dir / DB_NAME
+    pages = _schema_pages(db)
+    assert len(pages) == 3, pages
+    smash(db, {"page 1": pages[0], "first leaf": pages[1], "last leaf": pages[2]}[which])
+    listed, run_lines, err = _recovered_by_cli(data_dir)
+    assert ids <= listed, err
+    assert all(any(line.startswith(r) for line in run_lines) for r in runs), run_lines
+    assert "10 group(s)" in err and "2 eval run(s)" in err, err
+
+
+def test_a_rebuilt_schema_never_reads_another_tables_pages_as_its_own(data_dir: Path) -> None:
+    """A history made at schema 1 and migrated later keeps its groups and eval tables at
+    other pages than a new one: the rebuilt schema's guesses for them land on pages of
+    chains and steps, and are left out rather than read as groups or eval runs."""
+    import sqlite3
+
+    from tui.migrations import v001_initial
+
+    data_dir.mkdir(parents=True)
+    conn = sqlite3.connect(data_dir / DB_NAME, isolation_level=None)
+    v001_initial.upgrade(conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.executemany(
+        "INSERT INTO chains (id, question, strategy, model, status, created_at, updated_at)"
+        " VALUES (?, ?, 'g1', 'm', 'done', '2025-01-01T00:00:00+00:00', '2025-01-01')",
+        [(f"old{n:04d}", f"question {n}") for n in range(150)],
+    )
+    conn.executemany(  # pages of steps where a new history has its eval tables
+        "INSERT INTO steps (chain_id, idx, title, content, elapsed_s) VALUES (?, ?, ?, ?, 0.5)",
+        [(f"old{n:04d}", i, f"step {i}", "y" * 400) for n in range(150) for i in range(3)],
+    )
+    conn.close()
+    ids = {f"old{n:04d}" for n in range(150)}
+    runs = set(fill_evals(data_dir, 2, questions=5))  # migrated at this open: tables at the end
+    layout = sqlite3.connect(data_dir / DB_NAME)
+    roots = dict(layout.execute("SELECT name, rootpage FROM sqlite_master").fetchall())
+    layout.close()
+    assert roots["groups"] > 24 and roots["eval_runs"] > 24  # not where a new history has them
+    assert _page_kind(data_dir / DB_NAME, 20) == 10  # eval_questions' page in a new one: steps
+    db = data_dir / DB_NAME
+    for page in _schema_pages(db):
+        zero(db, page)
+    with History.open(data_dir) as history:
+        from tui.evals.store import EvalStore
+        from tui.group_store import list_groups
+
+        recovered = history.recovery
+        assert recovered is not None and recovered.chains >= 150
+        assert {r.id for r in history.list(limit=1000)} <= ids | _eval_chain_ids(history)
+        assert {r.id for r in EvalStore(history).list_runs()} <= runs
+        assert recovered.eval_runs == len(EvalStore(history).list_runs())
+        assert all(g.kind.value == "self-consistency" for g in list_groups(history, limit=1000))
+
+
+def _page_kind(db: Path, page: int) -> int:
+    with open(db, "rb") as fh:
+        fh.seek((page - 1) * 4096)
+        return fh.read(1)[0]
+
+
+def _eval_chain_ids(history: History) -> set[str]:
+    return {
+        r[0]
+        for r in history.transaction(
+            lambda c: c.execute("SELECT id FROM chains WHERE question LIKE 'run %'").fetchall(),
+            write=False,
+        )
+    }

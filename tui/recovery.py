@@ -213,19 +213,184 @@ def _connect_ro(path: Path) -> sqlite3.Connection:
 @contextlib.contextmanager
 def readable(damaged: Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection to ``damaged``, through a repaired copy (removed afterwards)
-    when its header is damaged."""
+    when its header is damaged or a page of its schema is."""
     with open(damaged, "rb") as fh:
         header = fh.read(HEADER_BYTES)
     copy = None if header_ok(header) else _repaired_copy(damaged, header)
     try:
         conn = _connect_ro(copy or damaged)
         try:
+            if _missing_tables(conn, header):
+                copy = copy or _repaired_copy(damaged, header)
+                conn.close()
+                conn = _with_rebuilt_schema(copy)
             yield conn
         finally:
             conn.close()
     finally:
         if copy is not None:
             copy.unlink(missing_ok=True)
+
+
+# --- a damaged schema: rebuilt from o1tui's own --------------------------------------------
+
+#: The tables read back, by the schema version that added them.
+_TABLES_SINCE = {
+    "chains": 1,
+    "steps": 1,
+    "groups": 2,
+    "eval_runs": 3,
+    "eval_questions": 3,
+    "eval_items": 3,
+}
+#: Indexes worth having back (the chains rebuilt from them); others are left out.
+_INDEXES = ("sqlite_autoindex_chains_1", "chains_newest")
+_TABLE_PAGES = frozenset({5, 13})
+_INDEX_PAGES = frozenset({2, 10})
+
+
+def _missing_tables(conn: sqlite3.Connection, header: bytes) -> list[str]:
+    """The tables the file's schema version has that its schema (as read) lacks."""
+    version = int.from_bytes(header[60:64], "big") if header[:16] == MAGIC else 0
+    version = version if 1 <= version <= 1000 else max(_TABLES_SINCE.values())
+    return [t for t, since in _TABLES_SINCE.items() if since <= version and not _has_table(conn, t)]
+
+
+def _template(page_size: int) -> list[tuple[str, str, str, int, str | None]]:
+    """The schema o1tui creates, as ``sqlite_master`` rows, for a file of ``page_size``: a
+    history created at this version has its tables at exactly these root pages."""
+    from tui.migrations import migrate
+
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        conn.execute(f"PRAGMA page_size = {int(page_size)}")
+        migrate(conn)
+        return conn.execute(
+            "SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master"
+        ).fetchall()
+    finally:
+        conn.close()
+
+
+def _page_type(path: Path, page: int, page_size: int) -> int | None:
+    with open(path, "rb") as fh:
+        fh.seek((page - 1) * page_size)
+        first = fh.read(1)
+    return first[0] if first else None
+
+
+def _schema_rows(copy: Path, known: dict[str, int], page_size: int) -> list[tuple]:
+    """The ``sqlite_master`` rows to read ``copy`` with: o1tui's tables (and the indexes the
+    rebuild uses), each at its root page as the damaged schema still tells it, else where a
+    history created at this version has it, when a b-tree page of the right kind is there."""
+    rows = []
+    for kind, name, table, root, sql in _template(page_size):
+        if table not in _TABLES_SINCE or (kind == "index" and name not in _INDEXES):
+            continue
+        root = known.get(name, root)
+        index_like = kind == "index" or "WITHOUT ROWID" in (sql or "").upper()
+        if root < 2 or _page_type(copy, root, page_size) not in (
+            _INDEX_PAGES if index_like else _TABLE_PAGES
+        ):
+            continue
+        rows.append((kind, name, table, root, sql))
+    return rows
+
+
+def _write_schema(copy: Path, rows: list[tuple], page_size: int) -> None:
+    """Make page 1 of ``copy`` a schema page listing ``rows`` (SQLite writes the page, in a
+    scratch file; it must fit on one page). A table whose unique index is left out is listed
+    without the constraint, which reading does not need."""
+    names = {r[1] for r in rows}
+    fixed = []
+    for kind, name, table, root, sql in rows:
+        if kind == "table" and f"sqlite_autoindex_{name}_1" not in names and sql:
+            sql = sql.replace(" UNIQUE", "")
+        fixed.append((kind, name, table, root, sql))
+    fd, scratch_name = tempfile.mkstemp(suffix=".schema", dir=copy.parent)
+    os.close(fd)
+    scratch = Path(scratch_name)
+    try:
+        scratch.unlink()
+        conn = sqlite3.connect(scratch, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA page_size = {int(page_size)}")
+            conn.execute("PRAGMA user_version = 1")  # writes page 1
+            conn.execute("PRAGMA writable_schema = ON")
+            conn.executemany(
+                "INSERT INTO sqlite_master (type, name, tbl_name, rootpage, sql) VALUES (?, ?, ?, ?, ?)",
+                fixed,
+            )
+        finally:
+            conn.close()
+        page = scratch.read_bytes()
+        if len(page) != page_size:
+            raise OSError("the rebuilt schema does not fit on one page")
+        with open(copy, "r+b") as fh:
+            fh.seek(HEADER_BYTES)
+            fh.write(page[HEADER_BYTES:])
+    finally:
+        scratch.unlink(missing_ok=True)
+
+
+#: A few rows of each table as o1tui writes them, to tell a guessed root page right.
+_PLAUSIBLE = {
+    "chains": "SELECT count(*) = 0 OR min(status IN ('running', 'done', 'cancelled', 'error', "
+    "'step_limit')) FROM (SELECT status FROM chains LIMIT 20)",
+    "steps": "SELECT count(*) = 0 OR min(typeof(idx) = 'integer' AND typeof(chain_id) = 'text')"
+    " FROM (SELECT idx, chain_id FROM steps LIMIT 20)",
+    "groups": "SELECT count(*) = 0 OR min(kind IN ('self-consistency', 'compare'))"
+    " FROM (SELECT kind FROM groups LIMIT 20)",
+    "eval_runs": "SELECT count(*) = 0 OR min(typeof(n_questions) = 'integer' AND json_valid("
+    "strategies)) FROM (SELECT n_questions, strategies FROM eval_runs LIMIT 20)",
+    "eval_questions": "SELECT count(*) = 0 OR min(typeof(idx) = 'integer' AND typeof(accept) ="
+    " 'text' AND json_valid(accept)) FROM (SELECT idx, accept FROM eval_questions LIMIT 20)",
+    "eval_items": "SELECT count(*) = 0 OR min(typeof(idx) = 'integer' AND typeof(finished_at) ="
+    " 'text') FROM (SELECT idx, finished_at FROM eval_items LIMIT 20)",
+    "sqlite_autoindex_chains_1": "SELECT count(*) = 0 OR min(typeof(id) = 'text' AND typeof(rid)"
+    " = 'integer') FROM (SELECT id, rid FROM chains INDEXED BY sqlite_autoindex_chains_1 LIMIT 20)",
+    "chains_newest": "SELECT count(*) = 0 OR min(typeof(rid) = 'integer') FROM (SELECT rid FROM"
+    " chains INDEXED BY chains_newest LIMIT 20)",
+}
+
+
+def _plausible(conn: sqlite3.Connection, name: str) -> bool:
+    sql = _PLAUSIBLE.get(name)
+    if sql is None:
+        return True
+    try:
+        return bool(conn.execute(sql).fetchone()[0])
+    except sqlite3.DatabaseError:
+        return False
+
+
+def _with_rebuilt_schema(copy: Path) -> sqlite3.Connection:
+    """A connection to ``copy`` whose schema page is rebuilt from o1tui's own schema; a
+    guessed root page whose rows do not look like that table's is left out."""
+    with open(copy, "rb") as fh:
+        page_size = _page_size(fh.read(HEADER_BYTES)) or _PAGE_SIZES[0]
+    damaged_schema = _connect_ro(copy)
+    try:
+        known = {
+            name: root
+            for name, root in _read_until_error(
+                damaged_schema, "SELECT name, rootpage FROM sqlite_master"
+            )
+            if isinstance(root, int)
+        }
+    finally:
+        damaged_schema.close()
+    rows = _schema_rows(copy, known, page_size)
+    for _ in range(len(rows)):
+        _write_schema(copy, rows, page_size)
+        conn = _connect_ro(copy)
+        keep = [r for r in rows if _plausible(conn, r[1])]
+        if len(keep) == len(rows):
+            return conn
+        conn.close()
+        rows = keep
+    _write_schema(copy, rows, page_size)
+    return _connect_ro(copy)
 
 
 # --- reading rows --------------------------------------------------------------------------
@@ -266,7 +431,7 @@ def table_rows(
     the whole table if it reads, else row by row (a lookup by key only touches the pages on
     its path, so one bad page loses only the rows on it)."""
     if not _has_table(conn, table):
-        return [], True
+        return [], False  # its schema row is lost: rows of it may still be found elsewhere
     try:
         return conn.execute(f"SELECT {cols} FROM {table} ORDER BY rid").fetchall(), True
     except sqlite3.DatabaseError:
@@ -413,11 +578,15 @@ def _marks(cols: str) -> str:
     return ", ".join("?" * len(cols.split(",")))
 
 
-def _save_group(conn: sqlite3.Connection, row: tuple) -> None:
+def _save_group(conn: sqlite3.Connection, row: tuple) -> bool:
+    """Insert one group row; False when it was not (a row too damaged to keep)."""
     # pid NULL: a group left running is settled (interrupted) when it is next read.
-    conn.execute(
-        f"INSERT OR IGNORE INTO groups ({GROUP_COLS}, pid) VALUES ({_marks(GROUP_COLS)}, NULL)",
-        row,
+    return (
+        conn.execute(
+            f"INSERT OR IGNORE INTO groups ({GROUP_COLS}, pid) VALUES ({_marks(GROUP_COLS)}, NULL)",
+            row,
+        ).rowcount
+        == 1
     )
 
 
@@ -472,32 +641,39 @@ def _runs_from_their_rows(conn: sqlite3.Connection, have: set[str]) -> list[tupl
         for r in _read_until_error(conn, f"SELECT DISTINCT run_id FROM {table}")
     } - have
     rebuilt = []
-    for run_id in sorted(ids):
-        items = _read_until_error(
-            conn,
-            "SELECT idx, strategy, chain_id, finished_at FROM eval_items WHERE run_id = ?",
-            (run_id,),
-        )
-        asked = _read_until_error(
-            conn, "SELECT max(idx) FROM eval_questions WHERE run_id = ?", (run_id,)
-        )
-        top = max([i[0] for i in items] + [a[0] for a in asked if a[0] is not None], default=-1)
-        strategies = sorted({i[1] for i in items})
-        model = "unknown"
-        for chain_id in (i[2] for i in items if i[2]):
-            found = _read_until_error(conn, "SELECT model FROM chains WHERE id = ?", (chain_id,))
-            if found:
-                model = found[0][0]
-                break
-        when = min(
-            (i[3] for i in items if i[3]),
-            default=datetime.now().astimezone().isoformat(timespec="seconds"),
-        )
-        rebuilt.append(
-            (run_id, LOST_RUN, None, None, model, json.dumps(strategies), "{}", top + 1,
-             _INTERRUPTED_RUN, when, when)
-        )  # fmt: skip
+    for run_id in sorted(i for i in ids if isinstance(i, str)):
+        try:
+            rebuilt.append(_run_from_its_rows(conn, run_id))
+        except (TypeError, ValueError):  # rows too damaged to tell: the others still count
+            continue
     return rebuilt
+
+
+def _run_from_its_rows(conn: sqlite3.Connection, run_id: str) -> tuple:
+    items = _read_until_error(
+        conn,
+        "SELECT idx, strategy, chain_id, finished_at FROM eval_items WHERE run_id = ?",
+        (run_id,),
+    )
+    asked = _read_until_error(
+        conn, "SELECT max(idx) FROM eval_questions WHERE run_id = ?", (run_id,)
+    )
+    top = max(
+        [int(i[0]) for i in items] + [int(a[0]) for a in asked if a[0] is not None], default=-1
+    )
+    strategies = sorted({str(i[1]) for i in items})
+    model = "unknown"
+    for chain_id in (i[2] for i in items if i[2]):
+        found = _read_until_error(conn, "SELECT model FROM chains WHERE id = ?", (chain_id,))
+        if found:
+            model = str(found[0][0])
+            break
+    when = min(
+        (str(i[3]) for i in items if i[3]),
+        default=datetime.now().astimezone().isoformat(timespec="seconds"),
+    )
+    return (run_id, LOST_RUN, None, None, model, json.dumps(strategies), "{}", top + 1,
+            _INTERRUPTED_RUN, when, when)  # fmt: skip
 
 
 def _save_run(
@@ -556,10 +732,10 @@ def _recover_records(conn: sqlite3.Connection, write: Write, counts: dict[str, i
     groups, _ = table_rows(conn, "groups", GROUP_COLS, "groups_newest")
     for row in groups:
         try:
-            write(functools.partial(_save_group, row=row))
+            saved = write(functools.partial(_save_group, row=row))
         except Exception:  # noqa: BLE001 - a row too damaged to use: the others still count
             continue
-        counts["groups"] += 1
+        counts["groups"] += int(bool(saved))
     runs, complete = table_rows(conn, "eval_runs", RUN_COLS, "eval_runs_newest")
     if not complete:
         runs += _runs_from_their_rows(conn, {r[0] for r in runs})
