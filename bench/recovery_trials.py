@@ -11,6 +11,8 @@ Damage (``--damage``):
   bytes;
 - ``zero``: one random page (any but page 1) overwritten with zeros;
 - ``header``: the 100-byte file header overwritten with random bytes;
+- ``schema``: one page of the schema (page 1 or one of the pages it continues on)
+  overwritten with random bytes;
 - ``cut``: the last ``--cut-kb`` KiB cut off (``truncate -s -N``; several values: one series
   of trials each).
 
@@ -38,7 +40,16 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tests.damage import PAGE, cut, fill, fill_evals, hit_header, smash, zero  # noqa: E402
+from tests.damage import (  # noqa: E402
+    PAGE,
+    cut,
+    fill,
+    fill_evals,
+    hit_header,
+    pages_of,
+    smash,
+    zero,
+)
 
 
 def _cli(work: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -61,8 +72,14 @@ def damage(db: Path, how: str, rng: random.Random, cut_kb: int) -> dict[str, Any
     if how == "cut":
         cut(db, cut_kb * 1024)
         return {"pages": pages, "cut_kb": cut_kb}
-    page = rng.randrange(2, pages + 1)
-    (smash if how == "page" else lambda p, n, _r: zero(p, n))(db, page, rng)
+    if how == "schema":
+        page = rng.choice(sorted({1, *pages_of(db, "sqlite_schema")}))
+    else:
+        page = rng.randrange(2, pages + 1)
+    if how == "zero":
+        zero(db, page)
+    else:
+        smash(db, page, rng)
     return {"pages": pages, "page": page}
 
 
@@ -132,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--chains", type=int, default=200)
     parser.add_argument("--runs", type=int, default=0, help="eval runs written (default 0)")
-    parser.add_argument("--damage", choices=("page", "zero", "header", "cut"), default="page")
+    parser.add_argument(
+        "--damage", choices=("page", "zero", "header", "schema", "cut"), default="page"
+    )
     parser.add_argument("--cut-kb", type=int, nargs="+", default=[4], metavar="KB")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
