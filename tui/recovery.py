@@ -11,6 +11,10 @@ the fresh database.
 - A file cut short (its header counts pages that are gone) is read up to where it ends.
 - A damaged 100-byte file header is repaired in a private copy beside the kept file (the
   fields SQLite checks set to what o1tui writes); the copy is removed afterwards.
+- A damaged schema page (page 1 or a page the schema continues on) is rebuilt in that copy
+  from the schema o1tui creates: each table at the root page the damaged schema still gives,
+  else where a history created at this version has it, when a b-tree page of the right kind
+  is there and its first rows look like that table's.
 - Chains whose table rows are lost are rebuilt from the indexes (id, time, question and
   answer; marked as such), with the steps that can be read.
 
