@@ -225,9 +225,14 @@ def readable(damaged: Path) -> Iterator[sqlite3.Connection]:
         conn = _connect_ro(copy or damaged)
         try:
             if _missing_tables(conn, header):
-                copy = copy or _repaired_copy(damaged, header)
-                conn.close()
-                conn = _with_rebuilt_schema(copy)
+                try:
+                    copy = copy or _repaired_copy(damaged, header)
+                    rebuilt = _with_rebuilt_schema(copy)
+                except (sqlite3.Error, OSError):  # no room for a copy: read what there is
+                    pass
+                else:
+                    conn.close()
+                    conn = rebuilt
             yield conn
         finally:
             conn.close()
