@@ -194,7 +194,7 @@ def test_two_resumes_at_once_run_each_item_once(data_dir: Path) -> None:
         run = store.create_run(EvalSet("s", items), model="fake-model", strategies=["plain"])
         store.set_status(run.id, CANCELLED)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with FakeOpenAIServer(responder=lambda body: _answer(body, delay_s=0.3)) as srv:
+    with FakeOpenAIServer(responder=lambda body: _answer(body, delay_s=0.4)) as srv:
         cmd = [sys.executable, "-m", "tui.cli", "eval", "--resume", run.id, "--endpoint", srv.url]
         procs = [
             subprocess.Popen(
