@@ -4,6 +4,7 @@
                    [--seed N] [--json] [--csv FILE]   (+ the server flags of ``ask``)
     o1tui eval --resume RUN_ID      continue a run stopped by Ctrl+C, a crash or errors
     o1tui eval --show RUN_ID        a stored run's results, re-scored from its chains
+                                    (nothing saved; add --rescore to save the new verdicts)
     o1tui eval --compare A B        what B's strategies fixed and broke against A's
     o1tui eval --runs               past runs
     o1tui eval --list               the sets: built-in, and public (cached or not)
@@ -63,6 +64,11 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
         metavar=("RUN_A", "RUN_B"),
         help="what each strategy of RUN_B fixed and broke against each of RUN_A (same set, "
         "prompts and parameters; the models may differ), or why they cannot be compared",
+    )
+    p.add_argument(
+        "--rescore",
+        action="store_true",
+        help="with --show: save the re-scored verdicts (--show alone writes nothing)",
     )
     p.add_argument(
         "--strategies",
@@ -192,6 +198,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         return _list_runs(args)
     if args.show:
         return _show(args)
+    if args.rescore:
+        raise UserError("--rescore goes with --show RUN_ID")
     if args.compare:
         return _compare(args)
     if args.resume is None and args.set is None:
@@ -248,8 +256,8 @@ def _get_run(store: Any, ident: str) -> Any:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from tui.cli import open_history
-    from tui.evals.rescore import rescore_run
+    from tui.cli import PROG, open_history
+    from tui.evals.rescore import rescore_run, rescored_items
     from tui.evals.scoring import run_report
     from tui.evals.store import EvalStore
 
@@ -257,8 +265,16 @@ def _show(args: argparse.Namespace) -> int:
     try:
         store = EvalStore(history)
         run = _get_run(store, args.show)
-        rescore_run(store, run)
-        report = run_report(store, run)
+        items, changed = rescored_items(store, run)
+        if changed and args.rescore:
+            rescore_run(store, run)
+        elif changed:
+            print(
+                f"{PROG}: {changed} item(s) score differently from their saved verdicts; "
+                "--rescore saves the new ones",
+                file=sys.stderr,
+            )
+        report = run_report(store, run, items)
     finally:
         history.close()
     print_results(args, run, report, sys.stdout)
@@ -360,7 +376,7 @@ async def _run_async(
     from tui.evals.progress import ProgressBar
     from tui.evals.runner import MAX_ERRORS_IN_A_ROW, EvalRunner, options_factory
     from tui.evals.scoring import run_report
-    from tui.evals.store import RUNNING, EvalStore
+    from tui.evals.store import EvalStore
     from tui.sanitize import clean_line
 
     history = open_history(args)
@@ -369,7 +385,7 @@ async def _run_async(
         store = EvalStore(history)
         if args.resume is not None:
             run = _get_run(store, args.resume)
-            if run.status == RUNNING:  # a run whose process is gone reads as interrupted
+            if not store.claim(run.id, limit):  # atomic: of two resumes at once, one runs
                 raise UserError(f"eval run {run.id} is still running in another o1tui")
             limit = run.options.get("limit") if limit is None else limit
             if not hasattr(args, "max_steps") and run.options.get("max_steps"):

@@ -265,6 +265,7 @@ class History:
                 self.recovered_from,
                 lambda chain: self._attempt(lambda c: self._save_chain(c, chain, None), True),
                 chain_from_row,
+                lambda fn: self._attempt(fn, True),  # groups and eval runs
             )
             return conn
 

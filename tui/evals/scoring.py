@@ -320,9 +320,12 @@ class RunReport:
         }
 
 
-def run_report(store: EvalStore, run: EvalRun) -> RunReport:
-    """The run's results, pairs and breakdowns, from its stored items."""
-    items = store.items(run.id)
+def run_report(
+    store: EvalStore, run: EvalRun, items: Sequence[ItemResult] | None = None
+) -> RunReport:
+    """The run's results, pairs and breakdowns, from ``items`` (``--show``'s re-scored ones,
+    never written) or else its stored items."""
+    items = store.items(run.id) if items is None else list(items)
     metas = [q.meta for q in store.questions(run.id)]
     return RunReport(
         rows=results(run.strategies, items),

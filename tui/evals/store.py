@@ -48,9 +48,17 @@ class EvalRun:
     request: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def limit(self) -> int | None:
+        """The run's ``--limit``: only its first questions are run (None: all)."""
+        value = self.options.get("limit")
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
     def n_items(self) -> int:
-        """Items in all: every question under every strategy."""
-        return self.n_questions * len(self.strategies)
+        """Items in all: every question the run asks (the first ``limit`` of them) under
+        every strategy."""
+        n = self.n_questions if self.limit is None else max(min(self.limit, self.n_questions), 0)
+        return n * len(self.strategies)
 
 
 @dataclass(frozen=True)
@@ -237,6 +245,38 @@ class EvalStore:
             ),
             write=True,
         )
+
+    def claim(self, run_id: str, limit: int | None = None) -> bool:
+        """Mark the run ``running`` in this process unless a live process (this one too) is
+        running it; False then. The check and the mark are one write transaction, which
+        takes the database's write lock up front (``BEGIN IMMEDIATE``): of two resumes at
+        once, exactly one gets the run. ``limit``: a new ``--limit`` the run goes on with."""
+
+        def tx(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT status, pid, options FROM eval_runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            if row is None or (row[0] == RUNNING and _pid_alive(row[1])):
+                return False
+            options = json.loads(row[2] or "{}")
+            if limit is not None:
+                options["limit"] = limit
+            return (
+                conn.execute(
+                    "UPDATE eval_runs SET status = ?, updated_at = ?, pid = ?, options = ?"
+                    " WHERE id = ?",
+                    (
+                        RUNNING,
+                        utc_now_iso(),
+                        os.getpid(),
+                        json.dumps(options, ensure_ascii=False),
+                        run_id,
+                    ),
+                ).rowcount
+                == 1
+            )
+
+        return bool(self.history.transaction(tx, write=True))
 
     def delete_run(self, run_id: str) -> bool:
         """Delete the run and its rows (its chains stay in the history)."""
