@@ -6,8 +6,17 @@ The store is the user's record of minutes of GPU time, so it is written to survi
   at most the step in flight; WAL + ``synchronous=NORMAL`` keeps a committed transaction
   through a process crash (only a power cut can lose the last few);
 * two processes (the app and ``o1tui ask``) may write at once: writes take the lock up front
-  (``BEGIN IMMEDIATE``), wait up to ``busy_timeout``, and are retried a few times more, so
-  "database is locked" never reaches the user;
+  (``BEGIN IMMEDIATE``), and every write of one :class:`History` runs, in order, on its one
+  writer thread (:mod:`tui.history_writer`), which does the waiting while another process
+  holds the lock: never on the app's event loop, and never holding the connection, so
+  reads (the sidebar's, in thread workers) go on meanwhile;
+* async callers (the chain runner, groups, eval runs) use :attr:`History.aio`: a save
+  waiting for the lock stays queued and is written once the lock is released — no step is
+  dropped while the history is open, and closing gives the queue ``lock_wait_s`` more — and
+  the listeners (:meth:`History.add_listener`; the app shows a status line) hear of a wait
+  longer than a second. Synchronous writes (the CLI's ``history delete``) wait up to
+  ``lock_wait_s`` (:data:`LOCK_WAIT_S`), then fail with one line that says another process is
+  writing. SQLite's "database is locked" is not shown;
 * a chain left ``running`` by a process that is gone becomes ``error``/"interrupted" at open;
 * a file that is not a database or fails its check is renamed aside (never deleted) and a
   fresh one started; :attr:`History.recovered_from` says where the old one went.
@@ -27,8 +36,10 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from functools import cached_property
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TypeVar
@@ -36,6 +47,7 @@ from typing import TypeVar
 from backends.errors import O1Error
 from tui import locations, recovery
 from tui.chain import Chain, Status, Step, utc_now_iso
+from tui.history_writer import AsyncHistory, Listener, Writer
 from tui.history_rows import (
     CHAIN_COLS,
     MATCH_WHERE,
@@ -56,14 +68,19 @@ SUMMARY_QUESTION_CHARS = 300
 #: (pids are reused); no step of a live chain takes that long.
 STALE_RUNNING_S = 6 * 3600
 INTERRUPTED = "interrupted"
+#: SQLite's own wait for the lock at open (migrations).
 BUSY_TIMEOUT_MS = 5000
+#: Its wait once open: longer waits are done by the writer thread with the connection free.
+BUSY_SLICE_MS = 20
+_LOCK_POLL_S = 0.01
+#: How long a synchronous write (or a queued one, once the history closes) waits for the lock.
+LOCK_WAIT_S = 20.0
 #: Files up to this size get a full ``quick_check`` at open (~1 ms per MB); bigger ones only a
 #: read of the header and schema, so that opening a 500 MB history stays instant.
 #: :meth:`History.integrity_check` runs the full check on demand.
 QUICK_CHECK_MAX_BYTES = 32 * 2**20
-#: Extra tries after busy_timeout ran out, with a short pause between them.
-_LOCK_RETRIES = 4
-_LOCK_PAUSE_S = 0.05
+#: Times one operation may find the file damaged and replace it before it gives up.
+_RECOVERY_TRIES = 4
 #: SQLite result codes that mean the file itself is damaged.
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
@@ -197,6 +214,25 @@ def _stale(updated_at: str | None) -> bool:
     return (updated_at or "") < limit.replace(microsecond=0).isoformat()
 
 
+def _sliced(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """``conn`` with SQLite's own wait cut to a slice: the history waits longer itself, with
+    the connection free for reads (:meth:`History._execute`)."""
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_SLICE_MS}")
+    return conn
+
+
+def _lock_held(path: Path, waited_s: float) -> str:
+    return (
+        f"history database {path}: another process has been writing to it for "
+        f"{waited_s:.0f} s; try again when it is done"
+    )
+
+
+def _copy(chain: Chain) -> Chain:
+    """A copy of ``chain`` to save later, unchanged by the run going on."""
+    return replace(chain, steps=[replace(step) for step in chain.steps])
+
+
 def _pid_alive(pid: int | None) -> bool:
     if not pid or pid <= 0:
         return False
@@ -215,11 +251,14 @@ def _pid_alive(pid: int | None) -> bool:
 class History:
     """The history database at ``path`` (created private to the user).
 
-    Safe to share between threads; each write is its own committed transaction.
+    Safe to share between threads; each write is its own committed transaction, run on the
+    history's writer thread. ``lock_wait_s``: how long a synchronous write waits while another
+    process writes (see the module notes).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, lock_wait_s: float = LOCK_WAIT_S) -> None:
         self.path = Path(path).expanduser()
+        self.lock_wait_s = lock_wait_s
         #: Where a damaged database found at open was moved to, for the UI to mention.
         self.recovered_from: Path | None = None
         #: Problems found at open that do not stop reading (shown as warnings).
@@ -228,12 +267,15 @@ class History:
         self.recovery: recovery.Recovery | None = None
         self._lock = threading.RLock()
         self._closed = False
+        self.writer = Writer(
+            "o1tui-history-writer", lambda: HistoryError("the history database is closed")
+        )
         try:
             locations.ensure_private_dir(self.path.parent)
             try:
-                self._conn = _open_checked(self.path)
+                self._conn = _sliced(_open_checked(self.path))
             except _Corrupt:
-                self._conn = self._replace_damaged(None)
+                self._conn = _sliced(self._replace_damaged(None))
         except SchemaError as err:
             raise HistoryError(f"{self.path}: {err}") from None
         except (_Corrupt, sqlite3.Error, OSError) as err:
@@ -279,7 +321,25 @@ class History:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @cached_property
+    def aio(self) -> AsyncHistory:
+        """This history's writes for async code (:class:`tui.history_writer.AsyncHistory`)."""
+        return AsyncHistory(self)
+
+    def add_listener(self, listener: Listener) -> None:
+        """Hear how the writes stand (a wait for another process's lock, a queued save that
+        failed), on the writer thread: :class:`tui.history_writer.WriteStatus`."""
+        self.writer.add_listener(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self.writer.remove_listener(listener)
+
     def close(self) -> None:
+        """Write what is queued (each save waiting at most ``lock_wait_s`` more), then close."""
+        with self._lock:
+            if self._closed:
+                return
+        self.writer.stop(self.lock_wait_s)
         with self._lock:
             if self._closed:
                 return
@@ -295,8 +355,38 @@ class History:
     # --- transactions ----------------------------------------------------------------------
 
     def _run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
-        """Run ``fn`` (in a write transaction when ``write``), retrying while the file is busy."""
-        for attempt in range(_LOCK_RETRIES + 1):
+        """Run ``fn`` (in a write transaction when ``write``), waiting while the file is busy.
+
+        A write is a job for the writer thread (run inline when this is that thread); the
+        caller waits for it up to ``lock_wait_s``.
+        """
+        if not write or self.writer.on_thread():
+            return self._execute(fn, write)
+        future = self.submit_write(fn, deadline=time.monotonic() + self.lock_wait_s)
+        try:
+            return future.result(timeout=self.lock_wait_s)
+        except TimeoutError:
+            if not future.cancel():  # running: it gives up by its own deadline
+                return future.result()
+            raise HistoryError(_lock_held(self.path, self.lock_wait_s)) from None
+
+    def submit_write(
+        self, fn: Callable[[sqlite3.Connection], T], deadline: float | None = None
+    ) -> Future[T]:
+        """Queue ``fn`` as one write transaction on the writer thread; ``deadline``
+        (``time.monotonic()``): when it stops waiting for the lock (None: never, until close)."""
+        if self._closed:
+            raise HistoryError("the history database is closed")
+        return self.writer.submit(lambda: self._execute(fn, True), deadline)
+
+    def _execute(self, fn: Callable[[sqlite3.Connection], T], write: bool) -> T:
+        """Run ``fn`` on this thread; while the file is busy, wait here with the connection
+        free: a writer-thread job until its deadline, any other caller ``lock_wait_s``."""
+        started = time.monotonic()
+        on_writer = self.writer.on_thread()
+        give_up_at = self.writer.give_up_at() if on_writer else started + self.lock_wait_s
+        recoveries = 0
+        while True:
             with self._lock:
                 if self._closed:
                     raise HistoryError("the history database is closed")
@@ -305,34 +395,38 @@ class History:
                         self._reopen()  # set aside by another process: write into the new file
                     return self._attempt(fn, write)
                 except sqlite3.DatabaseError as err:
-                    if _is_corrupt(err) and attempt < _LOCK_RETRIES:
+                    if _is_corrupt(err) and recoveries < _RECOVERY_TRIES:
+                        recoveries += 1
                         try:
                             self._recover_now()  # never keep writing into a damaged file
                         except (_Corrupt, sqlite3.Error, OSError) as again:
                             raise HistoryError(_describe(self.path, err) + f"; {again}") from None
                         continue
-                    if not isinstance(err, sqlite3.OperationalError):
-                        raise HistoryError(_describe(self.path, err)) from None
-                    if not (_is_busy(err) and attempt < _LOCK_RETRIES):
+                    if not isinstance(err, sqlite3.OperationalError) or not _is_busy(err):
                         raise HistoryError(_describe(self.path, err)) from None
                 except sqlite3.Error as err:
                     raise HistoryError(_describe(self.path, err)) from None
                 except (_Corrupt, OSError) as err:
                     raise HistoryError(f"the history database {self.path}: {err}") from None
-            time.sleep(_LOCK_PAUSE_S * (attempt + 1))
-        raise AssertionError("unreachable")
+            now = time.monotonic()
+            if on_writer:
+                self.writer.waiting(now - started)
+                give_up_at = self.writer.give_up_at()  # closing sets one
+            if give_up_at is not None and now >= give_up_at:
+                raise HistoryError(_lock_held(self.path, now - started))
+            time.sleep(_LOCK_POLL_S)
 
     def _reopen(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
-        self._conn = _open_checked(self.path)
+        self._conn = _sliced(_open_checked(self.path))
         self._ino = recovery.inode(self.path)
 
     def _recover_now(self) -> None:
         """The file failed mid-use (a big file is not fully checked at open): replace it."""
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
-        self._conn = self._replace_damaged(self._ino)
+        self._conn = _sliced(self._replace_damaged(self._ino))
         self._ino = recovery.inode(self.path)
 
     def _attempt(self, fn: Callable[[sqlite3.Connection], T], write: bool) -> T:
@@ -359,11 +453,38 @@ class History:
 
     def start_chain(self, chain: Chain) -> None:
         """Record a new chain (status as given, usually running) with any steps it has."""
-        pid = os.getpid()
-        self._run(lambda c: self._save_chain(c, chain, pid), write=True)
+        self._run(self.start_tx([chain]), write=True)
 
     def add_step(self, chain_id: str, step: Step) -> None:
         """Save one finished step of a started chain (replacing one of the same index)."""
+        self._run(self.step_tx(chain_id, step), write=True)
+
+    def finish_chain(self, chain: Chain) -> None:
+        """Record the chain's outcome (status, answer, time, error) and all its steps."""
+        self._run(self.finish_tx(chain), write=True)
+
+    # The transactions of the writes above, for the synchronous calls and :attr:`aio`. Each
+    # takes a copy of the chain now: a queued save writes the chain as it was when queued.
+
+    def start_tx(self, chains: Sequence[Chain]) -> Callable[[sqlite3.Connection], None]:
+        """The transaction that records new ``chains`` as this process's."""
+        pid, copies = os.getpid(), [_copy(chain) for chain in chains]
+
+        def tx(conn: sqlite3.Connection) -> None:
+            for chain in copies:
+                self._save_chain(conn, chain, pid)
+
+        return tx
+
+    def finish_tx(self, chain: Chain) -> Callable[[sqlite3.Connection], None]:
+        """The transaction that records ``chain``'s outcome and steps."""
+        copy = _copy(chain)
+        return lambda conn: self._save_chain(conn, copy, None)
+
+    @staticmethod
+    def step_tx(chain_id: str, step: Step) -> Callable[[sqlite3.Connection], None]:
+        """The transaction that saves one finished step of a started chain."""
+        step = replace(step)
 
         def tx(conn: sqlite3.Connection) -> None:
             if not conn.execute(
@@ -376,11 +497,7 @@ class History:
             )
             sync_fts(conn, storable(chain_id))
 
-        self._run(tx, write=True)
-
-    def finish_chain(self, chain: Chain) -> None:
-        """Record the chain's outcome (status, answer, time, error) and all its steps."""
-        self._run(lambda c: self._save_chain(c, chain, None), write=True)
+        return tx
 
     @staticmethod
     def _save_chain(conn: sqlite3.Connection, chain: Chain, pid: int | None) -> None:

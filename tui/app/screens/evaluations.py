@@ -242,22 +242,33 @@ class EvaluationsScreen(Screen[None]):
             self.notify("No model server yet: wait until it is ready.", severity="warning")
             return
         event.input.value = ""
-        run = self.store.create_run(
-            eval_set,
-            model=client.model,
-            strategies=[s.label for s in specs],
-            options={"limit": limit} if limit else {},
-        )
-        self.running_run = run.id
-        self._run_eval(run, client, limit)
-        self.action_refresh()
+        self.running_run = ""  # its id once created (in the worker: a write may wait)
+        self._run_eval(eval_set, specs, client, limit)
 
     @work(exclusive=True, group="evals-run")
-    async def _run_eval(self, run: EvalRun, client: Any, limit: int | None) -> None:
+    async def _run_eval(self, eval_set: Any, specs: Any, client: Any, limit: int | None) -> None:
         from tui.evals.runner import EvalAborted, EvalRunner, Progress, options_factory
         from tui.strategies import StrategyOptions
 
         assert self.store is not None
+        store = self.store
+        try:
+            # On the history's writer thread: another process writing makes this wait,
+            # never the screen.
+            run = await store.history.aio.call(
+                lambda: store.create_run(
+                    eval_set,
+                    model=client.model,
+                    strategies=[s.label for s in specs],
+                    options={"limit": limit} if limit else {},
+                )
+            )
+        except Exception as err:  # noqa: BLE001 - one line for the user; the screen stays
+            self.running_run = None
+            self.notify(f"Cannot start the eval: {clean_line(str(err), 200)}", severity="error")
+            return
+        self.running_run = run.id
+        self.action_refresh()
         bar = self.query_one("#evals-progress", ProgressBar)
 
         def progress(p: Progress) -> None:
