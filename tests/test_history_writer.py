@@ -17,12 +17,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from backends.openai_client import OpenAIChatClient
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.helpers import notifications, wait_until
+from tests.helpers import notifications, poll_until, wait_until
 from tui.chain import Chain, Status, Step
 from tui.group import GroupSpec, run_group
 from tui.history import History, HistoryError
@@ -228,9 +229,8 @@ async def test_reads_go_on_while_a_write_waits_for_the_lock(
 def test_a_sync_write_gives_up_with_one_clear_line(db_path: Path) -> None:
     with History(db_path, lock_wait_s=0.5) as history:
         chain = Chain(question="q", strategy="g1", model="m")
-        with lock_held(db_path):
-            with pytest.raises(HistoryError) as caught:
-                history.start_chain(chain)
+        with lock_held(db_path), pytest.raises(HistoryError) as caught:
+            history.start_chain(chain)
         message = str(caught.value)
         assert "another process has been writing" in message and "\n" not in message
         assert "locked" not in message  # SQLite's words are not the user's
@@ -260,14 +260,62 @@ def test_closing_writes_what_is_queued_and_reports_what_it_cannot(db_path: Path)
     assert stored(db_path) == [("q", "running", 0)]
 
 
+def test_opening_does_not_wait_for_the_lock_to_mark_interrupted_chains(db_path: Path) -> None:
+    with History(db_path) as history:
+        chain = Chain(question="left running", strategy="g1", model="m")
+        history.start_chain(chain)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    conn = sqlite3.connect(db_path)
+    with conn:
+        conn.execute("UPDATE chains SET pid = ?", (int(gone.stdout),))  # its process is gone
+    conn.close()
+    with lock_held(db_path) as holder:
+        history = History(db_path, lock_wait_s=60)  # opens while the other process writes
+        assert holder.poll() is None and stored(db_path) == [("left running", "running", 0)]
+        release(holder)
+        asyncio.run(history.aio.flush())  # the mark was queued, and is written now
+    assert stored(db_path) == [("left running", "error", 0)]
+    assert history.warnings == []
+    history.close()
+
+
+def test_ask_says_the_history_is_busy_and_saves_the_chain(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tui.cli import main
+
+    History.open(data_dir).close()
+    db = data_dir / "history.db"
+    with FakeOpenAIServer() as server, lock_held(db) as holder:
+
+        def release_later() -> None:
+            # Held from before the chain started until 1.5 s after its first request.
+            poll_until(lambda: server.requests, timeout=30, what="the chain's first request")
+            time.sleep(1.5)
+            release(holder)
+
+        threading.Thread(target=release_later, daemon=True).start()
+        code = main(["ask", "What is 6*7?", "--endpoint", server.url, "--json"])
+    err = capsys.readouterr().err
+    assert code == 0
+    assert "o1tui: history busy: another process is writing to it" in err, err
+    assert "locked" not in err and "Traceback" not in err, err
+    assert stored(db) == [("What is 6*7?", "done", 4)]
+
+
 # --- the app ---------------------------------------------------------------------------------
 
 
-async def _ready(app, pilot) -> None:  # type: ignore[no-untyped-def]
+async def _ready(app: Any, pilot: Any) -> None:
     await wait_until(pilot, lambda: app.server_state == "ready", timeout=10)
 
 
-async def _ask(app, pilot, question: str) -> None:  # type: ignore[no-untyped-def]
+async def _ask(app: Any, pilot: Any, question: str) -> None:
     """Type ``question``, run it, and wait until its chain has finished on screen."""
     before = app.current_id
     await pilot.press(*question)
@@ -279,7 +327,7 @@ async def _ask(app, pilot, question: str) -> None:  # type: ignore[no-untyped-de
 
 
 async def test_app_frame_stays_live_while_another_process_holds_the_lock(
-    make_app, history: History, db_path: Path
+    make_app: Any, history: History, db_path: Path
 ) -> None:
     with FakeOpenAIServer() as server:
         app = make_app(server)
@@ -300,7 +348,7 @@ async def test_app_frame_stays_live_while_another_process_holds_the_lock(
 
 
 async def test_app_says_the_history_is_busy_and_saves_everything_after(
-    make_app, history: History, db_path: Path
+    make_app: Any, history: History, db_path: Path
 ) -> None:
     history.aio.patience_s = 0.1
     with FakeOpenAIServer() as server:

@@ -3,21 +3,24 @@
 The store is the user's record of minutes of GPU time, so it is written to survive faults:
 
 * each step is committed in its own transaction as it finishes: a crash (even SIGKILL) loses
-  at most the step in flight; WAL + ``synchronous=NORMAL`` keeps a committed transaction
+  at most the step in flight (and the saves queued while another process held the lock); WAL + ``synchronous=NORMAL`` keeps a committed transaction
   through a process crash (only a power cut can lose the last few);
 * two processes (the app and ``o1tui ask``) may write at once: writes take the lock up front
   (``BEGIN IMMEDIATE``), and every write of one :class:`History` runs, in order, on its one
   writer thread (:mod:`tui.history_writer`), which does the waiting while another process
   holds the lock: never on the app's event loop, and never holding the connection, so
   reads (the sidebar's, in thread workers) go on meanwhile;
-* async callers (the chain runner, groups, eval runs) use :attr:`History.aio`: a save
-  waiting for the lock stays queued and is written once the lock is released — no step is
-  dropped while the history is open, and closing gives the queue ``lock_wait_s`` more — and
-  the listeners (:meth:`History.add_listener`; the app shows a status line) hear of a wait
-  longer than a second. Synchronous writes (the CLI's ``history delete``) wait up to
-  ``lock_wait_s`` (:data:`LOCK_WAIT_S`), then fail with one line that says another process is
-  writing. SQLite's "database is locked" is not shown;
-* a chain left ``running`` by a process that is gone becomes ``error``/"interrupted" at open;
+* async callers (the chain runner, groups, eval runs) use :attr:`History.aio` and await a
+  save for at most a second; one still waiting for the lock stays queued and is written, in
+  order, once the lock is released, so no step is dropped while the history is open. The
+  listeners (:meth:`History.add_listener`: a line in the app, on stderr in the CLI) hear of
+  a wait longer than a second, and of the lock being got. Closing gives the queue
+  ``lock_wait_s`` (:data:`LOCK_WAIT_S`) more; what still waits for the lock then fails, and
+  the listeners hear of it. Synchronous writes (``o1tui history delete``) wait up to
+  ``lock_wait_s``, then fail with one line that says another process is writing. SQLite's
+  "database is locked" is not shown;
+* a chain left ``running`` by a process that is gone becomes ``error``/"interrupted" at open
+  (while another process writes, the open does not wait: the mark is queued);
 * a file that is not a database or fails its check is renamed aside (never deleted) and a
   fresh one started; :attr:`History.recovered_from` says where the old one went.
 
@@ -38,16 +41,16 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, replace
-from functools import cached_property
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
 from backends.errors import O1Error
 from tui import locations, recovery
 from tui.chain import Chain, Status, Step, utc_now_iso
-from tui.history_writer import AsyncHistory, Listener, Writer
 from tui.history_rows import (
     CHAIN_COLS,
     MATCH_WHERE,
@@ -59,6 +62,7 @@ from tui.history_rows import (
     sync_fts,
     upsert_steps,
 )
+from tui.history_writer import WRITE_PATIENCE_S, AsyncHistory, Listener, Writer
 from tui.migrations import SchemaError, migrate, refuse_foreign
 
 DB_NAME = "history.db"
@@ -228,6 +232,23 @@ def _lock_held(path: Path, waited_s: float) -> str:
     )
 
 
+def _interrupt_tx(chain_ids: list[str]) -> Callable[[sqlite3.Connection], int]:
+    """The transaction that turns these running chains into interrupted errors."""
+
+    def tx(conn: sqlite3.Connection) -> int:
+        now = utc_now_iso()
+        n = 0
+        for cid in chain_ids:
+            n += conn.execute(
+                "UPDATE chains SET status = 'error', error = ?, updated_at = ?, pid = NULL"
+                " WHERE id = ? AND status = 'running'",
+                (INTERRUPTED, now, cid),
+            ).rowcount
+        return n
+
+    return tx
+
+
 def _copy(chain: Chain) -> Chain:
     """A copy of ``chain`` to save later, unchanged by the run going on."""
     return replace(chain, steps=[replace(step) for step in chain.steps])
@@ -282,7 +303,13 @@ class History:
             raise HistoryError(f"cannot open the history database {self.path}: {err}") from None
         self._ino = recovery.inode(self.path)
         try:
-            self.mark_interrupted()
+            gone = self._run(self._find_interrupted, write=False)
+            if gone:
+                # Awaited a moment only: while another process writes, the open (the app's
+                # first frame) does not wait; the chains are marked once the lock is free.
+                self.writer.settle_or_report(
+                    self.submit_write(_interrupt_tx(gone)), WRITE_PATIENCE_S
+                )
         except HistoryError as err:
             # A full disk (or a read-only file) must not keep the history from being read:
             # the chains stay "running" until a later open can write.
@@ -365,7 +392,7 @@ class History:
         future = self.submit_write(fn, deadline=time.monotonic() + self.lock_wait_s)
         try:
             return future.result(timeout=self.lock_wait_s)
-        except TimeoutError:
+        except FutureTimeout:  # TimeoutError itself from Python 3.11
             if not future.cancel():  # running: it gives up by its own deadline
                 return future.result()
             raise HistoryError(_lock_held(self.path, self.lock_wait_s)) from None
@@ -561,38 +588,23 @@ class History:
 
     def mark_interrupted(self) -> int:
         """Turn chains left running by a process that is gone into errors; return how many."""
+        gone = self._run(self._find_interrupted, write=False)
+        return self._run(_interrupt_tx(gone), write=True) if gone else 0
+
+    @staticmethod
+    def _find_interrupted(conn: sqlite3.Connection) -> list[str]:
+        """Ids of the chains left running by a process that is gone (or long silent)."""
         stale_before = (
             (datetime.now(timezone.utc) - timedelta(seconds=STALE_RUNNING_S))
             .replace(microsecond=0)
             .isoformat()
         )
-
-        def find(conn: sqlite3.Connection) -> list[str]:
-            rows = conn.execute(
-                "SELECT id, pid, updated_at FROM chains WHERE status = 'running'"
-            ).fetchall()
-            return [
-                cid
-                for cid, pid, updated in rows
-                if not _pid_alive(pid) or (updated or "") < stale_before
-            ]
-
-        gone = self._run(find, write=False)
-        if not gone:
-            return 0
-
-        def tx(conn: sqlite3.Connection) -> int:
-            now = utc_now_iso()
-            n = 0
-            for cid in gone:
-                n += conn.execute(
-                    "UPDATE chains SET status = 'error', error = ?, updated_at = ?, pid = NULL"
-                    " WHERE id = ? AND status = 'running'",
-                    (INTERRUPTED, now, cid),
-                ).rowcount
-            return n
-
-        return self._run(tx, write=True)
+        rows = conn.execute("SELECT id, pid, updated_at FROM chains WHERE status = 'running'")
+        return [
+            cid
+            for cid, pid, updated in rows.fetchall()
+            if not _pid_alive(pid) or (updated or "") < stale_before
+        ]
 
     # --- reading ---------------------------------------------------------------------------
 

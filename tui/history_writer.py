@@ -30,6 +30,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -172,6 +173,26 @@ class Writer:
         log.error("a queued history save failed: %s", error)
         self._report(WriteStatus(0.0, self.queued(), error=str(error) or type(error).__name__))
 
+    def settle_or_report(self, future: Future[Any], patience_s: float) -> bool:
+        """Wait (this thread) at most ``patience_s`` for ``future``: True when it is done (its
+        error raised here); else it stays queued and a later failure is reported."""
+        try:
+            future.result(timeout=patience_s)
+        except FutureTimeout:  # TimeoutError itself from Python 3.11
+            self.report_if_fails(future)
+            return False
+        return True
+
+    def report_if_fails(self, future: Future[Any]) -> None:
+        """Report ``future``'s failure, when it comes, to the listeners (nobody awaits it)."""
+
+        def report(done: Future[Any]) -> None:
+            err = None if done.cancelled() else done.exception()
+            if err is not None:
+                self.report_failure(err)
+
+        future.add_done_callback(report)
+
     def queued(self) -> int:
         """Jobs not finished yet, the running one included."""
         return len(self._jobs) + (1 if self._current is not None else 0)
@@ -232,7 +253,7 @@ async def settle(future: Future[T], patience_s: float | None) -> bool:
     future.add_done_callback(wake)
     try:
         await asyncio.wait_for(waiter, patience_s)
-    except TimeoutError:
+    except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11
         return False
     return True
 
@@ -293,12 +314,5 @@ class AsyncHistory:
     async def _settle(self, future: Future[Any]) -> None:
         if await settle(future, self.patience_s):
             future.result()
-            return
-        writer = self.history.writer
-
-        def report(done: Future[Any]) -> None:
-            err = None if done.cancelled() else done.exception()
-            if err is not None:
-                writer.report_failure(err)
-
-        future.add_done_callback(report)
+        else:
+            self.history.writer.report_if_fails(future)
