@@ -209,6 +209,36 @@ async def test_a_save_waiting_past_the_patience_stays_queued_in_order(
     assert [s.title for s in got.steps] == ["t1", "t2", "t3", "t4", "t5"]
 
 
+async def test_eval_items_queued_behind_the_lock_are_each_saved(
+    history: History, db_path: Path
+) -> None:
+    """An eval run goes on while its saves wait; each item is saved as it ended."""
+    from tui.evals.runner import EvalRunner, options_factory
+    from tui.evals.sets import EvalItem, EvalSet
+    from tui.evals.store import EvalStore
+
+    store = EvalStore(history)
+    items = tuple(EvalItem(f"What is {i}+{i}?", str(2 * i)) for i in range(3))
+    run = store.create_run(EvalSet("sums", items), model="fake-model", strategies=["plain"])
+    history.aio.patience_s = 0.05
+    with FakeOpenAIServer() as server:
+        client = client_of(server)
+        runner = EvalRunner(store, run, client, options_factory(StrategyOptions(), "en"))
+        with lock_held(db_path) as holder:
+            assert await runner.run_all() == "done"
+            assert store.items(run.id) == []  # nothing written yet: all queued
+            release(holder)
+            await history.aio.flush()
+        await client.aclose()
+    assert [(it.idx, it.status) for it in store.items(run.id)] == [
+        (0, "done"),
+        (1, "done"),
+        (2, "done"),
+    ]
+    stored_run = store.get_run(run.id)
+    assert stored_run is not None and stored_run.status == "done"
+
+
 async def test_reads_go_on_while_a_write_waits_for_the_lock(
     history: History, db_path: Path
 ) -> None:

@@ -138,7 +138,7 @@ def _settle(history: History, group: Group, chains: list[Chain], pid: int | None
         result = vote_of(chains, [])
         group.answer, group.votes = result.answer, dict(result.votes)
     group.error = INTERRUPTED
-    save_group(history, group)
+    history.write_soon(group_tx(group))  # a read (maybe on the event loop) waits no longer
 
 
 def _find(conn: sqlite3.Connection, key: str) -> tuple[Any, ...] | None:

@@ -305,11 +305,8 @@ class History:
         try:
             gone = self._run(self._find_interrupted, write=False)
             if gone:
-                # Awaited a moment only: while another process writes, the open (the app's
-                # first frame) does not wait; the chains are marked once the lock is free.
-                self.writer.settle_or_report(
-                    self.submit_write(_interrupt_tx(gone)), WRITE_PATIENCE_S
-                )
+                # The open (the app's first frame) does not wait for another process's lock.
+                self.write_soon(_interrupt_tx(gone))
         except HistoryError as err:
             # A full disk (or a read-only file) must not keep the history from being read:
             # the chains stay "running" until a later open can write.
@@ -405,6 +402,16 @@ class History:
         if self._closed:
             raise HistoryError("the history database is closed")
         return self.writer.submit(lambda: self._execute(fn, True), deadline)
+
+    def write_soon(self, fn: Callable[[sqlite3.Connection], object]) -> None:
+        """Run ``fn`` as a write, waiting at most :data:`~tui.history_writer.WRITE_PATIENCE_S`
+        for it: after that it stays queued (a failure then goes to the listeners). For the
+        writes a read makes on its way (marking what a dead process left running), which must
+        not hold their caller, maybe the event loop, while another process writes."""
+        if self.writer.on_thread():
+            self._execute(fn, True)
+        else:
+            self.writer.settle_or_report(self.submit_write(fn), WRITE_PATIENCE_S)
 
     def _execute(self, fn: Callable[[sqlite3.Connection], T], write: bool) -> T:
         """Run ``fn`` on this thread; while the file is busy, wait here with the connection
