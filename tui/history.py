@@ -478,9 +478,10 @@ class History:
             raise
 
     def transaction(self, fn: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
-        """Run ``fn(conn)`` under the store's lock (in one write transaction when ``write``),
-        with its busy retries and errors as :class:`HistoryError`: for store extensions
-        (:mod:`tui.group_store`) that keep their own tables."""
+        """Run ``fn(conn)`` under the store's lock (in one write transaction on the writer
+        thread when ``write``), waiting while another process writes, errors as
+        :class:`HistoryError`: for store extensions (:mod:`tui.group_store`) that keep their
+        own tables. From async code, write through :attr:`aio` instead."""
         return self._run(fn, write=write)
 
     # --- writing ---------------------------------------------------------------------------
