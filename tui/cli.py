@@ -252,6 +252,11 @@ def open_history(args: argparse.Namespace) -> History:
         print(f"{PROG}: warning: {history.recovery.message()}", file=sys.stderr)
     for warning in history.warnings:
         print(f"{PROG}: warning: {clean_line(warning, 500)}", file=sys.stderr)
+    # A save waiting for another process's write lock, or failing after the chain went on,
+    # is said as it happens (the app shows the same line).
+    history.add_listener(
+        lambda status: print(f"{PROG}: {clean_line(status.line(), 500)}", file=sys.stderr)
+    )
     return history
 
 

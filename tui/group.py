@@ -21,7 +21,8 @@ The API, stable for scripts and the evaluation runner::
 runs, e.g. to cancel from a signal handler) runs every chain through
 :func:`tui.runner.run_chain`, so each chain is saved, step by step, as a chain of its own
 with ``group_id`` set; the group row (kind, voted answer, votes, wall time) is saved by
-:mod:`tui.group_store` when the group starts and when it ends.
+:mod:`tui.group_store` when the group starts and when it ends. Every save goes through the
+history's writer thread (``history.aio``), never on the event loop.
 
 Failure and cancellation:
 
@@ -306,22 +307,21 @@ class GroupRunner:
         if self.on_event is not None:
             self.on_event(event)
 
-    def _save(self) -> None:
+    async def _save(self) -> None:
         if self.history is not None:
-            from tui.group_store import save_group
+            from tui.group_store import group_tx
 
-            save_group(self.history, self.result.group)
+            await self.history.aio.put(group_tx(self.result.group))
 
     async def run(self) -> GroupResult:
         """Run every chain; return the result (re-raise CancelledError after saving)."""
         result = self.result
         started = time.perf_counter()
-        self._save()
+        await self._save()
         if self.history is not None:
             # Every chain is in the history from the start (queued ones too), so a crash
             # leaves the whole group there, each chain with the steps it finished.
-            for chain in result.chains:
-                self.history.start_chain(chain)
+            await self.history.aio.start_chains(result.chains)
         self._emit(GroupStarted(result))
         gate = asyncio.Semaphore(self.concurrency) if self.concurrency else None
         tasks = [
@@ -338,7 +338,7 @@ class GroupRunner:
         finally:
             if not cancelled and any(not t.done() for t in tasks):
                 await _cancel_all(tasks)  # an unexpected error here: no chain left running
-            self._finish(started, cancelled)
+            await self._finish(started, cancelled)
         if cancelled:
             raise asyncio.CancelledError
         return result
@@ -360,7 +360,7 @@ class GroupRunner:
                 chain.status, chain.error = Status.CANCELLED, CANCELLED_MESSAGE
                 if self.history is not None:
                     with contextlib.suppress(Exception):
-                        self.history.finish_chain(chain)
+                        await self.history.aio.finish_chain(chain)
             raise
         except Exception:
             # run_chain saved the chain as error; the others go on.
@@ -368,7 +368,7 @@ class GroupRunner:
         finally:
             self._finish_order.append(index)
 
-    def _finish(self, started: float, cancelled: bool) -> None:
+    async def _finish(self, started: float, cancelled: bool) -> None:
         result, group = self.result, self.result.group
         group.wall_s = time.perf_counter() - started
         group.status = group_status(result.chains, cancelled)
@@ -382,7 +382,7 @@ class GroupRunner:
             else None
         )
         try:
-            self._save()
+            await self._save()
         except Exception:
             log.exception("could not save group %s", group.id)
             if not cancelled:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,8 +67,30 @@ class GroupSummary:
 
 def save_group(history: History, group: Group) -> None:
     """Insert or update ``group``'s row (the process id marks a running group as ours)."""
+    history.transaction(group_tx(group), write=True)
+
+
+def group_tx(group: Group) -> Callable[[sqlite3.Connection], None]:
+    """The transaction that saves ``group``'s row as it is now (a queued save writes that)."""
     pid = os.getpid() if group.status == Status.RUNNING else None
     now = utc_now_iso()
+    params = (
+        storable(group.id),
+        GroupKind(group.kind).value,
+        storable(group.question),
+        storable(group.model),
+        json.dumps(group.strategies),
+        json.dumps(group.chain_ids),
+        group.temperature,
+        Status(group.status).value,
+        storable(group.answer),
+        json.dumps(group.votes, ensure_ascii=False),
+        float(group.wall_s or 0.0),
+        storable(group.created_at),
+        now,
+        storable(group.error),
+        pid,
+    )
 
     def tx(conn: sqlite3.Connection) -> None:
         conn.execute(
@@ -80,26 +103,10 @@ def save_group(history: History, group: Group) -> None:
                 wall_s = excluded.wall_s, error = excluded.error,
                 updated_at = excluded.updated_at, pid = excluded.pid
             """,
-            (
-                storable(group.id),
-                GroupKind(group.kind).value,
-                storable(group.question),
-                storable(group.model),
-                json.dumps(group.strategies),
-                json.dumps(group.chain_ids),
-                group.temperature,
-                Status(group.status).value,
-                storable(group.answer),
-                json.dumps(group.votes, ensure_ascii=False),
-                float(group.wall_s or 0.0),
-                storable(group.created_at),
-                now,
-                storable(group.error),
-                pid,
-            ),
+            params,
         )
 
-    history.transaction(tx, write=True)
+    return tx
 
 
 def _group_from_row(row: tuple[Any, ...]) -> Group:
@@ -131,7 +138,7 @@ def _settle(history: History, group: Group, chains: list[Chain], pid: int | None
         result = vote_of(chains, [])
         group.answer, group.votes = result.answer, dict(result.votes)
     group.error = INTERRUPTED
-    save_group(history, group)
+    history.write_soon(group_tx(group))  # a read (maybe on the event loop) waits no longer
 
 
 def _find(conn: sqlite3.Connection, key: str) -> tuple[Any, ...] | None:

@@ -3,12 +3,24 @@
 The store is the user's record of minutes of GPU time, so it is written to survive faults:
 
 * each step is committed in its own transaction as it finishes: a crash (even SIGKILL) loses
-  at most the step in flight; WAL + ``synchronous=NORMAL`` keeps a committed transaction
+  at most the step in flight (and the saves queued while another process held the lock); WAL + ``synchronous=NORMAL`` keeps a committed transaction
   through a process crash (only a power cut can lose the last few);
 * two processes (the app and ``o1tui ask``) may write at once: writes take the lock up front
-  (``BEGIN IMMEDIATE``), wait up to ``busy_timeout``, and are retried a few times more, so
-  "database is locked" never reaches the user;
-* a chain left ``running`` by a process that is gone becomes ``error``/"interrupted" at open;
+  (``BEGIN IMMEDIATE``), and every write of one :class:`History` runs, in order, on its one
+  writer thread (:mod:`tui.history_writer`), which does the waiting while another process
+  holds the lock: never on the app's event loop, and never holding the connection, so
+  reads (the sidebar's, in thread workers) go on meanwhile;
+* async callers (the chain runner, groups, eval runs) use :attr:`History.aio` and await a
+  save for at most a second; one still waiting for the lock stays queued and is written, in
+  order, once the lock is released, so no step is dropped while the history is open. The
+  listeners (:meth:`History.add_listener`: a line in the app, on stderr in the CLI) hear of
+  a wait longer than a second, and of the lock being got. Closing gives the queue
+  ``lock_wait_s`` (:data:`LOCK_WAIT_S`) more; what still waits for the lock then fails, and
+  the listeners hear of it. Synchronous writes (``o1tui history delete``) wait up to
+  ``lock_wait_s``, then fail with one line that says another process is writing. SQLite's
+  "database is locked" is not shown;
+* a chain left ``running`` by a process that is gone becomes ``error``/"interrupted" at open
+  (while another process writes, the open does not wait: the mark is queued);
 * a file that is not a database or fails its check is renamed aside (never deleted) and a
   fresh one started; :attr:`History.recovered_from` says where the old one went.
 
@@ -27,9 +39,12 @@ import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import TypeVar
 
@@ -47,6 +62,7 @@ from tui.history_rows import (
     sync_fts,
     upsert_steps,
 )
+from tui.history_writer import WRITE_PATIENCE_S, AsyncHistory, Listener, Writer
 from tui.migrations import SchemaError, migrate, refuse_foreign
 
 DB_NAME = "history.db"
@@ -56,14 +72,19 @@ SUMMARY_QUESTION_CHARS = 300
 #: (pids are reused); no step of a live chain takes that long.
 STALE_RUNNING_S = 6 * 3600
 INTERRUPTED = "interrupted"
+#: SQLite's own wait for the lock at open (migrations).
 BUSY_TIMEOUT_MS = 5000
+#: Its wait once open: longer waits are done by the writer thread with the connection free.
+BUSY_SLICE_MS = 20
+_LOCK_POLL_S = 0.01
+#: How long a synchronous write (or a queued one, once the history closes) waits for the lock.
+LOCK_WAIT_S = 20.0
 #: Files up to this size get a full ``quick_check`` at open (~1 ms per MB); bigger ones only a
 #: read of the header and schema, so that opening a 500 MB history stays instant.
 #: :meth:`History.integrity_check` runs the full check on demand.
 QUICK_CHECK_MAX_BYTES = 32 * 2**20
-#: Extra tries after busy_timeout ran out, with a short pause between them.
-_LOCK_RETRIES = 4
-_LOCK_PAUSE_S = 0.05
+#: Times one operation may find the file damaged and replace it before it gives up.
+_RECOVERY_TRIES = 4
 #: SQLite result codes that mean the file itself is damaged.
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
@@ -197,6 +218,42 @@ def _stale(updated_at: str | None) -> bool:
     return (updated_at or "") < limit.replace(microsecond=0).isoformat()
 
 
+def _sliced(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """``conn`` with SQLite's own wait cut to a slice: the history waits longer itself, with
+    the connection free for reads (:meth:`History._execute`)."""
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_SLICE_MS}")
+    return conn
+
+
+def _lock_held(path: Path, waited_s: float) -> str:
+    return (
+        f"history database {path}: another process has been writing to it for "
+        f"{waited_s:.0f} s; try again when it is done"
+    )
+
+
+def _interrupt_tx(chain_ids: list[str]) -> Callable[[sqlite3.Connection], int]:
+    """The transaction that turns these running chains into interrupted errors."""
+
+    def tx(conn: sqlite3.Connection) -> int:
+        now = utc_now_iso()
+        n = 0
+        for cid in chain_ids:
+            n += conn.execute(
+                "UPDATE chains SET status = 'error', error = ?, updated_at = ?, pid = NULL"
+                " WHERE id = ? AND status = 'running'",
+                (INTERRUPTED, now, cid),
+            ).rowcount
+        return n
+
+    return tx
+
+
+def _copy(chain: Chain) -> Chain:
+    """A copy of ``chain`` to save later, unchanged by the run going on."""
+    return replace(chain, steps=[replace(step) for step in chain.steps])
+
+
 def _pid_alive(pid: int | None) -> bool:
     if not pid or pid <= 0:
         return False
@@ -215,11 +272,14 @@ def _pid_alive(pid: int | None) -> bool:
 class History:
     """The history database at ``path`` (created private to the user).
 
-    Safe to share between threads; each write is its own committed transaction.
+    Safe to share between threads; each write is its own committed transaction, run on the
+    history's writer thread. ``lock_wait_s``: how long a synchronous write waits while another
+    process writes (see the module notes).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, lock_wait_s: float = LOCK_WAIT_S) -> None:
         self.path = Path(path).expanduser()
+        self.lock_wait_s = lock_wait_s
         #: Where a damaged database found at open was moved to, for the UI to mention.
         self.recovered_from: Path | None = None
         #: Problems found at open that do not stop reading (shown as warnings).
@@ -228,19 +288,25 @@ class History:
         self.recovery: recovery.Recovery | None = None
         self._lock = threading.RLock()
         self._closed = False
+        self.writer = Writer(
+            "o1tui-history-writer", lambda: HistoryError("the history database is closed")
+        )
         try:
             locations.ensure_private_dir(self.path.parent)
             try:
-                self._conn = _open_checked(self.path)
+                self._conn = _sliced(_open_checked(self.path))
             except _Corrupt:
-                self._conn = self._replace_damaged(None)
+                self._conn = _sliced(self._replace_damaged(None))
         except SchemaError as err:
             raise HistoryError(f"{self.path}: {err}") from None
         except (_Corrupt, sqlite3.Error, OSError) as err:
             raise HistoryError(f"cannot open the history database {self.path}: {err}") from None
         self._ino = recovery.inode(self.path)
         try:
-            self.mark_interrupted()
+            gone = self._run(self._find_interrupted, write=False)
+            if gone:
+                # The open (the app's first frame) does not wait for another process's lock.
+                self.write_soon(_interrupt_tx(gone))
         except HistoryError as err:
             # A full disk (or a read-only file) must not keep the history from being read:
             # the chains stay "running" until a later open can write.
@@ -280,7 +346,25 @@ class History:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @cached_property
+    def aio(self) -> AsyncHistory:
+        """This history's writes for async code (:class:`tui.history_writer.AsyncHistory`)."""
+        return AsyncHistory(self)
+
+    def add_listener(self, listener: Listener) -> None:
+        """Hear how the writes stand (a wait for another process's lock, a queued save that
+        failed), on the writer thread: :class:`tui.history_writer.WriteStatus`."""
+        self.writer.add_listener(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        self.writer.remove_listener(listener)
+
     def close(self) -> None:
+        """Write what is queued (each save waiting at most ``lock_wait_s`` more), then close."""
+        with self._lock:
+            if self._closed:
+                return
+        self.writer.stop(self.lock_wait_s)
         with self._lock:
             if self._closed:
                 return
@@ -296,8 +380,48 @@ class History:
     # --- transactions ----------------------------------------------------------------------
 
     def _run(self, fn: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
-        """Run ``fn`` (in a write transaction when ``write``), retrying while the file is busy."""
-        for attempt in range(_LOCK_RETRIES + 1):
+        """Run ``fn`` (in a write transaction when ``write``), waiting while the file is busy.
+
+        A write is a job for the writer thread (run inline when this is that thread); the
+        caller waits for it up to ``lock_wait_s``.
+        """
+        if not write or self.writer.on_thread():
+            return self._execute(fn, write)
+        future = self.submit_write(fn, deadline=time.monotonic() + self.lock_wait_s)
+        try:
+            return future.result(timeout=self.lock_wait_s)
+        except FutureTimeout:  # TimeoutError itself from Python 3.11
+            if not future.cancel():  # running: it gives up by its own deadline
+                return future.result()
+            raise HistoryError(_lock_held(self.path, self.lock_wait_s)) from None
+
+    def submit_write(
+        self, fn: Callable[[sqlite3.Connection], T], deadline: float | None = None
+    ) -> Future[T]:
+        """Queue ``fn`` as one write transaction on the writer thread; ``deadline``
+        (``time.monotonic()``): when it stops waiting for the lock (None: never, until close)."""
+        if self._closed:
+            raise HistoryError("the history database is closed")
+        return self.writer.submit(lambda: self._execute(fn, True), deadline)
+
+    def write_soon(self, fn: Callable[[sqlite3.Connection], object]) -> None:
+        """Run ``fn`` as a write, waiting at most :data:`~tui.history_writer.WRITE_PATIENCE_S`
+        for it: after that it stays queued (a failure then goes to the listeners). For the
+        writes a read makes on its way (marking what a dead process left running), which must
+        not hold their caller, maybe the event loop, while another process writes."""
+        if self.writer.on_thread():
+            self._execute(fn, True)
+        else:
+            self.writer.settle_or_report(self.submit_write(fn), WRITE_PATIENCE_S)
+
+    def _execute(self, fn: Callable[[sqlite3.Connection], T], write: bool) -> T:
+        """Run ``fn`` on this thread; while the file is busy, wait here with the connection
+        free: a writer-thread job until its deadline, any other caller ``lock_wait_s``."""
+        started = time.monotonic()
+        on_writer = self.writer.on_thread()
+        give_up_at = self.writer.give_up_at() if on_writer else started + self.lock_wait_s
+        recoveries = 0
+        while True:
             with self._lock:
                 if self._closed:
                     raise HistoryError("the history database is closed")
@@ -306,34 +430,38 @@ class History:
                         self._reopen()  # set aside by another process: write into the new file
                     return self._attempt(fn, write)
                 except sqlite3.DatabaseError as err:
-                    if _is_corrupt(err) and attempt < _LOCK_RETRIES:
+                    if _is_corrupt(err) and recoveries < _RECOVERY_TRIES:
+                        recoveries += 1
                         try:
                             self._recover_now()  # never keep writing into a damaged file
                         except (_Corrupt, sqlite3.Error, OSError) as again:
                             raise HistoryError(_describe(self.path, err) + f"; {again}") from None
                         continue
-                    if not isinstance(err, sqlite3.OperationalError):
-                        raise HistoryError(_describe(self.path, err)) from None
-                    if not (_is_busy(err) and attempt < _LOCK_RETRIES):
+                    if not isinstance(err, sqlite3.OperationalError) or not _is_busy(err):
                         raise HistoryError(_describe(self.path, err)) from None
                 except sqlite3.Error as err:
                     raise HistoryError(_describe(self.path, err)) from None
                 except (_Corrupt, OSError) as err:
                     raise HistoryError(f"the history database {self.path}: {err}") from None
-            time.sleep(_LOCK_PAUSE_S * (attempt + 1))
-        raise AssertionError("unreachable")
+            now = time.monotonic()
+            if on_writer:
+                self.writer.waiting(now - started)
+                give_up_at = self.writer.give_up_at()  # closing sets one
+            if give_up_at is not None and now >= give_up_at:
+                raise HistoryError(_lock_held(self.path, now - started))
+            time.sleep(_LOCK_POLL_S)
 
     def _reopen(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
-        self._conn = _open_checked(self.path)
+        self._conn = _sliced(_open_checked(self.path))
         self._ino = recovery.inode(self.path)
 
     def _recover_now(self) -> None:
         """The file failed mid-use (a big file is not fully checked at open): replace it."""
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
-        self._conn = self._replace_damaged(self._ino)
+        self._conn = _sliced(self._replace_damaged(self._ino))
         self._ino = recovery.inode(self.path)
 
     def _attempt(self, fn: Callable[[sqlite3.Connection], T], write: bool) -> T:
@@ -351,20 +479,48 @@ class History:
             raise
 
     def transaction(self, fn: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
-        """Run ``fn(conn)`` under the store's lock (in one write transaction when ``write``),
-        with its busy retries and errors as :class:`HistoryError`: for store extensions
-        (:mod:`tui.group_store`) that keep their own tables."""
+        """Run ``fn(conn)`` under the store's lock (in one write transaction on the writer
+        thread when ``write``), waiting while another process writes, errors as
+        :class:`HistoryError`: for store extensions (:mod:`tui.group_store`) that keep their
+        own tables. From async code, write through :attr:`aio` instead."""
         return self._run(fn, write=write)
 
     # --- writing ---------------------------------------------------------------------------
 
     def start_chain(self, chain: Chain) -> None:
         """Record a new chain (status as given, usually running) with any steps it has."""
-        pid = os.getpid()
-        self._run(lambda c: self._save_chain(c, chain, pid), write=True)
+        self._run(self.start_tx([chain]), write=True)
 
     def add_step(self, chain_id: str, step: Step) -> None:
         """Save one finished step of a started chain (replacing one of the same index)."""
+        self._run(self.step_tx(chain_id, step), write=True)
+
+    def finish_chain(self, chain: Chain) -> None:
+        """Record the chain's outcome (status, answer, time, error) and all its steps."""
+        self._run(self.finish_tx(chain), write=True)
+
+    # The transactions of the writes above, for the synchronous calls and :attr:`aio`. Each
+    # takes a copy of the chain now: a queued save writes the chain as it was when queued.
+
+    def start_tx(self, chains: Sequence[Chain]) -> Callable[[sqlite3.Connection], None]:
+        """The transaction that records new ``chains`` as this process's."""
+        pid, copies = os.getpid(), [_copy(chain) for chain in chains]
+
+        def tx(conn: sqlite3.Connection) -> None:
+            for chain in copies:
+                self._save_chain(conn, chain, pid)
+
+        return tx
+
+    def finish_tx(self, chain: Chain) -> Callable[[sqlite3.Connection], None]:
+        """The transaction that records ``chain``'s outcome and steps."""
+        copy = _copy(chain)
+        return lambda conn: self._save_chain(conn, copy, None)
+
+    @staticmethod
+    def step_tx(chain_id: str, step: Step) -> Callable[[sqlite3.Connection], None]:
+        """The transaction that saves one finished step of a started chain."""
+        step = replace(step)
 
         def tx(conn: sqlite3.Connection) -> None:
             if not conn.execute(
@@ -377,11 +533,7 @@ class History:
             )
             sync_fts(conn, storable(chain_id))
 
-        self._run(tx, write=True)
-
-    def finish_chain(self, chain: Chain) -> None:
-        """Record the chain's outcome (status, answer, time, error) and all its steps."""
-        self._run(lambda c: self._save_chain(c, chain, None), write=True)
+        return tx
 
     @staticmethod
     def _save_chain(conn: sqlite3.Connection, chain: Chain, pid: int | None) -> None:
@@ -445,38 +597,23 @@ class History:
 
     def mark_interrupted(self) -> int:
         """Turn chains left running by a process that is gone into errors; return how many."""
+        gone = self._run(self._find_interrupted, write=False)
+        return self._run(_interrupt_tx(gone), write=True) if gone else 0
+
+    @staticmethod
+    def _find_interrupted(conn: sqlite3.Connection) -> list[str]:
+        """Ids of the chains left running by a process that is gone (or long silent)."""
         stale_before = (
             (datetime.now(timezone.utc) - timedelta(seconds=STALE_RUNNING_S))
             .replace(microsecond=0)
             .isoformat()
         )
-
-        def find(conn: sqlite3.Connection) -> list[str]:
-            rows = conn.execute(
-                "SELECT id, pid, updated_at FROM chains WHERE status = 'running'"
-            ).fetchall()
-            return [
-                cid
-                for cid, pid, updated in rows
-                if not _pid_alive(pid) or (updated or "") < stale_before
-            ]
-
-        gone = self._run(find, write=False)
-        if not gone:
-            return 0
-
-        def tx(conn: sqlite3.Connection) -> int:
-            now = utc_now_iso()
-            n = 0
-            for cid in gone:
-                n += conn.execute(
-                    "UPDATE chains SET status = 'error', error = ?, updated_at = ?, pid = NULL"
-                    " WHERE id = ? AND status = 'running'",
-                    (INTERRUPTED, now, cid),
-                ).rowcount
-            return n
-
-        return self._run(tx, write=True)
+        rows = conn.execute("SELECT id, pid, updated_at FROM chains WHERE status = 'running'")
+        return [
+            cid
+            for cid, pid, updated in rows.fetchall()
+            if not _pid_alive(pid) or (updated or "") < stale_before
+        ]
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -15,7 +15,11 @@ chain with one status:
 Every chain is an independent coroutine holding no global state, so many can run at once
 against one server (self-consistency, compare).
 
-``history`` is a :class:`HistorySink` (:class:`tui.history.History` is one) or None.
+``history`` is a :class:`tui.history.History` (or its :class:`~tui.history_writer.AsyncHistory`)
+or None. Its saves are awaited through the history's writer thread, never run on the event
+loop: while another process holds the history's write lock, the loop (the app's screen) goes
+on, a save that waits longer than the patience stays queued and is written, in order, once
+the lock is released, and the chain goes on meanwhile.
 ``on_event`` is a plain callable that receives every event in order, deltas included.
 """
 
@@ -24,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from backends.client import ChatClient
 from backends.errors import BackendError
@@ -37,25 +42,17 @@ from tui.chain import (
     ChainStarted,
     Event,
     Status,
-    Step,
     StepFinished,
 )
 from tui.lang import normalize_lang
 from tui.sanitize import clean_line
 from tui.strategies.base import Strategy, StrategyOptions
 
+if TYPE_CHECKING:
+    from tui.history import History
+    from tui.history_writer import AsyncHistory
 
 CANCELLED_MESSAGE = "cancelled"
-
-
-class HistorySink(Protocol):
-    """Where a running chain is saved: started, then step by step, then finished."""
-
-    def start_chain(self, chain: Chain) -> None: ...
-
-    def add_step(self, chain_id: str, step: Step) -> None: ...
-
-    def finish_chain(self, chain: Chain) -> None: ...
 
 
 def check_question(question: str) -> str:
@@ -71,7 +68,7 @@ async def run_chain(
     client: ChatClient,
     options: StrategyOptions,
     *,
-    history: HistorySink | None = None,
+    history: History | AsyncHistory | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> Chain:
     """Run ``strategy`` on ``chain.question`` and return ``chain`` with its final status.
@@ -90,10 +87,11 @@ async def run_chain(
         if on_event is not None:
             on_event(event)
 
+    sink = history.aio if history is not None else None
     started = time.perf_counter()
     saved = False
-    if history is not None:
-        history.start_chain(chain)
+    if sink is not None:
+        await sink.start_chain(chain)
         saved = True
     emit(ChainStarted(chain))
     status = Status.DONE
@@ -102,52 +100,58 @@ async def run_chain(
             async for event in events:
                 if isinstance(event, StepFinished):
                     chain.steps.append(event.step)
-                    if history is not None:
-                        history.add_step(chain.id, event.step)
+                    if sink is not None:
+                        await sink.add_step(chain.id, event.step)
                 elif isinstance(event, AnswerFinished):
                     chain.final_answer = event.text
                     status = event.status
                 emit(event)
     except BackendError as err:
         message = clean_line(redact_urls(str(err))) or type(err).__name__
-        _end(chain, Status.ERROR, started, history if saved else None, error=message)
+        await _end(chain, Status.ERROR, started, sink if saved else None, error=message)
         emit(ChainFailed(chain, message))
         return chain
     except asyncio.CancelledError:
-        _end(chain, Status.CANCELLED, started, history if saved else None, error=CANCELLED_MESSAGE)
+        await _end(
+            chain, Status.CANCELLED, started, sink if saved else None, error=CANCELLED_MESSAGE
+        )
         emit(ChainFailed(chain, CANCELLED_MESSAGE))
         raise
     except Exception as err:
         message = clean_line(redact_urls(f"{type(err).__name__}: {err}"))
-        _end(chain, Status.ERROR, started, history if saved else None, error=message)
+        await _end(chain, Status.ERROR, started, sink if saved else None, error=message)
         with contextlib.suppress(Exception):
             emit(ChainFailed(chain, message))
         raise
-    _end(chain, status, started, history if saved else None)
+    await _end(chain, status, started, sink if saved else None)
     emit(ChainFinished(chain))
     return chain
 
 
-def _end(
+async def _end(
     chain: Chain,
     status: Status,
     started: float,
-    history: HistorySink | None,
+    history: AsyncHistory | None,
     *,
     error: str | None = None,
 ) -> None:
     """Set the final status and time and save; a failing save never hides the chain's own
-    error (it is logged), but on a clean finish it propagates."""
+    error (it is logged), but on a clean finish it propagates. A cancelled chain cancelled
+    again while its save is awaited leaves the save queued (it is written all the same)."""
     chain.status = status
     chain.total_s = time.perf_counter() - started
     chain.error = error
     if history is None:
         return
     if status in (Status.DONE, Status.STEP_LIMIT):
-        history.finish_chain(chain)
+        await history.finish_chain(chain)
         return
     try:
-        history.finish_chain(chain)
+        await history.finish_chain(chain)
+    except asyncio.CancelledError:
+        if status is not Status.CANCELLED:
+            raise
     except Exception as err:  # noqa: BLE001 - the chain's own failure is what the user must see
         # Said in the chain's one error line, never as a traceback on the terminal.
         chain.error = f"{error}; and its end could not be saved: {clean_line(str(err), 300)}"

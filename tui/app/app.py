@@ -42,6 +42,7 @@ from tui.app.messages import (
     RerunChain,
     ServerLog,
     ServerStateChanged,
+    Severity,
 )
 from tui.app.group_runs import GROUP_MODES, GroupRunsMixin
 from tui.app.theming import ThemesMixin
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from tui.chain import Chain
     from tui.config import Settings
     from tui.history import History
+    from tui.history_writer import WriteStatus
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +136,7 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
     ) -> None:
         super().__init__()
         self.settings = settings
+        self._history: History | None = None
         self.history = history
         #: Opens the history after the first frame (run_app); its import and the store's
         #: open are ~20 ms the first frame does not need.
@@ -168,6 +171,26 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
         self.keymap: dict[str, str] = usable
         self._startup_warnings += warnings
         self._ticker: Timer | None = None
+
+    @property
+    def history(self) -> History | None:
+        """The history store (None until opened, or when it could not be)."""
+        return self._history
+
+    @history.setter
+    def history(self, history: History | None) -> None:
+        # Its writes run on its own thread; while another process holds its lock, the
+        # app says so in a line (_history_status) and the saves wait in its queue.
+        self._history = history
+        if history is not None:
+            history.add_listener(self._history_status)
+
+    def _history_status(self, status: WriteStatus) -> None:
+        """How the history's writes stand (on the history's writer thread): a toast line."""
+        severity: Severity = (
+            "error" if status.error else "warning" if status.busy else "information"
+        )
+        self.post_message(Notify(status.line(), severity))
 
     @cached_property
     def connector(self) -> Connector:

@@ -9,7 +9,8 @@ An item is saved (:meth:`EvalStore.save_item`) the moment it ends; its chains we
 by step by the chain runner. Cancelling (Ctrl+C) cancels the items in flight — their chains are
 kept as ``cancelled`` in the history, the items are not recorded, and ``--resume`` runs them
 again. A server that fails :data:`MAX_ERRORS_IN_A_ROW` items in a row stops the run
-(:class:`EvalAborted`): more would only fill the table with errors.
+(:class:`EvalAborted`): more would only fill the table with errors. Every save goes through
+the history's writer thread (``history.aio``): none waits for the lock on the event loop.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from backends.client import ChatClient
 from tui.chain import Chain, Status
@@ -32,6 +34,7 @@ from tui.evals.store import (
     EvalStore,
     ItemResult,
 )
+from tui.history_writer import AsyncHistory
 from tui.runner import run_chain
 from tui.strategies import StrategyOptions, get_strategy
 
@@ -142,7 +145,7 @@ class EvalRunner:
         queue: asyncio.Queue[tuple[int, str]] = asyncio.Queue()
         for entry in todo:
             queue.put_nowait(entry)
-        self.store.set_status(self.run.id, RUNNING)
+        await self._set_status(RUNNING)
         abort: list[EvalAborted] = []
 
         async def worker() -> None:
@@ -150,7 +153,8 @@ class EvalRunner:
             while not queue.empty() and not abort:
                 idx, label = queue.get_nowait()
                 result = await self.run_item(idx, parse_spec(label))
-                self.store.save_item(self.run.id, result)
+                # Bound now: the save may run after this worker has moved on to its next item.
+                await self._writes.put_call(partial(self.store.save_item, self.run.id, result))
                 done += 1
                 done_here += 1
                 if self.on_progress is not None:
@@ -166,19 +170,28 @@ class EvalRunner:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            self.store.set_status(self.run.id, CANCELLED)
+            await self._set_status(CANCELLED)
             raise
         except BaseException:
             for w in workers:
                 w.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
-            self.store.set_status(self.run.id, FAILED)
+            await self._set_status(FAILED)
             raise
         if abort:
-            self.store.set_status(self.run.id, FAILED)
+            await self._set_status(FAILED)
             raise abort[0]
-        self.store.set_status(self.run.id, DONE)
+        await self._set_status(DONE)
         return DONE
+
+    @property
+    def _writes(self) -> AsyncHistory:
+        return self.store.history.aio
+
+    async def _set_status(self, status: str) -> None:
+        """Set the run's status through the history's writer (queued while another process
+        holds the lock, awaited at most its patience)."""
+        await self._writes.put_call(partial(self.store.set_status, self.run.id, status))
 
     def _count_error(self, result: ItemResult) -> bool:
         """Track errors in a row; True when the run should stop."""
