@@ -11,10 +11,10 @@ from __future__ import annotations
 import sqlite3
 from types import ModuleType
 
-from tui.migrations import v001_initial, v002_groups, v003_eval
+from tui.migrations import v001_initial, v002_groups, v003_eval, v004_answer_tokens
 
 #: Every migration, oldest first. Add new modules here.
-MIGRATIONS: tuple[ModuleType, ...] = (v001_initial, v002_groups, v003_eval)
+MIGRATIONS: tuple[ModuleType, ...] = (v001_initial, v002_groups, v003_eval, v004_answer_tokens)
 
 LATEST: int = MIGRATIONS[-1].VERSION
 
