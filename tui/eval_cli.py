@@ -80,7 +80,12 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
     from tui.cli_options import add_lang_and_steps, add_param
 
     add_lang_and_steps(p, "g1 prompt language (default: from each question)")
-    p.add_argument("--json", action="store_true", help='print {"set", "model", "results": [rows]}')
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help='print {"set", "model", "run_id", "status", "results": [rows], "wall_s"} '
+        "(wall_s: seconds this process spent on the run; not with --show)",
+    )
     p.add_argument("--csv", metavar="FILE", help="also write the rows to FILE as CSV")
     add_param(p, "max_tokens=400")
     return p
