@@ -94,7 +94,9 @@ def chain_from_row(row: tuple, steps: Iterable[tuple]) -> Chain:
         error=row[8],
         lang=row[9],
         group_id=row[10],
-        answer_tokens=row[11],
+        # Rows salvaged from a damaged file (tui.recovery) are read without this column, which
+        # files from before schema 4 lack.
+        answer_tokens=row[11] if len(row) > 11 else None,
         steps=[
             Step(
                 index=s[0],
