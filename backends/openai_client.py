@@ -133,8 +133,9 @@ class FormatMemory:
                 if probe is None:
                     self._probes[key] = concurrent.futures.Future()
                     return True
-            # A concurrent.futures.Future can be awaited from any thread's event loop.
-            await asyncio.wrap_future(probe)
+            # A concurrent.futures.Future can be awaited from any thread's event loop; shielded,
+            # so a waiter that is cancelled does not cancel the probe the others wait for.
+            await asyncio.shield(asyncio.wrap_future(probe))
 
     def settle(self, key: _FormatKey, outcome: ResponseFormatUnsupported | None | bool) -> None:
         """The probe's outcome: None accepted, the refusal, or False when it decided nothing."""
@@ -142,7 +143,7 @@ class FormatMemory:
             probe = self._probes.pop(key, None)
             if outcome is not False:
                 self._known[key] = outcome if isinstance(outcome, BaseException) else None
-        if probe is not None:
+        if probe is not None and not probe.done():
             probe.set_result(None)
 
     def forget(self) -> None:

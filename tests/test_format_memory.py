@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 from backends.openai_client import OpenAIChatClient
-from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tui.chain import Chain, Status
 from tui.runner import run_chain
 from tui.strategies import StrategyOptions, get_strategy
@@ -87,3 +87,18 @@ async def test_each_model_of_a_server_is_asked_for_itself() -> None:
         await _chain(srv.url, "model-a")
     by_model = [r["model"] for r in srv.requests if _type_of(r) == "json_schema"]
     assert by_model == ["model-a", "model-b"]
+
+
+async def test_a_chain_cancelled_while_it_waits_for_the_probe_leaves_the_others_alone() -> None:
+    step = '{"title": "T", "content": "C", "next_action": "final_answer"}'
+    slow_probe = Reply(content=step, first_delay_s=1.5)
+    with FakeOpenAIServer([slow_probe], models=None) as srv:
+        probe = asyncio.create_task(_chain(srv.url))
+        await asyncio.sleep(0.3)  # the probe is out; the next two wait for its outcome
+        cancelled, waiting = (asyncio.create_task(_chain(srv.url)) for _ in range(2))
+        await asyncio.sleep(0.3)
+        cancelled.cancel()
+        chains = await asyncio.gather(probe, waiting)
+    assert [c.status for c in chains] == [Status.DONE, Status.DONE]
+    assert cancelled.cancelled() or cancelled.result().status is Status.CANCELLED
+    assert _types(srv).count("json_schema") >= 2  # the waiter went on with the format
