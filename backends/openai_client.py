@@ -245,8 +245,8 @@ class OpenAIChatClient:
                             yield chunk
                     outcome = None
                     return
-                except ResponseFormatUnsupported as err:
-                    outcome = err if not yielded else outcome
+                except ResponseFormatUnsupported as err:  # raised before any chunk came
+                    outcome = err
                     raise
                 except BackendError as err:
                     if yielded or not err.retryable or attempt >= self.retries:
