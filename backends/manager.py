@@ -529,16 +529,19 @@ def serve_forever(
     settings: ServerSettings,
     *,
     progress: Callable[[str], None] | None = None,
+    on_line: Callable[[str], None] | None = None,
     out: TextIO | None = None,
 ) -> int:
     """``o1tui serve``: start (or find) the server, print its URL, run until Ctrl+C or it exits.
 
-    Returns 0 after Ctrl+C, 1 when the server died by itself.
+    ``progress`` gets o1tui's own lines (waits, warnings), ``on_line`` the server's log lines
+    (default: ``progress`` too), so a caller can mark which are whose. Returns 0 after Ctrl+C,
+    1 when the server died by itself.
     """
     out = out or sys.stdout
     interrupt_on_termination()
     try:
-        handle = ensure_server(settings, progress=progress)
+        handle = ensure_server(settings, progress=progress, on_line=on_line or progress)
     except KeyboardInterrupt:
         return 130
     if handle.base_url is None:
@@ -547,14 +550,18 @@ def serve_forever(
         )
     if handle.reused:
         print(handle.base_url, file=out, flush=True)
-        print(f"a server was already running on port {handle.port}; leaving it be", file=sys.stderr)
+        print(
+            f"o1tui: a server was already running on port {handle.port}; leaving it be",
+            file=sys.stderr,
+        )
         return 0
     assert handle.process is not None
     try:
         print(handle.base_url, file=out, flush=True)
         if not setting(settings, "api_key"):
             print(
-                "the server requires a generated API key that is not shown; give --api-key KEY "
+                "o1tui: the server requires a generated API key that is not shown; give "
+                "--api-key KEY "
                 "to choose one that other clients can use",
                 file=sys.stderr,
             )
@@ -568,7 +575,7 @@ def serve_forever(
         handle.stop()
     tail = "\n".join(handle.process.tail(20))
     print(
-        f"the server exited (code {handle.process.returncode}); last lines:\n{tail}",
+        f"o1tui: the server exited (code {handle.process.returncode}); last lines:\n{tail}",
         file=sys.stderr,
     )
     return 1

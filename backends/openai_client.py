@@ -10,8 +10,10 @@ caller: a half-sent answer is never replayed.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
+import threading
 import time
 from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator
 
@@ -35,7 +37,7 @@ from backends.errors import (
 if TYPE_CHECKING:  # importing openai costs a few hundred ms; only pay it when a client is made
     import openai
 
-__all__ = ["OpenAIChatClient"]
+__all__ = ["OpenAIChatClient", "SERVER_FORMATS"]
 
 #: Servers without auth ignore the key, but the openai package insists on one.
 _PLACEHOLDER_KEY = "none"
@@ -90,6 +92,68 @@ async def within(awaitable: Any, timeout_s: float) -> Any:
             await task
         raise asyncio.TimeoutError
     return task.result()
+
+
+#: (base URL, model, response_format type): what one server did with one kind of format.
+_FormatKey = tuple[str, str, str]
+
+
+class FormatMemory:
+    """Which ``response_format`` types each server (base URL + model) accepts, process-wide.
+
+    llama.cpp answers ``json_schema`` with an HTTP 500 and a traceback in its log; without
+    this memory every g1 chain would ask again (13 chains of a group: 13 tracebacks). The
+    first request that sends a type nobody has tried yet on that server is its probe; requests
+    that want the same type meanwhile wait for the probe's outcome, then either send it or are
+    refused at once without a request. A probe that ends neither way (a dropped connection, a
+    cancel) decides nothing, and the next request probes. Thread-safe: the app's workers and
+    several event loops may share it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: Accepted (None) or refused (the refusal, raised again for later requests).
+        self._known: dict[_FormatKey, ResponseFormatUnsupported | None] = {}
+        self._probes: dict[_FormatKey, concurrent.futures.Future[None]] = {}
+
+    async def admit(self, key: _FormatKey) -> bool:
+        """Wait until a request with this format may go out: True when it is the probe
+        (report it with :meth:`settle`), False when the server is known to accept it.
+        Raises the remembered :class:`ResponseFormatUnsupported` when it is known refused."""
+        while True:
+            with self._lock:
+                if key in self._known:
+                    refusal = self._known[key]
+                    if refusal is None:
+                        return False
+                    raise ResponseFormatUnsupported(
+                        str(refusal), status=refusal.status, said=refusal.said
+                    )
+                probe = self._probes.get(key)
+                if probe is None:
+                    self._probes[key] = concurrent.futures.Future()
+                    return True
+            # A concurrent.futures.Future can be awaited from any thread's event loop; shielded,
+            # so a waiter that is cancelled does not cancel the probe the others wait for.
+            await asyncio.shield(asyncio.wrap_future(probe))
+
+    def settle(self, key: _FormatKey, outcome: ResponseFormatUnsupported | None | bool) -> None:
+        """The probe's outcome: None accepted, the refusal, or False when it decided nothing."""
+        with self._lock:
+            probe = self._probes.pop(key, None)
+            if outcome is not False:
+                self._known[key] = outcome if isinstance(outcome, BaseException) else None
+        if probe is not None and not probe.done():
+            probe.set_result(None)
+
+    def forget(self) -> None:
+        """Forget every server (tests; a server replaced by another on the same port)."""
+        with self._lock:
+            self._known.clear()
+
+
+#: The one memory of the process (see :class:`FormatMemory`).
+SERVER_FORMATS = FormatMemory()
 
 
 class OpenAIChatClient:
@@ -166,20 +230,35 @@ class OpenAIChatClient:
         if extra_body:
             request["extra_body"] = extra_body
 
-        attempt = 0
-        while True:
-            yielded = False
-            try:
-                async with contextlib.aclosing(self._stream_once(request)) as chunks:
-                    async for chunk in chunks:
-                        yielded = True
-                        yield chunk
-                return
-            except BackendError as err:
-                if yielded or not err.retryable or attempt >= self.retries:
+        key = None if response_format is None else self._format_key(response_format)
+        probing = key is not None and await SERVER_FORMATS.admit(key)
+        outcome: ResponseFormatUnsupported | None | bool = False
+        try:
+            attempt = 0
+            while True:
+                yielded = False
+                try:
+                    async with contextlib.aclosing(self._stream_once(request)) as chunks:
+                        async for chunk in chunks:
+                            if not yielded:
+                                yielded, outcome = True, None  # the server took the format
+                            yield chunk
+                    outcome = None
+                    return
+                except ResponseFormatUnsupported as err:  # raised before any chunk came
+                    outcome = err
                     raise
-            await asyncio.sleep(self.retry_backoff_s * (2**attempt))
-            attempt += 1
+                except BackendError as err:
+                    if yielded or not err.retryable or attempt >= self.retries:
+                        raise
+                await asyncio.sleep(self.retry_backoff_s * (2**attempt))
+                attempt += 1
+        finally:
+            if probing and key is not None:
+                SERVER_FORMATS.settle(key, outcome)
+
+    def _format_key(self, response_format: dict[str, Any]) -> _FormatKey:
+        return (self.base_url, self.model, str(response_format.get("type", "?")))
 
     async def list_models(self) -> list[str]:
         """The model names the server serves."""

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.tmux_stream_bench import answer_text  # noqa: E402
+from bench.tmux_stream_bench import answer_text, conditions, load_average  # noqa: E402
 from tui.app.app import O1App  # noqa: E402
 from tui.app.widgets.chain_view import ChainView  # noqa: E402
 from tui.chain import Chain, Step, StepDelta, StepFinished, StepStarted  # noqa: E402
@@ -59,7 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--updates", type=int, default=300)
     parser.add_argument("--chars", type=int, default=24_555)
     args = parser.parse_args(argv)
-    print(json.dumps(asyncio.run(bench(args.updates, args.chars)), indent=2))
+    before = conditions(rate=0.0)
+    del before["send_rate_asked"]  # no server here: the updates are fed directly
+    result = asyncio.run(bench(args.updates, args.chars))
+    print(json.dumps({"conditions": before, **result, "load_avg_after": load_average()}, indent=2))
     return 0
 
 

@@ -1,19 +1,29 @@
 """Drawing cost: the real ``o1tui`` in tmux (120x40) streaming one long plain answer.
 
 The stand-in OpenAI server (a separate process on loopback) answers with one 24 555-character
-reply cut into 3 508 chunks of 7 characters, sent as fast as the socket takes them. ``o1tui``
-runs in a private tmux server with the ``plain`` strategy; the question is typed, and the
-app's CPU time (user + system, from /proc, children included) is read just before Enter and
-once the chain is saved as done. The figure is CPU seconds per 1 000 chunks.
+reply cut into 3 508 chunks of 7 characters, sent as fast as the socket takes them, or
+``--rate`` chunks a second (a model's speed). ``o1tui`` runs in a private tmux server with the
+``plain`` strategy; the question is typed, and the app's CPU time (user + system, from /proc,
+children included) is read just before Enter and once the chain is saved as done. The figure
+is CPU seconds per 1 000 chunks.
 
-Run: ``python bench/tmux_stream_bench.py [--runs 3] [--chars 24555] [--chunk 7]``
+The figure depends on the conditions as much as on the code: the app draws at most about ten
+frames a second, so the faster chunks come, the more chunks share a frame and the less each
+costs; a loaded machine stretches every frame. The bench prints what it ran under: load
+average (before, and after each run), cores, Python, whether bytecode was cached, whether
+``textual-speedups`` was on, the send rate asked for and the one reached, and chunks per frame
+interval (0.1 s). Compare figures only under the same conditions.
+
+Run: ``python bench/tmux_stream_bench.py [--runs 3] [--chars 24555] [--chunk 7] [--rate N]``
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import platform
 import shutil
 import socket
 import sqlite3
@@ -25,6 +35,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+#: The app's frame interval for a streaming step (tui.app.widgets.step_view.STREAM_INTERVAL_S).
+FRAME_S = 0.1
 WORDS = "the model checks each case carefully so that **the sum** is `x + y` and then".split()
 
 
@@ -74,12 +86,45 @@ def _chain_status(db: Path) -> str | None:
     return row[0] if row else None
 
 
-def one_run(chars: int, chunk: int, size: tuple[int, int]) -> dict:
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages, printed with every figure."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _bytecode_cached(module: str) -> bool:
+    """Whether ``module``'s compiled bytecode is on disk (a run without it compiles at import)."""
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return False
+    return Path(importlib.util.cache_from_source(spec.origin)).exists()
+
+
+def conditions(rate: float) -> dict:
+    """What the figure depends on besides the code (printed with it)."""
+    speedups = importlib.util.find_spec("textual_speedups") is not None
+    return {
+        "load_avg_1_5_15": load_average(),
+        "cores": len(os.sched_getaffinity(0)),
+        "python": platform.python_version(),
+        "bytecode": {
+            "PYTHONDONTWRITEBYTECODE": bool(os.environ.get("PYTHONDONTWRITEBYTECODE")),
+            "cached": {m: _bytecode_cached(m) for m in ("tui.app.app", "textual.app", "openai")},
+        },
+        "textual_speedups": speedups and os.environ.get("TEXTUAL_SPEEDUPS", "1") != "0",
+        "send_rate_asked": f"{rate:g} chunks/s" if rate > 0 else "as fast as loopback takes",
+    }
+
+
+def one_run(chars: int, chunk: int, size: tuple[int, int], rate: float = 0.0) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="o1tui-stream-"))
     text = answer_text(chars)
     chunks = -(-len(text) // chunk)
     script = tmp / "script.json"
-    script.write_text(json.dumps([{"content": text, "chunk_chars": chunk, "usage": True}]))
+    delay = 1.0 / rate if rate > 0 else 0.0
+    reply = {"content": text, "chunk_chars": chunk, "usage": True, "delay_s": delay}
+    script.write_text(json.dumps([reply]))
     port = _free_port()
     env = {
         **os.environ,
@@ -137,6 +182,12 @@ def one_run(chars: int, chunk: int, size: tuple[int, int]) -> dict:
         "cpu_s": round(cpu, 3),
         "wall_s": round(wall, 3),
         "cpu_s_per_1000_chunks": round(cpu / chunks * 1000, 3),
+        # The app's share of one core while the answer streams: at a model's speed (tens to
+        # a few hundred chunks a second) this is the figure a user feels.
+        "cpu_share": round(cpu / wall, 3),
+        "chunks_per_s": round(chunks / wall),
+        "chunks_per_frame": round(chunks / wall * FRAME_S, 1),
+        "load_avg_after": load_average(),
     }
 
 
@@ -146,19 +197,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chars", type=int, default=24_555)
     parser.add_argument("--chunk", type=int, default=7, help="characters a chunk")
     parser.add_argument("--size", default="120x40", help="terminal size, WxH")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="chunks a second the stand-in sends (default 0: as fast as loopback takes them)",
+    )
     args = parser.parse_args(argv)
     if shutil.which("tmux") is None:
         print("tmux is not installed", file=sys.stderr)
         return 2
     width, height = (int(x) for x in args.size.split("x"))
-    runs = [one_run(args.chars, args.chunk, (width, height)) for _ in range(args.runs)]
+    before = conditions(args.rate)
+    runs = [one_run(args.chars, args.chunk, (width, height), args.rate) for _ in range(args.runs)]
     per = [r["cpu_s_per_1000_chunks"] for r in runs]
-    print(
-        json.dumps(
-            {"runs": runs, "median_cpu_s_per_1000_chunks": round(statistics.median(per), 3)},
-            indent=2,
-        )
-    )
+    result = {
+        "conditions": before,
+        "runs": runs,
+        "median_cpu_s_per_1000_chunks": round(statistics.median(per), 3),
+    }
+    print(json.dumps(result, indent=2))
     return 0
 
 

@@ -36,6 +36,15 @@ def _private_runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("O1TUI_RUNTIME_DIR", str(tmp_path / "run"))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_server_formats() -> None:
+    """Each test's stand-in server is a new server, even on a port an earlier test used: what
+    the process learned about response_format (backends.openai_client) starts empty."""
+    from backends.openai_client import SERVER_FORMATS
+
+    SERVER_FORMATS.forget()
+
+
 @pytest.fixture()
 def db_path(tmp_path: Path) -> Path:
     """Where the test's history database lives (as in a data dir)."""

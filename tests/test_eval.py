@@ -351,7 +351,7 @@ def test_resume_refuses_a_run_still_going_in_another_process(data_dir, server, c
     code, _, err = _eval(capsys, "--resume", run.id, "--endpoint", server.url)
     assert code == 2 and "still running" in err
     code, _, err = _eval(capsys, "--resume", "ffffffffffff", "--endpoint", server.url)
-    assert code == 1 and "no eval run" in err
+    assert code == 2 and "no eval run" in err  # a bad id: bad input
     assert not [h for h in server.hits if h[0] == "POST"]
 
 

@@ -19,14 +19,14 @@ from tui.listing import format_table
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run_on_a_terminal(*argv: str) -> str:
-    """``o1tui ARGV`` with its stdout on a pseudo-terminal, as a user sees it."""
+def run_on_a_terminal(*argv: str, columns: int = 200) -> str:
+    """``o1tui ARGV`` with its stdout on a pseudo-terminal ``columns`` wide, as a user sees it."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "tui.cli", *argv],
         stdout=follower,
         stderr=subprocess.PIPE,
-        env=dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="200"),
+        env=dict(os.environ, PYTHONPATH=str(REPO), COLUMNS=str(columns)),
         cwd=REPO,
     )
     os.close(follower)

@@ -83,6 +83,8 @@ class Chain:
     lang: str | None = None
     #: Chains of one question run together (self-consistency, compare) share a group id.
     group_id: str | None = None
+    #: Tokens of the final answer outside the steps (see AnswerFinished.completion_tokens).
+    answer_tokens: int | None = None
 
     @property
     def note(self) -> str | None:
@@ -91,8 +93,9 @@ class Chain:
 
     @property
     def completion_tokens(self) -> int:
-        """Tokens the model produced over all steps (where the server reported them)."""
-        return sum(s.completion_tokens or 0 for s in self.steps)
+        """Tokens the model produced for the chain: every step and the final answer (where the
+        server reported them), so the total covers the same calls as ``total_s``."""
+        return sum(s.completion_tokens or 0 for s in self.steps) + (self.answer_tokens or 0)
 
     def to_dict(self) -> dict[str, Any]:
         """The stable ``--json`` document (its fields are listed in docs/user-guide.md) plus a few
@@ -111,6 +114,7 @@ class Chain:
             "note": self.note,
             "lang": self.lang,
             "group_id": self.group_id,
+            "answer_tokens": self.answer_tokens,
         }
 
     @classmethod
@@ -128,6 +132,7 @@ class Chain:
             error=data.get("error"),
             lang=data.get("lang"),
             group_id=data.get("group_id"),
+            answer_tokens=data.get("answer_tokens"),
         )
 
 
@@ -177,10 +182,13 @@ class AnswerFinished:
     """The final answer, whole (strategies send it once, after any AnswerDelta).
 
     ``status`` is how the chain ends: ``step_limit`` when g1 hit its step cap first.
+    ``completion_tokens``: tokens of the answer that no step counts (g1's final-answer call,
+    the answer after a reasoning model's thinking); None when the steps hold them all.
     """
 
     text: str
     status: Status = Status.DONE
+    completion_tokens: int | None = None
 
 
 @dataclass(frozen=True)

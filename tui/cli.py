@@ -276,10 +276,17 @@ async def _connect(
 
 
 def _progress_line(line: str) -> None:
-    """``serve``: the server's lines and start-up progress go to stderr."""
+    """``serve``: the server's log lines go to stderr as the server wrote them."""
     from tui.sanitize import clean_line
 
     print(clean_line(line, 200), file=sys.stderr, flush=True)
+
+
+def _serve_note(line: str) -> None:
+    """``serve``: o1tui's own lines (waits, warnings) on stderr, marked as o1tui's."""
+    from tui.sanitize import clean_line
+
+    print(f"{PROG}: {clean_line(line, 300)}", file=sys.stderr, flush=True)
 
 
 async def _run_ask(
@@ -453,7 +460,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from backends.manager import serve_forever
 
     settings = resolve_settings(args)
-    return serve_forever(settings, progress=_progress_line)
+    return serve_forever(settings, progress=_serve_note, on_line=_progress_line)
 
 
 def cmd_models(args: argparse.Namespace) -> int:

@@ -99,7 +99,9 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
     p.add_argument(
         "--json",
         action="store_true",
-        help='print {"set", "model", "results": [rows], "pairs": [...], "breakdowns": {...}}',
+        help='print {"set", "model", "run_id", "status", "results": [rows], "pairs": [...], '
+        '"breakdowns": {...}, "wall_s"} (wall_s: seconds this process spent on the run; not '
+        "with --show)",
     )
     p.add_argument("--csv", metavar="FILE", help="also write the rows to FILE as CSV")
     add_param(p, "max_tokens=400")
@@ -227,7 +229,7 @@ def _list_sets() -> int:
 def _list_runs(args: argparse.Namespace) -> int:
     from tui.cli import open_history
     from tui.evals.store import EvalStore
-    from tui.sanitize import clean_line
+    from tui.listing import eval_runs_table, terminal_width
 
     history = open_history(args)
     try:
@@ -237,22 +239,30 @@ def _list_runs(args: argparse.Namespace) -> int:
     if not runs:
         print("no eval runs yet", file=sys.stderr)
         return 0
-    for run in runs:
-        print(
-            f"{run.id}  {run.created_at[:16].replace('T', ' ')}  {run.status:<11} "
-            f"{run.n_answered:>4}/{run.n_items:<4} {clean_line(run.set_name, 24):<24} "
-            f"{','.join(run.strategies):<24} {clean_line(run.model, 40)}"
-        )
+    lines = eval_runs_table(runs, header=sys.stdout.isatty(), width=terminal_width())
+    print("\n".join(lines))
     return 0
 
 
 def _get_run(store: Any, ident: str) -> Any:
-    from tui.cli import EXIT_FAILURE, UserError
+    from tui.cli import UserError
 
     run = store.get_run(ident)
     if run is None:
-        raise UserError(f"no eval run with id {ident!r}", code=EXIT_FAILURE)
+        raise UserError(f"no eval run with id {ident!r}")
     return run
+
+
+def _find_run(args: argparse.Namespace, ident: str) -> None:
+    """Refuse (exit 2) an id that names no stored run, or several."""
+    from tui.cli import open_history
+    from tui.evals.store import EvalStore
+
+    history = open_history(args)
+    try:
+        _get_run(EvalStore(history), ident)
+    finally:
+        history.close()
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -338,6 +348,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any, int | None]:
     if args.resume is not None:
         if args.strategies is not None:
             raise UserError("--resume keeps the run's own strategies: give no --strategies")
+        _find_run(args, args.resume)  # an id that names no run is refused before a server starts
         return settings, None, None, args.limit
     try:
         specs = parse_specs(args.strategies or DEFAULT_STRATEGIES)

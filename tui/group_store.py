@@ -29,7 +29,7 @@ from tui.history import (
     ChainSummary,
     SUMMARY_QUESTION_CHARS,
     History,
-    HistoryError,
+    AmbiguousId,
     _pid_alive,
 )
 from tui.history_rows import fts_query, status_of, storable
@@ -150,8 +150,7 @@ def _find(conn: sqlite3.Connection, key: str) -> tuple[Any, ...] | None:
         (key, key + "\U0010ffff"),
     ).fetchall()
     if len(rows) > 1:
-        shown = ", ".join(r[0] for r in rows[:5])
-        raise HistoryError(f"{key!r} matches several groups ({shown}); type more of the id")
+        raise AmbiguousId(key, "groups", [r[0] for r in rows])
     return rows[0] if rows else None
 
 

@@ -100,6 +100,21 @@ class HistoryError(O1Error):
     """A history operation failed; the message is one line for the user."""
 
 
+class AmbiguousId(HistoryError):
+    """An id prefix that matches several records: bad input (exit 2), like an unknown id.
+
+    ``ids``: a few of the matches (the lookups read at most six), listed on the one line.
+    """
+
+    exit_code = 2
+
+    def __init__(self, key: str, what: str, ids: Sequence[str]) -> None:
+        more = ", …" if len(ids) > 5 else ""
+        super().__init__(
+            f"{key!r} matches several {what} ({', '.join(ids[:5])}{more}); type more of the id"
+        )
+
+
 class _Corrupt(Exception):
     pass
 
@@ -541,14 +556,15 @@ class History:
         conn.execute(
             """
             INSERT INTO chains (id, question, strategy, model, status, final_answer, total_s,
-                                created_at, error, lang, group_id, updated_at, pid)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                created_at, error, lang, group_id, updated_at, pid, answer_tokens)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET
                 question = excluded.question, strategy = excluded.strategy,
                 model = excluded.model, status = excluded.status,
                 final_answer = excluded.final_answer, total_s = excluded.total_s,
                 error = excluded.error, lang = excluded.lang, group_id = excluded.group_id,
-                updated_at = excluded.updated_at, pid = coalesce(excluded.pid, chains.pid)
+                updated_at = excluded.updated_at, pid = coalesce(excluded.pid, chains.pid),
+                answer_tokens = excluded.answer_tokens
             """,
             (
                 storable(chain.id),
@@ -564,6 +580,7 @@ class History:
                 storable(chain.group_id),
                 now,
                 pid,
+                chain.answer_tokens,
             ),
         )
         upsert_steps(conn, chain.id, chain.steps)
@@ -626,7 +643,7 @@ class History:
     def get(self, id_or_prefix: str) -> Chain | None:
         """The chain with this id, or the only one whose id starts with it.
 
-        Raises :class:`HistoryError` when the prefix matches several chains.
+        Raises :class:`AmbiguousId` when the prefix matches several chains.
         """
         key = storable(id_or_prefix.strip()) or ""
         if not key:
@@ -642,11 +659,7 @@ class History:
                 if not rows:
                     return None
                 if len(rows) > 1:
-                    shown = ", ".join(r[0] for r in rows[:5])
-                    more = ", …" if len(rows) > 5 else ""
-                    raise HistoryError(
-                        f"{key!r} matches several chains ({shown}{more}); type more of the id"
-                    )
+                    raise AmbiguousId(key, "chains", [r[0] for r in rows])
                 row = rows[0]
             steps = conn.execute(
                 f"SELECT {STEP_COLS} FROM steps WHERE chain_id = ? ORDER BY idx", (row[0],)

@@ -37,9 +37,10 @@ def cmd_history(args: argparse.Namespace) -> int:
             if not rows:
                 print("no chains" + (" match" if args.search else " yet"), file=sys.stderr)
                 return 0
-            from tui.listing import history_table
+            from tui.listing import history_table, terminal_width
 
-            print("\n".join(history_table(rows, header=sys.stdout.isatty())))
+            lines = history_table(rows, header=sys.stdout.isatty(), width=terminal_width())
+            print("\n".join(lines))
             return 0
         chain = _get_chain(history, args.id)
         if action == "show":

@@ -70,7 +70,7 @@ def storable(text: str | None) -> str | None:
 # all (0.6 s for a word in all of 100 000 chains): it walks chains_newest instead and stops
 # after one page (< 30 ms at 100 000, found or not; see bench/history_bench.py).
 MATCH_WHERE = "WHERE +c.rid IN (SELECT rowid FROM chain_fts WHERE chain_fts MATCH ?)"
-CHAIN_COLS = "id, question, strategy, model, status, final_answer, total_s, created_at, error, lang, group_id"
+CHAIN_COLS = "id, question, strategy, model, status, final_answer, total_s, created_at, error, lang, group_id, answer_tokens"
 STEP_COLS = "idx, title, content, elapsed_s, ttft_s, prompt_tokens, completion_tokens, parsed, finish_reason"
 
 
@@ -94,6 +94,9 @@ def chain_from_row(row: tuple, steps: Iterable[tuple]) -> Chain:
         error=row[8],
         lang=row[9],
         group_id=row[10],
+        # Rows salvaged from a damaged file (tui.recovery) are read without this column, which
+        # files from before schema 4 lack.
+        answer_tokens=row[11] if len(row) > 11 else None,
         steps=[
             Step(
                 index=s[0],

@@ -104,6 +104,7 @@ async def run_chain(
                         await sink.add_step(chain.id, event.step)
                 elif isinstance(event, AnswerFinished):
                     chain.final_answer = event.text
+                    chain.answer_tokens = event.completion_tokens
                     status = event.status
                 emit(event)
     except BackendError as err:

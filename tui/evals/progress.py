@@ -20,19 +20,36 @@ LINE_EVERY_PCT = 10
 LINE_EVERY_S = 30.0
 
 
+def percent(done: int, total: int) -> int:
+    """``done`` of ``total`` as a whole percentage, rounded (1/6 is 17 %), but 100 only when
+    everything is done and 0 only before anything is."""
+    if not total or done >= total:
+        return 100
+    return min(99, max(1 if done > 0 else 0, round(done * 100 / total)))
+
+
+def eta_text(seconds: float) -> str:
+    """An estimate in whole seconds (``4 s``, then minutes and seconds): its hundredths
+    would claim a precision a guess from a few items does not have. Items are left, so
+    never ``0 s``."""
+    if seconds < 59.5:
+        return f"{max(1, int(seconds + 0.5))} s"
+    return format_seconds(seconds)
+
+
 def progress_text(p: Progress, width: int = BAR_WIDTH) -> str:
     """``[#########-------] 12/40  30%  ETA 1 min 20 s`` (the bar only when ``width``)."""
     frac = p.done / p.total if p.total else 1.0
-    pct = int(frac * 100)
+    pct = percent(p.done, p.total)
     eta = p.eta_s
-    eta_text = "ETA --" if eta is None else f"ETA {format_seconds(eta)}"
+    ending = "ETA --" if eta is None else f"ETA {eta_text(eta)}"
     if p.done >= p.total:
-        eta_text = f"in {format_seconds(p.elapsed_s)}"
+        ending = f"in {format_seconds(p.elapsed_s)}"
     bar = ""
     if width:
         filled = int(round(frac * width))
         bar = "[" + "#" * filled + "-" * (width - filled) + "] "
-    return f"{bar}{p.done}/{p.total} {pct:3d}%  {eta_text}"
+    return f"{bar}{p.done}/{p.total} {pct:3d}%  {ending}"
 
 
 class ProgressBar:

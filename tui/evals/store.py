@@ -16,7 +16,7 @@ from typing import Any
 
 from tui.chain import new_chain_id, utc_now_iso
 from tui.evals.sets import EvalItem, EvalSet
-from tui.history import History, HistoryError, _pid_alive
+from tui.history import AmbiguousId, History, _pid_alive
 
 #: Run statuses. ``interrupted``: the process running it is gone (crash, kill) — resumable,
 #: like ``cancelled`` (Ctrl+C).
@@ -195,7 +195,7 @@ class EvalStore:
         return run
 
     def get_run(self, id_or_prefix: str) -> EvalRun | None:
-        """The run with this id, or the only one whose id starts with it (HistoryError when
+        """The run with this id, or the only one whose id starts with it (AmbiguousId when
         several do)."""
         self.mark_interrupted()
         key = id_or_prefix.strip()
@@ -214,8 +214,7 @@ class EvalStore:
                 (key, key + "\U0010ffff"),
             ).fetchall()
             if len(rows) > 1:
-                shown = ", ".join(r[0] for r in rows[:5])
-                raise HistoryError(f"{key!r} matches several eval runs ({shown}); type more")
+                raise AmbiguousId(key, "eval runs", [r[0] for r in rows])
             return _run_from_row(rows[0]) if rows else None
 
         return self.history.transaction(read, write=False)

@@ -33,7 +33,8 @@ Choices made here, and why:
 - Streaming: while a step's JSON streams, ``StepDelta`` carries the decoded ``content`` text
   (never JSON) and the title as soon as its string is complete.
 - Timing: a step's ``elapsed_s`` covers all its attempts (what the user waited);
-  ``ttft_s`` and token counts are those of the attempt that was kept.
+  ``ttft_s`` and token counts are those of the attempt that was kept. The final-answer
+  call's tokens go to the chain's total (``answer_tokens``), as its time goes to ``total_s``.
 """
 
 from __future__ import annotations
@@ -321,7 +322,11 @@ class G1Strategy:
                     continue
                 raise
             break
-        yield AnswerFinished(clean(answer.final_text()), status=status)
+        # The call's tokens belong to the chain's total as its time does (the kept attempt's,
+        # as for a step).
+        yield AnswerFinished(
+            clean(answer.final_text()), status=status, completion_tokens=stats.completion_tokens
+        )
 
 
 def _as_message(result: _StepResult) -> str:

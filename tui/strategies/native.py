@@ -115,7 +115,7 @@ class NativeStrategy:
             text = ""
         else:
             text = last_paragraph(stats.content)
-        yield AnswerFinished(clean(text))
+        yield AnswerFinished(clean(text), completion_tokens=answer_chunks or None)
 
     @staticmethod
     def _answer_piece(
