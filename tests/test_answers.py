@@ -8,12 +8,12 @@ import pytest
 
 from tui.answers import (
     answer_key,
-    answers_match,
     extract_answer,
     normalize_answer,
     parse_number,
     vote,
 )
+from tui.judge import answers_match
 
 # --- real model-shaped final texts -----------------------------------------------------------
 

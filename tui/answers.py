@@ -58,15 +58,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from tui.latex import to_plain
+from tui.mathexpr import Node, parse_math, same_value
 from tui.sections import CLOSE_TAG, OPEN_TAG, last_boxed, split_think
 
 __all__ = [
     "VoteResult",
     "answer_key",
-    "answers_match",
     "extract_answer",
+    "is_hedged",
+    "mentioned_number",
     "normalize_answer",
     "parse_number",
+    "same_answer",
+    "text_key",
     "vote",
 ]
 
@@ -82,13 +87,33 @@ _EXPLICIT = re.compile(
 )
 # Where an explicit answer's sentence ends: a full stop before a space or the end, a Chinese
 # full stop, a semicolon, a line break.
-_SENTENCE_END = re.compile(r"\.(?=\s|$)|[。；;\n]|，|(?<=\S),\s+(?:since|because|as|so|which)\b")
+_SENTENCE_END = re.compile(
+    r"\.(?=\s|$)|[。；;\n]|，|(?<=\S),\s+(?:since|because|as|so|which)\b"
+    # "18 because each of the 6 boxes holds 3": the reason is not the answer; "19, not 18" and
+    # "19 rather than 18" name the answer first.
+    r"|\s+(?:because|since)\b|,?\s+(?:not|rather\s+than|instead\s+of)\s|而不是|不是"
+)
 
 #: One number as models write it: sign, thousands commas, decimals, a simple fraction.
-_NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:\s*/\s*\d+(?:\.\d+)?)?|\.\d+"
-# A number not glued to a word before it ("COVID-19", "x2" are not answers).
-_NUMBER_IN_TEXT = re.compile(r"(?<![\w.])[-−+]?(?:" + _NUMBER + r")")
+_NUMBER = (
+    r"(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+(?![\w.]))?"
+    r"(?:\s*/\s*\d+(?:\.\d+)?)?"
+)
+# A number not glued to a Latin word before it ("COVID-19", "x2" are not answers; "有18个" is),
+# with its sign and currency ("-$3") and a power of ten ("10^3").
+_NUMBER_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_.])[-−+]?\$?(?:" + _NUMBER + r")(?:\^\{?\d+\}?)?")
+# GSM8K's own answer line: "#### 18"; a note after it is not the answer.
+_GSM8K = re.compile(r"####\s*(?:\$\s*)?([-−]?(?:" + _NUMBER + r"))")
 
+
+# Math in the text: $…$ and \(…\) on one line, $$…$$ and \[…\] on any (an escaped \$ is
+# currency, not a delimiter).
+_MATH_SPAN = re.compile(
+    r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$((?:[^$\\\n]|\\.)+?)(?<!\\)\$",
+    re.DOTALL,
+)
+#: A whole reply this short that reads as math is the answer itself.
+_WHOLE_ANSWER_CHARS = 120
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
 #: An explicit answer longer than this many words that mentions a number is that number.
@@ -135,15 +160,35 @@ def extract_answer(text: str | None) -> str:
     text = _after_thinking(text or "")
     if not text.strip():
         return ""
+    gsm8k = _GSM8K.findall(text)
+    if gsm8k:
+        return gsm8k[-1].strip()
     boxed = last_boxed(text)
     if boxed is not None and boxed.strip():
         return boxed.strip()
     explicit = _explicit(text)
     if explicit is not None:
         return explicit
-    numbers = _NUMBER_IN_TEXT.findall(text)
-    if numbers:
-        return numbers[-1].strip()
+    stripped = text.strip()
+    if len(stripped) <= _WHOLE_ANSWER_CHARS and _math(stripped) is not None:
+        return stripped  # the whole reply is one answer: "1 000", "\\frac{10}{9}", "$[0,1)$"
+    number = None
+    for number in _NUMBER_IN_TEXT.finditer(text):
+        pass
+    span = None
+    for span in _MATH_SPAN.finditer(text):
+        pass
+    if span is not None and (number is None or number.start() < span.end()):
+        inner = next(g for g in span.groups() if g is not None).strip()
+        if _math(inner) is not None:
+            return inner
+    if number is not None:
+        # "It could be 12 or 14.": the hedge is the answer, so it is judged wrong.
+        start = max(text.rfind(mark, 0, number.start()) for mark in (".", "\n", "。", "!", "?"))
+        sentence = text[start + 1 : number.end()].strip()
+        if is_hedged(sentence) and len(_NUMBER_IN_TEXT.findall(sentence)) > 1:
+            return sentence
+        return number.group(0).strip()
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1] if lines else ""
 
@@ -175,8 +220,9 @@ _NUMBER_ANSWER = re.compile(
 )
 
 
-def _strip_wrapping(text: str) -> str:
-    """``text`` without surrounding math/Markdown/quote delimiters and end punctuation."""
+def _strip_wrapping(text: str, parens: bool = True) -> str:
+    """``text`` without surrounding math/Markdown/quote delimiters and end punctuation
+    (and parentheses unless ``parens`` is false: ``(1, 2)`` is a tuple to math)."""
     text = text.strip()
     changed = True
     while changed and text:
@@ -191,7 +237,7 @@ def _strip_wrapping(text: str) -> str:
                 and text.endswith(right)
             ):
                 inner = text[len(left) : len(text) - len(right)]
-                if left == "(" and ("(" in inner or ")" in inner):
+                if left == "(" and (not parens or "(" in inner or ")" in inner):
                     continue  # "(a)/(b)" is not one parenthesised answer
                 text, changed = inner.strip(), True
                 break
@@ -283,26 +329,79 @@ def answer_key(text: str | None) -> str:
     return normalize_answer(extract_answer(text))
 
 
-def answers_match(predicted: str | None, gold: str | None) -> bool:
-    """Whether a model's final text gives the expected answer.
+# --- equivalence -------------------------------------------------------------------------
 
-    ``predicted`` goes through :func:`extract_answer` first (it may be a whole reply);
-    ``gold`` is taken as the answer itself (only normalized), so a gold "2x+1" is not cut
-    down to its last number. An empty gold or an answerless prediction never matches.
+# "18 or 19", "maybe 18", "18 或 19": more than one answer offered, so none is given.
+_HEDGE = re.compile(
+    r"\b(?:or|either|maybe|perhaps|possibly|probably|approximately\s+\d.*\bor)\b|或者?|还是|可能",
+    re.IGNORECASE,
+)
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+_PUNCTUATION = re.compile(r"[^\w\s]")
+
+
+def is_hedged(answer: str) -> bool:
+    """Whether an extracted answer offers alternatives ("18 or 19") instead of one answer."""
+    return bool(_HEDGE.search(answer))
+
+
+def text_key(answer: str) -> str:
+    """A short text answer's comparison form: no LaTeX, case, articles or punctuation.
+
+    ``"\\text{(C)}"`` → ``"c"``; ``"The Eiffel Tower."`` → ``"eiffeltower"``.
     """
-    gold_key = normalize_answer(gold)
-    if not gold_key:
+    plain = to_plain(_strip_wrapping(answer)).casefold()
+    plain = _ARTICLES.sub(" ", _PUNCTUATION.sub(" ", plain))
+    return "".join(plain.split())
+
+
+def _math(answer: str) -> Node | None:
+    """The math tree of an extracted answer (LaTeX read; a number with units is its number),
+    or None when it is not math."""
+    plain = to_plain(_strip_wrapping(answer, parens=False))
+    tree = parse_math(plain)
+    if tree is not None:
+        return tree
+    value = parse_number(answer)
+    if value is None:
+        value = parse_number(plain)
+    return ("n", value) if value is not None else None
+
+
+def same_answer(a: str | None, b: str | None) -> bool:
+    """Whether two extracted answers are one answer: the judge's and the vote's test.
+
+    In order: equal keys (:func:`normalize_answer`); when both read as math, equal math
+    (:func:`tui.mathexpr.same_value`: ``\\frac{\\sqrt3}{2}`` and ``\\sqrt{3}/2``, ``x = 5``
+    and ``5``, ``[0, 1)``, sets, matrices) decides; else equal text (:func:`text_key`). A
+    hedged answer is never the same as one that is not.
+    """
+    if not a or not b or not a.strip() or not b.strip():
         return False
-    extracted = extract_answer(predicted)
-    if normalize_answer(extracted) == gold_key:
+    key_a, key_b = normalize_answer(a), normalize_answer(b)
+    if not key_a or not key_b:
+        return False
+    if key_a == key_b:
         return True
-    # A gold number against a text answer that only mentions it ("It costs 5 dollars in all"
-    # extracted as the last line): compare with the last number said, like rule 4.
-    if parse_number(gold or "") is not None and extracted:
-        numbers = _NUMBER_IN_TEXT.findall(extracted)
-        if numbers and normalize_answer(numbers[-1]) == gold_key:
-            return True
-    return False
+    if is_hedged(a) != is_hedged(b):
+        return False
+    tree_a, tree_b = _math(a), _math(b)
+    if tree_a is not None and tree_b is not None:
+        return same_value(tree_a, tree_b)
+    text_a, text_b = text_key(a), text_key(b)
+    return bool(text_a) and text_a == text_b
+
+
+def mentioned_number(answer: str) -> str | None:
+    """The one number a sentence-like answer mentions ("It costs 5 dollars in all" → "5").
+
+    None when it mentions none, several different ones, or hedges: "19, not 18" and "18 or
+    19" name no single number this way.
+    """
+    if is_hedged(answer):
+        return None
+    numbers = {normalize_answer(n) for n in _NUMBER_IN_TEXT.findall(answer)}
+    return numbers.pop() if len(numbers) == 1 else None
 
 
 # --- the vote ------------------------------------------------------------------------------
@@ -332,12 +431,15 @@ class VoteResult:
 def vote(answers: Iterable[str | None]) -> VoteResult:
     """Majority vote over final answers given in the order their chains finished.
 
-    Each answer is a chain's final text (extracted and normalized here); ``None`` or an
-    answer with nothing to extract abstains. Ties go to the key cast first.
+    Each answer is a chain's final text (extracted here); ``None`` or an answer with nothing
+    to extract abstains. Answers that are :func:`same_answer` share one ballot box, keyed by
+    its first voter's normalized answer and shown as that voter wrote it. Ties go to the box
+    whose first ballot was cast first.
     """
     counts: dict[str, int] = {}
     first_seen: dict[str, int] = {}
     shown: dict[str, str] = {}
+    firsts: list[tuple[str, str]] = []  # (key, extracted) of each box's first voter
     abstained = 0
     for position, text in enumerate(answers):
         extracted = extract_answer(text)
@@ -345,10 +447,14 @@ def vote(answers: Iterable[str | None]) -> VoteResult:
         if not key:
             abstained += 1
             continue
+        if key not in counts:
+            # Another spelling of an answer already cast ("\\frac12" after "0.5") joins it.
+            key = next((k for k, first in firsts if same_answer(first, extracted)), key)
         counts[key] = counts.get(key, 0) + 1
         if key not in first_seen:
             first_seen[key] = position
             shown[key] = _strip_wrapping(_unlatex(extracted)) or extracted
+            firsts.append((key, extracted))
     order = sorted(counts, key=lambda k: (-counts[k], first_seen[k]))
     if not order:
         return VoteResult(None, None, {}, 0, abstained)
