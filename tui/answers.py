@@ -58,9 +58,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from tui.latex import to_plain
+from tui.latex import braced, to_plain
 from tui.mathexpr import Node, parse_math, same_value
-from tui.sections import CLOSE_TAG, OPEN_TAG, last_boxed, split_think
+from tui.sections import CLOSE_TAG, OPEN_TAG, split_think
 
 __all__ = [
     "VoteResult",
@@ -116,6 +116,11 @@ _MATH_SPAN = re.compile(
 _WHOLE_ANSWER_CHARS = 120
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
+_BOX_OPEN = re.compile(r"\\(?:boxed|fbox)\s*\{")
+# What may stand between boxes that together give one answer.
+_BOX_SEPARATOR = re.compile(
+    r"(?:\s|[,;&$]|\\[\[\]()]|\\q?quad|\\[,;: ]|\\\\|and|or|\\text\s*\{\s*(?:and|or|,)?\s*\})*"
+)
 #: An explicit answer longer than this many words that mentions a number is that number.
 _SHORT_ANSWER_WORDS = 4
 
@@ -126,6 +131,32 @@ def _after_thinking(text: str) -> str:
         return text
     _thinking, answer = split_think(text)
     return answer
+
+
+def _last_boxes(text: str) -> tuple[str, int] | None:
+    """The last ``\\boxed{…}`` answer and where it ends; None when nothing is boxed.
+
+    Boxes in a row with only "and", commas or spacing between them (``\\boxed{1} and
+    \\boxed{2}``) are one answer, ``1, 2``; joined by "or", a hedge (``1 or 2``).
+    """
+    found: list[tuple[int, int, str]] = []
+    for match in _BOX_OPEN.finditer(text):
+        group = braced(text, match.end() - 1)
+        if group is not None and group[0].strip():
+            found.append((match.start(), group[1], group[0].strip()))
+    if not found:
+        return None
+    run = [found[-1]]
+    for box in reversed(found[:-1]):
+        between = text[box[1] : run[0][0]]
+        if not _BOX_SEPARATOR.fullmatch(between):
+            break
+        run.insert(0, box)
+    if len(run) == 1:
+        return run[0][2], run[0][1]
+    seps = " ".join(text[a[1] : b[0]] for a, b in zip(run, run[1:]))
+    joiner = " or " if re.search(r"\bor\b", seps) else ", "
+    return joiner.join(box[2] for box in run), run[-1][1]
 
 
 def _explicit(text: str) -> str | None:
@@ -163,9 +194,14 @@ def extract_answer(text: str | None) -> str:
     gsm8k = _GSM8K.findall(text)
     if gsm8k:
         return gsm8k[-1].strip()
-    boxed = last_boxed(text)
-    if boxed is not None and boxed.strip():
-        return boxed.strip()
+    boxes = _last_boxes(text)
+    if boxes is not None:
+        boxed, box_end = boxes
+        # "\\boxed{255} … The final answer is $10,455$.": the answer stated last counts.
+        later = _explicit(text[box_end:])
+        if later is not None and _math(later) is not None:
+            return later
+        return boxed
     explicit = _explicit(text)
     if explicit is not None:
         return explicit

@@ -17,7 +17,15 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["MATRIX_CLOSE", "MATRIX_OPEN", "SET_CLOSE", "SET_OPEN", "strip_units", "to_plain"]
+__all__ = [
+    "MATRIX_CLOSE",
+    "MATRIX_OPEN",
+    "SET_CLOSE",
+    "SET_OPEN",
+    "braced",
+    "strip_units",
+    "to_plain",
+]
 
 #: Markers the converted text uses for a set ``\\{…\\}`` and a matrix (rows split by ``;``).
 SET_OPEN, SET_CLOSE = "⦃", "⦄"
@@ -97,7 +105,7 @@ _SYMBOLS = {
     "gt": ">",
     "ne": "!=",
     "neq": "!=",
-    "approx": "=",
+    "approx": "≈",
     "pm": "±",
     "mp": "∓",
     "cup": "∪",
@@ -136,7 +144,7 @@ _MATRIX_ENVS = re.compile(r"^[pbBvV]?matrix\*?$|^smallmatrix$|^array$")
 
 _DEGREES = re.compile(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ\b|\^\s*\{\s*\\degree\s*\}|°|\\degree\b")
 # 1{,}234 and 1\,234 (thousands separators in LaTeX), 1\!234 too.
-_LATEX_THOUSANDS = re.compile(r"(?<=\d)(?:\{,\}|\\[,!]|\\ |~)(?=\d{3}(?!\d))")
+_LATEX_THOUSANDS = re.compile(r"(?<=\d)(?:\{,\}|,?\\[,!]\s*|\\ |~)(?=\d{3}(?!\d))")
 # A trailing unit in text: "5\text{ cm}", "12 \mbox{meters}^2", "3\,\text{kg}".
 _TRAILING_UNIT = re.compile(
     r"^(?P<value>.*?[\d}\w)])\s*(?:\\[,;:! ]\s*)*"
@@ -170,7 +178,7 @@ def _skip_spaces(text: str, i: int) -> int:
     return i
 
 
-def _braced(text: str, i: int) -> tuple[str, int] | None:
+def braced(text: str, i: int) -> tuple[str, int] | None:
     """The content of the brace group opening at ``text[i]``, and the index after it."""
     depth = 0
     j = i
@@ -195,7 +203,7 @@ def _argument(text: str, i: int) -> tuple[str, int]:
     if i >= len(text):
         return "", i
     if text[i] == "{":
-        group = _braced(text, i)
+        group = braced(text, i)
         if group is not None:
             return group
         return text[i + 1 :], len(text)
@@ -233,6 +241,19 @@ def _matrix(body: str, depth: int) -> str:
     rows = [row for row in re.split(r"\\\\", body) if row.strip()]
     cells = [",".join(_convert(cell, depth + 1).strip() for cell in row.split("&")) for row in rows]
     return MATRIX_OPEN + ";".join(cells) + MATRIX_CLOSE
+
+
+def _top_level_comma(text: str) -> bool:
+    """Whether ``text`` has a comma outside its own braces and brackets."""
+    depth = 0
+    for ch in text:
+        if ch in "{([":
+            depth += 1
+        elif ch in "})]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            return True
+    return False
 
 
 def _convert(text: str, depth: int) -> str:
@@ -295,12 +316,17 @@ def _convert(text: str, depth: int) -> str:
             elif name.isalpha():
                 out.append(f" {name} ")  # \alpha, \sin, \log: a name the reader knows or not
         elif ch == "{":
-            group = _braced(text, i)
+            group = braced(text, i)
             if group is None:
                 i += 1
                 continue
+            previous = text[:i].rstrip()[-1:]
             content, i = group
-            out.append("(" + _convert(content, depth + 1) + ")")
+            if previous not in ("^", "_") and _top_level_comma(content):
+                # "{1, 2, 3}": a set written without backslashes
+                out.append(SET_OPEN + _convert(content, depth + 1) + SET_CLOSE)
+            else:
+                out.append("(" + _convert(content, depth + 1) + ")")
         elif ch == "}":
             i += 1
         elif ch == "$":

@@ -106,7 +106,7 @@ _TOKEN = re.compile(
     r"\s*(?:"
     r"(?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+(?![\w.]))?)"
     r"|(?P<name>[A-Za-z]+(?:_(?:[A-Za-z0-9]+|\([A-Za-z0-9+\-]*\)))?)"
-    r"|(?P<op><=|>=|!=|\.\.\.|[-+*/^()\[\],;=<>!%|±∓∪∈°$"
+    r"|(?P<op><=|>=|!=|\.\.\.|[-+*/^()\[\],;:=<>!%|±∓∪∈°$≈"
     + SET_OPEN
     + SET_CLOSE
     + MATRIX_OPEN
@@ -180,23 +180,35 @@ class _Parser:
     def relation(self) -> Node:
         if self.at("∈"):  # "∈ [1, 2]" after a dropped variable
             self.take()
-        first = self.union()
+        first = self.ratio()
         if self.at("∈"):  # "x ∈ [1, 2)": the set is the answer
             self.take()
-            return self.union()
+            return self.ratio()
         parts: list[tuple[str, Node]] = []
         while self.at(*_RELATIONS):
             op = self.take()[1]
-            parts.append((op, self.union()))
+            parts.append((op, self.ratio()))
+        if self.at("≈"):  # "= 1/3 ≈ 0.33": the approximation is not the answer
+            while self.peek() is not None and not self.at(",", ";", ")", "]", SET_CLOSE):
+                self.take()
         if not parts:
             return first
         ops = {op for op, _ in parts}
-        if ops == {"="}:  # a = b = c: the last value counts, as written last
-            return ("rel", "=", first, parts[-1][1])
+        if ops == {"="}:  # a = b = c: the last value counts, named by a name on the left
+            names = [node for node in (first, *(n for _, n in parts[:-1])) if _only_names(node)]
+            return ("rel", "=", names[-1] if names else first, parts[-1][1])
         if len(parts) == 1:
             return ("rel", parts[0][0], first, parts[0][1])
         # a < x < b: a chain, kept whole
         return ("chain", first, tuple(parts))
+
+    def ratio(self) -> Node:
+        """``a : b`` (a ratio, a time ``12:00``): kept as an ordered pair."""
+        parts = [self.union()]
+        while self.at(":"):
+            self.take()
+            parts.append(self.union())
+        return parts[0] if len(parts) == 1 else ("seq", ":", parts)
 
     def union(self) -> Node:
         parts = [self.expr()]
@@ -331,6 +343,8 @@ class _Parser:
             return ("fn", lower, self.power())
         if name in _GREEK or "_" in name or len(name) == 1:
             return ("v", name)
+        if name.isupper() and len(name) <= 3:  # AB, CD, ABC: points and segments
+            return ("v", name)
         # "xy" could be a product, but "so", "cm" and "is" are words: a reply with words in it
         # is not one math answer.
         raise _NotMath(f"word {name!r}")
@@ -347,7 +361,8 @@ def _tokens(text: str) -> list[tuple[str, str]]:
         kind = match.lastgroup or "op"
         tokens.append((kind, match.group(kind)))
         pos = match.end()
-    return [t for t in tokens if t != ("op", "...")]
+    # "..." in a list and "$" (currency, or math delimiters left over) carry no value.
+    return [t for t in tokens if t not in (("op", "..."), ("op", "$"))]
 
 
 def _close_up_thousands(text: str) -> str:
@@ -618,13 +633,44 @@ def _unordered(a: list[Node], b: list[Node]) -> bool:
     return True
 
 
-def _is_name(node: Node) -> bool:
-    """A left-hand side that only names the answer: ``x``, ``a_1``, ``f(x)``, ``xy``."""
+def _only_names(node: Node) -> bool:
+    """A left-hand side that only names the answer: ``x``, ``a_1``, ``f(x)``, ``NO/BO``,
+    ``|AB|`` (variables, no numbers)."""
     if node[0] == "v":
         return True
-    if node[0] == "mul":
-        return _is_name(node[1]) and (_is_name(node[2]) or node[2][0] in ("v", "seq"))
+    if node[0] in ("mul", "div"):
+        return _only_names(node[1]) and _only_names(node[2])
+    if node[0] == "fn":
+        return _only_names(node[2])
+    if node[0] == "seq":
+        return all(_only_names(item) for item in node[2])
     return False
+
+
+def _as_interval(node: Node) -> Node | None:
+    """``a < x <= b`` as the interval ``(a, b]``; ``x >= 5`` as ``[5, oo)``; else None."""
+    strict = {"<": True, "<=": False, ">": True, ">=": False}
+    if node[0] == "chain" and len(node[2]) == 2:
+        (op1, middle), (op2, high) = node[2]
+        low = node[1]
+        if op1 in ("<", "<=") and op2 in ("<", "<="):
+            brackets = ("(" if strict[op1] else "[") + (")" if strict[op2] else "]")
+            return ("seq", brackets, [low, high])
+        if op1 in (">", ">=") and op2 in (">", ">="):
+            brackets = ("(" if strict[op2] else "[") + (")" if strict[op1] else "]")
+            return ("seq", brackets, [high, low])
+        return None
+    if node[0] == "rel" and node[1] in strict:
+        op, left, right = node[1], node[2], node[3]
+        if not _only_names(left) and _only_names(right):
+            op, left, right = _FLIPPED[op], right, left
+        if not _only_names(left):
+            return None
+        infinity = ("c", "oo")
+        if op in ("<", "<="):
+            return ("seq", "(" + (")" if strict[op] else "]"), [("neg", infinity), right])
+        return ("seq", ("(" if strict[op] else "[") + ")", [right, infinity])
+    return None
 
 
 def same_value(a: Node, b: Node) -> bool:
@@ -632,10 +678,17 @@ def same_value(a: Node, b: Node) -> bool:
     kinds = (a[0], b[0])
     # An equation against a bare value: its right-hand side ("x = 5" vs "5"; "k = 2 + 3 = 5"
     # reads 5), as math-verify reads the last "=".
-    if a[0] == "rel" and a[1] == "=" and b[0] not in ("rel", "list"):
+    if a[0] == "rel" and a[1] == "=" and b[0] not in ("rel", "list") and _only_names(a[2]):
         return same_value(a[3], b)
-    if b[0] == "rel" and b[1] == "=" and a[0] not in ("rel", "list"):
+    if b[0] == "rel" and b[1] == "=" and a[0] not in ("rel", "list") and _only_names(b[2]):
         return same_value(a, b[3])
+    # An inequality against an interval: "-2 <= x <= 7" is [-2, 7].
+    if a[0] == "seq" and b[0] in ("rel", "chain") or b[0] == "seq" and a[0] in ("rel", "chain"):
+        interval_a = _as_interval(a) if a[0] != "seq" else a
+        interval_b = _as_interval(b) if b[0] != "seq" else b
+        return (
+            interval_a is not None and interval_b is not None and same_value(interval_a, interval_b)
+        )
     expanded_a, expanded_b = _expand(a), _expand(b)
     if expanded_a is not None or expanded_b is not None:
         left = expanded_a or ([a] if a[0] not in ("list", "set") else a[1])
