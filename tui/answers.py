@@ -176,10 +176,13 @@ def _explicit(text: str) -> str | None:
     bold = _BOLD.findall(last)
     if bold and bold[-1].strip():
         return bold[-1].strip()
-    # A whole sentence around one number ("there are 3 r's in strawberry"): the number.
-    numbers = _NUMBER_IN_TEXT.findall(last)
-    if numbers and len(last.split()) > _SHORT_ANSWER_WORDS and parse_number(last) is None:
-        return numbers[-1].strip()
+    # A whole sentence around one number ("there are 3 r's in strawberry"): the number. Math
+    # ("12 and 13", "x = 1, y = 2") and sentences naming several numbers stay whole.
+    if len(last.split()) > _SHORT_ANSWER_WORDS and parse_number(last) is None:
+        if _math(last) is None:
+            numbers = _NUMBER_IN_TEXT.findall(last)
+            if len({normalize_answer(n) for n in numbers}) == 1:
+                return numbers[-1].strip()
     return last
 
 

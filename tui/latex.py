@@ -345,6 +345,7 @@ def to_plain(text: str) -> str:
     """Plain math text from a LaTeX answer (see the module docstring); spaces collapsed."""
     # "\\frac" from text escaped twice (JSON inside JSON) is "\frac".
     text = re.sub(r"\\\\(?=[A-Za-z])", r"\\", text)
+    text = re.sub(r"\\(q?quad)(?=[A-Za-z])", r"\\\1 ", text)  # "\quadx_2" is "\quad x_2"
     text = _DEGREES.sub("", text)
     text = _LATEX_THOUSANDS.sub("", text)
     text = strip_units(text.strip())

@@ -116,7 +116,9 @@ _TOKEN = re.compile(
 )
 _THOUSANDS = re.compile(r"(?<![\d.,])([1-9]\d{0,2})((?:,\d{3})+)(?![\d,]|\.\d*,)")
 _SPACE_THOUSANDS = re.compile(r"(?<![\d.])([1-9]\d{0,2})((?: \d{3})+)(?![\d.]| \d)")
-_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
+# "1000,99", "0,111", "1,22": a decimal comma. "6,8" and "-2,1" are lists of two answers
+# (as roots are written), "1,234" a thousands separator.
+_DECIMAL_COMMA = re.compile(r"^[-+]?(?:0,\d+|\d{4,},\d+|\d+,(?:\d\d|\d{4,}))$")
 
 
 class _NotMath(Exception):
@@ -188,6 +190,9 @@ class _Parser:
         while self.at(*_RELATIONS):
             op = self.take()[1]
             parts.append((op, self.ratio()))
+        if self.at("≈") and not parts and _only_names(first):  # "x ≈ 11"
+            self.take()
+            return ("rel", "=", first, self.ratio())
         if self.at("≈"):  # "= 1/3 ≈ 0.33": the approximation is not the answer
             while self.peek() is not None and not self.at(",", ";", ")", "]", SET_CLOSE):
                 self.take()
@@ -620,17 +625,12 @@ def _expand(node: Node) -> list[Node] | None:
 
 
 def _unordered(a: list[Node], b: list[Node]) -> bool:
-    if len(a) != len(b):
-        return False
-    left = list(b)
-    for item in a:
-        for j, other in enumerate(left):
-            if same_value(item, other):
-                del left[j]
-                break
-        else:
-            return False
-    return True
+    """Whether two lists hold the same answers, in any order, repeats aside (as sets)."""
+    if not a or not b:
+        return not a and not b
+    return all(any(same_value(x, y) for y in b) for x in a) and all(
+        any(same_value(x, y) for x in a) for y in b
+    )
 
 
 def _only_names(node: Node) -> bool:
