@@ -267,6 +267,8 @@ def _strip_wrapping(text: str, parens: bool = True) -> str:
     while changed and text:
         changed = False
         stripped = text.rstrip(_TRAILING).strip()
+        if text[len(stripped) :].startswith("!") and re.search(r"[\d)}]$", stripped):
+            stripped += "!"  # "3!" is a factorial, not an exclamation
         if stripped != text:
             text, changed = stripped, True
         for left, right in _WRAPPERS:
@@ -437,8 +439,8 @@ def mentioned_number(answer: str) -> str | None:
     None when it mentions none, several different ones, or hedges: "19, not 18" and "18 or
     19" name no single number this way.
     """
-    if is_hedged(answer):
-        return None
+    if is_hedged(answer) or _math(answer) is not None:
+        return None  # math ("\\pm 2", "2x") is compared as math, not by a number in it
     numbers = {normalize_answer(n) for n in _NUMBER_IN_TEXT.findall(answer)}
     return numbers.pop() if len(numbers) == 1 else None
 
