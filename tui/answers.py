@@ -377,6 +377,7 @@ _HEDGE = re.compile(
     r"\b(?:or|either|maybe|perhaps|possibly|probably|approximately\s+\d.*\bor)\b|或者?|还是|可能",
     re.IGNORECASE,
 )
+_OR = re.compile(r"\s*(?:\bor\b|或者?|\\text\s*\{\s*or\s*\})\s*", re.IGNORECASE)
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _PUNCTUATION = re.compile(r"[^\w\s]")
 
@@ -425,7 +426,15 @@ def same_answer(a: str | None, b: str | None) -> bool:
     if key_a == key_b:
         return True
     if is_hedged(a) != is_hedged(b):
-        return False
+        # "x = 2 or x = 3" names both roots of a gold "2, 3": a list, not a hedge. Against one
+        # value ("18 or 19" for 18) it stays a hedge.
+        tree_a, tree_b = _math(_OR.sub(", ", a)), _math(_OR.sub(", ", b))
+        return (
+            tree_a is not None
+            and tree_b is not None
+            and all(t[0] in ("list", "set") and len(t[1]) > 1 for t in (tree_a, tree_b))
+            and same_value(tree_a, tree_b)
+        )
     tree_a, tree_b = _math(a), _math(b)
     if tree_a is not None and tree_b is not None:
         return same_value(tree_a, tree_b)

@@ -34,8 +34,8 @@ __all__ = ["MAX_CHARS", "Node", "parse_math", "same_value"]
 
 #: Longer answers are not read as math (a bound on work; answers are short).
 MAX_CHARS = 400
-# Exponents and factorials past these are not computed exactly (a bound on work).
-_MAX_EXACT_EXPONENT = 400
+# Powers of more bits and factorials past these are not computed exactly (a bound on work).
+_MAX_EXACT_BITS = 100_000
 _MAX_FACTORIAL = 170
 #: Relative tolerance of two evaluated values.
 _REL_TOL = 1e-7
@@ -413,13 +413,14 @@ def parse_math(text: str) -> Node | None:
 
 def _pow(base: Value, exponent: Value) -> Value | None:
     if isinstance(base, Fraction) and isinstance(exponent, Fraction):
-        if exponent.denominator == 1 and abs(exponent) <= _MAX_EXACT_EXPONENT:
+        size = max(base.numerator.bit_length(), base.denominator.bit_length(), 1)
+        if exponent.denominator == 1 and abs(exponent) * size <= _MAX_EXACT_BITS:
             if base == 0 and exponent < 0:
                 return None
             return base**exponent.numerator
         if exponent.denominator == 2 and base >= 0:
             root = _exact_sqrt(base)
-            if root is not None and abs(exponent.numerator) <= _MAX_EXACT_EXPONENT:
+            if root is not None and abs(exponent.numerator) * size <= _MAX_EXACT_BITS:
                 return root**exponent.numerator if root or exponent > 0 else None
     try:
         result = complex(base) ** complex(exponent)
