@@ -1,18 +1,21 @@
-"""The one answer normalizer: what a chain answered, in a form two answers can be compared in.
+"""What a chain answered, and whether two answers are one: extraction, keys, the vote.
 
-Used by the self-consistency vote (:mod:`tui.group`) and by the evaluation scorer alike, so
-"the same answer" means one thing everywhere. The API, stable for both:
+Used by the self-consistency vote (:mod:`tui.group`) and by the judge (:mod:`tui.judge`,
+which the evaluation scorer and re-scoring call), so "the same answer" means one thing
+everywhere. The API:
 
 - :func:`extract_answer(text) <extract_answer>` — the answer a model's final text gives, as
   written (``"$1,000"``, ``"3 apples"``, ``"Paris"``); ``""`` when it gives none.
-- :func:`normalize_answer(answer) <normalize_answer>` — the comparison key of an answer that is
-  already extracted (a gold answer, a boxed value): numbers become one canonical number
-  (``"1,000.0"``, ``"$1000"``, ``"1000 dollars"`` → ``"1000"``; ``"1/2"``, ``"0.50"``,
-  ``"50%"``… see below), anything else is case-folded with all whitespace removed.
-- :func:`answer_key(text) <answer_key>` — ``normalize_answer(extract_answer(text))``: the key a
-  chain's final answer votes with.
-- :func:`answers_match(predicted, gold) <answers_match>` — the scorer's test: the model's final
-  text against an expected answer.
+- :func:`normalize_answer(answer) <normalize_answer>` — the key of an answer that is already
+  extracted: numbers become one canonical number (``"1,000.0"``, ``"$1000"``, ``"1000
+  dollars"`` → ``"1000"``; ``"1/2"``, ``"0.50"``, ``"50%"``… see below), anything else is
+  case-folded with all whitespace removed.
+- :func:`answer_key(text) <answer_key>` — ``normalize_answer(extract_answer(text))``.
+- :func:`same_answer(a, b) <same_answer>` — whether two extracted answers are one answer:
+  equal keys, else equal math (:mod:`tui.latex` reads the LaTeX, :mod:`tui.mathexpr`
+  compares by value: fractions, radicals, π, intervals, sets, tuples, matrices, equations),
+  else equal text (case, punctuation and articles aside). A hedge ("18 or 19") is never the
+  same as a single answer.
 - :func:`vote(answers) <vote>` — majority vote over final answers listed in the order their
   chains finished; returns a :class:`VoteResult`.
 
@@ -21,34 +24,42 @@ Extraction, in order of precedence (the first rule that finds something wins):
 1. Reasoning models' ``<think>…</think>`` text is not the answer: only what follows the
    thinking is searched; a reply that never left its thinking gives ``""`` (a cut-off
    thought is not an answer, as in the native strategy).
-2. The last complete ``\\boxed{…}`` (nested braces allowed), InternLM3's and most math
-   models' convention.
-3. The last explicit statement: "the answer is …", "final answer: …", "answer: …", and the
+2. GSM8K's answer line ``#### 18`` (the number on it; a note after it is not the answer).
+3. The last complete ``\\boxed{…}`` (nested braces allowed), InternLM3's and most math
+   models' convention; boxes in a row with only "and", commas or spacing between them are
+   one answer (``1, 2``); an explicit statement after the box (rule 4) wins over it.
+4. The last explicit statement: "the answer is …", "final answer: …", "answer: …", and the
    Chinese "答案是/为 …", "答案：…", "最终答案(是/为/：) …"; the text runs to the end of its
-   sentence or line. Within it, a ``**bold**`` part is the answer ("Final Answer: the word
-   has **3** r's" → ``3``), and a sentence of more than four words around a number gives
-   that number ("the answer is that there are 3 r's in it" → ``3``).
-4. The last number in the text (thousands commas, decimals, simple fractions ``a/b``).
-5. Failing all of these, the last non-blank line (so short text answers such as "Paris"
+   sentence or line, or to "because"/"since" (a reason) or ", not …" (an excluded answer).
+   Within it, a ``**bold**`` part is the answer ("Final Answer: the word has **3** r's" →
+   ``3``), and a sentence of more than four words around one number gives that number
+   ("the answer is that there are 3 r's in it" → ``3``).
+5. A whole reply of at most 120 characters that reads as math (``1 000``, ``\\frac{10}{9}``).
+6. The last math span (``$…$``, ``\\(…\\)``, ``\\[…\\]``) that reads as math, or the last
+   number (signs, ``$``, thousands commas, decimals, ``1e3``, ``10^3``, ``a/b``), whichever
+   comes last; a last sentence that hedges between numbers ("could be 12 or 14") is kept
+   whole, so it is judged a hedge.
+7. Failing all of these, the last non-blank line (so short text answers such as "Paris"
    still compare).
 
-Normalization. LaTeX and Markdown wrapping goes first (``$…$``, ``\\(…\\)``, ``**…**``,
-``\\text{…}``, ``\\frac{a}{b}`` → ``a/b``, ``^\\circ``, ``\\%``, ``\\!``/``\\,`` spacing) and a
-leading ``x =`` is dropped. Then, when what is left is one number — optionally signed, with a
-``$`` before it, thousands commas, a decimal part or a ``/`` fraction, a ``%`` after it and at
-most three unit words (``5 apples``, ``12 km/h``, ``3个``) — the key is that number, exact
+Keys. LaTeX and Markdown wrapping goes first (``$…$``, ``\\(…\\)``, ``**…**``,
+``\\text{…}``, ``\\frac{a}{b}`` → ``a/b``, ``^\\circ``, ``\\%``, ``\\!``/``\\,`` spacing) and
+a leading ``x =`` is dropped. Then, when what is left is one number — optionally signed, with
+a ``$`` before it, thousands commas, a decimal part or a ``/`` fraction, a ``%`` after it and
+at most three unit words (``5 apples``, ``12 km/h``, ``3个``) — the key is that number, exact
 (``fractions.Fraction``), written as an integer (``"3"``), a terminating decimal
 (``"0.5"``) or a reduced fraction (``"1/3"``). ``%`` is dropped, not divided by 100: "50%"
-and "50" are one answer, as percent-valued questions need. Everything else is
-compared as text: case-folded, all whitespace removed, trailing sentence punctuation gone.
+and "50" are one answer, as percent-valued questions need. Everything else keys as text:
+case-folded, all whitespace removed, trailing sentence punctuation gone.
 
-The vote. Each non-empty key is one ballot; the key with most ballots wins. A tie goes to the
-key whose first ballot was cast earliest — callers list answers in the order their chains
+The vote. Answers that are :func:`same_answer` share one ballot box, keyed by the key of its
+first voter and shown as that voter wrote it; the box with most ballots wins. A tie goes to
+the box whose first ballot was cast earliest — callers list answers in the order their chains
 finished, so among equally popular answers the one reached fastest wins (deterministic, and
 what a user watching the group saw first). Empty answers (failed chains, no answer) cast no
 ballot.
 
-Pure functions, no I/O; nothing here imports Textual.
+Pure functions, no I/O, safe from any thread; nothing here imports Textual.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ time in the text's length; powers and factorials are bounded, so no input can ha
 from __future__ import annotations
 
 import cmath
+import functools
 import math
 import random
 import re
@@ -526,17 +527,18 @@ def _variables(node: Node, found: set[str]) -> set[str]:
     return found
 
 
-def _points(names: set[str]) -> list[dict[str, complex]]:
+def _points(names: set[str]) -> tuple[dict[str, complex], ...]:
     """Fixed, name-seeded points to evaluate at: the same for both answers, every run."""
-    points = []
-    for k in range(4):
-        points.append(
-            {
-                name: complex(random.Random(f"{name}:{k}").uniform(0.3, 2.9))
-                for name in sorted(names)
-            }
-        )
-    return points
+    return _points_for(tuple(sorted(names)))
+
+
+@functools.lru_cache(maxsize=256)
+def _points_for(names: tuple[str, ...]) -> tuple[dict[str, complex], ...]:
+    # Values in (0.3, 2.9): away from 0 and 1, where different expressions often agree.
+    return tuple(
+        {name: complex(random.Random(f"{name}:{k}").uniform(0.3, 2.9)) for name in names}
+        for k in range(4)
+    )
 
 
 def _decimals(node: Node) -> int:
