@@ -270,6 +270,17 @@ def test_the_eval_scorer_is_the_judge() -> None:
     assert default_judge("", ["1"]) == (None, False)
 
 
+def test_long_untrusted_replies_are_read_in_linear_time() -> None:
+    # Thousands of boxes, unclosed braces or answer statements (each scanned to the end of
+    # the text, these were quadratic): the verdicts, with the last box's answer.
+    assert judge("\\boxed{1} " * 20000 + "\\boxed{2}", "2").extracted is not None
+    assert not judge("\\boxed{" * 20000, "1").correct
+    assert not judge("\\boxed{" + "{" * 100000, "1").correct
+    assert judge("answer: 1 " * 20000 + "\nThe answer is 2.", "2").correct
+    # A long LaTeX expression is not prose around one number.
+    assert not judge("\\boxed{" + "\\frac{1}{" * 2000 + "}" * 2001, "1").correct
+
+
 def test_untrusted_input_is_bounded() -> None:
     # Huge powers, factorials and deep nesting are refused, not computed.
     assert not judge("\\boxed{10^{10^{10^{10}}}}", "1").correct

@@ -69,8 +69,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from tui.latex import braced, to_plain
-from tui.mathexpr import Node, parse_math, same_value
+from tui.latex import to_plain
+from tui.mathexpr import MAX_CHARS, Node, parse_math, same_value
 from tui.sections import CLOSE_TAG, OPEN_TAG, split_think
 
 __all__ = [
@@ -102,7 +102,8 @@ _SENTENCE_END = re.compile(
     r"\.(?=\s|$)|[。；;\n]|，|(?<=\S),\s+(?:since|because|as|so|which)\b"
     # "18 because each of the 6 boxes holds 3": the reason is not the answer; "19, not 18" and
     # "19 rather than 18" name the answer first.
-    r"|\s+(?:because|since)\b|,?\s+(?:not|rather\s+than|instead\s+of)\s|而不是|不是"
+    r"|\s+(?:because|since)\b|,?\s+(?:not|rather\s+than|instead\s+of)\s|\s*\(\s*not\s"
+    r"|而不是|不是"
 )
 
 #: One number as models write it: sign, thousands commas, decimals, a simple fraction.
@@ -123,11 +124,18 @@ _MATH_SPAN = re.compile(
     r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|(?<![\\$])\$((?:[^$\\\n]|\\.)+?)(?<!\\)\$",
     re.DOTALL,
 )
+#: Longer text is not read as math (the reader refuses answers over MAX_CHARS once plain).
+_MAX_MATH_CHARS = 4 * MAX_CHARS
+#: How far an explicit answer or a box is looked for after its start.
+_MAX_ANSWER_SPAN = 4000
+#: More boxes in a row than this are not one answer (only the last this many count).
+_MAX_BOXES = 32
 #: A whole reply this short that reads as math is the answer itself.
 _WHOLE_ANSWER_CHARS = 120
 
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
-_BOX_OPEN = re.compile(r"\\(?:boxed|fbox)\s*\{")
+# A box's opening, an escaped brace (skipped), a brace.
+_BRACE_TOKEN = re.compile(r"(?P<box>\\+(?:boxed|fbox)\s*\{)|\\[{}]|\{|\}")
 # What may stand between boxes that together give one answer.
 _BOX_SEPARATOR = re.compile(
     r"(?:\s|[,;&$]|\\[\[\]()]|\\q?quad|\\[,;: ]|\\\\|and|or|\\text\s*\{\s*(?:and|or|,)?\s*\})*"
@@ -150,17 +158,25 @@ def _last_boxes(text: str) -> tuple[str, int] | None:
     Boxes in a row with only "and", commas or spacing between them (``\\boxed{1} and
     \\boxed{2}``) are one answer, ``1, 2``; joined by "or", a hedge (``1 or 2``).
     """
+    # One pass with a stack of open braces, so many or unclosed boxes cost linear time.
     found: list[tuple[int, int, str]] = []
-    for match in _BOX_OPEN.finditer(text):
-        group = braced(text, match.end() - 1)
-        if group is not None and group[0].strip():
-            found.append((match.start(), group[1], group[0].strip()))
+    stack: list[tuple[int, int] | None] = []  # (box start, content start) or a plain brace
+    for match in _BRACE_TOKEN.finditer(text):
+        token = match.group(0)
+        if token.endswith("{") and not token.startswith("\\{"):
+            box = match.lastgroup == "box"
+            stack.append((match.start(), match.end()) if box else None)
+        elif token == "}" and stack:
+            opened = stack.pop()
+            if opened is not None and text[opened[1] : match.start()].strip():
+                found.append((opened[0], match.end(), text[opened[1] : match.start()].strip()))
+    found.sort()
     if not found:
         return None
     run = [found[-1]]
     for box in reversed(found[:-1]):
         between = text[box[1] : run[0][0]]
-        if not _BOX_SEPARATOR.fullmatch(between):
+        if len(run) >= _MAX_BOXES or not _BOX_SEPARATOR.fullmatch(between):
             break
         run.insert(0, box)
     if len(run) == 1:
@@ -173,14 +189,15 @@ def _last_boxes(text: str) -> tuple[str, int] | None:
 def _explicit(text: str) -> str | None:
     """The last "answer is …" statement's answer, cut at the end of its sentence."""
     last = None
-    for match in _EXPLICIT.finditer(text):
-        rest = text[match.end() :].lstrip(" \t")
+    for match in reversed(list(_EXPLICIT.finditer(text))):  # the last one with a value
+        rest = text[match.end() : match.end() + _MAX_ANSWER_SPAN].lstrip(" \t")
         end = _SENTENCE_END.search(rest)
         value = (rest[: end.start()] if end else rest).strip()
         if value.count("**") == 1:  # "Answer: **B**" lost its first ** to the keyword
             value = value.replace("**", "").strip()
         if _strip_wrapping(value):
             last = value
+            break
     if last is None:
         return None
     # "Final Answer: The word contains **3** r's": the emphasised part is the answer.
@@ -411,6 +428,8 @@ def text_key(answer: str) -> str:
 def _math(answer: str) -> Node | None:
     """The math tree of an extracted answer (LaTeX read; a number with units is its number),
     or None when it is not math."""
+    if len(answer) > _MAX_MATH_CHARS:
+        return None  # not one answer; and the LaTeX reader's work stays bounded
     plain = to_plain(_strip_wrapping(answer, parens=False))
     tree = parse_math(plain)
     if tree is not None:
@@ -459,7 +478,7 @@ def mentioned_number(answer: str) -> str | None:
     None when it mentions none, several different ones, or hedges: "19, not 18" and "18 or
     19" name no single number this way.
     """
-    if is_hedged(answer) or _math(answer) is not None:
+    if is_hedged(answer) or "\\" in answer or "{" in answer or _math(answer) is not None:
         return None  # math ("\\pm 2", "2x") is compared as math, not by a number in it
     numbers = {normalize_answer(n) for n in _NUMBER_IN_TEXT.findall(answer)}
     return numbers.pop() if len(numbers) == 1 else None

@@ -33,6 +33,8 @@ MATRIX_OPEN, MATRIX_CLOSE = "⟦", "⟧"
 
 #: Deeper brace nesting than this is not an answer; the text is returned as it is.
 MAX_DEPTH = 50
+#: Longer text is not converted (see :func:`to_plain`).
+MAX_CHARS = 2000
 
 _FRACS = {"frac", "dfrac", "tfrac", "cfrac", "nicefrac"}
 # Commands whose argument is the answer's own text (styling or words).
@@ -342,7 +344,13 @@ def _convert(text: str, depth: int) -> str:
 
 
 def to_plain(text: str) -> str:
-    """Plain math text from a LaTeX answer (see the module docstring); spaces collapsed."""
+    """Plain math text from a LaTeX answer (see the module docstring); spaces collapsed.
+
+    Text longer than :data:`MAX_CHARS` is no single answer: it comes back with its spaces
+    collapsed only (a bound on work for untrusted text).
+    """
+    if len(text) > MAX_CHARS:
+        return " ".join(text.split())
     # "\\frac" from text escaped twice (JSON inside JSON) is "\frac".
     text = re.sub(r"\\\\(?=[A-Za-z])", r"\\", text)
     text = re.sub(r"\\(q?quad)(?=[A-Za-z])", r"\\\1 ", text)  # "\quadx_2" is "\quad x_2"
