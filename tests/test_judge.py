@@ -273,7 +273,7 @@ def test_the_eval_scorer_is_the_judge() -> None:
 def test_long_untrusted_replies_are_read_in_linear_time() -> None:
     # Thousands of boxes, unclosed braces or answer statements (each scanned to the end of
     # the text, these were quadratic): the verdicts, with the last box's answer.
-    assert judge("\\boxed{1} " * 20000 + "\\boxed{2}", "2").extracted is not None
+    assert str(judge("\\boxed{1} " * 20000 + "\\boxed{2}", "2").extracted).endswith("1, 2")
     assert not judge("\\boxed{" * 20000, "1").correct
     assert not judge("\\boxed{" + "{" * 100000, "1").correct
     assert judge("answer: 1 " * 20000 + "\nThe answer is 2.", "2").correct

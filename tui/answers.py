@@ -164,8 +164,8 @@ def _last_boxes(text: str) -> tuple[str, int] | None:
     for match in _BRACE_TOKEN.finditer(text):
         token = match.group(0)
         if token.endswith("{") and not token.startswith("\\{"):
-            box = match.lastgroup == "box"
-            stack.append((match.start(), match.end()) if box else None)
+            is_box = match.lastgroup == "box"
+            stack.append((match.start(), match.end()) if is_box else None)
         elif token == "}" and stack:
             opened = stack.pop()
             if opened is not None and text[opened[1] : match.start()].strip():
