@@ -332,3 +332,11 @@ def test_the_vote_groups_spellings_the_judge_calls_equal() -> None:
 def test_the_vote_keeps_hedges_apart() -> None:
     result = vote(["The answer is 18 or 19.", "\\boxed{19}", "\\boxed{18}", "\\boxed{18}"])
     assert result.votes == {"18": 2, "18or19": 1, "19": 1}
+
+
+def test_the_vote_keeps_its_first_voters_reply_for_the_judge() -> None:
+    first = "So $\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}$."
+    result = vote(["\\boxed{1}", first, "\\boxed{(3, \\pi/2)}"])
+    assert result.reply == first
+    assert judge(result.reply, "(3, \\frac{\\pi}{2})").correct
+    assert vote([None, ""]).reply is None

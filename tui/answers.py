@@ -492,7 +492,9 @@ class VoteResult:
     """The outcome of :func:`vote`.
 
     ``key`` is the winning normalized answer, ``answer`` the extracted answer as its first
-    voter wrote it (for display), both None when nobody answered. ``votes`` maps each key to
+    voter wrote it (LaTeX cleaned, for display), ``reply`` that voter's whole final text (what
+    the judge reads to score the group: the cleaned answer loses LaTeX the judge needs), all
+    None when nobody answered. ``votes`` maps each key to
     its ballots, winner first, then by count, ties in first-cast order. ``ballots`` counts
     answers that voted, ``abstained`` those that gave no answer.
     """
@@ -502,6 +504,7 @@ class VoteResult:
     votes: dict[str, int] = field(default_factory=dict)
     ballots: int = 0
     abstained: int = 0
+    reply: str | None = None
 
     @property
     def winner_votes(self) -> int:
@@ -519,6 +522,7 @@ def vote(answers: Iterable[str | None]) -> VoteResult:
     counts: dict[str, int] = {}
     first_seen: dict[str, int] = {}
     shown: dict[str, str] = {}
+    replies: dict[str, str] = {}
     firsts: list[tuple[str, str]] = []  # (key, extracted) of each box's first voter
     abstained = 0
     for position, text in enumerate(answers):
@@ -534,6 +538,7 @@ def vote(answers: Iterable[str | None]) -> VoteResult:
         if key not in first_seen:
             first_seen[key] = position
             shown[key] = _strip_wrapping(_unlatex(extracted)) or extracted
+            replies[key] = text or ""
             firsts.append((key, extracted))
     order = sorted(counts, key=lambda k: (-counts[k], first_seen[k]))
     if not order:
@@ -545,4 +550,5 @@ def vote(answers: Iterable[str | None]) -> VoteResult:
         votes={k: counts[k] for k in order},
         ballots=sum(counts.values()),
         abstained=abstained,
+        reply=replies[winner],
     )

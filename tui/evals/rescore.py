@@ -64,4 +64,4 @@ def _group_verdict(
     result = vote(answer if status in ANSWERED else None for status, answer in rows)
     if result.key is None:
         return None, False
-    return judge(result.answer or "", golds)
+    return judge(result.reply or result.answer or "", golds)

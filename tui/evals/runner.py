@@ -238,7 +238,8 @@ class EvalRunner:
         answered = result.vote is not None and result.vote.key is not None
         if answered:
             assert result.vote is not None
-            predicted, correct = self.judge(result.vote.answer or "", item.golds)
+            vote = result.vote
+            predicted, correct = self.judge(vote.reply or vote.answer or "", item.golds)
             status = Status.DONE.value
         else:
             self._last_error = result.group.error or "no sample answered"
