@@ -107,6 +107,12 @@ def test_an_unfinished_box_is_ignored() -> None:
     assert answer_key("so the result is 8, then \\boxed{9") == "9"  # last number
 
 
+def test_a_short_reply_with_a_unit_gives_its_number() -> None:
+    # The group view shows "612" for both; a whole reply read as math keeps no unit words.
+    assert extract_answer("612 km") == extract_answer("The distance is **612 km**.") == "612"
+    assert extract_answer("$\\frac{10}{9}$") == "$\\frac{10}{9}$"  # math: the whole reply
+
+
 def test_answer_in_words_not_an_answer_statement() -> None:
     # "answered" is not "answer:"; the last number is taken instead.
     assert extract_answer("She answered 12 questions and skipped 3") == "3"

@@ -111,6 +111,21 @@ def test_latex_forms(output: str, gold: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("output", "gold"),
+    [
+        ("The answer is x − 1.", "x-1"),
+        ("The answer is 2√3.", "\\sqrt{12}"),
+        ("The answer is π/2.", "\\frac{\\pi}{2}"),
+        ("The answer is x² + 1.", "x^2+1"),
+        ("The answer is (−∞, 3].", "(-\\infty,3]"),
+        ("The answer is 3 × 4.", "12"),
+    ],
+)
+def test_unicode_math(output: str, gold: str) -> None:
+    assert judge(output, gold).correct
+
+
+@pytest.mark.parametrize(
     ("output", "gold", "expected"),
     [
         ("\\boxed{[-2, 7)}", "[-2,7)", True),

@@ -237,7 +237,7 @@ def extract_answer(text: str | None) -> str:
     if explicit is not None:
         return explicit
     stripped = text.strip()
-    if len(stripped) <= _WHOLE_ANSWER_CHARS and _math(stripped) is not None:
+    if len(stripped) <= _WHOLE_ANSWER_CHARS and _math(stripped, units=False) is not None:
         return stripped  # the whole reply is one answer: "1 000", "\\frac{10}{9}", "$[0,1)$"
     number = None
     for number in _NUMBER_IN_TEXT.finditer(text):
@@ -425,14 +425,14 @@ def text_key(answer: str) -> str:
     return "".join(plain.split())
 
 
-def _math(answer: str) -> Node | None:
-    """The math tree of an extracted answer (LaTeX read; a number with units is its number),
-    or None when it is not math."""
+def _math(answer: str, units: bool = True) -> Node | None:
+    """The math tree of an extracted answer (LaTeX read; with ``units``, a number with unit
+    words is its number), or None when it is not math."""
     if len(answer) > _MAX_MATH_CHARS:
         return None  # not one answer; and the LaTeX reader's work stays bounded
     plain = to_plain(_strip_wrapping(answer, parens=False))
     tree = parse_math(plain)
-    if tree is not None:
+    if tree is not None or not units:
         return tree
     value = parse_number(answer)
     if value is None:

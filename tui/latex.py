@@ -343,6 +343,30 @@ def _convert(text: str, depth: int) -> str:
     return "".join(out)
 
 
+# Unicode math as models also write it, in the reader's spelling.
+_UNICODE = str.maketrans(
+    {
+        "−": "-",
+        "–": "-",
+        "×": "*",
+        "·": "*",
+        "⋅": "*",
+        "÷": "/",
+        "≤": "<=",
+        "≥": ">=",
+        "≠": "!=",
+        "∞": " oo ",
+        "π": " pi ",
+        "√": " sqrt ",
+        "²": "^2",
+        "³": "^3",
+        "，": ",",
+        "（": "(",
+        "）": ")",
+    }
+)
+
+
 def to_plain(text: str) -> str:
     """Plain math text from a LaTeX answer (see the module docstring); spaces collapsed.
 
@@ -357,5 +381,5 @@ def to_plain(text: str) -> str:
     text = _DEGREES.sub("", text)
     text = _LATEX_THOUSANDS.sub("", text)
     text = strip_units(text.strip())
-    plain = _convert(text, 0)
+    plain = _convert(text, 0).translate(_UNICODE)
     return " ".join(plain.split())
