@@ -104,6 +104,9 @@ def test_numbers_that_differ(output: str, gold: str) -> None:
         ("\\boxed{2x + 1}", "1 + 2x"),
         ("\\boxed{\\sec^2 y}", "\\tan^2 y + 1"),
         ("\\boxed{3!}", "6"),
+        ("\\boxed{\\log_2 8}", "3"),
+        ("\\boxed{\\log_{10} 1000}", "3"),
+        ("\\boxed{\\sin \\frac{\\pi}{6}}", "\\frac12"),
     ],
 )
 def test_latex_forms(output: str, gold: str) -> None:
@@ -174,6 +177,56 @@ def test_intervals_sets_tuples(output: str, gold: str, expected: bool) -> None:
     ],
 )
 def test_matrices(output: str, gold: str, expected: bool) -> None:
+    assert judge(output, gold).correct is expected
+
+
+@pytest.mark.parametrize(
+    ("output", "gold", "expected"),
+    [
+        (
+            "$\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} + \\begin{pmatrix}5 & 6 \\\\ 7 & 8\\end{pmatrix}$",
+            "\\begin{pmatrix}6 & 8 \\\\ 10 & 12\\end{pmatrix}",
+            True,
+        ),
+        (
+            "$\\begin{pmatrix}1 & 2 \\\\ 3 & 4\\end{pmatrix} \\begin{pmatrix}0 & 1 \\\\ 1 & 0\\end{pmatrix}$",
+            "\\begin{pmatrix}2 & 1 \\\\ 4 & 3\\end{pmatrix}",
+            True,
+        ),
+        (
+            "$2\\begin{pmatrix}1 \\\\ 2\\end{pmatrix}$",
+            "\\begin{pmatrix}2 \\\\ 4\\end{pmatrix}",
+            True,
+        ),
+        (
+            "$2\\begin{pmatrix}1 \\\\ 2\\end{pmatrix}$",
+            "\\begin{pmatrix}2 \\\\ 3\\end{pmatrix}",
+            False,
+        ),
+        (
+            "$\\begin{pmatrix}1 & 2\\end{pmatrix} + \\begin{pmatrix}1 \\\\ 2\\end{pmatrix}$",
+            "\\begin{pmatrix}2 & 4\\end{pmatrix}",
+            False,
+        ),
+    ],
+)
+def test_matrix_arithmetic(output: str, gold: str, expected: bool) -> None:
+    assert judge(output, gold).correct is expected
+
+
+@pytest.mark.parametrize(
+    ("output", "gold", "expected"),
+    [
+        ("\\boxed{2 \\times 3 = 6}", "6", True),  # a computation shown: its result
+        ("\\boxed{2 \\times 3 = 6}", "5", False),
+        ("$(1, 3)$", "{1, 3}", True),  # a tuple against a set written in plain braces
+        ("$(3, 1)$", "{1, 3}", False),
+        ("$\\zeta_3 + 1$", "1 + \\zeta_3", True),  # commands the reader does not know
+        ("$\\foo + 1$", "1 + \\foo", True),
+        ("$\\foo + 1$", "1 + \\bar", False),
+    ],
+)
+def test_reading_choices(output: str, gold: str, expected: bool) -> None:
     assert judge(output, gold).correct is expected
 
 

@@ -316,7 +316,8 @@ def _convert(text: str, depth: int) -> str:
             elif name in _SYMBOLS:
                 out.append(_SYMBOLS[name])
             elif name.isalpha():
-                out.append(f" {name} ")  # \alpha, \sin, \log: a name the reader knows or not
+                # \alpha, \sin, \log: a name the reader knows, or a symbol of its own
+                out.append(f" \\{name}")  # no space after: "\\zeta_3" keeps its index
         elif ch == "{":
             group = braced(text, i)
             if group is None:

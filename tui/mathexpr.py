@@ -106,7 +106,7 @@ _FLIPPED = {"<": ">", ">": "<", "<=": ">=", ">=": "<=", "=": "=", "!=": "!="}
 _TOKEN = re.compile(
     r"\s*(?:"
     r"(?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+(?![\w.]))?)"
-    r"|(?P<name>[A-Za-z]+(?:_(?:[A-Za-z0-9]+|\([A-Za-z0-9+\-]*\)))?)"
+    r"|(?P<name>\\?[A-Za-z]+(?:_(?:[A-Za-z0-9]+|\([A-Za-z0-9+\-]*\)))?)"
     r"|(?P<op><=|>=|!=|\.\.\.|[-+*/^()\[\],;:=<>!%|±∓∪∈°$≈"
     + SET_OPEN
     + SET_CLOSE
@@ -338,9 +338,15 @@ class _Parser:
         return ("mat", rows)
 
     def named(self, name: str) -> Node:
+        command = name.startswith("\\")
+        name = name.lstrip("\\")
         lower = name.lower()
         if name in ("pi", "oo"):
             return ("c", name)
+        base = re.fullmatch(r"log_\(?(\d+)\)?", lower)
+        if base:  # log_2 8: a logarithm to a base
+            arg = self.power()
+            return ("div", ("fn", "ln", arg), ("fn", "ln", ("n", Fraction(base.group(1)))))
         if lower in _FUNCTIONS:
             if self.at("^"):  # sin^2 x
                 self.take()
@@ -351,6 +357,8 @@ class _Parser:
             return ("v", name)
         if name.isupper() and len(name) <= 3:  # AB, CD, ABC: points and segments
             return ("v", name)
+        if command:  # an unknown LaTeX command: a symbol, the same on both sides
+            return ("v", "\\" + name)
         # "xy" could be a product, but "so", "cm" and "is" are words: a reply with words in it
         # is not one math answer.
         raise _NotMath(f"word {name!r}")
@@ -676,6 +684,68 @@ def _as_interval(node: Node) -> Node | None:
     return None
 
 
+Matrix = list[list[Value]]
+
+
+def _has_matrix(node: Node) -> bool:
+    """Whether an arithmetic tree has a matrix in it (``A + B``, ``2A``, ``AB``)."""
+    if node[0] == "mat":
+        return True
+    return node[0] in ("add", "mul", "neg") and any(
+        _has_matrix(part) for part in node[1:] if isinstance(part, tuple)
+    )
+
+
+def _matrix_value(node: Node, env: dict[str, complex]) -> Matrix | Value | None:
+    """A tree's value where matrices add, scale and multiply; None when undefined."""
+    kind = node[0]
+    if kind == "mat":
+        cells = [[_evaluate(cell, env) for cell in row] for row in node[1]]
+        if any(cell is None for row in cells for cell in row):
+            return None
+        return cells  # type: ignore[return-value]
+    if kind not in ("add", "mul", "neg") or not _has_matrix(node):
+        return _evaluate(node, env)
+    if kind == "neg":
+        inner = _matrix_value(node[1], env)
+        if isinstance(inner, list):
+            return [[-cell for cell in row] for row in inner]
+        return None if inner is None else -inner
+    left, right = _matrix_value(node[1], env), _matrix_value(node[2], env)
+    if left is None or right is None:
+        return None
+    if kind == "add":
+        if not (isinstance(left, list) and isinstance(right, list)):
+            return None
+        if len(left) != len(right) or any(len(x) != len(y) for x, y in zip(left, right)):
+            return None
+        return [[x + y for x, y in zip(rl, rr)] for rl, rr in zip(left, right)]
+    if isinstance(left, list) and isinstance(right, list):  # a product of matrices
+        if any(len(row) != len(right) for row in left):
+            return None
+        columns = list(zip(*right))
+        return [
+            [sum((x * y for x, y in zip(row, col)), Fraction(0)) for col in columns] for row in left
+        ]
+    scalar, matrix = (left, right) if isinstance(right, list) else (right, left)
+    assert isinstance(matrix, list) and not isinstance(scalar, list)
+    return [[scalar * cell for cell in row] for row in matrix]
+
+
+def _same_matrix(a: Node, b: Node) -> bool:
+    """Two trees with matrices in them, compared by their values at the fixed points."""
+    names = _variables(a, set()) | _variables(b, set())
+    for env in _points(names)[:2]:
+        va, vb = _matrix_value(a, env), _matrix_value(b, env)
+        if not (isinstance(va, list) and isinstance(vb, list)):
+            return False
+        if len(va) != len(vb) or any(len(x) != len(y) for x, y in zip(va, vb)):
+            return False
+        if not all(_close(x, y) for rx, ry in zip(va, vb) for x, y in zip(rx, ry)):
+            return False
+    return True
+
+
 def same_value(a: Node, b: Node) -> bool:
     """Whether two answer trees are one answer (see the module docstring)."""
     kinds = (a[0], b[0])
@@ -685,6 +755,11 @@ def same_value(a: Node, b: Node) -> bool:
         return same_value(a[3], b)
     if b[0] == "rel" and b[1] == "=" and a[0] not in ("rel", "list") and _only_names(b[2]):
         return same_value(a, b[3])
+    # A computation shown against a bare value: its result ("2 \times 3 = 6" vs "6").
+    for rel, other in ((a, b), (b, a)):
+        if rel[0] == "rel" and rel[1] == "=" and other[0] not in ("rel", "list"):
+            if not _variables(rel, set()):
+                return same_value(rel[3], other)
     # An inequality against an interval: "-2 <= x <= 7" is [-2, 7].
     if a[0] == "seq" and b[0] in ("rel", "chain") or b[0] == "seq" and a[0] in ("rel", "chain"):
         interval_a = _as_interval(a) if a[0] != "seq" else a
@@ -699,12 +774,22 @@ def same_value(a: Node, b: Node) -> bool:
         return _unordered(left, right)
     if set(kinds) <= {"list", "set", "union"}:
         return _unordered(a[1], b[1])
+    # "(1, 3)" against "{1, 3}": the same items in the same order (as math-verify reads it).
+    if {kinds, kinds[::-1]} & {("seq", "set")}:
+        seq, other = (a, b) if a[0] == "seq" else (b, a)
+        return (
+            seq[1] == "()"
+            and len(seq[2]) == len(other[1])
+            and all(same_value(x, y) for x, y in zip(seq[2], other[1]))
+        )
     if kinds == ("seq", "seq"):
         return (
             a[1] == b[1]
             and len(a[2]) == len(b[2])
             and all(same_value(x, y) for x, y in zip(a[2], b[2]))
         )
+    if _has_matrix(a) and _has_matrix(b) and (a[0] != "mat" or b[0] != "mat"):
+        return _same_matrix(a, b)  # "A + B" written out against its sum
     if kinds == ("mat", "mat"):
         return len(a[1]) == len(b[1]) and all(
             len(ra) == len(rb) and all(same_value(x, y) for x, y in zip(ra, rb))
