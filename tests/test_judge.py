@@ -75,6 +75,25 @@ def test_numbers(output: str, gold: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("output", "gold", "expected"),
+    [
+        ("The answer is 4 4/9.", "40/9", True),
+        ("The answer is 4 4/9.", "4", False),
+        ("-4 4/9", "-40/9", True),
+        ("She needs 2 1/2 cups of flour.", "2.5", True),
+        ("1 000 4/9", "9004/9", True),
+        ("4 4/0", "4", False),
+        ("11\n5/6", "71/6", False),  # lines apart: no mixed number
+        ("11\n5/6", "5/6", True),
+        ("4 4/9 2", "2", True),  # "4 4/9 2" is no one number: the last one counts
+        ("11.0 4/9", "103/9", False),
+    ],
+)
+def test_mixed_numbers(output: str, gold: str, expected: bool) -> None:
+    assert judge(output, gold).correct is expected
+
+
+@pytest.mark.parametrize(
     ("output", "gold"),
     [
         ("The answer is 0.33", "\\frac13"),  # two places are not 1/3

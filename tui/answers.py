@@ -108,8 +108,10 @@ _SENTENCE_END = re.compile(
 
 #: One number as models write it: sign, thousands commas, decimals, a simple fraction.
 _NUMBER = (
+    # a mixed number first ("4 4/9" is 40/9; only a single space joins its parts)
+    r"(?:\d+ \d+/\d+(?![\d./])|"
     r"(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+(?![\w.]))?"
-    r"(?:\s*/\s*\d+(?:\.\d+)?)?"
+    r"(?:\s*/\s*\d+(?:\.\d+)?)?)"
 )
 # A number not glued to a Latin word before it ("COVID-19", "x2" are not answers; "有18个" is),
 # with its sign and currency ("-$3") and a power of ten ("10^3").
@@ -237,7 +239,11 @@ def extract_answer(text: str | None) -> str:
     if explicit is not None:
         return explicit
     stripped = text.strip()
-    if len(stripped) <= _WHOLE_ANSWER_CHARS and _math(stripped, units=False) is not None:
+    if (
+        len(stripped) <= _WHOLE_ANSWER_CHARS
+        and "\n" not in stripped  # lines are separate statements ("11\n5/6" is not 11 5/6)
+        and _math(stripped, units=False) is not None
+    ):
         return stripped  # the whole reply is one answer: "1 000", "\\frac{10}{9}", "$[0,1)$"
     number = None
     for number in _NUMBER_IN_TEXT.finditer(text):
@@ -337,7 +343,12 @@ def parse_number(answer: str) -> Fraction | None:
     match = _NUMBER_ANSWER.match(text)
     if match is None:
         return None
-    num = match.group("num").replace(",", "").replace(" ", "")
+    num = match.group("num").replace(",", "")
+    whole = Fraction(0)
+    if re.fullmatch(r"\d+ \d+/\d+", num):  # a mixed number
+        head, num = num.split(" ")
+        whole = Fraction(head)
+    num = num.replace(" ", "")
     try:
         if "/" in num:
             top, bottom = num.split("/", 1)
@@ -349,6 +360,7 @@ def parse_number(answer: str) -> Fraction | None:
             value = Fraction(num)
     except (ValueError, ZeroDivisionError):
         return None
+    value += whole
     # A minus before or after the currency sign ("-$5", "$-5") makes it negative.
     negative = match.group("sign") in ("-", "−")
     if match.group("sign2") is not None:

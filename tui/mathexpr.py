@@ -119,6 +119,8 @@ _THOUSANDS = re.compile(r"(?<![\d.,])([1-9]\d{0,2})((?:,\d{3})+)(?![\d,]|\.\d*,)
 _SPACE_THOUSANDS = re.compile(r"(?<![\d.])([1-9]\d{0,2})((?: \d{3})+)(?![\d.]| \d)")
 # "1000,99", "0,111", "1,22": a decimal comma. "6,8" and "-2,1" are lists of two answers
 # (as roots are written), "1,234" a thousands separator.
+# "4 4/9" is the mixed number 40/9 (one space, nothing else around it that reads as math).
+_MIXED = re.compile(r"(?<![\w./^])(?<!\d )(\d{1,3}(?: \d{3})+|\d+) (\d+)/(\d+)(?![\w./^]| \d)")
 _DECIMAL_COMMA = re.compile(r"^[-+]?(?:0,\d+|\d{4,},\d+|\d+,(?:\d\d|\d{4,}))$")
 
 
@@ -259,7 +261,8 @@ class _Parser:
             return False
         kind, text = token
         if kind == "num":
-            return True
+            # "4 2" is no product (LaTeX would print 42): two numbers side by side are no math
+            return self.pos == 0 or self.tokens[self.pos - 1][0] != "num"
         if kind == "name":
             return text.lower() not in ("and", "or")
         if text == "|":
@@ -411,6 +414,7 @@ def parse_math(text: str) -> Node | None:
         return None
     if _DECIMAL_COMMA.match(text) and not _THOUSANDS.fullmatch(text.lstrip("-+")):
         text = text.replace(",", ".")  # "1000,99": a decimal comma
+    text = _MIXED.sub(lambda m: f"({m[1].replace(' ', '')}+{m[2]}/{m[3]})", text)
     try:
         return _Parser(_tokens(_close_up_thousands(text))).answer()
     except (_NotMath, ValueError, ZeroDivisionError, RecursionError):
