@@ -34,11 +34,12 @@ def load_cases(path: Path = CASES) -> list[dict[str, object]]:
 
 
 def kind(gold: str) -> str:
-    """``numeric`` (one number), ``text`` (words, no math) or ``symbolic`` (the rest)."""
+    """``numeric`` (one number), ``text`` (words or a choice letter) or ``symbolic`` (the rest)."""
     if parse_number(gold) is not None:
         return "numeric"
-    if parse_math(to_plain(gold)) is None and text_key(gold).isalpha():
-        return "text"
+    words = text_key(gold)
+    if words.isalpha() and (parse_math(to_plain(gold)) is None or len(words) == 1):
+        return "text"  # words, or one choice letter
     return "symbolic"
 
 

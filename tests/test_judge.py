@@ -305,6 +305,22 @@ def test_short_text(output: str, gold: str, expected: bool) -> None:
 @pytest.mark.parametrize(
     ("output", "gold", "expected"),
     [
+        ("The answer is A.", "A", True),  # "a" is a choice here, not an article
+        ("A. Because B is not valid", "A", True),
+        ("A. Because B is not valid", "B", False),
+        ("**B**: the second one", "B", True),
+        ("C) yes", "\\text{(C)}", True),
+        ("A. At first. But the answer is B.", "A", False),  # it named another choice
+        ("A cat sat.", "A", False),
+    ],
+)
+def test_multiple_choice(output: str, gold: str, expected: bool) -> None:
+    assert judge(output, gold).correct is expected
+
+
+@pytest.mark.parametrize(
+    ("output", "gold", "expected"),
+    [
         ("Step one.\n#### 18\nNote: 20 if the shop was closed.", "18", True),
         ("Step one.\n#### 18\nNote: 20 if the shop was closed.", "20", False),
         ("She pays 3 * $6 = $18.\n#### $18", "18", True),

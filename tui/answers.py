@@ -430,11 +430,12 @@ def is_hedged(answer: str) -> bool:
 def text_key(answer: str) -> str:
     """A short text answer's comparison form: no LaTeX, case, articles or punctuation.
 
-    ``"\\text{(C)}"`` → ``"c"``; ``"The Eiffel Tower."`` → ``"eiffeltower"``.
+    ``"\\text{(C)}"`` → ``"c"``; ``"The Eiffel Tower."`` → ``"eiffeltower"``; ``"(A)"`` →
+    ``"a"`` (a choice, not an article).
     """
-    plain = to_plain(_strip_wrapping(answer)).casefold()
-    plain = _ARTICLES.sub(" ", _PUNCTUATION.sub(" ", plain))
-    return "".join(plain.split())
+    words = _PUNCTUATION.sub(" ", to_plain(_strip_wrapping(answer)).casefold()).split()
+    kept = [w for w in words if not _ARTICLES.fullmatch(w)]
+    return "".join(kept if kept else words)
 
 
 def _math(answer: str, units: bool = True) -> Node | None:

@@ -25,11 +25,15 @@ from tui.answers import (
     normalize_answer,
     parse_number,
     same_answer,
+    text_key,
 )
 
 __all__ = ["Verdict", "answers_match", "judge"]
 
 _GSM8K_GOLD = re.compile(r"####\s*(.+?)\s*$", re.DOTALL)
+# A reply opening with a choice letter: "C.", "(C)", "C)", "**C**:".
+_CHOICE = re.compile(r"\s*(?:\*\*)?(?:\(([A-Ea-e])\)|([A-Ea-e])(?:\*\*)?[.:)])(?:\*\*)?(?=\s|$)")
+_CHOICE_GOLD = re.compile(r"[a-e]")
 #: How much of an answer a verdict's reason quotes.
 _QUOTE_CHARS = 60
 
@@ -69,6 +73,14 @@ def judge(output: str | None, gold: str | Sequence[str]) -> Verdict:
             return Verdict(True, extracted, f"{_quote(extracted)} = {_quote(g)}")
     if is_hedged(extracted):
         return Verdict(False, extracted, f"hedged: {_quote(extracted)}")
+    # A multiple-choice gold ("C", "(C)"): a reply that opens with its choice ("C. Because …"),
+    # unless it named another choice as its answer.
+    opening = _CHOICE.match(output or "")
+    if opening is not None and not _CHOICE_GOLD.fullmatch(text_key(extracted)):
+        choice = opening.group(1) or opening.group(2)
+        for g in golds:
+            if _CHOICE_GOLD.fullmatch(text_key(g)) and text_key(g) == choice.lower():
+                return Verdict(True, choice, f"choice {choice} = {g}")
     # A sentence around one number ("It costs 5 dollars in all") against a gold number.
     number = mentioned_number(extracted)
     if number is not None and normalize_answer(number) != normalize_answer(extracted):
