@@ -163,6 +163,9 @@ def test_unicode_math(output: str, gold: str) -> None:
         ("\\boxed{\\pm 2}", "\\{-2, 2\\}", True),
         ("\\boxed{\\pm 2}", "2", False),
         ("\\boxed{1} and \\boxed{2}", "1, 2", True),
+        ("So x = \\boxed{1}, y = \\boxed{2}.", "x=1, y=2", True),  # names kept
+        ("So x = \\boxed{1}, y = \\boxed{2}.", "x=2, y=1", False),
+        ("\\(y_1 = \\boxed{x+1}\\) and \\(y_2 = \\boxed{2x}\\)", "y_{1}=1+x, y_{2}=2x", True),
         ("\\boxed{1} or \\boxed{2}", "1", False),
     ],
 )

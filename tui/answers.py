@@ -140,8 +140,11 @@ _BOLD = re.compile(r"\*\*(.+?)\*\*")
 _BRACE_TOKEN = re.compile(r"(?P<box>\\+(?:boxed|fbox)\s*\{)|\\[{}]|\{|\}")
 # What may stand between boxes that together give one answer.
 _BOX_SEPARATOR = re.compile(
-    r"(?:\s|[,;&$]|\\[\[\]()]|\\q?quad|\\[,;: ]|\\\\|and|or|\\text\s*\{\s*(?:and|or|,)?\s*\})*"
+    r"(?:\s|[,;&$]|\\[\[\]()]|\\q?quad|\\[,;: ]|\\\\|and|or|\\text\s*\{\s*(?:and|or|,)?\s*\}"
+    # what names the next part: "x = \boxed{1}, y = \boxed{2}", "y_2 = \boxed{…}"
+    r"|[A-Za-z](?:_\{?\w+\}?)?\s*=)*"
 )
+_NAMED_BOX = re.compile(r"(?<![A-Za-z\\])([A-Za-z](?:_\{?\w+\}?)?)\s*=\s*(?:\\\(|\$)?\s*$")
 #: An explicit answer longer than this many words that mentions a number is that number.
 _SHORT_ANSWER_WORDS = 4
 
@@ -185,7 +188,12 @@ def _last_boxes(text: str) -> tuple[str, int] | None:
         return run[0][2], run[0][1]
     seps = " ".join(text[a[1] : b[0]] for a, b in zip(run, run[1:]))
     joiner = " or " if re.search(r"\bor\b", seps) else ", "
-    return joiner.join(box[2] for box in run), run[-1][1]
+    parts = []
+    for start, _end, content in run:
+        # "x = \boxed{1}, y = \boxed{2}": each part keeps the name written before its box
+        name = _NAMED_BOX.search(text[max(0, start - 40) : start])
+        parts.append(f"{name.group(1)} = {content}" if name and "=" not in content else content)
+    return joiner.join(parts), run[-1][1]
 
 
 def _explicit(text: str) -> str | None:

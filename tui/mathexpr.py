@@ -342,7 +342,7 @@ class _Parser:
 
     def named(self, name: str) -> Node:
         command = name.startswith("\\")
-        name = name.lstrip("\\")
+        name = re.sub(r"_\((.*)\)$", r"_\1", name.lstrip("\\"))  # y_{1} is y_1
         lower = name.lower()
         if name in ("pi", "oo"):
             return ("c", name)
