@@ -351,6 +351,18 @@ def test_hedged_answers_are_wrong(output: str, gold: str) -> None:
     assert not verdict.correct, verdict.why
 
 
+@pytest.mark.parametrize(
+    ("output", "gold"),
+    [
+        ("The answer is 18, or eighteen.", "18"),  # the same answer in words
+        ("The answer is 1/2, or 0.5.", "0.5"),  # the same value twice
+    ],
+)
+def test_a_restatement_is_no_hedge(output: str, gold: str) -> None:
+    verdict = judge(output, gold)
+    assert verdict.correct, verdict.why
+
+
 def test_the_reason_before_a_because_is_the_answer() -> None:
     verdict = judge("The answer is 18 because each of the 6 boxes holds 3.", "18")
     assert verdict == Verdict(True, "18", "18 = 18")

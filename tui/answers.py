@@ -421,18 +421,32 @@ def answer_key(text: str | None) -> str:
 # --- equivalence -------------------------------------------------------------------------
 
 # "18 or 19", "maybe 18", "18 或 19": more than one answer offered, so none is given.
-_HEDGE = re.compile(
-    r"\b(?:or|either|maybe|perhaps|possibly|probably|approximately\s+\d.*\bor)\b|或者?|还是|可能",
-    re.IGNORECASE,
-)
-_OR = re.compile(r"\s*(?:\bor\b|或者?|\\text\s*\{\s*or\s*\})\s*", re.IGNORECASE)
+# Words that make an answer a guess: "maybe 12", "probably 12", "可能是12".
+_UNSURE = re.compile(r"\b(?:maybe|perhaps|possibly|probably)\b|可能|大概|也许", re.IGNORECASE)
+_OR = re.compile(r"\s*(?:\bor\b|或者?|还是|\\text\s*\{\s*or\s*\})\s*", re.IGNORECASE)
+_DIGIT = re.compile(r"\d")
 _ARTICLES = re.compile(r"\b(?:a|an|the)\b")
 _PUNCTUATION = re.compile(r"[^\w\s]")
 
 
 def is_hedged(answer: str) -> bool:
-    """Whether an extracted answer offers alternatives ("18 or 19") instead of one answer."""
-    return bool(_HEDGE.search(answer))
+    """Whether an extracted answer is a guess or offers alternatives instead of one answer.
+
+    "18 or 19", "Paris or London", "maybe 12" hedge. "18, or eighteen" and "1/2, or 0.5"
+    do not: an alternative in words next to one value, or the same value twice, is a
+    restatement.
+    """
+    if _UNSURE.search(answer):
+        return True
+    parts = [p.strip(" ,;.") for p in _OR.split(answer)]
+    parts = [p for p in parts if p]
+    if len(parts) < 2:
+        return False
+    valued = [p for p in parts if _DIGIT.search(p) or _math(p, units=False) is not None]
+    if not valued:
+        return True  # "Paris or London"
+    first = valued[0]
+    return any(not same_answer(first, other) for other in valued[1:])
 
 
 def text_key(answer: str) -> str:
