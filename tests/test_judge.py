@@ -329,6 +329,9 @@ def test_multiple_choice(output: str, gold: str, expected: bool) -> None:
         ("She pays 3 * $6 = $18.\n#### $18", "18", True),
         ("Natalia sold 48/2 = <<48/2=24>>24 clips.\n#### 72", "72", True),
         ("The answer is 72.", "Natalia sold 24 clips in May.\n#### 72", True),  # GSM8K gold
+        # A few-shot reply running on into a question of its own: read up to it.
+        ("3 + 2 = 5. The answer is 5.\n\nQuestion: Tom has 7.\nThe answer is 7.", "5", True),
+        ("3 + 2 = 5. The answer is 5.\n\nQ: Tom has 7.\nA: The answer is 7.", "7", False),
     ],
 )
 def test_gsm8k_answer_lines(output: str, gold: str, expected: bool) -> None:

@@ -23,7 +23,8 @@ Extraction, in order of precedence (the first rule that finds something wins):
 
 1. Reasoning models' ``<think>…</think>`` text is not the answer: only what follows the
    thinking is searched; a reply that never left its thinking gives ``""`` (a cut-off
-   thought is not an answer, as in the native strategy).
+   thought is not an answer, as in the native strategy). A reply that runs on into a new
+   "Question:"/"Q:" line (few-shot prompts) is read up to it.
 2. GSM8K's answer line ``#### 18`` (the number on it; a note after it is not the answer).
 3. The last complete ``\\boxed{…}`` (nested braces allowed), InternLM3's and most math
    models' convention; boxes in a row with only "and", commas or spacing between them are
@@ -116,6 +117,7 @@ _NUMBER = (
 # A number not glued to a Latin word before it ("COVID-19", "x2" are not answers; "有18个" is),
 # with its sign and currency ("-$3") and a power of ten ("10^3").
 _NUMBER_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_.])[-−+]?\$?(?:" + _NUMBER + r")(?:\^\{?\d+\}?)?")
+_NEXT_QUESTION = re.compile(r"\n\s*(?:Q|Question|Problem)\s*\d*\s*[:：]")
 # GSM8K's own answer line: "#### 18"; a note after it is not the answer.
 _GSM8K = re.compile(r"####\s*(?:\$\s*)?([-−]?(?:" + _NUMBER + r"))")
 
@@ -230,6 +232,11 @@ def extract_answer(text: str | None) -> str:
     See the module docstring for the rules and their order.
     """
     text = _after_thinking(text or "")
+    # A few-shot reply that runs on into a question of its own: that part is not the answer
+    # (lm-eval stops generation at "Question:"/"Q:" for the same reason).
+    next_question = _NEXT_QUESTION.search(text)
+    if next_question is not None and text[: next_question.start()].strip():
+        text = text[: next_question.start()]
     if not text.strip():
         return ""
     gsm8k = _GSM8K.findall(text)
