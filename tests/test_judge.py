@@ -332,6 +332,7 @@ def test_multiple_choice(output: str, gold: str, expected: bool) -> None:
         # A few-shot reply running on into a question of its own: read up to it.
         ("3 + 2 = 5. The answer is 5.\n\nQuestion: Tom has 7.\nThe answer is 7.", "5", True),
         ("3 + 2 = 5. The answer is 5.\n\nQ: Tom has 7.\nA: The answer is 7.", "7", False),
+        ("Let me restate it.\nQuestion: 3 + 2?\nSo the answer is 5.", "5", True),
     ],
 )
 def test_gsm8k_answer_lines(output: str, gold: str, expected: bool) -> None:

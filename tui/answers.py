@@ -117,6 +117,7 @@ _NUMBER = (
 # A number not glued to a Latin word before it ("COVID-19", "x2" are not answers; "有18个" is),
 # with its sign and currency ("-$3") and a power of ten ("10^3").
 _NUMBER_IN_TEXT = re.compile(r"(?<![A-Za-z0-9_.])[-−+]?\$?(?:" + _NUMBER + r")(?:\^\{?\d+\}?)?")
+_BOX_START = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _NEXT_QUESTION = re.compile(r"\n\s*(?:Q|Question|Problem)\s*\d*\s*[:：]")
 # GSM8K's own answer line: "#### 18"; a note after it is not the answer.
 _GSM8K = re.compile(r"####\s*(?:\$\s*)?([-−]?(?:" + _NUMBER + r"))")
@@ -235,8 +236,11 @@ def extract_answer(text: str | None) -> str:
     # A few-shot reply that runs on into a question of its own: that part is not the answer
     # (lm-eval stops generation at "Question:"/"Q:" for the same reason).
     next_question = _NEXT_QUESTION.search(text)
-    if next_question is not None and text[: next_question.start()].strip():
-        text = text[: next_question.start()]
+    if next_question is not None:
+        before = text[: next_question.start()]
+        # only after an answer: a reply may restate its question first
+        if _EXPLICIT.search(before) or "####" in before or _BOX_START.search(before):
+            text = before
     if not text.strip():
         return ""
     gsm8k = _GSM8K.findall(text)
