@@ -8,12 +8,12 @@ import pytest
 
 from tui.answers import (
     answer_key,
-    answers_match,
     extract_answer,
     normalize_answer,
     parse_number,
     vote,
 )
+from tui.judge import answers_match
 
 # --- real model-shaped final texts -----------------------------------------------------------
 
@@ -105,6 +105,12 @@ def test_the_last_explicit_statement_counts() -> None:
 def test_an_unfinished_box_is_ignored() -> None:
     assert extract_answer("so the answer is 8 \\boxed{9") == "8 \\boxed{9"
     assert answer_key("so the result is 8, then \\boxed{9") == "9"  # last number
+
+
+def test_a_short_reply_with_a_unit_gives_its_number() -> None:
+    # The group view shows "612" for both; a whole reply read as math keeps no unit words.
+    assert extract_answer("612 km") == extract_answer("The distance is **612 km**.") == "612"
+    assert extract_answer("$\\frac{10}{9}$") == "$\\frac{10}{9}$"  # math: the whole reply
 
 
 def test_answer_in_words_not_an_answer_statement() -> None:

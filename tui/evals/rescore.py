@@ -86,7 +86,7 @@ def _group_verdict(
     found = store.history.transaction(read, write=False)
     if found is None:
         return None
-    (chain_ids_json, votes_json, saved_answer), chains = found
+    (chain_ids_json, votes_json, _saved_answer), chains = found
     try:
         chain_ids = [str(c) for c in json.loads(chain_ids_json or "[]")]
         tally = list(json.loads(votes_json or "{}"))
@@ -102,7 +102,6 @@ def _group_verdict(
     result = vote(ballots)
     if result.key is None:
         return None, False
-    answer = result.answer or ""
-    if tally and result.key == tally[0] and saved_answer:
-        answer = saved_answer  # the winner as its first voter wrote it, as the group saved it
-    return judge(answer, golds)
+    # The winner's first reply, as the live eval judged it: the answer the group shows has its
+    # LaTeX cleaned off, which the judge needs.
+    return judge(result.reply or result.answer or "", golds)

@@ -74,12 +74,12 @@ class Progress:
 
 
 def default_judge(final_answer: str, golds: Sequence[str]) -> tuple[str | None, bool]:
-    """The shared answer normalizer (:mod:`tui.answers`): what the reply answered, and
-    whether that matches one of the gold answers."""
-    from tui.answers import answers_match, extract_answer
+    """The shared judge (:func:`tui.judge.judge`, the vote's test of "the same answer"):
+    what the reply answered, and whether that is one of the gold answers."""
+    from tui.judge import judge
 
-    predicted = extract_answer(final_answer or "")
-    return predicted or None, any(answers_match(final_answer, gold) for gold in golds)
+    verdict = judge(final_answer, golds)
+    return verdict.extracted, verdict.correct
 
 
 def chain_steps(chains: Sequence[Chain]) -> float | None:
@@ -266,7 +266,8 @@ class EvalRunner:
         answered = result.vote is not None and result.vote.key is not None
         if answered:
             assert result.vote is not None
-            predicted, correct = self.judge(result.vote.answer or "", item.golds)
+            vote = result.vote
+            predicted, correct = self.judge(vote.reply or vote.answer or "", item.golds)
             status = Status.DONE.value
         else:
             self._last_error = result.group.error or "no sample answered"
