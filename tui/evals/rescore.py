@@ -74,7 +74,7 @@ def _group_verdict(
 
     def read(conn: sqlite3.Connection) -> tuple[tuple, dict[str, tuple[str, str]]] | None:
         group = conn.execute(
-            "SELECT chain_ids, votes, answer FROM groups WHERE id = ?", (group_id,)
+            "SELECT chain_ids, votes FROM groups WHERE id = ?", (group_id,)
         ).fetchone()
         if group is None:
             return None
@@ -86,7 +86,7 @@ def _group_verdict(
     found = store.history.transaction(read, write=False)
     if found is None:
         return None
-    (chain_ids_json, votes_json, _saved_answer), chains = found
+    (chain_ids_json, votes_json), chains = found
     try:
         chain_ids = [str(c) for c in json.loads(chain_ids_json or "[]")]
         tally = list(json.loads(votes_json or "{}"))
