@@ -10,6 +10,7 @@ from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
 from tests.helpers import notifications, wait_until
 from tui.app.actions import ACTIONS
 from tui.app.app import O1App
+from tui.app.group_runs import GROUP_MODES
 from tui.app.screens.help import HelpScreen
 from tui.app.widgets.chain_view import ChainView
 from tui.app.widgets.question_input import QuestionInput
@@ -152,6 +153,14 @@ async def test_fold_one_step_and_all_steps(make_app) -> None:
             assert all(s.collapsed for s in steps)
             await pilot.press("ctrl+g")
             assert not any(s.collapsed for s in steps)
+            # Enter / Space on a step's title, as help and the user guide say.
+            steps[1].query_one("CollapsibleTitle").focus()
+            await pilot.press("space")
+            assert steps[1].collapsed and not steps[2].collapsed
+            await pilot.press("space")
+            assert not steps[1].collapsed
+            await pilot.press("enter")
+            assert steps[1].collapsed
 
 
 async def test_copy_answer_and_step_through_osc52(make_app) -> None:
@@ -493,3 +502,34 @@ async def test_a_folded_saved_step_builds_its_text_when_unfolded(make_app, histo
             return bool(bodies) and "content of step 3" in bodies.first().source
 
         await wait_until(pilot, drawn)
+
+
+@pytest.mark.parametrize(
+    ("engine", "said"), [("llamacpp", "1 running, 2 waiting"), ("lmdeploy", "3 running")]
+)
+async def test_the_header_counts_waiting_chains_where_the_server_runs_one_at_a_time(
+    tmp_path, history, engine, said
+) -> None:
+    """llama.cpp's server works on one request at a time and queues the rest; LMDeploy
+    batches them all."""
+    from backends.manager import ServerHandle
+
+    with FakeOpenAIServer() as server:
+        handle = ServerHandle(engine, "fake-model", server.url, None)
+        app = O1App(
+            Settings(model="fake-model"),
+            history=history,
+            server=handle,
+            env=KITTY,
+            config_path=tmp_path / "c.toml",
+            user_themes_dir=tmp_path,
+        )
+        async with app.run_test(size=(120, 30)) as pilot:
+            await _ready(app, pilot)
+            header = app.query_one(StatusHeader)
+            compare = next(m for m in GROUP_MODES if m.label.startswith("compare"))
+            assert app.start_group("What is six times seven?", compare) is not None
+            assert len(app.runs) == 3
+            assert f"{said} · strategy g1" in header.render().plain
+            await wait_until(pilot, lambda: "running" not in header.render().plain, 20)
+            assert not any(r.running for r in app.runs.values())
