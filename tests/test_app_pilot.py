@@ -533,3 +533,37 @@ async def test_the_header_counts_waiting_chains_where_the_server_runs_one_at_a_t
             assert f"{said} · strategy g1" in header.render().plain
             await wait_until(pilot, lambda: "running" not in header.render().plain, 20)
             assert not any(r.running for r in app.runs.values())
+
+
+async def test_a_starting_model_has_the_name_it_has_once_ready(
+    tmp_path, history, monkeypatch, fake_lmdeploy
+) -> None:
+    """A preset's display name (Qwen2.5-7B-Instruct) once showed while it loaded, and its
+    served name once ready: the header names it one way from the start."""
+    from backends.supervisor import free_port
+
+    monkeypatch.setenv("O1TUI_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("FAKE_LMDEPLOY_START_DELAY", "1")
+    settings = Settings(engine="lmdeploy", model="qwen2.5-7b-instruct", port=free_port())
+    app = O1App(
+        settings,
+        history=history,
+        env=KITTY,
+        config_path=tmp_path / "c.toml",
+        user_themes_dir=tmp_path,
+    )
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            header = app.query_one(StatusHeader)
+            seen: list[tuple[str, str]] = []
+
+            def ready() -> bool:
+                seen.append((str(header.state), header.model))
+                return header.state == "ready"
+
+            await wait_until(pilot, ready, timeout=20)
+            assert any(state == "starting" for state, _ in seen)
+            assert {model for _, model in seen if model} == {"qwen2.5-7b-instruct"}
+    finally:
+        if app.controller is not None:
+            app.controller.shutdown()
