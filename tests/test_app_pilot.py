@@ -567,3 +567,53 @@ async def test_a_starting_model_has_the_name_it_has_once_ready(
     finally:
         if app.controller is not None:
             app.controller.shutdown()
+
+
+async def test_at_80_columns_the_header_and_footer_keep_every_key_and_the_strategy(
+    make_app, history
+) -> None:
+    """The header cut "strategy compare…" and, with the history list focused, the footer
+    cut its last key (``^t Stra``): every key shown is whole, the strategy too."""
+    from textual.widgets._footer import FooterKey
+
+    history.start_chain(Chain(question="Is 9.11 bigger than 9.9?", strategy="g1", model="m"))
+    app = make_app(None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        header = app.query_one(StatusHeader)
+        header.model, header.address = "internlm3-8b-instruct", "127.0.0.1:23333"
+        header.state = "ready"
+        app.set_strategy("compare plain/g1/thinking")
+        await pilot.pause()
+        line = header.render()
+        assert line.cell_length <= 80
+        assert line.plain.rstrip().endswith("strategy compare plain/g1/thinking")
+        await pilot.press("f2")
+        await wait_until(
+            pilot, lambda: app.focused is not None and "History" in type(app.focused).__name__
+        )
+        await pilot.pause()
+        shown = [k for k in app.screen.query(FooterKey) if k.display and k.region.width]
+        labels = {k.description for k in shown}
+        assert {"Delete", "Export", "Re-run", "Quit", "Strategy", "History", "Help"} <= labels
+        assert all(k.region.right <= 80 for k in shown), [(k.description, k.region) for k in shown]
+
+
+async def test_the_first_tab_lands_on_something_that_shows_it_has_focus(make_app, history) -> None:
+    """After the question box, Tab reaches the chain's scroll area (so the keyboard scrolls a
+    long chain); it was drawn as before, so the focus seemed lost."""
+    saved = Chain(question="How many r in strawberry?", strategy="g1", model="m")
+    history.start_chain(saved)
+    history.add_step(saved.id, Step(1, "Spell it", "s-t-r-a-w", 1.0))
+    saved.status, saved.final_answer = Status.DONE, "3"
+    history.finish_chain(saved)
+    app = make_app(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_chain(saved.id)
+        await wait_until(pilot, lambda: app.current_view() is not None)
+        scroll = app.current_view().scroll
+        await pilot.pause()
+        assert scroll.styles.background_tint.a == 0
+        await pilot.press("tab")
+        await pilot.pause()
+        assert app.focused is scroll
+        assert scroll.styles.background_tint.a > 0

@@ -26,10 +26,11 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import Worker
 
 from backends.state import ServerState
+from tui.app.widgets.app_footer import AppFooter
 from tui.app import actions as registry
 from tui.app.asking import askable, pinned_lang
 from tui.app.copying import CopyMixin
@@ -188,7 +189,7 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
                 with Vertical(id="chains"):
                     yield Static(Content(WELCOME), classes="welcome")
                 yield QuestionInput(self.strategy)
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.set_keymap(self.keymap)

@@ -19,10 +19,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Log, Static
 
 from backends.state import ServerState
 from backends.stages import bar_text
+from tui.app.widgets.app_footer import AppFooter
 from tui.app.screens.confirm import ChoiceScreen
 from tui.app.state_look import state_look
 from tui.formatting import format_uptime
@@ -160,7 +161,7 @@ class ServerScreen(Screen[None]):
             log = Log(max_lines=LOG_LINES, id="server-log", auto_scroll=True)
             log.border_title = "Log"
             yield log
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.refresh_view()
