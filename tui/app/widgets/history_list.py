@@ -134,9 +134,7 @@ class HistoryList(ScrollView, can_focus=True):
         Binding("pageup", "page_up", "Page up", show=False),
         Binding("home,g", "first", "First", show=False),
         Binding("end,G", "last", "Last", show=False),
-        # Not in the footer: with the panel's and the app's keys it did not fit 80 columns
-        # (help lists it; Enter on a list opens).
-        Binding("enter", "open", "Open", show=False),
+        Binding("enter", "open", "Open"),
     ]
 
     #: Index into :attr:`rows` of the selected chain row (-1: nothing to select).
