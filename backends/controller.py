@@ -170,28 +170,40 @@ class ManagedServer:
         await self.stop()
         await self.start()
 
-    def check_model(self, name: str) -> None:
+    def _machine(self) -> dict[str, Any]:
+        """The engine choice's inputs: given ones (tests), else this machine's, found once."""
+        from backends.engines import available_engines
+        from backends.gpu import has_gpu
+
+        plan = {k: v for k, v in self.start_kwargs.items() if k in ("engine", "available", "gpu")}
+        if "available" not in plan:
+            plan["available"] = available_engines()
+        if "gpu" not in plan:
+            plan["gpu"] = has_gpu()
+        return plan
+
+    def check_model(self, name: str, machine: dict[str, Any] | None = None) -> None:
         """Raise the :class:`BackendError` that says why ``name`` cannot be served on this
         machine with these settings; return when it can.
 
         A model that would be replaced by the small CPU one counts as one that cannot: it is
         not what the user picked. Blocking (it may ask ``nvidia-smi``): run it in a thread.
         """
-        plan = {k: v for k, v in self.start_kwargs.items() if k in ("engine", "available", "gpu")}
+        plan = machine if machine is not None else self._machine()
         asked = resolve(name)
         _, ref, warnings = plan_model(self.settings, model=name, **plan)
-        if ref.served_name != asked.served_name:
-            raise EngineUnavailable(
-                warnings[-1] if warnings else f"{asked.display} cannot run here"
-            )
+        if ref.served_name != asked.served_name:  # ("…needs a GPU; using … on the CPU")
+            why = warnings[-1].split(";")[0] if warnings else f"{asked.display} cannot run here"
+            raise EngineUnavailable(why)
 
     def model_problems(self, names: list[str]) -> dict[str, str]:
         """Why each of ``names`` cannot run here (:meth:`check_model`), for those that
         cannot; blocking."""
         problems: dict[str, str] = {}
+        machine = self._machine()  # one nvidia-smi for all of them
         for name in names:
             try:
-                self.check_model(name)
+                self.check_model(name, machine)
             except BackendError as err:
                 problems[name] = str(err).splitlines()[0] if str(err) else type(err).__name__
         return problems

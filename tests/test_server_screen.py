@@ -188,7 +188,7 @@ async def test_models_this_machine_cannot_run_are_greyed_and_cannot_be_picked() 
 
     def model_problems(names: list[str]) -> dict[str, str]:
         asked.append(names)
-        return {"qwen2.5-7b-instruct": "llama.cpp needs a GGUF file"}
+        return {"qwen2.5-7b-instruct": "Qwen2.5-7B: llama.cpp needs a GGUF file; use --engine x"}
 
     controller.model_problems = model_problems  # type: ignore[attr-defined]
     app = Host(controller)

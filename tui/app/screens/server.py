@@ -98,6 +98,14 @@ def new_log_lines(shown: list[str], current: list[str]) -> tuple[bool, list[str]
     return True, list(current)
 
 
+def short_reason(why: str) -> str:
+    """Why a model cannot run, short enough for the picker's line: ``Qwen3-8B: llama.cpp
+    needs a GGUF file; use --engine …`` -> ``llama.cpp needs a GGUF file`` (the line already
+    names the model; the switch's error, if tried, says the rest)."""
+    first = why.split("; ")[0]
+    return first.split(": ", 1)[1] if ": " in first else first
+
+
 def _value(info: dict[str, Any], key: str) -> str:
     value = info.get(key)
     return "—" if value in (None, "") else clean_line(str(value), 200)
@@ -284,7 +292,8 @@ class ServerScreen(Screen[None]):
         check = getattr(self.controller, "model_problems", None)
         if check is not None:
             try:
-                problems = dict(await asyncio.to_thread(check, list(presets)))
+                found = await asyncio.to_thread(check, list(presets))
+                problems = {name: short_reason(why) for name, why in found.items()}
             except Exception:  # noqa: BLE001 - offer them all; switch_model checks again
                 problems = {}
 
