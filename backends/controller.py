@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from backends.manager import ServerHandle, ServerSettings, ensure_server, poll_reporter, setting
+from backends.engines import EngineUnavailable
+from backends.errors import BackendError
+from backends.manager import (
+    ServerHandle,
+    ServerSettings,
+    ensure_server,
+    plan_model,
+    poll_reporter,
+    setting,
+)
 from backends.presets import resolve
 from backends.stages import StartProgress
 from backends.state import ServerState
@@ -127,11 +136,17 @@ class ManagedServer:
                 self.handle.stop()
                 raise
 
+        previous = self.handle
         try:
             await asyncio.to_thread(start_and_wait)
         except Exception as err:  # shown on the screen; the app stays usable
             self.error = str(err).splitlines()[0] if str(err) else type(err).__name__
-            self._set(ServerState.CRASHED)
+            # No new process: the start was refused (an engine or model that cannot run here);
+            # "crashed" is for a server that started and died.
+            launched = self.handle is not previous
+            if not launched and previous is not None and not previous.running:
+                self.handle = None  # its model and pid are no longer what the screen is about
+            self._set(ServerState.CRASHED if launched else ServerState.ERROR)
             return
         reused = self.handle is not None and self.handle.reused
         self._set(ServerState.EXTERNAL if reused else ServerState.READY)
@@ -157,8 +172,50 @@ class ManagedServer:
         await self.stop()
         await self.start()
 
+    def _machine(self) -> dict[str, Any]:
+        """The engine choice's inputs: given ones (tests), else this machine's, found once."""
+        from backends.engines import available_engines
+        from backends.gpu import has_gpu
+
+        plan = {k: v for k, v in self.start_kwargs.items() if k in ("engine", "available", "gpu")}
+        if "available" not in plan:
+            plan["available"] = available_engines()
+        if "gpu" not in plan:
+            plan["gpu"] = has_gpu()
+        return plan
+
+    def check_model(self, name: str, machine: dict[str, Any] | None = None) -> None:
+        """Raise the :class:`BackendError` that says why ``name`` cannot be served on this
+        machine with these settings; return when it can.
+
+        A model that would be replaced by the small CPU one counts as one that cannot: it is
+        not what the user picked. Blocking (it may ask ``nvidia-smi``): run it in a thread.
+        """
+        plan = machine if machine is not None else self._machine()
+        asked = resolve(name)
+        _, ref, warnings = plan_model(self.settings, model=name, **plan)
+        if ref.served_name != asked.served_name:  # ("…needs a GPU; using … on the CPU")
+            why = warnings[-1].split(";")[0] if warnings else f"{asked.display} cannot run here"
+            raise EngineUnavailable(why)
+
+    def model_problems(self, names: list[str]) -> dict[str, str]:
+        """Why each of ``names`` cannot run here (:meth:`check_model`), for those that
+        cannot; blocking."""
+        problems: dict[str, str] = {}
+        machine = self._machine()  # one nvidia-smi for all of them
+        for name in names:
+            try:
+                self.check_model(name, machine)
+            except BackendError as err:
+                problems[name] = str(err).splitlines()[0] if str(err) else type(err).__name__
+        return problems
+
     async def switch_model(self, name: str) -> None:
-        resolve(name)  # an unknown name fails here, before the running server is stopped
+        import asyncio
+
+        # Checked before the running server is stopped: a model this machine cannot run
+        # (unknown, no GGUF for llama.cpp, no GPU) leaves the working server as it is.
+        await asyncio.to_thread(self.check_model, name)
         await self.stop()
         self.model_name = name
         await self.start()

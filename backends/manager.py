@@ -28,6 +28,7 @@ from backends.locations import log_dir, runtime_dir
 from backends.state import ServerState
 from backends.engines import (
     ENGINE_CONCURRENCY,
+    EngineChoice,
     EngineUnavailable,
     ServerOptions,
     build_command,
@@ -330,6 +331,54 @@ def _wait_for_other(
         time.sleep(0.5)
 
 
+def plan_model(
+    settings: ServerSettings | None = None,
+    *,
+    engine: str | None = None,
+    model: str | None = None,
+    available: dict[str, bool] | None = None,
+    gpu: bool | None = None,
+) -> tuple[EngineChoice, ModelRef, list[str]]:
+    """Which engine would serve which model here, and the warnings to show, without starting
+    anything: :func:`start_backend`'s first step, and the check before a running server is
+    stopped for another model. Raises :class:`EngineUnavailable` or
+    :class:`~backends.presets.UnknownModel` when the model cannot run on this machine.
+    Blocking (it may ask ``nvidia-smi``): call it from a worker thread in the app.
+    """
+    requested = engine or setting(settings, "engine")
+    model_name = model or setting(settings, "model")
+    ref = resolve(model_name) if model_name else None
+    choice = choose_engine(requested, available=available, gpu=gpu)
+    warnings = list(choice.warnings)
+    auto = (requested or "auto") == "auto"
+    if auto and ref is not None and ref.is_gguf and choice.engine == "lmdeploy":
+        choice = choose_engine("llamacpp", available=available, gpu=gpu)
+    if (
+        ref is not None
+        and choice.engine != "lmdeploy"
+        and ref.preset is not None
+        and ref.preset.name == DEFAULT_GPU_MODEL
+        and (choice.engine == "llamacpp" or ref.path is None)
+    ):
+        # The GPU default (also the config's default model) where it cannot run: fall back to the
+        # small CPU model instead of failing, and say so.
+        warnings.append(
+            f"{ref.display} needs a GPU with LMDeploy; using {DEFAULT_CPU_MODEL} on the CPU"
+        )
+        ref = None
+    if ref is None:
+        ref = resolve(choice.default_model)
+    if choice.engine == "llamacpp" and not ref.is_gguf:
+        raise EngineUnavailable(
+            f"{ref.display}: llama.cpp needs a GGUF file; use --engine lmdeploy or transformers"
+        )
+    if choice.engine == "lmdeploy" and ref.is_gguf:  # (an explicit --engine lmdeploy)
+        raise EngineUnavailable(
+            f"{ref.display}: LMDeploy does not serve GGUF files; use --engine llamacpp"
+        )
+    return choice, ref, warnings
+
+
 def start_backend(
     settings: ServerSettings | None = None,
     *,
@@ -359,29 +408,9 @@ def start_backend(
     :class:`~backends.errors.BackendError`.
     """
     host = host or setting(settings, "host", LOOPBACK)
-    requested = engine or setting(settings, "engine")
-    model_name = model or setting(settings, "model")
-    ref = resolve(model_name) if model_name else None
-    choice = choose_engine(requested, available=available, gpu=gpu)
-    warnings = list(choice.warnings)
-    auto = (requested or "auto") == "auto"
-    if auto and ref is not None and ref.is_gguf and choice.engine == "lmdeploy":
-        choice = choose_engine("llamacpp", available=available, gpu=gpu)
-    if (
-        ref is not None
-        and choice.engine != "lmdeploy"
-        and ref.preset is not None
-        and ref.preset.name == DEFAULT_GPU_MODEL
-        and (choice.engine == "llamacpp" or ref.path is None)
-    ):
-        # The GPU default (also the config's default model) where it cannot run: fall back to the
-        # small CPU model instead of failing, and say so.
-        warnings.append(
-            f"{ref.display} needs a GPU with LMDeploy; using {DEFAULT_CPU_MODEL} on the CPU"
-        )
-        ref = None
-    if ref is None:
-        ref = resolve(choice.default_model)
+    choice, ref, warnings = plan_model(
+        settings, engine=engine, model=model, available=available, gpu=gpu
+    )
     if choice.engine == "transformers":
         from backends.transformers_client import TransformersChatClient
 
@@ -399,11 +428,6 @@ def start_backend(
             # Loading is this engine's start-up: done here, it is not counted as a step's time.
             handle.wait_ready()
         return handle
-    if choice.engine == "llamacpp" and not ref.is_gguf:
-        raise EngineUnavailable(
-            f"{ref.display}: llama.cpp needs a GGUF file; use --engine lmdeploy or transformers"
-        )
-
     user_key = setting(settings, "api_key")
     configured_port = port or setting(settings, "port")
     keep_alive_s = keepalive.parse_duration(setting(settings, "keep_alive", 0))

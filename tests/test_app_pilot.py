@@ -10,6 +10,7 @@ from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
 from tests.helpers import notifications, wait_until
 from tui.app.actions import ACTIONS
 from tui.app.app import O1App
+from tui.app.group_runs import GROUP_MODES
 from tui.app.screens.help import HelpScreen
 from tui.app.widgets.chain_view import ChainView
 from tui.app.widgets.question_input import QuestionInput
@@ -152,6 +153,14 @@ async def test_fold_one_step_and_all_steps(make_app) -> None:
             assert all(s.collapsed for s in steps)
             await pilot.press("ctrl+g")
             assert not any(s.collapsed for s in steps)
+            # Enter / Space on a step's title, as help and the user guide say.
+            steps[1].query_one("CollapsibleTitle").focus()
+            await pilot.press("space")
+            assert steps[1].collapsed and not steps[2].collapsed
+            await pilot.press("space")
+            assert not steps[1].collapsed
+            await pilot.press("enter")
+            assert steps[1].collapsed
 
 
 async def test_copy_answer_and_step_through_osc52(make_app) -> None:
@@ -493,3 +502,118 @@ async def test_a_folded_saved_step_builds_its_text_when_unfolded(make_app, histo
             return bool(bodies) and "content of step 3" in bodies.first().source
 
         await wait_until(pilot, drawn)
+
+
+@pytest.mark.parametrize(
+    ("engine", "said"), [("llamacpp", "1 running, 2 waiting"), ("lmdeploy", "3 running")]
+)
+async def test_the_header_counts_waiting_chains_where_the_server_runs_one_at_a_time(
+    tmp_path, history, engine, said
+) -> None:
+    """llama.cpp's server works on one request at a time and queues the rest; LMDeploy
+    batches them all."""
+    from backends.manager import ServerHandle
+
+    with FakeOpenAIServer() as server:
+        handle = ServerHandle(engine, "fake-model", server.url, None)
+        app = O1App(
+            Settings(model="fake-model"),
+            history=history,
+            server=handle,
+            env=KITTY,
+            config_path=tmp_path / "c.toml",
+            user_themes_dir=tmp_path,
+        )
+        async with app.run_test(size=(120, 30)) as pilot:
+            await _ready(app, pilot)
+            header = app.query_one(StatusHeader)
+            compare = next(m for m in GROUP_MODES if m.label.startswith("compare"))
+            assert app.start_group("What is six times seven?", compare) is not None
+            assert len(app.runs) == 3
+            assert f"{said} · strategy g1" in header.render().plain
+            await wait_until(pilot, lambda: "running" not in header.render().plain, 20)
+            assert not any(r.running for r in app.runs.values())
+
+
+async def test_a_starting_model_has_the_name_it_has_once_ready(
+    tmp_path, history, monkeypatch, fake_lmdeploy
+) -> None:
+    """A preset's display name (Qwen2.5-7B-Instruct) once showed while it loaded, and its
+    served name once ready: the header names it one way from the start."""
+    from backends.supervisor import free_port
+
+    monkeypatch.setenv("O1TUI_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("FAKE_LMDEPLOY_START_DELAY", "1")
+    settings = Settings(engine="lmdeploy", model="qwen2.5-7b-instruct", port=free_port())
+    app = O1App(
+        settings,
+        history=history,
+        env=KITTY,
+        config_path=tmp_path / "c.toml",
+        user_themes_dir=tmp_path,
+    )
+    try:
+        async with app.run_test(size=(120, 30)) as pilot:
+            header = app.query_one(StatusHeader)
+            seen: list[tuple[str, str]] = []
+
+            def ready() -> bool:
+                seen.append((str(header.state), header.model))
+                return header.state == "ready"
+
+            await wait_until(pilot, ready, timeout=20)
+            assert any(state == "starting" for state, _ in seen)
+            assert {model for _, model in seen if model} == {"qwen2.5-7b-instruct"}
+    finally:
+        if app.controller is not None:
+            app.controller.shutdown()
+
+
+async def test_at_80_columns_the_header_and_footer_keep_every_key_and_the_strategy(
+    make_app, history
+) -> None:
+    """The header cut "strategy compare…" and, with the history list focused, the footer
+    cut its last key (``^t Stra``): every key shown is whole, the strategy too."""
+    from textual.widgets._footer import FooterKey
+
+    history.start_chain(Chain(question="Is 9.11 bigger than 9.9?", strategy="g1", model="m"))
+    app = make_app(None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        header = app.query_one(StatusHeader)
+        header.model, header.address = "internlm3-8b-instruct", "127.0.0.1:23333"
+        header.state = "ready"
+        app.set_strategy("compare plain/g1/thinking")
+        await pilot.pause()
+        line = header.render()
+        assert line.cell_length <= 80
+        assert line.plain.rstrip().endswith("strategy compare plain/g1/thinking")
+        await pilot.press("f2")
+        await wait_until(
+            pilot, lambda: app.focused is not None and "History" in type(app.focused).__name__
+        )
+        await pilot.pause()
+        shown = [k for k in app.screen.query(FooterKey) if k.display and k.region.width]
+        labels = {k.description for k in shown}
+        assert {"Delete", "Export", "Re-run", "Quit", "Strategy", "History", "Help"} <= labels
+        assert all(k.region.right <= 80 for k in shown), [(k.description, k.region) for k in shown]
+
+
+async def test_the_first_tab_lands_on_something_that_shows_it_has_focus(make_app, history) -> None:
+    """After the question box, Tab reaches the chain's scroll area (so the keyboard scrolls a
+    long chain); it was drawn as before, so the focus seemed lost."""
+    saved = Chain(question="How many r in strawberry?", strategy="g1", model="m")
+    history.start_chain(saved)
+    history.add_step(saved.id, Step(1, "Spell it", "s-t-r-a-w", 1.0))
+    saved.status, saved.final_answer = Status.DONE, "3"
+    history.finish_chain(saved)
+    app = make_app(None)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.open_chain(saved.id)
+        await wait_until(pilot, lambda: app.current_view() is not None)
+        scroll = app.current_view().scroll
+        await pilot.pause()
+        assert scroll.styles.background_tint.a == 0
+        await pilot.press("tab")
+        await pilot.pause()
+        assert app.focused is scroll
+        assert scroll.styles.background_tint.a > 0

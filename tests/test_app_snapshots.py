@@ -184,3 +184,16 @@ def test_help(snap_compare, app: O1App, size) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_history_search_focused(snap_compare, app: O1App, size) -> None:
+    """The search box while typing: one row with the query and the cursor in it."""
+
+    async def run_before(pilot) -> None:
+        await _ready(pilot)
+        await pilot.press("f2")
+        await pilot.press("slash", *"kyoto")
+        await pilot.pause(0.4)  # the search's debounce, then its read
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -282,7 +282,7 @@ def test_progress_is_one_bar_on_a_terminal_and_sparse_lines_elsewhere():
     bar.close()
     lines = log.getvalue().splitlines()
     assert 5 <= len(lines) <= 12 and "\r" not in log.getvalue()
-    assert lines[0] == "eval: 1/100   1%  ETA 1 min 39 s" and lines[-1].startswith("eval: 100/100")
+    assert lines[0] == "eval: 1/100   1%  ETA 1m39s" and lines[-1].startswith("eval: 100/100")
 
 
 def test_wilson_interval_known_values():

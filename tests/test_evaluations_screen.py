@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.openai_server import FakeOpenAIServer
-from tests.helpers import wait_until
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.helpers import notifications, wait_until
 from tests.test_eval import N_QUESTIONS, RIGHT, _gold, scripted
 from tui.app.app import O1App
 from tui.app.screens.evaluations import EvaluationsScreen, parse_start_line
@@ -232,3 +232,96 @@ async def test_leaving_the_screen_stops_its_run_resumably(tmp_path, history) -> 
             await wait_until(pilot, lambda: store.get_run(run_id).status == "cancelled")
             assert store.get_run(run_id).n_answered < N_QUESTIONS
             assert store.pending(store.get_run(run_id))  # what is left for --resume
+            # Said, with how to go on (it used to stop silently).
+            said = [m for m in notifications(app) if f"Eval {run_id} stopped" in m]
+            assert said and f"o1tui eval --resume {run_id}" in said[0]
+
+
+def _sums_file(tmp_path: Path) -> Path:
+    set_file = tmp_path / "sums.jsonl"
+    set_file.write_text(
+        "\n".join(
+            json.dumps({"question": f"Q{i}: what is 1000 + {7 * i}?", "answer": _gold(i)})
+            for i in range(N_QUESTIONS)
+        )
+    )
+    return set_file
+
+
+async def test_a_new_run_is_selected_and_its_rows_grow_as_it_goes(tmp_path, history) -> None:
+    """With an older run on screen, ``n`` starts a run: the table and rows are the new run's,
+    updated item by item (they kept showing the older run's under the new progress bar)."""
+    _stored_run(history)
+    set_file = _sums_file(tmp_path)
+    with FakeOpenAIServer(responder=lambda body: scripted(body, delay_s=0.05)) as server:
+        app = _app(tmp_path, history, server)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_until(pilot, lambda: app.server_state == "ready", timeout=10)
+            await pilot.press("f7")
+            await wait_until(pilot, lambda: isinstance(app.screen, EvaluationsScreen))
+            screen = _screen(app)
+            await wait_until(pilot, lambda: len(screen.rows) == 2)  # the older run, shown
+            await pilot.press("n", *f"{set_file} plain", "enter")
+            store = EvalStore(history)
+            await wait_until(pilot, lambda: len(store.list_runs()) == 2)
+            new = next(r.id for r in store.list_runs() if r.id != "evalrun00001")
+            await wait_until(pilot, lambda: [r.strategy for r in screen.rows] == ["plain"])
+            assert screen.selected is not None and screen.selected.id == new
+            table = screen.query_one("#evals-run-table")
+            assert table.get_row_at(table.cursor_row)[0] == new[:8]
+            # Live: rows count items while the run is still going.
+            await wait_until(
+                pilot,
+                lambda: 0 < screen.rows[0].n and store.get_run(new).status == "running",
+                timeout=10,
+            )
+            await wait_until(pilot, lambda: store.get_run(new).status == "done", timeout=30)
+            await wait_until(pilot, lambda: screen.rows[0].n == N_QUESTIONS, timeout=10)
+
+
+def _stalled(body) -> Reply:
+    """An answer that never comes (until the stand-in stops): a run with no item done yet."""
+    return Reply(content="thinking", stall_after_chunks=0)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_evaluations_snapshot_during_a_run(snap_compare, tmp_path, size) -> None:
+    """A run going on, before its first item: it is selected, its rows say "—", the older
+    run is listed below; the title and the runs' status column are whole."""
+    history = History(tmp_path / "history.sqlite3")
+    _stored_run(history)
+    store = EvalStore(history)
+    items = tuple(EvalItem(q, a) for q, a in QUESTIONS)
+    run = store.create_run(
+        EvalSet("classic", items, seed=0),
+        model="fake-model",
+        strategies=["plain", "g1"],
+        run_id="nextrun00002",
+        created_at="2025-02-04T09:30:00+00:00",
+    )
+    with FakeOpenAIServer(responder=_stalled) as server:
+        app = _app(tmp_path, history, server)
+
+        async def run_before(pilot) -> None:
+            await wait_until(pilot, lambda: app.server_state == "ready", timeout=10)
+            await pilot.press("f7")
+            await wait_until(pilot, lambda: isinstance(app.screen, EvaluationsScreen))
+            screen = _screen(app)
+            await wait_until(pilot, lambda: len(screen.runs) == 2)
+            screen.start_run(run, app.client)
+            await wait_until(pilot, lambda: [r.n for r in screen.rows] == [0, 0])
+            await wait_until(pilot, lambda: screen.query_one("#evals-progress").display)
+            await pilot.pause()
+
+        try:
+            assert snap_compare(app, terminal_size=size, run_before=run_before)
+        finally:
+            history.close()
+
+
+def test_a_strategy_with_no_item_yet_shows_dashes() -> None:
+    from tui.app.screens.evaluations import _result_cells
+    from tui.evals.scoring import results
+
+    row = results(["g1"], [])[0]
+    assert _result_cells(row) == ("g1", "0", *["—"] * 7)

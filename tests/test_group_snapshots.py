@@ -144,3 +144,62 @@ def test_compare_view_finished(snap_compare, app: O1App, size) -> None:
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def _saved_vote(history: History) -> GroupResult:
+    """A finished 5-sample vote in the history: 612 km three times, 618 km and 600 km once."""
+    result = _result(GroupKind.SELF_CONSISTENCY, ["g1"] * 5, "vote00000002")
+    said = ["612 km", "The distance is **612 km**.", "It goes 618 km.", "612", "600 km"]
+    for chain, text in zip(result.chains, said):
+        chain.steps = [_step(1, "Speed", "408 km / 4 h = 102 km/h.", 2.1, 96)]
+        chain.status, chain.final_answer, chain.total_s = Status.DONE, text, 6.0
+        history.start_chain(chain)
+        history.finish_chain(chain)
+    group = result.group
+    group.status, group.wall_s, group.answer = Status.DONE, 7.4, "612 km"
+    group.votes = {"612": 3, "618": 1, "600": 1}
+    save_group(history, group)
+    return result
+
+
+async def _reopen(app: O1App, pilot, group_id: str) -> GroupView:
+    app.open_chain(group_id)
+    await wait_until(pilot, lambda: bool(app.query(GroupView)))
+    view = app.query_one(GroupView)
+    await wait_until(pilot, lambda: view.is_mounted and len(view.rows) == 5)
+    await pilot.pause()
+    return view
+
+
+def _bar_cells(view: GroupView) -> list[int]:
+    """Cells of each tally bar as drawn (filled and empty parts)."""
+    lines = str(view.tally.render()).splitlines()[1:]
+    return [sum(line.count(c) for c in "█░") for line in lines]
+
+
+async def test_a_reopened_vote_has_bars_as_wide_as_a_live_one(app: O1App) -> None:
+    """Reopened from the history, the bars were drawn before the view had its width: 4 cells,
+    so a one-vote answer showed an empty bar."""
+    from tui.app.widgets.group_view import tally_content
+
+    result = _saved_vote(app.history)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot)
+        view = await _reopen(app, pilot, result.group.id)
+        cells = _bar_cells(view)
+        live = tally_content(view.vote_now(), 5, 5, view.size.width - 2)
+        assert cells == [sum(line.count(c) for c in "█░") for line in str(live).splitlines()[1:]]
+        assert min(cells) > 20
+        # The one-vote answers' bars are not empty.
+        for line in str(view.tally.render()).splitlines()[2:]:
+            assert "█" in line
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_vote_view_reopened_from_history(snap_compare, app: O1App, size) -> None:
+    async def run_before(pilot) -> None:
+        await _ready(pilot)
+        result = _saved_vote(app.history)
+        await _reopen(app, pilot, result.group.id)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

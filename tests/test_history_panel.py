@@ -15,7 +15,7 @@ from tui.app.screens.confirm import ChoiceScreen, ConfirmScreen
 from tui.app.widgets.history_list import MAX_WINDOW_PAGES, HistoryList, build_rows
 from tui.app.widgets.history_panel import HistoryPanel
 from tui.chain import Chain, Status, Step
-from tui.formatting import day_label, format_short, local_day
+from tui.formatting import day_label, format_seconds, local_day
 from tui.history import History, HistoryError
 
 N_CHAINS = 240
@@ -93,9 +93,13 @@ def _segments_text(widget: HistoryList) -> list[str]:
 
 
 def test_helpers() -> None:
-    assert format_short(0.84) == "0.8s"
-    assert format_short(187) == "3m07s"
-    assert format_short(7500) == "2h05m"
+    # One format everywhere (the list, the status lines, the CLI): only the decimals differ.
+    assert format_seconds(0.84, digits=1) == "0.8 s" and format_seconds(0.84) == "0.84 s"
+    assert format_seconds(187) == format_seconds(187, digits=1) == "3m07s"
+    # Rounded, not cut: the list and a group's status line once showed 1m32s and 1 min 33 s.
+    assert format_seconds(92.6, digits=1) == format_seconds(92.6) == "1m33s"
+    assert format_seconds(59.97, digits=1) == "1m00s" and format_seconds(59.97) == "59.97 s"
+    assert format_seconds(7500) == "2h05m" and format_seconds(3599.7) == "1h00m"
     today = datetime(2025, 3, 12).date()
     assert day_label(today, today).startswith("Today")
     assert day_label(today - timedelta(days=1), today).startswith("Yesterday")
@@ -200,6 +204,18 @@ async def test_search_narrows_and_escape_clears(history: History) -> None:
         # No search pending and no reload running: nothing can move the selection any more.
         await wait_until(pilot, lambda: panel._search_timer is None and not len(app.workers))
         assert lst.selected_offset == 2
+
+
+async def test_the_focused_search_box_shows_what_is_typed(history: History) -> None:
+    """Focus must not bring back Input's tall border: the box stays one row, the query in it."""
+    app = Host(history)
+    async with app.run_test(size=(60, 30)) as pilot:
+        box = app.query_one(HistoryPanel).search_input
+        await pilot.press("slash", *"strawb")
+        await pilot.pause()
+        assert box.has_focus and box.region.height == 1
+        assert box.styles.border_top[0] in ("", "none")
+        assert "strawb" in box.render_line(0).text
 
 
 async def test_search_with_no_match_says_so(history: History) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from textual.app import App
-from textual.widgets import Log, Static
+from textual.widgets import Log, OptionList, Static
 
 from backends.gpu import GpuInfo
 from tests.helpers import wait_until
@@ -180,3 +180,92 @@ async def test_state_colours_come_from_the_theme() -> None:
         app.screen.refresh_view()
         await wait_until(pilot, lambda: "crashed" in _info_text(app))
         assert state_colour(app).triplet == Color.parse(colours["error"]).triplet
+
+
+async def test_models_this_machine_cannot_run_are_greyed_and_cannot_be_picked() -> None:
+    controller = Controller()
+    asked: list[list[str]] = []
+
+    def model_problems(names: list[str]) -> dict[str, str]:
+        asked.append(names)
+        return {"qwen2.5-7b-instruct": "Qwen2.5-7B: llama.cpp needs a GGUF file; use --engine x"}
+
+    controller.model_problems = model_problems  # type: ignore[attr-defined]
+    app = Host(controller)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("m")
+        await wait_until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+        assert asked == [["internlm3-8b-instruct", "qwen2.5-7b-instruct", "qwen3-8b"]]
+        options = app.screen.query_one(OptionList)
+        labels = [str(options.get_option_at_index(i).prompt) for i in range(3)]
+        assert labels[1] == "qwen2.5-7b-instruct  — llama.cpp needs a GGUF file"
+        assert options.get_option_at_index(1).disabled
+        # Down skips the greyed model: the next pick is qwen3-8b.
+        await pilot.press("down", "enter")
+        await wait_until(pilot, lambda: controller.calls[-1:] == ["switch:qwen3-8b"])
+
+
+async def test_switching_to_a_model_that_cannot_run_keeps_the_working_server(
+    fake_lmdeploy, model_dir, tmp_path, monkeypatch
+) -> None:
+    """The real controller: LMDeploy (stand-in) serves a model; a GGUF file cannot run on
+    LMDeploy, so the switch is refused before anything is stopped."""
+    from backends.controller import ManagedServer
+    from backends.errors import BackendError
+    from backends.supervisor import free_port
+    from tests.servers_helpers import ALL
+    from tui.config import Settings
+
+    monkeypatch.setenv("O1TUI_MODELS_DIR", str(tmp_path / "models"))
+    gguf = tmp_path / "tiny.gguf"
+    gguf.write_bytes(b"GGUF")
+    ctl = ManagedServer(
+        Settings(port=free_port(), engine="lmdeploy", model=str(model_dir)), available=ALL, gpu=True
+    )
+    await ctl.start()
+    try:
+        assert ctl.state == "ready"
+        pid = ctl.info()["pid"]
+        problems = ctl.model_problems([str(gguf), "qwen2.5-7b-instruct"])
+        assert list(problems) == [str(gguf)]
+        assert "LMDeploy does not serve GGUF files" in problems[str(gguf)]
+        try:
+            await ctl.switch_model(str(gguf))
+        except BackendError as err:
+            assert "GGUF" in str(err)
+        else:
+            raise AssertionError("the switch was not refused")
+        assert ctl.state == "ready" and ctl.handle is not None and ctl.handle.running
+        assert ctl.info()["pid"] == pid and ctl.info()["model"] == "tiny-chat"
+    finally:
+        await ctl.stop()
+
+
+async def test_a_refused_start_is_an_error_not_a_crash_and_s_starts_again(
+    fake_lmdeploy, model_dir, tmp_path, monkeypatch
+) -> None:
+    """A start refused before any process (the model cannot run here) shows "error" with
+    why; once the settings allow it, ``s`` starts the server from the screen."""
+    from backends.controller import ManagedServer
+    from backends.supervisor import free_port
+    from tui.config import Settings
+
+    monkeypatch.setenv("O1TUI_MODELS_DIR", str(tmp_path / "models"))
+    only_lmdeploy = {"lmdeploy": True, "llamacpp": False, "transformers": False}
+    gguf = tmp_path / "tiny.gguf"
+    gguf.write_bytes(b"GGUF")
+    settings = Settings(port=free_port(), model=str(gguf))
+    ctl = ManagedServer(settings, available=only_lmdeploy, gpu=True)
+    app = Host(ctl)  # type: ignore[arg-type]
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "error" in _info_text(app), timeout=10)
+        text = _info_text(app)
+        assert "✗ error" in text and "crashed" not in text
+        assert "llamacpp is not installed" in text
+        assert ctl.handle is None
+        ctl.model_name = str(model_dir)  # as a switch to a model that can run would
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "● ready" in _info_text(app), timeout=20)
+        assert ctl.handle is not None and ctl.handle.running
+        await ctl.stop()

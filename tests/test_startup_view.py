@@ -146,7 +146,7 @@ async def test_cpu_fallback_in_the_app_names_smollm2_and_hides_llamacpp_lines(
 
             await wait_until(pilot, ready, timeout=90, interval=0.05)
             starting = [text for text in seen if "● starting" in text]
-            assert any("SmolLM2-135M-Instruct" in text for text in starting)
+            assert any("smollm2-135m-instruct" in text for text in starting)  # as once ready
             assert any(" · weights " in t or " · context " in t for t in starting), starting[-3:]
             for text in seen:
                 assert "internlm" not in text.lower()

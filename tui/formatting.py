@@ -1,8 +1,9 @@
 """How durations and days read everywhere a person sees them: the CLI, exports and the app.
 
-One set: :func:`format_seconds` for step and chain times (CLI, exports, the chain view),
-:func:`format_short` where six cells is all there is (the history list), :func:`format_uptime`
-for a server's uptime; :func:`local_day` and :func:`day_label` for the history's day headers.
+One set: :func:`format_seconds` for every step, chain and group time (CLI, exports, the chain
+and group views, the history list: one format, so the same time reads the same everywhere),
+:func:`format_uptime` for a server's uptime; :func:`local_day` and :func:`day_label` for the
+history's day headers.
 """
 
 from __future__ import annotations
@@ -10,23 +11,21 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 
-def format_seconds(seconds: float | None) -> str:
-    """``1.84 s`` below a minute, ``2 min 05 s`` above."""
-    seconds = float(seconds or 0.0)
-    if seconds < 60:
-        return f"{seconds:.2f} s"
-    minutes, rest = divmod(int(round(seconds)), 60)
-    return f"{minutes} min {rest:02d} s"
+def format_seconds(seconds: float | None, *, digits: int = 2) -> str:
+    """``1.84 s`` below a minute (``digits`` decimals), then ``1m33s`` and ``2h05m``.
 
-
-def format_short(seconds: float | None) -> str:
-    """A total time in at most 6 cells: ``0.8s``, ``41.2s``, ``3m07s``, ``2h05m``."""
-    s = float(seconds or 0.0)
-    if s < 60:
-        return f"{s:.1f}s"
-    if s < 3600:
-        return f"{int(s // 60)}m{int(s % 60):02d}s"
-    return f"{int(s // 3600)}h{int(s % 3600 // 60):02d}m"
+    At most 7 cells (6 with ``digits=1``, as the history list uses it). Above a minute the
+    seconds are rounded, never cut, so a time shown in two places with different ``digits``
+    still reads the same.
+    """
+    s = max(float(seconds or 0.0), 0.0)
+    if round(s, digits) < 60:
+        return f"{s:.{digits}f} s"
+    whole = int(round(s))
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    minutes = int(round(s / 60))
+    return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 def format_uptime(seconds: float | None) -> str:

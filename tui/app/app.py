@@ -26,10 +26,11 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 from textual.worker import Worker
 
 from backends.state import ServerState
+from tui.app.widgets.app_footer import AppFooter
 from tui.app import actions as registry
 from tui.app.asking import askable, pinned_lang
 from tui.app.copying import CopyMixin
@@ -211,7 +212,7 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
                 with Vertical(id="chains"):
                     yield Static(Content(WELCOME), classes="welcome")
                 yield QuestionInput(self.strategy)
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.set_keymap(self.keymap)
@@ -232,7 +233,8 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
         if message.state.serving and handle is not None and handle is not self.server_handle:
             self.connector.use_handle(handle)  # (re)started from the server screen
             return
-        if message.state is ServerState.CRASHED and controller is not None and controller.error:
+        refused_or_died = message.state in (ServerState.CRASHED, ServerState.ERROR)
+        if refused_or_died and controller is not None and controller.error:
             message.detail = controller.error
         self.server_state, self.server_detail = message.state, message.detail
         if message.model:
@@ -356,6 +358,7 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
             await run.view.apply(event, self.clock())
         if isinstance(event, (ChainFinished, ChainFailed)):
             run.chain = event.chain
+            self._update_running()
             self._history_changed()
 
     def on_chain_done(self, message: ChainDone) -> None:
@@ -373,12 +376,20 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
             panel.refresh_list()
 
     def _update_running(self) -> None:
-        running = sum(1 for r in self.runs.values() if r.running)
+        from tui.chain import Status
+
+        live = [r for r in self.runs.values() if r.running]
+        # A group's members share its worker: one that has finished no longer counts.
+        running = sum(1 for r in live if r.chain.status is Status.RUNNING)
         header = self._header()
         if header is not None:
-            header.running = running
+            # A server that works on fewer requests at once (llama.cpp: one) queues the rest.
+            handle = self.server_handle
+            slots = handle.concurrency if handle is not None else None
+            header.running = min(running, slots) if slots else running
+            header.waiting = running - header.running
         if self._ticker is not None:
-            if running:
+            if live:
                 self._ticker.resume()
             else:
                 self._ticker.pause()

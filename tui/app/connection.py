@@ -97,7 +97,12 @@ class Connector:
         app = self.app
 
         def on_change(state: ServerState) -> None:
-            app.post_message(ServerStateChanged(state, "", model=controller.display_model))
+            # The served name, as the header shows once ready (and the history stores):
+            # one name for the model from its start on.
+            handle = controller.handle
+            ref = handle.model_ref if handle is not None else None
+            model = ref.served_name if ref is not None else None
+            app.post_message(ServerStateChanged(state, "", model=model))
 
         def on_line(line: str) -> None:
             app.post_message(ServerLog(clean_line(line, 300)))

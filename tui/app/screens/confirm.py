@@ -7,7 +7,7 @@ question being deleted), so it is cleaned and shown as ``Text``, never parsed as
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 from textual import on
@@ -92,7 +92,11 @@ class ConfirmScreen(ModalScreen[bool]):
 
 
 class ChoiceScreen(ModalScreen["str | None"]):
-    """Pick one of a few named options; dismisses with the name, or None on escape."""
+    """Pick one of a few named options; dismisses with the name, or None on escape.
+
+    ``unavailable`` maps a choice to why it cannot be picked: it is shown greyed, with the
+    reason, and cannot be selected.
+    """
 
     DEFAULT_CSS = (
         _DIALOG_CSS.format(name="ChoiceScreen")
@@ -107,23 +111,39 @@ class ChoiceScreen(ModalScreen["str | None"]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, message: str, choices: Sequence[str], *, current: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        choices: Sequence[str],
+        *,
+        current: str | None = None,
+        unavailable: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self._message = message
         self._choices = list(choices)
         self._current = current
+        self._unavailable = dict(unavailable or {})
+
+    def _option(self, choice: str) -> Option:
+        why = self._unavailable.get(choice)
+        if why is None:
+            return Option(Text(clean(choice)), id=choice)
+        label = Text.assemble(clean(choice), ("  — " + clean(why), "italic"))
+        return Option(label, id=choice, disabled=True)
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(clean(self._message)), classes="dialog--message")
-            yield OptionList(*(Option(Text(clean(c)), id=c) for c in self._choices))
+            yield OptionList(*(self._option(c) for c in self._choices))
 
     def on_mount(self) -> None:
         options = self.query_one(OptionList)
-        if self._current in self._choices:
+        pickable = [c for c in self._choices if c not in self._unavailable]
+        if self._current in pickable:
             options.highlighted = self._choices.index(self._current)
-        else:
-            options.highlighted = 0
+        elif pickable:
+            options.highlighted = self._choices.index(pickable[0])
         options.focus()
 
     @on(OptionList.OptionSelected)

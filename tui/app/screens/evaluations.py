@@ -24,22 +24,26 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, ProgressBar, Static
+from textual.widgets import DataTable, Input, ProgressBar, Static
 from textual.worker import Worker
 
+from tui.app.widgets.app_footer import AppFooter
 from tui.app.widgets.accuracy_chart import AccuracyChart
 from tui.evals.scoring import PairResult, RunReport, StrategyResult, run_report
 from tui.evals.store import EvalRun, EvalStore, ItemResult
 from tui.sanitize import clean_line
 
 COLUMNS = {
-    "#evals-run-table": ("run", "when", "set", "status", "done"),
+    # The useful columns first: a narrow pane cuts the last ones (the date) first.
+    "#evals-run-table": ("run", "status", "done", "set", "when"),
     "#evals-results": (
         "strategy", "n", "correct", "accuracy", "95% CI", "mean s", "median s", "tokens", "steps",
     ),
     "#evals-wrong": ("strategy", "gold", "answered", "question"),
     "#evals-flips": ("pair", "change", "question"),
 }  # fmt: skip
+#: What the results table shows for a measure with nothing measured yet (a run's first rows).
+NOT_YET = "—"
 HELP_LINE = (
     "Start: SET [STRATEGIES] [LIMIT], e.g. classic plain,g1 10 · Enter on a miss opens its chain"
 )
@@ -56,7 +60,8 @@ class EvaluationsScreen(Screen[None]):
     ]
 
     DEFAULT_CSS = """
-    EvaluationsScreen #evals-runs { width: 30%; min-width: 24; }
+    EvaluationsScreen #evals-heading { height: 1; padding: 0 1; text-style: bold; }
+    EvaluationsScreen #evals-runs { width: 45%; min-width: 36; max-width: 60; }
     EvaluationsScreen #evals-right { width: 1fr; }
     EvaluationsScreen #evals-results { height: auto; max-height: 10; }
     EvaluationsScreen #evals-wrong { height: 1fr; min-height: 4; }
@@ -90,6 +95,7 @@ class EvaluationsScreen(Screen[None]):
         self._loader: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
+        yield Static("Evaluations: question sets run through each strategy", id="evals-heading")
         yield Input(placeholder=HELP_LINE, id="evals-start")
         yield ProgressBar(total=1, show_eta=True, id="evals-progress")
         with Horizontal():
@@ -103,7 +109,7 @@ class EvaluationsScreen(Screen[None]):
                 yield DataTable(id="evals-wrong", cursor_type="row")
                 yield Static(id="evals-pairs", classes="-empty")
                 yield DataTable(id="evals-flips", cursor_type="row", classes="-empty")
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.action_refresh()
@@ -140,10 +146,10 @@ class EvaluationsScreen(Screen[None]):
             [
                 (
                     run.id[:8],
-                    run.created_at[5:16].replace("T", " "),
-                    Text(clean_line(run.set_name, 20)),
                     run.status,
                     f"{run.n_answered}/{run.n_items}",
+                    Text(clean_line(run.set_name, 16)),
+                    run.created_at[5:16].replace("T", " "),
                 )
                 for run in runs
             ],
@@ -198,7 +204,7 @@ class EvaluationsScreen(Screen[None]):
         self.rows, self.wrong, self.flips = rows, wrong, flips
         self._fill(
             "#evals-results",
-            [(Text(cells[0]), *cells[1:]) for cells in (r.cells(16) for r in rows)],
+            [(Text(cells[0]), *cells[1:]) for cells in (_result_cells(r) for r in rows)],
             [r.strategy for r in rows],
         )
         self.query_one(AccuracyChart).set_points(
@@ -303,11 +309,25 @@ class EvaluationsScreen(Screen[None]):
         self.query_one("#evals-start", Input).focus()
 
     def action_close(self) -> None:
-        if self._loader is not None and self._loader.is_running:  # Esc first stops a load
+        """Leave; a run going here stops (its worker is the screen's), and is said so. Esc
+        while a set loads cancels the load and stays."""
+        if self._loader is not None and self._loader.is_running:
             self._loader.cancel()
             self._loader = None
             self.notify("Loading the set was cancelled.")
             return
+        run_id = self.running_run
+        if run_id is not None:
+            bar = self.query_one("#evals-progress", ProgressBar)
+            done = f"{bar.progress:.0f}/{bar.total:.0f}" if bar.total else "0"
+            self.app.notify(
+                f"Eval {run_id} stopped after {done} items (kept). Continue it with: "
+                f"o1tui eval --resume {run_id}",
+                title="Evaluations",
+                severity="warning",
+                markup=False,
+                timeout=12,
+            )
         self.dismiss()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -359,15 +379,22 @@ class EvaluationsScreen(Screen[None]):
             self.store.set_status(run.id, CANCELLED)
             self.app.call_from_thread(self.action_refresh)
             return
-        self.app.call_from_thread(self._start_run, run, client, limit, line)
+        self.app.call_from_thread(self._started, run, client, limit, line)
 
-    def _start_run(self, run: EvalRun, client: Any, limit: int | None, line: str) -> None:
+    def _started(self, run: EvalRun, client: Any, limit: int | None, line: str) -> None:
+        """The typed line's run is saved: clear the line (unless the user typed on) and run it."""
         start = self.query_one("#evals-start", Input)
         if start.value == line:
             start.value = ""
+        self.start_run(run, client, limit)
+
+    def start_run(self, run: EvalRun, client: Any, limit: int | None = None) -> None:
+        """Run the stored ``run``'s pending items against ``client``, selected and shown live."""
         self.running_run = run.id
+        self.selected = run  # the table follows the new run, not the one shown before
         self._run_eval(run, client, limit)
         self.action_refresh()
+        self.query_one("#evals-run-table", DataTable).focus()
 
     @work(exclusive=True, group="evals-run")
     async def _run_eval(self, run: EvalRun, client: Any, limit: int | None) -> None:
@@ -379,6 +406,7 @@ class EvaluationsScreen(Screen[None]):
 
         def progress(p: Progress) -> None:
             bar.update(total=p.total, progress=p.done)
+            self.action_refresh()  # the runs' counts, and the rows of the one selected
 
         runner = EvalRunner(
             self.store,
@@ -400,6 +428,14 @@ class EvaluationsScreen(Screen[None]):
             self.running_run = None
             if self.is_attached:
                 self.action_refresh()
+
+
+def _result_cells(row: StrategyResult) -> tuple[str, ...]:
+    """A results row; a strategy with no item yet shows ``—``, not a 0% measured."""
+    cells = row.cells(16)
+    if row.n:
+        return cells
+    return (cells[0], cells[1], *(NOT_YET for _ in cells[2:]))
 
 
 def _answered(item: ItemResult) -> str:

@@ -19,10 +19,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Log, Static
 
 from backends.state import ServerState
 from backends.stages import bar_text
+from tui.app.widgets.app_footer import AppFooter
 from tui.app.screens.confirm import ChoiceScreen
 from tui.app.state_look import state_look
 from tui.formatting import format_uptime
@@ -43,11 +44,15 @@ class ServerController(Protocol):
     ``info()`` keys (all optional; missing ones show as ``—``): ``engine``, ``model``,
     ``host``, ``port``, ``pid``, ``uptime_s`` (float), ``url``, ``log_path``, ``error``
     (one line: why it crashed), ``presets`` (model names offered by *switch model*).
-    ``state`` is one of starting, ready, stopped, crashed, external (others are shown as is).
+    ``state`` is one of starting, ready, stopped, crashed (a server that started and died),
+    error (a start that was refused), external (others are shown as is).
     While a server loads, ``stage`` (``weights 2/4 · stage 3/5 · 12 s``) and ``stage_fraction``
     (0..1) give the start-up's progress.
     ``state``, ``info()`` and ``log_lines()`` are read on the UI loop once a second, so they
     must answer from memory, without I/O.
+
+    A controller may also have ``model_problems(names) -> {name: why}`` (blocking; the screen
+    calls it in a thread): the models this machine cannot run, greyed in *switch model*.
     """
 
     @property
@@ -91,6 +96,14 @@ def new_log_lines(shown: list[str], current: list[str]) -> tuple[bool, list[str]
         if shown[d] == first and current[: n - d] == shown[d:]:
             return False, current[n - d :]
     return True, list(current)
+
+
+def short_reason(why: str) -> str:
+    """Why a model cannot run, short enough for the picker's line: ``Qwen3-8B: llama.cpp
+    needs a GGUF file; use --engine …`` -> ``llama.cpp needs a GGUF file`` (the line already
+    names the model; the switch's error, if tried, says the rest)."""
+    first = why.split("; ")[0]
+    return first.split(": ", 1)[1] if ": " in first else first
 
 
 def _value(info: dict[str, Any], key: str) -> str:
@@ -156,7 +169,7 @@ class ServerScreen(Screen[None]):
             log = Log(max_lines=LOG_LINES, id="server-log", auto_scroll=True)
             log.border_title = "Log"
             yield log
-        yield Footer()
+        yield AppFooter()
 
     def on_mount(self) -> None:
         self.refresh_view()
@@ -264,17 +277,33 @@ class ServerScreen(Screen[None]):
         self._run("restart", self.controller.restart)
 
     def action_switch_model(self) -> None:
+        self.run_worker(self._pick_model(), group="pick-model", exclusive=True)
+
+    async def _pick_model(self) -> None:
+        """Offer the presets, those this machine cannot run greyed with the reason (finding
+        out may ask ``nvidia-smi``: in a thread)."""
         current = None
         try:
             current = self.controller.info().get("model")
         except Exception:  # noqa: BLE001
             pass
+        presets = self.presets
+        problems: dict[str, str] = {}
+        check = getattr(self.controller, "model_problems", None)
+        if check is not None:
+            try:
+                found = await asyncio.to_thread(check, list(presets))
+                problems = {name: short_reason(why) for name, why in found.items()}
+            except Exception:  # noqa: BLE001 - offer them all; switch_model checks again
+                problems = {}
 
         def chosen(name: str | None) -> None:
             if name:
                 self._run(f"switch to {name}", lambda: self.controller.switch_model(name))
 
-        dialog = ChoiceScreen("Switch to which model?", self.presets, current=current)
+        dialog = ChoiceScreen(
+            "Switch to which model?", presets, current=current, unavailable=problems
+        )
         self.app.push_screen(dialog, chosen)
 
     def action_close(self) -> None:

@@ -365,6 +365,11 @@ class GroupView(Vertical):
     def refresh_all(self) -> None:
         for index in range(len(self.result.chains)):
             self._refresh_member(index)
+        self._update_tally()
+        self._update_status()
+
+    def _update_tally(self) -> None:
+        """Draw the vote's bars as wide as the view is now."""
         if not self.compare:
             self.tally.update(
                 tally_content(
@@ -374,7 +379,11 @@ class GroupView(Vertical):
                     max(self.size.width - 2, 30),
                 )
             )
-        self._update_status()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # A saved vote was drawn once, at mount, before the view had its width: its bars
+        # stayed 4 cells (a live one is redrawn by its clock). Redraw at every new width.
+        self._update_tally()
 
     def vote_now(self) -> VoteResult | None:
         """The vote over the samples finished so far (the saved vote once the group ended)."""

@@ -33,7 +33,7 @@ from textual.strip import Strip
 from textual.worker import get_current_worker
 
 from tui.app.widgets.history_reads import HistoryLike, Loaded, query, read_page
-from tui.formatting import day_label, format_short, local_day
+from tui.formatting import day_label, format_seconds, local_day
 from tui.sanitize import clean_line
 
 #: Chains fetched per query.
@@ -514,7 +514,7 @@ class HistoryList(ScrollView, can_focus=True):
         status = status_name(summary.status)
         mark, mark_class = _STATUS_MARKS.get(status, ("?", "history-list--meta"))
         strategy = fit_cells(clean_line(str(summary.strategy or ""), 8), 8)
-        seconds = f"{format_short(summary.total_s):>6} "
+        seconds = f"{format_seconds(summary.total_s, digits=1):>6} "
         tail_cells = 1 + 8 + 1 + 1 + len(seconds)
         room = max(width - tail_cells - 1, 4)
         meta = self._combined(style, "history-list--meta")

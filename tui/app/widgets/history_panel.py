@@ -59,7 +59,10 @@ class HistoryPanel(Vertical):
         height: 1fr;
         border-right: vkey $foreground 15%;
         background: $surface;
-        & > Input { margin: 0; border: none; height: 1; padding: 0 1; }
+        /* :focus too: Input's own focus style would put its tall border back, leaving
+           two border rows and no row for the text. */
+        & > Input, & > Input:focus { margin: 0; border: none; height: 1; padding: 0 1; }
+        & > Input:focus { background: $boost; }
         & > #history-position { height: 1; color: $text-muted; padding: 0 1; }
     }
     """

@@ -31,6 +31,8 @@ class StatusHeader(Widget):
     address: reactive[str] = reactive("")
     strategy: reactive[str] = reactive("g1")
     running: reactive[int] = reactive(0)
+    #: Chains sent to a server that works on fewer at once (llama.cpp: one); they wait.
+    waiting: reactive[int] = reactive(0)
     #: The start-up's stage while a managed server loads (backends.stages).
     progress: reactive[StartProgress | None] = reactive(None)
 
@@ -55,8 +57,15 @@ class StatusHeader(Widget):
                 f" {progress.index + 1}/{progress.count} · {progress.elapsed_s:.0f} s",
             ]
         right = f"strategy {self.strategy}"
-        if self.running:
-            right = f"{self.running} running · " + right
+        if self.running or self.waiting:
+            counts = f"{self.running} running"
+            if self.waiting:
+                counts += f", {self.waiting} waiting"
+            right = f"{counts} · {right}"
         left = Content.assemble(*parts)
+        # The right side (what runs, the strategy) is never cut: the server's side gives way.
+        room = self.size.width - len(right) - 3
+        if left.cell_length > room:
+            left = left.truncate(max(room - 1, 0)) + Content("…")
         pad = max(2, self.size.width - left.cell_length - len(right) - 1)
         return Content.assemble(left, " " * pad, (right, "$text-muted"))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.content import Content
 from textual.timer import Timer
 from textual.widget import Widget
@@ -68,6 +69,8 @@ class StepView(Collapsible):
     """One step of a chain, live or saved."""
 
     DEFAULT_CLASSES = "step"
+    #: Collapsible's title folds on Enter only; help and the user guide say Enter / Space.
+    BINDINGS = [Binding("space", "fold", "Fold step", show=False)]
 
     def __init__(
         self,
@@ -153,6 +156,10 @@ class StepView(Collapsible):
         """Remove the frozen parts of the live text (what replaces them shows the whole)."""
         self._frozen_len = 0
         await self.query(".step-frozen").remove()
+
+    def action_fold(self) -> None:
+        """Fold or unfold this step (Space on its title)."""
+        self.collapsed = not self.collapsed
 
     def _render_title(self) -> Content:
         return step_title(self.index, self.step_title, self.elapsed_s, self.tokens, self.note)
