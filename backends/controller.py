@@ -136,12 +136,14 @@ class ManagedServer:
         reused = self.handle is not None and self.handle.reused
         self._set(ServerState.EXTERNAL if reused else ServerState.READY)
 
-    def shutdown(self) -> None:
+    def shutdown(self) -> str | None:
         """Stop the server, also one still loading, and start no other (the app is closing);
-        a ready one is left to its keeper when ``keep_alive`` is set."""
+        a ready one is left to its keeper when ``keep_alive`` is set, and what to tell the user
+        about it is returned (:meth:`ServerHandle.release`)."""
         self._closed = True
         if self.handle is not None:
-            self.handle.release()
+            return self.handle.release()
+        return None
 
     async def stop(self) -> None:
         import asyncio

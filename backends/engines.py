@@ -239,8 +239,11 @@ def lmdeploy_startup(
         launcher += ["--pytorch-in-process", tested]
     if not opts.lmdeploy_torch_compile and TORCH_COMPILE_OFF_VAR not in environ:
         launcher += ["--no-torch-compile", tested]
-    if opts.lmdeploy_bytecode_cache:
-        launcher += ["--bytecode-cache", str(locations.cache_dir(env=environ) / "bytecode")]
+    cache = (
+        locations.cache_subdir("bytecode", env=environ) if opts.lmdeploy_bytecode_cache else None
+    )
+    if cache is not None:  # None: not the user's own folder (warned), run without it
+        launcher += ["--bytecode-cache", str(cache)]
     return env, tuple(launcher), tuple(notes)
 
 

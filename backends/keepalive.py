@@ -4,10 +4,11 @@ The server runs under :mod:`backends.keeper`, which stops it after ``keep_alive`
 requests once o1tui is gone. Once the server answers, o1tui writes a record of it — port,
 served model, the keeper's process id and start time, and the API key — to
 ``runtime_dir()/server-PORT.json``, a file only the user can read (0600, in a 0700 folder). The
-next o1tui on that port reads it and attaches in well under a second; the key never goes
-anywhere else. The keeper removes the record when the server stops. A record whose process is
-gone, or whose port now answers something else (or not with that key and model), is stale:
-:func:`attach` removes it and o1tui goes on as if there were none.
+next o1tui on that port reads it and attaches in well under a second, when the socket on the
+port is the keeper's server's (busy or not); the key never goes anywhere else. The keeper
+removes the record when the server stops. A record whose keeper is gone is stale: :func:`attach`
+stops whatever the keeper's process group left running, removes the record and o1tui goes on
+as if there were none.
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sys
+import tempfile
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from backends import trust
 from backends.engines import LaunchSpec
 from backends.errors import BackendError
-from backends.supervisor import probe
+from backends.supervisor import group_members, probe
 
 KEEPER = str(Path(__file__).with_name("keeper.py"))
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -94,45 +99,105 @@ def process_start(pid: int) -> str | None:
 
 
 def write_state(path: Path, kept: KeptServer) -> None:
-    """Write the record readable by the user alone (created 0600, replaced atomically)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Write the record readable by the user alone: a fresh temporary file (``mkstemp``:
+    ``O_EXCL``, 0600, a name no one can guess, so no planted link is followed) in the same
+    folder, then renamed over ``path`` (a rename replaces a link, never writes through it)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(asdict(kept), fh)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        Path(tmp).unlink(missing_ok=True)
         raise
 
 
 def read_state(path: Path) -> KeptServer | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return KeptServer(**data)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, encoding="utf-8") as fh:
+            return KeptServer(**json.load(fh))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, TypeError):
-        path.unlink(missing_ok=True)  # unreadable: nothing can attach with it
+        path.unlink(missing_ok=True)  # unreadable, or a link: nothing can attach with it
+        return None
+
+
+def keeper_alive(kept: KeptServer) -> bool:
+    """Whether the record's keeper still runs (the same process: its start time matches)."""
+    started = process_start(kept.pid)
+    return started is not None and (started == "" or started == kept.started)
+
+
+def serves_port(pgid: int, port: int) -> bool | None:
+    """Whether the socket listening on ``port`` belongs to a process of group ``pgid`` (the
+    keeper's: the server is in it); ``None`` where ``/proc`` cannot tell."""
+    found = trust.listeners(port)
+    if found is None or not Path("/proc").is_dir():
+        return None
+    inodes = {s.inode for s in found}
+    return any(inodes & trust.socket_inodes(pid) for pid in group_members(pgid))
+
+
+def stop_orphans(kept: KeptServer, grace_s: float = 10.0) -> bool:
+    """Stop what is left of a kept server whose keeper is gone (killed with SIGKILL): the
+    processes of the keeper's group that are the user's. Returns whether any were found.
+
+    Only when no process has the keeper's pid: a pid is not reused while its process group has
+    members, so the group is then the keeper's; a live process with that pid (a reused one) means
+    the keeper's group ended long ago, and the group of that number is someone else's."""
+    if process_start(kept.pid) is not None:
+        return False
+    mine = [pid for pid in group_members(kept.pid) if _owner(pid) == os.getuid()]
+    if not mine:
+        return False
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in mine:
+            try:
+                os.kill(pid, sig)
+            except OSError:
+                pass
+        deadline = time.monotonic() + grace_s
+        while time.monotonic() < deadline:
+            mine = [pid for pid in mine if pid in group_members(kept.pid)]
+            if not mine:
+                return True
+            time.sleep(0.1)
+    return True
+
+
+def _owner(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
         return None
 
 
 def attach(folder: Path, host: str, port: int) -> KeptServer | None:
-    """The kept server on ``port`` if its record is valid and it answers with its key and model;
-    else ``None``, with a stale record removed."""
+    """The kept server on ``port`` when its record is valid: its keeper runs and the socket on
+    the port is its server's. A busy server is alive: it is attached without asking it anything
+    (a server that works on one request at a time answers nothing else meanwhile).
+
+    A record is stale only when its keeper is gone; then whatever its group left running is
+    stopped (it would hold the port and the GPU with a key no one has), and the record removed.
+    Returns ``None`` when there is nothing to attach to.
+    """
     path = state_path(folder, port)
     kept = read_state(path)
     if kept is None:
         return None
-    started = process_start(kept.pid)
-    alive = started is not None and (started == "" or started == kept.started)
-    if alive and kept.host == host:
+    if not keeper_alive(kept):
+        stop_orphans(kept)
+        path.unlink(missing_ok=True)
+        return None
+    if kept.host != host:
+        return None
+    ours = serves_port(kept.pid, port)
+    if ours is None:  # no /proc: the server must answer with its key and model
         found = probe(host, port, kept.api_key)
-        if found.kind == "ready" and kept.model in found.models:
-            return kept
-    path.unlink(missing_ok=True)
-    return None
+        ours = found.kind == "ready" and kept.model in found.models
+    return kept if ours else None
 
 
 def record(
@@ -152,3 +217,23 @@ def record(
     )
     write_state(state_path(folder, spec.port), kept)
     return kept
+
+
+def left_running(port: int, pid: int, model: str, keep_alive_s: float) -> str:
+    """What o1tui says when it quits and leaves a server to its keeper: for how long, and how
+    to stop it now."""
+    return (
+        f"the server on port {port} ({model}) was left running: it stops after "
+        f"{describe_duration(keep_alive_s)} without requests, or now with: kill {pid}"
+    )
+
+
+def describe_duration(seconds: float) -> str:
+    """``90 s``, ``5 min``, ``1 h 30 min``, ``2 d``: as a person says it."""
+    whole = int(round(seconds))
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60), ("s", 1)):
+        if whole >= size:
+            parts.append(f"{whole // size} {unit}")
+            whole %= size
+    return " ".join(parts) or "0 s"

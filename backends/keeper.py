@@ -9,29 +9,41 @@ stop (SIGTERM to the group) still stops both. While o1tui runs it only passes th
 output through. Once its parent (the o1tui that started it) is gone, it:
 
 - writes the server's output to the log file itself (o1tui's pipe is closed by then);
-- counts a request in flight as activity: a TCP connection to the server's port in the
-  ESTABLISHED state (``/proc/net/tcp`` and ``tcp6``; clients such as o1tui keep one open while
-  they stream). Where ``/proc`` is missing, the timer runs from o1tui's exit;
+- counts a request in flight as activity: an open TCP connection to the server's port made by
+  one of the user's own processes (``/proc/net/tcp`` and ``tcp6`` name each socket's owner;
+  clients such as o1tui keep one open while they stream). Another user's idle connection does
+  not count. Where ``/proc`` is missing, the timer runs from o1tui's exit;
 - after ``--idle-s`` seconds without activity stops the server (SIGTERM to the group, SIGKILL
   after a grace period), removes the state file (o1tui's record of the server and its key) and
   exits. It also removes the state file when the server exits by itself or the group is stopped.
 
-Standard library only; run by path with any Python 3.
+The server gets SIGTERM when the keeper dies, even by SIGKILL (``PR_SET_PDEATHSIG``); what the
+group leaves behind then is stopped by the next o1tui (``keepalive.attach``).
+
+Standard library only (and ``trust.py`` beside it); run by path with any Python 3.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from typing import Callable
+
+if __package__:
+    from backends import trust
+else:  # run by path: this file's folder is sys.path[0]
+    import trust  # type: ignore[import-not-found, no-redef]
 
 
 POLL_S = 0.5
 GRACE_S = 10.0
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def parse(argv: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -47,25 +59,26 @@ def parse(argv: list[str]) -> tuple[dict[str, str], list[str]]:
     return opts, rest[1:]
 
 
-def connections_to(port: int, proc: str = "/proc/net") -> int | None:
-    """ESTABLISHED TCP connections whose local port is ``port``; ``None`` without ``/proc``."""
-    found, readable = 0, False
-    for name in ("tcp", "tcp6"):
-        try:
-            with open(os.path.join(proc, name), encoding="ascii") as fh:
-                lines = fh.readlines()[1:]
-        except OSError:
-            continue
-        readable = True
-        for line in lines:
-            fields = line.split()
-            if (
-                len(fields) > 3
-                and fields[3] == "01"
-                and fields[1].rsplit(":", 1)[-1] == f"{port:04X}"
-            ):
-                found += 1
-    return found if readable else None
+def active(port: int, proc_net: str = "/proc/net") -> bool:
+    """Whether the server is in use: a connection to it is open from one of the user's own
+    processes (clients such as o1tui keep one open while they stream). Another user's
+    connections never count: they cannot hold the server, and the GPU, up. Without ``/proc``
+    nothing counts, and the timer runs from o1tui's exit."""
+    return bool(trust.clients_of(port, os.getuid(), proc_net))
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """What the server's process runs before the server: SIGTERM to it when the keeper dies,
+    even by SIGKILL (Linux ``PR_SET_PDEATHSIG``), so the server never outlives the one that
+    stops it. Prepared here, before the fork: the child must not import. ``None`` where there
+    is no ``prctl`` (the next o1tui then stops what is left: keepalive.attach)."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 
 
 class Relay:
@@ -81,7 +94,8 @@ class Relay:
         """o1tui is gone: write to the log file from now on."""
         with self.lock:
             if self.log_path:
-                fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+                fd = os.open(self.log_path, flags, 0o600)
                 self.out = os.fdopen(fd, "ab", buffering=0)
                 self.out.write(
                     b"# o1tui quit; the server stays up while it is in use (keep_alive)\n"
@@ -108,7 +122,11 @@ def main() -> int:
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # no terminal; never a reason to stop
     parent = os.getppid()
     child = subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent(),  # before any thread of ours starts
     )
     assert child.stdout is not None
     relay = Relay(child.stdout, opts.get("--log"))  # type: ignore[arg-type]
@@ -123,7 +141,7 @@ def main() -> int:
             detached = True
             relay.detach()
             last_active = now
-        if not detached or connections_to(port):
+        if not detached or active(port):
             last_active = now
         elif now - last_active >= idle_s:
             break
@@ -144,10 +162,19 @@ def main() -> int:
 
 
 def _remove(path: str) -> None:
+    """Remove the record, only while it is this keeper's: a later o1tui may have written its
+    own for a new server on the port once ours was gone."""
     try:
-        os.unlink(path)
-    except OSError:
-        pass
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, encoding="utf-8") as fh:
+            ours = json.load(fh).get("pid") == os.getpid()
+    except (OSError, ValueError, AttributeError):
+        ours = os.path.lexists(path) and not os.path.islink(path)  # unreadable: ours to clear
+    if ours:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":

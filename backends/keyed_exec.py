@@ -25,7 +25,8 @@ Bytecode: some installs of torch come without compiled bytecode, in an environme
 may not write it (``PYTHONDONTWRITEBYTECODE``, a read-only environment): every start then
 compiles torch's sources again (~7 s on an H200 machine). With ``--bytecode-cache DIR`` the
 launcher keeps that bytecode in DIR (``sys.pycache_prefix``), never beside the installed
-packages, and only in that case.
+packages, and only in that case, and only when DIR is the user's own (``trust.py``): bytecode
+another user planted there would run as the user.
 
 LMDeploy spawns helper processes that
 re-import the main module; the program runs as ``__main__`` under this file's own
@@ -164,6 +165,20 @@ def turn_off_torch_compile(tested: Sequence[str]) -> str:
     )
 
 
+def _trust() -> ModuleType:
+    """``backends/trust.py`` beside this file, loaded by path under a private name: the server's
+    interpreter may not have o1tui installed, and no module of the server may be shadowed."""
+    name = "_o1tui_launcher_trust"
+    if name not in sys.modules:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "trust.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up while it executes
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def cache_bytecode(folder: str, probe: str = "torch") -> str | None:
     """Keep the server's bytecode in ``folder`` when ``probe`` was installed without any and
     Python may not write it beside the sources; returns the note to print, or ``None``.
@@ -184,9 +199,14 @@ def cache_bytecode(folder: str, probe: str = "torch") -> str | None:
     if not sys.dont_write_bytecode and os.access(source_dir, os.W_OK):
         return None
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)  # the user's own, like o1tui's other dirs
+        os.makedirs(folder, mode=0o700, exist_ok=True)
     except OSError:
         return None  # no cache to keep it in: Python compiles as it did
+    # Bytecode found there runs as the user, in the process that holds the API key: only a
+    # folder that is the user's own (not another user's, not open to others, not a link).
+    problem = _trust().folder_problem(folder)
+    if problem:
+        return f"the bytecode cache {folder} is not used: {problem}"
     sys.pycache_prefix = folder
     sys.dont_write_bytecode = False
     # The server's own Python children (spawned helpers) do the same.

@@ -2,9 +2,10 @@
 
 :func:`start_backend` is what ``o1tui``, ``o1tui ask --engine`` and ``o1tui serve`` call. It
 picks the engine (:func:`backends.engines.choose_engine`), resolves the model
-(:func:`backends.presets.resolve`), reuses an OpenAI-compatible server already answering on
-the configured port, or else builds the engine's command, starts it through the supervisor
-with a fresh API key and waits until it serves. The :class:`ServerHandle` it returns gives
+(:func:`backends.presets.resolve`), reuses a server already answering on the configured
+port when it is provably the user's (a kept-warm one whose keeper owns the port, or one whose
+listening socket the user owns; another user's is refused), or else builds the engine's
+command, starts it through the supervisor with a fresh API key and waits until it serves. The :class:`ServerHandle` it returns gives
 the URL, key and served name, a ready :class:`ChatClient`, and ``stop()``.
 """
 
@@ -21,7 +22,7 @@ from types import FrameType
 from typing import Any, Callable, Protocol, TextIO
 
 from backends.client import ChatClient
-from backends import keepalive
+from backends import keepalive, trust
 from backends.locations import log_dir, runtime_dir
 from backends.state import ServerState
 from backends.engines import (
@@ -88,6 +89,10 @@ class ServerHandle:
     state_dir: Path | None = None
     #: Attached to a server an earlier o1tui kept warm (its own timer stops it).
     kept: bool = False
+    #: Said whenever a running server is reused: which, and whose (it is always the user's).
+    reuse_note: str | None = None
+    #: For a kept server attached to: what :meth:`release` says (it stays up after o1tui).
+    left_note: str | None = None
 
     @property
     def started(self) -> bool:
@@ -143,17 +148,25 @@ class ServerHandle:
         assert self.base_url is not None
         return OpenAIChatClient(self.base_url, self.model, api_key=self.api_key, **kwargs)
 
-    def release(self) -> None:
+    def release(self) -> str | None:
         """o1tui is done with the server: stop it, unless ``keep_alive`` keeps a ready one
-        warm (its keeper stops it once idle; a loading one is stopped: none could attach)."""
+        warm (its keeper stops it once idle; a loading one is stopped: none could attach).
+
+        Returns what to tell the user when the server was left running (for how long, how to
+        stop it), else ``None``."""
         if (
             self.process is not None
             and self.keep_alive_s > 0
             and self.process.state is ServerState.READY
             and self.process.running
+            and self.process.pid is not None
         ):
-            return
+            display = self.model_ref.display if self.model_ref else self.model
+            return keepalive.left_running(
+                self.process.spec.port, self.process.pid, display, self.keep_alive_s
+            )
         self.stop()
+        return self.left_note
 
     def stop(self, grace_s: float = STOP_GRACE_S) -> None:
         """Stop the server if we started it (a reused one is left running)."""
@@ -274,7 +287,28 @@ def _reuse(
         None,
         reused=True,
         warnings=tuple(warnings),
+        reuse_note=f"using your server already running on port {port} ({served})",
     )
+
+
+def check_port_owner(host: str, port: int) -> None:
+    """Refuse a port whose listening socket is another user's: o1tui would send it the user's
+    questions (and key). Raises :class:`PortInUse` naming the port and the owner; also when
+    something listens and ``/proc`` cannot say whose it is."""
+    found = trust.listeners(port)
+    if found is None:
+        if not port_is_free(host, port):
+            raise PortInUse(
+                f"port {port} is taken and o1tui cannot tell by whom (no /proc/net/tcp): "
+                "choose another --port"
+            )
+        return
+    others = sorted({s.uid for s in found} - {os.getuid()})
+    if others:
+        raise PortInUse(
+            f"port {port} is held by {trust.user_name(others[0])}, not by you: o1tui sends "
+            "no question or key there; choose another --port"
+        )
 
 
 def _wait_for_other(
@@ -389,8 +423,17 @@ def start_backend(
                 reused=True,
                 warnings=tuple(warnings),
                 kept=True,
+                reuse_note=(
+                    f"using the server kept warm on port {kept.port} ({kept.display}, pid "
+                    f"{kept.pid}); it stops after {keepalive.describe_duration(kept.keep_alive_s)}"
+                    " without requests"
+                ),
+                left_note=keepalive.left_running(
+                    kept.port, kept.pid, kept.display, kept.keep_alive_s
+                ),
             )
     if configured_port:
+        check_port_owner(host, int(configured_port))
         found = probe(host, int(configured_port), user_key)
         if found.kind == "starting":
             found = _wait_for_other(
@@ -474,6 +517,8 @@ def ensure_server(
     if progress is not None:
         for warning in handle.warnings:
             progress(f"warning: {warning}")
+        if handle.reuse_note:
+            progress(handle.reuse_note)
         if handle.notice:
             progress(handle.notice)
     return handle

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Mapping
 
+from backends import trust
 from backends.engines import LaunchSpec
 from backends.errors import BackendError
 from backends.locations import ensure_private_dir
@@ -210,7 +211,8 @@ class _Log:
         if self.path is not None:
             ensure_private_dir(self.path.parent)  # LocationError: one line naming the folder
             try:
-                self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+                self.fd = os.open(self.path, flags, 0o600)
             except OSError as err:
                 raise ServerStartError(
                     f"cannot write the server log {self.path}: {err.strerror or err}"
@@ -434,12 +436,16 @@ class ServerProcess:
         while True:
             if self._exited.wait(0):
                 self._exited_during_start()
-            result = probe(
-                self.spec.host,
-                self.spec.port,
-                self.spec.api_key,
-                timeout_s=min(2.0, timeout),
-                health_path=self.spec.health_path,
+            result = (
+                probe(
+                    self.spec.host,
+                    self.spec.port,
+                    self.spec.api_key,
+                    timeout_s=min(2.0, timeout),
+                    health_path=self.spec.health_path,
+                )
+                if self._listening_is_ours()
+                else Probe("down", detail="another server of yours holds the port")
             )
             elapsed = time.monotonic() - (self.started_at or time.monotonic())
             if on_poll is not None:
@@ -461,6 +467,31 @@ class ServerProcess:
                 )
             if self._exited.wait(poll_interval_s):
                 self._exited_during_start()
+
+    def _listening_is_ours(self) -> bool:
+        """Whether what listens on the port (if anything) is this server's process group: a
+        server another process started there meanwhile must get neither the key nor, later,
+        the user's questions. Another user's is an error at once (the server is stopped);
+        one of the user's own is waited out (ours fails to bind, and says so). True where
+        ``/proc`` cannot tell."""
+        found = trust.listeners(self.spec.port)
+        if not found or self.pgid is None or not Path("/proc").is_dir():
+            return True
+        ours: set[int] = set()
+        for pid in group_members(self.pgid):
+            ours |= trust.socket_inodes(pid)
+        strangers = [s for s in found if s.inode not in ours]
+        others = sorted({s.uid for s in strangers} - {os.getuid()})
+        if others:
+            self.stop(grace_s=5.0)
+            raise PortInUse(
+                f"port {self.spec.port} was taken by {trust.user_name(others[0])} while the "
+                "server started (stopped it): choose another --port",
+                log_tail=self.tail(),
+                returncode=self._returncode,
+                log_path=self.log_path,
+            )
+        return not strangers or any(s.inode in ours for s in found)
 
     def _exited_during_start(self) -> None:
         # Give the reader a moment to drain the last lines: they usually say why.

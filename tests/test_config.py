@@ -222,11 +222,14 @@ def test_config_and_log_paths(tmp_path: Path) -> None:
 def test_ensure_private_dir_creates_private_and_leaves_an_existing_folder_be(
     tmp_path: Path,
 ) -> None:
-    folder = tmp_path / "open"
+    folder = tmp_path / "group"
     folder.mkdir()
-    os.chmod(folder, 0o2775)
+    os.chmod(folder, 0o2750)  # the group may read: the user's choice
     locations.ensure_private_dir(folder)
-    assert stat.S_IMODE(folder.stat().st_mode) == 0o2775
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o2750
+    os.chmod(folder, 0o2775)  # the group may write: not the user's own any more
+    with pytest.raises(locations.LocationError, match="other users may write to it"):
+        locations.ensure_private_dir(folder)
     locations.ensure_private_dir(tmp_path / "new")
     assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
 

@@ -164,6 +164,8 @@ def run_with_server(
         finally:
             if handle is not None:
                 if keep_warm:
-                    handle.release()  # stops it, unless keep_alive keeps it warm
+                    left = handle.release()  # stops it, unless keep_alive keeps it warm
+                    if left:
+                        progress.note(left)
                 else:
                     handle.stop()

@@ -66,13 +66,6 @@ def _top_level_parser(
     )
     parser.add_argument("--theme", default=argparse.SUPPRESS, help="theme name for the app")
     parser.add_argument(
-        "--keep-alive",
-        default=argparse.SUPPRESS,
-        metavar="DURATION",
-        help="after the app quits, keep a server it started up this long without requests "
-        "(e.g. 10m, 1h; default 0: stop it); the next o1tui attaches to it at once",
-    )
-    parser.add_argument(
         "--keep-server",
         action="store_true",
         default=argparse.SUPPRESS,
@@ -507,6 +500,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     pause_gc()  # on again after the app's first frame, or at once for a subcommand
     restore_streams = guard_standard_streams()  # `>&-`, `2>/dev/full`: still one line
+    if not sys.warnoptions:  # -W or PYTHONWARNINGS: asked for; else no library's warning
+        import warnings  # (a file path, a deprecation) belongs on the user's terminal
+
+        warnings.simplefilter("ignore")
     try:
         return _run(argv)
     finally:

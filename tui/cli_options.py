@@ -108,6 +108,13 @@ def server_options(checked: bool = True) -> argparse.ArgumentParser:
         help="LMDeploy's cap on concurrent sequences, at least 32 (default: LMDeploy's own)",
     )
     g.add_argument(
+        "--keep-alive",
+        default=S,
+        metavar="DURATION",
+        help="after o1tui quits, keep a server it started up this long without requests "
+        "(e.g. 10m, 1h; default 0: stop it); the next o1tui attaches to it at once",
+    )
+    g.add_argument(
         "--no-prefix-caching",
         dest="enable_prefix_caching",
         action="store_false",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -60,14 +61,16 @@ def run_app(
         config_path=Path(config_path) if config_path is not None else None,
     )
 
+    left: list[str] = []  # what to say about a server left to its keeper (keep_alive)
+
     def stop_server() -> None:
         if settings.keep_server:
             return
         if app.server_handle is not None and app.owns_server:
-            app.server_handle.release()  # stops it, unless keep_alive keeps it warm
+            left.append(app.server_handle.release() or "")  # stops it, unless kept warm
         # A server still loading is known only to the controller that is starting it.
         if app.controller is not None:
-            app.controller.shutdown()  # a no-op for a server o1tui did not start
+            left.append(app.controller.shutdown() or "")  # no-op: a server o1tui did not start
 
     closing = {"signal": 0, "timer": 0}
 
@@ -96,6 +99,8 @@ def run_app(
         stop_server()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        for line in dict.fromkeys(filter(None, left)):
+            print(f"o1tui: {line}", file=sys.stderr)
     if app.startup_error is not None:
         raise app.startup_error
     return int(result or 0) if app.return_code in (None, 0) else int(app.return_code)

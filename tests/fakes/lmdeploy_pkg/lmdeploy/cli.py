@@ -26,6 +26,8 @@ Behaviour switches (environment):
   FAKE_LMDEPLOY_VERSION=X.Y.Z        the version ``lmdeploy.version`` reports
   FAKE_LMDEPLOY_WARMUP_STEPS=N       decode warm-up steps (default 4)
   FAKE_LMDEPLOY_REPLY_DELAY=S        sleep S seconds before each streamed chunk (a slow model)
+  FAKE_LMDEPLOY_ONE_AT_A_TIME=1      handle one request at a time, as llama.cpp's server does:
+                                     while a chat streams, /health and /v1/models wait
 """
 
 import argparse
@@ -248,7 +250,16 @@ def main() -> int:
             return Reply(content=reply.content * 20 + "x" * 400, delay_s=0.05)
         return reply
 
+    one_at_a_time = threading.Lock() if env.get("FAKE_LMDEPLOY_ONE_AT_A_TIME") else None
+
     class Handler(_Handler):
+        def handle_one_request(self) -> None:
+            if one_at_a_time is None:
+                super().handle_one_request()
+                return
+            with one_at_a_time:
+                super().handle_one_request()
+
         def do_GET(self) -> None:  # noqa: N802
             if time.monotonic() < unhealthy_until and self.path.split("?")[0].rstrip("/") in (
                 "/health",
