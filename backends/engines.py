@@ -86,6 +86,8 @@ class ServerOptions:
     lmdeploy_torch_compile: bool = False
     #: Keep the server's bytecode in o1tui's cache where its packages came without any.
     lmdeploy_bytecode_cache: bool = True
+    #: ``lmdeploy serve proxy`` this api_server registers with once it serves (``--proxy-url``).
+    proxy_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,12 @@ class LaunchSpec:
     #: Where the server says it is loading (503) before ``/v1/models`` answers; ``None`` for a
     #: server that has no such path (llama-cpp-python's: every poll would log a 404).
     health_path: str | None = "/health"
+    #: Replicas behind a proxy (``--dp``): 0 for one server. The spec then runs
+    #: :mod:`backends.replica_runner`, and ``port`` is the proxy's.
+    replicas: int = 0
+    #: A line the process prints once it is ready (the replica set: every replica ready and
+    #: registered); readiness then also waits for it.
+    ready_marker: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -308,6 +316,8 @@ def lmdeploy_command(
             "--reasoning-parser",
             lmdeploy_parser_name(model.reasoning_parser, version or lmdeploy_version()),
         ]
+    if opts.proxy_url:
+        args += ["--proxy-url", opts.proxy_url]
     if not any(a.startswith("--log-level") for a in opts.extra_args):
         # INFO gives the lines the start-up stages are read from (never prompts: LMDeploy logs
         # those at its own level 15, below INFO).
@@ -342,6 +352,43 @@ def lmdeploy_command(
         READY_TIMEOUT_S["lmdeploy"],
         notes=notes,
     )
+
+
+def lmdeploy_proxy_command(
+    host: str, port: int, api_key: str | None, *, program: Program | None = None
+) -> LaunchSpec:
+    """``lmdeploy serve proxy`` on ``host:port``, requiring ``api_key`` on ``/v1`` (LMDeploy's own
+    ``--api-keys``, given inside the process as for the api_server: never on the command line).
+
+    ``--disable-cache-status``: else the proxy loads and saves its node list in a file inside the
+    installed LMDeploy package, and would start with the nodes of an earlier run (other ports,
+    which anyone may hold by now). Raises :class:`EngineUnavailable` when LMDeploy is missing,
+    and when the key cannot be kept off the command line.
+    """
+    program = program or find_lmdeploy()
+    if program is None:
+        raise EngineUnavailable(f"lmdeploy is not installed: {INSTALL_HINTS['lmdeploy']}")
+    args = [
+        "serve",
+        "proxy",
+        "--server-name",
+        host,
+        "--server-port",
+        str(port),
+        "--routing-strategy",
+        "min_expected_latency",
+        "--disable-cache-status",
+        "--log-level",
+        "INFO",
+    ]
+    argv = program.keyed(args, "--api-keys" if api_key else None)
+    if argv is None:
+        raise EngineUnavailable(
+            f"{program.argv[0]} is not a Python script: o1tui cannot give LMDeploy's proxy its "
+            "key without showing it to every user (ps); run --dp with an lmdeploy installed by pip"
+        )
+    env = {"PYTHONUNBUFFERED": "1", **({KEY_ENV: api_key} if api_key else {})}
+    return LaunchSpec("lmdeploy-proxy", argv, host, port, "", api_key, env, 60.0, health_path=None)
 
 
 def _floor_batch_size(extra: Sequence[str]) -> list[str]:

@@ -32,6 +32,7 @@ from backends.engines import (
     build_command,
     choose_engine,
 )
+from backends.replicas import MAX_DP, ReplicaInfo, replica_set_command
 from backends.presets import (
     DEFAULT_CPU_MODEL,
     DEFAULT_GPU_MODEL,
@@ -119,6 +120,11 @@ class ServerHandle:
         """How many requests the model works on at once (None: no limit o1tui needs to
         respect); groups run at most this many chains together."""
         return ENGINE_CONCURRENCY.get(self.engine)
+
+    @property
+    def replicas(self) -> list[ReplicaInfo]:
+        """The replicas behind the proxy of a set started with ``--dp`` (else empty)."""
+        return self.process.replicas if self.process is not None else []
 
     @property
     def running(self) -> bool:
@@ -230,6 +236,9 @@ class ServerSettings(Protocol):
     @property
     def server_args(self) -> list[str]: ...
 
+    @property
+    def dp(self) -> int: ...
+
 
 def setting(settings: ServerSettings | None, name: str, default: Any = None) -> Any:
     """Setting ``name``, or ``default`` when there are no settings or the value is None."""
@@ -289,6 +298,24 @@ def _reuse(
         warnings=tuple(warnings),
         reuse_note=f"using your server already running on port {port} ({served})",
     )
+
+
+def replica_count(settings: ServerSettings | None) -> int:
+    """``dp``: how many replicas to start (1: one server, no proxy)."""
+    dp = int(setting(settings, "dp", 1))
+    if not 1 <= dp <= MAX_DP:
+        raise EngineUnavailable(f"dp must be between 1 and {MAX_DP} (got {dp})")
+    return dp
+
+
+def replica_ports(host: str, count: int, avoid: set[int]) -> list[int]:
+    """``count`` distinct free ports (none of ``avoid``) for a replica set's api_servers."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port(host)
+        if port not in avoid and port not in ports:
+            ports.append(port)
+    return ports
 
 
 def check_port_owner(host: str, port: int) -> None:
@@ -458,7 +485,21 @@ def start_backend(
         server_port = free_port(host)
 
     api_key = user_key or new_api_key()
-    spec = build_command(choice.engine, ref, server_options(settings, server_port, host), api_key)
+    dp = replica_count(settings)
+    if dp > 1:
+        if choice.engine != "lmdeploy":
+            raise EngineUnavailable(
+                f"--dp {dp} runs LMDeploy replicas behind LMDeploy's proxy; the {choice.engine} "
+                "engine has none: use --engine lmdeploy, or --dp 1"
+            )
+        ports = replica_ports(host, dp, avoid={server_port})
+        spec = replica_set_command(
+            ref, server_options(settings, server_port, host), api_key, dp, ports
+        )
+    else:
+        spec = build_command(
+            choice.engine, ref, server_options(settings, server_port, host), api_key
+        )
     process = ServerProcess(
         spec, log_dir=log_dir or default_log_dir(), on_line=on_line, on_exit=on_exit
     )

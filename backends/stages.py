@@ -91,6 +91,8 @@ class StartProgress:
     total: int | None = None
     fraction: float = 0.0
     elapsed_s: float = 0.0
+    #: Which replica of a replica set (``--dp``) this is, and of how many (1-based).
+    replica: tuple[int, int] | None = None
 
     @property
     def label(self) -> str:
@@ -100,8 +102,12 @@ class StartProgress:
         return self.stage
 
     def describe(self) -> str:
-        """``weights 2/4 · stage 3/5 · 14 s``: one line for a header or a terminal."""
-        return f"{self.label} · stage {self.index + 1}/{self.count} · {self.elapsed_s:.0f} s"
+        """``weights 2/4 · stage 3/5 · 14 s`` (``weights 2/4 · replica 2/2 · stage 3/5 · 14 s``
+        for a replica set): one line for a header or a terminal."""
+        replica = f" · replica {self.replica[0]}/{self.replica[1]}" if self.replica else ""
+        return (
+            f"{self.label}{replica} · stage {self.index + 1}/{self.count} · {self.elapsed_s:.0f} s"
+        )
 
 
 @dataclass

@@ -34,6 +34,7 @@ from backends import trust
 from backends.engines import LaunchSpec
 from backends.errors import BackendError
 from backends.locations import ensure_private_dir
+from backends.replicas import ReplicaBoard, ReplicaInfo
 from backends.stages import StageTracker, failure_line
 from backends.sanitize import clean
 from backends.signals import termination_deferred
@@ -279,10 +280,25 @@ class ServerProcess:
         self._threads: list[threading.Thread] = []
         self.started_at: float | None = None  #: time.monotonic() at start
         self.ready_at: float | None = None
-        #: The start-up's stages, read from the output (backends.stages).
-        self.stages = StageTracker(spec.engine)
+        #: The start-up's stages, read from the output (backends.stages); for a replica set
+        #: (``--dp``) the board of its replicas, which also follows them while serving.
+        self.stages: StageTracker | ReplicaBoard = self._tracker(None)
+        self._marker_seen = threading.Event()
+
+    def _tracker(self, started_at: float | None) -> StageTracker | ReplicaBoard:
+        if self.spec.replicas:
+            return ReplicaBoard(self.spec.replicas, started_at)
+        if started_at is None:
+            return StageTracker(self.spec.engine)
+        return StageTracker(self.spec.engine, started_at=started_at)
 
     # -- facts --
+    @property
+    def replicas(self) -> list[ReplicaInfo]:
+        """The replicas of a replica set and their states (empty for one server)."""
+        board = self.stages
+        return list(board.replicas) if isinstance(board, ReplicaBoard) else []
+
     @property
     def state(self) -> ServerState:
         return self._state
@@ -357,7 +373,7 @@ class ServerProcess:
             ) from err
         _STARTED.add(self)
         self.started_at = time.monotonic()
-        self.stages = StageTracker(self.spec.engine, started_at=self.started_at)
+        self.stages = self._tracker(self.started_at)
         self._state = ServerState.STARTING
         for target, name in ((self._read, "reader"), (self._wait, "waiter")):
             thread = threading.Thread(
@@ -392,7 +408,9 @@ class ServerProcess:
         if not line:
             return
         self._log.write(line)
-        if self._state == ServerState.STARTING:
+        if self.spec.ready_marker is not None and line == self.spec.ready_marker:
+            self._marker_seen.set()
+        if self._state == ServerState.STARTING or isinstance(self.stages, ReplicaBoard):
             self.stages.feed(line)
         if self.on_line is not None:
             try:
@@ -450,7 +468,9 @@ class ServerProcess:
             elapsed = time.monotonic() - (self.started_at or time.monotonic())
             if on_poll is not None:
                 on_poll(elapsed, result)
-            if result.kind == "ready":
+            if result.kind == "ready" and (
+                self.spec.ready_marker is None or self._marker_seen.is_set()
+            ):
                 if self._exited.is_set():  # answered by someone else on a port we never bound
                     self._exited_during_start()
                 self._state = ServerState.READY
