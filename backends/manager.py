@@ -370,6 +370,7 @@ def start_backend(
     on_line: Callable[[str], None] | None = None,
     on_poll: Callable[[float, Probe], None] | None = None,
     on_exit: Callable[[int], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
     available: dict[str, bool] | None = None,
     gpu: bool | None = None,
 ) -> ServerHandle:
@@ -377,7 +378,8 @@ def start_backend(
 
     Arguments override the Settings-like ``settings`` (fields ``engine``, ``model``, ``port``,
     ``api_key``, ``backend``, ``tp``, ``session_len``, ``cache_max_entry_count``,
-    ``max_batch_size``, ``enable_prefix_caching``, ``server_args``). ``available``/``gpu``
+    ``max_batch_size``, ``enable_prefix_caching``, ``server_args``, ``dp``). ``on_notice``
+    gets what a replica set (``dp`` > 1) says while serving (a replica exited). ``available``/``gpu``
     override detection (tests, unusual boxes). Blocking: call it from a worker thread in the app.
 
     Raises :class:`EngineUnavailable`, :class:`~backends.presets.UnknownModel`,
@@ -501,7 +503,11 @@ def start_backend(
             choice.engine, ref, server_options(settings, server_port, host), api_key
         )
     process = ServerProcess(
-        spec, log_dir=log_dir or default_log_dir(), on_line=on_line, on_exit=on_exit
+        spec,
+        log_dir=log_dir or default_log_dir(),
+        on_line=on_line,
+        on_exit=on_exit,
+        on_notice=on_notice,
     )
     if keep_alive_s > 0:
         state = keepalive.state_path(state_dir, server_port)
@@ -554,6 +560,7 @@ def ensure_server(
     if progress is not None:
         kwargs.setdefault("on_line", progress)
         kwargs.setdefault("on_poll", poll_reporter(progress))
+        kwargs.setdefault("on_notice", progress)
     handle = start_backend(settings, **kwargs)
     if progress is not None:
         for warning in handle.warnings:

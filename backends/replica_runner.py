@@ -202,6 +202,9 @@ class ReplicaSet:
             except subprocess.TimeoutExpired:
                 child.proc.kill()
                 child.proc.wait()
+        for child in self.everyone():
+            if child.reader is not None:
+                child.reader.join(timeout=1.0)  # their last lines say how they stopped
 
     def exit_line(self, child: Child) -> str:
         assert child.proc is not None

@@ -236,6 +236,14 @@ class ReplicaBoard:
             info.state, info.detail = "exited", report.group(4) or ""
         return True
 
+    @staticmethod
+    def notice(line: str) -> str | None:
+        """What of a serving set's line the user must hear at once (a replica exited, a
+        stranger's node removed from the proxy), without the set's prefix; else ``None``."""
+        if line.startswith(REPORT) and (" exited: " in line or "from the proxy: " in line):
+            return line[len(REPORT) :]
+        return None
+
     def finish(self) -> None:
         for tracker in self.trackers:
             tracker.finish()

@@ -261,9 +261,12 @@ class ServerProcess:
         on_line: Callable[[str], None] | None = None,
         on_exit: Callable[[int], None] | None = None,
         base_env: Mapping[str, str] | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.spec = spec
         self.on_line = on_line
+        #: Called with what a replica set says the user must hear (a replica exited).
+        self.on_notice = on_notice
         self.on_exit = on_exit
         self._base_env = dict(os.environ if base_env is None else base_env)
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -412,6 +415,12 @@ class ServerProcess:
             self._marker_seen.set()
         if self._state == ServerState.STARTING or isinstance(self.stages, ReplicaBoard):
             self.stages.feed(line)
+        notice = ReplicaBoard.notice(line) if isinstance(self.stages, ReplicaBoard) else None
+        if notice is not None and self.on_notice is not None:
+            try:
+                self.on_notice(notice)
+            except Exception:  # a UI callback must not kill the log reader
+                pass
         if self.on_line is not None:
             try:
                 self.on_line(line)

@@ -65,9 +65,9 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
     p.add_argument(
         "--concurrency",
         type=int,
-        default=1,
+        default=None,
         metavar="K",
-        help="items run at once against the server (default 1)",
+        help="items run at once against the server (default 1, one a replica with --dp)",
     )
     p.add_argument(
         "--seed",
@@ -179,7 +179,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UserError("name a SET (o1tui eval --list shows the built-in ones) or --resume RUN_ID")
     if args.resume is not None and args.set is not None:
         raise UserError("--resume continues a stored run: give no SET with it")
-    if args.concurrency < 1 or args.concurrency > MAX_CONCURRENCY:
+    if args.concurrency is not None and not 1 <= args.concurrency <= MAX_CONCURRENCY:
         raise UserError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}")
     if args.limit is not None and args.limit < 1:
         raise UserError("--limit must be at least 1")
@@ -250,6 +250,10 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any, int | None]:
     from tui.evals.specs import DEFAULT_STRATEGIES, parse_specs
 
     settings = resolve_settings(args)
+    if args.concurrency is None:
+        from tui.evals.specs import default_concurrency
+
+        args.concurrency = default_concurrency(settings.dp)
     if settings.max_steps < 1:
         raise UserError("--max-steps must be at least 1")
     if args.csv:  # a run takes hours: a path that cannot be written is refused now

@@ -12,6 +12,12 @@ DEFAULT_STRATEGIES = "plain,g1"
 DEFAULT_SEED = 0
 
 
+def default_concurrency(replicas: int) -> int:
+    """Eval items run at once when ``--concurrency`` is not given: one for each replica behind
+    the proxy (``dp``), so every replica has work; 1 for one server."""
+    return max(1, int(replicas))
+
+
 @dataclass(frozen=True)
 class StrategySpec:
     """A strategy name and how many self-consistency samples (1: a single chain)."""

@@ -95,8 +95,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+_say_lock = threading.Lock()
+
+
 def say(line: str) -> None:
-    print(line, flush=True)
+    """One whole line (request threads print at once: no line may run into another)."""
+    with _say_lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 def bar(desc: str, k: int, n: int) -> None:

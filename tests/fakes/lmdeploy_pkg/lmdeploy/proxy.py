@@ -65,7 +65,9 @@ def add_parser(serve_sub: Any) -> None:
 
 
 def _log(level: str, where: str, message: str) -> None:
-    print(f"2026-11-01 10:00:00,000 - lmdeploy - {level} - {where} - {message}", flush=True)
+    from lmdeploy.cli import say
+
+    say(f"2026-11-01 10:00:00,000 - lmdeploy - {level} - {where} - {message}")
 
 
 def _http(
