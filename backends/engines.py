@@ -38,6 +38,7 @@ BACKEND_NAMES = ("turbomind", "pytorch")
 #: Environment variable :mod:`backends.keyed_exec` reads the key from.
 KEY_ENV = "O1TUI_SERVER_API_KEY"
 KEYED_EXEC = str(Path(__file__).with_name("keyed_exec.py"))
+PROXY_GUARD = str(Path(__file__).with_name("proxy_guard.py"))
 REDACTED = "***"
 
 #: How long a start may take before it counts as hung: LMDeploy needs ~100 s on an H100
@@ -86,8 +87,6 @@ class ServerOptions:
     lmdeploy_torch_compile: bool = False
     #: Keep the server's bytecode in o1tui's cache where its packages came without any.
     lmdeploy_bytecode_cache: bool = True
-    #: ``lmdeploy serve proxy`` this api_server registers with once it serves (``--proxy-url``).
-    proxy_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -316,8 +315,6 @@ def lmdeploy_command(
             "--reasoning-parser",
             lmdeploy_parser_name(model.reasoning_parser, version or lmdeploy_version()),
         ]
-    if opts.proxy_url:
-        args += ["--proxy-url", opts.proxy_url]
     if not any(a.startswith("--log-level") for a in opts.extra_args):
         # INFO gives the lines the start-up stages are read from (never prompts: LMDeploy logs
         # those at its own level 15, below INFO).
@@ -357,8 +354,9 @@ def lmdeploy_command(
 def lmdeploy_proxy_command(
     host: str, port: int, api_key: str | None, *, program: Program | None = None
 ) -> LaunchSpec:
-    """``lmdeploy serve proxy`` on ``host:port``, requiring ``api_key`` on ``/v1`` (LMDeploy's own
-    ``--api-keys``, given inside the process as for the api_server: never on the command line).
+    """``lmdeploy serve proxy`` on ``host:port``, requiring ``api_key`` (LMDeploy's own
+    ``--api-keys``, given inside the process as for the api_server: never on the command line),
+    on ``/nodes`` too (:mod:`backends.proxy_guard`).
 
     ``--disable-cache-status``: else the proxy loads and saves its node list in a file inside the
     installed LMDeploy package, and would start with the nodes of an earlier run (other ports,
@@ -382,6 +380,8 @@ def lmdeploy_proxy_command(
         "INFO",
     ]
     argv = program.keyed(args, "--api-keys" if api_key else None)
+    if argv is not None:  # through proxy_guard.py: /nodes needs the key too
+        argv = (argv[0], PROXY_GUARD, *argv[2:])
     if argv is None:
         raise EngineUnavailable(
             f"{program.argv[0]} is not a Python script: o1tui cannot give LMDeploy's proxy its "

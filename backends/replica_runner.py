@@ -12,16 +12,17 @@ the set holds it.
 What it does:
 
 1. starts the proxy and waits until ``/nodes/status`` answers;
-2. starts every replica with ``--proxy-url``, so each registers itself once it serves, as
-   LMDeploy's api_server does; a replica that serves (``/v1/models`` with the key) but is not
-   registered within :data:`REGISTER_WAIT_S` is added by ``/nodes/add`` with its model list;
+2. starts every replica, and adds each to the proxy (``/nodes/add`` with its URL, its model
+   list and the key) as soon as it serves (``/v1/models`` with the key). Not ``--proxy-url``:
+   LMDeploy's api_server registers with no key, and o1tui's proxy wants one on ``/nodes``
+   (:mod:`backends.proxy_guard`);
 3. prints :data:`READY_LINE` once every replica is ready and registered. A replica that exits
    first fails the start: its own error line, prefixed ``ERROR: replica i/N``, then exit 1;
 4. while serving: a replica that exits is reported and removed from the proxy (``/nodes/remove``:
    the real proxy drops a dead node only at its 90 s heart beat), and the others carry on; when
-   none is left, or the proxy exits, the set exits 1. A node that is not one of the set's
-   replicas (the proxy's ``/nodes`` routes take no key: any local user can add one) is removed
-   and reported;
+   none is left, or the proxy exits, the set exits 1. Should the proxy's ``/nodes`` routes answer
+   without the key (an LMDeploy the guard does not know), any local user could add a node: then
+   every node that is not one of the set's replicas is removed and reported;
 5. SIGTERM, SIGINT or SIGHUP: every child gets SIGTERM, SIGKILL after a grace period.
 
 Each child's output is passed on prefixed ``proxy | `` or ``replica i/N | ``; o1tui reads the
@@ -55,7 +56,6 @@ PLAN_ENV = "O1TUI_REPLICA_PLAN"
 READY_LINE = "o1tui replicas: every replica is ready and registered with the proxy"
 #: The prefix of the set's own report lines (o1tui reads the replicas' states from them).
 REPORT = "o1tui replicas: "
-REGISTER_WAIT_S = 10.0
 POLL_S = 0.25
 GRACE_S = 10.0
 #: How often, while serving, the proxy's node list is checked for strangers.
@@ -75,7 +75,6 @@ class Child:
     reader: threading.Thread | None = None
     ready: bool = False
     registered: bool = False
-    served_at: float | None = None  #: when /v1/models first answered
     gone: bool = False  #: its exit was reported
 
     @property
@@ -215,9 +214,12 @@ class ReplicaSet:
         return f"{why} (exit code {code})" if why else f"exit code {code}"
 
     # -- the proxy's node list --
-    def node_urls(self) -> set[str] | None:
+    def node_urls(self, key: str | None = "") -> set[str] | None:
+        """The proxy's nodes (``None``: no answer); asked with the key unless ``key`` is given."""
         try:
-            status, nodes = call(self.proxy.port, "GET", "/nodes/status", None)
+            status, nodes = call(
+                self.proxy.port, "GET", "/nodes/status", self.key if key == "" else key
+            )
         except OSError:
             return None
         return set(nodes) if status == 200 and isinstance(nodes, dict) else None
@@ -276,20 +278,27 @@ class ReplicaSet:
         for child in self.replicas:
             if child.registered:
                 continue
-            if not child.ready and self.serves(child):
-                child.ready, child.served_at = True, time.monotonic()
-                report(f"{child.name} ready on port {child.port}")
             if child.ready and child.url in urls:
                 child.registered = True
                 report(f"{child.name} registered with the proxy")
-            elif child.ready and time.monotonic() - (child.served_at or 0) > REGISTER_WAIT_S:
-                report(f"{child.name} did not register itself; adding it to the proxy")
+            elif not child.ready and self.serves(child):
+                child.ready = True
+                report(f"{child.name} ready on port {child.port}")
                 self.add_node(child)
-                child.served_at = time.monotonic()
+
+    def nodes_open(self) -> bool:
+        """Whether the proxy's ``/nodes`` routes answer without the key (LMDeploy's default)."""
+        return self.node_urls(key=None) is not None
 
     def serve(self) -> int:
         """Watch the set until a stop is asked (0) or nothing can serve any more (1)."""
         ours = {c.url for c in self.replicas}
+        watch = self.nodes_open()
+        if watch:
+            report(
+                "the proxy's /nodes routes answer without the key: nodes that are not o1tui's "
+                "replicas will be removed"
+            )
         next_watch = time.monotonic()
         while not self.stop_requested.wait(POLL_S):
             if self.proxy.proc is not None and self.proxy.proc.poll() is not None:
@@ -308,7 +317,7 @@ class ReplicaSet:
             if all(c.gone for c in self.replicas):
                 say("ERROR: every replica has exited")
                 return 1
-            if time.monotonic() >= next_watch:
+            if watch and time.monotonic() >= next_watch:
                 next_watch = time.monotonic() + WATCH_S
                 for url in sorted((self.node_urls() or set()) - ours):
                     self.remove_node(url)

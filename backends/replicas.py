@@ -1,8 +1,7 @@
 """``--dp N``: N LMDeploy ``api_server`` replicas behind LMDeploy's own ``serve proxy``.
 
 :func:`replica_set_command` turns one server's settings into the launch of a whole set: the proxy
-on the server's port, N replicas on free loopback ports, each with ``--proxy-url`` and ``--tp``
-GPUs of its own from the visible ones (``CUDA_VISIBLE_DEVICES``, else ``nvidia-smi``). More
+on the server's port, N replicas on free loopback ports, each with ``--tp`` GPUs of its own from the visible ones (``CUDA_VISIBLE_DEVICES``, else ``nvidia-smi``). More
 replicas than GPU slots share them, each with its share of the KV cache
 (``--cache-max-entry-count``), and the server's log says so. The set runs as one process,
 :mod:`backends.replica_runner`, so the supervisor treats it as one server (one process group,
@@ -119,12 +118,7 @@ def replica_set_command(
         )
     replicas = []
     for i, port in enumerate(replica_ports):
-        ropts = replace(
-            opts,
-            port=port,
-            cache_max_entry_count=cache,
-            proxy_url=f"http://{opts.host}:{opts.port}",
-        )
+        ropts = replace(opts, port=port, cache_max_entry_count=cache)
         spec = lmdeploy_command(model, ropts, api_key, program=program)
         if spec.key_on_command_line:
             raise EngineUnavailable(

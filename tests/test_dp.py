@@ -42,14 +42,15 @@ def _get(port: int, path: str, key: str | None = None) -> tuple[int, object]:
         conn.close()
 
 
-def _post(port: int, path: str, body: dict) -> int:
+def _post(port: int, path: str, body: dict, key: str | None = None) -> int:
     import http.client
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
     try:
-        conn.request(
-            "POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"}
-        )
+        conn.request("POST", path, body=json.dumps(body), headers=headers)
         resp = conn.getresponse()
         resp.read()
         return resp.status
@@ -113,13 +114,12 @@ def test_dp_2_is_ready_with_both_replicas_registered_and_a_vote_spreads_over_the
     ports = sorted(r.port for r in handle.replicas)
     assert len(ports) == 2 and handle.port not in ports
     assert [r.state for r in handle.replicas] == ["serving", "serving"]
-    status, nodes = _get(handle.port, "/nodes/status")
+    status, nodes = _get(handle.port, "/nodes/status", handle.api_key)
     assert status == 200 and sorted(nodes) == [f"http://127.0.0.1:{p}" for p in ports]
     # One GPU, two replicas: each has half of LMDeploy's default KV-cache share, and the log says so.
     for port in ports:
         args = json.loads((model_dir.parent / f"args-{port}.json").read_text())
         assert args["cache_max_entry_count"] == 0.4 and args["cuda_visible_devices"] == "0"
-        assert args["proxy_url"] == f"http://127.0.0.1:{handle.port}"
     assert "2 replicas share the GPU: each gets --cache-max-entry-count 0.4" in _log(handle)
 
     # The key: the proxy and every replica refuse a request without it.
@@ -194,7 +194,7 @@ def test_a_replica_dying_while_serving_is_reported_and_the_others_carry_on(
     assert eventually(lambda: any("replica 2/2 exited" in n for n in notices), 15), notices
     assert "the proxy no longer sends it requests; 1 of 2 replicas serve" in notices[-1]
     assert [r.state for r in handle.replicas] == ["serving", "exited"]
-    status, nodes = _get(handle.port, "/nodes/status")
+    status, nodes = _get(handle.port, "/nodes/status", handle.api_key)
     assert list(nodes) == [f"http://127.0.0.1:{handle.replicas[0].port}"]
     assert handle.running
     # Later chains all go to the replica that is left, and finish.
@@ -203,15 +203,51 @@ def test_a_replica_dying_while_serving_is_reported_and_the_others_carry_on(
         assert code == 200 and "[DONE]" in body
 
 
-def test_a_node_that_is_not_one_of_the_replicas_is_removed_from_the_proxy(
+def test_only_a_key_holder_can_add_a_node_and_an_added_one_takes_requests(
     fake_lmdeploy, model_dir, handles
 ):
+    """LMDeploy's key check skips /nodes; o1tui's proxy guard does not: another local user
+    cannot add a server of theirs (it would get questions and the key). The user can add a
+    replica started elsewhere, with the key ("More than one machine")."""
+    from tests.fakes.openai_server import FakeOpenAIServer
+
     handle, notices = _start(model_dir, handles)
-    stranger = "http://127.0.0.1:9"
-    # The proxy's /nodes routes take no key (LMDeploy's own rule): anyone may add one.
-    assert _post(handle.port, "/nodes/add", {"url": stranger, "status": {"models": ["x"]}}) == 200
-    assert eventually(lambda: any(stranger in n for n in notices), 10), notices
-    assert stranger not in _get(handle.port, "/nodes/status")[1]
+    with FakeOpenAIServer(api_key=handle.api_key, models=(handle.model,)) as elsewhere:
+        node = {"url": elsewhere.url.removesuffix("/v1"), "status": {"models": [handle.model]}}
+        assert _post(handle.port, "/nodes/add", node) == 401
+        assert _get(handle.port, "/nodes/status")[0] == 401
+        assert _post(handle.port, "/nodes/add", node, handle.api_key) == 200
+        assert node["url"] in _get(handle.port, "/nodes/status", handle.api_key)[1]
+        for _ in range(12):
+            code, _ = chat(handle.port, handle.api_key, handle.model, stream=True)
+            assert code == 200
+        assert elsewhere.requests  # the proxy sent it some of the chats
+        time.sleep(2.5)  # longer than the set's watch interval: the user's node stays
+        assert node["url"] in _get(handle.port, "/nodes/status", handle.api_key)[1]
+        assert notices == []
+
+
+def test_the_guard_leaves_an_unknown_key_check_alone():
+    import types
+
+    from backends.proxy_guard import guard_nodes
+
+    class AuthenticationMiddleware:
+        def __init__(self, app: object, tokens: list[str]) -> None:
+            self.tokens = tokens
+
+    module = types.ModuleType("server_utils")
+    module.AuthenticationMiddleware = AuthenticationMiddleware  # type: ignore[attr-defined]
+    assert "stay as LMDeploy has them" in guard_nodes(module)
+    from tests.fakes.lmdeploy_pkg.lmdeploy.serve.utils import server_utils
+
+    assert "need the API key too" in guard_nodes(server_utils)
+    try:
+        assert "/nodes" not in server_utils.AuthenticationMiddleware(None, ["k"]).skip_prefixes
+    finally:  # the stand-in's class is shared by other tests in this process: restore it
+        import importlib
+
+        importlib.reload(server_utils)
 
 
 # --- the CLI: stop, signals, the key, bad input ---------------------------------------------
@@ -261,7 +297,7 @@ def test_serve_dp_leaves_no_process_and_no_key_in_any_command_line(data_dir, mod
         assert proc.stdout is not None
         line = proc.stdout.readline()  # the URL: printed once every replica is registered
         assert line.strip() == f"http://127.0.0.1:{port}/v1".encode()
-        assert len(_get(port, "/nodes/status")[1]) == 2
+        assert len(_get(port, "/nodes/status", key)[1]) == 2
         members = group_members(pgid)
         assert len(members) >= 4  # the runner, the proxy, two replicas
         for entry in Path("/proc").glob("[0-9]*/cmdline"):

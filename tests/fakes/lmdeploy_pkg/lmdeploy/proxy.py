@@ -12,7 +12,8 @@ The real proxy's HTTP interface, kept as it is:
 - ``POST /nodes/add`` ``{"url", "status"?}``: a status with models registers at once; without
   one the proxy asks the node's ``/v1/models`` itself, with no key.
 - ``POST /nodes/remove`` ``{"url"}``.
-- The key check (LMDeploy's ``AuthenticationMiddleware``) skips ``/nodes`` and ``/health``.
+- The key check is LMDeploy's ``AuthenticationMiddleware`` (the stand-in's, in
+  ``lmdeploy.serve.utils.server_utils``): it skips ``/nodes``, ``/health``, ``/docs``.
 - Every ``LMDEPLOY_CONTROLLER_HEART_BEAT_EXPIRATION`` seconds (90) nodes whose ``/health`` does
   not answer 200 are removed.
 - Routing ``min_expected_latency`` (default): the node with the fewest unfinished requests per
@@ -175,6 +176,11 @@ class Nodes:
 
 
 def _handler(nodes: Nodes, keys: list[str]) -> type[BaseHTTPRequestHandler]:
+    from lmdeploy.serve.utils.server_utils import AuthenticationMiddleware
+
+    # As the real proxy does: the middleware only when keys are given.
+    auth = AuthenticationMiddleware(None, keys) if keys else None
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -190,10 +196,7 @@ def _handler(nodes: Nodes, keys: list[str]) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def _authorized(self, path: str) -> bool:
-            if not keys or path.startswith(("/health", "/docs", "/redoc", "/nodes")):
-                return True
-            scheme, _, token = self.headers.get("Authorization", "").partition(" ")
-            if scheme.lower() == "bearer" and token in keys:
+            if auth is None or auth.allows(path, self.headers):
                 return True
             self._json(
                 401, {"error": {"message": "Invalid API key", "type": "invalid_request_error"}}
