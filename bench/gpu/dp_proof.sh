@@ -59,9 +59,20 @@ READY_S=$($PY -c "import time; print(round(time.time() - $t, 1))")
 ts "ready after $READY_S s: $(head -1 "$OUT/serve.out")"
 echo "{\"phase\": \"start\", \"label\": \"dp2\", \"ready_s\": $READY_S}" >> "$OUT/results.jsonl"
 ts "GPU memory: $(gpu_mem)"
-ts "proxy nodes: $(curl -s "http://127.0.0.1:$PORT/nodes/status" | $PY -c 'import json,sys; print(sorted(json.load(sys.stdin)))')"
+nodes() {  # the proxy's /nodes/status, with the key (from the environment) or without
+  $PY - "$PORT" "$1" <<'PY'
+import json, os, sys, urllib.error, urllib.request as u
+headers = {"Authorization": "Bearer " + os.environ["O1TUI_API_KEY"]} if sys.argv[2] == "key" else {}
+try:
+    print(sorted(json.load(u.urlopen(u.Request(f"http://127.0.0.1:{sys.argv[1]}/nodes/status", headers=headers), timeout=5))))
+except urllib.error.HTTPError as err:
+    print(f"HTTP {err.code}")
+PY
+}
+ts "proxy nodes (with the key): $(nodes key)"
+ts "proxy nodes without the key (o1tui's guard: must be HTTP 401): $(nodes none)"
 SERVER_LOG=$(ls -t "$OUT"/logs/lmdeploy-"$PORT"-*.log | head -1)
-grep -E "o1tui: (--dp|2 replicas share)" "$SERVER_LOG" | cut -c1-200
+grep -E "o1tui: (--dp|2 replicas share)|o1tui launcher: the proxy" "$SERVER_LOG" | cut -c1-200
 KEYED=$($PY - <<'PY'
 import glob, os
 key = os.environ["O1TUI_API_KEY"].encode()  # from the environment: this check's argv is clean too
