@@ -19,11 +19,12 @@ from __future__ import annotations
 import inspect
 import sys
 from types import ModuleType
+from typing import Any
 
 if __package__:
     from backends import keyed_exec
 else:  # run by path: this file's folder is sys.path[0]
-    import keyed_exec  # type: ignore[no-redef]
+    import keyed_exec  # type: ignore[import-not-found, no-redef]
 
 MODULE = "lmdeploy.serve.utils.server_utils"
 GUARDED = "/nodes"
@@ -31,12 +32,12 @@ GUARDED = "/nodes"
 
 def guard_nodes(module: ModuleType) -> str:
     """Make ``AuthenticationMiddleware`` check the key on ``/nodes`` too; returns the note."""
-    cls = getattr(module, "AuthenticationMiddleware", None)
+    cls: Any = getattr(module, "AuthenticationMiddleware", None)
     try:
         source = inspect.getsource(cls.__init__) if cls is not None else ""
     except (OSError, TypeError):
         source = ""
-    if "skip_prefixes" not in source:
+    if cls is None or "skip_prefixes" not in source:
         return (
             "this LMDeploy's key check has no skip_prefixes: the proxy's /nodes routes stay as "
             "LMDeploy has them (the replica set removes nodes that are not its own)"

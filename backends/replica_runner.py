@@ -48,8 +48,8 @@ if __package__:
     from backends.keeper import die_with_parent
     from backends.stages import failure_line
 else:  # run by path: this file's folder is sys.path[0]
-    from keeper import die_with_parent  # type: ignore[no-redef]
-    from stages import failure_line  # type: ignore[no-redef]
+    from keeper import die_with_parent  # type: ignore[import-not-found, no-redef]
+    from stages import failure_line  # type: ignore[import-not-found, no-redef]
 
 PLAN_ENV = "O1TUI_REPLICA_PLAN"
 #: What the set prints once every replica serves and is registered with the proxy.
