@@ -96,18 +96,19 @@ class StartProgress:
 
     @property
     def label(self) -> str:
-        """``warm-up 5/11``, ``weights 2/4``, ``importing``."""
+        """``warm-up 5/11``, ``weights 2/4``, ``importing``; a replica set's names its slowest
+        replica: ``weights 3/4 · replica 2/2``."""
+        text = self.stage
         if self.done is not None and self.total:
-            return f"{self.stage} {self.done}/{self.total}"
-        return self.stage
+            text = f"{self.stage} {self.done}/{self.total}"
+        if self.replica is not None:
+            text += f" · replica {self.replica[0]}/{self.replica[1]}"
+        return text
 
     def describe(self) -> str:
         """``weights 2/4 · stage 3/5 · 14 s`` (``weights 2/4 · replica 2/2 · stage 3/5 · 14 s``
         for a replica set): one line for a header or a terminal."""
-        replica = f" · replica {self.replica[0]}/{self.replica[1]}" if self.replica else ""
-        return (
-            f"{self.label}{replica} · stage {self.index + 1}/{self.count} · {self.elapsed_s:.0f} s"
-        )
+        return f"{self.label} · stage {self.index + 1}/{self.count} · {self.elapsed_s:.0f} s"
 
 
 @dataclass

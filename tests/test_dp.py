@@ -386,3 +386,23 @@ def test_stop_takes_down_every_process_of_the_set(fake_lmdeploy, model_dir, hand
     handle.stop()
     assert group_members(pgid) == []
     assert time.monotonic() - started < 15
+
+
+async def test_the_server_screen_lists_each_replica_and_its_state(fake_lmdeploy, model_dir):
+    from backends.controller import ManagedServer
+    from tests.helpers import wait_until
+    from tests.test_server_screen import Host, _info_text
+
+    server = ManagedServer(_settings(model_dir), available=ALL, gpu=True)
+    await server.start()
+    try:
+        assert server.state == "ready"
+        ports = [r.port for r in server.handle.replicas]
+        app = Host(server)
+        async with app.run_test(size=(110, 30)) as pilot:
+            await wait_until(pilot, lambda: "Replicas" in _info_text(app))
+            text = _info_text(app)
+            for i, port in enumerate(ports, 1):
+                assert f"replica {i}/2 · port {port} · serving" in text
+    finally:
+        server.shutdown()
