@@ -410,6 +410,12 @@ def start_backend(
         ref = None
     if ref is None:
         ref = resolve(choice.default_model)
+    dp = replica_count(settings)
+    if dp > 1 and choice.engine != "lmdeploy":
+        raise EngineUnavailable(
+            f"--dp {dp} runs LMDeploy replicas behind LMDeploy's proxy; the {choice.engine} "
+            "engine has none: use --engine lmdeploy, or --dp 1"
+        )
     if choice.engine == "transformers":
         from backends.transformers_client import TransformersChatClient
 
@@ -487,13 +493,7 @@ def start_backend(
         server_port = free_port(host)
 
     api_key = user_key or new_api_key()
-    dp = replica_count(settings)
     if dp > 1:
-        if choice.engine != "lmdeploy":
-            raise EngineUnavailable(
-                f"--dp {dp} runs LMDeploy replicas behind LMDeploy's proxy; the {choice.engine} "
-                "engine has none: use --engine lmdeploy, or --dp 1"
-            )
         ports = replica_ports(host, dp, avoid={server_port})
         spec = replica_set_command(
             ref, server_options(settings, server_port, host), api_key, dp, ports

@@ -342,6 +342,15 @@ def test_bad_dp_is_refused_with_one_line(data_dir, args, env, needle, code):
     assert len(err.strip().splitlines()) == 1 and err.startswith("o1tui: ") and needle in err
 
 
+@pytest.mark.parametrize("engine", ["llamacpp", "transformers"])
+def test_dp_with_another_engine_is_refused_before_anything_starts(model_dir, engine):
+    from backends.engines import EngineUnavailable
+
+    settings = dataclasses.replace(_settings(model_dir), engine=engine)
+    with pytest.raises(EngineUnavailable, match="--dp 2 runs LMDeploy replicas"):
+        start_backend(settings, available=ALL, gpu=False)
+
+
 def test_eval_runs_one_item_a_replica_by_default():
     from tui.evals.specs import default_concurrency
 
@@ -352,23 +361,31 @@ def test_eval_runs_one_item_a_replica_by_default():
 def test_keep_alive_keeps_the_whole_set_and_its_keeper_stops_it_once_idle(
     data_dir, model_dir, tmp_path
 ):
-    """`ask --dp 2 --keep-alive 3s`: the set outlives ask (its record 0600), then its keeper
-    stops every process of it once idle."""
+    """`ask --dp 2 --keep-alive 5s`: the set outlives ask (its record 0600), the next ask
+    attaches to it, then its keeper stops every process of it once idle."""
     port = free_port()
     run_dir = tmp_path / "run"
-    proc = subprocess.run(
-        [sys.executable, "-m", "tui.cli", "ask", "q", "--strategy", "plain", "--engine"]
-        + ["lmdeploy", "--dp", "2", "--model", str(model_dir), "--port", str(port)]
-        + ["--keep-alive", "3s"],
-        capture_output=True,
-        env=_env(O1TUI_RUNTIME_DIR=str(run_dir)),
-        cwd=REPO,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr.decode()
+
+    def ask() -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "tui.cli", "ask", "q", "--strategy", "plain", "--engine"]
+            + ["lmdeploy", "--dp", "2", "--model", str(model_dir), "--port", str(port)]
+            + ["--keep-alive", "5s"],
+            capture_output=True,
+            env=_env(O1TUI_RUNTIME_DIR=str(run_dir)),
+            cwd=REPO,
+            timeout=60,
+        )
+
+    first = ask()
+    assert first.returncode == 0, first.stderr.decode()
     pgid = _set_pgid(port)
     try:
         assert pgid is not None and len(group_members(pgid)) >= 4
+        second = ask()  # the next o1tui attaches to the kept set through its proxy
+        assert second.returncode == 0, second.stderr.decode()
+        assert b"using the server kept warm on port" in second.stderr
+        assert _set_pgid(port) == pgid
         record = run_dir / f"server-{port}.json"
         assert record.stat().st_mode & 0o777 == 0o600
         assert eventually(lambda: group_members(pgid) == [], 30), group_members(pgid)
