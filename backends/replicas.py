@@ -165,7 +165,7 @@ def replica_set_command(
 _REPLICA_LINE = re.compile(r"^replica (\d+)/(\d+) \| (.*)$")
 _REPORT_LINE = re.compile(
     re.escape(REPORT) + r"replica (\d+)/\d+ (starting on port (\d+)|ready on port|registered"
-    r"|exited: (.*)|did not register)"
+    r"|exited: (.*))"
 )
 _FAILED_LINE = re.compile(r"^ERROR: replica (\d+)/\d+ failed to start: (.*)$")
 
