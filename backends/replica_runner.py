@@ -11,8 +11,8 @@ the set holds it.
 
 What it does:
 
-1. starts the proxy and waits until ``/nodes/status`` answers;
-2. starts every replica, and adds each to the proxy (``/nodes/add`` with its URL, its model
+1. starts the proxy and every replica at once;
+2. once the proxy answers ``/nodes/status``, adds each replica to the proxy (``/nodes/add`` with its URL, its model
    list and the key) as soon as it serves (``/v1/models`` with the key). Not ``--proxy-url``:
    LMDeploy's api_server registers with no key, and o1tui's proxy wants one on ``/nodes``
    (:mod:`backends.proxy_guard`);
@@ -246,18 +246,15 @@ class ReplicaSet:
 
     # -- the life of the set --
     def start(self) -> int:
-        """Start everything and wait until it serves; 0 when ready, else the exit status."""
+        """Start everything and wait until it serves; 0 when ready, else the exit status.
+
+        The proxy and the replicas start together: the proxy's imports take seconds that the
+        replicas' model loading hides."""
         self.spawn(self.proxy)
-        while self.node_urls() is None:
-            if self.proxy.proc is not None and self.proxy.proc.poll() is not None:
-                say(f"ERROR: the proxy failed to start: {self.exit_line(self.proxy)}")
-                return 1
-            if self.stop_requested.wait(POLL_S):
-                return 0
-        report(f"proxy on port {self.proxy.port}")
         for child in self.replicas:
             self.spawn(child)
             report(f"{child.name} starting on port {child.port}")
+        proxy_up = False
         while not all(c.registered for c in self.replicas):
             for child in self.replicas:
                 assert child.proc is not None
@@ -265,9 +262,13 @@ class ReplicaSet:
                     say(f"ERROR: {child.name} failed to start: {self.exit_line(child)}")
                     return 1
             if self.proxy.proc is not None and self.proxy.proc.poll() is not None:
-                say(f"ERROR: the proxy exited during start-up: {self.exit_line(self.proxy)}")
+                say(f"ERROR: the proxy failed to start: {self.exit_line(self.proxy)}")
                 return 1
-            self._check_registration()
+            if not proxy_up and self.node_urls() is not None:
+                proxy_up = True
+                report(f"proxy on port {self.proxy.port}")
+            if proxy_up:
+                self._check_registration()
             if self.stop_requested.wait(POLL_S):
                 return 0
         say(READY_LINE)

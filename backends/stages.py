@@ -191,10 +191,17 @@ _ERROR_LINE = re.compile(
 _RECORD_PREFIX = re.compile(r"^.*? - [\w.]+ - (?:ERROR|CRITICAL) - [\w.]+:\d+ - ")
 
 
+#: A replica set's own account of a failed start (backends/replica_runner.py), which names the
+#: replica (or the proxy) and quotes that process's own error line.
+_SET_FAILURE = re.compile(r"^ERROR: ((?:replica \d+/\d+|the proxy|every replica) .*)$")
+
+
 def failure_line(lines: list[str]) -> str | None:
     """The last line of ``lines`` that says why a server failed, in its own words."""
     for line in reversed(lines):
         text = line.strip()
+        if match := _SET_FAILURE.match(text):
+            return match.group(1)
         if text and _ERROR_LINE.match(text) and "check failed" not in text:
             return _RECORD_PREFIX.sub("", text)
     return None
