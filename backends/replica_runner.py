@@ -57,6 +57,8 @@ READY_LINE = "o1tui replicas: every replica is ready and registered with the pro
 #: The prefix of the set's own report lines (o1tui reads the replicas' states from them).
 REPORT = "o1tui replicas: "
 POLL_S = 0.25
+#: While serving: how soon a replica's exit is seen (and the proxy stops sending it requests).
+SERVE_POLL_S = 0.1
 GRACE_S = 10.0
 #: How often, while serving, the proxy's node list is checked for strangers.
 WATCH_S = 2.0
@@ -301,7 +303,7 @@ class ReplicaSet:
                 "replicas will be removed"
             )
         next_watch = time.monotonic()
-        while not self.stop_requested.wait(POLL_S):
+        while not self.stop_requested.wait(SERVE_POLL_S):
             if self.proxy.proc is not None and self.proxy.proc.poll() is not None:
                 say(f"ERROR: the proxy exited: {self.exit_line(self.proxy)}")
                 return 1

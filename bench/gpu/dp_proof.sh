@@ -2,7 +2,7 @@
 # One GPU, `o1tui serve --dp 2`: two LMDeploy api_server replicas sharing the GPU behind the real
 # LMDeploy proxy, a vote and a short eval through it, then a stop that must leave nothing.
 #
-#   WHEELS=DIR bash bench/gpu/dp_proof.sh          # one H100, about 5 minutes
+#   WHEELS=DIR bash bench/gpu/dp_proof.sh          # one GPU (H100); must finish in < 9 minutes
 #   DRY_RUN=1 MODEL_DIR=DIR bash bench/gpu/dp_proof.sh   # CPU box: the stand-in lmdeploy
 #
 # Steps: `o1tui serve --dp 2` (random-weight 8B model, PyTorch engine, --max-batch-size 32; the
