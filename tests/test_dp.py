@@ -110,6 +110,9 @@ def test_dp_2_is_ready_with_both_replicas_registered_and_a_vote_spreads_over_the
 ):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
     monkeypatch.setenv("FAKE_LMDEPLOY_ARGS_FILE", str(model_dir.parent / "args-{port}.json"))
+    # Replies that take a moment, so the chains overlap and the proxy's least-busy routing
+    # (not chance) decides where each goes.
+    monkeypatch.setenv("FAKE_LMDEPLOY_REPLY_DELAY", "0.02")
     handle, _ = _start(model_dir, handles)
     ports = sorted(r.port for r in handle.replicas)
     assert len(ports) == 2 and handle.port not in ports
@@ -178,6 +181,7 @@ def test_a_replica_dying_while_serving_is_reported_and_the_others_carry_on(
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     monkeypatch.setenv("FAKE_LMDEPLOY_DIE_AFTER_REQUESTS", "0")  # its first chat kills it
     monkeypatch.setenv("FAKE_LMDEPLOY_ONLY_GPU", "1")
+    monkeypatch.setenv("FAKE_LMDEPLOY_REPLY_DELAY", "0.05")  # the chats overlap: both get some
     handle, notices = _start(model_dir, handles)
     model = handle.model
     results: list[tuple[int, str]] = []
@@ -204,13 +208,14 @@ def test_a_replica_dying_while_serving_is_reported_and_the_others_carry_on(
 
 
 def test_only_a_key_holder_can_add_a_node_and_an_added_one_takes_requests(
-    fake_lmdeploy, model_dir, handles
+    fake_lmdeploy, model_dir, handles, monkeypatch
 ):
     """LMDeploy's key check skips /nodes; o1tui's proxy guard does not: another local user
     cannot add a server of theirs (it would get questions and the key). The user can add a
     replica started elsewhere, with the key ("More than one machine")."""
     from tests.fakes.openai_server import FakeOpenAIServer
 
+    monkeypatch.setenv("FAKE_LMDEPLOY_REPLY_DELAY", "0.05")
     handle, notices = _start(model_dir, handles)
     with FakeOpenAIServer(api_key=handle.api_key, models=(handle.model,)) as elsewhere:
         node = {"url": elsewhere.url.removesuffix("/v1"), "status": {"models": [handle.model]}}
@@ -218,10 +223,23 @@ def test_only_a_key_holder_can_add_a_node_and_an_added_one_takes_requests(
         assert _get(handle.port, "/nodes/status")[0] == 401
         assert _post(handle.port, "/nodes/add", node, handle.api_key) == 200
         assert node["url"] in _get(handle.port, "/nodes/status", handle.api_key)[1]
-        for _ in range(12):
-            code, _ = chat(handle.port, handle.api_key, handle.model, stream=True)
-            assert code == 200
-        assert elsewhere.requests  # the proxy sent it some of the chats
+        codes: list[int] = []
+        threads = [
+            threading.Thread(
+                target=lambda: codes.append(
+                    chat(handle.port, handle.api_key, handle.model, stream=True)[0]
+                )
+            )
+            for _ in range(12)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert codes == [200] * 12
+        # The chats overlap (the replicas answer slowly), so the least busy node, the one
+        # elsewhere, gets some of them.
+        assert elsewhere.requests
         time.sleep(2.5)  # longer than the set's watch interval: the user's node stays
         assert node["url"] in _get(handle.port, "/nodes/status", handle.api_key)[1]
         assert notices == []
