@@ -177,18 +177,20 @@ class ReplicaInfo:
     index: int  #: 1-based
     count: int
     port: int | None = None
-    state: str = (
-        "starting"  #: starting, loaded (answers, not registered yet), serving, failed, exited
-    )
+    #: starting, loaded (answers, not added to the proxy yet), serving, failed, exited
+    state: str = "starting"
     detail: str = ""  #: why it failed or exited
+    stage: str = ""  #: while starting: its start-up stage (``weights 3/4``)
 
     @property
     def name(self) -> str:
         return f"replica {self.index}/{self.count}"
 
     def describe(self) -> str:
+        """``replica 2/2 · port 40123 · starting · weights 3/4``, ``… · serving``."""
         port = f" · port {self.port}" if self.port else ""
-        return f"{self.name}{port} · {self.state}" + (f" · {self.detail}" if self.detail else "")
+        extra = self.detail or (self.stage if self.state == "starting" else "")
+        return f"{self.name}{port} · {self.state}" + (f" · {extra}" if extra else "")
 
 
 class ReplicaBoard:
@@ -210,7 +212,10 @@ class ReplicaBoard:
         match = _REPLICA_LINE.match(line)
         if match:
             i = self._at(match.group(1))
-            return i is not None and self.trackers[i].feed(match.group(3))
+            if i is None or not self.trackers[i].feed(match.group(3)):
+                return False
+            self.replicas[i].stage = self.trackers[i].progress.label
+            return True
         failed = _FAILED_LINE.match(line)
         if failed and (i := self._at(failed.group(1))) is not None:
             self.replicas[i].state, self.replicas[i].detail = "failed", failed.group(2)

@@ -100,6 +100,9 @@ def test_start_up_line_names_the_slowest_replica():
     )
     board.feed("replica 2/2 | Loading weights from safetensors:  75%|### | 3/4 [00:00<00:00]")
     assert board.progress.describe().startswith("weights 3/4 · replica 2/2 · stage 3/5")
+    board.feed("o1tui replicas: replica 2/2 starting on port 40123")
+    assert board.replicas[1].describe() == "replica 2/2 · port 40123 · starting · weights 3/4"
+    assert board.replicas[0].describe() == "replica 1/2 · starting · warm-up"
 
 
 # --- one managed server ---------------------------------------------------------------------
