@@ -46,6 +46,8 @@ class ManagedServer:
         self.model_name: str | None = model if (model := setting(settings, "model")) else None
         self._state = ServerState.STOPPED
         self._closed = False
+        #: The last thing a replica set reported while serving (a replica exited).
+        self.notice: str | None = None
 
     @property
     def state(self) -> ServerState:
@@ -58,6 +60,12 @@ class ManagedServer:
         if self.on_change is not None:
             self.on_change(state)
 
+    def _on_notice(self, text: str) -> None:
+        # The line itself reaches the log through on_line; the screen and header redraw.
+        self.notice = text
+        if self.on_change is not None:
+            self.on_change(self.state)
+
     def info(self) -> dict[str, Any]:
         from backends.presets import PRESETS
 
@@ -67,6 +75,8 @@ class ManagedServer:
             "model": self.model_name,
             "error": self.error,
         }
+        if self.notice:
+            info["notice"] = self.notice
         if handle is not None:
             info.update(
                 engine=handle.engine,
@@ -81,6 +91,8 @@ class ManagedServer:
                 uptime_s=proc.uptime_s if proc.running else None,
                 log_path=str(proc.log_path) if proc.log_path else None,
             )
+            if proc.replicas:
+                info["replicas"] = [r.describe() for r in proc.replicas]
             if not proc.running and self._state is ServerState.READY:
                 info["error"] = f"the server exited with code {proc.returncode}"
         progress = self.progress()
@@ -125,6 +137,7 @@ class ManagedServer:
             # One thread does both, so the handle is ours before the long load: shutdown()
             # (a quit, a SIGHUP) during the load reaches the starting server, even when the
             # app's event loop is already gone.
+            kwargs.setdefault("on_notice", self._on_notice)
             self.handle = ensure_server(settings, progress=self.on_line, wait=False, **kwargs)
             self._set(ServerState.STARTING)  # again, now that the model to load is known
             if self._closed:

@@ -38,6 +38,7 @@ BACKEND_NAMES = ("turbomind", "pytorch")
 #: Environment variable :mod:`backends.keyed_exec` reads the key from.
 KEY_ENV = "O1TUI_SERVER_API_KEY"
 KEYED_EXEC = str(Path(__file__).with_name("keyed_exec.py"))
+PROXY_GUARD = str(Path(__file__).with_name("proxy_guard.py"))
 REDACTED = "***"
 
 #: How long a start may take before it counts as hung: LMDeploy needs ~100 s on an H100
@@ -105,6 +106,12 @@ class LaunchSpec:
     #: Where the server says it is loading (503) before ``/v1/models`` answers; ``None`` for a
     #: server that has no such path (llama-cpp-python's: every poll would log a 404).
     health_path: str | None = "/health"
+    #: Replicas behind a proxy (``--dp``): 0 for one server. The spec then runs
+    #: :mod:`backends.replica_runner`, and ``port`` is the proxy's.
+    replicas: int = 0
+    #: A line the process prints once it is ready (the replica set: every replica ready and
+    #: registered); readiness then also waits for it.
+    ready_marker: str | None = None
 
     @property
     def base_url(self) -> str:
@@ -342,6 +349,46 @@ def lmdeploy_command(
         READY_TIMEOUT_S["lmdeploy"],
         notes=notes,
     )
+
+
+def lmdeploy_proxy_command(
+    host: str, port: int, api_key: str | None, *, program: Program | None = None
+) -> LaunchSpec:
+    """``lmdeploy serve proxy`` on ``host:port``, requiring ``api_key`` (LMDeploy's own
+    ``--api-keys``, given inside the process as for the api_server: never on the command line),
+    on ``/nodes`` too (:mod:`backends.proxy_guard`).
+
+    ``--disable-cache-status``: else the proxy loads and saves its node list in a file inside the
+    installed LMDeploy package, and would start with the nodes of an earlier run (other ports,
+    which anyone may hold by now). Raises :class:`EngineUnavailable` when LMDeploy is missing,
+    and when the key cannot be kept off the command line.
+    """
+    program = program or find_lmdeploy()
+    if program is None:
+        raise EngineUnavailable(f"lmdeploy is not installed: {INSTALL_HINTS['lmdeploy']}")
+    args = [
+        "serve",
+        "proxy",
+        "--server-name",
+        host,
+        "--server-port",
+        str(port),
+        "--routing-strategy",
+        "min_expected_latency",
+        "--disable-cache-status",
+        "--log-level",
+        "INFO",
+    ]
+    argv = program.keyed(args, "--api-keys" if api_key else None)
+    if argv is not None:  # through proxy_guard.py: /nodes needs the key too
+        argv = (argv[0], PROXY_GUARD, *argv[2:])
+    if argv is None:
+        raise EngineUnavailable(
+            f"{program.argv[0]} is not a Python script: o1tui cannot give LMDeploy's proxy its "
+            "key without showing it to every user (ps); run --dp with an lmdeploy installed by pip"
+        )
+    env = {"PYTHONUNBUFFERED": "1", **({KEY_ENV: api_key} if api_key else {})}
+    return LaunchSpec("lmdeploy-proxy", argv, host, port, "", api_key, env, 60.0, health_path=None)
 
 
 def _floor_batch_size(extra: Sequence[str]) -> list[str]:

@@ -34,6 +34,7 @@ from backends.engines import (
     build_command,
     choose_engine,
 )
+from backends.replicas import MAX_DP, ReplicaInfo, replica_set_command
 from backends.presets import (
     DEFAULT_CPU_MODEL,
     DEFAULT_GPU_MODEL,
@@ -121,6 +122,11 @@ class ServerHandle:
         """How many requests the model works on at once (None: no limit o1tui needs to
         respect); groups run at most this many chains together."""
         return ENGINE_CONCURRENCY.get(self.engine)
+
+    @property
+    def replicas(self) -> list[ReplicaInfo]:
+        """The replicas behind the proxy of a set started with ``--dp`` (else empty)."""
+        return self.process.replicas if self.process is not None else []
 
     @property
     def running(self) -> bool:
@@ -232,6 +238,9 @@ class ServerSettings(Protocol):
     @property
     def server_args(self) -> list[str]: ...
 
+    @property
+    def dp(self) -> int: ...
+
 
 def setting(settings: ServerSettings | None, name: str, default: Any = None) -> Any:
     """Setting ``name``, or ``default`` when there are no settings or the value is None."""
@@ -291,6 +300,24 @@ def _reuse(
         warnings=tuple(warnings),
         reuse_note=f"using your server already running on port {port} ({served})",
     )
+
+
+def replica_count(settings: ServerSettings | None) -> int:
+    """``dp``: how many replicas to start (1: one server, no proxy)."""
+    dp = int(setting(settings, "dp", 1))
+    if not 1 <= dp <= MAX_DP:
+        raise EngineUnavailable(f"dp must be between 1 and {MAX_DP} (got {dp})")
+    return dp
+
+
+def replica_ports(host: str, count: int, avoid: set[int]) -> list[int]:
+    """``count`` distinct free ports (none of ``avoid``) for a replica set's api_servers."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port(host)
+        if port not in avoid and port not in ports:
+            ports.append(port)
+    return ports
 
 
 def check_port_owner(host: str, port: int) -> None:
@@ -393,6 +420,7 @@ def start_backend(
     on_line: Callable[[str], None] | None = None,
     on_poll: Callable[[float, Probe], None] | None = None,
     on_exit: Callable[[int], None] | None = None,
+    on_notice: Callable[[str], None] | None = None,
     available: dict[str, bool] | None = None,
     gpu: bool | None = None,
 ) -> ServerHandle:
@@ -400,7 +428,8 @@ def start_backend(
 
     Arguments override the Settings-like ``settings`` (fields ``engine``, ``model``, ``port``,
     ``api_key``, ``backend``, ``tp``, ``session_len``, ``cache_max_entry_count``,
-    ``max_batch_size``, ``enable_prefix_caching``, ``server_args``). ``available``/``gpu``
+    ``max_batch_size``, ``enable_prefix_caching``, ``server_args``, ``dp``). ``on_notice``
+    gets what a replica set (``dp`` > 1) says while serving (a replica exited). ``available``/``gpu``
     override detection (tests, unusual boxes). Blocking: call it from a worker thread in the app.
 
     Raises :class:`EngineUnavailable`, :class:`~backends.presets.UnknownModel`,
@@ -411,6 +440,12 @@ def start_backend(
     choice, ref, warnings = plan_model(
         settings, engine=engine, model=model, available=available, gpu=gpu
     )
+    dp = replica_count(settings)
+    if dp > 1 and choice.engine != "lmdeploy":
+        raise EngineUnavailable(
+            f"--dp {dp} runs LMDeploy replicas behind LMDeploy's proxy; the {choice.engine} "
+            "engine has none: use --engine lmdeploy, or --dp 1"
+        )
     if choice.engine == "transformers":
         from backends.transformers_client import TransformersChatClient
 
@@ -483,9 +518,21 @@ def start_backend(
         server_port = free_port(host)
 
     api_key = user_key or new_api_key()
-    spec = build_command(choice.engine, ref, server_options(settings, server_port, host), api_key)
+    if dp > 1:
+        ports = replica_ports(host, dp, avoid={server_port})
+        spec = replica_set_command(
+            ref, server_options(settings, server_port, host), api_key, dp, ports
+        )
+    else:
+        spec = build_command(
+            choice.engine, ref, server_options(settings, server_port, host), api_key
+        )
     process = ServerProcess(
-        spec, log_dir=log_dir or default_log_dir(), on_line=on_line, on_exit=on_exit
+        spec,
+        log_dir=log_dir or default_log_dir(),
+        on_line=on_line,
+        on_exit=on_exit,
+        on_notice=on_notice,
     )
     if keep_alive_s > 0:
         state = keepalive.state_path(state_dir, server_port)
@@ -538,6 +585,7 @@ def ensure_server(
     if progress is not None:
         kwargs.setdefault("on_line", progress)
         kwargs.setdefault("on_poll", poll_reporter(progress))
+        kwargs.setdefault("on_notice", progress)
     handle = start_backend(settings, **kwargs)
     if progress is not None:
         for warning in handle.warnings:

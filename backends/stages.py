@@ -91,16 +91,23 @@ class StartProgress:
     total: int | None = None
     fraction: float = 0.0
     elapsed_s: float = 0.0
+    #: Which replica of a replica set (``--dp``) this is, and of how many (1-based).
+    replica: tuple[int, int] | None = None
 
     @property
     def label(self) -> str:
-        """``warm-up 5/11``, ``weights 2/4``, ``importing``."""
+        """``warm-up 5/11``, ``weights 2/4``, ``importing``; a replica set's names its slowest
+        replica: ``weights 3/4 · replica 2/2``."""
+        text = self.stage
         if self.done is not None and self.total:
-            return f"{self.stage} {self.done}/{self.total}"
-        return self.stage
+            text = f"{self.stage} {self.done}/{self.total}"
+        if self.replica is not None:
+            text += f" · replica {self.replica[0]}/{self.replica[1]}"
+        return text
 
     def describe(self) -> str:
-        """``weights 2/4 · stage 3/5 · 14 s``: one line for a header or a terminal."""
+        """``weights 2/4 · stage 3/5 · 14 s`` (``weights 2/4 · replica 2/2 · stage 3/5 · 14 s``
+        for a replica set): one line for a header or a terminal."""
         return f"{self.label} · stage {self.index + 1}/{self.count} · {self.elapsed_s:.0f} s"
 
 
@@ -184,10 +191,17 @@ _ERROR_LINE = re.compile(
 _RECORD_PREFIX = re.compile(r"^.*? - [\w.]+ - (?:ERROR|CRITICAL) - [\w.]+:\d+ - ")
 
 
+#: A replica set's own account of a failed start (backends/replica_runner.py), which names the
+#: replica (or the proxy) and quotes that process's own error line.
+_SET_FAILURE = re.compile(r"^ERROR: ((?:replica \d+/\d+|the proxy|every replica) .*)$")
+
+
 def failure_line(lines: list[str]) -> str | None:
     """The last line of ``lines`` that says why a server failed, in its own words."""
     for line in reversed(lines):
         text = line.strip()
+        if match := _SET_FAILURE.match(text):
+            return match.group(1)
         if text and _ERROR_LINE.match(text) and "check failed" not in text:
             return _RECORD_PREFIX.sub("", text)
     return None

@@ -34,6 +34,7 @@ from backends import trust
 from backends.engines import LaunchSpec
 from backends.errors import BackendError
 from backends.locations import ensure_private_dir
+from backends.replicas import ReplicaBoard, ReplicaInfo
 from backends.stages import StageTracker, failure_line
 from backends.sanitize import clean
 from backends.signals import termination_deferred
@@ -260,9 +261,12 @@ class ServerProcess:
         on_line: Callable[[str], None] | None = None,
         on_exit: Callable[[int], None] | None = None,
         base_env: Mapping[str, str] | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.spec = spec
         self.on_line = on_line
+        #: Called with what a replica set says the user must hear (a replica exited).
+        self.on_notice = on_notice
         self.on_exit = on_exit
         self._base_env = dict(os.environ if base_env is None else base_env)
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -279,10 +283,25 @@ class ServerProcess:
         self._threads: list[threading.Thread] = []
         self.started_at: float | None = None  #: time.monotonic() at start
         self.ready_at: float | None = None
-        #: The start-up's stages, read from the output (backends.stages).
-        self.stages = StageTracker(spec.engine)
+        #: The start-up's stages, read from the output (backends.stages); for a replica set
+        #: (``--dp``) the board of its replicas, which also follows them while serving.
+        self.stages: StageTracker | ReplicaBoard = self._tracker(None)
+        self._marker_seen = threading.Event()
+
+    def _tracker(self, started_at: float | None) -> StageTracker | ReplicaBoard:
+        if self.spec.replicas:
+            return ReplicaBoard(self.spec.replicas, started_at)
+        if started_at is None:
+            return StageTracker(self.spec.engine)
+        return StageTracker(self.spec.engine, started_at=started_at)
 
     # -- facts --
+    @property
+    def replicas(self) -> list[ReplicaInfo]:
+        """The replicas of a replica set and their states (empty for one server)."""
+        board = self.stages
+        return list(board.replicas) if isinstance(board, ReplicaBoard) else []
+
     @property
     def state(self) -> ServerState:
         return self._state
@@ -357,7 +376,7 @@ class ServerProcess:
             ) from err
         _STARTED.add(self)
         self.started_at = time.monotonic()
-        self.stages = StageTracker(self.spec.engine, started_at=self.started_at)
+        self.stages = self._tracker(self.started_at)
         self._state = ServerState.STARTING
         for target, name in ((self._read, "reader"), (self._wait, "waiter")):
             thread = threading.Thread(
@@ -392,8 +411,16 @@ class ServerProcess:
         if not line:
             return
         self._log.write(line)
-        if self._state == ServerState.STARTING:
+        if self.spec.ready_marker is not None and line == self.spec.ready_marker:
+            self._marker_seen.set()
+        if self._state == ServerState.STARTING or isinstance(self.stages, ReplicaBoard):
             self.stages.feed(line)
+        notice = ReplicaBoard.notice(line) if isinstance(self.stages, ReplicaBoard) else None
+        if notice is not None and self.on_notice is not None:
+            try:
+                self.on_notice(notice)
+            except Exception:  # a UI callback must not kill the log reader
+                pass
         if self.on_line is not None:
             try:
                 self.on_line(line)
@@ -450,7 +477,9 @@ class ServerProcess:
             elapsed = time.monotonic() - (self.started_at or time.monotonic())
             if on_poll is not None:
                 on_poll(elapsed, result)
-            if result.kind == "ready":
+            if result.kind == "ready" and (
+                self.spec.ready_marker is None or self._marker_seen.is_set()
+            ):
                 if self._exited.is_set():  # answered by someone else on a port we never bound
                     self._exited_during_start()
                 self._state = ServerState.READY

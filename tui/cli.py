@@ -232,6 +232,11 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     except ConfigError as err:  # a flag's value: bad input, exit 2
         raise UserError(str(err)) from None
     settings = dataclasses.replace(settings, **changes)
+    if settings.endpoint and settings.dp > 1:
+        raise UserError(
+            f"--dp {settings.dp} starts LMDeploy replicas; it cannot go with --endpoint "
+            "(a server o1tui does not start)"
+        )
     for warning in settings.warnings:
         print(f"{PROG}: warning: {warning}", file=sys.stderr)
     return settings

@@ -94,6 +94,13 @@ def server_options(checked: bool = True) -> argparse.ArgumentParser:
     )
     g.add_argument("--tp", type=int, default=S, metavar="N", help="tensor-parallel GPUs")
     g.add_argument(
+        "--dp",
+        type=int,
+        default=S,
+        metavar="N",
+        help="N LMDeploy replicas (--tp GPUs each) behind LMDeploy's proxy (default 1)",
+    )
+    g.add_argument(
         "--session-len",
         type=int,
         default=S,

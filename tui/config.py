@@ -50,6 +50,8 @@ class Settings:
     host: str = "127.0.0.1"
     backend: str | None = None
     tp: int = 1
+    #: LMDeploy api_server replicas behind LMDeploy's proxy (``--dp``; 1: one server, no proxy).
+    dp: int = 1
     session_len: int | None = None
     cache_max_entry_count: float | None = None
     max_batch_size: int | None = None
@@ -181,6 +183,11 @@ def _check_range(key: str, value: Any, where: str) -> None:
             parse_duration(value)
         except BadDuration as err:
             raise ConfigError(f"{where}: 'keep_alive' is {err}") from None
+    if key == "dp":
+        from backends.replicas import MAX_DP
+
+        if not 1 <= value <= MAX_DP:
+            raise ConfigError(f"{where}: 'dp' must be between 1 and {MAX_DP}, got {value!r}")
     if key == "port" and not 1 <= value <= 65535:
         raise ConfigError(f"{where}: 'port' must be between 1 and 65535, got {value!r}")
 

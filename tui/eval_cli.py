@@ -84,7 +84,8 @@ def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.Arg
         default=None,
         metavar="K",
         help="items run at once against the server (default: a managed LMDeploy server's "
-        "batch size, so the GPU is full; 1 for an --endpoint or llama.cpp)",
+        "batch size times its --dp replicas, so the GPUs are full; 1 for an --endpoint or "
+        "llama.cpp)",
     )
     p.add_argument(
         "--seed",

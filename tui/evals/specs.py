@@ -207,8 +207,10 @@ def lmdeploy_batch_size(settings: Any, gpu_names: list[str] | None = None) -> in
 
 def default_concurrency(settings: Any, engine: str | None, ceiling: int) -> int:
     """``eval``'s ``--concurrency`` when none is given: against a managed LMDeploy server,
-    its batch capacity (up to ``ceiling``), so the GPU is full; elsewhere 1 (an endpoint of
-    unknown size, or an engine that serves one request at a time)."""
+    its batch capacity times its replicas (``dp``; up to ``ceiling``), so every GPU is full;
+    elsewhere 1 (an endpoint of unknown size, or an engine that serves one request at a
+    time)."""
     if engine != "lmdeploy":
         return 1
-    return max(1, min(lmdeploy_batch_size(settings), ceiling))
+    replicas = max(1, int(getattr(settings, "dp", 1) or 1))
+    return max(1, min(lmdeploy_batch_size(settings) * replicas, ceiling))

@@ -47,7 +47,8 @@ class ServerController(Protocol):
     ``state`` is one of starting, ready, stopped, crashed (a server that started and died),
     error (a start that was refused), external (others are shown as is).
     While a server loads, ``stage`` (``weights 2/4 · stage 3/5 · 12 s``) and ``stage_fraction``
-    (0..1) give the start-up's progress.
+    (0..1) give the start-up's progress. ``replicas`` (``--dp``): one line per replica
+    behind the proxy (``replica 2/2 · port 40123 · serving``).
     ``state``, ``info()`` and ``log_lines()`` are read on the UI loop once a second, so they
     must answer from memory, without I/O.
 
@@ -216,6 +217,8 @@ class ServerScreen(Screen[None]):
         table.add_row("Uptime", Text(format_uptime(float(uptime) if uptime is not None else None)))
         gpu = describe_gpus(self._gpus) if self._gpu_known else "…"
         table.add_row("GPU", Text(gpu))
+        for i, line in enumerate(info.get("replicas") or ()):
+            table.add_row("Replicas" if i == 0 else "", Text(clean_line(str(line), 200)))
         if info.get("log_path"):
             table.add_row("Log file", Text(_value(info, "log_path")))
         for error in (info.get("error"), self.last_error):

@@ -28,6 +28,13 @@ Behaviour switches (environment):
   FAKE_LMDEPLOY_REPLY_DELAY=S        sleep S seconds before each streamed chunk (a slow model)
   FAKE_LMDEPLOY_ONE_AT_A_TIME=1      handle one request at a time, as llama.cpp's server does:
                                      while a chat streams, /health and /v1/models wait
+  FAKE_LMDEPLOY_ONLY_GPU=G           the FAIL_AT_START / DIE_AFTER_REQUESTS switches apply only to
+                                     a replica whose CUDA_VISIBLE_DEVICES is G (a bad GPU)
+
+``FAKE_LMDEPLOY_ARGS_FILE`` may contain ``{port}``: each replica writes its own file.
+``serve proxy`` is :mod:`lmdeploy.proxy` (the real one's routes); ``api_server --proxy-url URL``
+registers with it once it serves, as the real api_server's start-up does (``/nodes/add`` with
+its URL and model list, no key: the real proxy's key check skips ``/nodes``).
 """
 
 import argparse
@@ -81,11 +88,21 @@ def _parser() -> argparse.ArgumentParser:
     api.add_argument("--max-prefill-token-num", type=int, default=8192)
     api.add_argument("--cache-block-seq-len", type=int, default=64)
     api.add_argument("--device", default="cuda")
+    api.add_argument("--proxy-url", default=None)
+    from lmdeploy.proxy import add_parser
+
+    add_parser(serve_sub)
     return parser
 
 
+_say_lock = threading.Lock()
+
+
 def say(line: str) -> None:
-    print(line, flush=True)
+    """One whole line (request threads print at once: no line may run into another)."""
+    with _say_lock:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
 
 
 def bar(desc: str, k: int, n: int) -> None:
@@ -149,7 +166,15 @@ def main() -> int:
     from lmdeploy.messages import PytorchEngineConfig
 
     args = _parser().parse_args()
-    env = os.environ
+    if args.serve_command == "proxy":
+        from lmdeploy.proxy import serve_proxy
+
+        return serve_proxy(args)
+    env = dict(os.environ)
+    only_gpu = env.get("FAKE_LMDEPLOY_ONLY_GPU")
+    if only_gpu is not None and env.get("CUDA_VISIBLE_DEVICES") != only_gpu:
+        for switch in ("FAKE_LMDEPLOY_FAIL_AT_START", "FAKE_LMDEPLOY_DIE_AFTER_REQUESTS"):
+            env.pop(switch, None)
     log = _Log(args.log_level)
     engine_config = None
     if args.backend == "pytorch":
@@ -167,7 +192,9 @@ def main() -> int:
         record["version"] = __import__("lmdeploy").__version__
         record["torch_compile_disable"] = env.get("TORCH_COMPILE_DISABLE")
         record["pycache_prefix"] = sys.pycache_prefix
-        with open(env["FAKE_LMDEPLOY_ARGS_FILE"], "w", encoding="utf-8") as fh:
+        record["cuda_visible_devices"] = env.get("CUDA_VISIBLE_DEVICES")
+        path = env["FAKE_LMDEPLOY_ARGS_FILE"].replace("{port}", str(args.server_port))
+        with open(path, "w", encoding="utf-8") as fh:
             json.dump(record, fh)
     if args.reasoning_parser not in (
         None,
@@ -242,6 +269,8 @@ def main() -> int:
 
     def responder(body: dict) -> Reply:
         served["n"] += 1
+        # uvicorn's access line, as the real api_server prints it
+        say('INFO:     127.0.0.1 - "POST /v1/chat/completions HTTP/1.1" 200 OK')
         reply = demo_responder(body)
         reply.delay_s = float(env.get("FAKE_LMDEPLOY_REPLY_DELAY") or 0)
         if die_after is not None and served["n"] > int(die_after):
@@ -297,6 +326,14 @@ def main() -> int:
         if engine_proc is not None:
             engine_proc.kill()
         return 1
+    if args.proxy_url:
+        from lmdeploy.proxy import register_to_proxy
+
+        register_to_proxy(
+            args.proxy_url,
+            f"http://{args.server_name}:{args.server_port}",
+            [args.model_name or args.model_path],
+        )
     say("INFO:     Application startup complete.")
     for _ in range(3):
         say(

@@ -1,0 +1,1 @@
+"""Stand-in for ``lmdeploy.serve`` (only what o1tui touches)."""
