@@ -406,6 +406,13 @@ def plan_model(
     return choice, ref, warnings
 
 
+def _no_replicas(dp: int, engine: str) -> EngineUnavailable:
+    return EngineUnavailable(
+        f"--dp {dp} runs LMDeploy replicas behind LMDeploy's proxy; the {engine} engine has "
+        "none: use --engine lmdeploy, or --dp 1"
+    )
+
+
 def start_backend(
     settings: ServerSettings | None = None,
     *,
@@ -437,15 +444,15 @@ def start_backend(
     :class:`~backends.errors.BackendError`.
     """
     host = host or setting(settings, "host", LOOPBACK)
+    dp = replica_count(settings)
+    requested = engine or setting(settings, "engine") or "auto"
+    if dp > 1 and requested not in ("auto", "lmdeploy"):  # before the model is checked for it
+        raise _no_replicas(dp, requested)
     choice, ref, warnings = plan_model(
         settings, engine=engine, model=model, available=available, gpu=gpu
     )
-    dp = replica_count(settings)
     if dp > 1 and choice.engine != "lmdeploy":
-        raise EngineUnavailable(
-            f"--dp {dp} runs LMDeploy replicas behind LMDeploy's proxy; the {choice.engine} "
-            "engine has none: use --engine lmdeploy, or --dp 1"
-        )
+        raise _no_replicas(dp, choice.engine)
     if choice.engine == "transformers":
         from backends.transformers_client import TransformersChatClient
 
