@@ -83,11 +83,19 @@ class Chain:
     lang: str | None = None
     #: Chains of one question run together (self-consistency, compare) share a group id.
     group_id: str | None = None
+    #: The chain this one follows up (a thread: see :mod:`tui.threads`); None for a first turn.
+    parent_id: str | None = None
+    #: How many of the oldest earlier turns were left out to fit the model's context.
+    dropped_turns: int = 0
 
     @property
     def note(self) -> str | None:
-        """Why the reasoning ended early, when o1tui ended it (a repeating g1 chain)."""
-        return repetition_note(self.steps)
+        """What the reader should know about how the chain ran: o1tui ended a repeating g1
+        chain, or left the oldest turns of its thread out of the request."""
+        from tui.threads import dropped_note
+
+        notes = [n for n in (dropped_note(self.dropped_turns), repetition_note(self.steps)) if n]
+        return "; ".join(notes) or None
 
     @property
     def completion_tokens(self) -> int:
@@ -111,6 +119,8 @@ class Chain:
             "note": self.note,
             "lang": self.lang,
             "group_id": self.group_id,
+            "parent_id": self.parent_id,
+            "dropped_turns": self.dropped_turns,
         }
 
     @classmethod
@@ -128,6 +138,8 @@ class Chain:
             error=data.get("error"),
             lang=data.get("lang"),
             group_id=data.get("group_id"),
+            parent_id=data.get("parent_id"),
+            dropped_turns=int(data.get("dropped_turns") or 0),
         )
 
 

@@ -11,7 +11,13 @@ from __future__ import annotations
 import sqlite3
 from types import ModuleType
 
-from tui.migrations import v001_initial, v002_groups, v003_eval, v004_eval_prompts
+from tui.migrations import (
+    v001_initial,
+    v002_groups,
+    v003_eval,
+    v004_eval_prompts,
+    v006_threads,
+)
 
 #: Every migration, oldest first. Add new modules here.
 MIGRATIONS: tuple[ModuleType, ...] = (
@@ -19,6 +25,7 @@ MIGRATIONS: tuple[ModuleType, ...] = (
     v002_groups,
     v003_eval,
     v004_eval_prompts,
+    v006_threads,
 )
 
 LATEST: int = MIGRATIONS[-1].VERSION
