@@ -201,3 +201,15 @@ async def continue_thread(
     chain.parent_id = thread[-1].id
     chain.dropped_turns = fitted.dropped
     return replace(options, earlier=fitted.messages)
+
+
+def voted_chain(chains: Sequence[Chain], key: str | None) -> Chain | None:
+    """The chain a follow-up to a vote continues: the first whose answer is the voted one."""
+    from tui.answers import extract_answer, normalize_answer
+
+    if key is None:
+        return None
+    for chain in chains:
+        if chain.final_answer and normalize_answer(extract_answer(chain.final_answer)) == key:
+            return chain
+    return None
