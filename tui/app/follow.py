@@ -72,8 +72,8 @@ class FollowUpsMixin:
         if app.group_mode(app.strategy) is not None:
             return None
         run = app.current_run()
-        if run is None or run.running:
-            return None
+        if run is None or run.running or getattr(run.top, "live", False):
+            return None  # still running: the next question starts a thread of its own
         if run.group is not None:
             last = self._last_column
             column = last[1] if last is not None and last[0] is run.group else 0
@@ -102,3 +102,15 @@ class FollowUpsMixin:
         from tui.thread_store import earlier_turns
 
         return earlier_turns(app.history, chain.parent_id)
+
+    def action_toggle_earlier(self) -> None:
+        """Fold or unfold the earlier turns above the chain on screen."""
+        from tui.app.widgets.earlier_turns import EarlierTurns
+
+        app = cast("O1App", self)
+        view = app.current_view()
+        found = list(view.query(EarlierTurns)) if view is not None else []
+        if not found:
+            app.notify("No earlier turns: this chain starts its thread.", timeout=2)
+            return
+        found[0].collapsed = not found[0].collapsed
