@@ -5,6 +5,8 @@ focused column."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.fakes.openai_server import FakeOpenAIServer, count_turns_responder
 from tests.helpers import wait_until
 from tests.test_app_groups import answers_in_turn
@@ -158,3 +160,40 @@ async def test_follow_up_to_a_compare_continues_from_the_focused_column(make_app
             follow = await _ask(app, pilot, "why?")
             assert follow.chain.parent_id == view.result.chains[2].id
             assert view.result.chains[2].strategy == "thinking"
+
+
+async def _thread_in_sidebar(app: O1App, pilot) -> list[str]:
+    """Ask a three-turn thread and an unrelated question; open the sidebar on the thread."""
+    from tui.app.widgets.history_list import HistoryList
+
+    await _ready(app, pilot)
+    ids = [(await _ask(app, pilot, f"question {n}")).chain.id for n in (1, 2, 3)]
+    await pilot.press("ctrl+n")
+    await _ask(app, pilot, "other question")
+    await pilot.press("f2")
+    lst = app.query_one(HistoryList)
+    await wait_until(pilot, lambda: lst.total == 2)
+    while lst.selected is None or lst.selected.id != ids[2]:
+        await pilot.press("j")
+    return ids
+
+
+@pytest.mark.parametrize("whole", [False, True])
+async def test_deleting_a_thread_asks_one_turn_or_all(make_app, history, whole: bool):
+    from tui.app.screens.confirm import ChoiceScreen
+
+    with FakeOpenAIServer() as server:
+        app = make_app(server, strategy="plain")
+        async with app.run_test(size=(120, 40)) as pilot:
+            ids = await _thread_in_sidebar(app, pilot)
+            await pilot.press("d")
+            await wait_until(pilot, lambda: isinstance(app.screen, ChoiceScreen))
+            if whole:
+                await pilot.press("down")
+            await pilot.press("enter")
+            gone = ids if whole else ids[2:]
+            await wait_until(pilot, lambda: all(history.get(i) is None for i in gone))
+            kept = [i for i in ids if i not in gone]
+            assert [history.get(i).id for i in kept] == kept
+            assert history.get(ids[0]) is None if whole else history.get(ids[0]) is not None
+    assert history.count() == (1 if whole else 3)
