@@ -451,8 +451,8 @@ _CONTEXT_FIELDS = ("max_model_len", "context_length", "context_window", "n_ctx",
 def context_of(entry: dict[str, Any]) -> int | None:
     """The context length in one ``/v1/models`` entry's extra fields (also under ``meta``,
     where llama.cpp's server puts ``n_ctx_train``), or None."""
-    places = [entry, entry.get("meta") if isinstance(entry.get("meta"), dict) else {}]
-    for place in places:
+    meta = entry.get("meta")
+    for place in (entry, meta if isinstance(meta, dict) else {}):
         for name in (*_CONTEXT_FIELDS, "n_ctx_train"):
             value = place.get(name)
             if isinstance(value, int) and not isinstance(value, bool) and value > 0:

@@ -236,3 +236,17 @@ def test_existing_chains_become_one_turn_threads(tmp_path: Path) -> None:
         assert chain is not None and chain.parent_id is None and chain.dropped_turns == 0
         assert [c.id for c in thread_of(history, "old1")] == ["old1"]
         assert history.list()[0].parent_id is None
+
+
+def test_a_history_of_a_newer_schema_is_refused_before_any_request(data_dir, capsys) -> None:
+    from tui.migrations import LATEST
+
+    _saved(data_dir, "abc123456789", Status.DONE, "7")
+    conn = sqlite3.connect(data_dir / "history.db")
+    conn.execute(f"PRAGMA user_version = {LATEST + 1}")
+    conn.close()
+    with FakeOpenAIServer() as srv:
+        code = main(ask(srv, "next?", "--cid", "abc1"))
+        assert srv.requests == []
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and err.startswith("o1tui: ") and "Upgrade o1tui" in err and "\n" not in err

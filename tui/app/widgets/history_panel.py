@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rich.text import Text
 from textual import on
@@ -236,8 +236,10 @@ class HistoryPanel(Vertical):
         def work() -> int:
             from tui.thread_store import delete_thread
 
-            store = getattr(self.history, "history", self.history)  # GroupedHistory's store
-            return delete_thread(store, chain_id) if whole else int(self.history.delete(chain_id))
+            if not whole:
+                return int(self.history.delete(chain_id))
+            store: Any = getattr(self.history, "history", self.history)  # GroupedHistory's
+            return delete_thread(store, chain_id)
 
         async def delete() -> None:
             deleted = await self._store("Delete", work)
