@@ -89,10 +89,14 @@ class FollowUpsMixin:
         """Tell the question box whether Enter follows up or starts a new thread."""
         from tui.app.widgets.question_input import QuestionInput
 
+        from tui.app import actions as registry
+
         app = cast("O1App", self)
         target = self.follow_target()
+        keys = registry.keys_for(registry.BY_ID["new"], app.keymap)
+        key = registry.display_keys(keys).split(" / ")[0]
         for box in app.query(QuestionInput):
-            box.show_follow_up(clean_line(target[0].question, 40) if target else None)
+            box.show_follow_up(clean_line(target[0].question, 40) if target else None, key)
 
     def earlier_of(self, chain: Chain) -> list[Any]:
         """The saved turns before ``chain`` (store read: call from a worker thread)."""

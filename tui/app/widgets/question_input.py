@@ -29,13 +29,13 @@ class QuestionInput(Input):
         self.border_title = f"{what} · strategy {strategy}"
         self.border_subtitle = f"{key} switches"
 
-    def show_follow_up(self, question: str | None) -> None:
+    def show_follow_up(self, question: str | None, new_key: str = "Ctrl+n") -> None:
         """Say what Enter will do: follow up ``question`` (cleaned by the caller), or, with
-        None, start a new thread."""
+        None, start a new thread; ``new_key`` is the key that starts one."""
         self.follows = question
         self.placeholder = (
             NEW_PLACEHOLDER
             if question is None
-            else f"Follow up on “{question}” · Ctrl+n: new thread"
+            else f"Follow up on “{question}” · {new_key}: new thread"
         )
         self.show_strategy(self._strategy, self._key)
