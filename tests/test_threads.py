@@ -250,3 +250,17 @@ def test_a_history_of_a_newer_schema_is_refused_before_any_request(data_dir, cap
         assert srv.requests == []
     err = capsys.readouterr().err.strip()
     assert code != 0 and err.startswith("o1tui: ") and "Upgrade o1tui" in err and "\n" not in err
+
+
+def test_thinking_follow_up_keeps_its_system_prompt_first(data_dir, capsys) -> None:
+    from tui.strategies.prompts import THINKING_SYSTEM
+
+    with FakeOpenAIServer() as srv:
+        first = _json_ask(capsys, srv, "What is 6 times 7?", "--strategy", "plain")
+        _json_ask(capsys, srv, "Show the steps", "-c", "--strategy", "thinking")
+    assert srv.requests[-1]["messages"] == [
+        {"role": "system", "content": THINKING_SYSTEM},
+        {"role": "user", "content": "What is 6 times 7?"},
+        {"role": "assistant", "content": first["final_answer"]},
+        {"role": "user", "content": "Show the steps"},
+    ]
