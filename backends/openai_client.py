@@ -272,6 +272,19 @@ class OpenAIChatClient:
             raise ServerError(f"the server at {self.base_url} did not answer with JSON") from err
         return [m.id for m in page.data]
 
+    async def context_window(self) -> int | None:
+        """The context length the server reports for ``self.model`` in ``/v1/models``
+        (vLLM's ``max_model_len`` and the like), or None when it reports none or cannot be
+        asked: a follow-up then falls back to what o1tui knows of the engine."""
+        try:
+            page = await asyncio.wait_for(self._client.models.list(), self.stall_timeout_s)
+        except (asyncio.TimeoutError, self._openai.APIError, ValueError):
+            return None
+        for entry in page.data:
+            if entry.id == self.model:
+                return context_of(getattr(entry, "model_extra", None) or {})
+        return None
+
     async def aclose(self) -> None:
         await self._client.close()
 
@@ -508,3 +521,19 @@ def _text(value: Any) -> str:
 def _count(value: Any) -> int | None:
     """A token count; anything but a non-negative int counts as not reported."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+#: Fields of a ``/v1/models`` entry that servers use for the context length, most specific first.
+_CONTEXT_FIELDS = ("max_model_len", "context_length", "context_window", "n_ctx", "session_len")
+
+
+def context_of(entry: dict[str, Any]) -> int | None:
+    """The context length in one ``/v1/models`` entry's extra fields (also under ``meta``,
+    where llama.cpp's server puts ``n_ctx_train``), or None."""
+    meta = entry.get("meta")
+    for place in (entry, meta if isinstance(meta, dict) else {}):
+        for name in (*_CONTEXT_FIELDS, "n_ctx_train"):
+            value = place.get(name)
+            if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+                return value
+    return None

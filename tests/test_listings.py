@@ -113,6 +113,7 @@ def test_history_list_json_is_unchanged(data_dir, capsys) -> None:
         "created_at",
         "n_steps",
         "group_id",
+        "parent_id",
     }
     assert row["id"] == chain_id
 

@@ -85,11 +85,19 @@ class Chain:
     group_id: str | None = None
     #: Tokens of the final answer outside the steps (see AnswerFinished.completion_tokens).
     answer_tokens: int | None = None
+    #: The chain this one follows up (a thread: see :mod:`tui.threads`); None for a first turn.
+    parent_id: str | None = None
+    #: How many of the oldest earlier turns were left out to fit the model's context.
+    dropped_turns: int = 0
 
     @property
     def note(self) -> str | None:
-        """Why the reasoning ended early, when o1tui ended it (a repeating g1 chain)."""
-        return repetition_note(self.steps)
+        """What the reader should know about how the chain ran: o1tui ended a repeating g1
+        chain, or left the oldest turns of its thread out of the request."""
+        from tui.threads import dropped_note
+
+        notes = [n for n in (dropped_note(self.dropped_turns), repetition_note(self.steps)) if n]
+        return "; ".join(notes) or None
 
     @property
     def completion_tokens(self) -> int:
@@ -115,6 +123,8 @@ class Chain:
             "lang": self.lang,
             "group_id": self.group_id,
             "answer_tokens": self.answer_tokens,
+            "parent_id": self.parent_id,
+            "dropped_turns": self.dropped_turns,
         }
 
     @classmethod
@@ -133,6 +143,8 @@ class Chain:
             lang=data.get("lang"),
             group_id=data.get("group_id"),
             answer_tokens=data.get("answer_tokens"),
+            parent_id=data.get("parent_id"),
+            dropped_turns=int(data.get("dropped_turns") or 0),
         )
 
 

@@ -126,6 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="one chain per strategy at once, e.g. plain,g1,thinking (no vote)",
     )
     add_param(ask, "max_tokens=400 or ignore_eos=true")
+    thread = ask.add_mutually_exclusive_group()
+    thread.add_argument(
+        "-c",
+        "--continue",
+        dest="continue_latest",
+        action="store_true",
+        help="follow up the latest chain: the model gets its earlier questions and answers",
+    )
+    thread.add_argument(
+        "--cid", metavar="ID", help="follow up the chain ID (a unique prefix is enough)"
+    )
 
     hist = sub.add_parser("history", parents=[common], help="list, show, export, delete chains")
     hsub = hist.add_subparsers(dest="history_command", metavar="ACTION", required=True)
@@ -295,7 +306,11 @@ def _serve_note(line: str) -> None:
 
 
 async def _run_ask(
-    args: argparse.Namespace, settings: Settings, question: str, handle: ServerHandle | None
+    args: argparse.Namespace,
+    settings: Settings,
+    question: str,
+    handle: ServerHandle | None,
+    thread: list[Chain] | None = None,
 ) -> Chain:
     import asyncio
 
@@ -315,6 +330,17 @@ async def _run_ask(
         history.close()
         raise
     chain = Chain(question=question, strategy=settings.strategy, model=client.model, lang=lang)
+    if thread:
+        from tui.threads import continue_thread
+
+        options = await continue_thread(
+            chain,
+            options,
+            client,
+            thread,
+            engine=handle.engine if handle is not None else None,
+            session_len=settings.session_len,
+        )
     on_event: Callable[[Event], None] | None = None
     if not args.json:
         on_event = GuardedPrinter(
@@ -418,6 +444,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         question = validate_question(text)
     except ValueError as err:
         raise UserError(str(err)) from None
+    thread = _thread_to_continue(args)
+    if thread and (args.samples is not None or args.compare is not None):
+        raise UserError("-c/--continue and --cid follow up with one chain, not a group")
     if args.samples is not None or args.compare is not None:
         from tui.ask_group import cmd_ask_group
 
@@ -428,7 +457,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     strategy_options(settings, None, dict(args.param or []))  # bad --param: refused before any run
     chain = run_with_server(
         settings,
-        lambda handle: _run_ask(args, settings, question, handle),
+        lambda handle: _run_ask(args, settings, question, handle, thread),
         failed=lambda chain: chain.status.value == "error",
         keep_warm=True,
     )
@@ -447,6 +476,27 @@ def cmd_ask(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return EXIT_CODES[chain.status]
+
+
+def _thread_to_continue(args: argparse.Namespace) -> list[Chain]:
+    """``ask -c``/``--cid``: the earlier turns to send (the parent last); empty without them.
+    A chain that matches nothing or several, or cannot be followed up, is bad input."""
+    ident = getattr(args, "cid", None)
+    if ident is not None and not ident.strip():
+        raise UserError("--cid needs a chain id")
+    if ident is None and not getattr(args, "continue_latest", False):
+        return []
+    from tui.thread_store import earlier_turns, parent_for
+    from tui.threads import ThreadError
+
+    history = open_history(args)
+    try:
+        parent = parent_for(history, ident)
+        return earlier_turns(history, parent.id)
+    except ThreadError as err:
+        raise UserError(str(err)) from None
+    finally:
+        history.close()
 
 
 # --- history ------------------------------------------------------------------------------

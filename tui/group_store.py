@@ -33,6 +33,7 @@ from tui.history import (
     _pid_alive,
 )
 from tui.history_rows import fts_query, status_of, storable
+from tui.thread_store import THREAD_LEAF, THREAD_MATCH, turn_counts, with_turns
 
 _GROUP_COLS = (
     "id, kind, question, model, strategies, chain_ids, temperature, status, answer, votes, "
@@ -320,7 +321,7 @@ class GroupedHistory:
         query = fts_query(search) if search else None
         if query is None:
             return "", _NOT_EVAL_GROUP_WHERE, []
-        chain_where = " AND +c.rid IN (SELECT rowid FROM chain_fts WHERE chain_fts MATCH ?)"
+        chain_where = THREAD_MATCH  # a thread matches when any of its turns does
         group_where = (
             " WHERE g.id IN (SELECT c2.group_id FROM chains c2 WHERE c2.group_id IS NOT NULL"
             " AND c2.rid IN (SELECT rowid FROM chain_fts WHERE chain_fts MATCH ?))"
@@ -333,9 +334,10 @@ class GroupedHistory:
         # Eval chains are subtracted rather than filtered out row by row: a NOT IN probe on
         # every one of 100 000 chains made the count 2-3x slower.
         sql = (
-            f"SELECT (SELECT count(*) FROM chains c WHERE c.group_id IS NULL{chain_where})"
+            "SELECT (SELECT count(*) FROM chains c WHERE c.group_id IS NULL"
+            f" AND {THREAD_LEAF}{chain_where})"
             " - (SELECT count(*) FROM eval_items e JOIN chains c ON c.id = e.chain_id"
-            f" WHERE c.group_id IS NULL{chain_where})"
+            f" WHERE c.group_id IS NULL AND {THREAD_LEAF}{chain_where})"
             f" + (SELECT count(*) FROM groups g{group_where})"
         )
         params = [*params[:1], *params[:1], *params[1:]]
@@ -348,7 +350,7 @@ class GroupedHistory:
         chain_where, group_where, params = self._match(search)
         sql = f"""
             SELECT 'c', c.id, c.created_at, c.rid FROM chains c
-            WHERE c.group_id IS NULL{_NOT_EVAL_CHAIN}{chain_where}
+            WHERE c.group_id IS NULL AND {THREAD_LEAF}{_NOT_EVAL_CHAIN}{chain_where}
             UNION ALL
             SELECT 'g', g.id, g.created_at, g.rid FROM groups g{group_where}
             ORDER BY 3 DESC, 4 DESC LIMIT ? OFFSET ?
@@ -359,9 +361,12 @@ class GroupedHistory:
         if not rows:
             return []
         # The page's chains and groups in two queries, placed back in the page's order.
-        chains = {
-            s.id: s for s in _chain_summaries(self.history, [r[1] for r in rows if r[0] == "c"])
-        }
+        chain_ids = [r[1] for r in rows if r[0] == "c"]
+        # A thread is one entry: its newest chain, with its number of turns.
+        summaries = with_turns(
+            _chain_summaries(self.history, chain_ids), turn_counts(self.history, chain_ids)
+        )
+        chains = {s.id: s for s in summaries}
         groups = {
             g.id: _entry_of(g)
             for g in _group_summaries(self.history, [r[1] for r in rows if r[0] == "g"])

@@ -54,6 +54,7 @@ from tui.chain import Chain, Status, Step, utc_now_iso
 from tui.history_rows import (
     CHAIN_COLS,
     MATCH_WHERE,
+    THREAD_OF_PARENT,
     STEP_COLS,
     chain_from_row,
     fts_query,
@@ -133,6 +134,8 @@ class ChainSummary:
     n_steps: int
     #: The group the chain was run in (self-consistency, compare); None for a single chain.
     group_id: str | None = None
+    #: The chain this one follows up (tui.threads); None for the first turn of a thread.
+    parent_id: str | None = None
 
 
 # --- opening -------------------------------------------------------------------------------
@@ -554,17 +557,20 @@ class History:
     def _save_chain(conn: sqlite3.Connection, chain: Chain, pid: int | None) -> None:
         now = utc_now_iso()
         conn.execute(
-            """
+            f"""
             INSERT INTO chains (id, question, strategy, model, status, final_answer, total_s,
-                                created_at, error, lang, group_id, updated_at, pid, answer_tokens)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                               created_at, error, lang, group_id, updated_at, pid, answer_tokens,
+                               parent_id, dropped_turns, thread_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {THREAD_OF_PARENT})
             ON CONFLICT (id) DO UPDATE SET
                 question = excluded.question, strategy = excluded.strategy,
                 model = excluded.model, status = excluded.status,
                 final_answer = excluded.final_answer, total_s = excluded.total_s,
                 error = excluded.error, lang = excluded.lang, group_id = excluded.group_id,
                 updated_at = excluded.updated_at, pid = coalesce(excluded.pid, chains.pid),
-                answer_tokens = excluded.answer_tokens
+                answer_tokens = excluded.answer_tokens,
+                parent_id = excluded.parent_id, dropped_turns = excluded.dropped_turns,
+                thread_id = coalesce(chains.thread_id, excluded.thread_id)
             """,
             (
                 storable(chain.id),
@@ -581,6 +587,10 @@ class History:
                 now,
                 pid,
                 chain.answer_tokens,
+                storable(chain.parent_id),
+                int(chain.dropped_turns or 0),
+                storable(chain.parent_id),
+                storable(chain.parent_id),
             ),
         )
         upsert_steps(conn, chain.id, chain.steps)
@@ -682,7 +692,8 @@ class History:
         sql = f"""
             SELECT c.id, substr(c.question, 1, {SUMMARY_QUESTION_CHARS}), c.strategy, c.model,
                    c.status, c.total_s, c.created_at,
-                   (SELECT count(*) FROM steps s WHERE s.chain_id = c.id), c.group_id
+                   (SELECT count(*) FROM steps s WHERE s.chain_id = c.id), c.group_id,
+                   c.parent_id
             FROM chains c {where}
             ORDER BY c.created_at DESC, c.rid DESC
             LIMIT ? OFFSET ?
@@ -691,7 +702,7 @@ class History:
         def read(conn: sqlite3.Connection) -> list[ChainSummary]:
             rows = conn.execute(sql, (*params, limit, offset)).fetchall()
             return [
-                ChainSummary(r[0], r[1], r[2], r[3], status_of(r[4]), r[5], r[6], r[7], r[8])
+                ChainSummary(r[0], r[1], r[2], r[3], status_of(r[4]), r[5], r[6], r[7], r[8], r[9])
                 for r in rows
             ]
 

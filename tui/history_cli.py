@@ -21,9 +21,6 @@ def _get_chain(history: History, ident: str) -> Chain:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from tui.export import to_json, to_markdown
-    from tui.printer import print_chain
-
     history = open_history(args)
     try:
         action = args.history_command
@@ -43,15 +40,20 @@ def cmd_history(args: argparse.Namespace) -> int:
             print("\n".join(lines))
             return 0
         chain = _get_chain(history, args.id)
+        # show and export print the whole thread the chain belongs to (tui.thread_export).
+        from tui.thread_export import print_thread, thread_json, thread_markdown
+        from tui.thread_store import thread_of
+
+        thread = thread_of(history, chain.id) if action in ("show", "export") else [chain]
         if action == "show":
             if args.json:
-                print(to_json(chain))
+                print(thread_json(thread))
             elif args.markdown:
-                print(to_markdown(chain))
+                print(thread_markdown(thread))
             else:
-                print_chain(chain)
+                print_thread(thread)
         elif action == "export":
-            text = to_json(chain) if args.format == "json" else to_markdown(chain)
+            text = thread_json(thread) if args.format == "json" else thread_markdown(thread)
             if args.output:
                 from tui.output import write_file
 

@@ -70,7 +70,13 @@ def storable(text: str | None) -> str | None:
 # all (0.6 s for a word in all of 100 000 chains): it walks chains_newest instead and stops
 # after one page (< 30 ms at 100 000, found or not; see bench/history_bench.py).
 MATCH_WHERE = "WHERE +c.rid IN (SELECT rowid FROM chain_fts WHERE chain_fts MATCH ?)"
-CHAIN_COLS = "id, question, strategy, model, status, final_answer, total_s, created_at, error, lang, group_id, answer_tokens"
+CHAIN_COLS = (
+    "id, question, strategy, model, status, final_answer, total_s, created_at, error, lang, "
+    "group_id, answer_tokens, parent_id, dropped_turns"
+)
+#: ``chains.thread_id`` of a chain saved with a parent (two parameters: the parent's id twice):
+#: the parent's thread, or the parent itself when it starts one (or is no longer there).
+THREAD_OF_PARENT = "coalesce((SELECT coalesce(p.thread_id, p.id) FROM chains p WHERE p.id = ?), ?)"
 STEP_COLS = "idx, title, content, elapsed_s, ttft_s, prompt_tokens, completion_tokens, parsed, finish_reason"
 
 
@@ -82,6 +88,8 @@ def status_of(value: str) -> Status:
 
 
 def chain_from_row(row: tuple, steps: Iterable[tuple]) -> Chain:
+    """A Chain from :data:`CHAIN_COLS` (a row without the thread columns, as a file of an
+    older schema gives, is a one-turn thread)."""
     return Chain(
         id=row[0],
         question=row[1],
@@ -94,9 +102,11 @@ def chain_from_row(row: tuple, steps: Iterable[tuple]) -> Chain:
         error=row[8],
         lang=row[9],
         group_id=row[10],
-        # Rows salvaged from a damaged file (tui.recovery) are read without this column, which
-        # files from before schema 4 lack.
+        # Rows salvaged from a damaged file (tui.recovery) are read without the later columns,
+        # which files from before schemas 5 and 6 lack.
         answer_tokens=row[11] if len(row) > 11 else None,
+        parent_id=row[12] if len(row) > 12 else None,
+        dropped_turns=int(row[13] or 0) if len(row) > 13 else 0,
         steps=[
             Step(
                 index=s[0],

@@ -12,7 +12,7 @@ Used in-process::
 or as a process (terminal tests, demos)::
 
     python -m tests.fakes.openai_server --port 8123 [--script FILE.json] [--api-key K]
-        [--model NAME] [--delay S]
+        [--model NAME] [--delay S] [--count-turns]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from dataclasses import dataclass, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, Iterator
 
-__all__ = ["Reply", "FakeOpenAIServer", "demo_responder", "main"]
+__all__ = ["Reply", "FakeOpenAIServer", "count_turns_responder", "demo_responder", "main"]
 
 Responder = Callable[[dict[str, Any]], "Reply"]
 
@@ -95,11 +95,35 @@ def _text_of(message: dict[str, Any]) -> str:
 
 
 def _question_of(messages: list[dict[str, Any]]) -> str:
-    """The first user message: the question, whatever follow-ups the strategy appended."""
-    for m in messages:
-        if m.get("role") == "user":
-            return _text_of(m)
-    return ""
+    """The question of this turn: the last user message, unless that is g1's request for the
+    final answer (then the one before it). Earlier turns of a follow-up come before it."""
+    users = [_text_of(m) for m in messages if m.get("role") == "user"]
+    if len(users) > 1 and messages[-1].get("role") == "user" and _FINAL_REQUEST.search(users[-1]):
+        users.pop()
+    return users[-1] if users else ""
+
+
+def user_turns(messages: list[dict[str, Any]]) -> int:
+    """How many user messages a request carried (a follow-up's earlier questions count)."""
+    return sum(1 for m in messages if m.get("role") == "user")
+
+
+def count_turns_responder(body: dict[str, Any]) -> Reply:
+    """The demo model, but every answer says how many user turns the request carried:
+    ``[user turns: N]`` ends plain text, and ends a g1 JSON step's ``content``. A follow-up
+    test reads it to see the request really carried the earlier turns."""
+    reply = demo_responder(body)
+    tag = f" [user turns: {user_turns(body.get('messages') or [])}]"
+    try:
+        step = json.loads(reply.content)
+    except ValueError:
+        step = None
+    if isinstance(step, dict):
+        step["content"] = str(step.get("content", "")) + tag
+        reply.content = json.dumps(step, ensure_ascii=False)
+    else:
+        reply.content += tag
+    return reply
 
 
 def _short(question: str, limit: int = 80) -> str:
@@ -338,11 +362,14 @@ class FakeOpenAIServer:
         reject_json_schema: bool = False,
         responder: Responder | None = None,
         port: int = 0,
+        max_model_len: int | None = None,
     ) -> None:
         self.api_key = api_key
         self.models = list(models) if models is not None else None
         self.reject_json_schema = reject_json_schema
         self.responder: Responder = responder or demo_responder
+        #: Reported in ``/v1/models`` like vLLM does, when set (the model's context length).
+        self.max_model_len = max_model_len
         self.requests: list[dict[str, Any]] = []
         self.hits: list[tuple[str, str]] = []
         self._replies: collections.deque[Reply] = collections.deque(replies)
@@ -444,7 +471,11 @@ class FakeOpenAIServer:
         names = self.models if self.models is not None else ["fake-model"]
         return {
             "object": "list",
-            "data": [{"id": n, "object": "model", "created": 0, "owned_by": "fake"} for n in names],
+            "data": [
+                {"id": n, "object": "model", "created": 0, "owned_by": "fake"}
+                | ({"max_model_len": self.max_model_len} if self.max_model_len else {})
+                for n in names
+            ],
         }
 
     @staticmethod
@@ -562,6 +593,11 @@ def main(argv: list[str] | None = None) -> int:
         "--delay", type=float, default=0.0, help="seconds between chunks of demo replies"
     )
     parser.add_argument(
+        "--count-turns",
+        action="store_true",
+        help="every answer ends with [user turns: N], the user messages the request carried",
+    )
+    parser.add_argument(
         "--reject-json-schema",
         action="store_true",
         help="answer response_format json_schema with HTTP 500 (like llama.cpp)",
@@ -575,7 +611,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     def responder(body: dict[str, Any]) -> Reply:
-        reply = demo_responder(body)
+        reply = (count_turns_responder if args.count_turns else demo_responder)(body)
         reply.delay_s = args.delay
         return reply
 

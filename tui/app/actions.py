@@ -44,6 +44,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("group", "group_mode", "Vote / compare…", "f5", footer=False),
     Action("toggle_step", "toggle_step", "Fold step", "ctrl+o", footer=False),
     Action("toggle_all", "toggle_all", "Fold all steps", "ctrl+g", footer=False),
+    Action("earlier", "toggle_earlier", "Fold earlier turns", "f3", footer=False),
     Action("copy_step", "copy_step", "Copy step", "ctrl+s", footer=False),
     Action("copy_answer", "copy_answer", "Copy answer", "ctrl+y", footer=False),
     Action("export", "export_chain", "Export chain to Markdown", "f6", footer=False),

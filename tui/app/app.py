@@ -15,7 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +35,7 @@ from tui.app import actions as registry
 from tui.app.asking import askable, pinned_lang
 from tui.app.copying import CopyMixin
 from tui.app.first_frame import FirstFrameMixin
+from tui.app.follow import FollowUpsMixin
 from tui.app.messages import (
     ChainDone,
     ChainEvent,
@@ -95,6 +96,8 @@ class ChainRun:
     worker: Worker | None = None
     #: The group view (tui.app.widgets.group_view) when the chain is a member of a group.
     group: GroupView | None = None
+    #: A follow-up's earlier turns, oldest first (tui.threads); empty for a first turn.
+    earlier: list[Chain] = field(default_factory=list)
 
     @property
     def top(self) -> Widget:
@@ -106,7 +109,7 @@ class ChainRun:
         return self.worker is not None and not self.worker.is_finished
 
 
-class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
+class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
     """The full-screen app. ``client`` may be given (tests); otherwise it is made from
     ``settings`` (``endpoint``) or from the managed ``server`` handle. ``model_named``: the
     user named ``settings.model`` (flag or environment), so an endpoint that does not serve
@@ -291,20 +294,24 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
             return None
         from tui.chain import Chain
 
+        target = self.follow_target()  # before the new chain replaces the one on screen
         chain = Chain(
             question=checked,
             strategy=strategy or self.strategy,
             model=self.client.model,
             lang=pinned_lang(self.settings),
         )
+        thread = [*target[1], target[0]] if target is not None else []
+        if target is not None:
+            chain.parent_id = target[0].id
         from tui.app.widgets.chain_view import ChainView
 
-        view = ChainView(chain, live=True, now=self.clock())
-        run = ChainRun(chain, view)
+        view = ChainView(chain, live=True, now=self.clock(), earlier=thread)
+        run = ChainRun(chain, view, earlier=thread)
         self.runs[chain.id] = run
         self._show(run)
         run.worker = self.run_worker(
-            self._chain_worker(chain, self.client),
+            self._chain_worker(chain, self.client, thread),
             name=f"chain-{chain.id}",
             group="chains",
             exit_on_error=False,
@@ -312,14 +319,29 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
         self._update_running()
         return chain
 
-    async def _chain_worker(self, chain: Chain, client: ChatClient) -> None:
-        """Run the chain; report through messages only (never touch widgets here)."""
+    async def _chain_worker(
+        self, chain: Chain, client: ChatClient, thread: list[Chain] | None = None
+    ) -> None:
+        """Run the chain (a follow-up of ``thread``'s last turn when given); report through
+        messages only (never touch widgets here)."""
         from tui.runner import run_chain
         from tui.strategies.base import StrategyOptions
 
         on_event = self.event_sink(chain.id)
         options = StrategyOptions(lang=chain.lang, max_steps=self.settings.max_steps)
         try:
+            if thread:
+                from tui.threads import continue_thread
+
+                handle = self.server_handle
+                options = await continue_thread(
+                    chain,
+                    options,
+                    client,
+                    thread,
+                    engine=handle.engine if handle is not None else None,
+                    session_len=self.settings.session_len,
+                )
             await run_chain(
                 chain,
                 get_strategy(chain.strategy),
@@ -360,6 +382,7 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
             run.chain = event.chain
             self._update_running()
             self._history_changed()
+            self.update_question_mode()
 
     def on_chain_done(self, message: ChainDone) -> None:
         run = self.runs.get(message.chain_id)
@@ -413,6 +436,7 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
         for chain_id in [cid for cid, r in self.runs.items() if r.top is not top and not r.running]:
             del self.runs[chain_id]
         self.current_id = run.chain.id
+        self.update_question_mode()
 
     def show_group(self, view: GroupView, worker: Worker | None) -> None:
         """Show a group view; with a worker (a live group) its members join the runs."""
@@ -459,7 +483,8 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
     def open_chain(self, chain_id: str) -> None:
         """Show a chain: its live view when it runs here, else the saved one (read-only)."""
         if not self._show_running(chain_id) and self.history is not None:
-            self._show_saved(chain_id, self.history.get(chain_id))
+            chain = self.history.get(chain_id)
+            self._show_saved(chain_id, chain, self.earlier_of(chain) if chain else [])
 
     def on_open_chain(self, message: OpenChain) -> None:
         """The sidebar's open: the store read runs in a worker, off the UI loop."""
@@ -472,12 +497,13 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
         async def read() -> None:
             try:
                 chain = await asyncio.to_thread(history.get, chain_id)
+                earlier = await asyncio.to_thread(self.earlier_of, chain) if chain else []
             except STORE_ERRORS as err:
                 from tui.app.connection import one_line
 
                 self.notify(f"Cannot open the chain: {one_line(err)}", severity="error")
                 return
-            self._show_saved(chain_id, chain)
+            self._show_saved(chain_id, chain, earlier)
 
         self.run_worker(read(), group="open-chain", exclusive=True)
 
@@ -488,7 +514,9 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
                 return True
         return False
 
-    def _show_saved(self, chain_id: str, chain: Chain | None) -> None:
+    def _show_saved(
+        self, chain_id: str, chain: Chain | None, earlier: list[Chain] | None = None
+    ) -> None:
         if chain is None and self.open_group(chain_id):
             return
         if chain is None:
@@ -496,7 +524,8 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
             return
         from tui.app.widgets.chain_view import ChainView
 
-        run = ChainRun(chain, ChainView(chain, live=False))
+        earlier = earlier or []
+        run = ChainRun(chain, ChainView(chain, live=False, earlier=earlier), earlier=earlier)
         self.runs[chain.id] = run
         self._show(run)
 
@@ -552,6 +581,7 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
             return
         self.strategy = name
         self._show_strategy()
+        self.update_question_mode()  # a group mode always starts a new thread
         self.notify(f"Strategy: {name}", markup=False, timeout=2)
 
     def _show_strategy(self) -> None:
@@ -597,6 +627,7 @@ class O1App(FirstFrameMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
             self._clear_chains()
             self.query_one("#chains").mount(Static(Content(WELCOME), classes="welcome"))
         self.current_id = None
+        self.update_question_mode()
         self.query_one(QuestionInput).focus()
 
     def action_server_screen(self) -> None:

@@ -144,6 +144,7 @@ class GroupRunsMixin:
                 view.finish(message.result)
         app._update_running()
         app._history_changed()
+        app.update_question_mode()
 
     def open_group(self, group_id: str) -> bool:
         """Show a group: its live view when it runs here, else the saved one. False when the

@@ -17,6 +17,7 @@ from tui.migrations import (
     v003_eval,
     v004_eval_prompts,
     v005_answer_tokens,
+    v006_threads,
 )
 
 #: Every migration, oldest first. Add new modules here.
@@ -26,6 +27,7 @@ MIGRATIONS: tuple[ModuleType, ...] = (
     v003_eval,
     v004_eval_prompts,
     v005_answer_tokens,
+    v006_threads,
 )
 
 LATEST: int = MIGRATIONS[-1].VERSION

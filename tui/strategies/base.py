@@ -52,6 +52,9 @@ class StrategyOptions:
     final_max_tokens: int | None = None
     #: Extra request fields passed to the server as they are (top_k, repetition_penalty...).
     extra_body: dict[str, Any] | None = None
+    #: A follow-up's earlier turns (tui.threads): user/assistant messages, each earlier
+    #: question and its final answer, oldest first; sent after the system prompt.
+    earlier: tuple[dict[str, str], ...] = ()
 
     def with_lang(self, lang: str) -> "StrategyOptions":
         return replace(self, lang=lang)
@@ -64,6 +67,15 @@ class StrategyOptions:
             "max_tokens": self.max_tokens or max_tokens,
             "extra_body": self.extra_body,
         }
+
+
+def conversation(
+    question: str, options: StrategyOptions, system: str | None = None
+) -> list[dict[str, str]]:
+    """The opening messages of a chain: the strategy's own system prompt (unchanged), a
+    follow-up's earlier turns, then the question."""
+    head = [{"role": "system", "content": system}] if system is not None else []
+    return [*head, *(dict(m) for m in options.earlier), {"role": "user", "content": question}]
 
 
 class Strategy(Protocol):

@@ -59,7 +59,13 @@ from tui.lang import normalize_lang
 from tui.repetition import REPEATED, RepetitionCheck
 from tui.sanitize import clean
 from tui.stepparse import ParsedStep, StepExtractor, clean_title, parse_step
-from tui.strategies.base import CallStats, StrategyOptions, build_step, timed_stream
+from tui.strategies.base import (
+    CallStats,
+    StrategyOptions,
+    build_step,
+    conversation,
+    timed_stream,
+)
 from tui.strategies.prompts import G1_PROMPTS, G1Prompts
 
 #: The JSON schema of one step (guided decoding keeps small models inside it).
@@ -182,8 +188,7 @@ class G1Strategy:
             options.temperature if options.temperature is not None else prompts.temperature
         )
         messages: list[dict[str, str]] = [
-            {"role": "system", "content": prompts.system},
-            {"role": "user", "content": question},
+            *conversation(question, options, prompts.system),
             {"role": "assistant", "content": prompts.primer},
         ]
         run = _Run(messages, client, options, prompts, temperature, _FormatLadder())

@@ -35,6 +35,7 @@ from tui.strategies.base import (
     CallStats,
     StrategyOptions,
     StreamedSteps,
+    conversation,
     first_sentence,
     timed_stream,
 )
@@ -69,7 +70,7 @@ class NativeStrategy:
         answer_chunks = 0
         async for chunk in timed_stream(
             client,
-            [{"role": "user", "content": question}],
+            conversation(question, options),
             stats,
             **options.sampling(DEFAULT_TEMPERATURE, DEFAULT_MAX_TOKENS),
         ):

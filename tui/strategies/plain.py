@@ -18,7 +18,13 @@ from typing import AsyncGenerator
 from backends.client import ChatClient
 from tui.chain import AnswerFinished, Event
 from tui.sanitize import clean
-from tui.strategies.base import CallStats, StrategyOptions, StreamedSteps, timed_stream
+from tui.strategies.base import (
+    CallStats,
+    StrategyOptions,
+    StreamedSteps,
+    conversation,
+    timed_stream,
+)
 
 DEFAULT_TEMPERATURE = 0.0
 DEFAULT_MAX_TOKENS = 2048
@@ -40,7 +46,7 @@ class PlainStrategy:
         steps = StreamedSteps(stats, untitled=lambda index, content: STEP_TITLE)
         async for chunk in timed_stream(
             client,
-            [{"role": "user", "content": question}],
+            conversation(question, options),
             stats,
             **options.sampling(DEFAULT_TEMPERATURE, DEFAULT_MAX_TOKENS),
         ):

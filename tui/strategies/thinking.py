@@ -27,6 +27,7 @@ from tui.strategies.base import (
     CallStats,
     StrategyOptions,
     StreamedSteps,
+    conversation,
     first_sentence,
     timed_stream,
 )
@@ -51,10 +52,7 @@ class ThinkingStrategy:
     async def run(
         self, question: str, client: ChatClient, options: StrategyOptions
     ) -> AsyncGenerator[Event, None]:
-        messages = [
-            {"role": "system", "content": THINKING_SYSTEM},
-            {"role": "user", "content": question},
-        ]
+        messages = conversation(question, options, THINKING_SYSTEM)
         stats = CallStats()
         splitter = SectionSplitter()
         steps = StreamedSteps(stats, untitled=_untitled)

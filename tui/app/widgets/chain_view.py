@@ -8,6 +8,7 @@ time itself: the caller passes ``now`` (the app's clock), so tests and snapshots
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
@@ -83,9 +84,19 @@ class ChainView(Vertical):
 
     DEFAULT_CLASSES = "chain-view"
 
-    def __init__(self, chain: Chain, *, live: bool, now: float = 0.0, id: str | None = None):
+    def __init__(
+        self,
+        chain: Chain,
+        *,
+        live: bool,
+        now: float = 0.0,
+        id: str | None = None,
+        earlier: Sequence[Chain] = (),
+    ):
         super().__init__(id=id)
         self.chain = chain
+        #: A follow-up's earlier turns, oldest first (shown folded above the question).
+        self.earlier = list(earlier)
         self.live = live
         #: A cancel was asked and the chain has not ended yet.
         self.cancelling = False
@@ -106,6 +117,10 @@ class ChainView(Vertical):
 
     def compose(self) -> ComposeResult:
         with self.scroll:
+            if self.earlier:
+                from .earlier_turns import EarlierTurns
+
+                yield EarlierTurns(self.earlier, dropped=self.chain.dropped_turns)
             yield Static(self._question_content(), classes="question")
             if not self.live:
                 yield from self._saved_widgets()
@@ -169,6 +184,9 @@ class ChainView(Vertical):
             self._title_answer()
         elif isinstance(event, ChainStarted):
             self.chain = event.chain
+            if self.chain.note and self.note is None:  # a follow-up that left turns out
+                self.note = self._note_panel(self.chain.note)
+                await self._mount_before_answer(self.note)
         elif isinstance(event, ChainFinished):
             await self._end(event.chain, "")
         elif isinstance(event, ChainFailed):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rich.text import Text
 from textual import on
@@ -220,7 +220,39 @@ class HistoryPanel(Vertical):
                 self.run_worker(delete(), group="history-store")
             self.history_list.focus()
 
+        turns = int(getattr(summary, "turns", 1) or 1)
+        if turns > 1:  # a thread: one turn or all of it (tui.thread_store)
+            self.app.push_screen(
+                ChoiceScreen(f"Delete from this thread?\n\n{question}", thread_choices(turns)),
+                lambda choice: self._delete_from_thread(chain_id, choice, turns),
+            )
+            return
         self.app.push_screen(ConfirmScreen(f"Delete this chain?\n\n{question}"), done)
+
+    def _delete_from_thread(self, chain_id: str, choice: str | None, turns: int) -> None:
+        """Delete the newest turn or the whole thread, as chosen (None: nothing)."""
+        self.history_list.focus()
+        if choice is None:
+            return
+        whole = choice == thread_choices(turns)[1]
+
+        def work() -> int:
+            from tui.thread_store import delete_thread
+
+            if not whole:
+                return int(self.history.delete(chain_id))
+            store: Any = getattr(self.history, "history", self.history)  # GroupedHistory's
+            return delete_thread(store, chain_id)
+
+        async def delete() -> None:
+            deleted = await self._store("Delete", work)
+            if deleted is FAILED:
+                return
+            self.refresh_list()
+            what = f"the thread ({deleted} turns)" if whole else f"turn {chain_id}"
+            self.notify(clean_line(f"Deleted {what}", 80), markup=False)
+
+        self.run_worker(delete(), group="history-store")
 
     def action_export(self) -> None:
         summary = self.history_list.selected
@@ -286,3 +318,8 @@ class HistoryPanel(Vertical):
 
 
 __all__ = ["HistoryList", "HistoryPanel", "SEARCH_DEBOUNCE_S"]
+
+
+def thread_choices(turns: int) -> tuple[str, str]:
+    """The two answers of "delete from this thread?"."""
+    return ("Only this turn (the newest)", f"The whole thread ({turns} turns)")

@@ -1,0 +1,120 @@
+"""Follow-ups in the app: with a finished chain on screen, the next question continues its
+thread (tui.threads); Ctrl+n (new question) clears the screen, so the next one starts a new
+thread. The question box says which of the two Enter will do.
+
+A follow-up to a vote continues from the voted answer's chain, one to a compare from the
+focused column (the first one when none has focus). A question asked in a group mode
+(vote / compare) always starts a new thread.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from tui.sanitize import clean_line
+
+from textual import events
+
+if TYPE_CHECKING:
+    from textual.dom import DOMNode
+
+    from tui.app.app import O1App
+    from tui.app.widgets.group_view import GroupView
+    from tui.chain import Chain
+
+
+def focused_column(view: GroupView, focused: DOMNode | None) -> int:
+    """The compare column holding focus, else 0."""
+    node = focused
+    while node is not None and node is not view:
+        for index, member in enumerate(view.views):
+            if node is member:
+                return index
+        node = node.parent
+    return 0
+
+
+def group_parent(view: GroupView, column: int) -> Chain | None:
+    """The chain of a shown group that a follow-up continues (see the module docstring):
+    compare column ``column``, or the voted answer's chain."""
+    from tui.threads import voted_chain
+
+    chains = view.result.chains
+    if view.compare:
+        return chains[min(column, len(chains) - 1)] if chains else None
+    result = view.vote_now()
+    return voted_chain(chains, result.key if result is not None else None)
+
+
+class FollowUpsMixin:
+    """The app's side of threads: what the next question follows up, and the box's words."""
+
+    #: The compare view and column that last held focus (the question box takes the focus
+    #: back before a follow-up is asked, so the column is remembered).
+    _last_column: tuple[Any, int] | None = None
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        from tui.app.widgets.group_view import GroupView
+
+        node: DOMNode | None = event.widget
+        while node is not None:
+            if isinstance(node, GroupView):
+                if node.compare:
+                    self._last_column = (node, focused_column(node, event.widget))
+                    self.update_question_mode()
+                return
+            node = node.parent
+
+    def follow_target(self) -> tuple[Chain, list[Chain]] | None:
+        """The chain the next question follows up and the turns before it; None when the
+        next question starts a new thread."""
+        app = cast("O1App", self)
+        if app.group_mode(app.strategy) is not None:
+            return None
+        run = app.current_run()
+        if run is None or run.running or getattr(run.top, "live", False):
+            return None  # still running: the next question starts a thread of its own
+        if run.group is not None:
+            last = self._last_column
+            column = last[1] if last is not None and last[0] is run.group else 0
+            parent = group_parent(run.group, column)
+            earlier: list[Chain] = []
+        else:
+            parent, earlier = run.chain, list(run.earlier)
+        if parent is None or not (parent.final_answer or "").strip():
+            return None
+        return parent, earlier
+
+    def update_question_mode(self) -> None:
+        """Tell the question box whether Enter follows up or starts a new thread."""
+        from tui.app.widgets.question_input import QuestionInput
+
+        from tui.app import actions as registry
+
+        app = cast("O1App", self)
+        target = self.follow_target()
+        keys = registry.keys_for(registry.BY_ID["new"], app.keymap)
+        key = registry.display_keys(keys).split(" / ")[0]
+        for box in app.query(QuestionInput):
+            box.show_follow_up(clean_line(target[0].question, 40) if target else None, key)
+
+    def earlier_of(self, chain: Chain) -> list[Any]:
+        """The saved turns before ``chain`` (store read: call from a worker thread)."""
+        app = cast("O1App", self)
+        if not chain.parent_id or app.history is None:
+            return []
+        from tui.thread_store import earlier_turns
+
+        return earlier_turns(app.history, chain.parent_id)
+
+    def action_toggle_earlier(self) -> None:
+        """Fold or unfold the earlier turns above the chain on screen."""
+        from tui.app.widgets.earlier_turns import EarlierTurns
+
+        app = cast("O1App", self)
+        view = app.current_view()
+        found = list(view.query(EarlierTurns)) if view is not None else []
+        if not found:
+            app.notify("No earlier turns: this chain starts its thread.", timeout=2)
+            return
+        found[0].collapsed = not found[0].collapsed
