@@ -26,7 +26,9 @@ def test_every_field_of_ask_json_is_in_the_user_guide() -> None:
 
 def test_every_field_of_eval_json_is_in_eval_help(capsys: pytest.CaptureFixture[str]) -> None:
     run = SimpleNamespace(set_name="s", model="m", id="r", status="done")
-    fields = set(results_document(run, [], wall_s=1.0))
+    from tui.evals.scoring import RunReport
+
+    fields = set(results_document(run, RunReport(rows=[], pairs=[], breakdowns={}), wall_s=1.0))
     with pytest.raises(SystemExit):
         main(["eval", "--help"])
     helptext = " ".join(capsys.readouterr().out.split())
