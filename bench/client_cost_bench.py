@@ -80,7 +80,9 @@ async def _gather(items: int, concurrency: int, one: Callable[[], Awaitable[int]
 
 
 async def bare(url: str, items: int, concurrency: int) -> int:
-    client = openai.AsyncOpenAI(base_url=url, api_key=KEY, max_retries=0)
+    # Retries on, as o1tui's client has them: the stand-in server's listen queue is short
+    # (5), and on a loaded machine a connection now and then is reset before its answer.
+    client = openai.AsyncOpenAI(base_url=url, api_key=KEY, max_retries=2)
 
     async def one() -> int:
         stream = await client.chat.completions.create(
