@@ -351,8 +351,9 @@ class OpenAIChatClient:
         except self._openai.APIError as err:
             raise await self._map_error(err, request.get("response_format")) from err
         try:
-            async for chunk in self._read_stream(response.http_response):
-                yield chunk
+            async with contextlib.aclosing(self._read_stream(response.http_response)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
         finally:
             await opening.__aexit__(None, None, None)
 

@@ -80,9 +80,7 @@ async def _gather(items: int, concurrency: int, one: Callable[[], Awaitable[int]
 
 
 async def bare(url: str, items: int, concurrency: int) -> int:
-    # Retries on, as o1tui's client has them: the stand-in server's listen queue is short
-    # (5), and on a loaded machine a connection now and then is reset before its answer.
-    client = openai.AsyncOpenAI(base_url=url, api_key=KEY, max_retries=2)
+    client = openai.AsyncOpenAI(base_url=url, api_key=KEY, max_retries=0)
 
     async def one() -> int:
         stream = await client.chat.completions.create(
@@ -181,9 +179,16 @@ def main(argv: list[str] | None = None) -> int:
     script = tmp / "script.json"
     script.write_text(json.dumps([reply] * (args.items * rounds + 10)))
     port = _free_port()
+    # The stand-in server with a listen queue as long as the concurrency (its default, 5,
+    # resets connections when many requests open at once).
+    serve = (
+        "import sys; from tests.fakes import openai_server as s; "
+        f"s._HTTPServer.request_queue_size = {max(5, args.concurrency)}; "
+        "raise SystemExit(s.main(sys.argv[1:]))"
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server", "--port", str(port)]
-        + ["--script", str(script), "--api-key", KEY],
+        [sys.executable, "-c", serve, "--port", str(port), "--script", str(script)]
+        + ["--api-key", KEY],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
