@@ -149,7 +149,7 @@ class _StallWatch:
         left = self._limit - (self._loop.time() - self._last)
         if left <= 0:
             raise asyncio.TimeoutError
-        return await within(reader.__anext__(), left)  # type: ignore[no-any-return]
+        return await within(reader.__anext__(), left)
 
 
 async def _drain(reader: AsyncIterator[bytes]) -> None:
