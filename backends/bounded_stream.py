@@ -10,8 +10,11 @@ here hands the package the same bytes, but ends the response with :class:`EventT
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
+
+import anyio
 
 try:  # the HTTP library the installed ``openai`` package is built on
     import httpx2 as httpx
@@ -21,6 +24,11 @@ except ImportError:  # pragma: no cover - openai releases built on httpx
 #: Bytes one event may hold: chunks of a 7-8B model's stream are a few hundred bytes, and a
 #: reply is cut at 400 000 characters anyway (backends.openai_client.MAX_REPLY_CHARS).
 MAX_EVENT_BYTES = 4 * 2**20
+
+
+#: What reading a response's body raises when the connection fails (the errors the ``openai``
+#: package reports as a connection error): dropped, reset, timed out, bad TLS, the bound below.
+READ_ERRORS: tuple[type[BaseException], ...] = (httpx.RequestError, ssl.SSLError, anyio.EndOfStream)
 
 
 class EventTooLarge(httpx.ReadError):  # a read error: the package reports it as a connection error

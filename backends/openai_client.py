@@ -1,5 +1,7 @@
 """The streaming chat client for every OpenAI-compatible server (LMDeploy, vLLM, llama.cpp,
-hosted endpoints), over the ``openai`` package.
+hosted endpoints), over the ``openai`` package: it sends the request and reports HTTP errors;
+the stream's events are read here (:mod:`backends.sse`), into plain dicts, not the package's
+per-chunk pydantic objects, which cost most of the client's CPU with hundreds of streams.
 
 It turns the server's stream into :class:`~backends.client.ChatChunk` pieces and every
 failure into one :mod:`backends.errors` class with a one-line message. Retries are ours
@@ -13,12 +15,13 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
+import sys
 import threading
-import time
 from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator
 
 from backends.client import REPLY_CUT, ChatChunk, Usage
 from backends.redact import redact_url, redact_urls
+from backends.sse import SSEDecoder
 from backends.errors import (
     AuthError,
     BackendError,
@@ -47,6 +50,8 @@ _PLACEHOLDER_KEY = "none"
 MAX_REPLY_CHARS = 400_000
 #: Longest piece of a server's message put into a one-line error.
 _MESSAGE_LIMIT = 300
+#: How long the rest of a body after ``[DONE]`` is read for (so its connection is kept).
+_DRAIN_S = 0.1
 
 
 def _one_line(text: str, limit: int = _MESSAGE_LIMIT) -> str:
@@ -92,6 +97,64 @@ async def within(awaitable: Any, timeout_s: float) -> Any:
             await task
         raise asyncio.TimeoutError
     return task.result()
+
+
+class _StallWatch:
+    """The stall timeout of one stream: ``limit_s`` without progress ends the wait for the
+    server's next bytes with ``asyncio.TimeoutError``.
+
+    Time counts from the last :meth:`progress` (the start, then each chunk that carried
+    something), also while the caller holds a chunk, as a per-read ``within()`` counted it.
+    One timer per stream, moved only when it fires (at most once per ``limit_s``) instead of a
+    task and a timer per chunk: on Python 3.11+ each read runs in an ``asyncio.timeout``
+    scope that the timer expires, and a cancellation from outside always wins over it (the
+    scope's own rule), so none is lost. On 3.10 each read goes through :func:`within`.
+    """
+
+    def __init__(self, limit_s: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._limit = limit_s
+        self._last = self._loop.time()
+        #: The deadline passed while no read was waiting: the next read fails at once.
+        self._expired = False
+        self._scope: Any = None  # the asyncio.Timeout of the read under way (3.11+)
+        self._timer = self._loop.call_at(self._last + limit_s, self._check)
+
+    def progress(self) -> None:
+        self._last = self._loop.time()
+
+    def close(self) -> None:
+        self._timer.cancel()
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        deadline = self._last + self._limit
+        if now < deadline:
+            self._timer = self._loop.call_at(deadline, self._check)
+            return
+        self._expired = True
+        if self._scope is not None:
+            self._scope.reschedule(now)
+
+    async def read(self, reader: AsyncIterator[bytes]) -> bytes:
+        """The next bytes of ``reader``; StopAsyncIteration at its end."""
+        if sys.version_info >= (3, 11):
+            if self._expired:
+                raise asyncio.TimeoutError
+            async with asyncio.timeout(None) as self._scope:
+                try:
+                    return await reader.__anext__()
+                finally:
+                    self._scope = None
+        left = self._limit - (self._loop.time() - self._last)
+        if left <= 0:
+            raise asyncio.TimeoutError
+        return await within(reader.__anext__(), left)
+
+
+async def _drain(reader: AsyncIterator[bytes]) -> None:
+    async for _ in reader:
+        pass
 
 
 #: (base URL, model, response_format type): what one server did with one kind of format.
@@ -291,94 +354,124 @@ class OpenAIChatClient:
     # -- one attempt -------------------------------------------------------------------
 
     async def _stream_once(self, request: dict[str, Any]) -> AsyncGenerator[ChatChunk, None]:
-        response_format = request.get("response_format")
+        # The response's bytes are read here, not through the package's stream object: that
+        # builds a pydantic model per chunk, most of the client's CPU at high concurrency.
+        opening = self._client.chat.completions.with_streaming_response.create(**request)
         try:
-            stream = await within(
-                self._client.chat.completions.create(**request), self.stall_timeout_s
-            )
+            response = await within(opening.__aenter__(), self.stall_timeout_s)
         except asyncio.TimeoutError:
             raise self._stall_error() from None
         except self._openai.APIError as err:
-            raise await self._map_error(err, response_format) from err
+            raise await self._map_error(err, request.get("response_format")) from err
+        try:
+            async with contextlib.aclosing(self._read_stream(response.http_response)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+        finally:
+            await opening.__aexit__(None, None, None)
 
-        content_type = stream.response.headers.get("content-type", "")
-        if "html" in content_type:  # a proxy or login page, not the model server
-            await stream.close()
+    async def _read_stream(self, http: Any) -> AsyncGenerator[ChatChunk, None]:
+        """The ChatChunks of one open streamed response (an ``httpx`` response)."""
+        from backends.bounded_stream import READ_ERRORS
+
+        if "html" in http.headers.get("content-type", ""):  # a proxy or login page
             raise ServerError(
                 f"the server at {self.base_url} answered with a web page, not an OpenAI stream "
                 "(is the endpoint URL right?)"
             )
-        chunks = stream.__aiter__()
+        reader = http.aiter_bytes()
+        decoder = SSEDecoder()
         finish_reason: str | None = None
-        got_text = False
+        got_text = ended = False
         received = 0
         # Only progress (text, a finish, usage) counts against the stall timeout: a server
         # that keeps sending empty deltas is as stuck as one that sends nothing.
-        last_progress = time.monotonic()
+        watch = _StallWatch(self.stall_timeout_s)
         try:
-            while True:
-                left = self.stall_timeout_s - (time.monotonic() - last_progress)
+            while not ended:
                 try:
-                    if left <= 0:
-                        raise asyncio.TimeoutError
-                    raw = await within(chunks.__anext__(), left)
-                except StopAsyncIteration:
-                    break
+                    events = decoder.feed(await watch.read(reader))
+                except StopAsyncIteration:  # an unfinished last event is dropped, as the
+                    break  # event-stream rules say
                 except asyncio.TimeoutError:
                     raise self._stall_error() from None
-                except self._openai.APIConnectionError as err:  # timeouts included
-                    from backends.bounded_stream import MAX_EVENT_BYTES, too_large
-
-                    if too_large(err):
-                        raise StreamDropped(
-                            f"the server at {self.base_url} sent more than "
-                            f"{MAX_EVENT_BYTES // 2**20} MB without ending a stream event"
-                        ) from err
-                    raise StreamDropped(
-                        f"the server at {self.base_url} closed the stream before the answer "
-                        "was complete"
-                    ) from err
-                except self._openai.APIError as err:  # an error event inside the stream
-                    raise ServerError(
-                        f"the server reported an error mid-answer: {_one_line(err.message)}"
-                    ) from err
-                except ValueError as err:  # json.JSONDecodeError from the SSE decoder
-                    raise StreamDropped(
-                        f"the server at {self.base_url} sent stream data that is not JSON"
-                    ) from err
-                try:
-                    chunk = self._convert(raw)
-                except (AttributeError, TypeError, ValueError, IndexError) as err:
-                    raise StreamDropped(
-                        f"the server at {self.base_url} sent a stream chunk that is not an "
-                        "OpenAI chat chunk"
-                    ) from err
-                if chunk is None:
-                    continue
-                last_progress = time.monotonic()
-                received += len(chunk.content) + len(chunk.reasoning)
-                if received > self.max_chars:
-                    # A runaway reply: end it here as if the model hit its token limit, so one
-                    # answer cannot take the machine's memory (docs/decisions.md); the step
-                    # keeps REPLY_CUT, so the chain says it was cut.
-                    yield self._cut(chunk, received - self.max_chars)
-                    return
-                got_text = got_text or bool(chunk.content or chunk.reasoning)
-                if chunk.finish_reason:
-                    finish_reason = chunk.finish_reason
-                    if finish_reason == "length" and not got_text:
-                        raise ContextLengthExceeded(
-                            "the conversation no longer fits the server's context (session "
-                            "length); start a new chain or raise --session-len"
-                        )
-                yield chunk
+                except READ_ERRORS as err:
+                    raise self._dropped(err) from err
+                except ValueError as err:  # bytes that are not UTF-8
+                    raise self._not_json() from err
+                for _event, data in events:
+                    if data.startswith("[DONE]"):
+                        ended = True
+                        break
+                    chunk = self._parse(data)
+                    if chunk is None:
+                        continue
+                    watch.progress()
+                    received += len(chunk.content) + len(chunk.reasoning)
+                    if received > self.max_chars:
+                        # A runaway reply: end it here as if the model hit its token limit, so
+                        # one answer cannot take the machine's memory (docs/decisions.md); the
+                        # step keeps REPLY_CUT, so the chain says it was cut.
+                        yield self._cut(chunk, received - self.max_chars)
+                        return
+                    got_text = got_text or bool(chunk.content or chunk.reasoning)
+                    if chunk.finish_reason:
+                        finish_reason = chunk.finish_reason
+                        if finish_reason == "length" and not got_text:
+                            raise ContextLengthExceeded(
+                                "the conversation no longer fits the server's context (session "
+                                "length); start a new chain or raise --session-len"
+                            )
+                    yield chunk
         finally:
-            await stream.close()
+            watch.close()
+        if ended:
+            # The rest of the body (the end of its chunked encoding), so the connection goes
+            # back to the pool instead of being closed; briefly, as the openai package does.
+            with contextlib.suppress(asyncio.TimeoutError, *READ_ERRORS):
+                await within(_drain(reader), _DRAIN_S)
         if finish_reason is None:
             raise StreamDropped(
                 f"the stream from {self.base_url} ended before the model finished "
                 "(no finish_reason)"
             )
+
+    def _parse(self, data: str) -> ChatChunk | None:
+        """One event's data as a ChatChunk (None when it carries nothing); an error event
+        (``{"error": ...}``, as OpenAI and vLLM send one mid-stream) raises ServerError."""
+        try:
+            payload = json.loads(data)
+        except ValueError as err:
+            raise self._not_json() from err
+        if isinstance(payload, dict) and payload.get("error"):
+            error = payload["error"]
+            message = error.get("message") if isinstance(error, dict) else None
+            if not message or not isinstance(message, str):
+                message = "An error occurred during streaming"  # the openai package's words
+            raise ServerError(f"the server reported an error mid-answer: {_one_line(message)}")
+        try:
+            return self._convert(payload)
+        except (AttributeError, TypeError, ValueError, IndexError) as err:
+            raise StreamDropped(
+                f"the server at {self.base_url} sent a stream chunk that is not an "
+                "OpenAI chat chunk"
+            ) from err
+
+    def _not_json(self) -> StreamDropped:
+        return StreamDropped(f"the server at {self.base_url} sent stream data that is not JSON")
+
+    def _dropped(self, err: BaseException) -> StreamDropped:
+        """A read that failed mid-stream: the event bound, or a connection that went away."""
+        from backends.bounded_stream import MAX_EVENT_BYTES, too_large
+
+        if too_large(err):
+            return StreamDropped(
+                f"the server at {self.base_url} sent more than "
+                f"{MAX_EVENT_BYTES // 2**20} MB without ending a stream event"
+            )
+        return StreamDropped(
+            f"the server at {self.base_url} closed the stream before the answer was complete"
+        )
 
     @staticmethod
     def _cut(chunk: ChatChunk, excess: int) -> ChatChunk:
@@ -391,25 +484,36 @@ class OpenAIChatClient:
 
     @staticmethod
     def _convert(raw: Any) -> ChatChunk | None:
-        """One SSE chunk as a ChatChunk, or None when it carries nothing (role-only deltas)."""
+        """One chunk's JSON as a ChatChunk, or None when it carries nothing (role-only deltas).
+
+        Raises AttributeError or TypeError for JSON of another shape (not an object, choices
+        that are not a list of objects, a delta that is not an object)."""
+        if not isinstance(raw, dict):
+            raise TypeError("a chunk is a JSON object")
         usage = None
-        if getattr(raw, "usage", None) is not None:
+        raw_usage = raw.get("usage")
+        if raw_usage is not None:  # counts of another type are counted as not reported
+            counts = raw_usage if isinstance(raw_usage, dict) else {}
             usage = Usage(
-                prompt_tokens=_count(getattr(raw.usage, "prompt_tokens", None)),
-                completion_tokens=_count(getattr(raw.usage, "completion_tokens", None)),
+                prompt_tokens=_count(counts.get("prompt_tokens")),
+                completion_tokens=_count(counts.get("completion_tokens")),
             )
         content = reasoning = ""
         finish_reason = None
-        if raw.choices:
-            choice = raw.choices[0]
-            delta = choice.delta
-            finish_reason = _text(choice.finish_reason) or None
+        choices = raw.get("choices")
+        if choices:
+            if not isinstance(choices, list) or not isinstance(choices[0], dict):
+                raise TypeError("choices is a list of objects")
+            choice = choices[0]
+            finish_reason = _text(choice.get("finish_reason")) or None
+            delta = choice.get("delta")
             if delta is not None:
-                content = _text(delta.content)
-                extra = getattr(delta, "model_extra", None) or {}
+                if not isinstance(delta, dict):
+                    raise TypeError("a delta is an object")
+                content = _text(delta.get("content"))
                 # LMDeploy and DeepSeek send reasoning_content, current vLLM sends reasoning.
                 for name in ("reasoning_content", "reasoning"):
-                    value = getattr(delta, name, None) or extra.get(name)
+                    value = delta.get(name)
                     if isinstance(value, str) and value:
                         reasoning = value
                         break

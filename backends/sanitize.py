@@ -34,8 +34,8 @@ _SURROGATES = re.compile(r"[\ud800-\udfff]")
 
 def clean(text: str) -> str:
     """Return ``text`` with nothing that could drive a terminal or hide what it says."""
-    if not text:
-        return ""
+    if not text or text.isprintable():  # no control, format or surrogate character: a
+        return text  # model's usual chunk, kept as is without four regex passes
     if "\r\n" in text:
         text = text.replace("\r\n", "\n")
     text = _ESCAPES.sub("", text)

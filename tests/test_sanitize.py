@@ -7,6 +7,8 @@ kept exactly — the sanitizer removes controls, it does not rewrite what the mo
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -138,3 +140,13 @@ def test_clean_line_never_exceeds_its_limit(text: str, limit: int) -> None:
     out = clean_line(text, limit)
     assert len(out) <= limit and "\n" not in out
     assert forbidden_chars(out) == []
+
+
+def test_no_single_character_that_must_go_passes_clean() -> None:
+    """Every code point, alone and inside printable text: what may not reach a terminal is
+    gone (the shortcut for printable text must never let one through)."""
+    for cp in range(sys.maxunicode + 1):
+        ch = chr(cp)
+        for text in (ch, f"ab{ch}c"):
+            out = clean(text)
+            assert not forbidden_chars(out), (hex(cp), out)
