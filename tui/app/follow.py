@@ -9,6 +9,7 @@ focused column (the first one when none has focus). A question asked in a group 
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any, cast
 
 from tui.sanitize import clean_line
@@ -54,11 +55,15 @@ class FollowUpsMixin:
     _last_column: tuple[Any, int] | None = None
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        from tui.app.widgets.group_view import GroupView
-
+        # No group view exists until its module is loaded: importing it here would pull the
+        # group runner and Markdown in before the first frame (the first focus comes before).
+        module = sys.modules.get("tui.app.widgets.group_view")
+        if module is None:
+            return
+        group_view = module.GroupView
         node: DOMNode | None = event.widget
         while node is not None:
-            if isinstance(node, GroupView):
+            if isinstance(node, group_view):
                 if node.compare:
                     self._last_column = (node, focused_column(node, event.widget))
                     self.update_question_mode()
