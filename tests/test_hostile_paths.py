@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tests.hostile import CANARY, HOSTILE, SMALL, assert_bytes_safe, assert_terminal_safe
 from tests.helpers import wait_until
+from tests.hostile import CANARY, HOSTILE, SMALL, assert_bytes_safe, assert_terminal_safe
 from tui.chain import Chain, Status, Step
 from tui.cli import main
 
@@ -192,9 +192,10 @@ def test_history_list_line_is_one_line_per_chain(data_dir, capsys):
 
 @pytest.mark.parametrize("name,text", HOSTILE, ids=[n for n, _ in HOSTILE])
 def test_exporters_on_every_corpus_entry(name: str, text: str) -> None:
+    import io
+
     from tui.export import to_json, to_markdown
     from tui.printer import print_chain
-    import io
 
     chain = Chain(
         question=text,

@@ -255,12 +255,13 @@ def _read_toml(path: Path) -> dict[str, Any] | None:
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror or err}") from None
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        table: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     except tomllib.TOMLDecodeError as err:
         # tomllib's message carries "(at line L, column C)".
         raise ConfigError(f"{path}: invalid TOML: {err}") from None
+    return table
 
 
 def _permission_warning(path: Path) -> str | None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from tui.chain import Chain
 from tui.history import HistoryError
 from tui.sanitize import clean_line
 
@@ -27,9 +28,9 @@ class HistoryLike(Protocol):
 
     def count(self, search: str | None = None) -> int: ...
 
-    def get(self, id_or_prefix: str) -> Any: ...
+    def get(self, id_or_prefix: str) -> Chain | None: ...
 
-    def delete(self, id: str) -> bool: ...
+    def delete(self, row_id: str) -> bool: ...
 
 
 @dataclass(frozen=True)
