@@ -9,11 +9,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tui.chain import Chain
 from tui.history import HistoryError
 from tui.sanitize import clean_line
+
+if TYPE_CHECKING:
+    from tui.chain import Chain
 
 #: What a failing store query raises; shown in the list instead of crashing the app.
 STORE_ERRORS = (HistoryError, sqlite3.Error, ValueError)
