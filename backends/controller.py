@@ -8,7 +8,8 @@ Everything it does goes through :mod:`backends.manager`; ``on_change(state)`` an
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from backends.engines import EngineUnavailable
 from backends.errors import BackendError
@@ -152,7 +153,7 @@ class ManagedServer:
         previous = self.handle
         try:
             await asyncio.to_thread(start_and_wait)
-        except Exception as err:  # shown on the screen; the app stays usable
+        except Exception as err:  # noqa: BLE001 - shown on the screen; the app stays usable
             self.error = str(err).splitlines()[0] if str(err) else type(err).__name__
             # No new process: the start was refused (an engine or model that cannot run here);
             # "crashed" is for a server that started and died.

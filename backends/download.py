@@ -25,9 +25,10 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from backends.errors import BackendError
 from backends.presets import COMPLETE_MARKER, find_preset, own_model_dir
@@ -60,7 +61,7 @@ def _progress_base(ms: Any) -> type:
 def make_callback_class(base: type, progress: ProgressFn) -> type:
     """A ``base`` subclass that reports each file's bytes to ``progress``."""
 
-    class _Callback(base):  # type: ignore[misc, valid-type]
+    class _Callback(base):
         def __init__(self, filename: str, file_size: int) -> None:
             if base is not object:
                 super().__init__(filename, file_size)

@@ -20,9 +20,9 @@ import re
 import shlex
 import shutil
 import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from backends import locations
 from backends.errors import BackendError

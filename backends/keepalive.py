@@ -13,6 +13,7 @@ as if there were none.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -154,10 +155,8 @@ def stop_orphans(kept: KeptServer, grace_s: float = 10.0) -> bool:
         return False
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in mine:
-            try:
+            with contextlib.suppress(OSError):
                 os.kill(pid, sig)
-            except OSError:
-                pass
         deadline = time.monotonic() + grace_s
         while time.monotonic() < deadline:
             mine = [pid for pid in mine if pid in group_members(kept.pid)]

@@ -25,6 +25,7 @@ Standard library only (and ``trust.py`` beside it); run by path with any Python 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -33,7 +34,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 if __package__:
     from backends import trust
@@ -171,10 +172,8 @@ def _remove(path: str) -> None:
     except (OSError, ValueError, AttributeError):
         ours = os.path.lexists(path) and not os.path.islink(path)  # unreadable: ours to clear
     if ours:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(path)
-        except OSError:
-            pass
 
 
 if __name__ == "__main__":

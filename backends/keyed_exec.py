@@ -49,8 +49,8 @@ import importlib.util
 import os
 import runpy
 import sys
+from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Callable, Sequence
 
 _OPTIONS = (
     "--key-env",

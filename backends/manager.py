@@ -17,15 +17,14 @@ import secrets
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable, Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
-from backends.client import ChatClient
 from backends import keepalive, trust
-from backends.locations import log_dir, runtime_dir
-from backends.state import ServerState
+from backends.client import ChatClient
 from backends.engines import (
     ENGINE_CONCURRENCY,
     EngineChoice,
@@ -34,7 +33,7 @@ from backends.engines import (
     build_command,
     choose_engine,
 )
-from backends.replicas import MAX_DP, ReplicaInfo, replica_set_command
+from backends.locations import log_dir, runtime_dir
 from backends.presets import (
     DEFAULT_CPU_MODEL,
     DEFAULT_GPU_MODEL,
@@ -42,6 +41,8 @@ from backends.presets import (
     ModelRef,
     resolve,
 )
+from backends.replicas import MAX_DP, ReplicaInfo, replica_set_command
+from backends.state import ServerState
 from backends.supervisor import (
     STOP_GRACE_S,
     PortInUse,

@@ -33,6 +33,7 @@ Standard library only, plus ``stages.py`` and ``keeper.py`` beside it; run by pa
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -41,8 +42,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 if __package__:
     from backends.keeper import die_with_parent
@@ -191,10 +193,8 @@ class ReplicaSet:
     def stop_all(self) -> None:
         alive = [c for c in self.everyone() if c.proc is not None and c.proc.poll() is None]
         for child in alive:
-            try:
+            with contextlib.suppress(OSError):
                 child.proc.terminate()  # type: ignore[union-attr]
-            except OSError:
-                pass
         deadline = time.monotonic() + GRACE_S
         for child in alive:
             assert child.proc is not None
@@ -228,16 +228,12 @@ class ReplicaSet:
 
     def add_node(self, child: Child) -> None:
         body = {"url": child.url, "status": {"models": [self.model]}}
-        try:
+        with contextlib.suppress(OSError):
             call(self.proxy.port, "POST", "/nodes/add", self.key, body)
-        except OSError:
-            pass
 
     def remove_node(self, url: str) -> None:
-        try:
+        with contextlib.suppress(OSError):
             call(self.proxy.port, "POST", "/nodes/remove", self.key, {"url": url})
-        except OSError:
-            pass
 
     def serves(self, child: Child) -> bool:
         try:

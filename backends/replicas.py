@@ -19,12 +19,13 @@ import os
 import re
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping
 
 from backends.engines import (
     KEY_ENV,
+    READY_TIMEOUT_S,
     EngineUnavailable,
     LaunchSpec,
     Program,
@@ -32,7 +33,6 @@ from backends.engines import (
     find_lmdeploy,
     lmdeploy_command,
     lmdeploy_proxy_command,
-    READY_TIMEOUT_S,
 )
 from backends.presets import ModelRef
 from backends.replica_runner import PLAN_ENV, READY_LINE, REPORT

@@ -16,6 +16,7 @@ and ``on_exit`` are called from those threads; a UI must hand them to its own lo
 from __future__ import annotations
 
 import collections
+import contextlib
 import http.client
 import json
 import os
@@ -26,18 +27,18 @@ import subprocess
 import threading
 import time
 import weakref
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 from backends import trust
 from backends.engines import LaunchSpec
 from backends.errors import BackendError
 from backends.locations import ensure_private_dir
 from backends.replicas import ReplicaBoard, ReplicaInfo
-from backends.stages import StageTracker, failure_line
 from backends.sanitize import clean
 from backends.signals import termination_deferred
+from backends.stages import StageTracker, failure_line
 from backends.state import ServerState
 
 RING_LINES = 1000
@@ -188,10 +189,8 @@ def group_members(pgid: int) -> list[int]:
 
 
 def _killpg(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 _LINE_SPLIT = re.compile(rb"\r\n|\r|\n")  # progress bars redraw with \r: each redraw is a line
@@ -239,7 +238,7 @@ class _Log:
 
 
 #: Every server this process started and has not stopped (see :func:`stop_all_servers`).
-_STARTED: "weakref.WeakSet[ServerProcess]" = weakref.WeakSet()
+_STARTED: weakref.WeakSet[ServerProcess] = weakref.WeakSet()
 
 
 def stop_all_servers() -> None:
@@ -417,15 +416,12 @@ class ServerProcess:
             self.stages.feed(line)
         notice = ReplicaBoard.notice(line) if isinstance(self.stages, ReplicaBoard) else None
         if notice is not None and self.on_notice is not None:
-            try:
+            # A UI callback must not kill the log reader.
+            with contextlib.suppress(Exception):
                 self.on_notice(notice)
-            except Exception:  # a UI callback must not kill the log reader
-                pass
         if self.on_line is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.on_line(line)
-            except Exception:  # a UI callback must not kill the log reader
-                pass
 
     def _wait(self) -> None:
         assert self._proc is not None
@@ -439,10 +435,8 @@ class ServerProcess:
         self._log.write(f"# exited with code {code}", ring=False)
         self._exited.set()
         if unexpected and self.on_exit is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.on_exit(code)
-            except Exception:
-                pass
 
     def wait_ready(
         self,
@@ -586,7 +580,7 @@ class ServerProcess:
             self._proc.stdout.close()
         return self._returncode
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -16,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 from backends.client import ChatChunk, Usage
 from backends.errors import BackendError, ResponseFormatUnsupported
@@ -62,7 +63,7 @@ class TransformersChatClient:
         self._load_lock = threading.Lock()
 
     @classmethod
-    def from_model_ref(cls, ref: ModelRef, **kwargs: Any) -> "TransformersChatClient":
+    def from_model_ref(cls, ref: ModelRef, **kwargs: Any) -> TransformersChatClient:
         if ref.path is None:
             raise TransformersUnavailable(
                 f"{ref.source} is not on disk: run `o1tui download {ref.source}`"
@@ -152,7 +153,7 @@ class TransformersChatClient:
             try:
                 out = model.generate(**gen_kwargs)
                 result["completion_tokens"] = int(out.shape[-1]) - prompt_tokens
-            except Exception as err:  # reported to the consumer, not lost in a thread
+            except Exception as err:  # noqa: BLE001 - reported to the consumer, not lost in a thread
                 result["error"] = err
                 streamer.end()
 

@@ -144,7 +144,7 @@ async def _run(url: str, chains: int, size: tuple[int, int], expand: int) -> dic
         "vote": result.vote.votes if result.vote else {},
         "tokens_per_chain": round(total_tokens / chains),
         "achieved_tok_s_per_chain": round(
-            sum(s / max(t, 1e-9) for s, t in zip(streamed, spans)) / chains, 1
+            sum(s / max(t, 1e-9) for s, t in zip(streamed, spans, strict=True)) / chains, 1
         ),
         "wall_s": round(t_drawn - t0, 3),
         "lag_last_token_to_drawn_s": round(t_drawn - t_last, 3),

@@ -148,12 +148,16 @@ async def run(path: Path, repeat: int) -> list[tuple[str, float, float]]:
         for _ in range(200):
             target = lst.selected_offset + 1
             step_times.append(
-                await measure(pilot, lst.action_cursor_down, lambda: cursor_drawn(lst, target))
+                await measure(
+                    pilot, lst.action_cursor_down, lambda target=target: cursor_drawn(lst, target)
+                )
             )
         for _ in range(40):
             target = lst.selected_offset + lst.scrollable_content_region.height - 1
             page_times.append(
-                await measure(pilot, lst.action_page_down, lambda: cursor_drawn(lst, target))
+                await measure(
+                    pilot, lst.action_page_down, lambda target=target: cursor_drawn(lst, target)
+                )
             )
         rows.append(
             ("cursor down, drawn (200 steps; max)", max(step_times), statistics.median(step_times))

@@ -87,7 +87,7 @@ async def bench(tokens: int, rate: float, steps: int, size: tuple[int, int]) -> 
         for s in range(1, steps + 1):
             sink(StepStarted(s, f"Step title {s}"))
             parts: list[str] = []
-            for k in range(per_step):
+            for _ in range(per_step):
                 # Pace by the wall clock.
                 due = t0 + posted / rate
                 delay = due - time.perf_counter()

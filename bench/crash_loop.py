@@ -74,7 +74,7 @@ class SlowServer:
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
 
-    def __enter__(self) -> "SlowServer":
+    def __enter__(self) -> SlowServer:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -261,7 +261,7 @@ def concurrent_once(url: str, data_dir: Path, i: int, counts: Counts) -> None:
         check_stderr(r.stderr, counts)
         if r.returncode != 0:
             counts.problems.append(f"history list exited {r.returncode}: {r.stderr.strip()}")
-    for p, q in zip(procs, questions):
+    for p, q in zip(procs, questions, strict=True):
         out, err = p.communicate()
         counts.runs += 1
         check_stderr(err, counts)

@@ -8,7 +8,6 @@ import itertools
 import threading
 from typing import Any
 
-
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
 from tests.helpers import wait_until
 from tui.app.app import O1App
@@ -145,8 +144,8 @@ async def test_escape_cancels_the_whole_group_and_keeps_what_finished(make_app, 
 
 async def test_a_saved_group_opens_back_into_its_view(make_app, history) -> None:
     with FakeOpenAIServer(responder=answers_in_turn("5", "6", "5")) as server:
-        from tui.group import GroupSpec, run_group
         from backends.openai_client import OpenAIChatClient
+        from tui.group import GroupSpec, run_group
         from tui.strategies import StrategyOptions
 
         client = OpenAIChatClient(server.url, "fake-model", retries=0)

@@ -267,6 +267,9 @@ async def test_keymap_from_config_remaps_and_unknown_ids_warn(make_app) -> None:
 
 
 async def test_theme_from_palette_is_applied_and_remembered(make_app, tmp_path) -> None:
+    config = tmp_path / "config.toml"
+    mine = '# my settings\nmodel = "fake-model"  # the small one\n\n# keys\n[keymap]\nquit = "ctrl+q"\n'
+    config.write_text(mine)
     app = make_app(None)
     async with app.run_test(size=(100, 30)) as pilot:
         assert app.theme == "o1-dark"
@@ -275,7 +278,9 @@ async def test_theme_from_palette_is_applied_and_remembered(make_app, tmp_path) 
         await wait_until(pilot, lambda: _first_hit(app) == "Theme: phosphor")
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.theme == "phosphor")
-    assert load_settings(tmp_path / "config.toml", env={}).theme == "phosphor"
+    assert load_settings(config, env={}).theme == "phosphor"
+    # The user's comments and layout stay: one line is added after their last top-level key.
+    assert config.read_text() == mine.replace("one\n", 'one\ntheme = "phosphor"\n')
 
 
 async def test_unknown_theme_falls_back_with_a_warning(make_app) -> None:

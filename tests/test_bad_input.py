@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.helpers import needs_llamacpp
 from tui.chain import Chain, Status, Step
 from tui.history import History
 
@@ -111,7 +112,14 @@ def test_ask_into_a_full_disk_keeps_the_chain_done(data_dir, server, extra):
     assert chain is not None and chain.status == Status.DONE, chain  # the printout failed
 
 
-@pytest.mark.parametrize("variable", ["O1TUI_DATA_DIR", "O1TUI_LOG_DIR"])
+@pytest.mark.parametrize(
+    "variable",
+    [
+        "O1TUI_DATA_DIR",
+        # Checked by `serve --engine llamacpp`, which needs the engine installed to get that far.
+        pytest.param("O1TUI_LOG_DIR", marks=[pytest.mark.llamacpp, needs_llamacpp]),
+    ],
+)
 @pytest.mark.parametrize("where", ["FILE", "FILE/below", "/proc/o1tui-test"])
 def test_data_or_log_dir_that_cannot_be_a_folder(data_dir, tmp_path, variable, where):
     (tmp_path / "FILE").write_text("x")

@@ -179,6 +179,55 @@ def test_save_setting_keeps_other_keys_atomically_and_privately(cfg: Path) -> No
     assert [p.name for p in cfg.parent.iterdir()] == ["config.toml"]  # no temp file left
 
 
+COMMENTED = """\
+# o1tui settings, kept by hand
+model = "keep-me"   # the small one
+theme = 'o1-dark'
+# max_steps = 40 (not yet)
+
+# my keys
+[keymap]
+quit = "ctrl+q"  # muscle memory
+"""
+
+
+def test_save_setting_keeps_the_files_comments_and_layout(cfg: Path) -> None:
+    write(cfg, COMMENTED)
+    save_setting("theme", "phosphor", cfg)
+    assert cfg.read_text() == COMMENTED.replace("theme = 'o1-dark'", 'theme = "phosphor"')
+    save_setting("max_steps", 9, cfg)  # a new key: after the last top-level one
+    save_setting("theme", None, cfg)  # back to the default: its line goes
+    assert cfg.read_text() == COMMENTED.replace("theme = 'o1-dark'", "max_steps = 9")
+    s = load_settings(cfg, env={})
+    assert (s.model, s.max_steps, s.theme, s.keymap) == (
+        "keep-me",
+        9,
+        "o1-dark",
+        {"quit": "ctrl+q"},
+    )
+
+
+def test_save_setting_adds_a_key_above_the_first_table_and_its_comments(cfg: Path) -> None:
+    write(cfg, "# header\n\n# my keys\n[keymap]\nquit = 'ctrl+q'")  # no final newline
+    save_setting("theme", "phosphor", cfg)
+    assert (
+        cfg.read_text()
+        == "# header\n\ntheme = \"phosphor\"\n# my keys\n[keymap]\nquit = 'ctrl+q'\n"
+    )
+
+
+def test_save_setting_rewrites_what_a_line_edit_cannot_place(cfg: Path) -> None:
+    """A key written as a [table] (or a value over several lines) is not edited in place:
+    the file is written anew, with the values right."""
+    write(cfg, COMMENTED)
+    save_setting("keymap", {"quit": "f12", "help": "f1"}, cfg)
+    s = load_settings(cfg, env={})
+    assert (s.keymap, s.model, s.theme) == ({"quit": "f12", "help": "f1"}, "keep-me", "o1-dark")
+    write(cfg, 'server_args = [\n  "--a",\n  "--b",\n]\n')
+    save_setting("server_args", ["--c"], cfg)
+    assert load_settings(cfg, env={}).server_args == ["--c"]
+
+
 def test_save_setting_refuses_bad_values_and_broken_files(cfg: Path) -> None:
     with pytest.raises(ConfigError, match="'max_steps' must be an integer"):
         save_setting("max_steps", "many", cfg)

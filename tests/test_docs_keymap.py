@@ -5,9 +5,9 @@ other action's key, no key of the question box, none the section tells users to 
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 from textual.binding import Binding
 from textual.widgets import Input
 

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from tests.helpers import LLAMACPP_MARKS
 from tui.evals.store import EvalStore
 from tui.history import History

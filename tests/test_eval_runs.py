@@ -117,7 +117,7 @@ def _tied_group(history: History, finished_first: str, other: str) -> tuple[Grou
     of ``other`` were started (and so saved) first, those of ``finished_first`` finished
     first, all within one second."""
     chains = []
-    for answer in (other, other, finished_first, finished_first):
+    for _ in range(4):
         chain = Chain(question="Q: which?", strategy="g1", model="m", status=Status.RUNNING)
         history.start_chain(chain)
         chains.append(chain)
@@ -125,7 +125,7 @@ def _tied_group(history: History, finished_first: str, other: str) -> tuple[Grou
         GroupKind.SELF_CONSISTENCY, "Q: which?", "m", ["g1"] * 4, [c.id for c in chains],
         status=Status.DONE, answer=finished_first, votes={finished_first: 2, other: 2},
     )  # fmt: skip
-    for chain, answer in zip(chains, (other, other, finished_first, finished_first)):
+    for chain, answer in zip(chains, (other, other, finished_first, finished_first), strict=True):
         chain.group_id, chain.status, chain.final_answer = (
             group.id,
             Status.DONE,
@@ -206,7 +206,7 @@ def test_two_resumes_at_once_run_each_item_once(data_dir: Path) -> None:
         asked = len(srv.requests)
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, 2], results
-    refused = next(err for p, (_, err) in zip(procs, results) if p.returncode == 2)
+    refused = next(err for p, (_, err) in zip(procs, results, strict=True) if p.returncode == 2)
     assert refused.startswith("o1tui: ") and len(refused.strip().splitlines()) == 1, refused
     assert f"eval run {run.id} is still running in another o1tui" in refused
     assert asked == n

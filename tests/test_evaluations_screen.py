@@ -272,7 +272,7 @@ async def test_a_new_run_is_selected_and_its_rows_grow_as_it_goes(tmp_path, hist
             # Live: rows count items while the run is still going.
             await wait_until(
                 pilot,
-                lambda: 0 < screen.rows[0].n and store.get_run(new).status == "running",
+                lambda: screen.rows[0].n > 0 and store.get_run(new).status == "running",
                 timeout=10,
             )
             await wait_until(pilot, lambda: store.get_run(new).status == "done", timeout=30)

@@ -13,8 +13,9 @@ import struct
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from textual.color import Color
@@ -22,9 +23,9 @@ from textual.css.stylesheet import Stylesheet
 
 from tests.helpers import notifications, wait_until
 from tui.app.app import O1App
+from tui.app.widgets.question_input import QuestionInput
 from tui.cli import build_parser, main, parse_args
 from tui.config import Settings
-from tui.app.widgets.question_input import QuestionInput
 from tui.history import DB_NAME, History, HistoryError
 from tui.startup import pause_gc, resume_gc
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 
-
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
 from tests.helpers import wait_until
 from tui.app.app import O1App

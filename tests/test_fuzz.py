@@ -10,6 +10,7 @@ other exception (a traceback in the user's terminal). Example counts stay modest
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -177,13 +178,10 @@ class RawSSEServer:
         while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
-            with conn:
-                try:
-                    self._answer(conn)
-                except OSError:
-                    pass
+            with conn, contextlib.suppress(OSError):
+                self._answer(conn)
 
     def _answer(self, conn: socket.socket) -> None:
         conn.settimeout(5)

@@ -150,7 +150,7 @@ def _saved_vote(history: History) -> GroupResult:
     """A finished 5-sample vote in the history: 612 km three times, 618 km and 600 km once."""
     result = _result(GroupKind.SELF_CONSISTENCY, ["g1"] * 5, "vote00000002")
     said = ["612 km", "The distance is **612 km**.", "It goes 618 km.", "612", "600 km"]
-    for chain, text in zip(result.chains, said):
+    for chain, text in zip(result.chains, said, strict=True):
         chain.steps = [_step(1, "Speed", "408 km / 4 h = 102 km/h.", 2.1, 96)]
         chain.status, chain.final_answer, chain.total_s = Status.DONE, text, 6.0
         history.start_chain(chain)

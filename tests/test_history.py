@@ -320,7 +320,7 @@ def test_two_connections_writing_at_once(db_path: Path) -> None:
                         h.add_step(chain.id, make_step(i))
                     chain.status = Status.DONE
                     h.finish_chain(chain)
-        except BaseException as err:  # collected: a thread's exception is otherwise lost
+        except BaseException as err:  # noqa: BLE001 - collected: a thread's exception is otherwise lost
             errors.append(err)
 
     threads = [threading.Thread(target=writer, args=(t,)) for t in ("alpha", "beta")]

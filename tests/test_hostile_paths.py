@@ -18,8 +18,16 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tests.hostile import CANARY, HOSTILE, SMALL, assert_bytes_safe, assert_terminal_safe
 from tests.helpers import wait_until
+from tests.hostile import (
+    BEL,
+    CANARY,
+    ESC,
+    HOSTILE,
+    SMALL,
+    assert_bytes_safe,
+    assert_terminal_safe,
+)
 from tui.chain import Chain, Status, Step
 from tui.cli import main
 
@@ -192,9 +200,10 @@ def test_history_list_line_is_one_line_per_chain(data_dir, capsys):
 
 @pytest.mark.parametrize("name,text", HOSTILE, ids=[n for n, _ in HOSTILE])
 def test_exporters_on_every_corpus_entry(name: str, text: str) -> None:
+    import io
+
     from tui.export import to_json, to_markdown
     from tui.printer import print_chain
-    import io
 
     chain = Chain(
         question=text,
@@ -430,6 +439,17 @@ def _screen_text(app: Any) -> str:
     return "\n".join(lines)
 
 
+def _sidebar_lines(app: Any) -> list[str]:
+    """The history sidebar's rows as drawn now (the list must be open)."""
+    from textual.geometry import Region
+
+    from tui.app.widgets.history_list import HistoryList
+
+    rows = app.query_one(HistoryList)
+    assert rows.display and rows.size.width > 0, "the history sidebar is not shown"
+    return [s.text for s in rows.render_lines(Region(0, 0, rows.size.width, rows.size.height))]
+
+
 async def _run_question(app: Any, pilot: Any, question: str) -> Any:
     await wait_until(pilot, lambda: app.server_state == "ready", timeout=10)
     await pilot.press(*question)
@@ -457,6 +477,9 @@ async def test_app_widgets_show_a_hostile_chain_safely(make_app: Any) -> None:
             await pilot.press("f2")  # the history panel, listing the hostile chain
             await pilot.pause(0.2)
             assert_terminal_safe(_screen_text(app), "app screen with the history panel")
+            # The chain's row is there, finished, among the sidebar's rows.
+            rows = [line for line in _sidebar_lines(app) if line.startswith(" hostile? ")]
+            assert len(rows) == 1 and " g1 " in rows[0] and "✓" in rows[0], _sidebar_lines(app)
             await pilot.press("ctrl+g")  # fold/unfold every step: re-render them all
             await pilot.pause(0.1)
             await pilot.press("ctrl+g")
@@ -468,7 +491,8 @@ async def test_app_opens_a_saved_chain_with_every_corpus_entry(make_app: Any, hi
     """The whole corpus (1 MB lines and lone surrogates included) as a stored chain,
     opened from the history: no widget crashes, nothing unsafe is rendered."""
     chain = Chain(
-        question="stored hostile " + HOSTILE[0][1],
+        # Markup, a screen clear and a retitle: the row keeps the words, drops the controls.
+        question=f"stored {ESC}[2J{ESC}]0;pwned{BEL}hostile " + HOSTILE[0][1],
         strategy="g1",
         model="m",
         status=Status.DONE,
@@ -490,6 +514,12 @@ async def test_app_opens_a_saved_chain_with_every_corpus_entry(make_app: Any, hi
         await pilot.press("f2")
         await pilot.pause(0.2)
         assert_terminal_safe(_screen_text(app), "history panel")
+        # The hostile row is shown, cleaned: the markup literal, the escapes gone.
+        lines = _sidebar_lines(app)
+        rows = [line for line in lines if "hostile" in line]
+        assert len(rows) == 1, lines
+        assert rows[0].startswith(" stored hostile [bold red]") and "✓" in rows[0], rows
+        assert "pwned" not in rows[0]
 
 
 async def test_app_shows_a_hostile_server_error_safely(make_app: Any) -> None:

@@ -14,8 +14,8 @@ import pytest
 from backends.keepalive import state_path
 from backends.locations import runtime_dir
 from backends.supervisor import free_port, group_members
-from tests.servers_helpers import chat
 from tests.helpers import poll_until
+from tests.servers_helpers import chat
 from tests.tmux_helpers import REPO, Tmux, o1tui_exe
 
 pytestmark = [

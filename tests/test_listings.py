@@ -4,9 +4,9 @@ the default model marked; `history show` of a cancelled chain says cancelled, no
 from __future__ import annotations
 
 import json
-import re
 import os
 import pty
+import re
 import subprocess
 import sys
 from pathlib import Path

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
 import pytest
 
-from tests.helpers import LLAMACPP_MARKS
 from backends.manager import start_backend
 from backends.supervisor import ServerState, group_members, probe
+from tests.helpers import LLAMACPP_MARKS
 
 pytestmark = [
     *LLAMACPP_MARKS,
@@ -48,7 +49,7 @@ def test_server_is_ready_on_loopback_with_the_key(server):
     assert server.process.state is ServerState.READY
     assert probe("127.0.0.1", server.port, server.api_key).models == ("smollm2-135m-instruct",)
     assert probe("127.0.0.1", server.port, None).kind == "auth"
-    argv = open(f"/proc/{server.process.pid}/cmdline").read().split("\0")
+    argv = Path(f"/proc/{server.process.pid}/cmdline").read_text().split("\0")
     assert argv[argv.index("--host") + 1] == "127.0.0.1"
     assert server.api_key not in " ".join(argv)
 

@@ -11,16 +11,16 @@ import pytest
 from backends.client import ChatChunk, Usage
 from backends.errors import (
     AuthError,
-    BadRequest,
     BackendError,
+    BadRequest,
     ConnectError,
     ContextLengthExceeded,
     ModelNotFound,
     RateLimited,
+    RequestTimeout,
     ResponseFormatUnsupported,
     ServerError,
     StreamDropped,
-    RequestTimeout,
 )
 from backends.openai_client import OpenAIChatClient
 from tests.fakes.openai_server import FakeOpenAIServer, Reply

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-
 from tests.damage import cut, fill, fill_evals, hit_header, pages_of, smash, zero
 from tests.fakes.openai_server import FakeOpenAIServer
 from tui.chain import Status
@@ -129,7 +128,7 @@ def test_concurrent_processes_set_a_damaged_history_aside_once(data_dir: Path) -
             for n in range(6)
         ]
         results = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, results):
+    for proc, (_out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err
         assert "locked" not in err and "I/O error" not in err and "Traceback" not in err, err
     done = {json.loads(out)["id"] for out, _ in results}

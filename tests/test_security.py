@@ -249,7 +249,7 @@ def test_managed_server_key_stays_in_memory(dirs, tmp_path, monkeypatch):
 
 
 def test_command_builders_bind_to_loopback_by_default(tmp_path):
-    from backends.engines import Program, ServerOptions, lmdeploy_command, llamacpp_command
+    from backends.engines import Program, ServerOptions, llamacpp_command, lmdeploy_command
     from backends.presets import resolve
 
     opts = ServerOptions(port=23999)

@@ -29,8 +29,8 @@ import pytest
 
 from backends import keepalive, trust
 from backends.engines import KEYED_EXEC, ServerOptions, lmdeploy_startup
-from backends.keeper import active
 from backends.keepalive import KeptServer, state_path
+from backends.keeper import active
 from backends.locations import (
     LocationError,
     config_dir,

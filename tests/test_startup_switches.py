@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,12 @@ def _start(model_dir: Path, handles: list, **settings):
     )
     handles.append(handle)
     return handle
+
+
+def _engine_members_settled(pgid: int, in_process: bool) -> bool:
+    """The server's group holds one process in-process, and the engine's beside it otherwise."""
+    members = len(group_members(pgid))
+    return members == 1 if in_process else members >= 2
 
 
 def _recorded(tmp_path: Path) -> dict:
@@ -189,9 +196,8 @@ def test_python_m_lmdeploy_in_process_and_spawned(model_dir, tmp_path, monkeypat
             proc.wait_ready(30)
             used = _recorded(tmp_path)
             assert used["enable_mp_engine"] is (not in_process)
-            members = lambda: len(group_members(proc.pgid))  # noqa: E731
             # Spawned: the engine process (and multiprocessing's resource tracker).
-            assert eventually(lambda: members() == 1 if in_process else members() >= 2)
+            assert eventually(partial(_engine_members_settled, proc.pgid, in_process))
             assert chat(opts.port, "k3y", spec.served_name)[0] == 200
         assert group_members(proc.pgid) == []
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator
+from itertools import pairwise
+from typing import Any
 
 import pytest
 
@@ -129,7 +131,7 @@ async def test_g1_prefix_is_byte_identical_from_step_to_step() -> None:
     assert chain.status is Status.DONE and len(chain.steps) == 4
     bodies = [[json.dumps(m, ensure_ascii=False) for m in r["messages"]] for r in srv.requests]
     assert len(bodies) == 5
-    for before, after in zip(bodies, bodies[1:]):
+    for before, after in pairwise(bodies):
         assert after[: len(before)] == before
     # each step adds its own turn; the final request adds the last step and the question for it
     assert [len(b) for b in bodies] == [3, 4, 5, 6, 8]

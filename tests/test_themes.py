@@ -21,7 +21,7 @@ BUILTIN = {"o1-dark", "o1-light", "o1-high-contrast", "phosphor"}
 def test_builtin_themes_load_without_warnings() -> None:
     themes, warnings = load_themes(None)
     names = {t.name for t in themes}
-    assert BUILTIN <= names and not warnings
+    assert names >= BUILTIN and not warnings
     light = next(t for t in themes if t.name == "o1-light")
     assert light.dark is False
     contrast = next(t for t in themes if t.name == "o1-high-contrast")
@@ -60,7 +60,7 @@ def test_bad_theme_files_are_skipped_with_a_warning_naming_the_file(
     assert fragment in str(err.value) and str(path) in str(err.value)
     themes, warnings = load_themes(tmp_path)
     assert len(warnings) == 1 and "bad.toml" in warnings[0]
-    assert BUILTIN <= {t.name for t in themes}
+    assert {t.name for t in themes} >= BUILTIN
 
 
 def test_variables_are_kept() -> None:

@@ -69,6 +69,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import pairwise
 
 from tui.latex import to_plain
 from tui.mathexpr import MAX_CHARS, Node, parse_math, same_value
@@ -160,6 +161,12 @@ def _after_thinking(text: str) -> str:
     return answer
 
 
+def _last_match(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """The last match of ``pattern`` in ``text``, if any."""
+    matches = list(pattern.finditer(text))
+    return matches[-1] if matches else None
+
+
 def _last_boxes(text: str) -> tuple[str, int] | None:
     """The last ``\\boxed{…}`` answer and where it ends; None when nothing is boxed.
 
@@ -189,7 +196,7 @@ def _last_boxes(text: str) -> tuple[str, int] | None:
         run.insert(0, box)
     if len(run) == 1:
         return run[0][2], run[0][1]
-    seps = " ".join(text[a[1] : b[0]] for a, b in zip(run, run[1:]))
+    seps = " ".join(text[a[1] : b[0]] for a, b in pairwise(run))
     joiner = " or " if re.search(r"\bor\b", seps) else ", "
     parts = []
     for start, _end, content in run:
@@ -214,16 +221,19 @@ def _explicit(text: str) -> str | None:
     if last is None:
         return None
     # "Final Answer: The word contains **3** r's": the emphasised part is the answer.
-    bold = _BOLD.findall(last)
+    bold: list[str] = _BOLD.findall(last)
     if bold and bold[-1].strip():
         return bold[-1].strip()
     # A whole sentence around one number ("there are 3 r's in strawberry"): the number. Math
     # ("12 and 13", "x = 1, y = 2") and sentences naming several numbers stay whole.
-    if len(last.split()) > _SHORT_ANSWER_WORDS and parse_number(last) is None:
-        if _math(last) is None:
-            numbers = _NUMBER_IN_TEXT.findall(last)
-            if len({normalize_answer(n) for n in numbers}) == 1:
-                return numbers[-1].strip()
+    if (
+        len(last.split()) > _SHORT_ANSWER_WORDS
+        and parse_number(last) is None
+        and _math(last) is None
+    ):
+        numbers: list[str] = _NUMBER_IN_TEXT.findall(last)
+        if len({normalize_answer(n) for n in numbers}) == 1:
+            return numbers[-1].strip()
     return last
 
 
@@ -243,7 +253,7 @@ def extract_answer(text: str | None) -> str:
             text = before
     if not text.strip():
         return ""
-    gsm8k = _GSM8K.findall(text)
+    gsm8k: list[str] = _GSM8K.findall(text)
     if gsm8k:
         return gsm8k[-1].strip()
     boxes = _last_boxes(text)
@@ -264,12 +274,8 @@ def extract_answer(text: str | None) -> str:
         and _math(stripped, units=False) is not None
     ):
         return stripped  # the whole reply is one answer: "1 000", "\\frac{10}{9}", "$[0,1)$"
-    number = None
-    for number in _NUMBER_IN_TEXT.finditer(text):
-        pass
-    span = None
-    for span in _MATH_SPAN.finditer(text):
-        pass
+    number = _last_match(_NUMBER_IN_TEXT, text)
+    span = _last_match(_MATH_SPAN, text)
     if span is not None and (number is None or number.start() < span.end()):
         inner = next(g for g in span.groups() if g is not None).strip()
         if _math(inner) is not None:

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Any, Union
+from typing import Any
 
 from tui.repetition import repetition_note
 
@@ -61,7 +61,7 @@ class Step:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Step":
+    def from_dict(cls, data: dict[str, Any]) -> Step:
         names = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in names})
 
@@ -128,7 +128,7 @@ class Chain:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Chain":
+    def from_dict(cls, data: dict[str, Any]) -> Chain:
         return cls(
             question=data["question"],
             strategy=data["strategy"],
@@ -216,16 +216,16 @@ class ChainFailed:
     message: str
 
 
-Event = Union[
-    ChainStarted,
-    StepStarted,
-    StepDelta,
-    StepFinished,
-    AnswerDelta,
-    AnswerFinished,
-    ChainFinished,
-    ChainFailed,
-]
+Event = (
+    ChainStarted
+    | StepStarted
+    | StepDelta
+    | StepFinished
+    | AnswerDelta
+    | AnswerFinished
+    | ChainFinished
+    | ChainFailed
+)
 
 
 #: Longest question accepted (characters). A 7-8B model's context is the real limit; past

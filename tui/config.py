@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import shlex
 import stat
 import sys
@@ -246,8 +247,8 @@ def _from_env_text(key: str, text: str, var: str) -> Any:
 # --- loading and saving ----------------------------------------------------------------------
 
 
-def _read_toml(path: Path) -> dict[str, Any] | None:
-    """The file's table, or None when there is no file. Parse errors name the file and line."""
+def _read_text(path: Path) -> str | None:
+    """The file's text, or None when there is no file."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -255,12 +256,25 @@ def _read_toml(path: Path) -> dict[str, Any] | None:
     except OSError as err:
         raise ConfigError(f"{path}: cannot read: {err.strerror or err}") from None
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        return data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise ConfigError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
+
+
+def _parse_toml(text: str, path: Path) -> dict[str, Any]:
+    """``text``'s table; a parse error names the file and line."""
+    try:
+        table: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         # tomllib's message carries "(at line L, column C)".
         raise ConfigError(f"{path}: invalid TOML: {err}") from None
+    return table
+
+
+def _read_toml(path: Path) -> dict[str, Any] | None:
+    """The file's table, or None when there is no file. Parse errors name the file and line."""
+    text = _read_text(path)
+    return None if text is None else _parse_toml(text, path)
 
 
 def _permission_warning(path: Path) -> str | None:
@@ -304,21 +318,27 @@ def save_setting(key: str, value: Any, path: str | os.PathLike[str] | None = Non
     """Set one key in the config file, keeping the others; returns the file's path.
 
     The file is rewritten atomically (temporary file + ``os.replace``) with mode 0600.
-    ``value=None`` removes the key (back to the default; TOML has no null). Comments in the
-    file are not kept.
+    ``value=None`` removes the key (back to the default; TOML has no null). Only the key's
+    own line changes, so the user's comments and layout stay; where that edit cannot be made
+    safely (the key written as a ``[table]``, or spread over lines that the edit would break)
+    the whole file is written anew, without its comments.
     """
     if key not in SETTING_NAMES:
         raise ConfigError(f"unknown setting {key!r}")
     file = Path(path) if path is not None else locations.config_file()
     if value is not None:
         value = _check(key, value, str(file))
-    table = _read_toml(file) or {}
+    text = _read_text(file) or ""
+    table = _parse_toml(text, file)
     if value is None:
         table.pop(key, None)
     else:
         table[key] = value
+    edited = _edit_top_level(text, key, None if value is None else _toml_line(key, value))
+    if edited is None or _loads_or_none(edited) != table:
+        edited = _dumps(table)
     locations.ensure_private_dir(file.parent)
-    _write_atomic(file, _dumps(table).encode("utf-8"))
+    _write_atomic(file, edited.encode("utf-8"))
     return file
 
 
@@ -326,6 +346,55 @@ def _dumps(table: dict[str, Any]) -> str:
     import tomli_w
 
     return tomli_w.dumps(table)
+
+
+def _toml_line(key: str, value: Any) -> str:
+    """``key = value`` as TOML, a table as an inline table; ends with a newline."""
+    if isinstance(value, dict):
+        items = ", ".join(_dumps({k: v}).strip() for k, v in value.items())
+        return f"{key} = {{ {items} }}\n" if items else f"{key} = {{}}\n"
+    return _dumps({key: value})
+
+
+def _loads_or_none(text: str) -> dict[str, Any] | None:
+    try:
+        table: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None
+    return table
+
+
+#: A line that opens a ``[table]`` or ``[[array]]``: the top-level keys end before the first.
+_TABLE_HEADER = re.compile(r"^\s*\[")
+
+
+def _edit_top_level(text: str, key: str, line: str | None) -> str | None:
+    """``text`` with top-level ``key``'s line replaced by ``line`` (None: removed), or ``line``
+    added after the last top-level key; every other line as it was. None when ``key`` is
+    assigned more than once. The caller checks the result parses to the intended table."""
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    assigns = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\"|'{re.escape(key)}')\s*=")
+    end = next((i for i, ln in enumerate(lines) if _TABLE_HEADER.match(ln)), len(lines))
+    hits = [i for i in range(end) if assigns.match(lines[i])]
+    if len(hits) > 1:
+        return None
+    if hits:
+        lines[hits[0] : hits[0] + 1] = [] if line is None else [line]
+        return "".join(lines)
+    if line is None:
+        return "".join(lines)
+    settings = [i for i in range(end) if lines[i].strip() and not lines[i].lstrip().startswith("#")]
+    if settings:
+        at = settings[-1] + 1
+    else:
+        # Above the comment block that introduces the first table, if there is a table.
+        at = end
+        while end < len(lines) and at > 0 and lines[at - 1].lstrip().startswith("#"):
+            at -= 1
+    lines.insert(at, line)
+    return "".join(lines)
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

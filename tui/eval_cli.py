@@ -28,7 +28,9 @@ from typing import Any, TextIO
 MAX_CONCURRENCY = 512
 
 
-def add_parser(sub: Any, parents: list[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], parents: list[argparse.ArgumentParser]
+) -> argparse.ArgumentParser:
     """Register ``eval`` on the CLI's subparsers (``parents``: the ask command's options)."""
     from tui.evals.specs import DEFAULT_SEED, DEFAULT_STRATEGIES
 
@@ -132,7 +134,8 @@ def format_table(rows: list[Any]) -> str:
     for cells in (COLUMNS, *body):
         lines.append(
             "  ".join(
-                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             )
         )
     errors = sum(r.errors for r in rows)

@@ -17,7 +17,6 @@ from tui.formatting import format_seconds
 from tui.repetition import REPEATED
 from tui.sanitize import clean, clean_line
 
-
 #: A question up to this long (its lines joined) is the document's heading; a longer one is
 #: printed whole under a "Question" heading instead (never both).
 HEADING_CHARS = 120
@@ -100,7 +99,8 @@ def _cleaned(value: Any) -> Any:
 def to_dict(chain: Chain) -> dict[str, Any]:
     """The ``--json`` document (docs/user-guide.md), with every step's ``index`` and control
     characters stripped from the text (otherwise as stored)."""
-    return _cleaned(chain.to_dict())
+    document: dict[str, Any] = _cleaned(chain.to_dict())
+    return document
 
 
 def to_json(chain: Chain) -> str:

@@ -50,9 +50,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
+from typing import TYPE_CHECKING, Any
 
 from backends.client import ChatClient
 from backends.engines import MIN_CONCURRENT_SEQUENCES
@@ -102,7 +103,7 @@ class GroupSpec:
     strategies: tuple[str, ...]
 
     @classmethod
-    def self_consistency(cls, question: str, strategy: str, samples: int) -> "GroupSpec":
+    def self_consistency(cls, question: str, strategy: str, samples: int) -> GroupSpec:
         name = get_strategy(strategy).name
         if not MIN_SAMPLES <= samples <= MAX_SAMPLES:
             raise ValueError(
@@ -111,7 +112,7 @@ class GroupSpec:
         return cls(GroupKind.SELF_CONSISTENCY, validate_question(question), (name,) * samples)
 
     @classmethod
-    def compare(cls, question: str, strategies: Sequence[str]) -> "GroupSpec":
+    def compare(cls, question: str, strategies: Sequence[str]) -> GroupSpec:
         names = [s.strip() for s in strategies if s.strip()]
         unknown = [s for s in names if s.lower() not in STRATEGY_NAMES]
         if unknown:
@@ -205,7 +206,7 @@ class GroupFinished:
     result: GroupResult
 
 
-GroupEvent = Union[GroupStarted, MemberEvent, GroupFinished]
+GroupEvent = GroupStarted | MemberEvent | GroupFinished
 
 
 # --- the runner -----------------------------------------------------------------------------
@@ -244,7 +245,7 @@ def group_status(chains: Sequence[Chain], cancelled: bool) -> Status:
 CANCEL_RETRY_S = 0.5
 
 
-async def _cancel_all(tasks: Sequence["asyncio.Future[Any]"]) -> None:
+async def _cancel_all(tasks: Sequence[asyncio.Future[Any]]) -> None:
     """Cancel ``tasks`` and wait until every one has ended, cancelling again while any runs
     on; a second cancellation of the caller meanwhile does not cut this short."""
     pending = {t for t in tasks if not t.done()}

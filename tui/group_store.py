@@ -26,10 +26,10 @@ from tui.chain import Chain, Status, utc_now_iso
 from tui.group import Group, GroupKind, GroupResult, group_status, vote_of
 from tui.history import (
     INTERRUPTED,
-    ChainSummary,
     SUMMARY_QUESTION_CHARS,
-    History,
     AmbiguousId,
+    ChainSummary,
+    History,
     _pid_alive,
 )
 from tui.history_rows import fts_query, status_of, storable
@@ -143,6 +143,7 @@ def _settle(history: History, group: Group, chains: list[Chain], pid: int | None
 
 
 def _find(conn: sqlite3.Connection, key: str) -> tuple[Any, ...] | None:
+    row: tuple[Any, ...] | None
     row = conn.execute(f"SELECT {_GROUP_COLS} FROM groups WHERE id = ?", (key,)).fetchone()
     if row is not None:
         return row
@@ -378,17 +379,17 @@ class GroupedHistory:
                 out.append(found)
         return out
 
-    def get(self, id_or_prefix: str) -> Any:
+    def get(self, id_or_prefix: str) -> Chain | None:
         chain = self.history.get(id_or_prefix)
         if chain is not None:
             return chain
         group = load_group(self.history, id_or_prefix)
         return group.chains[0] if group is not None and group.chains else None
 
-    def delete(self, id: str) -> bool:
-        if self.history.delete(id):
+    def delete(self, row_id: str) -> bool:
+        if self.history.delete(row_id):
             return True
-        return delete_group(self.history, id)
+        return delete_group(self.history, row_id)
 
 
 def _chain_summaries(history: History, ids: list[str]) -> list[ChainSummary]:

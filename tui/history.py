@@ -54,8 +54,8 @@ from tui.chain import Chain, Status, Step, utc_now_iso
 from tui.history_rows import (
     CHAIN_COLS,
     MATCH_WHERE,
-    THREAD_OF_PARENT,
     STEP_COLS,
+    THREAD_OF_PARENT,
     chain_from_row,
     fts_query,
     status_of,
@@ -354,11 +354,11 @@ class History:
             return conn
 
     @classmethod
-    def open(cls, data_dir: str | os.PathLike[str] | None = None) -> "History":
+    def open(cls, data_dir: str | os.PathLike[str] | None = None) -> History:
         """The history in ``data_dir`` (flag), ``$O1TUI_DATA_DIR`` or the platform data dir."""
         return cls(locations.data_dir(data_dir) / DB_NAME)
 
-    def __enter__(self) -> "History":
+    def __enter__(self) -> History:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import shutil
 import sys
-from typing import Any, Sequence, TextIO
+from collections.abc import Sequence
+from typing import Any, TextIO
 
 from backends.presets import DEFAULT_CPU_MODEL, PRESETS, find_preset, is_downloaded
 from tui.formatting import format_seconds

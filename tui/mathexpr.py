@@ -27,7 +27,6 @@ import random
 import re
 from collections.abc import Sequence
 from fractions import Fraction
-from typing import Union
 
 from tui.latex import MATRIX_CLOSE, MATRIX_OPEN, SET_CLOSE, SET_OPEN
 
@@ -42,8 +41,8 @@ _MAX_FACTORIAL = 170
 _REL_TOL = 1e-7
 
 #: A tree node: ``(kind, ...)``; see :func:`parse_math`.
-Node = tuple  # type: ignore[type-arg]
-Value = Union[Fraction, complex]
+Node = tuple
+Value = Fraction | complex
 
 _FUNCTIONS = {
     "sqrt",
@@ -487,7 +486,8 @@ def _evaluate(node: Node, env: dict[str, complex]) -> Value | None:
     kind = node[0]
     try:
         if kind == "n":
-            return node[1]
+            number: Value = node[1]
+            return number
         if kind == "v":
             return env[node[1]]
         if kind == "c":
@@ -721,15 +721,20 @@ def _matrix_value(node: Node, env: dict[str, complex]) -> Matrix | Value | None:
     if kind == "add":
         if not (isinstance(left, list) and isinstance(right, list)):
             return None
-        if len(left) != len(right) or any(len(x) != len(y) for x, y in zip(left, right)):
+        if len(left) != len(right) or any(
+            len(x) != len(y) for x, y in zip(left, right, strict=True)
+        ):
             return None
-        return [[x + y for x, y in zip(rl, rr)] for rl, rr in zip(left, right)]
+        return [
+            [x + y for x, y in zip(rl, rr, strict=True)] for rl, rr in zip(left, right, strict=True)
+        ]
     if isinstance(left, list) and isinstance(right, list):  # a product of matrices
         if any(len(row) != len(right) for row in left):
             return None
-        columns = list(zip(*right))
+        columns = list(zip(*right, strict=True))  # rectangular: Parser.matrix refuses ragged
         return [
-            [sum((x * y for x, y in zip(row, col)), Fraction(0)) for col in columns] for row in left
+            [sum((x * y for x, y in zip(row, col, strict=True)), Fraction(0)) for col in columns]
+            for row in left
         ]
     scalar, matrix = (left, right) if isinstance(right, list) else (right, left)
     assert isinstance(matrix, list) and not isinstance(scalar, list)
@@ -743,9 +748,11 @@ def _same_matrix(a: Node, b: Node) -> bool:
         va, vb = _matrix_value(a, env), _matrix_value(b, env)
         if not (isinstance(va, list) and isinstance(vb, list)):
             return False
-        if len(va) != len(vb) or any(len(x) != len(y) for x, y in zip(va, vb)):
+        if len(va) != len(vb) or any(len(x) != len(y) for x, y in zip(va, vb, strict=True)):
             return False
-        if not all(_close(x, y) for rx, ry in zip(va, vb) for x, y in zip(rx, ry)):
+        if not all(
+            _close(x, y) for rx, ry in zip(va, vb, strict=True) for x, y in zip(rx, ry, strict=True)
+        ):
             return False
     return True
 
@@ -761,9 +768,13 @@ def same_value(a: Node, b: Node) -> bool:
         return same_value(a, b[3])
     # A computation shown against a bare value: its result ("2 \times 3 = 6" vs "6").
     for rel, other in ((a, b), (b, a)):
-        if rel[0] == "rel" and rel[1] == "=" and other[0] not in ("rel", "list"):
-            if not _variables(rel, set()):
-                return same_value(rel[3], other)
+        if (
+            rel[0] == "rel"
+            and rel[1] == "="
+            and other[0] not in ("rel", "list")
+            and not _variables(rel, set())
+        ):
+            return same_value(rel[3], other)
     # An inequality against an interval: "-2 <= x <= 7" is [-2, 7].
     if a[0] == "seq" and b[0] in ("rel", "chain") or b[0] == "seq" and a[0] in ("rel", "chain"):
         interval_a = _as_interval(a) if a[0] != "seq" else a
@@ -784,20 +795,20 @@ def same_value(a: Node, b: Node) -> bool:
         return (
             seq[1] == "()"
             and len(seq[2]) == len(other[1])
-            and all(same_value(x, y) for x, y in zip(seq[2], other[1]))
+            and all(same_value(x, y) for x, y in zip(seq[2], other[1], strict=True))
         )
     if kinds == ("seq", "seq"):
         return (
             a[1] == b[1]
             and len(a[2]) == len(b[2])
-            and all(same_value(x, y) for x, y in zip(a[2], b[2]))
+            and all(same_value(x, y) for x, y in zip(a[2], b[2], strict=True))
         )
     if _has_matrix(a) and _has_matrix(b) and (a[0] != "mat" or b[0] != "mat"):
         return _same_matrix(a, b)  # "A + B" written out against its sum
     if kinds == ("mat", "mat"):
         return len(a[1]) == len(b[1]) and all(
-            len(ra) == len(rb) and all(same_value(x, y) for x, y in zip(ra, rb))
-            for ra, rb in zip(a[1], b[1])
+            len(ra) == len(rb) and all(same_value(x, y) for x, y in zip(ra, rb, strict=True))
+            for ra, rb in zip(a[1], b[1], strict=True)
         )
     if kinds == ("rel", "rel"):
         if a[1] == b[1] and same_value(a[2], b[2]) and same_value(a[3], b[3]):
@@ -808,14 +819,18 @@ def same_value(a: Node, b: Node) -> bool:
         ratio = _ratio(("add", a[2], ("neg", a[3])), ("add", b[2], ("neg", b[3])))
         if ratio is None:
             return False
-        if a[1] in ("=", "!="):
-            return a[1] == b[1]
-        return b[1] == (a[1] if ratio.real > 0 else _FLIPPED[a[1]])
+        relation: str = a[1]
+        theirs: str = b[1]
+        if relation in ("=", "!="):
+            return relation == theirs
+        return theirs == (relation if ratio.real > 0 else _FLIPPED[relation])
     if kinds == ("chain", "chain"):
         return a == b or (
             same_value(a[1], b[1])
             and len(a[2]) == len(b[2])
-            and all(oa == ob and same_value(x, y) for (oa, x), (ob, y) in zip(a[2], b[2]))
+            and all(
+                oa == ob and same_value(x, y) for (oa, x), (ob, y) in zip(a[2], b[2], strict=True)
+            )
         )
     structural = {"list", "set", "union", "seq", "mat", "rel", "chain"}
     if a[0] in structural or b[0] in structural:

@@ -197,7 +197,7 @@ def guard_standard_streams() -> Callable[[], None]:
     if sys.stdout is None:
         sys.stdout = ClosedOutput(1)
     stderr = sys.stderr if sys.stderr is not None else open(os.devnull, "w")  # noqa: SIM115
-    sys.stderr = LastResortStream(stderr)  # type: ignore[assignment]
+    sys.stderr = LastResortStream(stderr)
 
     def undo() -> None:
         sys.stdout, sys.stderr = saved

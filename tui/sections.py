@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
 
 from tui.sanitize import clean_line
 
@@ -19,7 +18,7 @@ HEADING_LIMIT = 100
 
 _ATX = re.compile(r"^ {0,3}(#{1,4})[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
 # A line that is all bold: "**Step 2: Check**", "**Verification:**", "__Answer__".
-_BOLD_LINE = re.compile(r"^ {0,3}(\*\*|__)(?P<t>[^*_\n]{1,%d}?)\1[ \t]*:?[ \t]*$" % HEADING_LIMIT)
+_BOLD_LINE = re.compile(rf"^ {{0,3}}(\*\*|__)(?P<t>[^*_\n]{{1,{HEADING_LIMIT}}}?)\1[ \t]*:?[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 
 
@@ -38,7 +37,7 @@ class Break:
     """A blank line after at least ``paragraph_chars`` of text: a place to start a new step."""
 
 
-Piece = Union[Heading, Text, Break]
+Piece = Heading | Text | Break
 
 
 def heading_title(line: str) -> str | None:

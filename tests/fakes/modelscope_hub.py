@@ -74,7 +74,7 @@ class FakeModelScopeHub:
         """The dataset files asked for, in order."""
         return [p for m, p in self.requests if "/api/v1/datasets/" in p]
 
-    def __enter__(self) -> "FakeModelScopeHub":
+    def __enter__(self) -> FakeModelScopeHub:
         self._thread.start()
         return self
 

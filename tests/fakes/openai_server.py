@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import re
 import signal
@@ -27,9 +28,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 __all__ = ["Reply", "FakeOpenAIServer", "count_turns_responder", "demo_responder", "main"]
 
@@ -71,7 +73,7 @@ class Reply:
     empty_deltas_after_chunks: int | None = None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Reply":
+    def from_dict(cls, data: dict[str, Any]) -> Reply:
         """Build a Reply from a script entry; unknown keys are an error, not ignored."""
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
@@ -212,7 +214,7 @@ def _pieces(text: str, size: int) -> list[str]:
 class _Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 so streams go out with chunked transfer encoding, as uvicorn-based servers do.
     protocol_version = "HTTP/1.1"
-    server: "_HTTPServer"
+    server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
         pass  # tests read .requests; stderr noise would only hide failures
@@ -223,10 +225,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def finish(self) -> None:
         self.server.fake._track(self.connection, add=False)
-        try:
+        with contextlib.suppress(OSError):  # the peer is gone already
             super().finish()
-        except OSError:
-            pass  # the peer is gone already
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -336,7 +336,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
-    fake: "FakeOpenAIServer"
+    fake: FakeOpenAIServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hung up (timeouts, drop tests) is expected; anything else is a bug.
@@ -382,7 +382,7 @@ class FakeOpenAIServer:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> "FakeOpenAIServer":
+    def start(self) -> FakeOpenAIServer:
         httpd = _HTTPServer(("127.0.0.1", self._requested_port), _Handler)
         httpd.fake = self
         self._httpd = httpd
@@ -404,15 +404,13 @@ class FakeOpenAIServer:
         with self._lock:
             conns, self._conns = list(self._conns), set()
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "FakeOpenAIServer":
+    def __enter__(self) -> FakeOpenAIServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

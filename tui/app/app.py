@@ -11,6 +11,7 @@ once (self-consistency, compare); the screen shows one of them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -30,12 +31,12 @@ from textual.widgets import Input, Static
 from textual.worker import Worker
 
 from backends.state import ServerState
-from tui.app.widgets.app_footer import AppFooter
 from tui.app import actions as registry
 from tui.app.asking import askable, pinned_lang
 from tui.app.copying import CopyMixin
 from tui.app.first_frame import FirstFrameMixin
 from tui.app.follow import FollowUpsMixin
+from tui.app.group_runs import GROUP_MODES, GroupRunsMixin
 from tui.app.messages import (
     ChainDone,
     ChainEvent,
@@ -46,22 +47,22 @@ from tui.app.messages import (
     ServerStateChanged,
     Severity,
 )
-from tui.app.group_runs import GROUP_MODES, GroupRunsMixin
 from tui.app.theming import ThemesMixin
+from tui.app.widgets.app_footer import AppFooter
 from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
 from tui.sanitize import clean_line
 from tui.strategies import STRATEGY_NAMES, get_strategy
 
 if TYPE_CHECKING:
+    from backends.client import ChatClient
+    from backends.controller import ManagedServer
+    from backends.manager import ServerHandle
     from tui.app.batcher import EventBatcher
     from tui.app.connection import Connector
     from tui.app.palette import O1Commands
     from tui.app.widgets.chain_view import ChainView
     from tui.app.widgets.group_view import GroupView
-    from backends.client import ChatClient
-    from backends.controller import ManagedServer
-    from backends.manager import ServerHandle
     from tui.chain import Chain
     from tui.config import Settings
     from tui.history import History
@@ -209,12 +210,11 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         header = StatusHeader(id="header")
         header.strategy = self.strategy
         yield header
-        with Horizontal(id="body"):
-            # The history sidebar is mounted after the first frame (_mount_history).
-            with Vertical(id="main"):
-                with Vertical(id="chains"):
-                    yield Static(Content(WELCOME), classes="welcome")
-                yield QuestionInput(self.strategy)
+        # The history sidebar joins #body after the first frame (_mount_history).
+        with Horizontal(id="body"), Vertical(id="main"):
+            with Vertical(id="chains"):
+                yield Static(Content(WELCOME), classes="welcome")
+            yield QuestionInput(self.strategy)
         yield AppFooter()
 
     def on_mount(self) -> None:
@@ -445,7 +445,7 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         # A vote's samples have no view until expanded: their runs hold a stand-in.
         runs = [
             ChainRun(chain, member or ChainView(chain, live=False), worker, group=view)
-            for chain, member in zip(view.result.chains, view.views)
+            for chain, member in zip(view.result.chains, view.views, strict=True)
         ]
         for run in runs:
             self.runs[run.chain.id] = run
@@ -656,8 +656,6 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         for worker in workers:
             worker.cancel()
         if workers:
-            try:
+            with contextlib.suppress(Exception):  # a timeout or a worker's failure: leaving anyway
                 await asyncio.wait_for(self.workers.wait_for_complete(workers), 3.0)
-            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - leaving anyway
-                pass
         self.exit(0)

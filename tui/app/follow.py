@@ -12,9 +12,9 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any, cast
 
-from tui.sanitize import clean_line
-
 from textual import events
+
+from tui.sanitize import clean_line
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
@@ -92,9 +92,8 @@ class FollowUpsMixin:
 
     def update_question_mode(self) -> None:
         """Tell the question box whether Enter follows up or starts a new thread."""
-        from tui.app.widgets.question_input import QuestionInput
-
         from tui.app import actions as registry
+        from tui.app.widgets.question_input import QuestionInput
 
         app = cast("O1App", self)
         target = self.follow_target()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from functools import partial
-from collections.abc import Awaitable, Mapping, Sequence
 from typing import Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider

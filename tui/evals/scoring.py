@@ -133,7 +133,7 @@ def mcnemar_p(a_only: int, b_only: int) -> float:
         return 1.0
     k = min(a_only, b_only)
     tail = sum(math.comb(n, i) for i in range(k + 1))
-    return min(1.0, 2 * tail / 2**n)
+    return min(1.0, 2 * tail / (1 << n))  # 1 << n is 2**n, typed int
 
 
 @dataclass(frozen=True)

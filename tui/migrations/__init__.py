@@ -84,7 +84,7 @@ def migrate(conn: sqlite3.Connection) -> int:
     if before == 0:
         refuse_foreign(conn)
     for module in MIGRATIONS:
-        if module.VERSION <= before:
+        if before >= module.VERSION:
             continue
         # IMMEDIATE: take the write lock first, then re-read the version, so two processes
         # opening a fresh database at once do not both run the same migration.

@@ -40,8 +40,9 @@ Choices made here, and why:
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
-from typing import Any, AsyncGenerator, AsyncIterator
+from typing import Any
 
 from backends.client import REPLY_CUT, ChatClient
 from backends.errors import BackendError, ResponseFormatUnsupported, ServerError

@@ -25,7 +25,7 @@ thinking (greedy decoding makes these models repeat themselves endlessly).
 from __future__ import annotations
 
 import time
-from typing import AsyncGenerator
+from collections.abc import AsyncGenerator
 
 from backends.client import REPLY_CUT, ChatClient
 from tui.chain import AnswerDelta, AnswerFinished, Event

@@ -17,7 +17,7 @@ Per-step timing and token counts: see :class:`tui.strategies.base.StreamedSteps`
 from __future__ import annotations
 
 import time
-from typing import AsyncGenerator
+from collections.abc import AsyncGenerator
 
 from backends.client import ChatClient
 from tui.chain import AnswerFinished, Event

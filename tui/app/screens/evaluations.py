@@ -27,8 +27,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, ProgressBar, Static
 from textual.worker import Worker
 
-from tui.app.widgets.app_footer import AppFooter
 from tui.app.widgets.accuracy_chart import AccuracyChart
+from tui.app.widgets.app_footer import AppFooter
 from tui.evals.scoring import PairResult, RunReport, StrategyResult, run_report
 from tui.evals.store import EvalRun, EvalStore, ItemResult
 from tui.sanitize import clean_line
@@ -124,7 +124,7 @@ class EvaluationsScreen(Screen[None]):
         for i, header in enumerate(headers):
             width = max([len(header), *(Text(str(r[i])).cell_len for r in rows)])
             table.add_column(header, width=width)
-        for row, key in zip(rows, keys):
+        for row, key in zip(rows, keys, strict=True):
             table.add_row(*row, key=key)
         return table
 

@@ -10,6 +10,7 @@ model names, paths): they are cleaned and shown as ``Text``, never as markup.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -21,11 +22,11 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Log, Static
 
-from backends.state import ServerState
 from backends.stages import bar_text
-from tui.app.widgets.app_footer import AppFooter
+from backends.state import ServerState
 from tui.app.screens.confirm import ChoiceScreen
 from tui.app.state_look import state_look
+from tui.app.widgets.app_footer import AppFooter
 from tui.formatting import format_uptime
 from tui.sanitize import clean, clean_line
 
@@ -286,10 +287,8 @@ class ServerScreen(Screen[None]):
         """Offer the presets, those this machine cannot run greyed with the reason (finding
         out may ask ``nvidia-smi``: in a thread)."""
         current = None
-        try:
+        with contextlib.suppress(Exception):  # no current model to mark: offer them all
             current = self.controller.info().get("model")
-        except Exception:  # noqa: BLE001
-            pass
         presets = self.presets
         problems: dict[str, str] = {}
         check = getattr(self.controller, "model_problems", None)

@@ -8,12 +8,13 @@ time itself: the caller passes ``now`` (the app's clock), so tests and snapshots
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.dom import DOMNode
+from textual.widget import Widget
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
@@ -132,7 +133,7 @@ class ChainView(Vertical):
             ("Q ", "bold"), clean(self.chain.question).strip(), ("  " + meta, "dim")
         )
 
-    def _saved_widgets(self):
+    def _saved_widgets(self) -> Iterator[Widget]:
         """Widgets of a saved chain, built at once (the caller mounts them in one batch)."""
         folded = len(self.chain.steps) > EXPAND_SAVED_UP_TO
         for step in self.chain.steps:
@@ -211,7 +212,7 @@ class ChainView(Vertical):
             self.note = self._note_panel(note)
             await self._mount_before_answer(self.note)
 
-    async def _mount_before_answer(self, widget) -> None:
+    async def _mount_before_answer(self, widget: Widget) -> None:
         if self.answer is not None and self.answer.is_mounted:
             await self.scroll.mount(widget, before=self.answer)
         else:

@@ -15,8 +15,9 @@ of model text is cleaned and shown as plain text.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from textual import events
 from textual.app import ComposeResult
@@ -26,8 +27,8 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
-from tui.app.messages import TypeToAsk
 from tui.answers import VoteResult, extract_answer, vote
+from tui.app.messages import TypeToAsk
 from tui.chain import (
     Chain,
     ChainFailed,
@@ -120,7 +121,7 @@ class SampleRow(Static, can_focus=True):
     ]
 
     class Toggled(Message):
-        def __init__(self, row: "SampleRow") -> None:
+        def __init__(self, row: SampleRow) -> None:
             super().__init__()
             self.row = row
 
@@ -275,7 +276,7 @@ class GroupView(Vertical):
         yield self.head
         if self.compare:
             with Horizontal(classes="group-columns"):
-                for chain, view in zip(self.result.chains, self.views):
+                for chain, view in zip(self.result.chains, self.views, strict=True):
                     column = Vertical(classes="group-column")
                     column.border_title = chain.strategy
                     self._columns.append(column)
@@ -402,10 +403,7 @@ class GroupView(Vertical):
         chain = self.result.chains[index]
         member = self.members[index]
         ended = index in self._finished or chain.status != Status.RUNNING
-        if ended:
-            status = chain.status
-        else:
-            status = Status.RUNNING if self.live else Status.CANCELLED
+        status = chain.status if ended else (Status.RUNNING if self.live else Status.CANCELLED)
         if ended or member.started_at is None:
             elapsed = chain.total_s
         else:

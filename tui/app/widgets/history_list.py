@@ -143,7 +143,7 @@ class HistoryList(ScrollView, can_focus=True):
     class CursorMoved(Message):
         """The selection changed (the panel updates its position line)."""
 
-        def __init__(self, history_list: "HistoryList") -> None:
+        def __init__(self, history_list: HistoryList) -> None:
             super().__init__()
             self.history_list = history_list
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tui.history import HistoryError
 from tui.sanitize import clean_line
+
+if TYPE_CHECKING:
+    from tui.chain import Chain
 
 #: What a failing store query raises; shown in the list instead of crashing the app.
 STORE_ERRORS = (HistoryError, sqlite3.Error, ValueError)
@@ -27,9 +30,9 @@ class HistoryLike(Protocol):
 
     def count(self, search: str | None = None) -> int: ...
 
-    def get(self, id_or_prefix: str) -> Any: ...
+    def get(self, id_or_prefix: str) -> Chain | None: ...
 
-    def delete(self, id: str) -> bool: ...
+    def delete(self, row_id: str) -> bool: ...
 
 
 @dataclass(frozen=True)

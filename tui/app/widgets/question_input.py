@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from textual.widgets import Input
 
-
 NEW_PLACEHOLDER = "Ask a question, Enter to reason it through"
 
 

@@ -114,7 +114,7 @@ class StepView(Collapsible):
         self.title = self._render_title()  # type: ignore[assignment]
 
     @classmethod
-    def from_step(cls, step: Step, *, collapsed: bool = False) -> "StepView":
+    def from_step(cls, step: Step, *, collapsed: bool = False) -> StepView:
         """A finished, saved step (read-only)."""
         view = cls(
             step.index,
@@ -172,7 +172,7 @@ class StepView(Collapsible):
         if quick and isinstance(title_line, CollapsibleTitle):
             old = title_line.label
             if isinstance(old, Content) and old.cell_length == content.cell_length:
-                self.set_reactive(Collapsible.title, content)  # type: ignore[arg-type,misc]
+                self.set_reactive(Collapsible.title, content)  # type: ignore[misc]
                 title_line.set_reactive(CollapsibleTitle.label, content)
                 symbol = (
                     title_line.collapsed_symbol if self.collapsed else title_line.expanded_symbol

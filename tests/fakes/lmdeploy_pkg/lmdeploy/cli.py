@@ -52,7 +52,13 @@ _REPO = os.path.abspath(
 if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
-from tests.fakes.openai_server import FakeOpenAIServer, Reply, _Handler, _HTTPServer, demo_responder  # noqa: E402
+from tests.fakes.openai_server import (  # noqa: E402
+    FakeOpenAIServer,
+    Reply,
+    _Handler,
+    _HTTPServer,
+    demo_responder,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
