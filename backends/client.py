@@ -7,8 +7,9 @@ implement :class:`ChatClient`, so strategies never know which one they talk to.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)

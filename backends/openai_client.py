@@ -17,11 +17,10 @@ import contextlib
 import json
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import TYPE_CHECKING, Any
 
 from backends.client import REPLY_CUT, ChatChunk, Usage
-from backends.redact import redact_url, redact_urls
-from backends.sse import SSEDecoder
 from backends.errors import (
     AuthError,
     BackendError,
@@ -30,12 +29,14 @@ from backends.errors import (
     ContextLengthExceeded,
     ModelNotFound,
     RateLimited,
-    ResponseFormatUnsupported,
     RequestTimeout,
+    ResponseFormatUnsupported,
     ServerError,
     StreamDropped,
     model_not_served,
 )
+from backends.redact import redact_url, redact_urls
+from backends.sse import SSEDecoder
 
 if TYPE_CHECKING:  # importing openai costs a few hundred ms; only pay it when a client is made
     import openai
@@ -143,13 +144,15 @@ class _StallWatch:
                 raise asyncio.TimeoutError
             async with asyncio.timeout(None) as self._scope:
                 try:
-                    return await reader.__anext__()
+                    chunk: bytes = await reader.__anext__()
+                    return chunk
                 finally:
                     self._scope = None
         left = self._limit - (self._loop.time() - self._last)
         if left <= 0:
             raise asyncio.TimeoutError
-        return await within(reader.__anext__(), left)
+        fallback: bytes = await within(reader.__anext__(), left)
+        return fallback
 
 
 async def _drain(reader: AsyncIterator[bytes]) -> None:
@@ -532,7 +535,7 @@ class OpenAIChatClient:
 
     async def _map_error(
         self,
-        err: "openai.APIError",
+        err: openai.APIError,
         response_format: dict[str, Any] | None,
         *,
         listing: bool = False,
@@ -591,7 +594,7 @@ class OpenAIChatClient:
         return any(k in lowered for k in ("response_format", "json_schema", "json_object"))
 
     @staticmethod
-    def _server_message(err: "openai.APIStatusError") -> str:
+    def _server_message(err: openai.APIStatusError) -> str:
         """The server's own words: OpenAI's error.message, FastAPI's detail, or the raw body."""
         body = err.body
         if isinstance(body, dict):
@@ -604,14 +607,14 @@ class OpenAIChatClient:
             return _one_line(body)
         try:
             return _one_line(err.response.text)
-        except Exception:  # a streamed response whose body was never read
+        except Exception:  # noqa: BLE001 - a streamed response whose body was never read
             return ""
 
     async def _model_not_found_line(self, said: str) -> str:
         try:
             page = await asyncio.wait_for(self._client.models.list(), 5.0)
             served = [m.id for m in page.data]
-        except Exception:  # best effort: the listing is only a hint
+        except Exception:  # noqa: BLE001 - best effort: the listing is only a hint
             line = str(model_not_served(self.base_url, self.model, []))
             return line + (f" (HTTP 404: {said})" if said else " (HTTP 404)")
         return str(model_not_served(self.base_url, self.model, served))

@@ -4,11 +4,13 @@ connections and the per-stream stall watchdog (backends/sse.py, backends/openai_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -114,10 +116,8 @@ class PiecesServer:
             threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
 
     def _connection(self, conn: socket.socket) -> None:
-        try:
+        with contextlib.suppress(OSError):  # the client hung up
             self._answer(conn)
-        except OSError:
-            pass  # the client hung up
 
     def _answer(self, conn: socket.socket) -> None:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

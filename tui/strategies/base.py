@@ -23,10 +23,11 @@ the history later — the app, an export, a pipe — gets safe text. Deltas are 
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, AsyncGenerator, AsyncIterator, Callable, Protocol
+from typing import Any, Protocol
 
-from backends.client import ChatClient, ChatChunk
+from backends.client import ChatChunk, ChatClient
 from tui.chain import Event, Step, StepDelta, StepFinished, StepStarted
 from tui.sanitize import clean, clean_line
 from tui.sections import Break, Heading, Piece, Text
@@ -56,7 +57,7 @@ class StrategyOptions:
     #: question and its final answer, oldest first; sent after the system prompt.
     earlier: tuple[dict[str, str], ...] = ()
 
-    def with_lang(self, lang: str) -> "StrategyOptions":
+    def with_lang(self, lang: str) -> StrategyOptions:
         return replace(self, lang=lang)
 
     def sampling(self, temperature: float, max_tokens: int) -> dict[str, Any]:

@@ -13,7 +13,7 @@ both may collapse a single "Answer" step into the final answer.
 from __future__ import annotations
 
 import time
-from typing import AsyncGenerator
+from collections.abc import AsyncGenerator
 
 from backends.client import ChatClient
 from tui.chain import AnswerFinished, Event
