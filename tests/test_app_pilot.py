@@ -536,8 +536,13 @@ async def test_the_header_counts_waiting_chains_where_the_server_runs_one_at_a_t
             assert app.start_group("What is six times seven?", compare) is not None
             assert len(app.runs) == 3
             assert f"{said} · strategy g1" in header.render().plain
-            await wait_until(pilot, lambda: "running" not in header.render().plain, 20)
-            assert not any(r.running for r in app.runs.values())
+            # The header may drop "running" a moment before the last run's final save is done.
+            await wait_until(
+                pilot,
+                lambda: "running" not in header.render().plain
+                and not any(r.running for r in app.runs.values()),
+                20,
+            )
 
 
 async def test_a_starting_model_has_the_name_it_has_once_ready(
