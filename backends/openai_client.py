@@ -263,8 +263,12 @@ class OpenAIChatClient:
             timeout=openai.Timeout(timeout_s, connect=min(timeout_s, 30.0)),
             max_retries=0,
             # Every event's bytes bounded (backends.bounded_stream): a runaway line or event
-            # cannot grow without end.
-            http_client=openai.DefaultAsyncHttpxClient(transport=BoundedTransport()),
+            # cannot grow without end. A transport of our own ignores the client's ``limits``,
+            # so it gets the package's own: httpx's default pool holds 100 connections, which
+            # capped an eval at 100 requests in flight against a server batching 512.
+            http_client=openai.DefaultAsyncHttpxClient(
+                transport=BoundedTransport(limits=openai.DEFAULT_CONNECTION_LIMITS)
+            ),
         )
 
     def __repr__(self) -> str:  # never shows the key

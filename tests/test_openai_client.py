@@ -283,3 +283,29 @@ async def test_drop_before_any_text_is_retried(server: FakeOpenAIServer) -> None
     chunks = await collect(make_client(server, api_key="secret-key", retries=1))
     assert "".join(c.content for c in chunks) == "whole"
     assert len(server.requests) == 2
+
+
+async def test_more_than_a_hundred_streams_are_in_flight_at_once(monkeypatch) -> None:
+    """An eval fills a server that batches hundreds of requests: every one of 150 requests
+    must reach the server before any is answered (httpx's default pool, 100 connections,
+    held the rest back and halved an eval's throughput on the GPU)."""
+    import asyncio
+    import threading
+
+    import tests.fakes.openai_server as fake
+
+    monkeypatch.setattr(fake._HTTPServer, "request_queue_size", 256)
+    n = 150
+    everyone = threading.Barrier(n, timeout=20)
+
+    def responder(body: dict[str, Any]) -> Reply:
+        everyone.wait()  # BrokenBarrierError (an error reply) unless all n are in flight
+        return Reply(content="ok")
+
+    with FakeOpenAIServer(responder=responder) as srv:
+        client = make_client(srv)
+        try:
+            replies = await asyncio.gather(*(collect(client) for _ in range(n)))
+        finally:
+            await client.aclose()
+    assert all("".join(c.content for c in chunks) == "ok" for chunks in replies)

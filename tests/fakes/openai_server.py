@@ -591,6 +591,12 @@ def main(argv: list[str] | None = None) -> int:
         "--delay", type=float, default=0.0, help="seconds between chunks of demo replies"
     )
     parser.add_argument(
+        "--backlog",
+        type=int,
+        default=None,
+        help="listen queue length (default 5): raise it for hundreds of requests at once",
+    )
+    parser.add_argument(
         "--count-turns",
         action="store_true",
         help="every answer ends with [user turns: N], the user messages the request carried",
@@ -621,6 +627,8 @@ def main(argv: list[str] | None = None) -> int:
         responder=responder,
         port=args.port,
     )
+    if args.backlog is not None:  # read by the server's listen() when it starts
+        _HTTPServer.request_queue_size = max(1, args.backlog)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
