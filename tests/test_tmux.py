@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import poll_until
-from tests.tmux_helpers import REPO, Tmux, app_command, o1tui_exe
+from tests.tmux_helpers import REPO, Tmux, app_command, o1tui_exe, saved_chains
 
 pytestmark = [
     pytest.mark.slow,
@@ -54,14 +54,7 @@ def test_ask_in_tmux_then_find_it_in_history(tmp_path: Path, fake_server: str) -
     finally:
         tmux.close()
 
-    listed = subprocess.run(
-        [o1tui_exe(), "history", "list", "--data-dir", str(data), "--json"],
-        env=tmux.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    chains = json.loads(listed)
+    chains = saved_chains(tmux, data)
     assert [c["question"] for c in chains] == [QUESTION]
     assert chains[0]["status"] == "done" and chains[0]["strategy"] == "g1"
 

@@ -6,16 +6,14 @@ appear, quits, and finds the eight chains (one group) with ``o1tui history list`
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import poll_until
-from tests.tmux_helpers import Tmux, app_command, o1tui_exe
+from tests.tmux_helpers import Tmux, app_command, saved_chains
 
 pytestmark = [
     pytest.mark.slow,
@@ -51,14 +49,7 @@ def test_vote_in_tmux_then_find_the_group_in_history(tmp_path: Path, fake_server
     finally:
         tmux.close()
 
-    listed = subprocess.run(
-        [o1tui_exe(), "history", "list", "--data-dir", str(data), "--json"],
-        env=tmux.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    chains = json.loads(listed)
+    chains = saved_chains(tmux, data)
     assert len(chains) == 8 and {c["question"] for c in chains} == {QUESTION}
     assert {c["status"] for c in chains} == {"done"} and {c["strategy"] for c in chains} == {"g1"}
     assert len({c["group_id"] for c in chains}) == 1 and chains[0]["group_id"]

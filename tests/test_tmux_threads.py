@@ -4,7 +4,6 @@ screen itself shows that the follow-ups sent the earlier turns."""
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import poll_until
-from tests.tmux_helpers import REPO, Tmux, app_command, o1tui_exe
+from tests.tmux_helpers import REPO, Tmux, app_command, saved_chains
 
 pytestmark = [
     pytest.mark.slow,
@@ -79,14 +78,7 @@ def test_ask_follow_up_and_follow_up_again_in_tmux(tmp_path: Path, counting_serv
     finally:
         tmux.close()
 
-    listed = subprocess.run(
-        [o1tui_exe(), "history", "list", "--data-dir", str(data), "--json"],
-        env=tmux.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    chains = list(reversed(json.loads(listed)))
+    chains = list(reversed(saved_chains(tmux, data)))
     assert [c["question"] for c in chains] == [
         "How many r in strawberry?",
         "And in raspberry?",

@@ -3,6 +3,7 @@ folders under the test's temporary folder, and the stand-in OpenAI server as a p
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -29,6 +30,20 @@ def app_command(data: Path, endpoint: str) -> str:
         f"{o1tui_exe()} --data-dir {data} --endpoint {endpoint} --model fake-model; "
         f"echo O1TUI-EXITED-$?; sleep 30"
     )
+
+
+def saved_chains(tmux: Tmux, data: Path) -> list[dict[str, object]]:
+    """The history's chains after the app quit, newest first, as ``history list --json``
+    prints them (the real program, with the session's environment)."""
+    listed = subprocess.run(
+        [o1tui_exe(), "history", "list", "--data-dir", str(data), "--json"],
+        env=tmux.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    chains: list[dict[str, object]] = json.loads(listed)
+    return chains
 
 
 class Tmux:
