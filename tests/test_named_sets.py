@@ -378,3 +378,45 @@ def test_pyarrow_is_imported_only_when_a_parquet_file_is_read(tmp_path):
         [sys.executable, "-c", code, str(p)], capture_output=True, text=True, env=env, timeout=60
     )
     assert done.stdout.split() == ["False", "True"], done.stderr
+
+
+def test_a_parquet_file_that_unpacks_past_the_cap_is_refused_before_it_is_read(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    from tui.evals.sets import MAX_SET_FILE_BYTES
+
+    p = tmp_path / "big.parquet"
+    rows = {"question": ["x" * (1 << 20)] * 65, "answer": ["1"] * 65}  # 65 MiB of text
+    pq.write_table(pa.table(rows), p, compression="zstd", use_dictionary=False)
+    assert p.stat().st_size < 1 << 20  # small on disk
+    with pytest.raises(SetFileError) as err:
+        load_set(str(p))
+    assert str(err.value) == (
+        f"{p}: too big for a set file (more than {MAX_SET_FILE_BYTES:,} bytes uncompressed)"
+    )
+
+
+def test_cmath_as_one_json_array_found_in_the_listing(cache, monkeypatch):
+    repo = NAMED_SETS["cmath"].sources[0].dataset_id
+
+    def rows(n: int) -> bytes:
+        items = [
+            {
+                "id": i,
+                "grade": 1 + i % 6,
+                "question": f"小明有{i}个苹果，又买了1个，一共几个？",
+                "golden": str(i + 1),
+            }
+            for i in range(n)
+        ]
+        return json.dumps(items, ensure_ascii=False, indent=1).encode()
+
+    files = {(repo, "data/dev.json"): rows(600), (repo, "data/test.json"): rows(1098)}
+    with FakeModelScopeHub(files) as hub:
+        monkeypatch.setenv("MODELSCOPE_ENDPOINT", hub.url)
+        s = load_set("cmath")
+    assert len(s.items) == 1098
+    assert (s.items[5].question, s.items[5].answer) == ("小明有5个苹果，又买了1个，一共几个？", "6")
+    assert s.items[5].meta == {"id": 5, "grade": 6}
+    source = json.loads((set_dir("cmath") / SOURCE_FILE).read_text())
+    assert (source["file"], source["items"]) == ("data/test.json", 1098)

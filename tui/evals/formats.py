@@ -139,12 +139,10 @@ def _first_is_math(lines: Iterable[str]) -> bool:
 def file_is_math(path: str) -> bool:
     """Whether a set file's first item is in a math benchmark's format (False when the file
     cannot be read: its loading has already said why)."""
-    from tui.evals.reading import is_parquet
+    from pathlib import Path
 
     try:
-        if is_parquet(path):
-            from pathlib import Path
-
+        if Path(path).suffix.lower() in (".json", ".parquet"):  # not read line by line
             from tui.evals.sets import set_file_lines  # sets imports this module
 
             return _first_is_math(set_file_lines(Path(path))[0].decode("utf-8").splitlines())

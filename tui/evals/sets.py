@@ -1,6 +1,7 @@
 """Eval items and sets: the built-in sets by name, or a JSON Lines file.
 
-A set file has one JSON object a line with a ``question`` (text) and an ``answer`` (text or
+A set file has one JSON object a line (a ``.json`` file may hold them in one array instead,
+and a ``.parquet`` file one a row: :func:`set_file_lines`) with a ``question`` (text) and an ``answer`` (text or
 number). GSM8K's format is recognised: an ``answer`` holding a worked solution whose last line
 is ``#### 42`` has the gold answer ``42`` (the solution is kept as ``solution``). An optional
 ``accept`` (a list of texts) names other answers that also count as right (``星期六`` and
@@ -12,6 +13,7 @@ A file is read whole and checked before anything runs: the first problem found r
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable
@@ -149,8 +151,16 @@ def read_set_bytes(path: Path, cancelled: Callable[[], bool] | None = None) -> b
 
 def set_file_lines(p: Path, cancelled: Callable[[], bool] | None = None) -> tuple[bytes, str]:
     """The set file as JSON Lines and what its errors call one entry: a JSON Lines file as it
-    is (``line``), a Parquet file's rows (``row``). :class:`SetFileError` when it cannot be."""
+    is (``line``), the items of a ``.json`` file holding one array (``item``), a Parquet
+    file's rows (``row``). :class:`SetFileError` when it cannot be."""
     raw = read_set_bytes(p, cancelled)
+    if p.suffix.lower() == ".json" and raw.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+        try:
+            items = strict_loads(raw.decode("utf-8-sig"))
+        except ValueError as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise SetFileError(f"{p}: not valid JSON ({getattr(err, 'msg', err)})") from None
+        lines = (json.dumps(item, ensure_ascii=False).encode("utf-8") for item in items)
+        return b"\n".join(lines), "item"
     if not is_parquet(p):
         return raw, "line"
     try:
