@@ -328,6 +328,12 @@ def test_a_source_whose_file_is_not_the_set_gives_way_to_the_next(cache, monkeyp
         (["cmath_dev.jsonl", "cmath_test.jsonl"], "test", None, "cmath_test.jsonl"),
         (["latest.jsonl", "contest.jsonl", "test.csv", "README.md"], "test", None, None),
         (["../test.jsonl", "/test.jsonl", "a\\..\\test.jsonl"], "test", None, None),
+        (
+            ["test/source.json", "default/test/0000.parquet"],
+            "test",
+            None,
+            "default/test/0000.parquet",
+        ),
     ],
 )
 def test_the_split_file_picked_from_a_listing(paths, split, subset, chosen):

@@ -167,7 +167,7 @@ def _offline_hint(spec: NamedSet, reason: str) -> str:
 
 
 #: Words of a listed path that say nothing about which split or subset it holds.
-_NOISE_WORDS = frozenset({"data", "of", "jsonl", "json", "parquet"})
+_NOISE_WORDS = frozenset({"data", "default", "of", "jsonl", "json", "parquet"})
 
 
 def _words(path: str) -> list[str]:
@@ -200,6 +200,7 @@ def pick_split_file(paths: list[str], split: str, subset: str | None = None) -> 
         p
         for p in paths
         if _safe_repo_path(p)
+        and PurePosixPath(p).name != SOURCE_FILE  # the cache's own record keeps that name
         and PurePosixPath(p).suffix.lower() in SET_FILE_SUFFIXES
         and split in _words(p)
     ]
