@@ -255,3 +255,102 @@ class ProgressBar:
     def close(self) -> None:
         self.stream.write("\n")
         self.stream.flush()
+
+
+# Listing a dataset repository: the named sets' fallback when a file is not where expected.
+
+#: Entries asked for per listing page, and the most pages read (a benchmark's repository holds
+#: a handful of files; the cap stops a hub that never returns a short page).
+LIST_PAGE_SIZE = 100
+LIST_MAX_PAGES = 50
+
+
+def check_hub_reachable(*, modelscope: Any = None) -> None:
+    """DownloadError at once (one line) when the hub ``modelscope`` would ask does not answer:
+    ``MODELSCOPE_ENDPOINT`` when set, else the package's own default."""
+    if modelscope is None:
+        _import_modelscope()
+        try:
+            default = importlib.import_module("modelscope.hub.utils.utils").get_endpoint
+        except (ImportError, AttributeError) as err:
+            raise DownloadError(
+                "this modelscope cannot download dataset files: pip install -U modelscope"
+            ) from err
+    else:
+        default = modelscope.hub.utils.utils.get_endpoint
+    _check_reachable(os.environ.get(ENDPOINT_ENV) or str(default()))
+
+
+def _first_line(err: BaseException) -> str:
+    return (str(err).strip().splitlines() or [""])[0]
+
+
+def _dataset_files_page(api: Any, dataset_id: str, page: int) -> list[Any]:
+    """One page of the repository's tree through the package's public call: ``get_dataset_files``
+    (modelscope 1.28 and later: the entries) or, before it, ``list_repo_tree`` (the hub's
+    whole answer, entries under ``Data.Files``)."""
+    if hasattr(api, "get_dataset_files"):
+        files = api.get_dataset_files(
+            dataset_id,
+            revision="master",
+            root_path="/",
+            recursive=True,
+            page_number=page,
+            page_size=LIST_PAGE_SIZE,
+        )
+    else:
+        owner, _, name = dataset_id.partition("/")
+        answer = api.list_repo_tree(
+            dataset_name=name,
+            namespace=owner,
+            revision="master",
+            root_path="/",
+            recursive=True,
+            page_number=page,
+            page_size=LIST_PAGE_SIZE,
+        )
+        files = (answer.get("Data") or {}).get("Files")
+    return list(files or [])
+
+
+def list_dataset_files(dataset_id: str, *, modelscope: Any = None) -> list[str]:
+    """The paths of the files (folders left out) in a ModelScope dataset repository, as its
+    hub lists them (``GET /api/v1/datasets/<id>/repo/tree``, page by page), asked through the
+    ``modelscope`` package's own ``HubApi``. ``modelscope`` is the package to use (None: the
+    installed one); ``MODELSCOPE_ENDPOINT`` moves the hub as for :func:`download_dataset_file`.
+
+    DownloadError, in one line, when the hub cannot be reached or does not know the dataset.
+    The paths are the hub's words: callers check them before using one as a file name.
+    """
+    check_hub_reachable(modelscope=modelscope)
+    if modelscope is None:
+        try:
+            hub_api = importlib.import_module("modelscope.hub.api").HubApi
+        except (ImportError, AttributeError) as err:
+            raise DownloadError(
+                "this modelscope cannot list dataset files: pip install -U modelscope"
+            ) from err
+    else:
+        hub_api = modelscope.hub.api.HubApi
+    endpoint = os.environ.get(ENDPOINT_ENV) or None
+    entries: list[Any] = []
+    try:
+        api = hub_api(endpoint=endpoint) if endpoint is not None else hub_api()
+        for page in range(1, LIST_MAX_PAGES + 1):
+            batch = _dataset_files_page(api, dataset_id, page)
+            entries.extend(batch)
+            if len(batch) < LIST_PAGE_SIZE:
+                break
+    except KeyboardInterrupt:
+        raise
+    except Exception as err:  # requests, modelscope and OS errors alike: the user needs one line
+        raise DownloadError(
+            f"listing of dataset {dataset_id} failed: {type(err).__name__}: {_first_line(err)}"
+        ) from err
+    paths = []
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("Type") != "tree":
+            path = entry.get("Path") or entry.get("Name")
+            if isinstance(path, str) and path:
+                paths.append(path)
+    return paths

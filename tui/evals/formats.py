@@ -21,6 +21,7 @@ o1tui thought it was.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,17 +126,27 @@ def to_item_fields(data: Any) -> tuple[SetFormat | None, Any]:
     return fmt, out
 
 
+def _first_is_math(lines: Iterable[str]) -> bool:
+    import json
+
+    for line in lines:
+        if line.strip():
+            data = json.loads(line)
+            return isinstance(data, dict) and detect_format(data) in MATH_FORMATS
+    return False
+
+
 def file_is_math(path: str) -> bool:
     """Whether a set file's first item is in a math benchmark's format (False when the file
     cannot be read: its loading has already said why)."""
-    import json
+    from pathlib import Path
 
     try:
+        if Path(path).suffix.lower() in (".json", ".parquet"):  # not read line by line
+            from tui.evals.sets import set_file_lines  # sets imports this module
+
+            return _first_is_math(set_file_lines(Path(path))[0].decode("utf-8").splitlines())
         with open(path, encoding="utf-8-sig") as f:
-            for line in f:
-                if line.strip():
-                    data = json.loads(line)
-                    return isinstance(data, dict) and detect_format(data) in MATH_FORMATS
-    except (OSError, ValueError):
-        pass
-    return False
+            return _first_is_math(f)
+    except (OSError, ValueError):  # SetFileError is a ValueError
+        return False

@@ -1,5 +1,9 @@
 """Reading a set file safely: a bounded, cancellable read and a strict JSON decoder.
 
+A set file may also be Parquet (the Hugging Face uploads of GSM8K and AIME 2024, mirrored on
+ModelScope): :func:`parquet_as_json_lines` turns its rows into JSON Lines, so they go through
+the same checks and format detection. pyarrow reads it, imported only then.
+
 A set path may name anything: ``/dev/zero`` (endless), a FIFO nobody writes to yet, a
 process substitution, a 100 MB file. The size cap applies to the bytes actually read, not to
 the size a file states (a device or a pipe states 0), and a read that waits on a pipe can be
@@ -19,6 +23,7 @@ import os
 import select
 import stat
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 #: Seconds one wait on a pipe or device lasts before ``cancelled`` is asked again.
@@ -123,3 +128,52 @@ def strict_loads(text: str) -> Any:
     if brackets > MAX_NESTING and json_depth(text) > MAX_NESTING:
         raise ValueError(f"nested more than {MAX_NESTING} levels deep")
     return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+#: How a Parquet file's name ends (any case).
+PARQUET_SUFFIX = ".parquet"
+
+
+class ParquetUnavailable(Exception):
+    """pyarrow cannot be imported, so a Parquet file cannot be read here."""
+
+
+def is_parquet(path: str | os.PathLike[str]) -> bool:
+    return Path(path).suffix.lower() == PARQUET_SUFFIX
+
+
+def parquet_as_json_lines(data: bytes, limit: int) -> bytes:
+    """The rows of a Parquet file (its bytes, read with :func:`read_limited`) as one JSON object
+    a line, in order.
+
+    :class:`TooBig` when the rows, uncompressed as the file's footer states them or as JSON,
+    come to more than ``limit`` bytes (checked before decompressing: a small file may unpack
+    to gigabytes); :class:`ParquetUnavailable` without pyarrow; ValueError, with pyarrow's
+    reason, when the bytes are not Parquet. Values JSON has no type for (dates, bytes) are
+    written as text; NaN is written as NaN, which :func:`strict_loads` then refuses.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as err:
+        raise ParquetUnavailable(str(err)) from None
+    try:
+        source = pq.ParquetFile(pa.BufferReader(data))
+        meta = source.metadata
+        stated = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        if stated > limit:
+            raise TooBig(f"more than {limit:,} bytes uncompressed")
+        rows = source.read().to_pylist()
+    except TooBig:
+        raise
+    except (pa.ArrowException, OSError, ValueError) as err:  # not Parquet: one reason
+        raise ValueError((str(err).strip().splitlines() or [type(err).__name__])[0]) from None
+    lines: list[bytes] = []
+    size = 0
+    for row in rows:
+        line = json.dumps(row, ensure_ascii=False, default=str).encode("utf-8")
+        size += len(line) + 1
+        if size > limit:
+            raise TooBig(f"more than {limit:,} bytes as JSON")
+        lines.append(line)
+    return b"\n".join(lines)

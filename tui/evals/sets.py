@@ -1,6 +1,7 @@
 """Eval items and sets: the built-in sets by name, or a JSON Lines file.
 
-A set file has one JSON object a line with a ``question`` (text) and an ``answer`` (text or
+A set file has one JSON object a line (a ``.json`` file may hold them in one array instead,
+and a ``.parquet`` file one a row: :func:`set_file_lines`) with a ``question`` (text) and an ``answer`` (text or
 number). GSM8K's format is recognised: an ``answer`` holding a worked solution whose last line
 is ``#### 42`` has the gold answer ``42`` (the solution is kept as ``solution``). An optional
 ``accept`` (a list of texts) names other answers that also count as right (``星期六`` and
@@ -12,6 +13,7 @@ A file is read whole and checked before anything runs: the first problem found r
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Callable
@@ -20,7 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from tui.chain import validate_question
-from tui.evals.reading import ReadCancelled, TooBig, read_limited, strict_loads
+from tui.evals.reading import (
+    ParquetUnavailable,
+    ReadCancelled,
+    TooBig,
+    is_parquet,
+    parquet_as_json_lines,
+    read_limited,
+    strict_loads,
+)
 
 #: A set file bigger than this is refused (counted as read: a pipe or device states no size):
 #: eval sets are questions, not corpora.
@@ -139,15 +149,43 @@ def read_set_bytes(path: Path, cancelled: Callable[[], bool] | None = None) -> b
         raise SetFileError(f"{path}: {err.strerror or err}") from None
 
 
+def set_file_lines(p: Path, cancelled: Callable[[], bool] | None = None) -> tuple[bytes, str]:
+    """The set file as JSON Lines and what its errors call one entry: a JSON Lines file as it
+    is (``line``), the items of a ``.json`` file holding one array (``item``), a Parquet
+    file's rows (``row``). :class:`SetFileError` when it cannot be."""
+    raw = read_set_bytes(p, cancelled)
+    if p.suffix.lower() == ".json" and raw.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+        try:
+            items = strict_loads(raw.decode("utf-8-sig"))
+        except ValueError as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+            raise SetFileError(f"{p}: not valid JSON ({getattr(err, 'msg', err)})") from None
+        lines = (json.dumps(item, ensure_ascii=False).encode("utf-8") for item in items)
+        return b"\n".join(lines), "item"
+    if not is_parquet(p):
+        return raw, "line"
+    try:
+        return parquet_as_json_lines(raw, MAX_SET_FILE_BYTES), "row"
+    except ParquetUnavailable:
+        raise SetFileError(
+            f"{p} is Parquet: pip install 'o1tui[download]' (pyarrow) or convert it to JSON "
+            "Lines and pass the file"
+        ) from None
+    except TooBig as err:
+        raise SetFileError(f"{p}: too big for a set file ({err})") from None
+    except ValueError as err:
+        raise SetFileError(f"{p}: not a readable Parquet file ({err})") from None
+
+
 def load_set_file(
     path: str | os.PathLike[str], cancelled: Callable[[], bool] | None = None
 ) -> EvalSet:
-    """Every item of a JSON Lines set file, or :class:`SetFileError` for the first problem.
+    """Every item of a JSON Lines (or Parquet) set file, or :class:`SetFileError` for the first
+    problem.
 
     ``cancelled`` is asked while reading and every thousand lines; :class:`ReadCancelled`
     when it says so (the app's Esc on a slow load)."""
     p = Path(path)
-    raw = read_set_bytes(p, cancelled)
+    raw, unit = set_file_lines(p, cancelled)
     items: list[EvalItem] = []
     lines = raw.split(b"\n")
     for number, line in enumerate(lines, start=1):
@@ -158,18 +196,18 @@ def load_set_file(
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
-            raise SetFileError(f"{p} line {number}: not UTF-8 text") from None
+            raise SetFileError(f"{p} {unit} {number}: not UTF-8 text") from None
         if not text.strip():
             continue
         try:
             data = strict_loads(text)
         except ValueError as err:
             reason = getattr(err, "msg", str(err))
-            raise SetFileError(f"{p} line {number}: not valid JSON ({reason})") from None
+            raise SetFileError(f"{p} {unit} {number}: not valid JSON ({reason})") from None
         try:
             items.append(parse_item(data))
         except ValueError as err:
-            raise SetFileError(f"{p} line {number}: {err}") from None
+            raise SetFileError(f"{p} {unit} {number}: {err}") from None
     if not items:
         raise SetFileError(f"{p}: no items (one JSON object a line expected)")
     return EvalSet(name=p.name, items=tuple(items), source=str(p))
