@@ -18,7 +18,7 @@ import json
 import sys
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from backends.client import REPLY_CUT, ChatChunk, Usage
 from backends.errors import (
@@ -41,7 +41,7 @@ from backends.sse import SSEDecoder
 if TYPE_CHECKING:  # importing openai costs a few hundred ms; only pay it when a client is made
     import openai
 
-__all__ = ["OpenAIChatClient", "SERVER_FORMATS"]
+__all__ = ["ClientOptions", "OpenAIChatClient", "SERVER_FORMATS"]
 
 #: Servers without auth ignore the key, but the openai package insists on one.
 _PLACEHOLDER_KEY = "none"
@@ -220,6 +220,16 @@ class FormatMemory:
 
 #: The one memory of the process (see :class:`FormatMemory`).
 SERVER_FORMATS = FormatMemory()
+
+
+class ClientOptions(TypedDict, total=False):
+    """:class:`OpenAIChatClient`'s keyword options, for callers that hand them on."""
+
+    timeout_s: float
+    stall_timeout_s: float
+    retries: int
+    retry_backoff_s: float
+    max_chars: int
 
 
 class OpenAIChatClient:
