@@ -889,14 +889,16 @@ def serve_forever(
         return 0
     assert handle.process is not None
     try:
-        print(handle.base_url, file=out, flush=True)
+        # The note first: whoever reads the URL and then stops the server (a Ctrl+C at once,
+        # a script) has had it.
         if not resolve_settings(settings).api_key:
             print(
                 "o1tui: the server requires a generated API key that is not shown; give "
-                "--api-key KEY "
-                "to choose one that other clients can use",
+                "--api-key KEY to choose one that other clients can use",
                 file=sys.stderr,
+                flush=True,
             )
+        print(handle.base_url, file=out, flush=True)
         while handle.process.running:
             time.sleep(0.5)
     except KeyboardInterrupt:
