@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import AsyncIterator
-from typing import Any
 
 import anyio
 
@@ -36,7 +35,7 @@ class EventTooLarge(httpx.ReadError):  # a read error: the package reports it as
 
 
 class _Bounded(httpx.AsyncByteStream):
-    def __init__(self, inner: Any, limit: int) -> None:
+    def __init__(self, inner: httpx.AsyncByteStream, limit: int) -> None:
         self._inner = inner
         self._limit = limit
 
@@ -59,12 +58,18 @@ class _Bounded(httpx.AsyncByteStream):
 class BoundedTransport(httpx.AsyncHTTPTransport):
     """An ``AsyncHTTPTransport`` whose responses end at :data:`MAX_EVENT_BYTES` per event."""
 
-    def __init__(self, *args: Any, limit: int = MAX_EVENT_BYTES, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, *, limits: httpx.Limits | None = None, limit: int = MAX_EVENT_BYTES) -> None:
+        """``limits``: the connection pool's (None: the HTTP library's default)."""
+        if limits is None:
+            super().__init__()
+        else:
+            super().__init__(limits=limits)
         self._limit = limit
 
-    async def handle_async_request(self, request: Any) -> Any:
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = await super().handle_async_request(request)
+        # The transport's responses stream asynchronously (httpx's AsyncResponseStream).
+        assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = _Bounded(response.stream, self._limit)
         return response
 

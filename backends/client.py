@@ -11,6 +11,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+#: A JSON object sent to a server (``response_format``, ``extra_body``, a request body). A true
+#: boundary: its values are whatever JSON the server's API takes, so they stay ``Any``.
+JSONObject = dict[str, Any]
+
 
 @dataclass(frozen=True)
 class Usage:
@@ -52,8 +56,8 @@ class ChatClient(Protocol):
         *,
         temperature: float = 0.0,
         max_tokens: int | None = None,
-        response_format: dict[str, Any] | None = None,
-        extra_body: dict[str, Any] | None = None,
+        response_format: JSONObject | None = None,
+        extra_body: JSONObject | None = None,
     ) -> AsyncIterator[ChatChunk]:
         """Stream one completion. Raises :class:`backends.errors.BackendError` subclasses."""
         ...

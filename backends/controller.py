@@ -9,22 +9,37 @@ Everything it does goes through :mod:`backends.manager`; ``on_change(state)`` an
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from backends.engines import EngineUnavailable
 from backends.errors import BackendError
 from backends.manager import (
     ServerHandle,
     ServerSettings,
+    StartChoices,
     ensure_server,
     plan_model,
     poll_reporter,
-    setting,
+    resolve_settings,
 )
 from backends.presets import resolve
 from backends.stages import StartProgress
 from backends.state import ServerState
 from backends.supervisor import ServerStartError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+
+@dataclass(frozen=True)
+class Machine:
+    """The engine choice's inputs (:func:`backends.manager.plan_model`): the engine asked
+    for, the engines installed and whether there is a GPU."""
+
+    engine: str | None
+    available: dict[str, bool]
+    gpu: bool
 
 
 class ManagedServer:
@@ -36,7 +51,7 @@ class ManagedServer:
         *,
         on_change: Callable[[ServerState], None] | None = None,
         on_line: Callable[[str], None] | None = None,
-        **start_kwargs: Any,
+        **start_kwargs: Unpack[StartChoices],
     ) -> None:
         self.settings = settings
         self.on_change = on_change
@@ -44,7 +59,7 @@ class ManagedServer:
         self.start_kwargs = start_kwargs
         self.handle: ServerHandle | None = None
         self.error: str | None = None
-        self.model_name: str | None = model if (model := setting(settings, "model")) else None
+        self.model_name: str | None = resolve_settings(settings).model
         self._state = ServerState.STOPPED
         self._closed = False
         #: The last thing a replica set reported while serving (a replica exited).
@@ -67,6 +82,8 @@ class ManagedServer:
         if self.on_change is not None:
             self.on_change(self.state)
 
+    # Any: the server screen's view model (tui's ServerController protocol), values of mixed
+    # kinds that the screen only formats.
     def info(self) -> dict[str, Any]:
         from backends.presets import PRESETS
 
@@ -128,7 +145,7 @@ class ManagedServer:
         self.error = None
         self._set(ServerState.STARTING)
         settings = self.settings
-        kwargs = dict(self.start_kwargs)
+        kwargs = self.start_kwargs.copy()
         if self.model_name:  # switched from the server screen, or the configured one
             kwargs["model"] = self.model_name
         timeout_s = kwargs.pop("ready_timeout_s", None)
@@ -139,7 +156,8 @@ class ManagedServer:
             # (a quit, a SIGHUP) during the load reaches the starting server, even when the
             # app's event loop is already gone.
             kwargs.setdefault("on_notice", self._on_notice)
-            self.handle = ensure_server(settings, progress=self.on_line, wait=False, **kwargs)
+            kwargs["wait"] = False
+            self.handle = ensure_server(settings, progress=self.on_line, **kwargs)
             self._set(ServerState.STARTING)  # again, now that the model to load is known
             if self._closed:
                 self.handle.stop()
@@ -186,28 +204,32 @@ class ManagedServer:
         await self.stop()
         await self.start()
 
-    def _machine(self) -> dict[str, Any]:
+    def _machine(self) -> Machine:
         """The engine choice's inputs: given ones (tests), else this machine's, found once."""
         from backends.engines import available_engines
         from backends.gpu import has_gpu
 
-        plan = {k: v for k, v in self.start_kwargs.items() if k in ("engine", "available", "gpu")}
-        if "available" not in plan:
-            plan["available"] = available_engines()
-        if "gpu" not in plan:
-            plan["gpu"] = has_gpu()
-        return plan
+        given = self.start_kwargs
+        available = given.get("available")
+        gpu = given.get("gpu")
+        return Machine(
+            engine=given.get("engine"),
+            available=available if available is not None else available_engines(),
+            gpu=gpu if gpu is not None else has_gpu(),
+        )
 
-    def check_model(self, name: str, machine: dict[str, Any] | None = None) -> None:
+    def check_model(self, name: str, machine: Machine | None = None) -> None:
         """Raise the :class:`BackendError` that says why ``name`` cannot be served on this
         machine with these settings; return when it can.
 
         A model that would be replaced by the small CPU one counts as one that cannot: it is
         not what the user picked. Blocking (it may ask ``nvidia-smi``): run it in a thread.
         """
-        plan = machine if machine is not None else self._machine()
+        m = machine if machine is not None else self._machine()
         asked = resolve(name)
-        _, ref, warnings = plan_model(self.settings, model=name, **plan)
+        _, ref, warnings = plan_model(
+            self.settings, engine=m.engine, model=name, available=m.available, gpu=m.gpu
+        )
         if ref.served_name != asked.served_name:  # ("…needs a GPU; using … on the CPU")
             why = warnings[-1].split(";")[0] if warnings else f"{asked.display} cannot run here"
             raise EngineUnavailable(why)

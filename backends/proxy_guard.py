@@ -32,6 +32,7 @@ GUARDED = "/nodes"
 
 def guard_nodes(module: ModuleType) -> str:
     """Make ``AuthenticationMiddleware`` check the key on ``/nodes`` too; returns the note."""
+    # Any: LMDeploy's class, untyped, whose __init__ is replaced below.
     cls: Any = getattr(module, "AuthenticationMiddleware", None)
     try:
         source = inspect.getsource(cls.__init__) if cls is not None else ""

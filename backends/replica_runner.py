@@ -129,9 +129,10 @@ def relay(child: Child) -> None:
 
 
 def call(
-    port: int, method: str, path: str, key: str | None, body: Any = None, timeout: float = 2.0
-) -> tuple[int, Any]:
-    """One request to ``127.0.0.1:port``; the JSON answer (or None). Raises OSError."""
+    port: int, method: str, path: str, key: str | None, body: object = None, timeout: float = 2.0
+) -> tuple[int, object]:
+    """One request to ``127.0.0.1:port``; the JSON answer (or None; callers check its shape).
+    Raises OSError."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         headers = {"Content-Type": "application/json"}
@@ -154,6 +155,8 @@ def call(
 class ReplicaSet:
     """The proxy and the replicas of one plan."""
 
+    # Any: the plan is JSON from the environment, written by backends.replicas (this program
+    # runs by path, standard library only, and shares no types with it).
     def __init__(self, plan: dict[str, Any], key: str | None, key_env: str = "") -> None:
         self.key = key
         self.key_env = key_env

@@ -14,11 +14,15 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 #: Ctrl+C, kill, the SSH session closing.
 TERMINATION_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+#: What ``signal.signal`` gives back: a Python handler, SIG_DFL or SIG_IGN, or ``None`` (one
+#: set outside Python).
+Handler = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
 
 
 @contextlib.contextmanager
@@ -30,10 +34,10 @@ def termination_deferred() -> Iterator[None]:
         return
     received: list[int] = []
 
-    def record(signum: int, frame: Any) -> None:
+    def record(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
 
-    previous: dict[int, Any] = {}
+    previous: dict[int, Handler] = {}
     try:
         for sig in TERMINATION_SIGNALS:
             previous[sig] = signal.signal(sig, record)
@@ -45,7 +49,7 @@ def termination_deferred() -> Iterator[None]:
             _deliver(received[0], previous.get(received[0]))
 
 
-def _deliver(signum: int, handler: Any) -> None:
+def _deliver(signum: int, handler: Handler) -> None:
     """Act on a held-back signal as its handler would have."""
     if callable(handler):
         handler(signum, None)

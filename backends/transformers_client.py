@@ -17,14 +17,19 @@ import asyncio
 import importlib.util
 import threading
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from backends.client import ChatChunk, Usage
+from backends.client import ChatChunk, JSONObject, Usage
 from backends.errors import BackendError, ResponseFormatUnsupported
 from backends.presets import ModelRef
 
 DEFAULT_MAX_TOKENS = 512
+
+#: A loaded model and its tokenizer: transformers objects, which have no types o1tui checks
+#: (mypy skips the package), so ``Any`` at this boundary.
+Loaded = tuple[Any, Any]
 
 
 class TransformersUnavailable(BackendError):
@@ -35,6 +40,14 @@ def missing_packages(gguf: bool = False) -> list[str]:
     """The packages this backend needs that are not installed."""
     names = ["torch", "transformers"] + (["gguf"] if gguf else [])
     return [n for n in names if importlib.util.find_spec(n) is None]
+
+
+@dataclass
+class _Generated:
+    """What ``model.generate`` left, written by its thread, read once the stream ended."""
+
+    completion_tokens: int = 0
+    error: Exception | None = None
 
 
 class TransformersChatClient:
@@ -59,20 +72,26 @@ class TransformersChatClient:
         self.device = device
         self.dtype = dtype
         self.trust_remote_code = trust_remote_code
-        self._loaded: tuple[Any, Any] | None = None
+        self._loaded: Loaded | None = None
         self._load_lock = threading.Lock()
 
     @classmethod
-    def from_model_ref(cls, ref: ModelRef, **kwargs: Any) -> TransformersChatClient:
+    def from_model_ref(
+        cls, ref: ModelRef, *, device: str | None = None, dtype: str | None = None
+    ) -> TransformersChatClient:
         if ref.path is None:
             raise TransformersUnavailable(
                 f"{ref.source} is not on disk: run `o1tui download {ref.source}`"
             )
         return cls(
-            ref.path, model_name=ref.served_name, trust_remote_code=ref.trust_remote_code, **kwargs
+            ref.path,
+            model_name=ref.served_name,
+            trust_remote_code=ref.trust_remote_code,
+            device=device,
+            dtype=dtype,
         )
 
-    def load(self) -> tuple[Any, Any]:
+    def load(self) -> Loaded:
         """Load (once) and return ``(model, tokenizer)``. Blocking; call from a thread."""
         with self._load_lock:
             if self._loaded is not None:
@@ -85,7 +104,7 @@ class TransformersChatClient:
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
-            kwargs: dict[str, Any] = {"trust_remote_code": self.trust_remote_code}
+            kwargs: dict[str, bool | str] = {"trust_remote_code": self.trust_remote_code}
             if self.gguf_file:
                 kwargs["gguf_file"] = self.gguf_file
             tokenizer = AutoTokenizer.from_pretrained(str(self.model_path), **kwargs)
@@ -109,8 +128,8 @@ class TransformersChatClient:
         *,
         temperature: float = 0.0,
         max_tokens: int | None = None,
-        response_format: dict[str, Any] | None = None,
-        extra_body: dict[str, Any] | None = None,
+        response_format: JSONObject | None = None,
+        extra_body: JSONObject | None = None,
     ) -> AsyncIterator[ChatChunk]:
         if response_format is not None:
             raise ResponseFormatUnsupported(
@@ -122,7 +141,7 @@ class TransformersChatClient:
         stop = threading.Event()
 
         class _StopFlag(StoppingCriteria):
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> bool:
+            def __call__(self, input_ids: object, scores: object, **kwargs: object) -> bool:
                 return stop.is_set()
 
         inputs = tokenizer.apply_chat_template(
@@ -131,7 +150,7 @@ class TransformersChatClient:
         prompt_tokens = int(inputs["input_ids"].shape[-1])
         limit = max_tokens or DEFAULT_MAX_TOKENS
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        gen_kwargs: dict[str, Any] = dict(
+        gen_kwargs: dict[str, object] = dict(
             **inputs,
             max_new_tokens=limit,
             streamer=streamer,
@@ -146,15 +165,15 @@ class TransformersChatClient:
             gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
 
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        result: dict[str, Any] = {}
+        queue: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
+        result = _Generated()
 
         def generate() -> None:
             try:
                 out = model.generate(**gen_kwargs)
-                result["completion_tokens"] = int(out.shape[-1]) - prompt_tokens
+                result.completion_tokens = int(out.shape[-1]) - prompt_tokens
             except Exception as err:  # noqa: BLE001 - reported to the consumer, not lost in a thread
-                result["error"] = err
+                result.error = err
                 streamer.end()
 
         def pump() -> None:
@@ -173,9 +192,9 @@ class TransformersChatClient:
                     break
                 if value:
                     yield ChatChunk(content=value)
-            if "error" in result:
-                raise BackendError(f"transformers generation failed: {result['error']}")
-            completion = result.get("completion_tokens", 0)
+            if result.error is not None:
+                raise BackendError(f"transformers generation failed: {result.error}")
+            completion = result.completion_tokens
             finish = "length" if completion >= limit else "stop"
             yield ChatChunk(finish_reason=finish, usage=Usage(prompt_tokens, completion))
         finally:
