@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.modelscope_hub import FakeModelScopeHub
-from tui.cli import main
+from tui.cli.entry import main
 from tui.evals.named import NAMED_SETS, SOURCE_FILE, set_dir
 from tui.evals.sets import SetFileError, load_set
 

@@ -57,7 +57,7 @@ def _imports(path: Path, root: Path = REPO) -> set[str]:
 
     Relative imports are resolved against the file's package under ``root``: in
     ``tui/app/x.py``, ``from .mod import y`` is ``tui.app.mod`` and ``from .. import chain`` is
-    ``tui.chain`` (a name imported from a package may be a module; counting it as one errs on
+    ``tui.core.chain`` (a name imported from a package may be a module; counting it as one errs on
     the safe side)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = path.parent.relative_to(root).parts
@@ -109,8 +109,8 @@ def test_the_core_never_imports_textual() -> None:
 def test_the_contract_checker_sees_lazy_imports(tmp_path: Path) -> None:
     """The checker finds an import inside a function, where lazy imports hide."""
     sample = tmp_path / "m.py"
-    sample.write_text("def f():\n    from textual.app import App\n    import tui.chain\n")
-    assert _imports(sample, tmp_path) == {"textual.app", "tui.chain"}
+    sample.write_text("def f():\n    from textual.app import App\n    import tui.core.chain\n")
+    assert _imports(sample, tmp_path) == {"textual.app", "tui.core.chain"}
 
 
 def test_the_contract_checker_resolves_relative_imports(tmp_path: Path) -> None:
@@ -128,7 +128,7 @@ def test_the_contract_checker_resolves_relative_imports(tmp_path: Path) -> None:
         "tui.evals.specs",
         "tui.evals.store",
         "tui.evals.sets",
-        "tui.chain",
+        "tui.core.chain",
         "tui.app.widgets",
         "tui.app",
     }

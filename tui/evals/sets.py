@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.chain import validate_question
+from tui.core.chain import validate_question
 from tui.evals.reading import ReadCancelled, TooBig, read_limited, strict_loads
 
 #: A set file bigger than this is refused (counted as read: a pipe or device states no size):
