@@ -12,13 +12,12 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, count_turns_responder
 from tui.cli.entry import main
-from tui.core.chain import Chain, Status
+from tui.core.chain import Chain, Status, dropped_note
 from tui.core.threads import (
     DEFAULT_CONTEXT_TOKENS,
     Turn,
     check_parent,
     context_tokens,
-    dropped_note,
     estimate_tokens,
     fit_turns,
 )

@@ -66,6 +66,19 @@ class Step:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
+def dropped_note(dropped: int) -> str | None:
+    """The chain's note when turns of its thread were left out to fit the model's context
+    (:mod:`tui.core.threads` leaves them out), else None."""
+    if dropped <= 0:
+        return None
+    what = (
+        "the oldest earlier turn was"
+        if dropped == 1
+        else f"the {dropped} oldest earlier turns were"
+    )
+    return f"{what} left out to fit the model's context"
+
+
 @dataclass
 class Chain:
     """A question, the strategy that reasoned about it, and what came of it."""
@@ -94,8 +107,6 @@ class Chain:
     def note(self) -> str | None:
         """What the reader should know about how the chain ran: o1tui ended a repeating g1
         chain, or left the oldest turns of its thread out of the request."""
-        from tui.core.threads import dropped_note
-
         notes = [n for n in (dropped_note(self.dropped_turns), repetition_note(self.steps)) if n]
         return "; ".join(notes) or None
 

@@ -8,8 +8,8 @@ the context small. The strategy's own system prompt stays first and unchanged (s
 :func:`tui.core.strategies.base.conversation`).
 
 When the earlier turns do not fit the model's context, the oldest are dropped first and the
-chain says so (:func:`dropped_note`). The budget (docs/decisions.md, "Follow-ups: the context
-budget"): the earlier turns may take at most :data:`TURN_SHARE` of the context, measured with a
+chain says so (:func:`tui.core.chain.dropped_note`). The budget (docs/decisions.md,
+"Follow-ups: the context budget"): the earlier turns may take at most :data:`TURN_SHARE` of the context, measured with a
 conservative estimate of tokens (:func:`estimate_tokens`); the rest is for the strategy's
 prompt, its own steps and its answer. The context is what the server reports in
 ``/v1/models``, else LMDeploy's ``session_len`` when o1tui set it, else llama.cpp's ``n_ctx``
@@ -162,18 +162,6 @@ async def follow_up(
     reported = await reported_context(client)
     tokens, source = context_tokens(reported, engine=engine, session_len=session_len)
     return fit_turns(turns_of(thread), question, tokens, source)
-
-
-def dropped_note(dropped: int) -> str | None:
-    """The chain's note when turns were left out, else None."""
-    if dropped <= 0:
-        return None
-    what = (
-        "the oldest earlier turn was"
-        if dropped == 1
-        else f"the {dropped} oldest earlier turns were"
-    )
-    return f"{what} left out to fit the model's context"
 
 
 def turn_count(turns: int) -> str:
