@@ -28,17 +28,16 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import sqlite3
 
     from tui.core.chain import Chain, Step
-    from tui.store.history import History
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -258,6 +257,23 @@ async def settle(future: Future[T], patience_s: float | None) -> bool:
     return True
 
 
+class WritableStore(Protocol):
+    """What :class:`AsyncHistory` needs of a :class:`~tui.store.history.History`: a Protocol,
+    because that module imports this one."""
+
+    writer: Writer
+
+    def submit_write(
+        self, fn: Callable[[sqlite3.Connection], T], deadline: float | None = None
+    ) -> Future[T]: ...
+
+    def start_tx(self, chains: Sequence[Chain]) -> Callable[[sqlite3.Connection], None]: ...
+
+    def finish_tx(self, chain: Chain) -> Callable[[sqlite3.Connection], None]: ...
+
+    def step_tx(self, chain_id: str, step: Step) -> Callable[[sqlite3.Connection], None]: ...
+
+
 class AsyncHistory:
     """The writes of a :class:`~tui.store.history.History` for async code (see the module notes).
 
@@ -267,7 +283,7 @@ class AsyncHistory:
     is raised here (:class:`~tui.store.history.HistoryError`), as the synchronous call would.
     """
 
-    def __init__(self, history: History, patience_s: float = WRITE_PATIENCE_S) -> None:
+    def __init__(self, history: WritableStore, patience_s: float = WRITE_PATIENCE_S) -> None:
         self.history = history
         self.patience_s = patience_s
 
