@@ -337,7 +337,8 @@ def _compare(args: argparse.Namespace) -> int:
 def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any, int | None]:
     """Everything that can be refused before a server starts: settings, the set, the specs."""
     from tui.cli.common import EXIT_FAILURE, EXIT_USAGE, UserError, resolve_settings
-    from tui.evals.sets import SetFileError, load_set
+    from tui.evals.lookup import load_set
+    from tui.evals.sets import SetFileError
     from tui.evals.specs import DEFAULT_STRATEGIES, parse_specs
 
     settings = resolve_settings(args)

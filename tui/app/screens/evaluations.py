@@ -448,7 +448,7 @@ def parse_start_line(
 ) -> tuple[Any, Any, int | None]:
     """``SET [STRATEGIES] [LIMIT]`` → (set, specs, limit); ValueError says what is wrong.
     ``cancelled`` is asked while a set file is read (ReadCancelled then)."""
-    from tui.evals.sets import load_set
+    from tui.evals.lookup import load_set
     from tui.evals.specs import DEFAULT_STRATEGIES, parse_specs
 
     words = text.split()
