@@ -145,7 +145,8 @@ async def test_escape_cancels_the_whole_group_and_keeps_what_finished(make_app, 
 async def test_a_saved_group_opens_back_into_its_view(make_app, history) -> None:
     with FakeOpenAIServer(responder=answers_in_turn("5", "6", "5")) as server:
         from backends.openai_client import OpenAIChatClient
-        from tui.core.group import GroupSpec, run_group
+        from tui.core.group import GroupSpec
+        from tui.core.group_runner import run_group
         from tui.core.strategies import StrategyOptions
 
         client = OpenAIChatClient(server.url, "fake-model", retries=0)
@@ -172,7 +173,8 @@ async def test_a_saved_group_opens_back_into_its_view(make_app, history) -> None
 async def test_the_history_sidebar_lists_a_group_once_and_opens_it(make_app, history) -> None:
     from backends.openai_client import OpenAIChatClient
     from tui.app.widgets.history_panel import HistoryList
-    from tui.core.group import GroupSpec, run_group
+    from tui.core.group import GroupSpec
+    from tui.core.group_runner import run_group
     from tui.core.strategies import StrategyOptions
 
     with FakeOpenAIServer(responder=answers_in_turn("7", "7", "8")) as server:

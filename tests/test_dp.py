@@ -135,7 +135,8 @@ def test_dp_2_is_ready_with_both_replicas_registered_and_a_vote_spreads_over_the
 
     import asyncio
 
-    from tui.core.group import GroupSpec, run_group
+    from tui.core.group import GroupSpec
+    from tui.core.group_runner import run_group
     from tui.core.strategies.base import StrategyOptions
 
     spec = GroupSpec.self_consistency("What is 6*7?", "plain", 8)

@@ -20,13 +20,12 @@ from tui.core.group import (
     SAMPLING_TEMPERATURE,
     GroupFinished,
     GroupKind,
-    GroupRunner,
     GroupSpec,
     GroupStarted,
     MemberEvent,
-    run_group,
     sampling_temperature,
 )
+from tui.core.group_runner import GroupRunner, run_group
 from tui.core.strategies import StrategyOptions
 from tui.store.group_store import delete_group, list_groups, load_group
 from tui.store.history import History

@@ -25,7 +25,8 @@ from backends.openai_client import OpenAIChatClient
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.helpers import notifications, poll_until, wait_until
 from tui.core.chain import Chain, Status, Step
-from tui.core.group import GroupSpec, run_group
+from tui.core.group import GroupSpec
+from tui.core.group_runner import run_group
 from tui.core.runner import run_chain
 from tui.core.strategies import StrategyOptions, get_strategy
 from tui.store.history import History, HistoryError

@@ -25,7 +25,8 @@ from tui.sanitize import clean_line
 
 if TYPE_CHECKING:
     from tui.app.app import O1App
-    from tui.core.group import GroupResult, GroupRunner, GroupSpec
+    from tui.core.group import GroupResult, GroupSpec
+    from tui.core.group_runner import GroupRunner
 
 # tui.core.group (the runner, the strategies, the vote) is imported when a group starts, not with
 # the app: the first frame does not wait for it. Its GroupKind values are these strings.
@@ -77,7 +78,7 @@ class GroupRunsMixin:
         if checked is None or app.client is None:
             return None
         spec = mode.spec(checked)
-        from tui.core.group import GroupRunner
+        from tui.core.group_runner import GroupRunner
         from tui.core.strategies.base import StrategyOptions
 
         runner = GroupRunner(

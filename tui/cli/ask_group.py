@@ -28,11 +28,11 @@ from tui.core.group import (
     GroupFinished,
     GroupKind,
     GroupResult,
-    GroupRunner,
     GroupSpec,
     GroupStarted,
     MemberEvent,
 )
+from tui.core.group_runner import GroupRunner
 from tui.formatting import format_seconds
 from tui.sanitize import clean_line
 

@@ -253,7 +253,8 @@ class EvalRunner:
     ) -> ItemResult:
         """A self-consistency item: ``spec.samples`` chains at once, their majority vote
         judged (:mod:`tui.core.group`; every sample is a chain of the history with the group id)."""
-        from tui.core.group import GroupSpec, run_group
+        from tui.core.group import GroupSpec
+        from tui.core.group_runner import run_group
 
         group_spec = GroupSpec.self_consistency(question, spec.name, spec.samples)
         result = await run_group(
