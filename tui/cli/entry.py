@@ -8,7 +8,6 @@ import sys
 from collections.abc import Sequence
 
 from backends.errors import O1Error
-from tui.cli.commands import COMMANDS
 from tui.cli.common import EXIT_FAILURE, PROG
 from tui.cli.parser import parse_args
 
@@ -37,7 +36,9 @@ def _run(argv: Sequence[str] | None) -> int:
     from tui.sanitize import clean_line
     from tui.startup import resume_gc
 
-    args = parse_args(argv)
+    args = parse_args(argv)  # --version and --help end here, before the subcommands load
+    from tui.cli.commands import COMMANDS
+
     if args.command is not None:
         resume_gc()  # a subcommand may run for hours: only the app's first frame goes without
     try:
