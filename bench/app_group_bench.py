@@ -4,8 +4,8 @@ The stand-in OpenAI server runs as its own process (its CPU is not counted) and 
 of the group's 8 requests a scripted reply: ``--tokens`` tokens of about four characters, one
 token a chunk, ``1/rate`` seconds apart, with a Markdown heading every ``--step-tokens`` tokens
 (so each chain has steps, as a thinking reply does). A headless ``run_test`` app runs the
-group through the real path: :class:`tui.core.group_runner.GroupRunner` → the OpenAI client → the app's
-event sinks → a live vote view: a row per sample, ``--expand`` samples drawn whole (their
+group through the real path: :class:`tui.core.group_runner.GroupRunner` → the OpenAI client →
+the app's event sinks → a live vote view: a row per sample, ``--expand`` samples drawn whole (their
 steps stream into Markdown either way).
 
 Reported:

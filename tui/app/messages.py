@@ -93,7 +93,8 @@ class Notify(Message, namespace="o1"):
 
 
 class GroupDone(Message):
-    """The group ``group_id`` ended (its ``tui.core.group.GroupResult``: vote, status, wall time)."""
+    """The group ``group_id`` ended (its ``tui.core.group.GroupResult``: vote, status, wall
+    time)."""
 
     def __init__(self, group_id: str, result: Any) -> None:
         super().__init__()

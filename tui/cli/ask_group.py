@@ -47,7 +47,8 @@ def parse_compare(text: str) -> list[str]:
 
 
 def group_spec(args: argparse.Namespace, question: str, strategy: str) -> GroupSpec:
-    """The group the flags ask for; :class:`tui.cli.common.UserError` (status 2) when they are bad."""
+    """The group the flags ask for; :class:`tui.cli.common.UserError` (status 2) when they are
+    bad."""
     try:
         if args.compare is not None:
             return GroupSpec.compare(question, parse_compare(args.compare))

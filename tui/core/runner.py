@@ -15,8 +15,8 @@ chain with one status:
 Every chain is an independent coroutine holding no global state, so many can run at once
 against one server (self-consistency, compare).
 
-``history`` is a :class:`tui.store.history.History` (or its :class:`~tui.store.history_writer.AsyncHistory`)
-or None. Its saves are awaited through the history's writer thread, never run on the event
+``history`` is a :class:`tui.store.history.History` (or its
+:class:`~tui.store.history_writer.AsyncHistory`) or None. Its saves are awaited through the history's writer thread, never run on the event
 loop: while another process holds the history's write lock, the loop (the app's screen) goes
 on, a save that waits longer than the patience stays queued and is written, in order, once
 the lock is released, and the chain goes on meanwhile.

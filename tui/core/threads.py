@@ -9,9 +9,9 @@ the context small. The strategy's own system prompt stays first and unchanged (s
 
 When the earlier turns do not fit the model's context, the oldest are dropped first and the
 chain says so (:func:`tui.core.chain.dropped_note`). The budget (docs/decisions.md,
-"Follow-ups: the context budget"): the earlier turns may take at most :data:`TURN_SHARE` of the context, measured with a
-conservative estimate of tokens (:func:`estimate_tokens`); the rest is for the strategy's
-prompt, its own steps and its answer. The context is what the server reports in
+"Follow-ups: the context budget"): the earlier turns may take at most :data:`TURN_SHARE` of
+the context, measured with a conservative estimate of tokens (:func:`estimate_tokens`); the
+rest is for the strategy's prompt, its own steps and its answer. The context is what the server reports in
 ``/v1/models``, else LMDeploy's ``session_len`` when o1tui set it, else llama.cpp's ``n_ctx``
 of the server o1tui started, else :data:`DEFAULT_CONTEXT_TOKENS`.
 

@@ -2,8 +2,8 @@
 follow-up names, and the SQL the sidebar uses to list a thread as one entry.
 
 A thread's chains share ``chains.thread_id`` (the first chain's id; NULL on the first chain
-itself, see ``tui/store/migrations/v006_threads.py``). The sidebar's entry for a thread is its newest
-chain, with the number of turns; a search finds a thread when any of its turns matches.
+itself, see ``tui/store/migrations/v006_threads.py``). The sidebar's entry for a thread is its
+newest chain, with the number of turns; a search finds a thread when any of its turns matches.
 """
 
 from __future__ import annotations

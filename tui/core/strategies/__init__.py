@@ -27,8 +27,8 @@ STRATEGY_NAMES: tuple[str, ...] = tuple(_REGISTRY)
 
 
 def __getattr__(name: str) -> Any:
-    """``Strategy`` and ``StrategyOptions``, imported from :mod:`tui.core.strategies.base` when first
-    used: the CLI's option lists and the app's first frame need only the names above."""
+    """``Strategy`` and ``StrategyOptions``, imported from :mod:`tui.core.strategies.base` when
+    first used: the CLI's option lists and the app's first frame need only the names above."""
     if name in ("Strategy", "StrategyOptions"):
         from tui.core.strategies import base
 
