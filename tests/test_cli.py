@@ -13,6 +13,7 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.helpers import poll_until, server_pgid
+from tui import __version__
 from tui.cli.entry import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -238,6 +239,22 @@ def test_headless_cli_does_not_import_textual():
         "sys.exit('textual' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
+
+
+def test_a_console_script_written_before_the_cli_package_still_starts():
+    """Console scripts installed earlier run ``from tui.cli import main``; the package gives
+    the entry point on first use, and ``--version`` loads neither the subcommands nor the
+    history."""
+    code = (
+        "import sys\n"
+        "from tui.cli import main\n"
+        "try:\n    main(['--version'])\n"
+        "except SystemExit as done:\n"
+        "    loaded = [m for m in ('tui.cli.commands', 'tui.store.history') if m in sys.modules]\n"
+        "    print(done.code, loaded)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert run.stdout.splitlines() == [f"o1tui {__version__}", "0 []"], run.stderr
 
 
 def test_version_and_help():

@@ -8,5 +8,17 @@
 - :mod:`tui.cli.printer`, :mod:`tui.cli.ask_progress`, :mod:`tui.cli.ask_signals`,
   :mod:`tui.cli.listing`, :mod:`tui.cli.thread_export` -- what they print and how they stop.
 
-Nothing is imported here: ``o1tui --version`` stays quick.
+Nothing is imported here until used: ``o1tui --version`` stays quick.
 """
+
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    """``from tui.cli import main``: what console scripts installed before the package split
+    import (``pip install`` writes the new ``tui.cli.entry:main``); loaded on first use."""
+    if name == "main":
+        from tui.cli.entry import main
+
+        return main
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
