@@ -202,7 +202,7 @@ class ServerHandle:
 
 
 class ServerSettings(Protocol):
-    """The settings a server is started from: :class:`tui.config.Settings` is one (a
+    """The settings a server is started from: :class:`tui.core.config.Settings` is one (a
     Protocol, because ``backends/`` does not import ``tui/``). Read once, by
     :func:`resolve_settings`, into a :class:`ResolvedSettings` with the defaults filled in."""
 

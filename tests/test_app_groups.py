@@ -15,8 +15,8 @@ from tui.app.group_runs import GROUP_MODES
 from tui.app.widgets.chain_view import ChainView
 from tui.app.widgets.group_view import GroupView, SampleRow
 from tui.app.widgets.question_input import QuestionInput
-from tui.chain import Status
-from tui.group_store import list_groups, load_group
+from tui.core.chain import Status
+from tui.store.group_store import list_groups, load_group
 
 
 def answers_in_turn(*answers: str, delay_s: float = 0.0):
@@ -55,7 +55,7 @@ async def test_vote_mode_from_the_switcher_runs_samples_and_shows_the_tally(
             app.set_strategy("plain")
             # a plain vote: built from the same registry of modes, with plain samples
             from tui.app.group_runs import GROUP_MODE_BY_LABEL, GroupMode
-            from tui.group import GroupKind
+            from tui.core.group import GroupKind
 
             mode = GroupMode("plain ×3 vote", GroupKind.SELF_CONSISTENCY, ("plain",), 3)
             GROUP_MODE_BY_LABEL[mode.label] = mode
@@ -126,7 +126,7 @@ async def test_escape_cancels_the_whole_group_and_keeps_what_finished(make_app, 
         async with app.run_test(size=(100, 30)) as pilot:
             await _ready(app, pilot)
             from tui.app.group_runs import GroupMode
-            from tui.group import GroupKind
+            from tui.core.group import GroupKind
 
             app.start_group("Slow one?", GroupMode("x", GroupKind.SELF_CONSISTENCY, ("plain",), 3))
             view = _group_view(app)
@@ -145,8 +145,9 @@ async def test_escape_cancels_the_whole_group_and_keeps_what_finished(make_app, 
 async def test_a_saved_group_opens_back_into_its_view(make_app, history) -> None:
     with FakeOpenAIServer(responder=answers_in_turn("5", "6", "5")) as server:
         from backends.openai_client import OpenAIChatClient
-        from tui.group import GroupSpec, run_group
-        from tui.strategies import StrategyOptions
+        from tui.core.group import GroupSpec
+        from tui.core.group_runner import run_group
+        from tui.core.strategies import StrategyOptions
 
         client = OpenAIChatClient(server.url, "fake-model", retries=0)
         spec = GroupSpec.self_consistency("Five or six?", "plain", 3)
@@ -172,8 +173,9 @@ async def test_a_saved_group_opens_back_into_its_view(make_app, history) -> None
 async def test_the_history_sidebar_lists_a_group_once_and_opens_it(make_app, history) -> None:
     from backends.openai_client import OpenAIChatClient
     from tui.app.widgets.history_panel import HistoryList
-    from tui.group import GroupSpec, run_group
-    from tui.strategies import StrategyOptions
+    from tui.core.group import GroupSpec
+    from tui.core.group_runner import run_group
+    from tui.core.strategies import StrategyOptions
 
     with FakeOpenAIServer(responder=answers_in_turn("7", "7", "8")) as server:
         client = OpenAIChatClient(server.url, "fake-model", retries=0)
@@ -197,7 +199,7 @@ async def test_the_history_sidebar_lists_a_group_once_and_opens_it(make_app, his
 
 async def test_expanding_a_running_sample_shows_its_steps_so_far(make_app, history) -> None:
     from tui.app.group_runs import GroupMode
-    from tui.group import GroupKind
+    from tui.core.group import GroupKind
 
     def responder(body: dict[str, Any]) -> Reply:
         return dataclasses.replace(demo_responder(body), delay_s=0.03)

@@ -15,7 +15,7 @@ from tui.app.widgets.chain_view import ChainView
 from tui.app.widgets.earlier_turns import EarlierTurns
 from tui.app.widgets.group_view import GroupView
 from tui.app.widgets.question_input import QuestionInput
-from tui.chain import Status
+from tui.core.chain import Status
 
 
 async def _ready(app: O1App, pilot) -> None:
@@ -117,7 +117,7 @@ async def test_follow_up_to_a_vote_continues_from_the_voted_answer(make_app, his
         async with app.run_test(size=(100, 30)) as pilot:
             await _ready(app, pilot)
             from tui.app.group_runs import GROUP_MODE_BY_LABEL, GroupMode
-            from tui.group import GroupKind
+            from tui.core.group import GroupKind
 
             mode = GroupMode("plain ×3 vote", GroupKind.SELF_CONSISTENCY, ("plain",), 3)
             GROUP_MODE_BY_LABEL[mode.label] = mode

@@ -25,7 +25,7 @@ from backends.manager import (
 )
 from backends.supervisor import Probe, free_port
 from tests.servers_helpers import ALL
-from tui.config import Settings
+from tui.core.config import Settings
 
 
 @pytest.fixture(autouse=True)

@@ -17,9 +17,10 @@ import pytest
 
 from tests.fakes.modelscope_hub import FakeModelScopeHub
 from tests.fakes.openai_server import FakeOpenAIServer
-from tui.cli import main
+from tui.cli.entry import main
+from tui.evals.lookup import load_set
 from tui.evals.named import NAMED_SETS, SOURCE_FILE, pick_split_file, set_dir
-from tui.evals.sets import SetFileError, load_set
+from tui.evals.sets import SetFileError
 
 pytest.importorskip("modelscope.hub.file_download")  # installed by the test extra
 
@@ -375,7 +376,7 @@ def test_pyarrow_is_imported_only_when_a_parquet_file_is_read(tmp_path):
     p = tmp_path / "x.parquet"
     p.write_bytes(_parquet_bytes(_aime_rows()[:2]))
     code = (
-        "import sys; import tui.cli, tui.eval_cli, tui.evals.named, tui.evals.sets as s; "
+        "import sys; import tui.cli, tui.cli.eval_cmd, tui.evals.named, tui.evals.lookup as s; "
         "before = 'pyarrow' in sys.modules; s.load_set(sys.argv[1]); "
         "print(before, 'pyarrow' in sys.modules)"
     )

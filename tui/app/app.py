@@ -51,8 +51,8 @@ from tui.app.theming import ThemesMixin
 from tui.app.widgets.app_footer import AppFooter
 from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
+from tui.core.strategies import STRATEGY_NAMES, get_strategy
 from tui.sanitize import clean_line
-from tui.strategies import STRATEGY_NAMES, get_strategy
 
 if TYPE_CHECKING:
     from backends.client import ChatClient
@@ -63,10 +63,10 @@ if TYPE_CHECKING:
     from tui.app.palette import O1Commands
     from tui.app.widgets.chain_view import ChainView
     from tui.app.widgets.group_view import GroupView
-    from tui.chain import Chain
-    from tui.config import Settings
-    from tui.history import History
-    from tui.history_writer import WriteStatus
+    from tui.core.chain import Chain
+    from tui.core.config import Settings
+    from tui.store.history import History
+    from tui.store.history_writer import WriteStatus
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class ChainRun:
     worker: Worker | None = None
     #: The group view (tui.app.widgets.group_view) when the chain is a member of a group.
     group: GroupView | None = None
-    #: A follow-up's earlier turns, oldest first (tui.threads); empty for a first turn.
+    #: A follow-up's earlier turns, oldest first (tui.core.threads); empty for a first turn.
     earlier: list[Chain] = field(default_factory=list)
 
     @property
@@ -292,7 +292,7 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         checked = askable(self, question)
         if checked is None or self.client is None:
             return None
-        from tui.chain import Chain
+        from tui.core.chain import Chain
 
         target = self.follow_target()  # before the new chain replaces the one on screen
         chain = Chain(
@@ -324,14 +324,14 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
     ) -> None:
         """Run the chain (a follow-up of ``thread``'s last turn when given); report through
         messages only (never touch widgets here)."""
-        from tui.runner import run_chain
-        from tui.strategies.base import StrategyOptions
+        from tui.core.runner import run_chain
+        from tui.core.strategies.base import StrategyOptions
 
         on_event = self.event_sink(chain.id)
         options = StrategyOptions(lang=chain.lang, max_steps=self.settings.max_steps)
         try:
             if thread:
-                from tui.threads import continue_thread
+                from tui.core.threads import continue_thread
 
                 handle = self.server_handle
                 options = await continue_thread(
@@ -368,7 +368,7 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         return EventBatcher(lambda event: self.post_message(ChainEvent(chain_id, event)))
 
     async def on_chain_event(self, message: ChainEvent) -> None:
-        from tui.chain import ChainFailed, ChainFinished
+        from tui.core.chain import ChainFailed, ChainFinished
 
         run = self.runs.get(message.chain_id)
         if run is None:
@@ -399,7 +399,7 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
             panel.refresh_list()
 
     def _update_running(self) -> None:
-        from tui.chain import Status
+        from tui.core.chain import Status
 
         live = [r for r in self.runs.values() if r.running]
         # A group's members share its worker: one that has finished no longer counts.

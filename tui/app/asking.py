@@ -8,13 +8,13 @@ from tui.sanitize import clean_line
 
 if TYPE_CHECKING:
     from tui.app.app import O1App
-    from tui.config import Settings
+    from tui.core.config import Settings
 
 
 def askable(app: O1App, question: str) -> str | None:
     """``question`` cleaned when it can be asked now; else None, and a toast says why (a bad
     question, or no model server yet)."""
-    from tui.chain import validate_question  # not needed for the first frame
+    from tui.core.chain import validate_question  # not needed for the first frame
 
     try:
         question = validate_question(question)

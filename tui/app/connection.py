@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from backends.errors import ModelNotFound
 from backends.state import ServerState
 from tui.app.messages import ServerLog, ServerStateChanged
-from tui.connect import choose_model, endpoint_client, handle_client
+from tui.core.connect import choose_model, endpoint_client, handle_client
 from tui.sanitize import clean_line
 
 if TYPE_CHECKING:

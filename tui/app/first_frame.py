@@ -81,7 +81,7 @@ class FirstFrameMixin(App[int]):
     async def _mount_history(self) -> HistoryPanel | None:
         """The history sidebar (hidden until F2), mounted once; None without a history."""
         from tui.app.widgets.history_panel import HistoryPanel
-        from tui.group_store import GroupedHistory
+        from tui.store.group_store import GroupedHistory
 
         app = cast("O1App", self)
         if app.history is None:

@@ -25,9 +25,10 @@ from tui.sanitize import clean_line
 
 if TYPE_CHECKING:
     from tui.app.app import O1App
-    from tui.group import GroupResult, GroupRunner, GroupSpec
+    from tui.core.group import GroupResult, GroupSpec
+    from tui.core.group_runner import GroupRunner
 
-# tui.group (the runner, the strategies, the vote) is imported when a group starts, not with
+# tui.core.group (the runner, the strategies, the vote) is imported when a group starts, not with
 # the app: the first frame does not wait for it. Its GroupKind values are these strings.
 SELF_CONSISTENCY = "self-consistency"
 COMPARE = "compare"
@@ -43,12 +44,12 @@ class GroupMode:
     """A way to run a question as a group, as the switcher names it."""
 
     label: str
-    kind: str  #: a tui.group.GroupKind value
+    kind: str  #: a tui.core.group.GroupKind value
     strategies: tuple[str, ...]
     samples: int = 0
 
     def spec(self, question: str) -> GroupSpec:
-        from tui.group import GroupKind, GroupSpec
+        from tui.core.group import GroupKind, GroupSpec
 
         if GroupKind(self.kind) is GroupKind.SELF_CONSISTENCY:
             return GroupSpec.self_consistency(question, self.strategies[0], self.samples)
@@ -77,8 +78,8 @@ class GroupRunsMixin:
         if checked is None or app.client is None:
             return None
         spec = mode.spec(checked)
-        from tui.group import GroupRunner
-        from tui.strategies.base import StrategyOptions
+        from tui.core.group_runner import GroupRunner
+        from tui.core.strategies.base import StrategyOptions
 
         runner = GroupRunner(
             spec,
@@ -104,7 +105,7 @@ class GroupRunsMixin:
     def group_events(self, runner: GroupRunner) -> Callable[[Any], None]:
         """What ``runner`` calls with each event: a member's goes to its chain's sink (batched
         like a single chain's events); the group's end flushes them all and posts GroupDone."""
-        from tui.group import GroupFinished, MemberEvent
+        from tui.core.group import GroupFinished, MemberEvent
 
         app = cast("O1App", self)
         sinks = [app.event_sink(chain.id) for chain in runner.result.chains]
@@ -157,7 +158,7 @@ class GroupRunsMixin:
                 return True
         if app.history is None:
             return False
-        from tui.group_store import load_group
+        from tui.store.group_store import load_group
 
         result = load_group(app.history, group_id)
         if result is None or not result.chains:

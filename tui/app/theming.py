@@ -64,7 +64,7 @@ class ThemesMixin(App[int]):
             return
         self.theme = name
         try:
-            from tui.config import save_setting
+            from tui.core.config import save_setting
 
             save_setting("theme", name, path=app.config_path)
         except Exception as err:  # noqa: BLE001 - the theme still applies for this run

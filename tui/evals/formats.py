@@ -21,9 +21,11 @@ o1tui thought it was.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+#: GSM8K puts the final answer after this marker on the solution's last line.
+GSM8K_MARKER = "####"
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,6 @@ def detect_format(data: dict[str, Any]) -> SetFormat:
     if "question" in data:
         if "golden" in data and "answer" not in data:
             return CMATH
-        from tui.evals.sets import GSM8K_MARKER  # sets imports this module
-
         answer = data.get("answer")
         if isinstance(answer, str) and GSM8K_MARKER in answer:
             return GSM8K
@@ -124,29 +124,3 @@ def to_item_fields(data: Any) -> tuple[SetFormat | None, Any]:
         elif key not in ("question", "answer"):
             out[fmt.rename.get(key, key)] = value
     return fmt, out
-
-
-def _first_is_math(lines: Iterable[str]) -> bool:
-    import json
-
-    for line in lines:
-        if line.strip():
-            data = json.loads(line)
-            return isinstance(data, dict) and detect_format(data) in MATH_FORMATS
-    return False
-
-
-def file_is_math(path: str) -> bool:
-    """Whether a set file's first item is in a math benchmark's format (False when the file
-    cannot be read: its loading has already said why)."""
-    from pathlib import Path
-
-    try:
-        if Path(path).suffix.lower() in (".json", ".parquet"):  # not read line by line
-            from tui.evals.sets import set_file_lines  # sets imports this module
-
-            return _first_is_math(set_file_lines(Path(path))[0].decode("utf-8").splitlines())
-        with open(path, encoding="utf-8-sig") as f:
-            return _first_is_math(f)
-    except (OSError, ValueError):  # SetFileError is a ValueError
-        return False

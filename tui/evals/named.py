@@ -386,7 +386,7 @@ def listing() -> list[str]:
 def is_math_set(eval_set: EvalSet) -> bool:
     """Whether the set's questions get the model cards' chain-of-thought prompt under
     ``plain``: a named math set, or a file in a math benchmark's format."""
-    from tui.evals.formats import file_is_math
+    from tui.evals.sets import file_is_math
 
     spec = NAMED_SETS.get(eval_set.name)
     if spec is not None and (eval_set.source or "").startswith("modelscope:"):

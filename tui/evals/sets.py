@@ -1,4 +1,5 @@
-"""Eval items and sets: the built-in sets by name, or a JSON Lines file.
+"""Eval items and sets read from a set file (:func:`tui.evals.lookup.load_set` finds a set by
+name or path).
 
 A set file has one JSON object a line (a ``.json`` file may hold them in one array instead,
 and a ``.parquet`` file one a row: :func:`set_file_lines`) with a ``question`` (text) and an ``answer`` (text or
@@ -16,12 +17,13 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.chain import validate_question
+from tui.core.chain import validate_question
+from tui.evals.formats import GSM8K_MARKER
 from tui.evals.reading import (
     ParquetUnavailable,
     ReadCancelled,
@@ -35,8 +37,6 @@ from tui.evals.reading import (
 #: A set file bigger than this is refused (counted as read: a pipe or device states no size):
 #: eval sets are questions, not corpora.
 MAX_SET_FILE_BYTES = 64 * 2**20
-#: GSM8K puts the final answer after this marker on the solution's last line.
-GSM8K_MARKER = "####"
 
 
 @dataclass(frozen=True)
@@ -213,32 +213,23 @@ def load_set_file(
     return EvalSet(name=p.name, items=tuple(items), source=str(p))
 
 
-def load_set(
-    name_or_path: str, seed: int = 0, cancelled: Callable[[], bool] | None = None
-) -> EvalSet:
-    """A built-in set by name (generated from ``seed``), a named public set (from the cache,
-    downloaded once), else the set file at that path.
+def _first_is_math(lines: Iterable[str]) -> bool:
+    from tui.evals.formats import MATH_FORMATS, detect_format
 
-    Raises :class:`SetFileError` for a malformed file, for a name that is neither and for a
-    seed out of range; :class:`ReadCancelled` when ``cancelled`` says so while a file loads.
-    """
-    from tui.evals.builtin import BUILTIN_SETS, builtin_set, check_seed
-    from tui.evals.named import NAMED_SETS, load_named_set
+    for line in lines:
+        if line.strip():
+            data = json.loads(line)
+            return isinstance(data, dict) and detect_format(data) in MATH_FORMATS
+    return False
 
-    if name_or_path in BUILTIN_SETS:
-        try:
-            check_seed(seed)
-        except ValueError as err:
-            raise SetFileError(str(err)) from None
-        return builtin_set(name_or_path, seed)
-    if name_or_path in NAMED_SETS:
-        return load_named_set(name_or_path)
-    path = Path(name_or_path).expanduser()
-    if not path.exists():
-        names = ", ".join([*BUILTIN_SETS, *NAMED_SETS])
-        raise SetFileError(
-            f"{name_or_path!r} is neither a built-in set ({names}) nor an existing file"
-        )
-    if path.is_dir():
-        raise SetFileError(f"{path}: is a directory, not a set file")
-    return load_set_file(path, cancelled)
+
+def file_is_math(path: str) -> bool:
+    """Whether a set file's first item is in a math benchmark's format (False when the file
+    cannot be read: its loading has already said why)."""
+    try:
+        if Path(path).suffix.lower() in (".json", ".parquet"):  # not read line by line
+            return _first_is_math(set_file_lines(Path(path))[0].decode("utf-8").splitlines())
+        with open(path, encoding="utf-8-sig") as f:
+            return _first_is_math(f)
+    except (OSError, ValueError):  # SetFileError is a ValueError
+        return False
