@@ -184,21 +184,18 @@ def download_dataset_file(
     The endpoint is ModelScope's own unless ``MODELSCOPE_ENDPOINT`` says otherwise (the
     package reads it; tests point it at a loopback stand-in).
     """
+    check_hub_reachable(modelscope=modelscope)
     if modelscope is None:
-        _import_modelscope()
         try:
             fetch = importlib.import_module("modelscope.hub.file_download").dataset_file_download
-            default = importlib.import_module("modelscope.hub.utils.utils").get_endpoint
         except (ImportError, AttributeError) as err:
             raise DownloadError(
                 "this modelscope cannot download dataset files: pip install -U modelscope"
             ) from err
     else:
         fetch = modelscope.hub.file_download.dataset_file_download
-        default = modelscope.hub.utils.utils.get_endpoint
     # Given per call: the package reads its environment once, at its first use.
     endpoint = os.environ.get(ENDPOINT_ENV) or None
-    _check_reachable(endpoint or str(default()))
     dest.mkdir(parents=True, exist_ok=True, mode=0o700)
     kwargs: dict[str, str] = {"local_dir": str(dest)}
     if endpoint is not None:
@@ -208,10 +205,9 @@ def download_dataset_file(
     except KeyboardInterrupt:
         raise
     except Exception as err:  # requests, modelscope and OS errors alike: the user needs one line
-        reason = (str(err).strip().splitlines() or [""])[0]
         raise DownloadError(
             f"download of {file_path} from dataset {dataset_id} failed: "
-            f"{type(err).__name__}: {reason}"
+            f"{type(err).__name__}: {_first_line(err)}"
         ) from err
     return Path(result)
 
