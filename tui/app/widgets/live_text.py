@@ -36,6 +36,8 @@ class LiveText(Widget):
         self._head_rows = 0  # line breaks in the head
         self._tail: list[Strip] = []
         self._key: tuple[int, object] | None = None
+        #: The most lines shown (``set_text(grow=False)``); None: all.
+        self._limit: int | None = None
 
     @property
     def text(self) -> str:
@@ -45,24 +47,43 @@ class LiveText(Widget):
         """The whole text (what a selection and the rare uncached paint use)."""
         return Content(self._text)
 
-    def set_text(self, text: str) -> None:
+    @property
+    def line_count(self) -> int:
+        """Lines shown (the widget's height)."""
+        total = len(self._head) + len(self._tail)
+        return total if self._limit is None else min(total, self._limit)
+
+    def set_text(self, text: str, *, grow: bool = True) -> bool:
         """Show ``text``. When it extends the text shown, only its changed lines are
-        repainted, and the chain is laid out again only when the number of lines changed."""
-        old_count = len(self._head) + len(self._tail)
+        repainted, and the chain is laid out again only when the number of lines changed.
+        With ``grow`` False the number of lines is kept: lines past it wait for the next call
+        that may grow. Returns whether all of ``text`` is shown."""
+        old_count = self.line_count
         key = self._key
         grows = key is not None and self.is_mounted and text.startswith(self._text)
         self._text = text
         if key is None or not grows:
-            self._key = None  # wrapped again in full when next drawn
+            self._key, self._limit = None, None  # wrapped again in full when next drawn
             self.refresh(layout=True)
-            return
-        first = len(self._head)  # the first line that may change
+            return True
+        start, old_lines = len(self._head), self._tail
         self._wrap_end(key[0])
-        count = len(self._head) + len(self._tail)
+        new_lines = [*self._head[start:], *self._tail]
+        # The first line that changed: a word that grows changes only the last line or two.
+        same = 0
+        for old_line, new_line in zip(old_lines, new_lines, strict=False):
+            if old_line.text != new_line.text:
+                break
+            same += 1
+        first = start + same
+        total = len(self._head) + len(self._tail)
+        self._limit = old_count if not grow and total > old_count else None
+        count = self.line_count
         if count != old_count:
             self.refresh(layout=True)
-        else:
+        elif first < count:
             self.refresh(Region(0, first, self.size.width, count - first))
+        return count == total
 
     # --- wrapping --------------------------------------------------------------------------
 
@@ -94,7 +115,7 @@ class LiveText(Widget):
         if not width:
             return 0
         self._ensure(width)
-        return len(self._head) + len(self._tail)
+        return self.line_count
 
     def render_line(self, y: int) -> Strip:
         if self.text_selection is not None:
@@ -102,6 +123,8 @@ class LiveText(Widget):
         width = self.size.width
         self._ensure(width)
         head = self._head
+        if y >= self.line_count:
+            return Strip.blank(width, self.visual_style.rich_style)
         if y < len(head):
             return head[y]
         y -= len(head)

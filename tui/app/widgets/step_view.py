@@ -40,6 +40,12 @@ TITLE_LIMIT = 80
 #: a fast server sends hundreds of tokens a second).
 STREAM_INTERVAL_S = 0.1
 
+#: Least time between two redraws that add lines to a streaming step. Each one scrolls the
+#: chain: a layout and a repaint of every visible line, most of what drawing a stream costs.
+#: Text that needs new lines sooner waits (at most this long); the last line still fills at
+#: the pace of :data:`STREAM_INTERVAL_S`.
+GROW_INTERVAL_S = 0.4
+
 
 def running_seconds(elapsed_s: float) -> str:
     """A running clock: whole seconds, as a clock reads them (``0 s`` until a second has
@@ -112,6 +118,8 @@ class StepView(Collapsible):
         self._pending = False
         self._flush_timer: Timer | None = None
         self._last_write = 0.0
+        #: When a redraw last added lines.
+        self._last_grow = 0.0
         #: Characters of ``text`` shown.
         self._shown_len = len(self.text)
         #: The body: plain text while the step runs, Markdown once it is done (``None`` while
@@ -197,7 +205,7 @@ class StepView(Collapsible):
 
     @property
     def shown_text(self) -> str:
-        """The text the body shows now (streamed text waits for the next redraw)."""
+        """The text the body shows whole now (streamed text waits for the next redraw)."""
         if isinstance(self._body, Markdown):
             return self._body.source
         return self.text[: self._shown_len] if self._body is not None else ""
@@ -227,14 +235,24 @@ class StepView(Collapsible):
             self._flush_timer = self.set_timer(wait, self._draw_pending)
 
     async def _draw_pending(self) -> None:
-        """Show the text streamed so far (one redraw of the lines that changed)."""
+        """Show the text streamed so far (one redraw of the lines that changed); text that
+        needs new lines less than :data:`GROW_INTERVAL_S` after the last ones waits."""
         self._drop_pending()
         live = self._body
         if not isinstance(live, LiveText):
             return
-        self._last_write = time.monotonic()
-        live.set_text(self.text)
-        self._shown_len = len(self.text)
+        now = self._last_write = time.monotonic()
+        lines = live.line_count
+        whole = live.set_text(self.text, grow=now - self._last_grow >= GROW_INTERVAL_S)
+        if live.line_count != lines:
+            self._last_grow = now
+        if whole:
+            self._shown_len = len(self.text)
+        else:
+            self._pending = True
+            self._flush_timer = self.set_timer(
+                self._last_grow + GROW_INTERVAL_S - now, self._draw_pending
+            )
 
     async def restart(self, title: str = "") -> None:
         """A new attempt at this running step (g1 retries it): drop what the failed attempt
