@@ -44,7 +44,7 @@ STREAM_INTERVAL_S = 0.1
 #: chain: a layout and a repaint of every visible line, most of what drawing a stream costs.
 #: Text that needs new lines sooner waits (at most this long); the last line still fills at
 #: the pace of :data:`STREAM_INTERVAL_S`.
-GROW_INTERVAL_S = 0.4
+GROW_INTERVAL_S = 0.3
 
 
 def running_seconds(elapsed_s: float) -> str:
