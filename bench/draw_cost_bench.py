@@ -6,6 +6,8 @@ frame), so on a busy machine its figure moves with the load. This one feeds a he
 (120x40, the plain strategy's one step) the same 24 555-character answer in a fixed number of
 updates, waiting for each to be drawn, and reports CPU seconds per update: a steadier figure
 for comparing two versions of the drawing code (or ``TEXTUAL_SPEEDUPS=0`` against ``1``).
+Updates that add lines sooner than ``step_view.GROW_INTERVAL_S`` after the last ones are
+drawn together, later: with many updates, fewer of them scroll the chain.
 
 Run: ``python bench/draw_cost_bench.py [--updates 300] [--chars 24555]``
 """

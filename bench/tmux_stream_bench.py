@@ -14,7 +14,12 @@ average (before, and after each run), cores, Python, whether bytecode was cached
 ``textual-speedups`` was on, the send rate asked for and the one reached, and chunks per frame
 interval (0.1 s). Compare figures only under the same conditions.
 
-Run: ``python bench/tmux_stream_bench.py [--runs 3] [--chars 24555] [--chunk 7] [--rate N]``
+``--hold S`` holds the reply back S seconds before its first token (a model still reading a
+long prompt): the app's CPU over that wait (``hold_cpu_s``; only the running clocks and the
+question box's cursor draw then) is reported apart, and left out of the figure per chunk.
+
+Run: ``python bench/tmux_stream_bench.py [--runs 3] [--chars 24555] [--chunk 7] [--rate N]
+[--hold S]``
 """
 
 from __future__ import annotations
@@ -117,13 +122,21 @@ def conditions(rate: float) -> dict:
     }
 
 
-def one_run(chars: int, chunk: int, size: tuple[int, int], rate: float = 0.0) -> dict:
+def one_run(
+    chars: int, chunk: int, size: tuple[int, int], rate: float = 0.0, hold: float = 0.0
+) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="o1tui-stream-"))
     text = answer_text(chars)
     chunks = -(-len(text) // chunk)
     script = tmp / "script.json"
     delay = 1.0 / rate if rate > 0 else 0.0
-    reply = {"content": text, "chunk_chars": chunk, "usage": True, "delay_s": delay}
+    reply = {
+        "content": text,
+        "chunk_chars": chunk,
+        "usage": True,
+        "delay_s": delay,
+        "first_delay_s": hold,
+    }
     script.write_text(json.dumps([reply]))
     port = _free_port()
     env = {
@@ -165,6 +178,15 @@ def one_run(chars: int, chunk: int, size: tuple[int, int], rate: float = 0.0) ->
         before = _cpu_s(pid)
         started = time.perf_counter()
         tmux("send-keys", "-t", "b", "Enter")
+        hold_cpu = 0.0
+        if hold > 0:
+            # The wait for the first token, less half a second either end (request, reply).
+            time.sleep(0.5)
+            held = _cpu_s(pid)
+            time.sleep(hold - 1.0)
+            hold_cpu = _cpu_s(pid) - held
+            before += hold_cpu  # the figure per chunk leaves the wait out
+            started += hold - 1.0
         _wait(lambda: _chain_status(data / "history.db") == "done", 300, "the chain")
         wall = time.perf_counter() - started
         time.sleep(0.3)  # the final render after the save
@@ -177,7 +199,9 @@ def one_run(chars: int, chunk: int, size: tuple[int, int], rate: float = 0.0) ->
         server.terminate()
         server.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
+    held = {"hold_s": hold - 1.0, "hold_cpu_s": round(hold_cpu, 3)} if hold > 0 else {}
     return {
+        **held,
         "chunks": chunks,
         "cpu_s": round(cpu, 3),
         "wall_s": round(wall, 3),
@@ -203,13 +227,24 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="chunks a second the stand-in sends (default 0: as fast as loopback takes them)",
     )
+    parser.add_argument(
+        "--hold",
+        type=float,
+        default=0.0,
+        help="seconds the reply is held back before its first token (at least 2)",
+    )
     args = parser.parse_args(argv)
+    if args.hold and args.hold < 2:
+        parser.error("--hold must be at least 2 seconds")
     if shutil.which("tmux") is None:
         print("tmux is not installed", file=sys.stderr)
         return 2
     width, height = (int(x) for x in args.size.split("x"))
     before = conditions(args.rate)
-    runs = [one_run(args.chars, args.chunk, (width, height), args.rate) for _ in range(args.runs)]
+    runs = [
+        one_run(args.chars, args.chunk, (width, height), args.rate, args.hold)
+        for _ in range(args.runs)
+    ]
     per = [r["cpu_s_per_1000_chunks"] for r in runs]
     result = {
         "conditions": before,

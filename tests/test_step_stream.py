@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from textual.app import App, ComposeResult
-from textual.widgets import Markdown, Static
+from textual.widgets import Markdown
 
 from tests.helpers import wait_until
-from tui.app.widgets.step_view import FREEZE_CHARS, StepView
+from tui.app.widgets.live_text import LiveText
+from tui.app.widgets.step_view import StepView
 from tui.core.chain import Step
 
 
@@ -22,7 +23,7 @@ async def test_a_running_step_shows_plain_text_then_markdown_when_done() -> None
         for piece in ("**bold** and ", "[red]not markup[/red]", "\n\n- an item"):
             await view.append(piece)
         body = view.body
-        assert isinstance(body, Static) and not isinstance(body, Markdown)
+        assert isinstance(body, LiveText)
         await wait_until(pilot, lambda: "- an item" in str(body.render()))
         # Untrusted text: shown as written, never read as markup.
         assert "[red]not markup[/red]" in str(body.render())
@@ -38,7 +39,13 @@ async def test_a_running_step_shows_plain_text_then_markdown_when_done() -> None
         assert view.text == text == view.shown_text
 
 
-async def test_a_long_running_step_wraps_only_its_tail_and_keeps_every_line() -> None:
+def _shown_lines(view: StepView) -> list[str]:
+    body = view.body
+    assert isinstance(body, LiveText)
+    return [body.render_line(y).text.rstrip() for y in range(body.size.height)]
+
+
+async def test_a_long_running_step_keeps_every_line_and_restarts_empty() -> None:
     app = _OneStep()
     async with app.run_test(size=(80, 20)) as pilot:
         view = app.query_one(StepView)
@@ -46,19 +53,19 @@ async def test_a_long_running_step_wraps_only_its_tail_and_keeps_every_line() ->
         for line in lines:
             await view.append(line + "\n")
             await view._draw_pending()  # each redraw as if the interval had passed
-        frozen = view.query(".step-frozen")
-        assert len(frozen) >= 2
-        assert len(str(view.body.render())) <= FREEZE_CHARS  # each redraw wraps only this
-        shown = "\n".join(str(w.render()) for w in [*frozen, view.body])
-        assert shown == "".join(line + "\n" for line in lines)
+        # Lines added faster than GROW_INTERVAL_S wait for the next growing redraw.
+        await wait_until(pilot, lambda: view.shown_text == view.text)
+        await pilot.pause()
+        assert _shown_lines(view) == [*lines, ""]  # the text ends with a line break
+        assert len(view.query(LiveText)) == 1  # one widget however long the text grows
 
         await view.restart("Again")
         await pilot.pause()
-        assert not view.query(".step-frozen") and str(view.body.render()) == ""
+        assert _shown_lines(view) == [""] and view.shown_text == ""
 
         await view.append("short\n" * 400)
         await view._draw_pending()
         await view.finish(Step(1, "Again", "short\n" * 400, elapsed_s=1.0))
         await pilot.pause()
-        assert not view.query(".step-frozen") and not view.query(".step-live")
+        assert not view.query(LiveText)
         assert isinstance(view.body, Markdown)

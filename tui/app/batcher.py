@@ -17,7 +17,7 @@ class EventBatcher:
     first flushes what is pending, so the order of events is kept.
     """
 
-    def __init__(self, post: Callable[[Event], object], interval: float = 0.05) -> None:
+    def __init__(self, post: Callable[[Event], object], interval: float = 0.1) -> None:
         self._post = post
         self._interval = interval
         self._key: tuple[str, int] | None = None

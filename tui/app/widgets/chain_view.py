@@ -35,7 +35,7 @@ from tui.core.repetition import repetition_note
 from tui.formatting import format_seconds
 from tui.sanitize import clean, clean_line
 
-from .step_view import StepView
+from .step_view import StepView, running_seconds
 
 #: Saved chains with more steps than this open with their steps folded (built on expand).
 EXPAND_SAVED_UP_TO = 8
@@ -110,7 +110,8 @@ class ChainView(Vertical):
         self.note: Static | None = None
         self.scroll = VerticalScroll(classes="chain-scroll")
         self.status_line = Static("", classes="chain-status")
-        self.set_class(live, "-live")
+        #: What the status line shows (it is redrawn only when this changes).
+        self._status_text = ""
         # Events can arrive before the view has finished mounting (a fast server).
         self._mounted = asyncio.Event()
 
@@ -227,7 +228,6 @@ class ChainView(Vertical):
     async def _end(self, chain: Chain, message: str) -> None:
         self.chain = chain
         self.live = False
-        self.remove_class("-live")
         self.elapsed_s = chain.total_s
         note = _STATUS_WORDS.get(chain.status, chain.status.value)
         for view in self.steps.values():
@@ -297,12 +297,18 @@ class ChainView(Vertical):
             chain.strategy,
             f"{len(self.steps)} step{'s' if len(self.steps) != 1 else ''}",
         ]
-        parts.append(format_seconds(self.elapsed_s if self.live else chain.total_s))
+        parts.append(
+            running_seconds(self.elapsed_s) if self.live else format_seconds(chain.total_s)
+        )
         tokens = sum(v.tokens or 0 for v in self.steps.values())
         if tokens:
             parts.append(f"{tokens} tok")
+        text = " · ".join(parts)
+        if text == self._status_text:
+            return  # a delta or a tick that changes nothing shown: no redraw
+        self._status_text = text
         # One line of fixed height: no new layout of the chain for a clock tick.
-        self.status_line.update(Content(" · ".join(parts)), layout=False)
+        self.status_line.update(Content(text), layout=False)
         for status in Status:
             self.status_line.set_class(word == _STATUS_WORDS[status], f"-{status.value}")
 

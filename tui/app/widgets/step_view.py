@@ -1,11 +1,15 @@
 """One reasoning step: a collapsible titled ``Step 3 · Checking alternatives · 2.41 s · 187 tok``.
 
-While the step runs its text is shown as plain text in one :class:`Static`, redrawn at most
-once every :data:`STREAM_INTERVAL_S`; when the step ends it is rendered as Markdown once.
-Streaming into a Markdown document cost most of the app's CPU on a long answer: every block is
-a widget, so each redraw mounted, styled and laid out hundreds of them (see
-docs/benchmarks.md, "Drawing cost"). The time in the title ticks without a new layout while
-the title keeps its width.
+While the step runs its text is shown as plain text (:class:`~.live_text.LiveText`), redrawn
+at most once every :data:`STREAM_INTERVAL_S`; when the step ends it is rendered as Markdown
+once. Streaming into a Markdown document cost most of the app's CPU on a long answer: every
+block is a widget, so each redraw mounted, styled and laid out hundreds of them (see
+docs/benchmarks.md, "Drawing cost"). A redraw wraps and repaints only the lines that changed,
+and lays out the chain (and scrolls it) only when the text got a new line.
+
+While the step runs its title shows whole seconds (:func:`running_seconds`), redrawn only when
+the shown value changes (once a second), without a new layout while the title keeps its width;
+the finished step shows its recorded time to the hundredth.
 
 Saved steps are built lazily: the Markdown widget is only created when the step is first
 expanded, so opening a long saved chain costs little.
@@ -13,14 +17,14 @@ expanded, so opening a long saved chain costs little.
 
 from __future__ import annotations
 
+import math
 import time
 
-from rich.text import Text
 from textual.binding import Binding
 from textual.content import Content
 from textual.timer import Timer
 from textual.widget import Widget
-from textual.widgets import Collapsible, Markdown, Static
+from textual.widgets import Collapsible, Markdown
 from textual.widgets.collapsible import CollapsibleTitle
 
 from tui.core.chain import Step
@@ -28,29 +32,45 @@ from tui.core.repetition import REPEATED
 from tui.formatting import format_seconds
 from tui.sanitize import clean, clean_line
 
+from .live_text import LiveText
+
 TITLE_LIMIT = 80
 
 #: Least time between two redraws of a streaming step's text (ten a second reads smoothly;
 #: a fast server sends hundreds of tokens a second).
 STREAM_INTERVAL_S = 0.1
 
-#: A streaming step's live text is cut at a line break once it grows past this many characters:
-#: the lines above go into a widget of their own, wrapped once, so each redraw wraps only the
-#: tail (wrapping a whole long answer on every redraw was most of what streaming cost).
-FREEZE_CHARS = 1500
+#: Least time between two redraws that add lines to a streaming step. Each one scrolls the
+#: chain: a layout and a repaint of every visible line, most of what drawing a stream costs.
+#: Text that needs new lines sooner waits (at most this long); the last line still fills at
+#: the pace of :data:`STREAM_INTERVAL_S`.
+GROW_INTERVAL_S = 0.3
+
+
+def running_seconds(elapsed_s: float) -> str:
+    """A running clock: whole seconds, as a clock reads them (``0 s`` until a second has
+    passed), so it changes once a second; a finished time shows hundredths."""
+    return format_seconds(math.floor(max(elapsed_s, 0.0)), digits=0)
 
 
 def step_title(
-    index: int, title: str, elapsed_s: float | None, tokens: int | None, note: str = ""
+    index: int,
+    title: str,
+    elapsed_s: float | None,
+    tokens: int | None,
+    note: str = "",
+    *,
+    running: bool = False,
 ) -> Content:
-    """The collapsible's title. ``title`` is untrusted: shown as plain text, never markup."""
+    """The collapsible's title. ``title`` is untrusted: shown as plain text, never markup.
+    ``running``: the time is a running clock (:func:`running_seconds`)."""
     parts: list[str | tuple[str, str]] = [(f"Step {index}", "bold")]
     shown = clean_line(title, TITLE_LIMIT)
     if shown:
         parts += [" · ", shown]
     meta = []
     if elapsed_s is not None:
-        meta.append(format_seconds(elapsed_s))
+        meta.append(running_seconds(elapsed_s) if running else format_seconds(elapsed_s))
     if tokens is not None:
         meta.append(f"{tokens} tok")
     if meta:
@@ -98,8 +118,9 @@ class StepView(Collapsible):
         self._pending = False
         self._flush_timer: Timer | None = None
         self._last_write = 0.0
-        #: Characters of ``text`` shown in frozen widgets above the live tail, and shown in all.
-        self._frozen_len = 0
+        #: When a redraw last added lines.
+        self._last_grow = 0.0
+        #: Characters of ``text`` shown.
         self._shown_len = len(self.text)
         #: The body: plain text while the step runs, Markdown once it is done (``None`` while
         #: folded and never shown).
@@ -131,8 +152,8 @@ class StepView(Collapsible):
     def _make_body(self) -> Widget:
         """The body for the step's state: live plain text while it runs, else Markdown."""
         if self.running:
-            # Untrusted text as rich Text: never read as markup.
-            return Static(Text(self.text), classes="step-body step-live")
+            # Untrusted text as plain text: never read as markup.
+            return LiveText(self.text, classes="step-body step-live")
         # Model output may hold links: following them from a remote box is never wanted.
         return Markdown(self.text, open_links=False, classes="step-body")
 
@@ -149,20 +170,21 @@ class StepView(Collapsible):
         # of neither.
         with self.app.batch_update():
             await self.query_one(Collapsible.Contents).mount(self._body, before=old)
-            await self._drop_frozen()
             await old.remove()
-
-    async def _drop_frozen(self) -> None:
-        """Remove the frozen parts of the live text (what replaces them shows the whole)."""
-        self._frozen_len = 0
-        await self.query(".step-frozen").remove()
 
     def action_fold(self) -> None:
         """Fold or unfold this step (Space on its title)."""
         self.collapsed = not self.collapsed
 
     def _render_title(self) -> Content:
-        return step_title(self.index, self.step_title, self.elapsed_s, self.tokens, self.note)
+        return step_title(
+            self.index,
+            self.step_title,
+            self.elapsed_s,
+            self.tokens,
+            self.note,
+            running=self.running,
+        )
 
     def _refresh_title(self, *, quick: bool = False) -> None:
         """Show the current title. ``quick`` (the clock's tick): when the title keeps its
@@ -183,14 +205,14 @@ class StepView(Collapsible):
 
     @property
     def shown_text(self) -> str:
-        """The text the body shows now (streamed text waits for the next redraw)."""
+        """The text the body shows whole now (streamed text waits for the next redraw)."""
         if isinstance(self._body, Markdown):
             return self._body.source
         return self.text[: self._shown_len] if self._body is not None else ""
 
     @property
     def body(self) -> Widget | None:
-        """The body widget: a :class:`Static` while the step streams, then :class:`Markdown`."""
+        """The body widget: a :class:`LiveText` while the step streams, then :class:`Markdown`."""
         return self._body
 
     # --- live updates (called by ChainView on the app's loop) -----------------------------
@@ -213,23 +235,24 @@ class StepView(Collapsible):
             self._flush_timer = self.set_timer(wait, self._draw_pending)
 
     async def _draw_pending(self) -> None:
-        """Show the text streamed so far (one redraw of the live tail)."""
+        """Show the text streamed so far (one redraw of the lines that changed); text that
+        needs new lines less than :data:`GROW_INTERVAL_S` after the last ones waits."""
         self._drop_pending()
         live = self._body
-        if not isinstance(live, Static):
+        if not isinstance(live, LiveText):
             return
-        self._last_write = time.monotonic()
-        tail = self.text[self._frozen_len :]
-        cut = tail.rfind("\n") if len(tail) > FREEZE_CHARS else -1
-        if cut > 0:
-            # Whole lines above the cut wrap the same in a widget of their own; the line break
-            # itself is the boundary between the two widgets.
-            frozen = Static(Text(tail[:cut]), classes="step-body step-frozen")
-            await self.query_one(Collapsible.Contents).mount(frozen, before=live)
-            self._frozen_len += cut + 1
-            tail = tail[cut + 1 :]
-        live.update(Text(tail))
-        self._shown_len = len(self.text)
+        now = self._last_write = time.monotonic()
+        lines = live.line_count
+        whole = live.set_text(self.text, grow=now - self._last_grow >= GROW_INTERVAL_S)
+        if live.line_count != lines:
+            self._last_grow = now
+        if whole:
+            self._shown_len = len(self.text)
+        else:
+            self._pending = True
+            self._flush_timer = self.set_timer(
+                self._last_grow + GROW_INTERVAL_S - now, self._draw_pending
+            )
 
     async def restart(self, title: str = "") -> None:
         """A new attempt at this running step (g1 retries it): drop what the failed attempt
@@ -238,9 +261,8 @@ class StepView(Collapsible):
         self.text = ""
         self._shown_len = 0
         self.set_step_title(title)
-        if isinstance(self._body, Static):
-            await self._drop_frozen()
-            self._body.update(Text(""))
+        if isinstance(self._body, LiveText):
+            self._body.set_text("")
 
     def set_step_title(self, title: str) -> None:
         if title != self.step_title:
@@ -248,10 +270,13 @@ class StepView(Collapsible):
             self._refresh_title()
 
     def tick(self, now: float) -> None:
-        """Show the time spent so far (a running step only)."""
+        """Show the time spent so far (a running step only); the title is redrawn only when
+        the whole seconds it shows change."""
         if self.running and self.started_at is not None:
+            shown = math.floor(self.elapsed_s or 0.0)
             self.elapsed_s = max(0.0, now - self.started_at)
-            self._refresh_title(quick=True)
+            if math.floor(self.elapsed_s) != shown:
+                self._refresh_title(quick=True)
 
     async def finish(self, step: Step) -> None:
         """The step is done: recorded timing and tokens, and one full render of its text."""

@@ -1,0 +1,156 @@
+"""What a streaming chain redraws, and when (the drawing cost: docs/benchmarks.md).
+
+Behaviour, not timing: deltas of one frame reach the app as one message; text that grows within
+its last line is repainted without a layout of the chain; a new line lays it out (at most once
+per GROW_INTERVAL_S); running clocks redraw once a second and never lay out; and the live text
+looks exactly like a Static of the same text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from textual.app import App, ComposeResult
+from textual.content import Content
+from textual.widgets import Static
+
+from tests.helpers import wait_until
+from tui.app.batcher import EventBatcher
+from tui.app.widgets.chain_view import ChainView
+from tui.app.widgets.live_text import LiveText
+from tui.app.widgets.step_view import StepView
+from tui.core.chain import Chain, Event, StepDelta, StepStarted
+
+
+class _Both(App[None]):
+    CSS = "Static, LiveText { margin: 0 0 1 0; padding: 0 1 0 0; }"
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content(""))
+        yield LiveText("")
+
+
+async def test_live_text_draws_what_a_static_of_the_same_text_draws() -> None:
+    """The same lines, cells, styles and selection offsets, as the text grows."""
+    rnd = random.Random(7)
+    words = ["a", "bb", "wordy", "x" * 50, "\n", "\n\n", " ", "\t", "é", "中文", "[red]x[/red]"]
+    for width in (20, 41, 80):
+        app = _Both()
+        async with app.run_test(size=(width, 200)) as pilot:
+            static, live = app.query_one(Static), app.query_one(LiveText)
+            text = ""
+            for _ in range(12):
+                text += "".join(rnd.choice(words) + rnd.choice(["", " "]) for _ in range(6))
+                static.update(Content(text))
+                live.set_text(text)
+                await pilot.pause()
+                assert live.size == static.size
+                for y in range(static.size.height):
+                    assert list(live.render_line(y)) == list(static.render_line(y)), (text, y)
+
+
+async def test_live_text_lays_out_only_when_it_gets_a_new_line() -> None:
+    app = _Both()
+    async with app.run_test(size=(40, 20)) as pilot:
+        live = app.query_one(LiveText)
+        live.set_text("The first words")
+        await pilot.pause()
+        assert live.line_count == 1
+
+        assert live.set_text("The first words of a line")
+        # Only the changed line is repainted: the chain is not laid out (nor scrolled) again.
+        assert not live._layout_required and live._repaint_required
+        await pilot.pause()
+
+        assert live.set_text("The first words of a line that wraps onto a second one")
+        assert live._layout_required and live.line_count == 2
+        await pilot.pause()
+        assert live.size.height == 2
+
+
+async def test_live_text_keeps_its_height_when_told_not_to_grow() -> None:
+    app = _Both()
+    async with app.run_test(size=(40, 20)) as pilot:
+        live = app.query_one(LiveText)
+        live.set_text("one line")
+        await pilot.pause()
+        text = "one line\nand two\nand three"
+        assert live.set_text(text, grow=False) is False  # not all of it is shown
+        assert live.line_count == 1 and not live._layout_required
+        await pilot.pause()
+        assert live.set_text(text) is True
+        await pilot.pause()
+        assert live.line_count == 3 and live.size.height == 3
+        assert [live.render_line(y).text.rstrip() for y in range(3)] == text.split("\n")
+
+
+class _OneStep(App[None]):
+    def compose(self) -> ComposeResult:
+        yield StepView(1, "Counting", running=True, started_at=0.0, elapsed_s=0.0)
+
+
+async def test_lines_added_in_quick_succession_wait_for_one_growing_redraw() -> None:
+    app = _OneStep()
+    async with app.run_test(size=(60, 30)) as pilot:
+        view = app.query_one(StepView)
+        await view.append("first line\n")
+        await pilot.pause()
+        assert view.shown_text == view.text
+        await view.append("second line\nthird line\n")
+        await view._draw_pending()  # the next frame, sooner than GROW_INTERVAL_S
+        assert view.shown_text != view.text  # the new lines wait ...
+        await wait_until(pilot, lambda: view.shown_text == view.text)  # ... and come
+        body = view.body
+        assert isinstance(body, LiveText)
+        await pilot.pause()
+        lines = [body.render_line(y).text.rstrip() for y in range(body.size.height)]
+        assert lines == ["first line", "second line", "third line", ""]
+
+
+async def test_a_running_clock_redraws_once_a_second_and_never_lays_out() -> None:
+    app = _OneStep()
+    async with app.run_test(size=(60, 10)) as pilot:
+        view = app.query_one(StepView)
+        await pilot.pause()
+        assert "0 s" in str(view.title)
+        view.tick(0.5)
+        assert not view._title._repaint_required  # the same second: nothing to draw
+        view.tick(1.2)
+        assert "Counting · 1 s" in str(view.title)
+        assert view._title._repaint_required
+        assert not view._title._layout_required and not view._layout_required
+        await pilot.pause()
+
+
+class _Chain(App[None]):
+    def compose(self) -> ComposeResult:
+        yield ChainView(Chain("Why?", "plain", "m"), live=True, now=0.0)
+
+
+async def test_the_status_line_redraws_only_when_its_text_changes() -> None:
+    app = _Chain()
+    async with app.run_test(size=(60, 10)) as pilot:
+        view = app.query_one(ChainView)
+        await view.apply(StepStarted(1, "Answer"), 0.0)
+        await pilot.pause()
+        line = view.status_line
+        assert "running · plain · 1 step · 0 s" in str(line.render())
+        await view.apply(StepDelta(1, "some text"), 0.3)
+        view.tick(0.6)
+        assert not line._repaint_required  # a delta and a tick that change nothing shown
+        view.tick(1.1)
+        assert line._repaint_required and "1 step · 1 s" in str(line.render())
+
+
+async def test_deltas_of_one_frame_reach_the_app_as_one_message() -> None:
+    posted: list[Event] = []
+    sink = EventBatcher(posted.append, interval=0.05)
+    sink(StepStarted(1, "Answer"))
+    for n in range(50):
+        sink(StepDelta(1, f"{n} "))
+    assert len(posted) == 1  # the start went at once; the deltas wait for the frame
+    await asyncio.sleep(0.1)
+    assert len(posted) == 2
+    merged = posted[1]
+    assert isinstance(merged, StepDelta) and merged.text == "".join(f"{n} " for n in range(50))
