@@ -99,10 +99,10 @@ def test_compare_runs_the_named_strategies_in_order(data_dir, capsys):
 @pytest.mark.parametrize(
     ("flags", "needle"),
     [
-        (["--samples", "0"], "--samples must be between 2 and 32 (got 0)"),
-        (["--samples", "1000"], "--samples must be between 2 and 32 (got 1000)"),
-        (["--compare", "plain,fast"], "unknown strategy 'fast' in --compare"),
-        (["--compare", "plain"], "--compare needs at least two strategies"),
+        (["--samples", "0"], "--samples: a vote takes between 2 and 32 samples (got 0)"),
+        (["--samples", "1000"], "--samples: a vote takes between 2 and 32 samples (got 1000)"),
+        (["--compare", "plain,fast"], "--compare: unknown strategy 'fast' to compare"),
+        (["--compare", "plain"], "--compare: a comparison needs at least two strategies"),
         (["--compare", "plain,g1", "--strategy", "g1"], "--strategy does not go with --compare"),
     ],
 )

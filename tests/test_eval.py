@@ -158,7 +158,7 @@ def test_a_malformed_file_is_refused_before_anything_runs(data_dir, tmp_path, se
     code, _, err = _eval(capsys, str(bad), "--strategies", "g1,wat", "--endpoint", server.url)
     assert code == 2 and "unknown strategy 'wat'" in err
     code, _, err = _eval(capsys, "classic", "--strategies", "g1@1", "--endpoint", server.url)
-    assert code == 2 and "samples must be between" in err
+    assert code == 2 and "'g1@1': a vote takes between 2 and 32 samples" in err
     assert server.hits == []
 
 

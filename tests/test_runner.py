@@ -11,6 +11,7 @@ import pytest
 from backends.openai_client import OpenAIChatClient
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tui.core.chain import (
+    MAX_QUESTION_CHARS,
     AnswerFinished,
     Chain,
     ChainFailed,
@@ -236,7 +237,7 @@ async def test_unexpected_exception_is_saved_then_raised(history: History) -> No
 
 
 async def test_large_question_and_no_history() -> None:
-    question = "Why? " + "x" * 100_000
+    question = "Why? " + "x" * (MAX_QUESTION_CHARS - 5)  # the longest question there may be
     chain = Chain(question=question, strategy="plain", model="fake-model")
     with FakeOpenAIServer() as srv:
         client = make_client(srv.url)
@@ -244,6 +245,24 @@ async def test_large_question_and_no_history() -> None:
         await client.aclose()
         assert srv.requests[0]["messages"][0]["content"] == question
     assert chain.status is Status.DONE and chain.final_answer
+
+
+@pytest.mark.parametrize(
+    ("question", "why"),
+    [
+        ("x" * (MAX_QUESTION_CHARS + 1), "too long"),
+        ("\u200b\ufeff", "empty"),
+        ("what\x00now", "NUL"),
+    ],
+)
+async def test_the_runner_refuses_what_every_entry_point_refuses(question: str, why: str) -> None:
+    chain = Chain(question=question, strategy="plain", model="fake-model")
+    with FakeOpenAIServer() as srv:
+        client = make_client(srv.url)
+        with pytest.raises(ValueError, match=why):
+            await run_chain(chain, get_strategy("plain"), client, StrategyOptions())
+        await client.aclose()
+        assert srv.requests == []  # nothing was asked
 
 
 async def test_concurrent_chains_do_not_share_state() -> None:

@@ -49,12 +49,13 @@ def parse_compare(text: str) -> list[str]:
 def group_spec(args: argparse.Namespace, question: str, strategy: str) -> GroupSpec:
     """The group the flags ask for; :class:`tui.cli.common.UserError` (status 2) when they are
     bad."""
+    flag = "--compare" if args.compare is not None else "--samples"
     try:
         if args.compare is not None:
             return GroupSpec.compare(question, parse_compare(args.compare))
         return GroupSpec.self_consistency(question, strategy, args.samples)
-    except ValueError as err:
-        raise cli.UserError(str(err)) from None
+    except ValueError as err:  # the core words it without flags; the CLI names the flag
+        raise cli.UserError(f"{flag}: {err}") from None
 
 
 def member_label(result: GroupResult, index: int) -> str:

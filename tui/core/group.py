@@ -86,7 +86,7 @@ class GroupSpec:
         name = get_strategy(strategy).name
         if not MIN_SAMPLES <= samples <= MAX_SAMPLES:
             raise ValueError(
-                f"--samples must be between {MIN_SAMPLES} and {MAX_SAMPLES} (got {samples})"
+                f"a vote takes between {MIN_SAMPLES} and {MAX_SAMPLES} samples (got {samples})"
             )
         return cls(GroupKind.SELF_CONSISTENCY, validate_question(question), (name,) * samples)
 
@@ -96,14 +96,14 @@ class GroupSpec:
         unknown = [s for s in names if s.lower() not in STRATEGY_NAMES]
         if unknown:
             raise ValueError(
-                f"unknown strategy {unknown[0]!r} in --compare: choose from "
+                f"unknown strategy {unknown[0]!r} to compare: choose from "
                 f"{', '.join(STRATEGY_NAMES)}"
             )
         names = [get_strategy(s).name for s in names]
         if len(names) < 2:
-            raise ValueError("--compare needs at least two strategies, e.g. plain,g1")
+            raise ValueError("a comparison needs at least two strategies, e.g. plain,g1")
         if len(set(names)) != len(names):
-            raise ValueError("--compare names a strategy twice")
+            raise ValueError("a comparison names a strategy twice")
         return cls(GroupKind.COMPARE, validate_question(question), tuple(names))
 
     @property

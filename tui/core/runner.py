@@ -43,6 +43,7 @@ from tui.core.chain import (
     Event,
     Status,
     StepFinished,
+    validate_question,
 )
 from tui.core.strategies.base import Strategy, StrategyOptions
 from tui.lang import normalize_lang
@@ -53,13 +54,6 @@ if TYPE_CHECKING:
     from tui.store.history_writer import AsyncHistory
 
 CANCELLED_MESSAGE = "cancelled"
-
-
-def check_question(question: str) -> str:
-    """The question as it will be asked; ValueError when there is nothing to ask."""
-    if not isinstance(question, str) or not question.strip():
-        raise ValueError("the question is empty")
-    return question
 
 
 async def run_chain(
@@ -77,7 +71,7 @@ async def run_chain(
     unknown; re-raises CancelledError and unexpected exceptions after saving the chain.
     BackendError does not propagate: the chain comes back with status ``error``.
     """
-    check_question(chain.question)
+    validate_question(chain.question)  # the one rule for every question (tui.core.chain)
     lang = normalize_lang(options.lang, chain.question)
     options = options.with_lang(lang)
     chain.lang = lang

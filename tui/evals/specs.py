@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-#: Samples allowed in ``S@N`` (a vote needs two; past 32 a local server only queues them).
-MIN_SAMPLES, MAX_SAMPLES = 2, 32
 DEFAULT_STRATEGIES = "plain,g1"
 #: Seed of a built-in set when none is given (here, not in :mod:`tui.evals.builtin`: the CLI's
 #: parser shows it, and building the parser must not generate the sets' tables).
@@ -28,7 +26,9 @@ class StrategySpec:
 
 def parse_spec(text: str) -> StrategySpec:
     """One spec; ValueError names what is wrong."""
-    from tui.core.strategies import STRATEGY_NAMES  # lazily: building the CLI parser needs none
+    # Lazily: building the CLI parser needs neither. The sample limits are the core's votes'.
+    from tui.core.group import MAX_SAMPLES, MIN_SAMPLES
+    from tui.core.strategies import STRATEGY_NAMES
 
     name, sep, count = text.strip().partition("@")
     name = name.strip().lower()
@@ -42,7 +42,7 @@ def parse_spec(text: str) -> StrategySpec:
         raise ValueError(f"{text.strip()!r}: the sample count after @ must be a number") from None
     if not MIN_SAMPLES <= samples <= MAX_SAMPLES:
         raise ValueError(
-            f"{text.strip()!r}: samples must be between {MIN_SAMPLES} and {MAX_SAMPLES}"
+            f"{text.strip()!r}: a vote takes between {MIN_SAMPLES} and {MAX_SAMPLES} samples"
         )
     return StrategySpec(name, samples)
 
