@@ -12,9 +12,16 @@ import asyncio
 import sys
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from tui.sanitize import clean_line
+
+if TYPE_CHECKING:  # imported lazily at run time (an endpoint never loads the manager)
+    import os
+
+    from backends.manager import ServerHandle
+    from backends.supervisor import Probe
+    from tui.core.config import Settings
 
 PROG = "o1tui"
 
@@ -45,7 +52,7 @@ class AskProgress:
         self.stream.write(f"{PROG}: {clean_line(line, 300)}\n")
         self.stream.flush()
 
-    def waiting(self, elapsed_s: float, result: Any = None) -> None:
+    def waiting(self, elapsed_s: float, result: Probe | None = None) -> None:
         """A readiness poll (``on_poll``): the transient wait line, or a rare line off a TTY."""
         what = {"down": "loading the model", "starting": "initialising"}.get(
             getattr(result, "kind", ""), "starting"
@@ -65,7 +72,12 @@ class AskProgress:
             self.stream.flush()
             self._transient = False
 
-    def server_failed(self, tail: list[str], log_path: Any, headline: str | None = None) -> None:
+    def server_failed(
+        self,
+        tail: list[str],
+        log_path: str | os.PathLike[str] | None,
+        headline: str | None = None,
+    ) -> None:
         """The server's last lines (cleaned) and its log's path: shown only on failure."""
         self.clear()
         if headline:
@@ -79,7 +91,7 @@ class AskProgress:
         self.stream.flush()
 
 
-def start_server(settings: Any, progress: AskProgress) -> Any:
+def start_server(settings: Settings, progress: AskProgress) -> ServerHandle:
     """Start (or reuse) the managed server for ``ask`` with only o1tui's own progress shown.
 
     Returns the ready :class:`backends.manager.ServerHandle`. Raises what
@@ -118,7 +130,7 @@ def start_server(settings: Any, progress: AskProgress) -> Any:
     return handle
 
 
-def report_server_exit(handle: Any, progress: AskProgress) -> None:
+def report_server_exit(handle: ServerHandle | None, progress: AskProgress) -> None:
     """After a failed chain: when the server we started has died, say so with its last lines."""
     process = getattr(handle, "process", None)
     if process is None or process.running:
@@ -131,8 +143,8 @@ def report_server_exit(handle: Any, progress: AskProgress) -> None:
 
 
 def run_with_server(
-    settings: Any,
-    run: Callable[[Any], Coroutine[Any, Any, T]],
+    settings: Settings,
+    run: Callable[[ServerHandle | None], Coroutine[Any, Any, T]],
     *,
     failed: Callable[[T], bool] = lambda result: False,
     keep_warm: bool = False,

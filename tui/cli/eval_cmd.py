@@ -22,7 +22,16 @@ import csv
 import dataclasses
 import sys
 import time
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:  # imported lazily at run time: `o1tui eval --help` loads none of them
+    from backends.manager import ServerHandle
+    from tui.core.config import Settings
+    from tui.evals.runner import EvalRunner
+    from tui.evals.scoring import RunReport, StrategyResult
+    from tui.evals.sets import EvalSet
+    from tui.evals.specs import StrategySpec
+    from tui.evals.store import EvalRun, EvalStore
 
 #: Most items run at once: LMDeploy's largest default batch (H100); more only queue.
 MAX_CONCURRENCY = 512
@@ -126,7 +135,7 @@ COLUMNS = (
 )
 
 
-def format_table(rows: list[Any]) -> str:
+def format_table(rows: list[StrategyResult]) -> str:
     """The results as aligned text columns."""
     body = [r.cells(24) for r in rows]
     widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(COLUMNS)]
@@ -144,7 +153,9 @@ def format_table(rows: list[Any]) -> str:
     return "\n".join(lines)
 
 
-def results_document(run: Any, report: Any, wall_s: float | None = None) -> dict[str, Any]:
+def results_document(
+    run: EvalRun, report: RunReport, wall_s: float | None = None
+) -> dict[str, Any]:
     """The ``--json`` document; ``wall_s``: seconds this process spent running items (absent
     for ``--show``), what items-per-minute figures are computed from."""
     doc: dict[str, Any] = {
@@ -159,7 +170,7 @@ def results_document(run: Any, report: Any, wall_s: float | None = None) -> dict
     return doc
 
 
-def write_csv(path: str, rows: list[Any]) -> None:
+def write_csv(path: str, rows: list[StrategyResult]) -> None:
     from tui.evals.scoring import StrategyResult
 
     fields = list(StrategyResult.__dataclass_fields__)
@@ -171,7 +182,11 @@ def write_csv(path: str, rows: list[Any]) -> None:
 
 
 def print_results(
-    args: argparse.Namespace, run: Any, report: Any, out: TextIO, wall_s: float | None = None
+    args: argparse.Namespace,
+    run: EvalRun,
+    report: RunReport,
+    out: TextIO,
+    wall_s: float | None = None,
 ) -> None:
     from tui.sanitize import clean_line
 
@@ -248,7 +263,7 @@ def _list_runs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _get_run(store: Any, ident: str) -> Any:
+def _get_run(store: EvalStore, ident: str) -> EvalRun:
     from tui.cli.common import UserError
 
     run = store.get_run(ident)
@@ -334,7 +349,9 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _prepare(args: argparse.Namespace) -> tuple[Any, Any, Any, int | None]:
+def _prepare(
+    args: argparse.Namespace,
+) -> tuple[Settings, EvalSet | None, tuple[StrategySpec, ...] | None, int | None]:
     """Everything that can be refused before a server starts: settings, the set, the specs."""
     from tui.cli.common import EXIT_FAILURE, EXIT_USAGE, UserError, resolve_settings
     from tui.evals.lookup import load_set
@@ -382,11 +399,11 @@ def _run(args: argparse.Namespace) -> int:
 
 async def _run_async(
     args: argparse.Namespace,
-    settings: Any,
-    eval_set: Any,
-    specs: Any,
+    settings: Settings,
+    eval_set: EvalSet | None,
+    specs: tuple[StrategySpec, ...] | None,
     limit: int | None,
-    handle: Any,
+    handle: ServerHandle | None,
 ) -> int:
     from tui.cli.common import PROG, UserError, connect_client, open_history
     from tui.evals.progress import ProgressBar
@@ -419,6 +436,8 @@ async def _run_async(
             from tui.evals.named import is_math_set
             from tui.evals.specs import run_prompts, run_request
 
+            # _prepare gives the set and the specs exactly when the run is not a resume.
+            assert eval_set is not None and specs is not None
             labels = [s.label for s in specs]
             run = store.create_run(
                 eval_set,
@@ -475,7 +494,7 @@ async def _run_async(
         history.close()
 
 
-async def _drive(runner: Any) -> tuple[int, str | None]:
+async def _drive(runner: EvalRunner) -> tuple[int, str | None]:
     """Run all items: (0, None) when done; (130, None) when Ctrl+C / SIGTERM / SIGHUP cancelled
     them; (1, last error) when too many failed in a row."""
     from tui.cli.ask_signals import cancel_on_termination
