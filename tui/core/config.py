@@ -20,7 +20,7 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any  # a boundary: TOML and environment values, until checked against a field
 
 from backends.errors import O1Error
 from tui import locations
