@@ -104,7 +104,7 @@ async def _run(url: str, chains: int, size: tuple[int, int], expand: int) -> dic
         await pilot.pause()
         for index in range(expand):  # these samples drawn whole, not only as their row
             await view.toggle_sample(index)
-        route = app.group_events(runner)  # what the app's group worker does with events
+        route = app.groups.events(runner)  # what the app's group worker does with events
         first: list[float] = []
         last = [0.0] * chains
         deltas = [0] * chains

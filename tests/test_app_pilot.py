@@ -10,7 +10,7 @@ from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
 from tests.helpers import notifications, wait_until
 from tui.app.actions import ACTIONS
 from tui.app.app import O1App
-from tui.app.group_runs import GROUP_MODES
+from tui.app.choices import GROUP_CHOICES, CompareChoice
 from tui.app.screens.help import HelpScreen
 from tui.app.widgets.chain_view import ChainView
 from tui.app.widgets.question_input import QuestionInput
@@ -69,7 +69,7 @@ async def test_strategy_key_switches_and_the_chain_uses_it(make_app, history) ->
         app = make_app(server)
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("ctrl+t")
-            assert app.strategy == "thinking"
+            assert app.choice.label == "thinking"
             assert "thinking" in str(app.query_one(QuestionInput).border_title)
             assert app.query_one(StatusHeader).strategy == "thinking"
             view = await _ask(app, pilot)
@@ -172,10 +172,10 @@ async def test_copy_answer_and_step_through_osc52(make_app) -> None:
             view = await _ask(app, pilot)
             await wait_until(pilot, _finished(view), timeout=10)
             await pilot.press("ctrl+y")
-            assert app.last_copied == view.answer_text()
+            assert app.copier.last_copied == view.answer_text()
             assert any(w.startswith("\x1b]52;c;") for w in written)
             await pilot.press("ctrl+s")
-            assert app.last_copied.startswith("Step 4")
+            assert app.copier.last_copied.startswith("Step 4")
             assert any("Copied the step" in m for m in notifications(app))
 
 
@@ -186,7 +186,7 @@ async def test_copy_where_the_terminal_cannot_take_it_offers_export(make_app) ->
             view = await _ask(app, pilot)
             await wait_until(pilot, _finished(view), timeout=10)
             await pilot.press("ctrl+y")
-            assert app.last_copied is None
+            assert app.copier.last_copied is None
             messages = notifications(app)
             assert any("Cannot copy" in m and "F6" in m for m in messages)
 
@@ -247,7 +247,7 @@ async def test_palette_runs_actions_and_switches_strategy(make_app) -> None:
         await pilot.press(*"Strategy: plain")
         await wait_until(pilot, lambda: _first_hit(app) == "Strategy: plain")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.strategy == "plain")
+        await wait_until(pilot, lambda: app.choice.label == "plain")
         await pilot.press("ctrl+p")
         await pilot.press(*"Help")
         await wait_until(pilot, lambda: _first_hit(app) == "Help")
@@ -466,9 +466,9 @@ async def test_keymap_refuses_a_typing_key_for_quit_and_conflicts_naming_both(ma
         messages = notifications(app)
         assert any("'quit'" in m and "types text" in m for m in messages), messages
         assert any("'history'" in m and "'strategy'" in m for m in messages), messages
-        strategy = app.strategy
+        choice = app.choice
         await pilot.press("ctrl+t")
-        await wait_until(pilot, lambda: app.strategy != strategy)
+        await wait_until(pilot, lambda: app.choice != choice)
         assert app.query_one(QuestionInput).border_subtitle == "Ctrl+t switches"
 
 
@@ -532,8 +532,8 @@ async def test_the_header_counts_waiting_chains_where_the_server_runs_one_at_a_t
         async with app.run_test(size=(120, 30)) as pilot:
             await _ready(app, pilot)
             header = app.query_one(StatusHeader)
-            compare = next(m for m in GROUP_MODES if m.label.startswith("compare"))
-            assert app.start_group("What is six times seven?", compare) is not None
+            compare = next(m for m in GROUP_CHOICES if isinstance(m, CompareChoice))
+            assert app.groups.start("What is six times seven?", compare) is not None
             assert len(app.runs) == 3
             assert f"{said} · strategy g1" in header.render().plain
             # The header may drop "running" a moment before the last run's final save is done.

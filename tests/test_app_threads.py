@@ -116,21 +116,16 @@ async def test_follow_up_to_a_vote_continues_from_the_voted_answer(make_app, his
         app = make_app(server, strategy="plain")
         async with app.run_test(size=(100, 30)) as pilot:
             await _ready(app, pilot)
-            from tui.app.group_runs import GROUP_MODE_BY_LABEL, GroupMode
-            from tui.group import GroupKind
+            from tui.app.choices import VoteChoice
 
-            mode = GroupMode("plain ×3 vote", GroupKind.SELF_CONSISTENCY, ("plain",), 3)
-            GROUP_MODE_BY_LABEL[mode.label] = mode
-            try:
-                app.strategy_names = (*app.strategy_names, mode.label)
-                app.set_strategy(mode.label)
-                await pilot.press(*"How much?")
-                await pilot.press("enter")
-                await wait_until(pilot, lambda: bool(app.query(GroupView)))
-                view = app.query_one(GroupView)
-                await wait_until(pilot, lambda: not view.live, timeout=15)
-            finally:
-                del GROUP_MODE_BY_LABEL[mode.label]
+            mode = VoteChoice("plain", 3)
+            app.choices = (*app.choices, mode)
+            app.set_strategy("plain ×3 vote")
+            await pilot.press(*"How much?")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: bool(app.query(GroupView)))
+            view = app.query_one(GroupView)
+            await wait_until(pilot, lambda: not view.live, timeout=15)
             app.set_strategy("plain")
             await pilot.pause()
             assert app.query_one(QuestionInput).follows == "How much?"

@@ -4,8 +4,15 @@ Structure (after Harlequin): widgets in ``widgets/``, screens in ``screens/``, s
 ``app.tcss``, app-wide messages in ``messages.py``, every user-facing action in
 ``actions.py``; reaching the model in ``connection.py`` (the server screen's face for an
 endpoint in ``endpoint.py``), event batching in ``batcher.py``. Workers (a chain run, the server connection) do I/O and post messages; only
-handlers on this class touch widgets. State is kept per chain id, so several chains can run at
-once (self-consistency, compare); the screen shows one of them.
+handlers on this class touch widgets. State is kept per chain id (``runs.py``), so several
+chains can run at once (self-consistency, compare); the screen shows one of them.
+
+The app composes its parts, each given what it needs when made (a Protocol of its own, which
+this class meets): the work after the first frame (``first_frame.py``), follow-ups
+(``follow.py``), groups (``group_runs.py``), copy and export (``copying.py``), themes
+(``theming.py``), the connection (``connection.py``). Textual finds actions and ``on_*``
+handlers on the app, so those stay here and hand the work on. What the strategy switcher
+offers, a strategy or a group mode, is a :data:`~tui.app.choices.Choice`.
 """
 
 from __future__ import annotations
@@ -16,12 +23,11 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -33,26 +39,31 @@ from textual.worker import Worker
 from backends.state import ServerState
 from tui.app import actions as registry
 from tui.app.asking import askable, pinned_lang
-from tui.app.copying import CopyMixin
-from tui.app.first_frame import FirstFrameMixin
-from tui.app.follow import FollowUpsMixin
-from tui.app.group_runs import GROUP_MODES, GroupRunsMixin
+from tui.app.choices import CHOICES, Choice, StrategyChoice, choice_named, next_choice
+from tui.app.copying import Copier
+from tui.app.first_frame import AfterFirstFrame, notify_recovery
+from tui.app.follow import FollowUps
+from tui.app.group_runs import GroupRuns
 from tui.app.messages import (
     ChainDone,
     ChainEvent,
+    GroupDone,
     Notify,
     OpenChain,
     RerunChain,
     ServerLog,
     ServerStateChanged,
     Severity,
+    TypeToAsk,
 )
-from tui.app.theming import ThemesMixin
+from tui.app.runs import ChainRun
+from tui.app.theming import Themes
 from tui.app.widgets.app_footer import AppFooter
 from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
+from tui.clipboard import passthrough_copy
 from tui.sanitize import clean_line
-from tui.strategies import STRATEGY_NAMES, get_strategy
+from tui.strategies import get_strategy
 
 if TYPE_CHECKING:
     from backends.client import ChatClient
@@ -88,29 +99,7 @@ def _o1_commands() -> type[O1Commands]:
     return O1Commands
 
 
-@dataclass
-class ChainRun:
-    """One chain in this app: its data, its view, and the worker running it (if live)."""
-
-    chain: Chain
-    view: ChainView
-    worker: Worker | None = None
-    #: The group view (tui.app.widgets.group_view) when the chain is a member of a group.
-    group: GroupView | None = None
-    #: A follow-up's earlier turns, oldest first (tui.threads); empty for a first turn.
-    earlier: list[Chain] = field(default_factory=list)
-
-    @property
-    def top(self) -> Widget:
-        """The widget that holds this chain in #chains: its group's view, or its own."""
-        return self.group if self.group is not None else self.view
-
-    @property
-    def running(self) -> bool:
-        return self.worker is not None and not self.worker.is_finished
-
-
-class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMixin, App[int]):
+class O1App(App[int]):
     """The full-screen app. ``client`` may be given (tests); otherwise it is made from
     ``settings`` (``endpoint``) or from the managed ``server`` handle. ``model_named``: the
     user named ``settings.model`` (flag or environment), so an endpoint that does not serve
@@ -143,9 +132,6 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         self.settings = settings
         self._history: History | None = None
         self.history = history
-        #: Opens the history after the first frame (run_app); its import and the store's
-        #: open are ~20 ms the first frame does not need.
-        self._open_history = open_history
         #: What ended the app before it could work (the history could not be opened):
         #: run_app raises it, as the command did before the app started.
         self.startup_error: Exception | None = None
@@ -165,17 +151,29 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         self.server_detail = ""
         self.server_log: list[str] = []
         self.model_name: str = settings.model
-        #: The switcher's entries: the strategies, then the group modes (tui.app.group_runs).
-        self.strategy_names = STRATEGY_NAMES + tuple(m.label for m in GROUP_MODES)
-        self.strategy = settings.strategy if settings.strategy in self.strategy_names else "g1"
-        self.last_copied: str | None = None
+        #: The switcher's entries: the strategies, then the group modes (tui.app.choices).
+        self.choices: tuple[Choice, ...] = CHOICES
+        #: What the next question runs as: a strategy, or a group mode.
+        self.choice: Choice = choice_named(settings.strategy, self.choices) or StrategyChoice("g1")
         self._startup_warnings: list[str] = list(settings.warnings)
-        self._theme_names: set[str] = set()
-        self._load_themes(user_themes_dir)
+        self.themes = Themes(self, env=env, config_path=config_path)
+        self._startup_warnings += self.themes.load(user_themes_dir, settings.theme)
         usable, warnings = registry.check_keymap(settings.keymap)
         self.keymap: dict[str, str] = usable
         self._startup_warnings += warnings
         self._ticker: Timer | None = None
+        #: The app's parts (see the module docstring).
+        self.first_frame = AfterFirstFrame(
+            self,
+            self,
+            # Opens the history after the first frame (run_app); its import and the store's
+            # open are ~20 ms the first frame does not need.
+            open_history=open_history,
+            connect=self._connect if connect else None,
+        )
+        self.follow_ups = FollowUps(self, self)
+        self.groups = GroupRuns(self, self)
+        self.copier = Copier(self, current=self.current_run, keymap=self.keymap, env=env)
 
     @property
     def history(self) -> History | None:
@@ -204,17 +202,20 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
 
         return Connector(self)
 
+    def _connect(self) -> None:
+        self.connector.start()
+
     # --- set-up ------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         header = StatusHeader(id="header")
-        header.strategy = self.strategy
+        header.strategy = self.choice.label
         yield header
-        # The history sidebar joins #body after the first frame (_mount_history).
+        # The history sidebar joins #body after the first frame (first_frame.py).
         with Horizontal(id="body"), Vertical(id="main"):
             with Vertical(id="chains"):
                 yield Static(Content(WELCOME), classes="welcome")
-            yield QuestionInput(self.strategy)
+            yield QuestionInput(self.choice.label)
         yield AppFooter()
 
     def on_mount(self) -> None:
@@ -223,10 +224,36 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         self.query_one(QuestionInput).focus()
         for warning in self._startup_warnings:
             self.notify(clean_line(warning, 300), severity="warning", markup=False, timeout=8)
-        self._notify_recovery()
+        notify_recovery(self, self.history)
         self._ticker = self.set_interval(TICK_S, self._tick, pause=True)
         # After the first frame: the history, its sidebar, the connection (tui/app/first_frame.py).
         self.call_after_refresh(self._after_first_frame)
+
+    async def _after_first_frame(self) -> None:
+        await self.first_frame.run()
+
+    def refresh_css(self, animate: bool = True) -> None:
+        """Textual's refresh, except for the one the theme chosen in ``__init__`` queues.
+
+        Textual answers a theme change with a re-parse of every style sheet in a new
+        style sheet whose parse cache is then dropped, so the app's first frame would parse
+        them all twice (~10 ms). Before the app is mounted nothing is styled for good yet:
+        the theme's variables and one parse are enough.
+        """
+        if self.screen_stack:  # a screen exists: its widgets may be styled, re-style them
+            super().refresh_css(animate)
+            return
+        self.stylesheet.set_variables(self.get_css_variables())
+        self.stylesheet.parse()
+        self.stylesheet.update(self, animate=False)
+
+    def copy_to_clipboard(self, text: str) -> None:
+        """Textual's copy (its paste buffer for ctrl+v, the plain OSC 52), and inside tmux the
+        same sequence in tmux's passthrough too (tui.clipboard.passthrough_copy)."""
+        super().copy_to_clipboard(text)
+        extra = passthrough_copy(text, self.env)
+        if extra and self._driver is not None:  # where Textual's own copy writes, too
+            self._driver.write(extra)
 
     # --- the model server / endpoint (connection.py connects; these handlers show it) -----
 
@@ -242,7 +269,7 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         self.server_state, self.server_detail = message.state, message.detail
         if message.model:
             self.model_name = message.model
-        header = self._header()
+        header = self.header()
         if header is not None:
             header.state, header.detail = message.state, message.detail
             if message.model:
@@ -258,7 +285,7 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
                 timeout=10,
             )
 
-    def _header(self) -> StatusHeader | None:
+    def header(self) -> StatusHeader | None:
         """The header lives on the main screen; messages also arrive while another screen (the
         server screen, help) is on top, where ``self.query_one`` would not find it. None once
         the app has closed its screens: the server's threads and the chain workers still post
@@ -272,7 +299,7 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         del self.server_log[:-SERVER_LOG_LINES]
         # The header shows the start-up's stage, never the raw line (loader output is noise).
         controller = self.controller
-        header = self._header()
+        header = self.header()
         if header is not None:
             header.progress = controller.progress() if controller is not None else None
 
@@ -281,23 +308,32 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
     @on(Input.Submitted, "#question")
     def _question_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if self.start_chain(event.value):
+        if self.ask(event.value):
             event.input.value = ""
 
-    def start_chain(self, question: str, strategy: str | None = None) -> Chain | None:
-        """Start a chain for ``question``; None (and a message) when it cannot start."""
-        mode = self.group_mode(strategy or self.strategy)
-        if mode is not None:
-            return self.start_group(question, mode)  # type: ignore[return-value]
+    def question_box(self) -> QuestionInput:
+        return self.query_one(QuestionInput)
+
+    def ask(self, question: str, choice: Choice | None = None) -> bool:
+        """Run ``question`` as ``choice`` (None: the switcher's): one chain, or a group.
+        False (and a message) when it cannot start."""
+        choice = choice or self.choice
+        if isinstance(choice, StrategyChoice):
+            return self.start_chain(question, choice.name) is not None
+        return self.groups.start(question, choice) is not None
+
+    def start_chain(self, question: str, strategy: str) -> Chain | None:
+        """Start a chain of ``strategy`` for ``question``; None (and a message) when it
+        cannot start."""
         checked = askable(self, question)
         if checked is None or self.client is None:
             return None
         from tui.chain import Chain
 
-        target = self.follow_target()  # before the new chain replaces the one on screen
+        target = self.follow_ups.target()  # before the new chain replaces the one on screen
         chain = Chain(
             question=checked,
-            strategy=strategy or self.strategy,
+            strategy=strategy,
             model=self.client.model,
             lang=pinned_lang(self.settings),
         )
@@ -309,14 +345,14 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         view = ChainView(chain, live=True, now=self.clock(), earlier=thread)
         run = ChainRun(chain, view, earlier=thread)
         self.runs[chain.id] = run
-        self._show(run)
+        self.show(run)
         run.worker = self.run_worker(
             self._chain_worker(chain, self.client, thread),
             name=f"chain-{chain.id}",
             group="chains",
             exit_on_error=False,
         )
-        self._update_running()
+        self.update_running()
         return chain
 
     async def _chain_worker(
@@ -380,8 +416,8 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
             await run.view.apply(event, self.clock())
         if isinstance(event, (ChainFinished, ChainFailed)):
             run.chain = event.chain
-            self._update_running()
-            self._history_changed()
+            self.update_running()
+            self.history_changed()
             self.update_question_mode()
 
     def on_chain_done(self, message: ChainDone) -> None:
@@ -389,22 +425,22 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         if run is not None and run.view.live:
             # The worker ended without a final event (a bug upstream): stop the clocks anyway.
             run.view.live = False
-        self._update_running()
-        self._history_changed()
+        self.update_running()
+        self.history_changed()
 
-    def _history_changed(self) -> None:
+    def history_changed(self) -> None:
         from tui.app.widgets.history_panel import HistoryPanel
 
         for panel in self.query(HistoryPanel):
             panel.refresh_list()
 
-    def _update_running(self) -> None:
+    def update_running(self) -> None:
         from tui.chain import Status
 
         live = [r for r in self.runs.values() if r.running]
         # A group's members share its worker: one that has finished no longer counts.
         running = sum(1 for r in live if r.chain.status is Status.RUNNING)
-        header = self._header()
+        header = self.header()
         if header is not None:
             # A server that works on fewer requests at once (llama.cpp: one) queues the rest.
             handle = self.server_handle
@@ -423,7 +459,7 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
             if run.view.live:
                 run.view.tick(now)
 
-    def _show(self, run: ChainRun) -> None:
+    def show(self, run: ChainRun) -> None:
         """Make ``run`` the chain on screen. Running chains that are not shown stay mounted
         (hidden) and keep streaming; finished ones leave the screen (they are in the history)."""
         top = run.top
@@ -438,7 +474,7 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         self.current_id = run.chain.id
         self.update_question_mode()
 
-    def show_group(self, view: GroupView, worker: Worker | None) -> None:
+    def show_group(self, view: GroupView, worker: Worker[None] | None) -> None:
         """Show a group view; with a worker (a live group) its members join the runs."""
         from tui.app.widgets.chain_view import ChainView
 
@@ -449,7 +485,7 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         ]
         for run in runs:
             self.runs[run.chain.id] = run
-        self._show(runs[0])
+        self.show(runs[0])
         if not view.compare:
             self.call_after_refresh(view.focus_first_sample)
 
@@ -470,7 +506,7 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
 
         run = ChainRun(chain, ChainView(chain, live=live, now=self.clock()))
         self.runs[chain.id] = run
-        self._show(run)
+        self.show(run)
         return run.view
 
     def current_run(self) -> ChainRun | None:
@@ -484,7 +520,7 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         """Show a chain: its live view when it runs here, else the saved one (read-only)."""
         if not self._show_running(chain_id) and self.history is not None:
             chain = self.history.get(chain_id)
-            self._show_saved(chain_id, chain, self.earlier_of(chain) if chain else [])
+            self._show_saved(chain_id, chain, self.follow_ups.earlier_of(chain) if chain else [])
 
     def on_open_chain(self, message: OpenChain) -> None:
         """The sidebar's open: the store read runs in a worker, off the UI loop."""
@@ -497,7 +533,9 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         async def read() -> None:
             try:
                 chain = await asyncio.to_thread(history.get, chain_id)
-                earlier = await asyncio.to_thread(self.earlier_of, chain) if chain else []
+                earlier = (
+                    await asyncio.to_thread(self.follow_ups.earlier_of, chain) if chain else []
+                )
             except STORE_ERRORS as err:
                 from tui.app.connection import one_line
 
@@ -510,14 +548,14 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
     def _show_running(self, chain_id: str) -> bool:
         for run in self.runs.values():
             if run.chain.id == chain_id and run.running:
-                self._show(run)
+                self.show(run)
                 return True
         return False
 
     def _show_saved(
         self, chain_id: str, chain: Chain | None, earlier: list[Chain] | None = None
     ) -> None:
-        if chain is None and self.open_group(chain_id):
+        if chain is None and self.groups.open(chain_id):
             return
         if chain is None:
             self.notify("That chain is no longer in the history.", severity="warning")
@@ -527,14 +565,26 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         earlier = earlier or []
         run = ChainRun(chain, ChainView(chain, live=False, earlier=earlier), earlier=earlier)
         self.runs[chain.id] = run
-        self._show(run)
+        self.show(run)
 
     def on_rerun_chain(self, message: RerunChain) -> None:
-        self._rerun(message.question, message.strategy)
-
-    def _rerun(self, question: str, strategy: str | None) -> None:
-        if self.start_chain(question, strategy):
+        """The sidebar's re-run: with the switcher's choice, or the one it names."""
+        choice = self.choice if message.strategy is None else self._choice_named(message.strategy)
+        if choice is not None and self.ask(message.question, choice):
             self.query_one(QuestionInput).focus()
+
+    def on_group_done(self, message: GroupDone) -> None:
+        self.groups.finish(message)
+
+    def on_type_to_ask(self, message: TypeToAsk) -> None:
+        self.groups.type_to_ask(message.character)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self.follow_ups.focused(event.widget)
+
+    def update_question_mode(self) -> None:
+        """Tell the question box whether Enter follows up or starts a new thread."""
+        self.follow_ups.update_question_mode()
 
     def on_o1_notify(self, message: Notify) -> None:
         self.notify(clean_line(message.text, 300), severity=message.severity, markup=False)
@@ -551,7 +601,7 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
 
     def action_run(self) -> None:
         box = self.query_one(QuestionInput)
-        if self.start_chain(box.value):
+        if self.ask(box.value):
             box.value = ""
 
     def action_cancel(self) -> None:
@@ -568,31 +618,36 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
             box.focus()
 
     def action_next_strategy(self) -> None:
-        names = self.strategy_names
-        self.set_strategy(
-            names[(names.index(self.strategy) + 1) % len(names)]
-            if self.strategy in names
-            else names[0]
-        )
+        self.choose(next_choice(self.choice, self.choices))
 
-    def set_strategy(self, name: str) -> None:
-        if name not in self.strategy_names:
-            self.notify(f"Unknown strategy {name!r}", severity="warning", markup=False)
-            return
-        self.strategy = name
+    def set_strategy(self, label: str) -> None:
+        """Choose the switcher's entry named ``label`` (a strategy or a group mode)."""
+        choice = self._choice_named(label)
+        if choice is not None:
+            self.choose(choice)
+
+    def _choice_named(self, label: str) -> Choice | None:
+        choice = choice_named(label, self.choices)
+        if choice is None:
+            self.notify(f"Unknown strategy {label!r}", severity="warning", markup=False)
+        return choice
+
+    def choose(self, choice: Choice) -> None:
+        """Run the next questions as ``choice``, and show it."""
+        self.choice = choice
         self._show_strategy()
         self.update_question_mode()  # a group mode always starts a new thread
-        self.notify(f"Strategy: {name}", markup=False, timeout=2)
+        self.notify(f"Strategy: {choice.label}", markup=False, timeout=2)
 
     def _show_strategy(self) -> None:
         key = registry.display_keys(registry.keys_for(registry.BY_ID["strategy"], self.keymap))
-        self.query_one(QuestionInput).show_strategy(self.strategy, key.split(" / ")[0])
-        header = self._header()
+        self.query_one(QuestionInput).show_strategy(self.choice.label, key.split(" / ")[0])
+        header = self.header()
         if header is not None:
-            header.strategy = self.strategy
+            header.strategy = self.choice.label
 
     async def action_toggle_history(self) -> None:
-        panel = await self._mount_history()
+        panel = await self.first_frame.sidebar()
         if panel is None:
             self.notify("No history here (it could not be opened).", severity="warning")
             return
@@ -629,6 +684,21 @@ class O1App(FirstFrameMixin, FollowUpsMixin, GroupRunsMixin, CopyMixin, ThemesMi
         self.current_id = None
         self.update_question_mode()
         self.query_one(QuestionInput).focus()
+
+    def action_toggle_earlier(self) -> None:
+        self.follow_ups.toggle_earlier()
+
+    def action_group_mode(self) -> None:
+        self.groups.pick()
+
+    def action_copy_step(self) -> None:
+        self.copier.copy_step()
+
+    def action_copy_answer(self) -> None:
+        self.copier.copy_answer()
+
+    def action_export_chain(self) -> Path | None:
+        return self.copier.export_chain()
 
     def action_server_screen(self) -> None:
         from tui.app.screens.server import ServerScreen
