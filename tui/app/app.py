@@ -139,8 +139,6 @@ class O1App(App[int]):
         self.client = client
         self.clock = clock
         self.env = env
-        self.config_path = config_path
-        self.connect_on_start = connect
         self.model_named = model_named
         self.owns_server = False
         #: What the server screen drives (tui.app.screens.server.ServerController).
