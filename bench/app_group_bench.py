@@ -100,7 +100,7 @@ async def _run(url: str, chains: int, size: tuple[int, int], expand: int) -> dic
         spec = GroupSpec.self_consistency("Benchmark question", "thinking", chains)
         runner = GroupRunner(spec, client, StrategyOptions(lang="en"))
         view = GroupView(runner.result, live=True, now=app.clock(), clock=app.clock)
-        app.show_group(view, None)
+        app.chains.show_group(view, None)
         await pilot.pause()
         for index in range(expand):  # these samples drawn whole, not only as their row
             await view.toggle_sample(index)

@@ -128,7 +128,7 @@ async def test_escape_cancels_the_whole_group_and_keeps_what_finished(make_app, 
             statuses = sorted(c.status.value for c in view.result.chains)
             assert statuses == ["cancelled", "cancelled", "done"]
             assert "cancelled" in str(view.status_line.render())
-            assert not any(r.running for r in app.runs.values())
+            assert not any(r.running for r in app.chains.runs.values())
 
 
 async def test_a_saved_group_opens_back_into_its_view(make_app, history) -> None:
@@ -144,7 +144,7 @@ async def test_a_saved_group_opens_back_into_its_view(make_app, history) -> None
         app = make_app(server)
         async with app.run_test(size=(100, 30)) as pilot:
             await _ready(app, pilot)
-            app.open_chain(result.group.id)
+            app.chains.open(result.group.id)
             await wait_until(pilot, lambda: _group_view(app) is not None)
             view = _group_view(app)
             assert not view.live and view.result.group.id == result.group.id

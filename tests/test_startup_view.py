@@ -170,6 +170,6 @@ async def test_server_messages_that_arrive_while_the_app_exits_are_dropped(make_
     await app.on_server_state_changed(
         ServerStateChanged(ServerState.READY, "ready", model="late-model", address="127.0.0.1:9")
     )
-    app.update_running()  # a chain worker ending during the exit
+    app.chains.update_running()  # a chain worker ending during the exit
     assert app.server_log[-1].startswith("llama_model_loader")
     assert app.model_name == "late-model" and app.server_state is ServerState.READY

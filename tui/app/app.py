@@ -17,9 +17,6 @@ offers, a strategy or a group mode, is a :data:`~tui.app.choices.Choice`.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -31,14 +28,11 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.timer import Timer
-from textual.widget import Widget
 from textual.widgets import Input, Static
-from textual.worker import Worker
 
 from backends.state import ServerState
 from tui.app import actions as registry
-from tui.app.asking import askable, pinned_lang
+from tui.app.chains import WELCOME, Chains
 from tui.app.choices import CHOICES, Choice, StrategyChoice, choice_named, next_choice
 from tui.app.copying import Copier
 from tui.app.first_frame import AfterFirstFrame, notify_recovery
@@ -56,40 +50,26 @@ from tui.app.messages import (
     Severity,
     TypeToAsk,
 )
-from tui.app.runs import ChainRun
 from tui.app.theming import Themes
 from tui.app.widgets.app_footer import AppFooter
 from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
 from tui.clipboard import passthrough_copy
 from tui.sanitize import clean_line
-from tui.strategies import get_strategy
 
 if TYPE_CHECKING:
     from backends.client import ChatClient
     from backends.controller import ManagedServer
     from backends.manager import ServerHandle
-    from tui.app.batcher import EventBatcher
     from tui.app.connection import Connector
     from tui.app.palette import O1Commands
-    from tui.app.widgets.chain_view import ChainView
-    from tui.app.widgets.group_view import GroupView
-    from tui.chain import Chain
     from tui.config import Settings
     from tui.history import History
     from tui.history_writer import WriteStatus
 
-log = logging.getLogger(__name__)
 
-#: Seconds between updates of running steps' clocks.
-TICK_S = 0.1
 #: Most server start-up lines kept for the server screen.
 SERVER_LOG_LINES = 1000
-
-WELCOME = (
-    "Ask a question below; Enter runs it.\n\n"
-    "Each reasoning step appears as it starts, with its time and tokens.\n"
-)
 
 
 def _o1_commands() -> type[O1Commands]:
@@ -143,8 +123,6 @@ class O1App(App[int]):
         self.owns_server = False
         #: What the server screen drives (tui.app.screens.server.ServerController).
         self.controller: ManagedServer | None = None
-        self.runs: dict[str, ChainRun] = {}
-        self.current_id: str | None = None
         self.server_state = ServerState.NONE
         self.server_detail = ""
         self.server_log: list[str] = []
@@ -159,7 +137,6 @@ class O1App(App[int]):
         usable, warnings = registry.check_keymap(settings.keymap)
         self.keymap: dict[str, str] = usable
         self._startup_warnings += warnings
-        self._ticker: Timer | None = None
         #: The app's parts (see the module docstring).
         self.first_frame = AfterFirstFrame(
             self,
@@ -169,9 +146,18 @@ class O1App(App[int]):
             open_history=open_history,
             connect=self._connect if connect else None,
         )
-        self.follow_ups = FollowUps(self, self)
-        self.groups = GroupRuns(self, self)
-        self.copier = Copier(self, current=self.current_run, keymap=self.keymap, env=env)
+        # The parts call on each other through these (each is made before any is called).
+        self.chains = Chains(
+            self,
+            self,
+            follow_target=lambda: self.follow_ups.target(),
+            earlier_of=lambda chain: self.follow_ups.earlier_of(chain),
+            open_group=lambda group_id: self.groups.open(group_id),
+            shown=lambda: self.follow_ups.update_question_mode(),
+        )
+        self.follow_ups = FollowUps(self, self, current=self.chains.current_run)
+        self.groups = GroupRuns(self, self, self.chains)
+        self.copier = Copier(self, current=self.chains.current_run, keymap=self.keymap, env=env)
 
     @property
     def history(self) -> History | None:
@@ -223,7 +209,7 @@ class O1App(App[int]):
         for warning in self._startup_warnings:
             self.notify(clean_line(warning, 300), severity="warning", markup=False, timeout=8)
         notify_recovery(self, self.history)
-        self._ticker = self.set_interval(TICK_S, self._tick, pause=True)
+        self.chains.start_clock()
         # After the first frame: the history, its sidebar, the connection (tui/app/first_frame.py).
         self.call_after_refresh(self._after_first_frame)
 
@@ -301,7 +287,7 @@ class O1App(App[int]):
         if header is not None:
             header.progress = controller.progress() if controller is not None else None
 
-    # --- chains --------------------------------------------------------------------------------
+    # --- chains (chains.py runs and shows them; these handlers hand the messages on) -------
 
     @on(Input.Submitted, "#question")
     def _question_submitted(self, event: Input.Submitted) -> None:
@@ -317,253 +303,18 @@ class O1App(App[int]):
         False (and a message) when it cannot start."""
         choice = choice or self.choice
         if isinstance(choice, StrategyChoice):
-            return self.start_chain(question, choice.name) is not None
+            return self.chains.start(question, choice.name) is not None
         return self.groups.start(question, choice) is not None
 
-    def start_chain(self, question: str, strategy: str) -> Chain | None:
-        """Start a chain of ``strategy`` for ``question``; None (and a message) when it
-        cannot start."""
-        checked = askable(self, question)
-        if checked is None or self.client is None:
-            return None
-        from tui.chain import Chain
-
-        target = self.follow_ups.target()  # before the new chain replaces the one on screen
-        chain = Chain(
-            question=checked,
-            strategy=strategy,
-            model=self.client.model,
-            lang=pinned_lang(self.settings),
-        )
-        thread = [*target[1], target[0]] if target is not None else []
-        if target is not None:
-            chain.parent_id = target[0].id
-        from tui.app.widgets.chain_view import ChainView
-
-        view = ChainView(chain, live=True, now=self.clock(), earlier=thread)
-        run = ChainRun(chain, view, earlier=thread)
-        self.runs[chain.id] = run
-        self.show(run)
-        run.worker = self.run_worker(
-            self._chain_worker(chain, self.client, thread),
-            name=f"chain-{chain.id}",
-            group="chains",
-            exit_on_error=False,
-        )
-        self.update_running()
-        return chain
-
-    async def _chain_worker(
-        self, chain: Chain, client: ChatClient, thread: list[Chain] | None = None
-    ) -> None:
-        """Run the chain (a follow-up of ``thread``'s last turn when given); report through
-        messages only (never touch widgets here)."""
-        from tui.runner import run_chain
-        from tui.strategies.base import StrategyOptions
-
-        on_event = self.event_sink(chain.id)
-        options = StrategyOptions(lang=chain.lang, max_steps=self.settings.max_steps)
-        try:
-            if thread:
-                from tui.threads import continue_thread
-
-                handle = self.server_handle
-                options = await continue_thread(
-                    chain,
-                    options,
-                    client,
-                    thread,
-                    engine=handle.engine if handle is not None else None,
-                    session_len=self.settings.session_len,
-                )
-            await run_chain(
-                chain,
-                get_strategy(chain.strategy),
-                client,
-                options,
-                history=self.history,
-                on_event=on_event,
-            )
-        except asyncio.CancelledError:
-            raise
-        except Exception as err:  # noqa: BLE001 - run_chain saved it and sent ChainFailed
-            log.exception("chain %s failed", chain.id)
-            from tui.app.connection import one_line
-
-            self.post_message(Notify(f"Chain failed: {one_line(err)}", "error"))
-        finally:
-            self.post_message(ChainDone(chain.id))
-
-    def event_sink(self, chain_id: str) -> EventBatcher:
-        """The ``on_event`` callable for chain ``chain_id``: events become ChainEvent
-        messages to this app, deltas merged to about one a frame."""
-        from tui.app.batcher import EventBatcher
-
-        return EventBatcher(lambda event: self.post_message(ChainEvent(chain_id, event)))
-
     async def on_chain_event(self, message: ChainEvent) -> None:
-        from tui.chain import ChainFailed, ChainFinished
-
-        run = self.runs.get(message.chain_id)
-        if run is None:
-            return
-        event = message.event
-        if run.group is not None:  # the group's view passes it on to the member's, if shown
-            await run.group.apply(run.chain.id, event, self.clock())
-        else:
-            await run.view.apply(event, self.clock())
-        if isinstance(event, (ChainFinished, ChainFailed)):
-            run.chain = event.chain
-            self.update_running()
-            self.history_changed()
-            self.update_question_mode()
+        await self.chains.apply(message)
 
     def on_chain_done(self, message: ChainDone) -> None:
-        run = self.runs.get(message.chain_id)
-        if run is not None and run.view.live:
-            # The worker ended without a final event (a bug upstream): stop the clocks anyway.
-            run.view.live = False
-        self.update_running()
-        self.history_changed()
-
-    def history_changed(self) -> None:
-        from tui.app.widgets.history_panel import HistoryPanel
-
-        for panel in self.query(HistoryPanel):
-            panel.refresh_list()
-
-    def update_running(self) -> None:
-        from tui.chain import Status
-
-        live = [r for r in self.runs.values() if r.running]
-        # A group's members share its worker: one that has finished no longer counts.
-        running = sum(1 for r in live if r.chain.status is Status.RUNNING)
-        header = self.header()
-        if header is not None:
-            # A server that works on fewer requests at once (llama.cpp: one) queues the rest.
-            handle = self.server_handle
-            slots = handle.concurrency if handle is not None else None
-            header.running = min(running, slots) if slots else running
-            header.waiting = running - header.running
-        if self._ticker is not None:
-            if live:
-                self._ticker.resume()
-            else:
-                self._ticker.pause()
-
-    def _tick(self) -> None:
-        now = self.clock()
-        for run in self.runs.values():
-            if run.view.live:
-                run.view.tick(now)
-
-    def show(self, run: ChainRun) -> None:
-        """Make ``run`` the chain on screen. Running chains that are not shown stay mounted
-        (hidden) and keep streaming; finished ones leave the screen (they are in the history)."""
-        top = run.top
-        container = self.query_one("#chains")
-        with self.batch_update():
-            self._clear_chains(keep=top)
-            if top.parent is None:
-                container.mount(top)
-            top.display = True
-        for chain_id in [cid for cid, r in self.runs.items() if r.top is not top and not r.running]:
-            del self.runs[chain_id]
-        self.current_id = run.chain.id
-        self.update_question_mode()
-
-    def show_group(self, view: GroupView, worker: Worker[None] | None) -> None:
-        """Show a group view; with a worker (a live group) its members join the runs."""
-        from tui.app.widgets.chain_view import ChainView
-
-        # A vote's samples have no view until expanded: their runs hold a stand-in.
-        runs = [
-            ChainRun(chain, member or ChainView(chain, live=False), worker, group=view)
-            for chain, member in zip(view.result.chains, view.views, strict=True)
-        ]
-        for run in runs:
-            self.runs[run.chain.id] = run
-        self.show(runs[0])
-        if not view.compare:
-            self.call_after_refresh(view.focus_first_sample)
-
-    def _clear_chains(self, keep: Widget | None = None) -> None:
-        running = {id(r.top) for r in self.runs.values() if r.running}
-        for child in list(self.query_one("#chains").children):
-            if child is keep:
-                continue
-            if id(child) in running:
-                child.display = False
-            else:
-                child.remove()
-
-    def attach_chain(self, chain: Chain, *, live: bool = True) -> ChainView:
-        """Show a chain driven from outside by ChainEvent messages (benchmarks, tests,
-        and later: chains started by another part of the app)."""
-        from tui.app.widgets.chain_view import ChainView
-
-        run = ChainRun(chain, ChainView(chain, live=live, now=self.clock()))
-        self.runs[chain.id] = run
-        self.show(run)
-        return run.view
-
-    def current_run(self) -> ChainRun | None:
-        return self.runs.get(self.current_id) if self.current_id else None
-
-    def current_view(self) -> ChainView | None:
-        run = self.current_run()
-        return run.view if run is not None else None
-
-    def open_chain(self, chain_id: str) -> None:
-        """Show a chain: its live view when it runs here, else the saved one (read-only)."""
-        if not self._show_running(chain_id) and self.history is not None:
-            chain = self.history.get(chain_id)
-            self._show_saved(chain_id, chain, self.follow_ups.earlier_of(chain) if chain else [])
+        self.chains.done(message.chain_id)
 
     def on_open_chain(self, message: OpenChain) -> None:
         """The sidebar's open: the store read runs in a worker, off the UI loop."""
-        if self._show_running(message.chain_id) or self.history is None:
-            return
-        history, chain_id = self.history, message.chain_id
-
-        from tui.app.widgets.history_reads import STORE_ERRORS
-
-        async def read() -> None:
-            try:
-                chain = await asyncio.to_thread(history.get, chain_id)
-                earlier = (
-                    await asyncio.to_thread(self.follow_ups.earlier_of, chain) if chain else []
-                )
-            except STORE_ERRORS as err:
-                from tui.app.connection import one_line
-
-                self.notify(f"Cannot open the chain: {one_line(err)}", severity="error")
-                return
-            self._show_saved(chain_id, chain, earlier)
-
-        self.run_worker(read(), group="open-chain", exclusive=True)
-
-    def _show_running(self, chain_id: str) -> bool:
-        for run in self.runs.values():
-            if run.chain.id == chain_id and run.running:
-                self.show(run)
-                return True
-        return False
-
-    def _show_saved(
-        self, chain_id: str, chain: Chain | None, earlier: list[Chain] | None = None
-    ) -> None:
-        if chain is None and self.groups.open(chain_id):
-            return
-        if chain is None:
-            self.notify("That chain is no longer in the history.", severity="warning")
-            return
-        from tui.app.widgets.chain_view import ChainView
-
-        earlier = earlier or []
-        run = ChainRun(chain, ChainView(chain, live=False, earlier=earlier), earlier=earlier)
-        self.runs[chain.id] = run
-        self.show(run)
+        self.chains.open_in_worker(message.chain_id)
 
     def on_rerun_chain(self, message: RerunChain) -> None:
         """The sidebar's re-run: with the switcher's choice, or the one it names."""
@@ -579,10 +330,6 @@ class O1App(App[int]):
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         self.follow_ups.focused(event.widget)
-
-    def update_question_mode(self) -> None:
-        """Tell the question box whether Enter follows up or starts a new thread."""
-        self.follow_ups.update_question_mode()
 
     def on_o1_notify(self, message: Notify) -> None:
         self.notify(clean_line(message.text, 300), severity=message.severity, markup=False)
@@ -603,13 +350,7 @@ class O1App(App[int]):
             box.value = ""
 
     def action_cancel(self) -> None:
-        run = self.current_run()
-        if run is None or not run.running:
-            running = [r for r in self.runs.values() if r.running]
-            run = running[-1] if running else None
-        if run is not None and run.worker is not None:
-            run.worker.cancel()
-            (run.group or run.view).show_cancelling()  # in its status line until it has ended
+        if self.chains.cancel():
             return
         box = self.query_one(QuestionInput)
         if self.focused is not box:
@@ -634,7 +375,7 @@ class O1App(App[int]):
         """Run the next questions as ``choice``, and show it."""
         self.choice = choice
         self._show_strategy()
-        self.update_question_mode()  # a group mode always starts a new thread
+        self.follow_ups.update_question_mode()  # a group mode always starts a new thread
         self.notify(f"Strategy: {choice.label}", markup=False, timeout=2)
 
     def _show_strategy(self) -> None:
@@ -658,29 +399,13 @@ class O1App(App[int]):
             self.query_one(QuestionInput).focus()
 
     def action_toggle_step(self) -> None:
-        view = self.current_view()
-        step = view.focused_step() if view else None
-        if step is None:
-            self.notify("No step to fold.", markup=False, timeout=2)
-            return
-        step.collapsed = not step.collapsed
+        self.chains.toggle_step()
 
     def action_toggle_all(self) -> None:
-        view = self.current_view()
-        steps = view.step_views() if view else []
-        if not steps:
-            return
-        fold = any(not s.collapsed for s in steps)
-        with self.batch_update():
-            for step in steps:
-                step.collapsed = fold
+        self.chains.toggle_all()
 
     def action_new_question(self) -> None:
-        with self.batch_update():
-            self._clear_chains()
-            self.query_one("#chains").mount(Static(Content(WELCOME), classes="welcome"))
-        self.current_id = None
-        self.update_question_mode()
+        self.chains.new_question()
         self.query_one(QuestionInput).focus()
 
     def action_toggle_earlier(self) -> None:
@@ -710,7 +435,14 @@ class O1App(App[int]):
         from tui.app.screens.evaluations import EvaluationsScreen
 
         if not isinstance(self.screen, EvaluationsScreen):
-            self.push_screen(EvaluationsScreen(self.history, lambda: self.client, self.open_chain))
+            self.push_screen(
+                EvaluationsScreen(
+                    self.history,
+                    lambda: self.client,
+                    self.chains.open,
+                    show_group=self.groups.show_saved,
+                )
+            )
 
     def action_help(self) -> None:
         from tui.app.screens.help import HelpScreen
@@ -720,10 +452,5 @@ class O1App(App[int]):
 
     async def action_quit(self) -> None:
         """Cancel running chains and let them save as cancelled, then leave."""
-        workers = [r.worker for r in self.runs.values() if r.running and r.worker]
-        for worker in workers:
-            worker.cancel()
-        if workers:
-            with contextlib.suppress(Exception):  # a timeout or a worker's failure: leaving anyway
-                await asyncio.wait_for(self.workers.wait_for_complete(workers), 3.0)
+        await self.chains.stop(wait_s=3.0)
         self.exit(0)

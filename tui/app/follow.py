@@ -10,7 +10,7 @@ focused column (the first one when none has focus). A question asked in a group 
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.app import App
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 
 class FollowHost(Protocol):
-    """What :class:`FollowUps` reads from the app."""
+    """What :class:`FollowUps` reads from the app (``current`` gives the chain on screen)."""
 
     @property
     def choice(self) -> Choice: ...
@@ -39,8 +39,6 @@ class FollowHost(Protocol):
 
     @property
     def keymap(self) -> Mapping[str, str]: ...
-
-    def current_run(self) -> ChainRun | None: ...
 
 
 def focused_column(view: GroupView, focused: DOMNode | None) -> int:
@@ -69,9 +67,12 @@ def group_parent(view: GroupView, column: int) -> Chain | None:
 class FollowUps:
     """The app's side of threads: what the next question follows up, and the box's words."""
 
-    def __init__(self, app: App[Any], host: FollowHost) -> None:
+    def __init__(
+        self, app: App[Any], host: FollowHost, *, current: Callable[[], ChainRun | None]
+    ) -> None:
         self.app = app
         self.host = host
+        self.current = current
         #: The compare view and column that last held focus (the question box takes the
         #: focus back before a follow-up is asked, so the column is remembered).
         self._last_column: tuple[GroupView, int] | None = None
@@ -98,7 +99,7 @@ class FollowUps:
         next question starts a new thread."""
         if not isinstance(self.host.choice, StrategyChoice):
             return None  # a group always starts a new thread
-        run = self.host.current_run()
+        run = self.current()
         if run is None or run.running or getattr(run.top, "live", False):
             return None  # still running: the next question starts a thread of its own
         if run.group is not None:
@@ -136,7 +137,7 @@ class FollowUps:
         """Fold or unfold the earlier turns above the chain on screen."""
         from tui.app.widgets.earlier_turns import EarlierTurns
 
-        run = self.host.current_run()
+        run = self.current()
         found = list(run.view.query(EarlierTurns)) if run is not None else []
         if not found:
             self.app.notify("No earlier turns: this chain starts its thread.", timeout=2)

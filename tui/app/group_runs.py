@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.app import App
@@ -25,13 +25,9 @@ from tui.app.messages import ChainDone, GroupDone, Notify
 from tui.sanitize import clean_line
 
 if TYPE_CHECKING:
-    from textual.worker import Worker
-
     from backends.manager import ServerHandle
-    from tui.app.batcher import EventBatcher
+    from tui.app.chains import Chains
     from tui.app.choices import Choice, GroupChoice
-    from tui.app.runs import ChainRun
-    from tui.app.widgets.group_view import GroupView
     from tui.app.widgets.question_input import QuestionInput
     from tui.config import Settings
     from tui.group import GroupResult, GroupRunner
@@ -41,8 +37,7 @@ log = logging.getLogger(__name__)
 
 
 class GroupHost(AskHost, Protocol):
-    """What :class:`GroupRuns` needs from the app: its settings, store and clock, and the
-    app's own chain bookkeeping, which a group's members join."""
+    """What :class:`GroupRuns` reads from the app, and the switcher it sets (F5)."""
 
     @property
     def settings(self) -> Settings: ...
@@ -54,24 +49,9 @@ class GroupHost(AskHost, Protocol):
     def server_handle(self) -> ServerHandle | None: ...
 
     @property
-    def runs(self) -> Mapping[str, ChainRun]: ...
-
-    @property
     def choice(self) -> Choice: ...
 
     def clock(self) -> float: ...
-
-    def event_sink(self, chain_id: str) -> EventBatcher: ...
-
-    def show(self, run: ChainRun) -> None: ...
-
-    def show_group(self, view: GroupView, worker: Worker[None] | None) -> None: ...
-
-    def update_running(self) -> None: ...
-
-    def history_changed(self) -> None: ...
-
-    def update_question_mode(self) -> None: ...
 
     def choose(self, choice: Choice) -> None: ...
 
@@ -81,11 +61,13 @@ class GroupHost(AskHost, Protocol):
 
 
 class GroupRuns:
-    """The group behaviour of ``app`` (see the module docstring)."""
+    """The group behaviour of ``app`` (see the module docstring); a group's members join
+    ``chains``, the app's chains, and are shown and fed like any chain."""
 
-    def __init__(self, app: App[Any], host: GroupHost) -> None:
+    def __init__(self, app: App[Any], host: GroupHost, chains: Chains) -> None:
         self.app = app
         self.host = host
+        self.chains = chains
 
     def start(self, question: str, choice: GroupChoice) -> GroupResult | None:
         """Run ``question`` as a group; None (and a message) when it cannot start."""
@@ -115,8 +97,8 @@ class GroupRuns:
             group="chains",
             exit_on_error=False,
         )
-        host.show_group(view, worker)
-        host.update_running()
+        self.chains.show_group(view, worker)
+        self.chains.update_running()
         return runner.result
 
     def events(self, runner: GroupRunner) -> Callable[[Any], None]:
@@ -125,7 +107,7 @@ class GroupRuns:
         from tui.group import GroupFinished, MemberEvent
 
         app = self.app
-        sinks = [self.host.event_sink(chain.id) for chain in runner.result.chains]
+        sinks = [self.chains.event_sink(chain.id) for chain in runner.result.chains]
 
         def on_event(event: Any) -> None:
             if isinstance(event, MemberEvent):
@@ -160,30 +142,33 @@ class GroupRuns:
         for view in self.app.query(GroupView):
             if view.result.group.id == message.group_id:
                 view.finish(message.result)
-        self.host.update_running()
-        self.host.history_changed()
-        self.host.update_question_mode()
+        self.chains.ended()
 
     def open(self, group_id: str) -> bool:
         """Show a group: its live view when it runs here, else the saved one. False when the
         history has no such group."""
-        host = self.host
-        for run in host.runs.values():
+        for run in self.chains.runs.values():
             view = run.group
             if view is not None and view.result.group.id == group_id and run.running:
-                host.show(run)
+                self.chains.show(run)
                 return True
-        if host.history is None:
+        history = self.host.history
+        if history is None:
             return False
         from tui.group_store import load_group
 
-        result = load_group(host.history, group_id)
+        result = load_group(history, group_id)
         if result is None or not result.chains:
             return False
+        self.show_saved(result)
+        return True
+
+    def show_saved(self, result: GroupResult) -> None:
+        """Show a finished group (read-only)."""
         from tui.app.widgets.group_view import GroupView
 
-        host.show_group(GroupView(result, live=False, clock=host.clock), None)
-        return True
+        view = GroupView(result, live=False, clock=self.host.clock)
+        self.chains.show_group(view, None)
 
     def pick(self) -> None:
         """Pick a group mode; with a question in the box, run it at once."""
