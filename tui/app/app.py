@@ -30,8 +30,8 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Input, Static
 
+import tui.app.actions as registry
 from backends.state import ServerState
-from tui.app import actions as registry
 from tui.app.chains import WELCOME, Chains
 from tui.app.choices import CHOICES, Choice, StrategyChoice, choice_named, next_choice
 from tui.app.copying import Copier

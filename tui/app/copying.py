@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
-from tui.app import actions as registry
+import tui.app.actions as registry
 from tui.clipboard import CopyTooLarge, guess_capability, osc52
 from tui.sanitize import clean_line
 

@@ -115,7 +115,7 @@ class FollowUps:
 
     def update_question_mode(self) -> None:
         """Tell the question box whether Enter follows up or starts a new thread."""
-        from tui.app import actions as registry
+        import tui.app.actions as registry
         from tui.app.widgets.question_input import QuestionInput
 
         target = self.target()
