@@ -2,17 +2,19 @@
 
 Structure (after Harlequin): widgets in ``widgets/``, screens in ``screens/``, styles in
 ``app.tcss``, app-wide messages in ``messages.py``, every user-facing action in
-``actions.py``; reaching the model in ``connection.py`` (the server screen's face for an
-endpoint in ``endpoint.py``), event batching in ``batcher.py``. Workers (a chain run, the server connection) do I/O and post messages; only
-handlers on this class touch widgets. State is kept per chain id (``runs.py``), so several
-chains can run at once (self-consistency, compare); the screen shows one of them.
+``actions.py``, event batching in ``batcher.py``. Workers (a chain run, a group, the server
+connection) do I/O and post messages; the app's handlers hand each message to the part it
+concerns, which changes the widgets, on the app's loop.
 
-The app composes its parts, each given what it needs when made (a Protocol of its own, which
-this class meets): the work after the first frame (``first_frame.py``), follow-ups
-(``follow.py``), groups (``group_runs.py``), copy and export (``copying.py``), themes
-(``theming.py``), the connection (``connection.py``). Textual finds actions and ``on_*``
-handlers on the app, so those stay here and hand the work on. What the strategy switcher
-offers, a strategy or a group mode, is a :data:`~tui.app.choices.Choice`.
+The app composes its parts, each given what it needs when made (the Textual app, and a
+Protocol of its own for the app's state, which this class meets, or callables): the chains,
+one run per chain id, so several can run at once, and the one on screen (``chains.py``),
+groups (``group_runs.py``), follow-ups (``follow.py``), the work after the first frame
+(``first_frame.py``), copy and export (``copying.py``), themes (``theming.py``), reaching the
+model (``connection.py``; the server screen's face for an endpoint in ``endpoint.py``) and
+what is shown of it (``server_status.py``). No part imports this module. Textual looks for
+actions and ``on_*`` handlers on the app, so those stay here and hand the work on. What the
+strategy switcher offers, a strategy or a group mode, is a :data:`~tui.app.choices.Choice`.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ from tui.app.messages import (
     Severity,
     TypeToAsk,
 )
+from tui.app.server_status import ServerStatus
 from tui.app.theming import Themes
 from tui.app.widgets.app_footer import AppFooter
 from tui.app.widgets.question_input import QuestionInput
@@ -66,10 +69,6 @@ if TYPE_CHECKING:
     from tui.config import Settings
     from tui.history import History
     from tui.history_writer import WriteStatus
-
-
-#: Most server start-up lines kept for the server screen.
-SERVER_LOG_LINES = 1000
 
 
 def _o1_commands() -> type[O1Commands]:
@@ -157,6 +156,9 @@ class O1App(App[int]):
         )
         self.follow_ups = FollowUps(self, self, current=self.chains.current_run)
         self.groups = GroupRuns(self, self, self.chains)
+        self.server_status = ServerStatus(
+            self, use_handle=lambda handle: self.connector.use_handle(handle)
+        )
         self.copier = Copier(self, current=self.chains.current_run, keymap=self.keymap, env=env)
 
     @property
@@ -242,32 +244,7 @@ class O1App(App[int]):
     # --- the model server / endpoint (connection.py connects; these handlers show it) -----
 
     async def on_server_state_changed(self, message: ServerStateChanged) -> None:
-        controller = self.controller
-        handle = controller.handle if controller is not None else None
-        if message.state.serving and handle is not None and handle is not self.server_handle:
-            self.connector.use_handle(handle)  # (re)started from the server screen
-            return
-        refused_or_died = message.state in (ServerState.CRASHED, ServerState.ERROR)
-        if refused_or_died and controller is not None and controller.error:
-            message.detail = controller.error
-        self.server_state, self.server_detail = message.state, message.detail
-        if message.model:
-            self.model_name = message.model
-        header = self.header()
-        if header is not None:
-            header.state, header.detail = message.state, message.detail
-            if message.model:
-                header.model = message.model
-            if message.address is not None:
-                header.address = message.address
-        if message.state is ServerState.ERROR:
-            self.notify(
-                clean_line(message.detail, 300),
-                title="Server",
-                severity="error",
-                markup=False,
-                timeout=10,
-            )
+        self.server_status.changed(message)
 
     def header(self) -> StatusHeader | None:
         """The header lives on the main screen; messages also arrive while another screen (the
@@ -279,13 +256,7 @@ class O1App(App[int]):
         return self.screen_stack[0].query_one(StatusHeader)
 
     def on_server_log(self, message: ServerLog) -> None:
-        self.server_log.append(message.line)
-        del self.server_log[:-SERVER_LOG_LINES]
-        # The header shows the start-up's stage, never the raw line (loader output is noise).
-        controller = self.controller
-        header = self.header()
-        if header is not None:
-            header.progress = controller.progress() if controller is not None else None
+        self.server_status.logged(message)
 
     # --- chains (chains.py runs and shows them; these handlers hand the messages on) -------
 
