@@ -143,7 +143,7 @@ class O1App(App[int]):
             # Opens the history after the first frame (run_app); its import and the store's
             # open are ~20 ms the first frame does not need.
             open_history=open_history,
-            connect=self._connect if connect else None,
+            connect=(lambda: self.connector.start()) if connect else None,
         )
         # The parts call on each other through these (each is made before any is called).
         self.chains = Chains(
@@ -187,9 +187,6 @@ class O1App(App[int]):
         from tui.app.connection import Connector
 
         return Connector(self)
-
-    def _connect(self) -> None:
-        self.connector.start()
 
     # --- set-up ------------------------------------------------------------------------------
 
