@@ -184,7 +184,7 @@ class ServerHandle:
 
 
 class ServerSettings(Protocol):
-    """The settings a server is started from: :class:`tui.config.Settings` is one (a
+    """The settings a server is started from: :class:`tui.core.config.Settings` is one (a
     Protocol, because ``backends/`` does not import ``tui/``). Read through :func:`_get`, so a
     field left at None takes the default here."""
 

@@ -4,8 +4,8 @@ The stand-in OpenAI server runs as its own process (its CPU is not counted) and 
 of the group's 8 requests a scripted reply: ``--tokens`` tokens of about four characters, one
 token a chunk, ``1/rate`` seconds apart, with a Markdown heading every ``--step-tokens`` tokens
 (so each chain has steps, as a thinking reply does). A headless ``run_test`` app runs the
-group through the real path: :class:`tui.group.GroupRunner` → the OpenAI client → the app's
-event sinks → a live vote view: a row per sample, ``--expand`` samples drawn whole (their
+group through the real path: :class:`tui.core.group_runner.GroupRunner` → the OpenAI client →
+the app's event sinks → a live vote view: a row per sample, ``--expand`` samples drawn whole (their
 steps stream into Markdown either way).
 
 Reported:
@@ -36,10 +36,11 @@ sys.path.insert(0, str(REPO))
 from backends.openai_client import OpenAIChatClient  # noqa: E402
 from tui.app.app import O1App  # noqa: E402
 from tui.app.widgets.group_view import GroupView  # noqa: E402
-from tui.chain import StepDelta  # noqa: E402
-from tui.config import Settings  # noqa: E402
-from tui.group import GroupRunner, GroupSpec, MemberEvent  # noqa: E402
-from tui.strategies import StrategyOptions  # noqa: E402
+from tui.core.chain import StepDelta  # noqa: E402
+from tui.core.config import Settings  # noqa: E402
+from tui.core.group import GroupSpec, MemberEvent  # noqa: E402
+from tui.core.group_runner import GroupRunner  # noqa: E402
+from tui.core.strategies import StrategyOptions  # noqa: E402
 
 WORDS = ("the", "model", "checks", "each", "case", "so", "that", "**sum**", "is", "`x+y`", "and")
 

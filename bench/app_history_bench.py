@@ -32,7 +32,7 @@ from textual.containers import Horizontal  # noqa: E402
 
 from bench.history_bench import COMMON, RARE, build  # noqa: E402
 from tui.app.widgets.history_panel import HistoryList, HistoryPanel  # noqa: E402
-from tui.history import DB_NAME, History  # noqa: E402
+from tui.store.history import DB_NAME, History  # noqa: E402
 
 
 class BenchApp(App):

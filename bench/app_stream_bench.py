@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tui.app.app import O1App  # noqa: E402
-from tui.chain import (  # noqa: E402
+from tui.core.chain import (  # noqa: E402
     AnswerFinished,
     Chain,
     ChainFinished,
@@ -36,7 +36,7 @@ from tui.chain import (  # noqa: E402
     StepFinished,
     StepStarted,
 )
-from tui.config import Settings  # noqa: E402
+from tui.core.config import Settings  # noqa: E402
 
 WORDS = (
     "the",

@@ -9,7 +9,7 @@ process (its CPU is not counted) and streams ``--chunks`` chunks of 4 characters
 - ``bare``: ``openai.AsyncOpenAI().chat.completions.create(stream=True)``, reading each chunk's
   usage, as ``bench/gpu/math500_bench.py``'s bare client does;
 - ``client``: o1tui's :class:`backends.openai_client.OpenAIChatClient` ``stream_chat``;
-- ``plain``: the plain strategy through :func:`tui.runner.run_chain` (client, strategy, step
+- ``plain``: the plain strategy through :func:`tui.core.runner.run_chain` (client, strategy, step
   events), as an eval item runs without its history writes.
 
 Reported per mode: process CPU seconds over the text chunks streamed (the median of ``--repeat``
@@ -44,9 +44,9 @@ sys.path.insert(0, str(REPO))
 import openai  # noqa: E402
 
 from backends.openai_client import OpenAIChatClient  # noqa: E402
-from tui.chain import Chain  # noqa: E402
-from tui.runner import run_chain  # noqa: E402
-from tui.strategies import StrategyOptions, get_strategy  # noqa: E402
+from tui.core.chain import Chain  # noqa: E402
+from tui.core.runner import run_chain  # noqa: E402
+from tui.core.strategies import StrategyOptions, get_strategy  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "q?"}]
 MODEL = "m"

@@ -7,7 +7,7 @@ checks the database it was writing:
 - ``PRAGMA integrity_check`` answers ``ok``;
 - every step the process printed as finished (a ``Step N: ...`` line on its stdout) is in the
   database, for that iteration's chain;
-- :meth:`tui.history.History.open` opens the file (it also turns the killed chain, left
+- :meth:`tui.store.history.History.open` opens the file (it also turns the killed chain, left
   ``running``, into ``error``/interrupted).
 
 All iterations share one data dir, so the database grows as a user's would. Prints the counts
@@ -162,7 +162,7 @@ def reported_steps(lines: list[str]) -> set[int]:
 
 def check_database(db: Path, question: str, printed: set[int], counts: Counts) -> None:
     """Integrity, the printed steps present, and History.open working."""
-    from tui.history import History
+    from tui.store.history import History
 
     conn = sqlite3.connect(db, timeout=10)
     try:

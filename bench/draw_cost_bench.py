@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.tmux_stream_bench import answer_text, conditions, load_average  # noqa: E402
 from tui.app.app import O1App  # noqa: E402
 from tui.app.widgets.chain_view import ChainView  # noqa: E402
-from tui.chain import Chain, Step, StepDelta, StepFinished, StepStarted  # noqa: E402
-from tui.config import Settings  # noqa: E402
+from tui.core.chain import Chain, Step, StepDelta, StepFinished, StepStarted  # noqa: E402
+from tui.core.config import Settings  # noqa: E402
 
 
 async def bench(updates: int, chars: int) -> dict:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui.history import DB_NAME, History, fts_text  # noqa: E402
+from tui.store.history import DB_NAME, History, fts_text  # noqa: E402
 
 COMMON = "answer"  # in every chain
 RARE = "quokka"  # in one chain in 10 000

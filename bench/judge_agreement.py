@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tui.answers import parse_number, text_key  # noqa: E402
-from tui.judge import judge  # noqa: E402
-from tui.latex import to_plain  # noqa: E402
-from tui.mathexpr import parse_math  # noqa: E402
+from tui.core.answers import parse_number, text_key  # noqa: E402
+from tui.core.judge import judge  # noqa: E402
+from tui.core.latex import to_plain  # noqa: E402
+from tui.core.mathexpr import parse_math  # noqa: E402
 
 CASES = Path(__file__).resolve().parents[1] / "tests" / "data" / "judge_cases.jsonl"
 

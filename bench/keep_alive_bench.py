@@ -33,7 +33,7 @@ from backends.keepalive import read_state, state_path  # noqa: E402
 from backends.locations import runtime_dir  # noqa: E402
 from backends.manager import start_backend  # noqa: E402
 from backends.supervisor import free_port, group_members  # noqa: E402
-from tui.config import Settings  # noqa: E402
+from tui.core.config import Settings  # noqa: E402
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tui.history import DB_NAME, History
+from tui.store.history import DB_NAME, History
 
 #: The tmux tests' fixtures (the stand-in server as a process).
 pytest_plugins = ["tests.tmux_helpers"]
@@ -71,7 +71,7 @@ def make_app(tmp_path: Path, history: History) -> Callable[..., O1App]:
         **settings_kw: Any,
     ) -> O1App:
         from tui.app.app import O1App  # Textual only for the tests that build the app
-        from tui.config import Settings
+        from tui.core.config import Settings
 
         settings_kw.setdefault("model", "fake-model")
         settings = Settings(endpoint=server.url if server else None, **settings_kw)

@@ -8,8 +8,8 @@ import random
 import sqlite3
 from pathlib import Path
 
-from tui.chain import Chain, Status, Step
-from tui.history import History
+from tui.core.chain import Chain, Status, Step
+from tui.store.history import History
 
 PAGE = 4096
 
@@ -35,10 +35,10 @@ def fill_evals(data_dir: Path, runs: int, questions: int = 10, samples: int = 3)
     """``runs`` eval runs of ``questions`` questions under ``g1`` and ``g1@samples``, every
     item answered: a chain per g1 item, a self-consistency group of ``samples`` chains per
     S@N item (as the eval runner stores them). The run ids."""
+    from tui.core.group import Group, GroupKind
     from tui.evals.sets import EvalItem, EvalSet
     from tui.evals.store import DONE, EvalStore, ItemResult
-    from tui.group import Group, GroupKind
-    from tui.group_store import save_group
+    from tui.store.group_store import save_group
 
     ids = []
     with History.open(data_dir) as history:

@@ -13,11 +13,11 @@ import pytest
 
 from backends.openai_client import OpenAIChatClient
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tui.chain import Chain
-from tui.cli import main
-from tui.history import History
-from tui.runner import run_chain
-from tui.strategies import StrategyOptions, get_strategy
+from tui.cli.entry import main
+from tui.core.chain import Chain
+from tui.core.runner import run_chain
+from tui.core.strategies import StrategyOptions, get_strategy
+from tui.store.history import History
 
 STEP_TOKENS = (11, 13)
 ANSWER_TOKENS = 29

@@ -6,14 +6,14 @@ from fractions import Fraction
 
 import pytest
 
-from tui.answers import (
+from tui.core.answers import (
     answer_key,
     extract_answer,
     normalize_answer,
     parse_number,
     vote,
 )
-from tui.judge import answers_match
+from tui.core.judge import answers_match
 
 # --- real model-shaped final texts -----------------------------------------------------------
 

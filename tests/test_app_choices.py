@@ -15,8 +15,8 @@ from tui.app.choices import (
     next_choice,
 )
 from tui.app.widgets.group_view import group_label
-from tui.chain import Chain
-from tui.group import Group, GroupKind, GroupResult
+from tui.core.chain import Chain
+from tui.core.group import Group, GroupKind, GroupResult
 
 
 def test_the_switcher_offers_the_strategies_then_the_group_modes_by_their_names() -> None:

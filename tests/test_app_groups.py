@@ -15,8 +15,8 @@ from tui.app.choices import GROUP_CHOICES, VoteChoice
 from tui.app.widgets.chain_view import ChainView
 from tui.app.widgets.group_view import GroupView, SampleRow
 from tui.app.widgets.question_input import QuestionInput
-from tui.chain import Status
-from tui.group_store import list_groups, load_group
+from tui.core.chain import Status
+from tui.store.group_store import list_groups, load_group
 
 
 def answers_in_turn(*answers: str, delay_s: float = 0.0):
@@ -134,8 +134,9 @@ async def test_escape_cancels_the_whole_group_and_keeps_what_finished(make_app, 
 async def test_a_saved_group_opens_back_into_its_view(make_app, history) -> None:
     with FakeOpenAIServer(responder=answers_in_turn("5", "6", "5")) as server:
         from backends.openai_client import OpenAIChatClient
-        from tui.group import GroupSpec, run_group
-        from tui.strategies import StrategyOptions
+        from tui.core.group import GroupSpec
+        from tui.core.group_runner import run_group
+        from tui.core.strategies import StrategyOptions
 
         client = OpenAIChatClient(server.url, "fake-model", retries=0)
         spec = GroupSpec.self_consistency("Five or six?", "plain", 3)
@@ -161,8 +162,9 @@ async def test_a_saved_group_opens_back_into_its_view(make_app, history) -> None
 async def test_the_history_sidebar_lists_a_group_once_and_opens_it(make_app, history) -> None:
     from backends.openai_client import OpenAIChatClient
     from tui.app.widgets.history_panel import HistoryList
-    from tui.group import GroupSpec, run_group
-    from tui.strategies import StrategyOptions
+    from tui.core.group import GroupSpec
+    from tui.core.group_runner import run_group
+    from tui.core.strategies import StrategyOptions
 
     with FakeOpenAIServer(responder=answers_in_turn("7", "7", "8")) as server:
         client = OpenAIChatClient(server.url, "fake-model", retries=0)

@@ -15,9 +15,9 @@ from tui.app.screens.help import HelpScreen
 from tui.app.widgets.chain_view import ChainView
 from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.status_header import StatusHeader
-from tui.chain import Chain, Status, Step, StepDelta, StepStarted
-from tui.config import Settings, load_settings
-from tui.history import History
+from tui.core.chain import Chain, Status, Step, StepDelta, StepStarted
+from tui.core.config import Settings, load_settings
+from tui.store.history import History
 
 KITTY = {"TERM": "xterm-kitty"}
 

@@ -14,9 +14,9 @@ import pytest
 from tests.helpers import wait_until
 from tui.app.app import O1App
 from tui.app.messages import ServerStateChanged
-from tui.chain import Chain, Status, Step, StepDelta, StepFinished, StepStarted
-from tui.config import Settings
-from tui.history import History
+from tui.core.chain import Chain, Status, Step, StepDelta, StepFinished, StepStarted
+from tui.core.config import Settings
+from tui.store.history import History
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 

@@ -15,7 +15,7 @@ from tui.app.widgets.chain_view import ChainView
 from tui.app.widgets.earlier_turns import EarlierTurns
 from tui.app.widgets.group_view import GroupView
 from tui.app.widgets.question_input import QuestionInput
-from tui.chain import Status
+from tui.core.chain import Status
 
 
 async def _ready(app: O1App, pilot) -> None:

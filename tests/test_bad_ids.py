@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
-from tui.chain import Chain, Status
-from tui.cli import main
+from tui.cli.entry import main
+from tui.core.chain import Chain, Status
 from tui.evals.sets import EvalItem, EvalSet
 from tui.evals.store import EvalStore
-from tui.history import DB_NAME, History
+from tui.store.history import DB_NAME, History
 
 CHAIN_IDS = ("9a0000000001", "9a0000000002", "9b0000000003")
 RUN_IDS = ("7c0000000001", "7c0000000002")

@@ -17,8 +17,8 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.helpers import needs_llamacpp
-from tui.chain import Chain, Status, Step
-from tui.history import History
+from tui.core.chain import Chain, Status, Step
+from tui.store.history import History
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -23,11 +23,11 @@ from backends.supervisor import free_port
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.servers_helpers import use_fake_lmdeploy
 from tests.test_bad_input import one_line
-from tui.chain import Chain, Status, Step
+from tui.core.chain import Chain, Status, Step
+from tui.evals.lookup import load_set
 from tui.evals.reading import MAX_NESTING, ReadCancelled
-from tui.evals.sets import load_set
 from tui.evals.store import EvalStore
-from tui.history import History
+from tui.store.history import History
 
 REPO = Path(__file__).resolve().parent.parent
 O1TUI = str(Path(sys.executable).parent / "o1tui")

@@ -16,7 +16,7 @@ from backends.client import REPLY_CUT
 from backends.errors import RequestTimeout
 from backends.openai_client import MAX_REPLY_CHARS, OpenAIChatClient
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tui.chain import MAX_QUESTION_CHARS
+from tui.core.chain import MAX_QUESTION_CHARS
 
 REPO = Path(__file__).resolve().parent.parent
 

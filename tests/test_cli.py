@@ -13,7 +13,8 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.helpers import poll_until, server_pgid
-from tui.cli import main
+from tui import __version__
+from tui.cli.entry import main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -233,10 +234,27 @@ def test_ctrl_c_cancels_and_keeps_the_partial_chain(data_dir, capsys):
 
 def test_headless_cli_does_not_import_textual():
     code = (
-        "import sys; import tui.cli, tui.runner, tui.history, tui.strategies, tui.printer; "
+        "import sys; import tui.cli.entry, tui.cli.commands, tui.core.runner, tui.store.history, "
+        "tui.core.strategies, tui.cli.printer; "
         "sys.exit('textual' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
+
+
+def test_a_console_script_written_before_the_cli_package_still_starts():
+    """Console scripts installed earlier run ``from tui.cli import main``; the package gives
+    the entry point on first use, and ``--version`` loads neither the subcommands nor the
+    history."""
+    code = (
+        "import sys\n"
+        "from tui.cli import main\n"
+        "try:\n    main(['--version'])\n"
+        "except SystemExit as done:\n"
+        "    loaded = [m for m in ('tui.cli.commands', 'tui.store.history') if m in sys.modules]\n"
+        "    print(done.code, loaded)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert run.stdout.splitlines() == [f"o1tui {__version__}", "0 []"], run.stderr
 
 
 def test_version_and_help():
@@ -306,8 +324,8 @@ def test_ask_starts_a_managed_server_and_stops_it(data_dir, tmp_path):
 
 def test_output_into_a_closed_pipe_is_quiet(data_dir):
     """`o1tui history list | head -1` must not end in a BrokenPipeError traceback."""
-    from tui.chain import Chain, Status
-    from tui.history import History
+    from tui.core.chain import Chain, Status
+    from tui.store.history import History
 
     with History.open(data_dir) as history:  # more output than a pipe buffers (64 KiB)
         for n in range(300):
@@ -385,9 +403,9 @@ def test_hangup_while_the_managed_server_loads_leaves_no_server(data_dir, tmp_pa
 def test_cli_choices_come_from_the_registries():
     """--strategy, --engine and --lang accept exactly the names their registries define."""
     from backends.engines import ENGINE_CHOICES
-    from tui.cli import build_parser
+    from tui.cli.parser import build_parser
+    from tui.core.strategies import STRATEGY_NAMES
     from tui.lang import LANG_CHOICES
-    from tui.strategies import STRATEGY_NAMES
 
     parser = build_parser()
     for name in STRATEGY_NAMES:
@@ -405,9 +423,9 @@ def test_every_user_error_has_one_root_and_one_handler(data_dir, tmp_path, capsy
     """Backend, history, config and usage errors derive from O1Error; main prints each the
     same way (one cleaned line) with the error's own exit status."""
     from backends.errors import BackendError, O1Error, RequestTimeout
-    from tui.cli import UserError
-    from tui.config import ConfigError
-    from tui.history import HistoryError
+    from tui.cli.common import UserError
+    from tui.core.config import ConfigError
+    from tui.store.history import HistoryError
 
     for cls in (BackendError, RequestTimeout, HistoryError, ConfigError, UserError):
         assert issubclass(cls, O1Error)

@@ -17,10 +17,10 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.helpers import poll_until
-from tui.chain import Status
-from tui.cli import main
-from tui.group_store import load_group
-from tui.history import History
+from tui.cli.entry import main
+from tui.core.chain import Status
+from tui.store.group_store import load_group
+from tui.store.history import History
 
 REPO = Path(__file__).resolve().parent.parent
 QUESTION = "What is 6 times 7?"

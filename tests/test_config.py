@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tui import locations
-from tui.config import ConfigError, Settings, load_settings, save_setting
+from tui.core.config import ConfigError, Settings, load_settings, save_setting
 
 
 def write(path: Path, text: str, mode: int = 0o600) -> Path:

@@ -71,8 +71,8 @@ def test_two_asks_and_a_reader_share_one_data_dir(tmp_path: Path) -> None:
 
 def test_check_database_notices_a_lost_step(tmp_path: Path) -> None:
     """The checker itself can fail: a printed step missing from the db is counted."""
-    from tui.chain import Chain, Step
-    from tui.history import History
+    from tui.core.chain import Chain, Step
+    from tui.store.history import History
 
     data = tmp_path / "data"
     with History.open(data) as h:

@@ -24,7 +24,7 @@ from backends.replicas import ReplicaBoard, cache_share, place
 from backends.supervisor import ServerStartError, free_port, group_members
 from tests.helpers import poll_until
 from tests.servers_helpers import ALL, chat, eventually
-from tui.config import Settings
+from tui.core.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 FAKE_BIN = REPO / "tests" / "fakes" / "bin"
@@ -135,8 +135,9 @@ def test_dp_2_is_ready_with_both_replicas_registered_and_a_vote_spreads_over_the
 
     import asyncio
 
-    from tui.group import GroupSpec, run_group
-    from tui.strategies.base import StrategyOptions
+    from tui.core.group import GroupSpec
+    from tui.core.group_runner import run_group
+    from tui.core.strategies.base import StrategyOptions
 
     spec = GroupSpec.self_consistency("What is 6*7?", "plain", 8)
     result = asyncio.run(run_group(spec, handle.client(), StrategyOptions()))
@@ -373,7 +374,7 @@ def test_dp_with_another_engine_is_refused_before_anything_starts(model_dir, eng
 
 
 def test_eval_fills_every_replica_by_default():
-    from tui.config import Settings
+    from tui.core.config import Settings
     from tui.evals.specs import default_concurrency
 
     assert default_concurrency(Settings(max_batch_size=32), "lmdeploy", 512) == 32

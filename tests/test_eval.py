@@ -17,12 +17,12 @@ import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.helpers import poll_until
-from tui.cli import main
+from tui.cli.entry import main
 from tui.evals.progress import ProgressBar
 from tui.evals.runner import Progress
 from tui.evals.scoring import wilson_interval
 from tui.evals.store import EvalStore
-from tui.history import History
+from tui.store.history import History
 
 ROOT = Path(__file__).resolve().parent.parent
 N_QUESTIONS = 8
@@ -358,8 +358,8 @@ def test_resume_refuses_a_run_still_going_in_another_process(data_dir, server, c
 def test_eval_chains_stay_out_of_the_sidebar_list_but_not_the_history(
     data_dir, set_file, server, capsys
 ):
-    from tui.chain import Chain, Status
-    from tui.group_store import GroupedHistory
+    from tui.core.chain import Chain, Status
+    from tui.store.group_store import GroupedHistory
 
     code, out, _ = _eval(
         capsys, str(set_file), "--endpoint", server.url, "--strategies", "plain,plain@2",

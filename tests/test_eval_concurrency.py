@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.config import Settings
+from tui.core.config import Settings
 from tui.evals.specs import default_concurrency, lmdeploy_batch_size
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,7 +69,7 @@ def _eval(tmp_path: Path, *extra: str) -> str:
 
 def test_a_managed_server_is_filled_unless_the_user_says(data_dir, tmp_path):
     from tui.evals.store import EvalStore
-    from tui.history import History
+    from tui.store.history import History
 
     _eval(tmp_path)
     _eval(tmp_path, "--concurrency", "3")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.helpers import LLAMACPP_MARKS
 from tui.evals.store import EvalStore
-from tui.history import History
+from tui.store.history import History
 
 pytestmark = [
     *LLAMACPP_MARKS,

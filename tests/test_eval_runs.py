@@ -18,14 +18,14 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tui.chain import Chain, Status
-from tui.cli import main
+from tui.cli.entry import main
+from tui.core.chain import Chain, Status
+from tui.core.group import Group, GroupKind
 from tui.evals.rescore import rescore_run
 from tui.evals.sets import EvalItem, EvalSet
 from tui.evals.store import CANCELLED, RUNNING, EvalStore, ItemResult
-from tui.group import Group, GroupKind
-from tui.group_store import save_group
-from tui.history import DB_NAME, History
+from tui.store.group_store import save_group
+from tui.store.history import DB_NAME, History
 
 ROOT = Path(__file__).resolve().parent.parent
 

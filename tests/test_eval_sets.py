@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tui.evals.builtin import ANSWER_FORMAT, BUILTIN_SETS, builtin_set
-from tui.evals.sets import SetFileError, load_set, load_set_file
+from tui.evals.lookup import load_set
+from tui.evals.sets import SetFileError, load_set_file
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,11 +14,11 @@ from tests.test_eval import N_QUESTIONS, RIGHT, _gold, scripted
 from tui.app.app import O1App
 from tui.app.screens.evaluations import EvaluationsScreen, parse_start_line
 from tui.app.widgets.accuracy_chart import AccuracyChart
-from tui.chain import Chain, Status, Step
-from tui.config import Settings
+from tui.core.chain import Chain, Status, Step
+from tui.core.config import Settings
 from tui.evals.sets import EvalItem, EvalSet
 from tui.evals.store import EvalStore, ItemResult
-from tui.history import History
+from tui.store.history import History
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 QUESTIONS = [

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tui.chain import Chain, Status, Step
-from tui.export import from_json, step_heading, to_json, to_markdown
-from tui.history import History
+from tui.core.chain import Chain, Status, Step
+from tui.core.export import from_json, step_heading, to_json, to_markdown
+from tui.store.history import History
 
 HOSTILE = "\x1b]0;pwned\x07\x1b[2J[bold]x[/bold]\x07\u202eevil\x9b31m"
 

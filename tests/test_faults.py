@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tui.cli import main
+from tui.cli.entry import main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -60,7 +60,7 @@ def after_good_steps(n_good: int, fault: Reply) -> Callable[[dict[str, Any]], Re
 
 def check_failed_chain(data_dir: Path, code: int, err: str, n_steps: int) -> str:
     """The common promise; returns the stderr line."""
-    from tui.history import History
+    from tui.store.history import History
 
     assert code not in (0, None), err
     lines = [line for line in err.splitlines() if line.strip()]
@@ -236,7 +236,7 @@ def test_server_process_dies_mid_chain(tmp_path):
     finished = [line for line in out.splitlines() if line.startswith("Step ")]
     assert finished, out
 
-    from tui.history import History
+    from tui.store.history import History
 
     with History.open(tmp_path / "d") as h:
         (row,) = h.list()

@@ -24,10 +24,11 @@ from textual.css.stylesheet import Stylesheet
 from tests.helpers import notifications, wait_until
 from tui.app.app import O1App
 from tui.app.widgets.question_input import QuestionInput
-from tui.cli import build_parser, main, parse_args
-from tui.config import Settings
-from tui.history import DB_NAME, History, HistoryError
+from tui.cli.entry import main
+from tui.cli.parser import build_parser, parse_args
+from tui.core.config import Settings
 from tui.startup import pause_gc, resume_gc
+from tui.store.history import DB_NAME, History, HistoryError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,20 +38,20 @@ LATE = (
     "textual.widgets._markdown",
     "markdown_it",
     "openai",
-    "tui.group",
-    "tui.runner",
-    "tui.strategies.g1",
-    "tui.strategies.base",
-    "tui.export",
-    "tui.sections",
+    "tui.core.group",
+    "tui.core.runner",
+    "tui.core.strategies.g1",
+    "tui.core.strategies.base",
+    "tui.core.export",
+    "tui.core.sections",
     "tui.app.widgets.history_list",
     "tui.app.widgets.chain_view",
     "tui.evals.builtin",
     "tui.evals.specs",
-    "tui.eval_cli",
-    "tui.history",
-    "tui.history_rows",
-    "tui.chain",
+    "tui.cli.eval_cmd",
+    "tui.store.history",
+    "tui.store.history_rows",
+    "tui.core.chain",
     "sqlite3",
     "backends.engines",
     "backends.presets",
@@ -60,14 +61,15 @@ LATE = (
     "tui.app.screens.help",
     "tui.app.connection",
     "tui.app.endpoint",
-    "tui.connect",
+    "tui.core.connect",
     "json",
 )
 
 FIRST_FRAME = """
 import sys
-import tui.cli
-settings = tui.cli.resolve_settings(tui.cli.parse_args(sys.argv[1:]))
+import tui.cli.common
+import tui.cli.parser
+settings = tui.cli.common.resolve_settings(tui.cli.parser.parse_args(sys.argv[1:]))
 from pathlib import Path
 import tui.app.app
 from tui.app.app import O1App
@@ -335,7 +337,7 @@ def test_the_program_reports_a_history_it_cannot_open_in_one_line(tmp_path: Path
 
 
 async def test_the_chain_styles_come_right_after_the_first_frame(tmp_path: Path) -> None:
-    from tui.chain import Chain
+    from tui.core.chain import Chain
 
     app = _app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:

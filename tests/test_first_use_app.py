@@ -10,7 +10,7 @@ from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
 from tests.helpers import wait_until
 from tui.app.app import O1App
 from tui.app.widgets.chain_view import CANCELLED_TEXT, ChainView
-from tui.chain import Status
+from tui.core.chain import Status
 
 
 async def ask(app: O1App, pilot, question: str = "What is six times seven?") -> ChainView:

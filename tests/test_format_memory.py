@@ -13,9 +13,9 @@ from typing import Any
 
 from backends.openai_client import OpenAIChatClient
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tui.chain import Chain, Status
-from tui.runner import run_chain
-from tui.strategies import StrategyOptions, get_strategy
+from tui.core.chain import Chain, Status
+from tui.core.runner import run_chain
+from tui.core.strategies import StrategyOptions, get_strategy
 
 
 def _type_of(request: dict[str, Any]) -> Any:

@@ -1,5 +1,5 @@
 """Hypothesis fuzzing of the two parsers that eat untrusted bytes: g1's step parser
-(:mod:`tui.stepparse`) and the SSE stream handling of :class:`OpenAIChatClient`.
+(:mod:`tui.core.stepparse`) and the SSE stream handling of :class:`OpenAIChatClient`.
 
 The step parser must never raise, never return a step shown as raw JSON, and give the same
 content however the stream was cut into pieces. The client, fed arbitrary bytes and lines as
@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from backends.client import ChatChunk
 from backends.errors import BackendError
 from tests.hostile import HOSTILE, assert_terminal_safe
-from tui.stepparse import CONTINUE, FINAL_ANSWER, TITLE_LIMIT, StepExtractor, parse_step
+from tui.core.stepparse import CONTINUE, FINAL_ANSWER, TITLE_LIMIT, StepExtractor, parse_step
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NET = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

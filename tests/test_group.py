@@ -13,23 +13,22 @@ import pytest
 
 from backends.openai_client import OpenAIChatClient
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
-from tui.answers import answer_key, extract_answer
-from tui.chain import ChainFinished, Status, StepFinished
-from tui.group import (
+from tui.core.answers import answer_key, extract_answer
+from tui.core.chain import ChainFinished, Status, StepFinished
+from tui.core.group import (
     MAX_SAMPLES,
     SAMPLING_TEMPERATURE,
     GroupFinished,
     GroupKind,
-    GroupRunner,
     GroupSpec,
     GroupStarted,
     MemberEvent,
-    run_group,
     sampling_temperature,
 )
-from tui.group_store import delete_group, list_groups, load_group
-from tui.history import History
-from tui.strategies import StrategyOptions
+from tui.core.group_runner import GroupRunner, run_group
+from tui.core.strategies import StrategyOptions
+from tui.store.group_store import delete_group, list_groups, load_group
+from tui.store.history import History
 
 QUESTION = "What is 6 times 7?"
 
@@ -337,10 +336,10 @@ async def test_compare_runs_each_strategy_in_order(history: History) -> None:
 
 
 async def test_grouped_history_lists_single_chains_and_whole_groups(history: History) -> None:
-    from tui.chain import Chain
-    from tui.group_store import GroupedHistory
-    from tui.runner import run_chain
-    from tui.strategies import get_strategy
+    from tui.core.chain import Chain
+    from tui.core.runner import run_chain
+    from tui.core.strategies import get_strategy
+    from tui.store.group_store import GroupedHistory
 
     with FakeOpenAIServer(responder=answers_in_turn("4", "4")) as srv:
         client = make_client(srv.url)

@@ -15,7 +15,7 @@ from tests.helpers import wait_until
 from tests.test_app_snapshots import STEP_1, STEP_2, STEP_3, _ready, snapshot_app
 from tui.app.app import O1App
 from tui.app.widgets.group_view import GroupView, SampleRow
-from tui.chain import (
+from tui.core.chain import (
     AnswerFinished,
     Chain,
     ChainFinished,
@@ -26,9 +26,9 @@ from tui.chain import (
     StepFinished,
     StepStarted,
 )
-from tui.group import Group, GroupKind, GroupResult
-from tui.group_store import save_group
-from tui.history import History
+from tui.core.group import Group, GroupKind, GroupResult
+from tui.store.group_store import save_group
+from tui.store.history import History
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 MODEL = "internlm3-8b-instruct"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tui.chain import Chain, Status, Step
-from tui.history import (
+from tui.core.chain import Chain, Status, Step
+from tui.store.history import (
     DB_NAME,
     INTERRUPTED,
     ChainSummary,
@@ -23,7 +23,7 @@ from tui.history import (
     HistoryError,
     fts_query,
 )
-from tui.migrations import LATEST
+from tui.store.migrations import LATEST
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -143,8 +143,8 @@ def test_add_step_replaces_same_index_and_needs_a_chain(history: History) -> Non
 def test_chain_of_a_dead_process_is_interrupted_at_open(db_path: Path) -> None:
     code = textwrap.dedent(
         f"""
-        from tui.history import History
-        from tui.chain import Chain, Step
+        from tui.store.history import History
+        from tui.core.chain import Chain, Step
         h = History({str(db_path)!r})
         c = Chain(question="q", strategy="g1", model="m", id="deadbeef0001")
         h.start_chain(c)
@@ -347,8 +347,8 @@ def test_two_connections_writing_at_once(db_path: Path) -> None:
 
 _WRITER = """
 import sys
-from tui.history import History
-from tui.chain import Chain, Step
+from tui.store.history import History
+from tui.core.chain import Chain, Step
 h = History({path!r})
 for n in range({n}):
     c = Chain(question="writer %d" % n, strategy="g1", model="m")

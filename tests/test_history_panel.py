@@ -14,9 +14,9 @@ from tui.app.messages import OpenChain, RerunChain
 from tui.app.screens.confirm import ChoiceScreen, ConfirmScreen
 from tui.app.widgets.history_list import MAX_WINDOW_PAGES, HistoryList, build_rows
 from tui.app.widgets.history_panel import HistoryPanel
-from tui.chain import Chain, Status, Step
+from tui.core.chain import Chain, Status, Step
 from tui.formatting import day_label, format_seconds, local_day
-from tui.history import History, HistoryError
+from tui.store.history import History, HistoryError
 
 N_CHAINS = 240
 PER_DAY = 80

@@ -24,12 +24,13 @@ import pytest
 from backends.openai_client import OpenAIChatClient
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.helpers import notifications, poll_until, wait_until
-from tui.chain import Chain, Status, Step
-from tui.group import GroupSpec, run_group
-from tui.history import History, HistoryError
-from tui.history_writer import WriteStatus
-from tui.runner import run_chain
-from tui.strategies import StrategyOptions, get_strategy
+from tui.core.chain import Chain, Status, Step
+from tui.core.group import GroupSpec
+from tui.core.group_runner import run_group
+from tui.core.runner import run_chain
+from tui.core.strategies import StrategyOptions, get_strategy
+from tui.store.history import History, HistoryError
+from tui.store.history_writer import WriteStatus
 
 #: How long the other process holds the lock in the responsiveness tests (the issue's figure).
 LOCK_S = 2.0
@@ -170,7 +171,7 @@ async def test_chain_keeps_the_loop_live_while_another_process_writes(
 async def test_group_keeps_the_loop_live_and_saves_every_chain(
     history: History, db_path: Path
 ) -> None:
-    from tui.group_store import load_group
+    from tui.store.group_store import load_group
 
     spec = GroupSpec.self_consistency("What is 6*7?", "g1", samples=3)
     with FakeOpenAIServer() as server:
@@ -317,7 +318,7 @@ def test_opening_does_not_wait_for_the_lock_to_mark_interrupted_chains(db_path: 
 def test_ask_says_the_history_is_busy_and_saves_the_chain(
     data_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from tui.cli import main
+    from tui.cli.entry import main
 
     History.open(data_dir).close()
     db = data_dir / "history.db"

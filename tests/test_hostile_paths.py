@@ -28,8 +28,8 @@ from tests.hostile import (
     assert_bytes_safe,
     assert_terminal_safe,
 )
-from tui.chain import Chain, Status, Step
-from tui.cli import main
+from tui.cli.entry import main
+from tui.core.chain import Chain, Status, Step
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -84,7 +84,7 @@ def run_cli(*argv: str) -> subprocess.CompletedProcess[bytes]:
 
 
 def _only_history_id(data_dir: Path) -> str:
-    from tui.history import History
+    from tui.store.history import History
 
     with History.open(data_dir) as h:
         rows = h.list(limit=5)
@@ -154,7 +154,7 @@ def test_history_list_show_and_export_are_safe(data_dir, capsys, tmp_path):
     capsys.readouterr()
     chain_id = _only_history_id(data_dir)
 
-    # `history show` as text goes through tui.printer.print_chain, whose default stream is
+    # `history show` as text goes through tui.cli.printer.print_chain, whose default stream is
     # bound at import (see test_history_show_follows_the_current_stdout), so it runs apart.
     proc = run_cli("history", "show", chain_id)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -202,8 +202,8 @@ def test_history_list_line_is_one_line_per_chain(data_dir, capsys):
 def test_exporters_on_every_corpus_entry(name: str, text: str) -> None:
     import io
 
-    from tui.export import to_json, to_markdown
-    from tui.printer import print_chain
+    from tui.cli.printer import print_chain
+    from tui.core.export import to_json, to_markdown
 
     chain = Chain(
         question=text,
@@ -285,7 +285,7 @@ def test_history_show_follows_the_current_stdout(data_dir, capsys):
     import contextlib
     import io
 
-    import tui.printer  # noqa: F401 - bound to the stdout of this moment
+    import tui.cli.printer  # noqa: F401 - bound to the stdout of this moment
 
     with FakeOpenAIServer([Reply(content="ok")], models=None) as srv:
         assert (

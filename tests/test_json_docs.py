@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from tui.chain import Chain
-from tui.cli import main
-from tui.eval_cli import results_document
+from tui.cli.entry import main
+from tui.cli.eval_cmd import results_document
+from tui.core.chain import Chain
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "user-guide.md"
 

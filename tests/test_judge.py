@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tui.answers import same_answer, vote
+from tui.core.answers import same_answer, vote
+from tui.core.judge import Verdict, judge
 from tui.evals.runner import default_judge
-from tui.judge import Verdict, judge
 
 CASES = [
     json.loads(line)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tui.cli import main
+from tui.cli.entry import main
 
 #: (gold, a right reply in another spelling, a wrong reply) per question.
 QUESTIONS = [

@@ -19,7 +19,7 @@ from backends.manager import start_backend
 from backends.supervisor import free_port, group_members
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.servers_helpers import ALL, FAKE_BIN, chat, eventually, use_fake_lmdeploy
-from tui.config import ConfigError, Settings, load_settings
+from tui.core.config import ConfigError, Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 

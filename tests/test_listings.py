@@ -11,10 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tui.chain import Chain, Status, Step
-from tui.cli import main
-from tui.history import History
-from tui.listing import format_table
+from tui.cli.entry import main
+from tui.cli.listing import format_table
+from tui.core.chain import Chain, Status, Step
+from tui.store.history import History
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -21,16 +21,16 @@ pytestmark = [
 ]
 
 try:
-    from tui.chain import Chain, Status, StepStarted
-    from tui.runner import run_chain
-    from tui.strategies import StrategyOptions, get_strategy
+    from tui.core.chain import Chain, Status, StepStarted
+    from tui.core.runner import run_chain
+    from tui.core.strategies import StrategyOptions, get_strategy
 
     HAVE_STRATEGIES = True
 except ImportError:  # the reasoning core is optional for the server checks
     HAVE_STRATEGIES = False
 
 needs_strategies = pytest.mark.skipif(
-    not HAVE_STRATEGIES, reason="tui.strategies / tui.runner not present"
+    not HAVE_STRATEGIES, reason="tui.core.strategies / tui.core.runner not present"
 )
 
 
@@ -178,7 +178,8 @@ async def test_a_two_sample_group_on_the_one_request_server(server):
     """llama.cpp serves one request at a time. Both chains sent at once must queue, not cut
     each other short (the managed server runs with --interrupt_requests false), and the
     handle tells groups to run one chain at a time."""
-    from tui.group import GroupSpec, run_group
+    from tui.core.group import GroupSpec
+    from tui.core.group_runner import run_group
 
     assert server.concurrency == 1
     spec = GroupSpec.self_consistency("What is 3 + 4?", "plain", 2)

@@ -26,7 +26,7 @@ from backends.supervisor import free_port, group_members
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.helpers import poll_until
 from tests.servers_helpers import ALL, chat, cmdline, eventually
-from tui.config import Settings
+from tui.core.config import Settings
 
 
 @pytest.fixture(autouse=True)

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.modelscope_hub import FakeModelScopeHub
-from tui.cli import main
+from tui.cli.entry import main
+from tui.evals.lookup import load_set
 from tui.evals.named import NAMED_SETS, SOURCE_FILE, set_dir
-from tui.evals.sets import SetFileError, load_set
+from tui.evals.sets import SetFileError
 
 pytest.importorskip("modelscope.hub.file_download")  # installed by the test extra
 

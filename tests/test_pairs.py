@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tui.cli import main
+from tui.cli.entry import main
 from tui.evals.scoring import breakdowns, format_p, mcnemar_p, pair_result, pairs
 from tui.evals.store import ItemResult
 

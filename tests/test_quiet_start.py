@@ -12,7 +12,7 @@ from pathlib import Path
 
 from backends.engines import ServerOptions, llamacpp_command
 from backends.presets import resolve
-from tui.ask_progress import AskProgress
+from tui.cli.ask_progress import AskProgress
 
 REPO = Path(__file__).resolve().parent.parent
 

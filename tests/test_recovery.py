@@ -15,9 +15,9 @@ import pytest
 
 from tests.damage import cut, fill, fill_evals, hit_header, pages_of, smash, zero
 from tests.fakes.openai_server import FakeOpenAIServer
-from tui.chain import Status
-from tui.history import DB_NAME, History
-from tui.recovery import LOST, LOST_RUN
+from tui.core.chain import Status
+from tui.store.history import DB_NAME, History
+from tui.store.recovery import LOST, LOST_RUN
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -249,7 +249,7 @@ def test_eval_runs_questions_items_and_groups_are_recovered_and_counted(data_dir
     """One damaged page of steps: the eval runs (questions with their gold answers, answered
     items) and the groups come back with the chains, and the warning counts each."""
     from tui.evals.store import EvalStore
-    from tui.group_store import list_groups
+    from tui.store.group_store import list_groups
 
     fill(data_dir, 40)
     runs = fill_evals(data_dir, 3, questions=6, samples=3)
@@ -322,7 +322,7 @@ def test_a_rebuilt_schema_never_reads_another_tables_pages_as_its_own(data_dir: 
     chains and steps, and are left out rather than read as groups or eval runs."""
     import sqlite3
 
-    from tui.migrations import v001_initial
+    from tui.store.migrations import v001_initial
 
     data_dir.mkdir(parents=True)
     conn = sqlite3.connect(data_dir / DB_NAME, isolation_level=None)
@@ -350,7 +350,7 @@ def test_a_rebuilt_schema_never_reads_another_tables_pages_as_its_own(data_dir: 
         zero(db, page)
     with History.open(data_dir) as history:
         from tui.evals.store import EvalStore
-        from tui.group_store import list_groups
+        from tui.store.group_store import list_groups
 
         recovered = history.recovery
         assert recovered is not None and recovered.chains >= 150

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tui.chain import Chain, Status
-from tui.cli import main
-from tui.repetition import REPEATED, RepetitionCheck
-from tui.runner import run_chain
-from tui.strategies import StrategyOptions, get_strategy
-from tui.strategies.prompts import G1_FINAL_REQUEST_EN
+from tui.cli.entry import main
+from tui.core.chain import Chain, Status
+from tui.core.repetition import REPEATED, RepetitionCheck
+from tui.core.runner import run_chain
+from tui.core.strategies import StrategyOptions, get_strategy
+from tui.core.strategies.prompts import G1_FINAL_REQUEST_EN
 
 
 def test_an_exact_repeat_is_caught_at_once() -> None:

@@ -9,12 +9,12 @@ from dataclasses import replace
 from pathlib import Path
 
 from tests.fakes.openai_server import FakeOpenAIServer
-from tui.cli import main
+from tui.cli.entry import main
+from tui.core.strategies.prompts import THINKING_SYSTEM
 from tui.evals.specs import incomparable, run_prompts
 from tui.evals.store import EvalStore
-from tui.history import History
-from tui.migrations import migrate, v001_initial, v002_groups, v003_eval
-from tui.strategies.prompts import THINKING_SYSTEM
+from tui.store.history import History
+from tui.store.migrations import migrate, v001_initial, v002_groups, v003_eval
 
 COT = "Please reason step by step, and put your final answer within \\boxed{}."
 

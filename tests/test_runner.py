@@ -10,7 +10,7 @@ import pytest
 
 from backends.openai_client import OpenAIChatClient
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tui.chain import (
+from tui.core.chain import (
     AnswerFinished,
     Chain,
     ChainFailed,
@@ -21,9 +21,9 @@ from tui.chain import (
     StepDelta,
     StepFinished,
 )
-from tui.history import History
-from tui.runner import run_chain
-from tui.strategies import StrategyOptions, get_strategy
+from tui.core.runner import run_chain
+from tui.core.strategies import StrategyOptions, get_strategy
+from tui.store.history import History
 
 QUESTION = "How many r are in strawberry?"
 

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from tests.test_listings import run_on_a_terminal
-from tui.chain import Chain, Status
-from tui.cli import main
+from tui.cli.entry import main
+from tui.cli.listing import format_table
+from tui.core.chain import Chain, Status
 from tui.evals.sets import EvalItem, EvalSet
 from tui.evals.store import EvalStore
-from tui.history import DB_NAME, History
-from tui.listing import format_table
+from tui.store.history import DB_NAME, History
 
 MODEL = "a-rather-long-organisation/Some-Model-Name-8B-Instruct-GGUF-Q4_K_M"
 STRATEGIES = ("plain", "g1", "thinking", "g1@5", "thinking@5")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui.sections import (
+from tui.core.sections import (
     Answer,
     Break,
     Heading,

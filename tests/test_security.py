@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tui.chain import Chain, Step
+from tui.core.chain import Chain, Step
 
 REPO = Path(__file__).resolve().parent.parent
 FAKE_BIN = REPO / "tests" / "fakes" / "bin"
@@ -46,7 +46,7 @@ def dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
 
 
 def test_history_dir_and_files_are_private(dirs, open_umask):
-    from tui.history import History
+    from tui.store.history import History
 
     with History.open(dirs["data"]) as h:
         chain = Chain(question="private?", strategy="g1", model="m")
@@ -62,7 +62,7 @@ def test_history_dir_and_files_are_private(dirs, open_umask):
 def test_an_existing_data_dir_keeps_its_mode_and_the_db_is_tightened(dirs, open_umask):
     """Only folders o1tui creates get 0700: an existing one (a shared group folder with
     setgid) is the user's choice, even for `history list`; the database file is o1tui's own."""
-    from tui.history import History
+    from tui.store.history import History
 
     dirs["data"].mkdir(mode=0o755)
     os.chmod(dirs["data"], 0o2750)
@@ -75,7 +75,7 @@ def test_an_existing_data_dir_keeps_its_mode_and_the_db_is_tightened(dirs, open_
 
 
 def test_save_setting_writes_a_private_config(dirs, open_umask):
-    from tui.config import save_setting
+    from tui.core.config import save_setting
 
     path = save_setting("model", "qwen2.5-7b-instruct")
     assert path.parent == dirs["config"]
@@ -97,8 +97,8 @@ def test_log_dir_is_private(dirs, open_umask):
 
 
 def test_config_with_api_key_readable_by_others_gets_a_warning(dirs, capsys):
-    from tui.cli import main
-    from tui.config import load_settings
+    from tui.cli.entry import main
+    from tui.core.config import load_settings
 
     dirs["config"].mkdir(mode=0o700)
     cfg = dirs["config"] / "config.toml"
@@ -120,7 +120,7 @@ def test_config_with_api_key_readable_by_others_gets_a_warning(dirs, capsys):
 
 
 def test_config_without_api_key_readable_by_others_is_fine(dirs):
-    from tui.config import load_settings
+    from tui.core.config import load_settings
 
     dirs["config"].mkdir(mode=0o700)
     cfg = dirs["config"] / "config.toml"
@@ -185,10 +185,10 @@ def test_managed_server_key_stays_in_memory(dirs, tmp_path, monkeypatch):
 
     from backends.manager import start_backend
     from backends.supervisor import free_port, probe
-    from tui.config import save_setting
-    from tui.history import History
-    from tui.runner import run_chain
-    from tui.strategies import StrategyOptions, get_strategy
+    from tui.core.config import save_setting
+    from tui.core.runner import run_chain
+    from tui.core.strategies import StrategyOptions, get_strategy
+    from tui.store.history import History
 
     monkeypatch.setenv("PATH", f"{FAKE_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     model_dir = tmp_path / "my-model"
@@ -275,7 +275,7 @@ def test_command_builders_bind_to_loopback_by_default(tmp_path):
 def test_settings_and_server_options_default_to_loopback():
     from backends.engines import ServerOptions
     from backends.manager import LOOPBACK, server_options
-    from tui.config import Settings
+    from tui.core.config import Settings
 
     assert Settings().host == "127.0.0.1"
     assert ServerOptions(port=1).host == "127.0.0.1"

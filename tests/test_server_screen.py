@@ -214,7 +214,7 @@ async def test_switching_to_a_model_that_cannot_run_keeps_the_working_server(
     from backends.errors import BackendError
     from backends.supervisor import free_port
     from tests.servers_helpers import ALL
-    from tui.config import Settings
+    from tui.core.config import Settings
 
     monkeypatch.setenv("O1TUI_MODELS_DIR", str(tmp_path / "models"))
     gguf = tmp_path / "tiny.gguf"
@@ -248,7 +248,7 @@ async def test_a_refused_start_is_an_error_not_a_crash_and_s_starts_again(
     why; once the settings allow it, ``s`` starts the server from the screen."""
     from backends.controller import ManagedServer
     from backends.supervisor import free_port
-    from tui.config import Settings
+    from tui.core.config import Settings
 
     monkeypatch.setenv("O1TUI_MODELS_DIR", str(tmp_path / "models"))
     only_lmdeploy = {"lmdeploy": True, "llamacpp": False, "transformers": False}

@@ -43,7 +43,7 @@ from backends.manager import start_backend
 from backends.supervisor import PortInUse, free_port, group_members
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.servers_helpers import ALL, chat, eventually, use_fake_lmdeploy
-from tui.config import Settings
+from tui.core.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 NOBODY = 65534
@@ -603,7 +603,7 @@ def test_a_busy_kept_server_is_attached_not_orphaned(tmp_path, monkeypatch, mode
 
 
 def test_keep_alive_is_accepted_after_the_subcommand():
-    from tui.cli import parse_args
+    from tui.cli.parser import parse_args
 
     assert parse_args(["ask", "hi", "--keep-alive", "1m"]).keep_alive == "1m"
     assert parse_args(["--keep-alive", "2m", "ask", "hi"]).keep_alive == "2m"
@@ -631,7 +631,7 @@ def test_quitting_with_keep_alive_says_what_was_left_running(monkeypatch, model_
 
 WARNS_AFTER_MAIN = """
 import sys, warnings
-from tui.cli import main
+from tui.cli.entry import main
 main(["models"])
 warnings.warn("a library warning with a path /srv/x", UserWarning)
 """

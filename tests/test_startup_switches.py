@@ -28,7 +28,7 @@ from backends.manager import ServerStartError, start_backend
 from backends.presets import resolve
 from backends.supervisor import ServerProcess, free_port, group_members
 from tests.servers_helpers import ALL, FAKE_BIN, chat, eventually
-from tui.config import Settings
+from tui.core.config import Settings
 
 FAKE_PKG = FAKE_BIN.parent / "lmdeploy_pkg"
 

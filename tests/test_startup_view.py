@@ -16,8 +16,8 @@ from tests.helpers import wait_until
 from tests.servers_helpers import eventually
 from tui.app.app import O1App
 from tui.app.widgets.status_header import StatusHeader
-from tui.config import Settings
-from tui.history import History
+from tui.core.config import Settings
+from tui.store.history import History
 
 KITTY = {"TERM": "xterm-kitty"}
 

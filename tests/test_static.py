@@ -56,9 +56,9 @@ def _imports(path: Path, root: Path = REPO) -> set[str]:
     """Every module ``path`` imports, at any depth (lazy imports in functions count).
 
     Relative imports are resolved against the file's package under ``root``: in
-    ``tui/app/x.py``, ``from .mod import y`` is ``tui.app.mod`` and ``from .. import chain`` is
-    ``tui.chain`` (a name imported from a package may be a module; counting it as one errs on
-    the safe side)."""
+    ``tui/app/x.py``, ``from .mod import y`` is ``tui.app.mod`` and ``from .. import core`` is
+    ``tui.core`` (a name imported from a package may be a module; counting it as one errs on the
+    safe side)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = path.parent.relative_to(root).parts
     found: set[str] = set()
@@ -94,23 +94,41 @@ def test_backends_never_import_tui() -> None:
     assert not breaches, "\n".join(breaches)
 
 
+def _files(*folders: str) -> list[Path]:
+    return sorted(p for f in folders for p in (REPO / f).rglob("*.py"))
+
+
 def test_the_core_never_imports_textual() -> None:
-    """The reasoning core and the history store (tui/ outside tui/app/) run without Textual:
-    ``o1tui ask`` and ``o1tui history`` must not pay for it, and the core stays testable."""
+    """Everything in tui/ outside tui/app/ (common leaves, core, store, evals, the CLI) runs
+    without Textual: ``o1tui ask`` and ``o1tui history`` must not pay for it, and the core
+    stays testable."""
     app = REPO / "tui" / "app"
-    files = [p for p in sorted((REPO / "tui").rglob("*.py")) if app not in p.parents]
-    assert REPO / "tui" / "runner.py" in files and REPO / "tui" / "history.py" in files
+    files = [p for p in _files("tui") if app not in p.parents]
+    assert REPO / "tui" / "core" / "runner.py" in files
+    assert REPO / "tui" / "store" / "history.py" in files
     breaches = _breaches(files, ("textual",))
-    # The command line starts the app (lazily, for `o1tui` alone); nothing else in the core may.
-    breaches += _breaches([p for p in files if p.name != "cli.py"], ("tui.app",))
+    # The command line starts the app (lazily, for `o1tui` alone); nothing else outside it may.
+    starter = REPO / "tui" / "cli" / "commands.py"
+    breaches += _breaches([p for p in files if p != starter], ("tui.app",))
+    assert not breaches, "\n".join(breaches)
+
+
+def test_each_layer_imports_only_the_layers_below_it() -> None:
+    """The house of ARCHITECTURE.md: the common leaves (tui/*.py) import no tui package; the
+    core, the store and the evals never reach up into the command line or the app."""
+    leaves = sorted((REPO / "tui").glob("*.py"))
+    assert REPO / "tui" / "sanitize.py" in leaves
+    breaches = _breaches(leaves, ("tui.core", "tui.store", "tui.evals", "tui.cli", "tui.app"))
+    breaches += _breaches(_files("tui/core", "tui/store"), ("tui.evals", "tui.cli", "tui.app"))
+    breaches += _breaches(_files("tui/evals"), ("tui.cli", "tui.app"))
     assert not breaches, "\n".join(breaches)
 
 
 def test_the_contract_checker_sees_lazy_imports(tmp_path: Path) -> None:
     """The checker finds an import inside a function, where lazy imports hide."""
     sample = tmp_path / "m.py"
-    sample.write_text("def f():\n    from textual.app import App\n    import tui.chain\n")
-    assert _imports(sample, tmp_path) == {"textual.app", "tui.chain"}
+    sample.write_text("def f():\n    from textual.app import App\n    import tui.core.chain\n")
+    assert _imports(sample, tmp_path) == {"textual.app", "tui.core.chain"}
 
 
 def test_the_contract_checker_resolves_relative_imports(tmp_path: Path) -> None:
@@ -120,7 +138,7 @@ def test_the_contract_checker_resolves_relative_imports(tmp_path: Path) -> None:
     sample.write_text(
         "from . import specs, store\n"
         "from .sets import load\n"
-        "from .. import chain\n"
+        "from .. import core\n"
         "from ..app.widgets import chain_view\n"
         "def f():\n    from ..app import O1App\n"
     )
@@ -128,7 +146,7 @@ def test_the_contract_checker_resolves_relative_imports(tmp_path: Path) -> None:
         "tui.evals.specs",
         "tui.evals.store",
         "tui.evals.sets",
-        "tui.chain",
+        "tui.core",
         "tui.app.widgets",
         "tui.app",
     }

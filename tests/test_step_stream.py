@@ -7,7 +7,7 @@ from textual.widgets import Markdown, Static
 
 from tests.helpers import wait_until
 from tui.app.widgets.step_view import FREEZE_CHARS, StepView
-from tui.chain import Step
+from tui.core.chain import Step
 
 
 class _OneStep(App[None]):

@@ -8,7 +8,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tui.stepparse import (
+from tui.core.stepparse import (
     CONTINUE,
     FINAL_ANSWER,
     PROSE_AFTER_CHARS,

@@ -12,7 +12,7 @@ import pytest
 
 from backends.openai_client import OpenAIChatClient
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tui.chain import (
+from tui.core.chain import (
     AnswerDelta,
     AnswerFinished,
     Chain,
@@ -22,9 +22,9 @@ from tui.chain import (
     StepFinished,
     StepStarted,
 )
-from tui.runner import run_chain
-from tui.strategies import STRATEGY_NAMES, StrategyOptions, get_strategy
-from tui.strategies.prompts import (
+from tui.core.runner import run_chain
+from tui.core.strategies import STRATEGY_NAMES, StrategyOptions, get_strategy
+from tui.core.strategies.prompts import (
     G1_FINAL_REQUEST_EN,
     G1_FINAL_REQUEST_ZH,
     G1_PRIMER_EN,

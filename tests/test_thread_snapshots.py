@@ -12,8 +12,8 @@ from tests.helpers import wait_until
 from tests.test_app_snapshots import SIZES, STEP_1, STEP_2, _ready, snapshot_app
 from tui.app.app import O1App
 from tui.app.widgets.earlier_turns import EarlierTurns
-from tui.chain import Chain, Status, Step
-from tui.history import History
+from tui.core.chain import Chain, Status, Step
+from tui.store.history import History
 
 TURNS = (
     ("How many r in strawberry?", [STEP_1, STEP_2], "There are **3** r's in strawberry."),

@@ -11,19 +11,18 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAIServer, count_turns_responder
-from tui.chain import Chain, Status
-from tui.cli import main
-from tui.history import History
-from tui.thread_store import thread_of
-from tui.threads import (
+from tui.cli.entry import main
+from tui.core.chain import Chain, Status, dropped_note
+from tui.core.threads import (
     DEFAULT_CONTEXT_TOKENS,
     Turn,
     check_parent,
     context_tokens,
-    dropped_note,
     estimate_tokens,
     fit_turns,
 )
+from tui.store.history import History
+from tui.store.thread_store import thread_of
 
 
 def ask(server: FakeOpenAIServer, *args: str) -> list[str]:
@@ -218,7 +217,7 @@ def test_running_chain_is_no_parent() -> None:
 
 def test_existing_chains_become_one_turn_threads(tmp_path: Path) -> None:
     """A schema-4 file (no thread columns) migrates; its chains are one-turn threads."""
-    from tui.migrations import v001_initial, v002_groups, v003_eval, v004_eval_prompts
+    from tui.store.migrations import v001_initial, v002_groups, v003_eval, v004_eval_prompts
 
     path = tmp_path / "history.db"
     conn = sqlite3.connect(path, isolation_level=None)
@@ -239,7 +238,7 @@ def test_existing_chains_become_one_turn_threads(tmp_path: Path) -> None:
 
 
 def test_a_history_of_a_newer_schema_is_refused_before_any_request(data_dir, capsys) -> None:
-    from tui.migrations import LATEST
+    from tui.store.migrations import LATEST
 
     _saved(data_dir, "abc123456789", Status.DONE, "7")
     conn = sqlite3.connect(data_dir / "history.db")
@@ -253,7 +252,7 @@ def test_a_history_of_a_newer_schema_is_refused_before_any_request(data_dir, cap
 
 
 def test_thinking_follow_up_keeps_its_system_prompt_first(data_dir, capsys) -> None:
-    from tui.strategies.prompts import THINKING_SYSTEM
+    from tui.core.strategies.prompts import THINKING_SYSTEM
 
     with FakeOpenAIServer() as srv:
         first = _json_ask(capsys, srv, "What is 6 times 7?", "--strategy", "plain")

@@ -95,9 +95,9 @@ async def bare_blocking(
 async def o1tui_plain(url: str, key: str, model: str, n: int) -> dict[str, float]:
     """o1tui's own path: OpenAIChatClient + run_chain + the plain strategy."""
     from backends.openai_client import OpenAIChatClient
-    from tui.chain import Chain
-    from tui.runner import run_chain
-    from tui.strategies import StrategyOptions, get_strategy
+    from tui.core.chain import Chain
+    from tui.core.runner import run_chain
+    from tui.core.strategies import StrategyOptions, get_strategy
 
     client = OpenAIChatClient(url, model, key)
     chain = Chain(question=PROMPT, strategy="plain", model=model)
@@ -147,7 +147,7 @@ async def phase_g1(url: str, key: str, model: str, results: list[dict[str, Any]]
     """10 steps x 300 tokens, re-sending the growing conversation as g1 does."""
     from openai import AsyncOpenAI
 
-    from tui.strategies.prompts import G1_PRIMER_EN, G1_SYSTEM_EN
+    from tui.core.strategies.prompts import G1_PRIMER_EN, G1_SYSTEM_EN
 
     bare = AsyncOpenAI(base_url=url, api_key=key, max_retries=0)
     question = "How many r are in strawberry?"

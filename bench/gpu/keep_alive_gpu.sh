@@ -27,7 +27,7 @@ done
 $PY - "$MD" "$PORT" <<'PY'
 import sys, time
 from backends.manager import start_backend
-from tui.config import Settings
+from tui.core.config import Settings
 s = Settings(engine="lmdeploy", model=sys.argv[1], port=int(sys.argv[2]), keep_alive="5m")
 for _ in range(3):
     t = time.perf_counter(); h = start_backend(s)

@@ -72,8 +72,8 @@ def write_math500(path: Path, n: int, seed: int = 500) -> Path:
 def auto_concurrency() -> int:
     """``o1tui eval``'s default concurrency against the managed LMDeploy server."""
     sys.path.insert(0, str(REPO))
-    from tui.config import load_settings
-    from tui.eval_cli import MAX_CONCURRENCY
+    from tui.cli.eval_cmd import MAX_CONCURRENCY
+    from tui.core.config import load_settings
     from tui.evals.specs import default_concurrency
 
     return default_concurrency(load_settings(None), "lmdeploy", MAX_CONCURRENCY)

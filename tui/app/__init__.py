@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from backends.manager import ServerHandle
-    from tui.config import Settings
-    from tui.history import History
+    from tui.core.config import Settings
+    from tui.store.history import History
 
 
 #: How long an exit after SIGHUP/SIGTERM may take before the process ends without waiting.
@@ -38,7 +38,7 @@ def run_app(
 ) -> int:
     """Open the full-screen app; returns the exit status.
 
-    ``settings``: a ``tui.config.Settings``. ``data_dir``: where the history lives (None: the
+    ``settings``: a ``tui.core.config.Settings``. ``data_dir``: where the history lives (None: the
     default place). ``server``: a managed server handle to use (one with ``client(...)`` and
     ``stop()``); None: connect to ``settings.endpoint`` or start one. ``config_path``: the
     config file the theme choice is saved to (None: the default file). ``model_named``: the
@@ -49,7 +49,7 @@ def run_app(
     from tui.app.app import O1App
 
     def open_history() -> History:  # after the first frame: the app calls it (O1App)
-        from tui.history import History
+        from tui.store.history import History
 
         return History.open(data_dir)
 

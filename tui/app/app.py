@@ -66,9 +66,9 @@ if TYPE_CHECKING:
     from backends.manager import ServerHandle
     from tui.app.connection import Connector
     from tui.app.palette import O1Commands
-    from tui.config import Settings
-    from tui.history import History
-    from tui.history_writer import WriteStatus
+    from tui.core.config import Settings
+    from tui.store.history import History
+    from tui.store.history_writer import WriteStatus
 
 
 def _o1_commands() -> type[O1Commands]:

@@ -10,7 +10,7 @@ from tui.sanitize import clean_line
 if TYPE_CHECKING:
     from backends.client import ChatClient
     from backends.state import ServerState
-    from tui.config import Settings
+    from tui.core.config import Settings
 
 
 class AskHost(Notifies, Protocol):
@@ -29,7 +29,7 @@ class AskHost(Notifies, Protocol):
 def askable(app: AskHost, question: str) -> str | None:
     """``question`` cleaned when it can be asked now; else None, and a toast says why (a bad
     question, or no model server yet)."""
-    from tui.chain import validate_question  # not needed for the first frame
+    from tui.core.chain import validate_question  # not needed for the first frame
 
     try:
         question = validate_question(question)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from tui.chain import AnswerDelta, Event, StepDelta
+from tui.core.chain import AnswerDelta, Event, StepDelta
 
 
 class EventBatcher:

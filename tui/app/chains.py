@@ -21,7 +21,7 @@ from textual.widgets import Static
 from tui.app.asking import AskHost, askable, pinned_lang
 from tui.app.messages import ChainDone, ChainEvent, Notify
 from tui.app.runs import ChainRun
-from tui.strategies import get_strategy
+from tui.core.strategies import get_strategy
 
 if TYPE_CHECKING:
     from textual.timer import Timer
@@ -34,9 +34,9 @@ if TYPE_CHECKING:
     from tui.app.widgets.chain_view import ChainView
     from tui.app.widgets.group_view import GroupView
     from tui.app.widgets.status_header import StatusHeader
-    from tui.chain import Chain
-    from tui.config import Settings
-    from tui.history import History
+    from tui.core.chain import Chain
+    from tui.core.config import Settings
+    from tui.store.history import History
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +109,7 @@ class Chains:
         checked = askable(host, question)
         if checked is None or host.client is None:
             return None
-        from tui.chain import Chain
+        from tui.core.chain import Chain
 
         target = self._follow_target()  # before the new chain replaces the one on screen
         chain = Chain(
@@ -139,15 +139,15 @@ class Chains:
     async def _work(self, chain: Chain, client: ChatClient, thread: list[Chain]) -> None:
         """Run the chain (a follow-up of ``thread``'s last turn when given); report through
         messages only (never touch widgets here)."""
-        from tui.runner import run_chain
-        from tui.strategies.base import StrategyOptions
+        from tui.core.runner import run_chain
+        from tui.core.strategies.base import StrategyOptions
 
         host = self.host
         on_event = self.event_sink(chain.id)
         options = StrategyOptions(lang=chain.lang, max_steps=host.settings.max_steps)
         try:
             if thread:
-                from tui.threads import continue_thread
+                from tui.core.threads import continue_thread
 
                 handle = host.server_handle
                 options = await continue_thread(
@@ -186,7 +186,7 @@ class Chains:
 
     async def apply(self, message: ChainEvent) -> None:
         """Show one event of a chain (the ChainEvent handler's work)."""
-        from tui.chain import ChainFailed, ChainFinished
+        from tui.core.chain import ChainFailed, ChainFinished
 
         run = self.runs.get(message.chain_id)
         if run is None:
@@ -226,7 +226,7 @@ class Chains:
 
     def update_running(self) -> None:
         """The header's count of running and waiting chains; the clocks tick while any runs."""
-        from tui.chain import Status
+        from tui.core.chain import Status
 
         live = [r for r in self.runs.values() if r.running]
         # A group's members share its worker: one that has finished no longer counts.

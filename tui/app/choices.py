@@ -1,9 +1,9 @@
 """What the strategy switcher offers (Ctrl+t cycles it, the palette lists it as "Strategy: …",
 F5 picks a group mode): a strategy, which runs a question as one chain, or a group mode, which
-runs it as a group of chains (tui.group: a vote of samples, or a compare of strategies).
+runs it as a group of chains (tui.core.group: a vote of samples, or a compare of strategies).
 
 The two are distinct types, so the code that starts a question knows from the type whether it
-gets a chain or a group back. tui.group (the runner, the strategies, the vote) is imported when
+gets a chain or a group back. tui.core.group (the runner, the strategies, the vote) is imported when
 a group starts, not with the app: the first frame does not wait for it.
 """
 
@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tui.strategies import STRATEGY_NAMES
+from tui.core.strategies import STRATEGY_NAMES
 
 if TYPE_CHECKING:
-    from tui.group import GroupSpec
+    from tui.core.group import GroupSpec
 
-#: Samples of the switcher's vote modes (within tui.group's MIN_SAMPLES..MAX_SAMPLES).
+#: Samples of the switcher's vote modes (within tui.core.group's MIN_SAMPLES..MAX_SAMPLES).
 VOTE_SAMPLES = 8
 
 
@@ -55,8 +55,8 @@ class VoteChoice:
         return vote_label(self.strategy, self.samples)
 
     def spec(self, question: str) -> GroupSpec:
-        """The group to run (ValueError, one line, when tui.group refuses it)."""
-        from tui.group import GroupSpec
+        """The group to run (ValueError, one line, when tui.core.group refuses it)."""
+        from tui.core.group import GroupSpec
 
         return GroupSpec.self_consistency(question, self.strategy, self.samples)
 
@@ -72,8 +72,8 @@ class CompareChoice:
         return compare_label(self.strategies)
 
     def spec(self, question: str) -> GroupSpec:
-        """The group to run (ValueError, one line, when tui.group refuses it)."""
-        from tui.group import GroupSpec
+        """The group to run (ValueError, one line, when tui.core.group refuses it)."""
+        from tui.core.group import GroupSpec
 
         return GroupSpec.compare(question, self.strategies)
 

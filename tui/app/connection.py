@@ -12,14 +12,14 @@ from backends.errors import ModelNotFound
 from backends.state import ServerState
 from tui.app.host import Notifies, Posts, RunsWorkers
 from tui.app.messages import ServerLog, ServerStateChanged
-from tui.connect import choose_model, endpoint_client, handle_client
+from tui.core.connect import choose_model, endpoint_client, handle_client
 from tui.sanitize import clean_line
 
 if TYPE_CHECKING:
     from backends.client import ChatClient
     from backends.controller import ManagedServer
     from backends.manager import ServerHandle
-    from tui.config import Settings
+    from tui.core.config import Settings
 
 
 def address_of(url: str | None) -> str:

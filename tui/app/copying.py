@@ -90,7 +90,7 @@ class Copier:
             app.notify("No chain to export.", markup=False, timeout=2)
             return None
         try:
-            from tui.export import write_markdown
+            from tui.core.export import write_markdown
 
             path = write_markdown(run.chain, Path.cwd())
         except OSError as err:

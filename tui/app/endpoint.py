@@ -11,7 +11,7 @@ from tui.app.host import Notifies
 
 if TYPE_CHECKING:
     from backends.manager import ServerHandle
-    from tui.config import Settings
+    from tui.core.config import Settings
 
 
 class EndpointHost(Notifies, Protocol):

@@ -18,7 +18,7 @@ from tui.sanitize import clean_line
 if TYPE_CHECKING:
     from tui.app.choices import Choice
     from tui.app.widgets.history_panel import HistoryPanel
-    from tui.history import History
+    from tui.store.history import History
 
 
 #: The chain views' style sheet, next to app.tcss.
@@ -111,7 +111,7 @@ class AfterFirstFrame:
     async def sidebar(self) -> HistoryPanel | None:
         """The history sidebar (hidden until F2), mounted once; None without a history."""
         from tui.app.widgets.history_panel import HistoryPanel
-        from tui.group_store import GroupedHistory
+        from tui.store.group_store import GroupedHistory
 
         history = self.host.history
         if history is None:

@@ -1,5 +1,5 @@
 """Follow-ups in the app: with a finished chain on screen, the next question continues its
-thread (tui.threads); Ctrl+n (new question) clears the screen, so the next one starts a new
+thread (tui.core.threads); Ctrl+n (new question) clears the screen, so the next one starts a new
 thread. The question box says which of the two Enter will do.
 
 A follow-up to a vote continues from the voted answer's chain, one to a compare from the
@@ -24,8 +24,8 @@ if TYPE_CHECKING:
     from tui.app.choices import Choice
     from tui.app.runs import ChainRun
     from tui.app.widgets.group_view import GroupView
-    from tui.chain import Chain
-    from tui.history import History
+    from tui.core.chain import Chain
+    from tui.store.history import History
 
 
 class FollowHost(Protocol):
@@ -55,7 +55,7 @@ def focused_column(view: GroupView, focused: DOMNode | None) -> int:
 def group_parent(view: GroupView, column: int) -> Chain | None:
     """The chain of a shown group that a follow-up continues (see the module docstring):
     compare column ``column``, or the voted answer's chain."""
-    from tui.threads import voted_chain
+    from tui.core.threads import voted_chain
 
     chains = view.result.chains
     if view.compare:
@@ -129,7 +129,7 @@ class FollowUps:
         history = self.host.history
         if not chain.parent_id or history is None:
             return []
-        from tui.thread_store import earlier_turns
+        from tui.store.thread_store import earlier_turns
 
         return earlier_turns(history, chain.parent_id)
 

@@ -29,9 +29,10 @@ if TYPE_CHECKING:
     from tui.app.chains import Chains
     from tui.app.choices import Choice, GroupChoice
     from tui.app.widgets.question_input import QuestionInput
-    from tui.config import Settings
-    from tui.group import GroupResult, GroupRunner
-    from tui.history import History
+    from tui.core.config import Settings
+    from tui.core.group import GroupResult
+    from tui.core.group_runner import GroupRunner
+    from tui.store.history import History
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,8 @@ class GroupRuns:
         if checked is None or host.client is None:
             return None
         spec = choice.spec(checked)
-        from tui.group import GroupRunner
-        from tui.strategies.base import StrategyOptions
+        from tui.core.group_runner import GroupRunner
+        from tui.core.strategies.base import StrategyOptions
 
         handle = host.server_handle
         runner = GroupRunner(
@@ -104,7 +105,7 @@ class GroupRuns:
     def events(self, runner: GroupRunner) -> Callable[[Any], None]:
         """What ``runner`` calls with each event: a member's goes to its chain's sink (batched
         like a single chain's events); the group's end flushes them all and posts GroupDone."""
-        from tui.group import GroupFinished, MemberEvent
+        from tui.core.group import GroupFinished, MemberEvent
 
         app = self.app
         sinks = [self.chains.event_sink(chain.id) for chain in runner.result.chains]
@@ -155,7 +156,7 @@ class GroupRuns:
         history = self.host.history
         if history is None:
             return False
-        from tui.group_store import load_group
+        from tui.store.group_store import load_group
 
         result = load_group(history, group_id)
         if result is None or not result.chains:

@@ -33,7 +33,7 @@ class RerunChain(Message):
 
 
 class ChainEvent(Message):
-    """One event (a ``tui.chain`` Event) of the chain ``chain_id``."""
+    """One event (a ``tui.core.chain`` Event) of the chain ``chain_id``."""
 
     # Deltas arrive thousands a second; nothing needs them to bubble past the app.
     bubble = False
@@ -93,7 +93,8 @@ class Notify(Message, namespace="o1"):
 
 
 class GroupDone(Message):
-    """The group ``group_id`` ended (its ``tui.group.GroupResult``: vote, status, wall time)."""
+    """The group ``group_id`` ended (its ``tui.core.group.GroupResult``: vote, status, wall
+    time)."""
 
     def __init__(self, group_id: str, result: Any) -> None:
         super().__init__()

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from tui.app.widgets.chain_view import ChainView
     from tui.app.widgets.group_view import GroupView
-    from tui.chain import Chain
+    from tui.core.chain import Chain
 
 
 @dataclass
@@ -25,7 +25,7 @@ class ChainRun:
     worker: Worker[None] | None = None
     #: The group view (tui.app.widgets.group_view) when the chain is a member of a group.
     group: GroupView | None = None
-    #: A follow-up's earlier turns, oldest first (tui.threads); empty for a first turn.
+    #: A follow-up's earlier turns, oldest first (tui.core.threads); empty for a first turn.
     earlier: list[Chain] = field(default_factory=list)
 
     @property

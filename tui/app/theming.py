@@ -50,7 +50,7 @@ class Themes:
             return
         app.theme = name
         try:
-            from tui.config import save_setting
+            from tui.core.config import save_setting
 
             save_setting("theme", name, path=self.config_path)
         except Exception as err:  # noqa: BLE001 - the theme still applies for this run

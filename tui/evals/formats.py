@@ -24,6 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+#: GSM8K puts the final answer after this marker on the solution's last line.
+GSM8K_MARKER = "####"
+
 
 @dataclass(frozen=True)
 class SetFormat:
@@ -70,8 +73,6 @@ def detect_format(data: dict[str, Any]) -> SetFormat:
     if "question" in data:
         if "golden" in data and "answer" not in data:
             return CMATH
-        from tui.evals.sets import GSM8K_MARKER  # sets imports this module
-
         answer = data.get("answer")
         if isinstance(answer, str) and GSM8K_MARKER in answer:
             return GSM8K

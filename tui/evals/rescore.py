@@ -70,7 +70,7 @@ def _group_verdict(
 ) -> tuple[str | None, bool] | None:
     """The vote over a self-consistency group's chains, judged; None when the group's record
     or one of its chains is gone (the vote could differ from the live one for that alone)."""
-    from tui.answers import answer_key, vote
+    from tui.core.answers import answer_key, vote
 
     def read(conn: sqlite3.Connection) -> tuple[tuple, dict[str, tuple[str, str]]] | None:
         group = conn.execute(

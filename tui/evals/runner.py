@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from functools import partial
 
 from backends.client import ChatClient
-from tui.chain import Chain, Status
+from tui.core.chain import Chain, Status
+from tui.core.runner import run_chain
+from tui.core.strategies import StrategyOptions, get_strategy
 from tui.evals.sets import EvalItem
 from tui.evals.specs import StrategySpec, parse_spec
 from tui.evals.store import (
@@ -34,9 +36,7 @@ from tui.evals.store import (
     EvalStore,
     ItemResult,
 )
-from tui.history_writer import AsyncHistory
-from tui.runner import run_chain
-from tui.strategies import StrategyOptions, get_strategy
+from tui.store.history_writer import AsyncHistory
 
 #: Items failing one after another before the run is stopped as failed.
 MAX_ERRORS_IN_A_ROW = 5
@@ -74,9 +74,9 @@ class Progress:
 
 
 def default_judge(final_answer: str, golds: Sequence[str]) -> tuple[str | None, bool]:
-    """The shared judge (:func:`tui.judge.judge`, the vote's test of "the same answer"):
+    """The shared judge (:func:`tui.core.judge.judge`, the vote's test of "the same answer"):
     what the reply answered, and whether that is one of the gold answers."""
-    from tui.judge import judge
+    from tui.core.judge import judge
 
     verdict = judge(final_answer, golds)
     return verdict.extracted, verdict.correct
@@ -252,8 +252,9 @@ class EvalRunner:
         options: StrategyOptions,
     ) -> ItemResult:
         """A self-consistency item: ``spec.samples`` chains at once, their majority vote
-        judged (:mod:`tui.group`; every sample is a chain of the history with the group id)."""
-        from tui.group import GroupSpec, run_group
+        judged (:mod:`tui.core.group`; every sample is a chain of the history with the group id)."""
+        from tui.core.group import GroupSpec
+        from tui.core.group_runner import run_group
 
         group_spec = GroupSpec.self_consistency(question, spec.name, spec.samples)
         result = await run_group(

@@ -1,4 +1,5 @@
-"""Eval items and sets: the built-in sets by name, or a JSON Lines file.
+"""Eval items and sets read from a set file (:func:`tui.evals.lookup.load_set` finds a set by
+name or path).
 
 A set file has one JSON object a line with a ``question`` (text) and an ``answer`` (text or
 number). GSM8K's format is recognised: an ``answer`` holding a worked solution whose last line
@@ -19,14 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tui.chain import validate_question
+from tui.core.chain import validate_question
+from tui.evals.formats import GSM8K_MARKER
 from tui.evals.reading import ReadCancelled, TooBig, read_limited, strict_loads
 
 #: A set file bigger than this is refused (counted as read: a pipe or device states no size):
 #: eval sets are questions, not corpora.
 MAX_SET_FILE_BYTES = 64 * 2**20
-#: GSM8K puts the final answer after this marker on the solution's last line.
-GSM8K_MARKER = "####"
 
 
 @dataclass(frozen=True)
@@ -173,34 +173,3 @@ def load_set_file(
     if not items:
         raise SetFileError(f"{p}: no items (one JSON object a line expected)")
     return EvalSet(name=p.name, items=tuple(items), source=str(p))
-
-
-def load_set(
-    name_or_path: str, seed: int = 0, cancelled: Callable[[], bool] | None = None
-) -> EvalSet:
-    """A built-in set by name (generated from ``seed``), a named public set (from the cache,
-    downloaded once), else the set file at that path.
-
-    Raises :class:`SetFileError` for a malformed file, for a name that is neither and for a
-    seed out of range; :class:`ReadCancelled` when ``cancelled`` says so while a file loads.
-    """
-    from tui.evals.builtin import BUILTIN_SETS, builtin_set, check_seed
-    from tui.evals.named import NAMED_SETS, load_named_set
-
-    if name_or_path in BUILTIN_SETS:
-        try:
-            check_seed(seed)
-        except ValueError as err:
-            raise SetFileError(str(err)) from None
-        return builtin_set(name_or_path, seed)
-    if name_or_path in NAMED_SETS:
-        return load_named_set(name_or_path)
-    path = Path(name_or_path).expanduser()
-    if not path.exists():
-        names = ", ".join([*BUILTIN_SETS, *NAMED_SETS])
-        raise SetFileError(
-            f"{name_or_path!r} is neither a built-in set ({names}) nor an existing file"
-        )
-    if path.is_dir():
-        raise SetFileError(f"{path}: is a directory, not a set file")
-    return load_set_file(path, cancelled)

@@ -28,7 +28,7 @@ class StrategySpec:
 
 def parse_spec(text: str) -> StrategySpec:
     """One spec; ValueError names what is wrong."""
-    from tui.strategies import STRATEGY_NAMES  # lazily: building the CLI parser needs none
+    from tui.core.strategies import STRATEGY_NAMES  # lazily: building the CLI parser needs none
 
     name, sep, count = text.strip().partition("@")
     name = name.strip().lower()
@@ -75,7 +75,7 @@ def _sha256(*texts: str) -> str:
 
 def math_suffix(lang: str) -> str:
     """The model cards' 0-shot chain-of-thought instruction for a math question."""
-    from tui.strategies.prompts import MATH_COT
+    from tui.core.strategies.prompts import MATH_COT
 
     return MATH_COT.get(lang, MATH_COT["en"])
 
@@ -84,7 +84,7 @@ def run_prompts(strategies: tuple[str, ...] | list[str], *, math: bool) -> dict[
     """Per strategy label, the prompts it sends around the question: ``sha256`` of all its
     fixed texts, and ``math_cot`` when the question gets the cards' chain-of-thought line
     (plain on a math set) — the runner appends it, and a resumed run keeps doing so."""
-    from tui.strategies import prompts as p
+    from tui.core.strategies import prompts as p
 
     out: dict[str, Any] = {}
     for label in strategies:
@@ -112,8 +112,8 @@ def run_request(
     """Per strategy label, every request parameter its calls carry: the model, temperature
     and token limits (the strategy's defaults where ``options`` leaves them open; g1's differ
     by prompt language), extra body fields, and g1's step limit."""
-    from tui.strategies import get_strategy
-    from tui.strategies.prompts import G1_PROMPTS
+    from tui.core.strategies import get_strategy
+    from tui.core.strategies.prompts import G1_PROMPTS
 
     defaults_max = {"plain": 2048, "thinking": 8192, "native": 8192}
     out: dict[str, Any] = {}

@@ -14,9 +14,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from tui.chain import new_chain_id, utc_now_iso
+from tui.core.chain import new_chain_id, utc_now_iso
 from tui.evals.sets import EvalItem, EvalSet
-from tui.history import AmbiguousId, History, _pid_alive
+from tui.store.history import AmbiguousId, History, _pid_alive
 
 #: Run statuses. ``interrupted``: the process running it is gone (crash, kill) — resumable,
 #: like ``cancelled`` (Ctrl+C).
@@ -125,7 +125,7 @@ def _item_from_row(row: tuple) -> ItemResult:
 
 
 class EvalStore:
-    """Eval runs kept in a :class:`~tui.history.History` (the same file and connection)."""
+    """Eval runs kept in a :class:`~tui.store.history.History` (the same file and connection)."""
 
     def __init__(self, history: History) -> None:
         self.history = history

@@ -34,7 +34,7 @@ from tui.evals.store import EvalRun, EvalStore, ItemResult
 from tui.sanitize import clean_line
 
 if TYPE_CHECKING:
-    from tui.group import GroupResult
+    from tui.core.group import GroupResult
 
 COLUMNS = {
     # The useful columns first: a narrow pane cuts the last ones (the date) first.
@@ -270,8 +270,8 @@ class EvaluationsScreen(Screen[None]):
 
     def _open_flip(self, pair: PairResult, idx: int) -> None:
         """Both chains of a flipped item side by side, in the compare view of groups."""
-        from tui.chain import Status
-        from tui.group import Group, GroupKind, GroupResult
+        from tui.core.chain import Status
+        from tui.core.group import Group, GroupKind, GroupResult
 
         assert self.store is not None
         chains = []
@@ -367,9 +367,9 @@ class EvaluationsScreen(Screen[None]):
             return
         if worker.is_cancelled:
             return
+        from tui.core.strategies import StrategyOptions
         from tui.evals.named import is_math_set
         from tui.evals.specs import run_prompts, run_request
-        from tui.strategies import StrategyOptions
 
         labels = [s.label for s in specs]
         run = self.store.create_run(
@@ -403,8 +403,8 @@ class EvaluationsScreen(Screen[None]):
 
     @work(exclusive=True, group="evals-run")
     async def _run_eval(self, run: EvalRun, client: Any, limit: int | None) -> None:
+        from tui.core.strategies import StrategyOptions
         from tui.evals.runner import EvalAborted, EvalRunner, Progress, options_factory
-        from tui.strategies import StrategyOptions
 
         assert self.store is not None
         bar = self.query_one("#evals-progress", ProgressBar)
@@ -453,7 +453,7 @@ def parse_start_line(
 ) -> tuple[Any, Any, int | None]:
     """``SET [STRATEGIES] [LIMIT]`` → (set, specs, limit); ValueError says what is wrong.
     ``cancelled`` is asked while a set file is read (ReadCancelled then)."""
-    from tui.evals.sets import load_set
+    from tui.evals.lookup import load_set
     from tui.evals.specs import DEFAULT_STRATEGIES, parse_specs
 
     words = text.split()

@@ -1,7 +1,7 @@
 """A chain on screen: the question, its steps, the final answer apart, and any error.
 
 The view is driven by events (:meth:`ChainView.apply`) for a live chain, or built whole from
-a saved :class:`~tui.chain.Chain` (read-only, with its recorded timings). It never measures
+a saved :class:`~tui.core.chain.Chain` (read-only, with its recorded timings). It never measures
 time itself: the caller passes ``now`` (the app's clock), so tests and snapshots can fix it.
 """
 
@@ -18,7 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
-from tui.chain import (
+from tui.core.chain import (
     AnswerDelta,
     AnswerFinished,
     Chain,
@@ -31,8 +31,8 @@ from tui.chain import (
     StepFinished,
     StepStarted,
 )
+from tui.core.repetition import repetition_note
 from tui.formatting import format_seconds
-from tui.repetition import repetition_note
 from tui.sanitize import clean, clean_line
 
 from .step_view import StepView

@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from textual.content import Content
 from textual.widgets import Collapsible, Static
 
-from tui.chain import Chain
+from tui.core.chain import Chain
+from tui.core.threads import turn_count
 from tui.sanitize import clean, clean_line
-from tui.threads import turn_count
 
 
 def turn_content(n: int, chain: Chain) -> Content:

@@ -27,9 +27,9 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
-from tui.answers import VoteResult, extract_answer, vote
 from tui.app.messages import TypeToAsk
-from tui.chain import (
+from tui.core.answers import VoteResult, extract_answer, vote
+from tui.core.chain import (
     Chain,
     ChainFailed,
     ChainFinished,
@@ -39,8 +39,8 @@ from tui.chain import (
     StepFinished,
     StepStarted,
 )
+from tui.core.group import GroupKind, GroupResult
 from tui.formatting import format_seconds
-from tui.group import GroupKind, GroupResult
 from tui.sanitize import clean_line
 
 from .chain_view import ChainView

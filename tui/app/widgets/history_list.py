@@ -519,7 +519,7 @@ class HistoryList(ScrollView, can_focus=True):
         room = max(width - tail_cells - 1, 4)
         meta = self._combined(style, "history-list--meta")
         segments = [
-            # A group's entry leads with its outcome (tui.group_store.GroupEntry.list_text).
+            # A group's entry leads with its outcome (tui.store.group_store.GroupEntry.list_text).
             Segment(" " + fit_cells(clean_line(_list_text(summary), room * 2), room), style),
             Segment(f" {strategy} ", meta),
             Segment(mark, self._combined(style, mark_class)),

@@ -27,10 +27,10 @@ from tui.app.messages import OpenChain, RerunChain
 from tui.app.screens.confirm import ChoiceScreen, ConfirmScreen
 from tui.app.widgets.history_list import HistoryList
 from tui.app.widgets.history_reads import STORE_ERRORS, HistoryLike
-from tui.chain import Status
-from tui.export import write_markdown
+from tui.core.chain import Status
+from tui.core.export import write_markdown
+from tui.core.strategies import STRATEGY_NAMES
 from tui.sanitize import clean_line
-from tui.strategies import STRATEGY_NAMES
 
 T = TypeVar("T")
 
@@ -221,7 +221,7 @@ class HistoryPanel(Vertical):
             self.history_list.focus()
 
         turns = int(getattr(summary, "turns", 1) or 1)
-        if turns > 1:  # a thread: one turn or all of it (tui.thread_store)
+        if turns > 1:  # a thread: one turn or all of it (tui.store.thread_store)
             self.app.push_screen(
                 ChoiceScreen(f"Delete from this thread?\n\n{question}", thread_choices(turns)),
                 lambda choice: self._delete_from_thread(chain_id, choice, turns),
@@ -237,7 +237,7 @@ class HistoryPanel(Vertical):
         whole = choice == thread_choices(turns)[1]
 
         def work() -> int:
-            from tui.thread_store import delete_thread
+            from tui.store.thread_store import delete_thread
 
             if not whole:
                 return int(self.history.delete(chain_id))

@@ -11,18 +11,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from tui.history import HistoryError
 from tui.sanitize import clean_line
+from tui.store.history import HistoryError
 
 if TYPE_CHECKING:
-    from tui.chain import Chain
+    from tui.core.chain import Chain
 
 #: What a failing store query raises; shown in the list instead of crashing the app.
 STORE_ERRORS = (HistoryError, sqlite3.Error, ValueError)
 
 
 class HistoryLike(Protocol):
-    """The slice of ``tui.history.History`` the sidebar uses."""
+    """The slice of ``tui.store.history.History`` the sidebar uses."""
 
     def list(
         self, search: str | None = None, limit: int = 50, offset: int = 0

@@ -23,9 +23,9 @@ from textual.widget import Widget
 from textual.widgets import Collapsible, Markdown, Static
 from textual.widgets.collapsible import CollapsibleTitle
 
-from tui.chain import Step
+from tui.core.chain import Step
+from tui.core.repetition import REPEATED
 from tui.formatting import format_seconds
-from tui.repetition import REPEATED
 from tui.sanitize import clean, clean_line
 
 TITLE_LIMIT = 80

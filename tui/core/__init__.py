@@ -1,0 +1,1 @@
+"""The core: chains, strategies, the runner, groups, threads, answer reading, settings."""

@@ -1,0 +1,1 @@
+"""The history store: SQLite chains, steps, groups, threads, its writer thread, recovery."""
