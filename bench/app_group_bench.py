@@ -101,11 +101,11 @@ async def _run(url: str, chains: int, size: tuple[int, int], expand: int) -> dic
         spec = GroupSpec.self_consistency("Benchmark question", "thinking", chains)
         runner = GroupRunner(spec, client, StrategyOptions(lang="en"))
         view = GroupView(runner.result, live=True, now=app.clock(), clock=app.clock)
-        app.show_group(view, None)
+        app.chains.show_group(view, None)
         await pilot.pause()
         for index in range(expand):  # these samples drawn whole, not only as their row
             await view.toggle_sample(index)
-        route = app.group_events(runner)  # what the app's group worker does with events
+        route = app.groups.events(runner)  # what the app's group worker does with events
         first: list[float] = []
         last = [0.0] * chains
         deltas = [0] * chains

@@ -71,8 +71,8 @@ async def bench(tokens: int, rate: float, steps: int, size: tuple[int, int]) -> 
     per_step = tokens // steps
     async with app.run_test(size=size) as pilot:
         chain = Chain(question="Benchmark question", strategy="g1", model="bench-model")
-        view = app.attach_chain(chain)
-        sink = app.event_sink(chain.id)  # what the chain worker's on_event is
+        view = app.chains.attach(chain)
+        sink = app.chains.event_sink(chain.id)  # what the chain worker's on_event is
         await pilot.pause()
         texts: list[str] = []
         posted = 0

@@ -11,7 +11,7 @@ from typing import Any
 from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
 from tests.helpers import wait_until
 from tui.app.app import O1App
-from tui.app.group_runs import GROUP_MODES
+from tui.app.choices import GROUP_CHOICES, VoteChoice
 from tui.app.widgets.chain_view import ChainView
 from tui.app.widgets.group_view import GroupView, SampleRow
 from tui.app.widgets.question_input import QuestionInput
@@ -49,23 +49,15 @@ async def test_vote_mode_from_the_switcher_runs_samples_and_shows_the_tally(
         async with app.run_test(size=(100, 30)) as pilot:
             await _ready(app, pilot)
             # Ctrl+T cycles the strategies, then the group modes
-            while app.strategy != GROUP_MODES[0].label:
+            while app.choice != GROUP_CHOICES[0]:
                 await pilot.press("ctrl+t")
             assert "g1 ×8 vote" in app.query_one(QuestionInput).border_title
             app.set_strategy("plain")
-            # a plain vote: built from the same registry of modes, with plain samples
-            from tui.app.group_runs import GROUP_MODE_BY_LABEL, GroupMode
-            from tui.core.group import GroupKind
-
-            mode = GroupMode("plain ×3 vote", GroupKind.SELF_CONSISTENCY, ("plain",), 3)
-            GROUP_MODE_BY_LABEL[mode.label] = mode
-            try:
-                app.start_group("What is 1 + 2?", mode)
-                view = _group_view(app)
-                assert view is not None
-                await wait_until(pilot, lambda: not view.live, timeout=15)
-            finally:
-                del GROUP_MODE_BY_LABEL[mode.label]
+            # a plain vote: the same kind of mode, with plain samples
+            app.groups.start("What is 1 + 2?", VoteChoice("plain", 3))
+            view = _group_view(app)
+            assert view is not None
+            await wait_until(pilot, lambda: not view.live, timeout=15)
             assert view.result.status is Status.DONE
             tally = str(view.tally.render())
             assert "Answer 3" in tally and "2 of 3 votes" in tally
@@ -99,12 +91,12 @@ async def test_f5_runs_the_question_as_a_compare(make_app, history) -> None:
             await pilot.press("f5")
             await pilot.pause()
             # the list offers the group modes; pick compare
-            for _ in range(GROUP_MODES.index(GROUP_MODES[-1])):
+            for _ in range(GROUP_CHOICES.index(GROUP_CHOICES[-1])):
                 await pilot.press("down")
             await pilot.press("enter")
             await wait_until(pilot, lambda: _group_view(app) is not None)
             view = _group_view(app)
-            assert view.compare and app.strategy == "compare plain/g1/thinking"
+            assert view.compare and app.choice.label == "compare plain/g1/thinking"
             assert [c.strategy for c in view.result.chains] == ["plain", "g1", "thinking"]
             await wait_until(pilot, lambda: not view.live, timeout=20)
             assert view.result.status is Status.DONE
@@ -125,10 +117,7 @@ async def test_escape_cancels_the_whole_group_and_keeps_what_finished(make_app, 
         app = make_app(server)
         async with app.run_test(size=(100, 30)) as pilot:
             await _ready(app, pilot)
-            from tui.app.group_runs import GroupMode
-            from tui.core.group import GroupKind
-
-            app.start_group("Slow one?", GroupMode("x", GroupKind.SELF_CONSISTENCY, ("plain",), 3))
+            app.groups.start("Slow one?", VoteChoice("plain", 3))
             view = _group_view(app)
             await wait_until(
                 pilot, lambda: any(c.status is Status.DONE for c in view.result.chains), timeout=10
@@ -139,7 +128,7 @@ async def test_escape_cancels_the_whole_group_and_keeps_what_finished(make_app, 
             statuses = sorted(c.status.value for c in view.result.chains)
             assert statuses == ["cancelled", "cancelled", "done"]
             assert "cancelled" in str(view.status_line.render())
-            assert not any(r.running for r in app.runs.values())
+            assert not any(r.running for r in app.chains.runs.values())
 
 
 async def test_a_saved_group_opens_back_into_its_view(make_app, history) -> None:
@@ -156,7 +145,7 @@ async def test_a_saved_group_opens_back_into_its_view(make_app, history) -> None
         app = make_app(server)
         async with app.run_test(size=(100, 30)) as pilot:
             await _ready(app, pilot)
-            app.open_chain(result.group.id)
+            app.chains.open(result.group.id)
             await wait_until(pilot, lambda: _group_view(app) is not None)
             view = _group_view(app)
             assert not view.live and view.result.group.id == result.group.id
@@ -198,9 +187,6 @@ async def test_the_history_sidebar_lists_a_group_once_and_opens_it(make_app, his
 
 
 async def test_expanding_a_running_sample_shows_its_steps_so_far(make_app, history) -> None:
-    from tui.app.group_runs import GroupMode
-    from tui.core.group import GroupKind
-
     def responder(body: dict[str, Any]) -> Reply:
         return dataclasses.replace(demo_responder(body), delay_s=0.03)
 
@@ -208,7 +194,7 @@ async def test_expanding_a_running_sample_shows_its_steps_so_far(make_app, histo
         app = make_app(server)
         async with app.run_test(size=(100, 30)) as pilot:
             await _ready(app, pilot)
-            app.start_group("Slow g1?", GroupMode("g", GroupKind.SELF_CONSISTENCY, ("g1",), 2))
+            app.groups.start("Slow g1?", VoteChoice("g1", 2))
             view = _group_view(app)
             chain = view.result.chains[0]
             # wait for a finished step and the next one streaming
@@ -249,10 +235,10 @@ async def test_the_palette_offers_the_group_command_and_modes(make_app) -> None:
             provider = O1Commands(app.screen)
             commands = {text: command for text, command, _ in provider._commands()}
             assert "Vote / compare…" in commands
-            for mode in GROUP_MODES:
+            for mode in GROUP_CHOICES:
                 assert f"Strategy: {mode.label}" in commands
             commands["Strategy: compare plain/g1/thinking"]()
-            assert app.strategy == "compare plain/g1/thinking"
+            assert app.choice.label == "compare plain/g1/thinking"
             await pilot.press(*"What is six times seven?", "enter")
             await wait_until(pilot, lambda: _group_view(app) is not None)
             assert _group_view(app).compare

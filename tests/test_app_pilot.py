@@ -10,7 +10,7 @@ from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
 from tests.helpers import notifications, wait_until
 from tui.app.actions import ACTIONS
 from tui.app.app import O1App
-from tui.app.group_runs import GROUP_MODES
+from tui.app.choices import GROUP_CHOICES, CompareChoice
 from tui.app.screens.help import HelpScreen
 from tui.app.widgets.chain_view import ChainView
 from tui.app.widgets.question_input import QuestionInput
@@ -35,8 +35,8 @@ async def _ask(app: O1App, pilot, question: str = "What is six times seven?") ->
     await _ready(app, pilot)
     await pilot.press(*question)
     await pilot.press("enter")
-    await wait_until(pilot, lambda: app.current_view() is not None)
-    return app.current_view()
+    await wait_until(pilot, lambda: app.chains.current_view() is not None)
+    return app.chains.current_view()
 
 
 def _finished(view: ChainView):
@@ -69,7 +69,7 @@ async def test_strategy_key_switches_and_the_chain_uses_it(make_app, history) ->
         app = make_app(server)
         async with app.run_test(size=(100, 30)) as pilot:
             await pilot.press("ctrl+t")
-            assert app.strategy == "thinking"
+            assert app.choice.label == "thinking"
             assert "thinking" in str(app.query_one(QuestionInput).border_title)
             assert app.query_one(StatusHeader).strategy == "thinking"
             view = await _ask(app, pilot)
@@ -172,10 +172,10 @@ async def test_copy_answer_and_step_through_osc52(make_app) -> None:
             view = await _ask(app, pilot)
             await wait_until(pilot, _finished(view), timeout=10)
             await pilot.press("ctrl+y")
-            assert app.last_copied == view.answer_text()
+            assert app.copier.last_copied == view.answer_text()
             assert any(w.startswith("\x1b]52;c;") for w in written)
             await pilot.press("ctrl+s")
-            assert app.last_copied.startswith("Step 4")
+            assert app.copier.last_copied.startswith("Step 4")
             assert any("Copied the step" in m for m in notifications(app))
 
 
@@ -186,7 +186,7 @@ async def test_copy_where_the_terminal_cannot_take_it_offers_export(make_app) ->
             view = await _ask(app, pilot)
             await wait_until(pilot, _finished(view), timeout=10)
             await pilot.press("ctrl+y")
-            assert app.last_copied is None
+            assert app.copier.last_copied is None
             messages = notifications(app)
             assert any("Cannot copy" in m and "F6" in m for m in messages)
 
@@ -206,7 +206,7 @@ async def test_export_writes_markdown(make_app, tmp_path, monkeypatch) -> None:
 async def test_a_retried_step_drops_what_the_failed_attempt_showed(make_app) -> None:
     app = make_app(None)
     async with app.run_test(size=(100, 30)) as pilot:
-        view = app.attach_chain(Chain(question="Q?", strategy="g1", model="m"))
+        view = app.chains.attach(Chain(question="Q?", strategy="g1", model="m"))
         await pilot.pause()
         await view.apply(StepStarted(1, ""), 0.0)
         await view.apply(StepDelta(1, "broken XYZZY", title="Bad"), 0.1)
@@ -247,7 +247,7 @@ async def test_palette_runs_actions_and_switches_strategy(make_app) -> None:
         await pilot.press(*"Strategy: plain")
         await wait_until(pilot, lambda: _first_hit(app) == "Strategy: plain")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.strategy == "plain")
+        await wait_until(pilot, lambda: app.choice.label == "plain")
         await pilot.press("ctrl+p")
         await pilot.press(*"Help")
         await wait_until(pilot, lambda: _first_hit(app) == "Help")
@@ -318,8 +318,8 @@ async def test_history_sidebar_opens_a_saved_chain_read_only(make_app, history) 
         await pilot.press("f2")
         assert not app.query_one("#history").has_class("-hidden")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: app.current_view() is not None)
-        view = app.current_view()
+        await wait_until(pilot, lambda: app.chains.current_view() is not None)
+        view = app.chains.current_view()
         assert view.chain.id == saved.id and not view.live
         assert [s.elapsed_s for s in view.step_views()] == [1.5, 3.0]
         assert "1.50 s" in str(view.step_views()[0].title)
@@ -339,10 +339,10 @@ async def test_history_rerun_asks_the_question_again(make_app, history) -> None:
             await _ready(app, pilot)
             await pilot.press("f2")
             await pilot.press("r")
-            await wait_until(pilot, lambda: app.current_view() is not None)
-            view = app.current_view()
+            await wait_until(pilot, lambda: app.chains.current_view() is not None)
+            view = app.chains.current_view()
             assert view.chain.question == "Rerun this one"
-            assert view.chain.id in app.runs  # a new chain, not the saved one
+            assert view.chain.id in app.chains.runs  # a new chain, not the saved one
             assert view.chain.status in (Status.RUNNING, Status.DONE)
             await wait_until(pilot, _finished(view), timeout=10)
     assert history.count() == 2
@@ -388,7 +388,7 @@ async def test_no_server_says_so_and_does_not_start(make_app) -> None:
     app = make_app(None)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press(*"hello", "enter")
-        assert app.current_view() is None
+        assert app.chains.current_view() is None
         assert any("No model server" in m for m in notifications(app))
 
 
@@ -466,9 +466,9 @@ async def test_keymap_refuses_a_typing_key_for_quit_and_conflicts_naming_both(ma
         messages = notifications(app)
         assert any("'quit'" in m and "types text" in m for m in messages), messages
         assert any("'history'" in m and "'strategy'" in m for m in messages), messages
-        strategy = app.strategy
+        choice = app.choice
         await pilot.press("ctrl+t")
-        await wait_until(pilot, lambda: app.strategy != strategy)
+        await wait_until(pilot, lambda: app.choice != choice)
         assert app.query_one(QuestionInput).border_subtitle == "Ctrl+t switches"
 
 
@@ -495,10 +495,10 @@ async def test_a_folded_saved_step_builds_its_text_when_unfolded(make_app, histo
     history.finish_chain(chain)
     app = make_app(None)
     async with app.run_test(size=(100, 30)) as pilot:
-        app.open_chain(chain.id)
-        await wait_until(pilot, lambda: app.current_view() is not None)
-        await wait_until(pilot, lambda: len(app.current_view().step_views()) == 10)
-        steps = app.current_view().step_views()
+        app.chains.open(chain.id)
+        await wait_until(pilot, lambda: app.chains.current_view() is not None)
+        await wait_until(pilot, lambda: len(app.chains.current_view().step_views()) == 10)
+        steps = app.chains.current_view().step_views()
         assert all(s.collapsed for s in steps) and not steps[2].query(Markdown)
         steps[2].collapsed = False
 
@@ -532,15 +532,15 @@ async def test_the_header_counts_waiting_chains_where_the_server_runs_one_at_a_t
         async with app.run_test(size=(120, 30)) as pilot:
             await _ready(app, pilot)
             header = app.query_one(StatusHeader)
-            compare = next(m for m in GROUP_MODES if m.label.startswith("compare"))
-            assert app.start_group("What is six times seven?", compare) is not None
-            assert len(app.runs) == 3
+            compare = next(m for m in GROUP_CHOICES if isinstance(m, CompareChoice))
+            assert app.groups.start("What is six times seven?", compare) is not None
+            assert len(app.chains.runs) == 3
             assert f"{said} · strategy g1" in header.render().plain
             # The header may drop "running" a moment before the last run's final save is done.
             await wait_until(
                 pilot,
                 lambda: "running" not in header.render().plain
-                and not any(r.running for r in app.runs.values()),
+                and not any(r.running for r in app.chains.runs.values()),
                 20,
             )
 
@@ -618,9 +618,9 @@ async def test_the_first_tab_lands_on_something_that_shows_it_has_focus(make_app
     history.finish_chain(saved)
     app = make_app(None)
     async with app.run_test(size=(100, 30)) as pilot:
-        app.open_chain(saved.id)
-        await wait_until(pilot, lambda: app.current_view() is not None)
-        scroll = app.current_view().scroll
+        app.chains.open(saved.id)
+        await wait_until(pilot, lambda: app.chains.current_view() is not None)
+        scroll = app.chains.current_view().scroll
         await pilot.pause()
         assert scroll.styles.background_tint.a == 0
         await pilot.press("tab")

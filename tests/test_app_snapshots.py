@@ -136,8 +136,8 @@ def test_mid_chain(snap_compare, app: O1App, size) -> None:
         chain = Chain(
             question="How many r in strawberry?", strategy="g1", model="internlm3-8b-instruct"
         )
-        view = app.attach_chain(chain)
-        sink = app.event_sink(chain.id)
+        view = app.chains.attach(chain)
+        sink = app.chains.event_sink(chain.id)
         sink(StepStarted(1, STEP_1.title))
         sink(StepDelta(1, STEP_1.content))
         sink(StepFinished(STEP_1))
@@ -157,9 +157,11 @@ def test_mid_chain(snap_compare, app: O1App, size) -> None:
 def test_finished_chain(snap_compare, app: O1App, size) -> None:
     async def run_before(pilot) -> None:
         await _ready(pilot)
-        app.open_chain("snap00000003")
+        app.chains.open("snap00000003")
         await wait_until(
-            pilot, lambda: app.current_view() is not None and app.current_view().answer is not None
+            pilot,
+            lambda: app.chains.current_view() is not None
+            and app.chains.current_view().answer is not None,
         )
         await pilot.pause()
 

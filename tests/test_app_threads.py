@@ -23,11 +23,11 @@ async def _ready(app: O1App, pilot) -> None:
 
 
 async def _ask(app: O1App, pilot, question: str) -> ChainView:
-    before = app.current_view()
+    before = app.chains.current_view()
     await pilot.press(*question)
     await pilot.press("enter")
-    await wait_until(pilot, lambda: app.current_view() not in (None, before))
-    view = app.current_view()
+    await wait_until(pilot, lambda: app.chains.current_view() not in (None, before))
+    view = app.chains.current_view()
     assert view is not None
     await wait_until(pilot, lambda: not view.live and view.chain.status != Status.RUNNING, 10)
     await pilot.pause()
@@ -76,9 +76,9 @@ async def test_a_saved_follow_up_opens_with_its_earlier_turns(make_app, history)
             await _ask(app, pilot, "first question")
             second = await _ask(app, pilot, "second question")
             await pilot.press("ctrl+n")
-            app.open_chain(second.chain.id)
+            app.chains.open(second.chain.id)
             await pilot.pause()
-            view = app.current_view()
+            view = app.chains.current_view()
             assert view is not None and view.chain.id == second.chain.id
             assert [c.question for c in view.query_one(EarlierTurns).turns] == ["first question"]
             # and asking now follows up the reopened chain
@@ -116,21 +116,16 @@ async def test_follow_up_to_a_vote_continues_from_the_voted_answer(make_app, his
         app = make_app(server, strategy="plain")
         async with app.run_test(size=(100, 30)) as pilot:
             await _ready(app, pilot)
-            from tui.app.group_runs import GROUP_MODE_BY_LABEL, GroupMode
-            from tui.core.group import GroupKind
+            from tui.app.choices import VoteChoice
 
-            mode = GroupMode("plain ×3 vote", GroupKind.SELF_CONSISTENCY, ("plain",), 3)
-            GROUP_MODE_BY_LABEL[mode.label] = mode
-            try:
-                app.strategy_names = (*app.strategy_names, mode.label)
-                app.set_strategy(mode.label)
-                await pilot.press(*"How much?")
-                await pilot.press("enter")
-                await wait_until(pilot, lambda: bool(app.query(GroupView)))
-                view = app.query_one(GroupView)
-                await wait_until(pilot, lambda: not view.live, timeout=15)
-            finally:
-                del GROUP_MODE_BY_LABEL[mode.label]
+            mode = VoteChoice("plain", 3)
+            app.choices = (*app.choices, mode)
+            app.set_strategy("plain ×3 vote")
+            await pilot.press(*"How much?")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: bool(app.query(GroupView)))
+            view = app.query_one(GroupView)
+            await wait_until(pilot, lambda: not view.live, timeout=15)
             app.set_strategy("plain")
             await pilot.pause()
             assert app.query_one(QuestionInput).follows == "How much?"

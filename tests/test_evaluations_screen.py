@@ -136,8 +136,8 @@ async def test_enter_on_a_miss_opens_its_chain(tmp_path, history) -> None:
         target = screen.wrong[table.cursor_row][0].chain_id
         await pilot.press("enter")
         await wait_until(pilot, lambda: not isinstance(app.screen, EvaluationsScreen))
-        await wait_until(pilot, lambda: app.current_view() is not None)
-        assert app.current_view().chain.id == target
+        await wait_until(pilot, lambda: app.chains.current_view() is not None)
+        assert app.chains.current_view().chain.id == target
 
 
 async def test_palette_command_opens_the_screen(tmp_path, history) -> None:

@@ -341,7 +341,7 @@ async def test_the_chain_styles_come_right_after_the_first_frame(tmp_path: Path)
 
     app = _app(tmp_path)
     async with app.run_test(size=(100, 30)) as pilot:
-        view = app.attach_chain(Chain(question="Q?", strategy="g1", model="m"))
+        view = app.chains.attach(Chain(question="Q?", strategy="g1", model="m"))
         await wait_until(
             pilot,
             lambda: any(p.endswith("chains.tcss") for p, _ in app.stylesheet.source),

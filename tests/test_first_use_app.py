@@ -17,8 +17,8 @@ async def ask(app: O1App, pilot, question: str = "What is six times seven?") -> 
     await wait_until(pilot, lambda: app.server_state == "ready", timeout=10)
     await pilot.press(*question)
     await pilot.press("enter")
-    await wait_until(pilot, lambda: app.current_view() is not None)
-    return app.current_view()
+    await wait_until(pilot, lambda: app.chains.current_view() is not None)
+    return app.chains.current_view()
 
 
 def status_text(view: ChainView) -> str:
@@ -38,7 +38,7 @@ async def test_a_cancel_reads_as_a_cancel_and_its_notice_goes(make_app) -> None:
             assert status_text(view).startswith("cancelling… · ")
             await wait_until(pilot, lambda: view.chain.status == Status.CANCELLED, timeout=10)
             # Gone once the cancel is done: the line says what happened.
-            run = app.runs[view.chain.id]
+            run = app.chains.runs[view.chain.id]
             await wait_until(pilot, lambda: not run.running, timeout=5)
             await wait_until(pilot, lambda: status_text(view).startswith("cancelled · "), 1.5)
             assert view.error is not None

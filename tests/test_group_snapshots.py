@@ -69,12 +69,12 @@ def test_vote_view_mid_run(snap_compare, app: O1App, size) -> None:
         await _ready(pilot)  # (also stops the question box's cursor from blinking)
         result = _result(GroupKind.SELF_CONSISTENCY, ["g1"] * 5, "vote00000001")
         view = GroupView(result, live=True, now=app.clock(), clock=app.clock)
-        app.show_group(view, None)
+        app.chains.show_group(view, None)
         await wait_until(pilot, lambda: view.is_mounted and len(view.rows) == 5)
         answers = {0: ("The distance is **612 km**.", 6.12), 1: ("612 km", 7.40)}
         answers[2] = ("It goes 618 km.", 8.05)
         for i, chain in enumerate(result.chains):
-            sink = app.event_sink(chain.id)
+            sink = app.chains.event_sink(chain.id)
             sink(ChainStarted(chain))
             sink(StepStarted(1, "Speed"))
             sink(StepDelta(1, "408 km / 4 h = 102 km/h."))
@@ -137,7 +137,7 @@ def test_compare_view_finished(snap_compare, app: O1App, size) -> None:
             history.finish_chain(chain)
         result.group.status, result.group.wall_s = Status.DONE, 6.31
         save_group(history, result.group)
-        app.open_chain(result.group.id)
+        app.chains.open(result.group.id)
         await wait_until(pilot, lambda: bool(app.query(GroupView)))
         view = app.query_one(GroupView)
         await wait_until(pilot, lambda: all(v is not None and v.is_mounted for v in view.views))
@@ -163,7 +163,7 @@ def _saved_vote(history: History) -> GroupResult:
 
 
 async def _reopen(app: O1App, pilot, group_id: str) -> GroupView:
-    app.open_chain(group_id)
+    app.chains.open(group_id)
     await wait_until(pilot, lambda: bool(app.query(GroupView)))
     view = app.query_one(GroupView)
     await wait_until(pilot, lambda: view.is_mounted and len(view.rows) == 5)

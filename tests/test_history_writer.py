@@ -348,11 +348,11 @@ async def _ready(app: Any, pilot: Any) -> None:
 
 async def _ask(app: Any, pilot: Any, question: str) -> None:
     """Type ``question``, run it, and wait until its chain has finished on screen."""
-    before = app.current_id
+    before = app.chains.current_id
     await pilot.press(*question)
     await pilot.press("enter")
-    await wait_until(pilot, lambda: app.current_id not in (None, before), timeout=10)
-    view = app.current_view()
+    await wait_until(pilot, lambda: app.chains.current_id not in (None, before), timeout=10)
+    view = app.chains.current_view()
     await wait_until(pilot, lambda: not view.live and view.chain.status != Status.RUNNING, 15)
     assert view.chain.status is Status.DONE
 

@@ -454,8 +454,8 @@ async def _run_question(app: Any, pilot: Any, question: str) -> Any:
     await wait_until(pilot, lambda: app.server_state == "ready", timeout=10)
     await pilot.press(*question)
     await pilot.press("enter")
-    await wait_until(pilot, lambda: app.current_view() is not None)
-    view = app.current_view()
+    await wait_until(pilot, lambda: app.chains.current_view() is not None)
+    view = app.chains.current_view()
     await wait_until(
         pilot, lambda: not view.live and view.chain.status != Status.RUNNING, timeout=30
     )
@@ -507,8 +507,8 @@ async def test_app_opens_a_saved_chain_with_every_corpus_entry(make_app: Any, hi
     history.finish_chain(chain)
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
-        app.open_chain(chain.id)
-        await wait_until(pilot, lambda: app.current_view() is not None, timeout=10)
+        app.chains.open(chain.id)
+        await wait_until(pilot, lambda: app.chains.current_view() is not None, timeout=10)
         await pilot.pause(0.3)
         assert_terminal_safe(_screen_text(app), "app screen of a stored hostile chain")
         await pilot.press("f2")

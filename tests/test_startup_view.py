@@ -164,12 +164,12 @@ async def test_server_messages_that_arrive_while_the_app_exits_are_dropped(make_
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        assert app._header() is not None  # noqa: SLF001
+        assert app.header() is not None
     assert app.screen_stack == []
     app.on_server_log(ServerLog("llama_model_loader: - kv   0: general.architecture str = llama"))
     await app.on_server_state_changed(
         ServerStateChanged(ServerState.READY, "ready", model="late-model", address="127.0.0.1:9")
     )
-    app._update_running()  # noqa: SLF001 - a chain worker ending during the exit
+    app.chains.update_running()  # a chain worker ending during the exit
     assert app.server_log[-1].startswith("llama_model_loader")
     assert app.model_name == "late-model" and app.server_state is ServerState.READY

@@ -52,9 +52,11 @@ def app(tmp_path: Path):
 async def _open_third_turn(pilot) -> None:
     app: O1App = pilot.app
     await _ready(pilot)
-    app.open_chain("turn00000003")
+    app.chains.open("turn00000003")
     await wait_until(
-        pilot, lambda: app.current_view() is not None and app.current_view().answer is not None
+        pilot,
+        lambda: app.chains.current_view() is not None
+        and app.chains.current_view().answer is not None,
     )
     await pilot.pause()
 

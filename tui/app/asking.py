@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
+from tui.app.host import Notifies
 from tui.sanitize import clean_line
 
 if TYPE_CHECKING:
-    from tui.app.app import O1App
+    from backends.client import ChatClient
+    from backends.state import ServerState
     from tui.core.config import Settings
 
 
-def askable(app: O1App, question: str) -> str | None:
+class AskHost(Notifies, Protocol):
+    """What :func:`askable` reads: the client and, without one, why there is none."""
+
+    @property
+    def client(self) -> ChatClient | None: ...
+
+    @property
+    def server_state(self) -> ServerState: ...
+
+    @property
+    def server_detail(self) -> str: ...
+
+
+def askable(app: AskHost, question: str) -> str | None:
     """``question`` cleaned when it can be asked now; else None, and a toast says why (a bad
     question, or no model server yet)."""
     from tui.core.chain import validate_question  # not needed for the first frame

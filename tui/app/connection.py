@@ -5,18 +5,21 @@ ServerLog messages (posting is thread-safe: the manager calls back from its thre
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from backends.errors import ModelNotFound
 from backends.state import ServerState
+from tui.app.host import Notifies, Posts, RunsWorkers
 from tui.app.messages import ServerLog, ServerStateChanged
 from tui.core.connect import choose_model, endpoint_client, handle_client
 from tui.sanitize import clean_line
 
 if TYPE_CHECKING:
+    from backends.client import ChatClient
+    from backends.controller import ManagedServer
     from backends.manager import ServerHandle
-    from tui.app.app import O1App
+    from tui.core.config import Settings
 
 
 def address_of(url: str | None) -> str:
@@ -32,10 +35,25 @@ def one_line(err: BaseException) -> str:
     return clean_line(str(err), 300) or type(err).__name__
 
 
+class ConnectHost(Notifies, Posts, RunsWorkers, Protocol):
+    """What :class:`Connector` reads and keeps current (the app)."""
+
+    settings: Settings
+    #: The user named ``settings.model``: an endpoint that does not serve it is an error.
+    model_named: bool
+    model_name: str
+    client: ChatClient | None
+    server_handle: ServerHandle | None
+    #: The server was started by o1tui (run_app stops it on exit).
+    owns_server: bool
+    #: A server o1tui manages, from its start on (the server screen drives it).
+    controller: ManagedServer | None
+
+
 class Connector:
     """Connects ``app`` to its model and keeps ``app.client`` (and the server) current."""
 
-    def __init__(self, app: O1App) -> None:
+    def __init__(self, app: ConnectHost) -> None:
         self.app = app
 
     def start(self) -> None:

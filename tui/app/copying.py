@@ -1,44 +1,58 @@
 """Copying a step or the answer to the clipboard (OSC 52, through tmux too), and exporting
-the chain on screen to Markdown. :class:`CopyMixin` is mixed into
-:class:`tui.app.app.O1App`."""
+the chain on screen to Markdown."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 
-from tui.app import actions as registry
-from tui.clipboard import CopyTooLarge, guess_capability, osc52, passthrough_copy
+import tui.app.actions as registry
+from tui.clipboard import CopyTooLarge, guess_capability, osc52
 from tui.sanitize import clean_line
 
 if TYPE_CHECKING:
-    from tui.app.app import O1App
+    from tui.app.runs import ChainRun
 
 
-class CopyMixin(App[int]):
-    """Copy and export actions of the app (see the module docstring)."""
+class Copier:
+    """Copy and export for ``app``: ``current`` gives the chain on screen, ``keymap`` the
+    user's keys (named in the messages), ``env`` the terminal's environment."""
 
-    def action_copy_step(self) -> None:
-        app = cast("O1App", self)
-        view = app.current_view()
-        step = view.focused_step() if view else None
-        app.copy_text(step.plain_text() if step else "", "step")
+    def __init__(
+        self,
+        app: App[Any],
+        *,
+        current: Callable[[], ChainRun | None],
+        keymap: Mapping[str, str],
+        env: Mapping[str, str],
+    ) -> None:
+        self.app = app
+        self.current = current
+        self.keymap = keymap
+        self.env = env
+        #: The text last copied (None until something is).
+        self.last_copied: str | None = None
 
-    def action_copy_answer(self) -> None:
-        app = cast("O1App", self)
-        view = app.current_view()
-        app.copy_text(view.answer_text() if view else "", "answer")
+    def copy_step(self) -> None:
+        run = self.current()
+        step = run.view.focused_step() if run is not None else None
+        self.copy_text(step.plain_text() if step else "", "step")
+
+    def copy_answer(self) -> None:
+        run = self.current()
+        self.copy_text(run.view.answer_text() if run is not None else "", "answer")
 
     def copy_text(self, text: str, what: str) -> bool:
         """Copy through OSC 52 (wrapped for tmux); say so, or say why not and offer export."""
-        app = cast("O1App", self)
-        export_key = registry.display_keys(registry.keys_for(registry.BY_ID["export"], app.keymap))
+        app = self.app
+        export_key = registry.display_keys(registry.keys_for(registry.BY_ID["export"], self.keymap))
         if not text.strip():
             app.notify(f"No {what} to copy yet.", markup=False, timeout=2)
             return False
-        capability = guess_capability(app.env)
+        capability = guess_capability(self.env)
         if capability.supported is False:
             app.notify(
                 f"Cannot copy: {capability.reason}. {export_key} exports the chain to "
@@ -59,7 +73,7 @@ class CopyMixin(App[int]):
             )
             return False
         app.copy_to_clipboard(text)
-        app.last_copied = text
+        self.last_copied = text
         tail = "" if capability.supported else f" ({capability.reason}; {export_key} exports)"
         app.notify(
             f"Copied the {what}: {len(text):,} characters{tail}.",
@@ -68,18 +82,10 @@ class CopyMixin(App[int]):
         )
         return True
 
-    def copy_to_clipboard(self, text: str) -> None:
-        """Textual's copy (its paste buffer for ctrl+v, the plain OSC 52), and inside tmux the
-        same sequence in tmux's passthrough too (tui.clipboard.passthrough_copy)."""
-        app = cast("O1App", self)
-        super().copy_to_clipboard(text)
-        extra = passthrough_copy(text, app.env)
-        if extra and app._driver is not None:  # where Textual's own copy writes, too
-            app._driver.write(extra)
-
-    def action_export_chain(self) -> Path | None:
-        app = cast("O1App", self)
-        run = app.current_run()
+    def export_chain(self) -> Path | None:
+        """Write the chain on screen to a Markdown file in the working folder."""
+        app = self.app
+        run = self.current()
         if run is None:
             app.notify("No chain to export.", markup=False, timeout=2)
             return None

@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from backends.redact import redact_url
 from backends.state import ServerState
+from tui.app.host import Notifies
 
 if TYPE_CHECKING:
-    from tui.app.app import O1App
+    from backends.manager import ServerHandle
+    from tui.core.config import Settings
+
+
+class EndpointHost(Notifies, Protocol):
+    """What :class:`EndpointController` shows (the app's view of its server)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def server_handle(self) -> ServerHandle | None: ...
+
+    @property
+    def server_state(self) -> ServerState: ...
+
+    @property
+    def server_detail(self) -> str: ...
+
+    @property
+    def model_name(self) -> str: ...
+
+    @property
+    def server_log(self) -> Sequence[str]: ...
 
 
 class EndpointController:
     """The server screen's view of a server o1tui does not manage (``--endpoint``, or a
     handle given to the app): it shows where it is; start/stop are not ours to do."""
 
-    def __init__(self, app: O1App) -> None:
+    def __init__(self, app: EndpointHost) -> None:
         self.app = app
 
     @property

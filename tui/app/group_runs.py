@@ -1,14 +1,13 @@
-"""Groups in the app: the group modes of the strategy switcher, running a group from the
-question box, feeding its views, and opening a saved group again.
+"""Groups in the app: running a question as a group (a vote or a compare, tui.app.choices),
+feeding its views, and opening a saved group again.
 
-:class:`GroupRunsMixin` is mixed into :class:`tui.app.app.O1App`; like the app's own chain
-code, the worker only posts messages (each member's events go through the app's
-``event_sink`` as ChainEvent messages, so a member chain is drawn exactly like a single chain)
-and handlers on the app change widgets.
+Like the app's own chain code, the worker only posts messages (each member's events go
+through the app's ``event_sink`` as ChainEvent messages, so a member chain is drawn exactly
+like a single chain) and handlers on the app change widgets.
 
-Group modes sit in the strategy switcher after the strategies (Ctrl+T cycles through them,
-the palette lists them as "Strategy: …"); F5 (action ``group``) picks one from a list and, when
-the question box holds a question, runs it at once.
+The group modes sit in the strategy switcher after the strategies (Ctrl+T cycles through
+them, the palette lists them as "Strategy: …"); F5 (action ``group``) picks one from a list
+and, when the question box holds a question, runs it at once.
 """
 
 from __future__ import annotations
@@ -16,99 +15,100 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
-from tui.app.asking import askable, pinned_lang
-from tui.app.messages import ChainDone, GroupDone, Notify, TypeToAsk
+from textual.app import App
+
+from tui.app.asking import AskHost, askable, pinned_lang
+from tui.app.choices import GROUP_CHOICES
+from tui.app.messages import ChainDone, GroupDone, Notify
 from tui.sanitize import clean_line
 
 if TYPE_CHECKING:
-    from tui.app.app import O1App
-    from tui.core.group import GroupResult, GroupSpec
+    from backends.manager import ServerHandle
+    from tui.app.chains import Chains
+    from tui.app.choices import Choice, GroupChoice
+    from tui.app.widgets.question_input import QuestionInput
+    from tui.core.config import Settings
+    from tui.core.group import GroupResult
     from tui.core.group_runner import GroupRunner
-
-# tui.core.group (the runner, the strategies, the vote) is imported when a group starts, not with
-# the app: the first frame does not wait for it. Its GroupKind values are these strings.
-SELF_CONSISTENCY = "self-consistency"
-COMPARE = "compare"
+    from tui.store.history import History
 
 log = logging.getLogger(__name__)
 
-#: Samples of the switcher's vote modes.
-VOTE_SAMPLES = 8
+
+class GroupHost(AskHost, Protocol):
+    """What :class:`GroupRuns` reads from the app, and the switcher it sets (F5)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def history(self) -> History | None: ...
+
+    @property
+    def server_handle(self) -> ServerHandle | None: ...
+
+    @property
+    def choice(self) -> Choice: ...
+
+    def clock(self) -> float: ...
+
+    def choose(self, choice: Choice) -> None: ...
+
+    def ask(self, question: str) -> bool: ...
+
+    def question_box(self) -> QuestionInput: ...
 
 
-@dataclass(frozen=True)
-class GroupMode:
-    """A way to run a question as a group, as the switcher names it."""
+class GroupRuns:
+    """The group behaviour of ``app`` (see the module docstring); a group's members join
+    ``chains``, the app's chains, and are shown and fed like any chain."""
 
-    label: str
-    kind: str  #: a tui.core.group.GroupKind value
-    strategies: tuple[str, ...]
-    samples: int = 0
+    def __init__(self, app: App[Any], host: GroupHost, chains: Chains) -> None:
+        self.app = app
+        self.host = host
+        self.chains = chains
 
-    def spec(self, question: str) -> GroupSpec:
-        from tui.core.group import GroupKind, GroupSpec
-
-        if GroupKind(self.kind) is GroupKind.SELF_CONSISTENCY:
-            return GroupSpec.self_consistency(question, self.strategies[0], self.samples)
-        return GroupSpec.compare(question, self.strategies)
-
-
-GROUP_MODES: tuple[GroupMode, ...] = (
-    GroupMode(f"g1 ×{VOTE_SAMPLES} vote", SELF_CONSISTENCY, ("g1",), VOTE_SAMPLES),
-    GroupMode(f"thinking ×{VOTE_SAMPLES} vote", SELF_CONSISTENCY, ("thinking",), VOTE_SAMPLES),
-    GroupMode("compare plain/g1/thinking", COMPARE, ("plain", "g1", "thinking")),
-)
-GROUP_MODE_BY_LABEL: dict[str, GroupMode] = {m.label: m for m in GROUP_MODES}
-
-
-class GroupRunsMixin:
-    """Group behaviour of :class:`~tui.app.app.O1App` (see the module docstring)."""
-
-    def group_mode(self, name: str | None) -> GroupMode | None:
-        """The group mode ``name`` (a switcher entry) stands for, or None for a strategy."""
-        return GROUP_MODE_BY_LABEL.get(name or "")
-
-    def start_group(self, question: str, mode: GroupMode) -> GroupResult | None:
+    def start(self, question: str, choice: GroupChoice) -> GroupResult | None:
         """Run ``question`` as a group; None (and a message) when it cannot start."""
-        app = cast("O1App", self)
-        checked = askable(app, question)
-        if checked is None or app.client is None:
+        host = self.host
+        checked = askable(host, question)
+        if checked is None or host.client is None:
             return None
-        spec = mode.spec(checked)
+        spec = choice.spec(checked)
         from tui.core.group_runner import GroupRunner
         from tui.core.strategies.base import StrategyOptions
 
+        handle = host.server_handle
         runner = GroupRunner(
             spec,
-            app.client,
-            StrategyOptions(lang=pinned_lang(app.settings), max_steps=app.settings.max_steps),
-            history=app.history,
-            concurrency=app.server_handle.concurrency if app.server_handle is not None else None,
-            lang=pinned_lang(app.settings),
+            host.client,
+            StrategyOptions(lang=pinned_lang(host.settings), max_steps=host.settings.max_steps),
+            history=host.history,
+            concurrency=handle.concurrency if handle is not None else None,
+            lang=pinned_lang(host.settings),
         )
         from tui.app.widgets.group_view import GroupView  # after the first frame (Markdown)
 
-        view = GroupView(runner.result, live=True, now=app.clock(), clock=app.clock)
-        worker = app.run_worker(
-            app._group_worker(runner),
+        view = GroupView(runner.result, live=True, now=host.clock(), clock=host.clock)
+        worker = self.app.run_worker(
+            self._work(runner),
             name=f"group-{runner.result.group.id}",
             group="chains",
             exit_on_error=False,
         )
-        app.show_group(view, worker)
-        app._update_running()
+        self.chains.show_group(view, worker)
+        self.chains.update_running()
         return runner.result
 
-    def group_events(self, runner: GroupRunner) -> Callable[[Any], None]:
+    def events(self, runner: GroupRunner) -> Callable[[Any], None]:
         """What ``runner`` calls with each event: a member's goes to its chain's sink (batched
         like a single chain's events); the group's end flushes them all and posts GroupDone."""
         from tui.core.group import GroupFinished, MemberEvent
 
-        app = cast("O1App", self)
-        sinks = [app.event_sink(chain.id) for chain in runner.result.chains]
+        app = self.app
+        sinks = [self.chains.event_sink(chain.id) for chain in runner.result.chains]
 
         def on_event(event: Any) -> None:
             if isinstance(event, MemberEvent):
@@ -120,11 +120,11 @@ class GroupRunsMixin:
 
         return on_event
 
-    async def _group_worker(self, runner: GroupRunner) -> None:
+    async def _work(self, runner: GroupRunner) -> None:
         """Run the group; report through messages only (never touch widgets here)."""
-        app = cast("O1App", self)
+        app = self.app
         chains = runner.result.chains
-        runner.on_event = self.group_events(runner)
+        runner.on_event = self.events(runner)
         try:
             await runner.run()
         except asyncio.CancelledError:
@@ -136,67 +136,71 @@ class GroupRunsMixin:
             for chain in chains:
                 app.post_message(ChainDone(chain.id))
 
-    def on_group_done(self, message: GroupDone) -> None:
+    def finish(self, message: GroupDone) -> None:
+        """The group ``message`` names has ended: its view shows the result."""
         from tui.app.widgets.group_view import GroupView
 
-        app = cast("O1App", self)
-        for view in app.query(GroupView):
+        for view in self.app.query(GroupView):
             if view.result.group.id == message.group_id:
                 view.finish(message.result)
-        app._update_running()
-        app._history_changed()
-        app.update_question_mode()
+        self.chains.ended()
 
-    def open_group(self, group_id: str) -> bool:
+    def open(self, group_id: str) -> bool:
         """Show a group: its live view when it runs here, else the saved one. False when the
         history has no such group."""
-        app = cast("O1App", self)
-        for run in app.runs.values():
+        for run in self.chains.runs.values():
             view = run.group
             if view is not None and view.result.group.id == group_id and run.running:
-                app._show(run)
+                self.chains.show(run)
                 return True
-        if app.history is None:
+        history = self.host.history
+        if history is None:
             return False
         from tui.store.group_store import load_group
 
-        result = load_group(app.history, group_id)
+        result = load_group(history, group_id)
         if result is None or not result.chains:
             return False
-        from tui.app.widgets.group_view import GroupView
-
-        app.show_group(GroupView(result, live=False, clock=app.clock), None)
+        self.show_saved(result)
         return True
 
-    def action_group_mode(self) -> None:
-        """Pick a group mode; with a question in the box, run it at once."""
-        app = cast("O1App", self)
-        from tui.app.screens.confirm import ChoiceScreen
-        from tui.app.widgets.question_input import QuestionInput
+    def show_saved(self, result: GroupResult) -> None:
+        """Show a finished group (read-only)."""
+        from tui.app.widgets.group_view import GroupView
 
-        labels = [m.label for m in GROUP_MODES]
+        view = GroupView(result, live=False, clock=self.host.clock)
+        self.chains.show_group(view, None)
+
+    def pick(self) -> None:
+        """Pick a group mode; with a question in the box, run it at once."""
+        from tui.app.screens.confirm import ChoiceScreen
+
+        host = self.host
+        by_label = {choice.label: choice for choice in GROUP_CHOICES}
 
         def chosen(label: str | None) -> None:
-            if not label:
+            choice = by_label.get(label or "")
+            if choice is None:
                 return
-            app.set_strategy(label)
-            box = app.query_one(QuestionInput)
+            host.choose(choice)
+            box = host.question_box()
             if box.value.strip():
-                app.action_run()
+                if host.ask(box.value):
+                    box.value = ""
             else:
                 box.focus()
 
-        current = app.strategy if app.strategy in labels else None
-        app.push_screen(ChoiceScreen("Run the question as…", labels, current=current), chosen)
+        current = host.choice.label if host.choice in GROUP_CHOICES else None
+        self.app.push_screen(
+            ChoiceScreen("Run the question as…", list(by_label), current=current), chosen
+        )
 
-    def on_type_to_ask(self, message: TypeToAsk) -> None:
+    def type_to_ask(self, character: str) -> None:
         """Typing on a sample row goes on in the question box."""
-        from tui.app.widgets.question_input import QuestionInput
-
-        box = cast("O1App", self).query_one(QuestionInput)
+        box = self.host.question_box()
         if not box.has_focus:
             # An Input selects its text when focused: the next key would replace this one.
             box.select_on_focus = False
             box.focus()
             box.call_after_refresh(setattr, box, "select_on_focus", True)
-        box.insert_text_at_cursor(message.character)
+        box.insert_text_at_cursor(character)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from functools import partial
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from tui.app.actions import ACTIONS, display_keys, keys_for
+
+if TYPE_CHECKING:
+    from tui.app.choices import Choice
+    from tui.app.theming import Themes
 
 
 class PaletteHost(Protocol):
@@ -16,17 +20,14 @@ class PaletteHost(Protocol):
     app, which imports this one)."""
 
     keymap: Mapping[str, str]
-    strategy_names: Sequence[str]
-    strategy: str
+    choices: Sequence[Choice]
+    choice: Choice
     theme: str
-
-    def o1_theme_names(self) -> set[str]: ...
+    themes: Themes
 
     def run_registry_action(self, action_id: str) -> Awaitable[None]: ...
 
-    def set_strategy(self, name: str) -> None: ...
-
-    def choose_theme(self, name: str) -> None: ...
+    def choose(self, choice: Choice) -> None: ...
 
 
 class O1Commands(Provider):
@@ -42,12 +43,13 @@ class O1Commands(Provider):
                 continue
             keys = display_keys(keys_for(action, app.keymap))
             yield action.description, partial(app.run_registry_action, action.id), keys
-        for name in app.strategy_names:
-            mark = " (current)" if name == app.strategy else ""
-            yield f"Strategy: {name}", partial(app.set_strategy, name), f"use {name}{mark}"
-        for name in sorted(app.o1_theme_names()):
+        for choice in app.choices:
+            name = choice.label
+            mark = " (current)" if choice == app.choice else ""
+            yield f"Strategy: {name}", partial(app.choose, choice), f"use {name}{mark}"
+        for name in sorted(app.themes.names):
             mark = " (current)" if name == app.theme else ""
-            yield f"Theme: {name}", partial(app.choose_theme, name), f"switch theme{mark}"
+            yield f"Theme: {name}", partial(app.themes.choose, name), f"switch theme{mark}"
 
     async def discover(self) -> Hits:
         for text, command, help_text in self._commands():

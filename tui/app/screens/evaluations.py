@@ -16,7 +16,7 @@ read from the store (questions, answers, set and model names) is shown as ``Text
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -32,6 +32,9 @@ from tui.app.widgets.app_footer import AppFooter
 from tui.evals.scoring import PairResult, RunReport, StrategyResult, run_report
 from tui.evals.store import EvalRun, EvalStore, ItemResult
 from tui.sanitize import clean_line
+
+if TYPE_CHECKING:
+    from tui.core.group import GroupResult
 
 COLUMNS = {
     # The useful columns first: a narrow pane cuts the last ones (the date) first.
@@ -51,7 +54,7 @@ HELP_LINE = (
 
 class EvaluationsScreen(Screen[None]):
     """See the module notes. ``client`` gives the app's chat client (None while no server);
-    ``open_chain`` shows a chain in the main view."""
+    ``open_chain`` shows a chain in the main view, ``show_group`` a finished group there."""
 
     BINDINGS = [
         Binding("escape", "close", "Back"),
@@ -78,11 +81,14 @@ class EvaluationsScreen(Screen[None]):
         history: Any,
         client: Callable[[], Any] | None = None,
         open_chain: Callable[[str], None] | None = None,
+        *,
+        show_group: Callable[[GroupResult], None] | None = None,
     ) -> None:
         super().__init__()
         self.store = EvalStore(history) if history is not None else None
         self._client = client or (lambda: None)
         self._open_chain = open_chain
+        self._show_group = show_group
         self.runs: list[EvalRun] = []
         self.selected: EvalRun | None = None
         self.rows: list[StrategyResult] = []
@@ -264,7 +270,6 @@ class EvaluationsScreen(Screen[None]):
 
     def _open_flip(self, pair: PairResult, idx: int) -> None:
         """Both chains of a flipped item side by side, in the compare view of groups."""
-        from tui.app.widgets.group_view import GroupView
         from tui.core.chain import Status
         from tui.core.group import Group, GroupKind, GroupResult
 
@@ -288,9 +293,9 @@ class EvaluationsScreen(Screen[None]):
             chain_ids=[c.id for c in chains],
             status=Status.DONE,
         )
-        app: Any = self.app
         self.dismiss()
-        app.show_group(GroupView(GroupResult(group, chains), live=False, clock=app.clock), None)
+        if self._show_group is not None:
+            self._show_group(GroupResult(group, chains))
 
     def _first_chain_of(self, group_id: str | None) -> str | None:
         if group_id is None or self.store is None:
