@@ -60,7 +60,11 @@ class LiveText(Widget):
         that may grow. Returns whether all of ``text`` is shown."""
         old_count = self.line_count
         key = self._key
-        grows = key is not None and self.is_mounted and text.startswith(self._text)
+        # Attached as well as mounted: a view taken off the screen (another chain shown) has no
+        # screen to wrap for, and is wrapped in full when it is shown again.
+        grows = (
+            key is not None and self.is_mounted and self.is_attached and text.startswith(self._text)
+        )
         self._text = text
         if key is None or not grows:
             self._key, self._limit = None, None  # wrapped again in full when next drawn

@@ -165,6 +165,11 @@ class StepView(Collapsible):
         if isinstance(old, Markdown):
             await old.update(self.text)
             return
+        if not self.query(Collapsible.Contents):
+            # The step finished before its view was composed (a fast step while the chain is
+            # being mounted): swap once the body has a place to be swapped in.
+            self.call_after_refresh(self._show_markdown)
+            return
         self._body = self._make_body()
         # One screen update: the Markdown appears where the plain text was, without a frame
         # of neither.
