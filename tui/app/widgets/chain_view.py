@@ -35,7 +35,7 @@ from tui.core.repetition import repetition_note
 from tui.formatting import format_seconds
 from tui.sanitize import clean, clean_line
 
-from .step_view import StepView, running_seconds
+from .step_view import StepView, shown_seconds
 
 #: Saved chains with more steps than this open with their steps folded (built on expand).
 EXPAND_SAVED_UP_TO = 8
@@ -298,7 +298,7 @@ class ChainView(Vertical):
             f"{len(self.steps)} step{'s' if len(self.steps) != 1 else ''}",
         ]
         parts.append(
-            running_seconds(self.elapsed_s) if self.live else format_seconds(chain.total_s)
+            shown_seconds(self.elapsed_s if self.live else chain.total_s, running=self.live)
         )
         tokens = sum(v.tokens or 0 for v in self.steps.values())
         if tokens:
