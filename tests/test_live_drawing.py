@@ -20,8 +20,17 @@ from tui.app.batcher import EventBatcher
 from tui.app.widgets.chain_view import ChainView
 from tui.app.widgets.group_view import GroupView
 from tui.app.widgets.live_text import LiveText
+from tui.app.widgets.question_input import QuestionInput
 from tui.app.widgets.step_view import GROW_LINES, MOST_ROOM_LINES, StepView, room_lines
-from tui.core.chain import Chain, ChainStarted, Event, StepDelta, StepStarted
+from tui.core.chain import (
+    Chain,
+    ChainFinished,
+    ChainStarted,
+    Event,
+    Status,
+    StepDelta,
+    StepStarted,
+)
 from tui.core.group import Group, GroupKind, GroupResult
 
 
@@ -273,3 +282,27 @@ async def test_a_running_sample_shows_whole_seconds_and_redraws_once_a_second() 
         assert row._repaint_required and status._repaint_required
         assert " 1 s" in str(row.render()) and "· 1 s" in str(status.render())
         assert "1.30" not in str(row.render())
+
+
+class _Asking(App[None]):
+    def compose(self) -> ComposeResult:
+        yield QuestionInput("plain")
+
+
+async def test_the_question_box_cursor_stays_lit_while_a_chain_streams() -> None:
+    """Each blink is a redraw: while any chain streams the cursor does not blink, and it
+    blinks again once the last one ended (or its view went away)."""
+    app = _Asking()
+    async with app.run_test(size=(60, 20)) as pilot:
+        box = app.query_one(QuestionInput)
+        assert box.cursor_blink
+        first, second = Chain("Why?", "plain", "m"), Chain("How?", "plain", "m")
+        views = [ChainView(first, live=True), ChainView(second, live=True)]
+        await app.mount_all(views)
+        await pilot.pause()
+        assert not box.cursor_blink
+        first.status = Status.DONE
+        await views[0].apply(ChainFinished(first), 1.0)
+        assert not box.cursor_blink  # the other one still streams
+        await views[1].remove()
+        assert box.cursor_blink
