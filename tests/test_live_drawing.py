@@ -177,6 +177,7 @@ def test_the_room_follows_the_pace_of_new_lines() -> None:
     assert room_lines(1, 0.3) == room_lines(0, 1.0) == room_lines(3, 0.0) == GROW_LINES - 1
     assert GROW_LINES - 1 < room_lines(3, 0.3) < MOST_ROOM_LINES  # 10 lines a second
     assert room_lines(100, 0.3) == MOST_ROOM_LINES
+    assert room_lines(100, 0.3, most=8) == 8  # a third of a 24-line screen
 
 
 async def test_a_running_clock_redraws_once_a_second_and_never_lays_out() -> None:

@@ -53,18 +53,19 @@ GROW_INTERVAL_S = 0.3
 GROW_LINES = 6
 
 #: At a faster pace the room is about this many seconds of lines at the pace they came
-#: lately, up to :data:`MOST_ROOM_LINES`: a fast model's text grows and scrolls the chain
-#: about twice a second instead of every :data:`GROW_INTERVAL_S`.
+#: lately, up to :data:`MOST_ROOM_LINES` (and a third of the screen's height): a fast model's
+#: text grows and scrolls the chain about twice a second instead of every
+#: :data:`GROW_INTERVAL_S`.
 ROOM_S = 0.6
 MOST_ROOM_LINES = 12
 
 
-def room_lines(lines: int, seconds: float) -> int:
+def room_lines(lines: int, seconds: float, most: int = MOST_ROOM_LINES) -> int:
     """Blank lines to keep under a streaming text that got ``lines`` new lines over the last
     ``seconds``: :data:`ROOM_S` of them at that pace, between ``GROW_LINES - 1`` and
-    :data:`MOST_ROOM_LINES`."""
+    ``most``."""
     pace = lines / seconds if seconds > 0 else 0.0
-    return min(MOST_ROOM_LINES, max(GROW_LINES - 1, round(pace * ROOM_S)))
+    return max(GROW_LINES - 1, min(most, round(pace * ROOM_S)))
 
 
 def running_seconds(elapsed_s: float) -> str:
@@ -277,7 +278,8 @@ class StepView(Collapsible):
         if live.rows != rows:
             lines = live.line_count
             if self._grown_lines:  # the pace since the last growth sets the next room
-                self._room = room_lines(lines - self._grown_lines, now - self._last_grow)
+                most = min(MOST_ROOM_LINES, self.app.size.height // 3)
+                self._room = room_lines(lines - self._grown_lines, now - self._last_grow, most)
             self._last_grow, self._grown_lines = now, lines
         if whole:
             self._shown_len = len(self.text)
@@ -293,6 +295,7 @@ class StepView(Collapsible):
         self._drop_pending()
         self.text = ""
         self._shown_len = 0
+        self._grown_lines, self._room = 0, GROW_LINES - 1
         self.set_step_title(title)
         if isinstance(self._body, LiveText):
             self._body.set_text("")
