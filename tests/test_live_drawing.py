@@ -307,3 +307,18 @@ async def test_the_question_box_cursor_stays_lit_while_a_chain_streams() -> None
         assert not box.cursor_blink  # the other one still streams
         await views[1].remove()
         assert box.cursor_blink
+
+
+async def test_a_running_vote_holds_the_cursor_blink_until_it_ends() -> None:
+    """A vote's samples stream into rows, without chain views: the group holds it."""
+    app = _Asking()
+    async with app.run_test(size=(60, 20)) as pilot:
+        box = app.query_one(QuestionInput)
+        result = _vote(2)
+        view = GroupView(result, live=True, now=0.0, clock=_Clock())
+        await app.mount(view)
+        await pilot.pause()
+        assert not box.cursor_blink
+        result.group.status = Status.DONE
+        view.finish(result)
+        assert box.cursor_blink

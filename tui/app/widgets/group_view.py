@@ -43,6 +43,7 @@ from tui.core.group import GroupKind, GroupResult
 from tui.sanitize import clean_line
 
 from .chain_view import ChainView
+from .question_input import hold_cursor_blink
 from .step_view import shown_seconds
 
 #: Answers shown in the tally (the rest are summed as "other").
@@ -298,6 +299,10 @@ class GroupView(Vertical):
         self.refresh_all()
         if self.live:
             self.set_interval(0.2, self._tick)
+            hold_cursor_blink(self, True)  # its samples stream: as a chain's view does
+
+    def on_unmount(self) -> None:
+        hold_cursor_blink(self, False)
 
     def _head_content(self) -> Content:
         meta = f"{group_label(self.result)} · {clean_line(self.result.group.model, 40)}"
@@ -351,6 +356,7 @@ class GroupView(Vertical):
         self.result = result
         self.live = False
         self.elapsed_s = result.wall_s
+        hold_cursor_blink(self, False)
         self.refresh_all()
 
     def _tick(self) -> None:
