@@ -7,7 +7,7 @@ from textual.widgets import Markdown
 
 from tests.helpers import wait_until
 from tui.app.widgets.live_text import LiveText
-from tui.app.widgets.step_view import StepView
+from tui.app.widgets.step_view import GROW_LINES, StepView
 from tui.core.chain import Step
 
 
@@ -45,6 +45,11 @@ def _shown_lines(view: StepView) -> list[str]:
     return [body.render_line(y).text.rstrip() for y in range(body.size.height)]
 
 
+def _in_blocks(lines: list[str]) -> list[str]:
+    """``lines`` and the blank lines under them that a streaming step keeps as room."""
+    return lines + [""] * min(GROW_LINES - 1, len(lines) - 1)
+
+
 async def test_a_long_running_step_keeps_every_line_and_restarts_empty() -> None:
     app = _OneStep()
     async with app.run_test(size=(80, 20)) as pilot:
@@ -56,12 +61,13 @@ async def test_a_long_running_step_keeps_every_line_and_restarts_empty() -> None
         # Lines added faster than GROW_INTERVAL_S wait for the next growing redraw.
         await wait_until(pilot, lambda: view.shown_text == view.text)
         await pilot.pause()
-        assert _shown_lines(view) == [*lines, ""]  # the text ends with a line break
+        # The text ends with a line break; room for GROW_LINES - 1 more under it.
+        assert _shown_lines(view) == _in_blocks([*lines, ""])
         assert len(view.query(LiveText)) == 1  # one widget however long the text grows
 
         await view.restart("Again")
         await pilot.pause()
-        assert _shown_lines(view) == [""] and view.shown_text == ""
+        assert _shown_lines(view) == _in_blocks([""]) and view.shown_text == ""
 
         await view.append("short\n" * 400)
         await view._draw_pending()

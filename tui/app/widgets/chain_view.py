@@ -35,7 +35,8 @@ from tui.core.repetition import repetition_note
 from tui.formatting import format_seconds
 from tui.sanitize import clean, clean_line
 
-from .step_view import StepView, running_seconds
+from .question_input import hold_cursor_blink
+from .step_view import StepView, shown_seconds
 
 #: Saved chains with more steps than this open with their steps folded (built on expand).
 EXPAND_SAVED_UP_TO = 8
@@ -155,8 +156,12 @@ class ChainView(Vertical):
     def on_mount(self) -> None:
         if self.live:
             self.scroll.anchor()
+            hold_cursor_blink(self, True)
         self._update_status()
         self._mounted.set()
+
+    def on_unmount(self) -> None:
+        hold_cursor_blink(self, False)
 
     # --- live events ---------------------------------------------------------------------------
 
@@ -228,6 +233,7 @@ class ChainView(Vertical):
     async def _end(self, chain: Chain, message: str) -> None:
         self.chain = chain
         self.live = False
+        hold_cursor_blink(self, False)
         self.elapsed_s = chain.total_s
         note = _STATUS_WORDS.get(chain.status, chain.status.value)
         for view in self.steps.values():
@@ -298,7 +304,7 @@ class ChainView(Vertical):
             f"{len(self.steps)} step{'s' if len(self.steps) != 1 else ''}",
         ]
         parts.append(
-            running_seconds(self.elapsed_s) if self.live else format_seconds(chain.total_s)
+            shown_seconds(self.elapsed_s if self.live else chain.total_s, running=self.live)
         )
         tokens = sum(v.tokens or 0 for v in self.steps.values())
         if tokens:

@@ -40,10 +40,11 @@ from tui.core.chain import (
     StepStarted,
 )
 from tui.core.group import GroupKind, GroupResult
-from tui.formatting import format_seconds
 from tui.sanitize import clean_line
 
 from .chain_view import ChainView
+from .question_input import hold_cursor_blink
+from .step_view import shown_seconds
 
 #: Answers shown in the tally (the rest are summed as "other").
 TALLY_ROWS = 4
@@ -139,9 +140,11 @@ class SampleRow(Static, can_focus=True):
         arrow = "▾" if self.expanded else "▸"
         number = f"#{self.index + 1}".rjust(len(str(self.total)) + 1)
         tok = f"{tokens} tok" if tokens else ""
-        key = (arrow, status, said, format_seconds(elapsed), tok)
+        # A running sample's clock shows whole seconds, as a single chain's does.
+        time_shown = shown_seconds(elapsed, running=status == Status.RUNNING)
+        key = (arrow, status, said, time_shown, tok)
         if key == self._shown:
-            return  # redrawn five times a second: only when something changed
+            return  # asked five times a second: redrawn only when what it shows changed
         self._shown = key
         # One line, always: no layout pass needed (a layout of the whole screen per row
         # update would cost more than everything else a group draws).
@@ -296,6 +299,10 @@ class GroupView(Vertical):
         self.refresh_all()
         if self.live:
             self.set_interval(0.2, self._tick)
+            hold_cursor_blink(self, True)  # its samples stream: as a chain's view does
+
+    def on_unmount(self) -> None:
+        hold_cursor_blink(self, False)
 
     def _head_content(self) -> Content:
         meta = f"{group_label(self.result)} · {clean_line(self.result.group.model, 40)}"
@@ -349,6 +356,7 @@ class GroupView(Vertical):
         self.result = result
         self.live = False
         self.elapsed_s = result.wall_s
+        hold_cursor_blink(self, False)
         self.refresh_all()
 
     def _tick(self) -> None:
@@ -436,10 +444,12 @@ class GroupView(Vertical):
         facts = []
         if status != Status.RUNNING:
             facts.append(short_answer(chain) or status.value.replace("_", " "))
-        facts.append(format_seconds(elapsed))
+        facts.append(shown_seconds(elapsed, running=status == Status.RUNNING))
         if tokens:
             facts.append(f"{tokens} tok")
-        column.border_subtitle = " · ".join(facts)
+        subtitle = " · ".join(facts)
+        if subtitle != column.border_subtitle:  # the border is redrawn only when it changed
+            column.border_subtitle = subtitle
         for s in Status:
             column.set_class(status == s and s != Status.RUNNING, f"-{s.value}")
 
@@ -459,7 +469,7 @@ class GroupView(Vertical):
         if self.live and self.cancelling:
             word = "cancelling…"
         parts = [word, group_label(self.result), f"{len(self._finished)} of {len(chains)} finished"]
-        parts.append(format_seconds(self.elapsed_s))
+        parts.append(shown_seconds(self.elapsed_s, running=self.live))
         if tokens:
             parts.append(f"{tokens} tok")
         text = " · ".join(parts)

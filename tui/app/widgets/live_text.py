@@ -4,8 +4,13 @@ A :class:`~textual.widgets.Static` wraps and repaints all of its text on every u
 an answer streams, almost every update only adds a few characters to its last line, so this
 widget keeps the wrapped lines of the text's finished lines (up to its last line break) and
 wraps again only the last one; an update repaints only the lines that changed, and asks for
-a new layout of the chain only when the number of lines changed. It looks exactly like a
+a new layout of the chain only when its height changed. It looks exactly like a
 ``Static`` of the same text (the same wrapping, styles and padding).
+
+With a ``block`` of N lines it keeps room for N - 1 more lines under its text (blank; fewer
+while the text is shorter than that) each time it grows: a text that grows line by line lays
+out (and scrolls) the chain about once per N new lines instead of once per line, and fills
+the room with repaints of those lines only.
 """
 
 from __future__ import annotations
@@ -26,9 +31,14 @@ class LiveText(Widget):
     }
     """
 
-    def __init__(self, text: str = "", *, classes: str | None = None) -> None:
+    def __init__(self, text: str = "", *, block: int = 1, classes: str | None = None) -> None:
         super().__init__(classes=classes)
         self._text = text
+        #: Each time the text grows past its height, room for this many lines less one is
+        #: added under it (1: the height is the text's lines).
+        self._block = max(1, block)
+        #: The height, set when the text is wrapped in full and when it grows past it.
+        self._rows = 0
         #: Wrapped lines of ``_text[:_head_len]`` (the lines before its last line break), and
         #: of the rest (the last line, still growing), for the width and style in ``_key``.
         self._head: list[Strip] = []
@@ -49,16 +59,29 @@ class LiveText(Widget):
 
     @property
     def line_count(self) -> int:
-        """Lines shown (the widget's height)."""
+        """Lines of text shown."""
         total = len(self._head) + len(self._tail)
         return total if self._limit is None else min(total, self._limit)
 
-    def set_text(self, text: str, *, grow: bool = True) -> bool:
+    @property
+    def rows(self) -> int:
+        """The widget's height: the lines shown and the room kept under them."""
+        return self._rows
+
+    def _room_for(self, lines: int, room: int | None = None) -> int:
+        """The height for ``lines`` lines of text and ``room`` blank lines under them (by
+        default a block less one), but fewer blank lines than lines of text: a short text
+        (one line) has none, and does not push what is above it out of view."""
+        room = self._block - 1 if room is None else room
+        return lines + max(0, min(room, lines - 1))
+
+    def set_text(self, text: str, *, grow: bool = True, room: int | None = None) -> bool:
         """Show ``text``. When it extends the text shown, only its changed lines are
-        repainted, and the chain is laid out again only when the number of lines changed.
-        With ``grow`` False the number of lines is kept: lines past it wait for the next call
-        that may grow. Returns whether all of ``text`` is shown."""
-        old_count = self.line_count
+        repainted, and the chain is laid out again only when the height changed: when the
+        text outgrows it, the height makes room for ``room`` more lines (by default a block
+        less one). With ``grow`` False the height is kept: lines past it wait for the next
+        call that may grow. Returns whether all of ``text`` is shown."""
+        old_rows = self.rows
         key = self._key
         # Attached as well as mounted: a view taken off the screen (another chain shown) has no
         # screen to wrap for, and is wrapped in full when it is shown again.
@@ -81,9 +104,14 @@ class LiveText(Widget):
             same += 1
         first = start + same
         total = len(self._head) + len(self._tail)
-        self._limit = old_count if not grow and total > old_count else None
+        self._limit = None
+        if total > old_rows:
+            if grow:
+                self._rows = self._room_for(total, room)
+            else:
+                self._limit = old_rows
         count = self.line_count
-        if count != old_count:
+        if self._rows != old_rows:
             self.refresh(layout=True)
         elif first < count:
             self.refresh(Region(0, first, self.size.width, count - first))
@@ -114,12 +142,14 @@ class LiveText(Widget):
             self._key = key
             self._head, self._head_len, self._head_rows = [], 0, 0
             self._wrap_end(width)
+            self._limit = None
+            self._rows = self._room_for(len(self._head) + len(self._tail))
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         if not width:
             return 0
         self._ensure(width)
-        return self.line_count
+        return self.rows
 
     def render_line(self, y: int) -> Strip:
         if self.text_selection is not None:

@@ -5,7 +5,8 @@ at most once every :data:`STREAM_INTERVAL_S`; when the step ends it is rendered 
 once. Streaming into a Markdown document cost most of the app's CPU on a long answer: every
 block is a widget, so each redraw mounted, styled and laid out hundreds of them (see
 docs/benchmarks.md, "Drawing cost"). A redraw wraps and repaints only the lines that changed,
-and lays out the chain (and scrolls it) only when the text got a new line.
+and lays out the chain (and scrolls it) only when the text needs more room: it keeps room
+for :data:`GROW_LINES` - 1 lines under it.
 
 While the step runs its title shows whole seconds (:func:`running_seconds`), redrawn only when
 the shown value changes (once a second), without a new layout while the title keeps its width;
@@ -40,17 +41,43 @@ TITLE_LIMIT = 80
 #: a fast server sends hundreds of tokens a second).
 STREAM_INTERVAL_S = 0.1
 
-#: Least time between two redraws that add lines to a streaming step. Each one scrolls the
+#: Least time between two redraws that make a streaming step taller. Each one scrolls the
 #: chain: a layout and a repaint of every visible line, most of what drawing a stream costs.
-#: Text that needs new lines sooner waits (at most this long); the last line still fills at
+#: Text that needs more room sooner waits (at most this long); the last line still fills at
 #: the pace of :data:`STREAM_INTERVAL_S`.
 GROW_INTERVAL_S = 0.3
+
+#: Each time a streaming step's text grows past its height, room for this many lines less one
+#: is kept under it (blank, filled as lines come), so the chain is laid out and scrolled about
+#: once per this many new lines; the lines in between are drawn by repainting them alone.
+GROW_LINES = 6
+
+#: At a faster pace the room is about this many seconds of lines at the pace they came
+#: lately, up to :data:`MOST_ROOM_LINES` (and a third of the screen's height): a fast model's
+#: text grows and scrolls the chain about twice a second instead of every
+#: :data:`GROW_INTERVAL_S`.
+ROOM_S = 0.6
+MOST_ROOM_LINES = 12
+
+
+def room_lines(lines: int, seconds: float, most: int = MOST_ROOM_LINES) -> int:
+    """Blank lines to keep under a streaming text that got ``lines`` new lines over the last
+    ``seconds``: :data:`ROOM_S` of them at that pace, between ``GROW_LINES - 1`` and
+    ``most``."""
+    pace = lines / seconds if seconds > 0 else 0.0
+    return max(GROW_LINES - 1, min(most, round(pace * ROOM_S)))
 
 
 def running_seconds(elapsed_s: float) -> str:
     """A running clock: whole seconds, as a clock reads them (``0 s`` until a second has
     passed), so it changes once a second; a finished time shows hundredths."""
     return format_seconds(math.floor(max(elapsed_s, 0.0)), digits=0)
+
+
+def shown_seconds(elapsed_s: float, *, running: bool) -> str:
+    """A time as a view shows it: a running clock (:func:`running_seconds`) or a finished
+    time to the hundredth."""
+    return running_seconds(elapsed_s) if running else format_seconds(elapsed_s)
 
 
 def step_title(
@@ -70,7 +97,7 @@ def step_title(
         parts += [" · ", shown]
     meta = []
     if elapsed_s is not None:
-        meta.append(running_seconds(elapsed_s) if running else format_seconds(elapsed_s))
+        meta.append(shown_seconds(elapsed_s, running=running))
     if tokens is not None:
         meta.append(f"{tokens} tok")
     if meta:
@@ -118,8 +145,11 @@ class StepView(Collapsible):
         self._pending = False
         self._flush_timer: Timer | None = None
         self._last_write = 0.0
-        #: When a redraw last added lines.
+        #: When a redraw last made the text taller, its lines then, and the room (blank
+        #: lines) the next one keeps under the text.
         self._last_grow = 0.0
+        self._grown_lines = 0
+        self._room = GROW_LINES - 1
         #: Characters of ``text`` shown.
         self._shown_len = len(self.text)
         #: The body: plain text while the step runs, Markdown once it is done (``None`` while
@@ -153,7 +183,7 @@ class StepView(Collapsible):
         """The body for the step's state: live plain text while it runs, else Markdown."""
         if self.running:
             # Untrusted text as plain text: never read as markup.
-            return LiveText(self.text, classes="step-body step-live")
+            return LiveText(self.text, block=GROW_LINES, classes="step-body step-live")
         # Model output may hold links: following them from a remote box is never wanted.
         return Markdown(self.text, open_links=False, classes="step-body")
 
@@ -241,16 +271,21 @@ class StepView(Collapsible):
 
     async def _draw_pending(self) -> None:
         """Show the text streamed so far (one redraw of the lines that changed); text that
-        needs new lines less than :data:`GROW_INTERVAL_S` after the last ones waits."""
+        needs more room less than :data:`GROW_INTERVAL_S` after the step last grew waits."""
         self._drop_pending()
         live = self._body
         if not isinstance(live, LiveText):
             return
         now = self._last_write = time.monotonic()
-        lines = live.line_count
-        whole = live.set_text(self.text, grow=now - self._last_grow >= GROW_INTERVAL_S)
-        if live.line_count != lines:
-            self._last_grow = now
+        rows = live.rows
+        grow = now - self._last_grow >= GROW_INTERVAL_S
+        whole = live.set_text(self.text, grow=grow, room=self._room)
+        if live.rows != rows:
+            lines = live.line_count
+            if self._grown_lines:  # the pace since the last growth sets the next room
+                most = min(MOST_ROOM_LINES, self.app.size.height // 3)
+                self._room = room_lines(lines - self._grown_lines, now - self._last_grow, most)
+            self._last_grow, self._grown_lines = now, lines
         if whole:
             self._shown_len = len(self.text)
         else:
@@ -265,6 +300,7 @@ class StepView(Collapsible):
         self._drop_pending()
         self.text = ""
         self._shown_len = 0
+        self._grown_lines, self._room = 0, GROW_LINES - 1
         self.set_step_title(title)
         if isinstance(self._body, LiveText):
             self._body.set_text("")
