@@ -58,7 +58,7 @@ def fill_evals(data_dir: Path, runs: int, questions: int = 10, samples: int = 3)
                     _answered(history, f"run {r} question {q}", str(q)) for _ in range(samples)
                 ]
                 group = Group(
-                    GroupKind.SELF_CONSISTENCY,
+                    GroupKind.VOTE,
                     f"run {r} question {q}",
                     "m",
                     ["g1"] * samples,

@@ -25,8 +25,8 @@ def test_the_switcher_offers_the_strategies_then_the_group_modes_by_their_names(
         "thinking",
         "plain",
         "native",
-        "g1 ×8 vote",
-        "thinking ×8 vote",
+        "g1@8 vote",
+        "thinking@8 vote",
         "compare plain/g1/thinking",
     ]
     assert all(isinstance(c, StrategyChoice) for c in CHOICES[:4])
@@ -42,9 +42,9 @@ def test_ctrl_t_cycles_through_every_entry_and_round_to_the_first() -> None:
 
 
 def test_an_entry_is_found_by_its_label_only() -> None:
-    assert choice_named("thinking ×8 vote") == VoteChoice("thinking", 8)
+    assert choice_named("thinking@8 vote") == VoteChoice("thinking", 8)
     assert choice_named("plain") == StrategyChoice("plain")
-    assert choice_named("thinking ×8") is None and choice_named(None) is None
+    assert choice_named("thinking@8") is None and choice_named(None) is None
 
 
 @pytest.mark.parametrize("choice", GROUP_CHOICES, ids=lambda c: c.label)
@@ -53,7 +53,7 @@ def test_each_group_mode_is_a_group_the_core_runs_and_names_the_same_way(
 ) -> None:
     spec = choice.spec("What is 6 x 7?")
     if isinstance(choice, VoteChoice):
-        assert spec.kind is GroupKind.SELF_CONSISTENCY
+        assert spec.kind is GroupKind.VOTE
         assert spec.strategies == (choice.strategy,) * choice.samples
     else:
         assert spec.kind is GroupKind.COMPARE and spec.strategies == choice.strategies

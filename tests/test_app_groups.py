@@ -51,7 +51,7 @@ async def test_vote_mode_from_the_switcher_runs_samples_and_shows_the_tally(
             # Ctrl+T cycles the strategies, then the group modes
             while app.choice != GROUP_CHOICES[0]:
                 await pilot.press("ctrl+t")
-            assert "g1 ×8 vote" in app.query_one(QuestionInput).border_title
+            assert "g1@8 vote" in app.query_one(QuestionInput).border_title
             app.set_strategy("plain")
             # a plain vote: the same kind of mode, with plain samples
             app.groups.start("What is 1 + 2?", VoteChoice("plain", 3))
@@ -178,7 +178,7 @@ async def test_the_history_sidebar_lists_a_group_once_and_opens_it(make_app, his
             lst = app.query_one(HistoryList)
             await wait_until(pilot, lambda: lst.total == 1)
             entry = lst.selected
-            assert entry.id == result.group.id and entry.strategy == "plain ×3"
+            assert entry.id == result.group.id and entry.strategy == "plain@3"
             assert entry.list_text.startswith("7 (2/3) · Seven?")
             assert "7 (2/3) · Seven?" in lst.render_line(1).text
             await pilot.press("enter")

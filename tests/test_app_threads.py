@@ -120,7 +120,7 @@ async def test_follow_up_to_a_vote_continues_from_the_voted_answer(make_app, his
 
             mode = VoteChoice("plain", 3)
             app.choices = (*app.choices, mode)
-            app.set_strategy("plain ×3 vote")
+            app.set_strategy("plain@3 vote")
             await pilot.press(*"How much?")
             await pilot.press("enter")
             await wait_until(pilot, lambda: bool(app.query(GroupView)))

@@ -250,3 +250,14 @@ def test_the_gpu_group_bench_runs_against_the_stand_in_server(tmp_path: Path) ->
     assert all(b.get("ignore_eos") is True and b.get("min_new_tokens") for b in bodies)
     assert {b["max_tokens"] for b in bodies} >= {20, 40}
     assert proc.stdout.count("ratio") == 2
+
+
+def test_the_samples_help_states_the_cores_limits(capsys: pytest.CaptureFixture[str]) -> None:
+    """The parser writes the vote's limits out (it must not load the core to build): they must
+    be the ones tui.core.votes defines and checks."""
+    from tui.cli.parser import build_parser
+    from tui.core.votes import MAX_SAMPLES, MIN_SAMPLES
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["ask", "--help"])
+    assert f"({MIN_SAMPLES}-{MAX_SAMPLES})" in " ".join(capsys.readouterr().out.split())

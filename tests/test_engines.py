@@ -27,7 +27,7 @@ from backends.engines import (
 from backends.gpu import GpuInfo, parse_nvidia_smi, query_gpus
 from backends.presets import ModelRef, find_preset, resolve
 from tests.servers_helpers import ALL, FAKE_LMDEPLOY, use_fake_lmdeploy
-from tui.core.group import MAX_SAMPLES
+from tui.core.votes import MAX_SAMPLES
 
 PLAIN = Program(("lmdeploy",))  # an lmdeploy that is not a Python script: key must go on argv
 KEY = "k-123"

@@ -122,7 +122,7 @@ def _tied_group(history: History, finished_first: str, other: str) -> tuple[Grou
         history.start_chain(chain)
         chains.append(chain)
     group = Group(
-        GroupKind.SELF_CONSISTENCY, "Q: which?", "m", ["g1"] * 4, [c.id for c in chains],
+        GroupKind.VOTE, "Q: which?", "m", ["g1"] * 4, [c.id for c in chains],
         status=Status.DONE, answer=finished_first, votes={finished_first: 2, other: 2},
     )  # fmt: skip
     for chain, answer in zip(chains, (other, other, finished_first, finished_first), strict=True):

@@ -16,7 +16,6 @@ from tests.fakes.openai_server import FakeOpenAIServer, Reply, demo_responder
 from tui.core.answers import answer_key, extract_answer
 from tui.core.chain import ChainFinished, Status, StepFinished
 from tui.core.group import (
-    MAX_SAMPLES,
     SAMPLING_TEMPERATURE,
     GroupFinished,
     GroupKind,
@@ -27,6 +26,7 @@ from tui.core.group import (
 )
 from tui.core.group_runner import GroupRunner, run_group
 from tui.core.strategies import StrategyOptions
+from tui.core.votes import MAX_SAMPLES
 from tui.store.group_store import delete_group, list_groups, load_group
 from tui.store.history import History
 
@@ -126,7 +126,7 @@ async def test_self_consistency_votes_and_saves_every_chain(history: History) ->
     # the group row reads back the same, chains in order
     loaded = load_group(history, result.group.id[:6])
     assert loaded is not None
-    assert loaded.group.kind is GroupKind.SELF_CONSISTENCY and loaded.status is Status.DONE
+    assert loaded.group.kind is GroupKind.VOTE and loaded.status is Status.DONE
     assert [c.id for c in loaded.chains] == [c.id for c in result.chains]
     assert (
         loaded.vote is not None
@@ -354,7 +354,7 @@ async def test_grouped_history_lists_single_chains_and_whole_groups(history: His
     assert history.count() == 3 and grouped.count() == 2
     entries = grouped.list()
     assert [e.id for e in entries] == [result.group.id, single.id]
-    assert entries[0].strategy == "plain ×2" and entries[0].list_text.startswith("4 (2/2) · ")
+    assert entries[0].strategy == "plain@2" and entries[0].list_text.startswith("4 (2/2) · ")
     assert entries[1].group_id is None
     assert [e.id for e in grouped.list(limit=1, offset=1)] == [single.id]
     # search finds a group through its chains' text

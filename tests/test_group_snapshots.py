@@ -67,7 +67,7 @@ def _step(index: int, title: str, content: str, seconds: float, tokens: int) -> 
 def test_vote_view_mid_run(snap_compare, app: O1App, size) -> None:
     async def run_before(pilot) -> None:
         await _ready(pilot)  # (also stops the question box's cursor from blinking)
-        result = _result(GroupKind.SELF_CONSISTENCY, ["g1"] * 5, "vote00000001")
+        result = _result(GroupKind.VOTE, ["g1"] * 5, "vote00000001")
         view = GroupView(result, live=True, now=app.clock(), clock=app.clock)
         app.chains.show_group(view, None)
         await wait_until(pilot, lambda: view.is_mounted and len(view.rows) == 5)
@@ -148,7 +148,7 @@ def test_compare_view_finished(snap_compare, app: O1App, size) -> None:
 
 def _saved_vote(history: History) -> GroupResult:
     """A finished 5-sample vote in the history: 612 km three times, 618 km and 600 km once."""
-    result = _result(GroupKind.SELF_CONSISTENCY, ["g1"] * 5, "vote00000002")
+    result = _result(GroupKind.VOTE, ["g1"] * 5, "vote00000002")
     said = ["612 km", "The distance is **612 km**.", "It goes 618 km.", "612", "600 km"]
     for chain, text in zip(result.chains, said, strict=True):
         chain.steps = [_step(1, "Speed", "408 km / 4 h = 102 km/h.", 2.1, 96)]

@@ -241,7 +241,7 @@ class _Clock:
 def _vote(samples: int) -> GroupResult:
     chains = [Chain("Why?", "plain", "m", id=f"chain{i:07d}") for i in range(samples)]
     group = Group(
-        kind=GroupKind.SELF_CONSISTENCY,
+        kind=GroupKind.VOTE,
         question="Why?",
         model="m",
         strategies=["plain"] * samples,

@@ -1,6 +1,6 @@
 """The real ``o1tui`` in tmux runs a self-consistency vote against the stand-in server.
 
-Types a question, picks "g1 ×8 vote" with F5, watches the eight samples finish and the vote
+Types a question, picks "g1@8 vote" with F5, watches the eight samples finish and the vote
 appear, quits, and finds the eight chains (one group) with ``o1tui history list``.
 """
 
@@ -34,11 +34,11 @@ def test_vote_in_tmux_then_find_the_group_in_history(tmp_path: Path, fake_server
         poll_until(lambda: "● ready" in pane(), 30, "the app to connect")
         tmux("send-keys", "-t", "o1", "-l", QUESTION)
         tmux("send-keys", "-t", "o1", "F5")
-        poll_until(lambda: "g1 ×8 vote" in pane(), 10, "the list of group modes")
-        tmux("send-keys", "-t", "o1", "Enter")  # the first mode: g1 ×8 vote, run at once
+        poll_until(lambda: "g1@8 vote" in pane(), 10, "the list of group modes")
+        tmux("send-keys", "-t", "o1", "Enter")  # the first mode: g1@8 vote, run at once
         poll_until(lambda: re.search(r"#8 \S", pane()), 15, "eight sample rows")
         screen = poll_until(
-            lambda: (lambda s: s if "done · g1 ×8 vote" in s else None)(pane()),
+            lambda: (lambda s: s if "done · g1@8 vote" in s else None)(pane()),
             60,
             "the vote to finish",
         )

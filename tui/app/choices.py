@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tui.core import votes
 from tui.core.strategies import STRATEGY_NAMES
 
 if TYPE_CHECKING:
@@ -23,8 +24,8 @@ VOTE_SAMPLES = 8
 
 
 def vote_label(strategy: str, samples: int) -> str:
-    """How a vote is named to users: ``g1 ×8 vote``."""
-    return f"{strategy} ×{samples} vote"
+    """How the switcher names a vote: ``g1@8 vote`` (:func:`tui.core.votes.vote_label`)."""
+    return f"{votes.vote_label(strategy, samples)} vote"
 
 
 def compare_label(strategies: Sequence[str]) -> str:

@@ -60,7 +60,7 @@ def group_spec(args: argparse.Namespace, question: str, strategy: str) -> GroupS
 
 def member_label(result: GroupResult, index: int) -> str:
     """``sample 3/8`` for self-consistency, the strategy's name for compare."""
-    if result.kind == GroupKind.SELF_CONSISTENCY:
+    if result.kind == GroupKind.VOTE:
         return f"sample {index + 1}/{len(result.chains)}"
     return result.chains[index].strategy
 
@@ -116,7 +116,7 @@ def group_document(result: GroupResult) -> dict[str, Any]:
     """The ``--json`` document (see the module docstring)."""
     from tui.core.export import to_dict
 
-    vote = result.vote if result.kind == GroupKind.SELF_CONSISTENCY else None
+    vote = result.vote if result.kind == GroupKind.VOTE else None
     return {
         "kind": result.kind.value,
         "answer": vote.answer if vote is not None else None,

@@ -94,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--samples",
         type=int,
         metavar="N",
-        help="self-consistency: N samples (2-32) of the strategy at once, sampled at its "
-        "temperature if above 0 else 0.7, then a majority vote on their answers",
+        help="a vote (self-consistency): N samples (2-32) of the strategy at once, sampled at its "
+        "temperature if above 0 else 0.7, then a majority vote on their answers (written S@N, "
+        "e.g. g1@8, in eval and the app)",
     )
     several.add_argument(
         "--compare",

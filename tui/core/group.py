@@ -41,7 +41,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 
-from backends.engines import MIN_CONCURRENT_SEQUENCES
 from tui.core.answers import VoteResult, vote
 from tui.core.chain import (
     Chain,
@@ -52,20 +51,17 @@ from tui.core.chain import (
     validate_question,
 )
 from tui.core.strategies import STRATEGY_NAMES, StrategyOptions, get_strategy
+from tui.core.votes import MAX_SAMPLES, MIN_SAMPLES
 from tui.lang import normalize_lang
 
-#: Fewest samples a vote makes sense with.
-MIN_SAMPLES = 2
-#: Most samples of one group: the managed LMDeploy server is never started with room for fewer
-#: concurrent sequences than this, so a whole group decodes in one batch.
-MAX_SAMPLES = MIN_CONCURRENT_SEQUENCES
 #: Sampling temperature of self-consistency samples when neither the options nor the
 #: strategy give one above zero.
 SAMPLING_TEMPERATURE = 0.7
 
 
 class GroupKind(str, Enum):
-    SELF_CONSISTENCY = "self-consistency"
+    #: A vote (:mod:`tui.core.votes`); the value is what the history stores.
+    VOTE = "self-consistency"
     COMPARE = "compare"
 
 
@@ -88,7 +84,7 @@ class GroupSpec:
             raise ValueError(
                 f"a vote takes between {MIN_SAMPLES} and {MAX_SAMPLES} samples (got {samples})"
             )
-        return cls(GroupKind.SELF_CONSISTENCY, validate_question(question), (name,) * samples)
+        return cls(GroupKind.VOTE, validate_question(question), (name,) * samples)
 
     @classmethod
     def compare(cls, question: str, strategies: Sequence[str]) -> GroupSpec:

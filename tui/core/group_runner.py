@@ -91,7 +91,7 @@ class GroupRunner:
         self.on_event = on_event
         self.concurrency = concurrency if concurrency and concurrency > 0 else None
         temperature = None
-        if spec.kind == GroupKind.SELF_CONSISTENCY:
+        if spec.kind == GroupKind.VOTE:
             temperature = sampling_temperature(spec.strategies[0], options, spec.question)
             options = replace(options, temperature=temperature)
         self.options = options
@@ -180,7 +180,7 @@ class GroupRunner:
         result, group = self.result, self.result.group
         group.wall_s = time.perf_counter() - started
         group.status = group_status(result.chains, cancelled)
-        if group.kind == GroupKind.SELF_CONSISTENCY:
+        if group.kind == GroupKind.VOTE:
             result.vote = vote_of(result.chains, self._finish_order)
             group.answer, group.votes = result.vote.answer, dict(result.vote.votes)
         failed = [c for c in result.chains if c.status in (Status.ERROR,)]

@@ -21,14 +21,16 @@ class StrategySpec:
     @property
     def label(self) -> str:
         """How the spec is written and stored: ``g1`` or ``g1@5``."""
-        return self.name if self.samples == 1 else f"{self.name}@{self.samples}"
+        from tui.core.votes import vote_label
+
+        return self.name if self.samples == 1 else vote_label(self.name, self.samples)
 
 
 def parse_spec(text: str) -> StrategySpec:
     """One spec; ValueError names what is wrong."""
     # Lazily: building the CLI parser needs neither. The sample limits are the core's votes'.
-    from tui.core.group import MAX_SAMPLES, MIN_SAMPLES
     from tui.core.strategies import STRATEGY_NAMES
+    from tui.core.votes import MAX_SAMPLES, MIN_SAMPLES
 
     name, sep, count = text.strip().partition("@")
     name = name.strip().lower()

@@ -24,6 +24,7 @@ from typing import Any
 
 from tui.core.chain import Chain, Status, utc_now_iso
 from tui.core.group import Group, GroupKind, GroupResult, group_status, vote_of
+from tui.core.votes import vote_label
 from tui.store.history import (
     INTERRUPTED,
     SUMMARY_QUESTION_CHARS,
@@ -135,7 +136,7 @@ def _settle(history: History, group: Group, chains: list[Chain], pid: int | None
     group.status = group_status(chains, cancelled=False)
     if group.status == Status.DONE:
         group.status = Status.ERROR  # the process died before it could finish the group
-    if group.kind == GroupKind.SELF_CONSISTENCY:
+    if group.kind == GroupKind.VOTE:
         result = vote_of(chains, [])
         group.answer, group.votes = result.answer, dict(result.votes)
     group.error = INTERRUPTED
@@ -171,7 +172,7 @@ def load_group(history: History, id_or_prefix: str) -> GroupResult | None:
     chains = [c for c in (history.get(cid) for cid in group.chain_ids) if c is not None]
     _settle(history, group, chains, row[13])
     result = GroupResult(group, chains)
-    if group.kind == GroupKind.SELF_CONSISTENCY:
+    if group.kind == GroupKind.VOTE:
         result.vote = vote_of(chains, [])
         # The stored tally was taken in finishing order (ties): keep its winner.
         result.vote = _stored_vote(group, result.vote)
@@ -267,7 +268,7 @@ class GroupEntry(ChainSummary):
     """A group as one line of the history list: a chain's summary line whose ``id`` and
     ``group_id`` are the group's.
 
-    ``strategy`` is short (``g1 ×8``, ``compare``); ``list_text`` leads with the outcome:
+    ``strategy`` is short (``g1@8``, ``compare``); ``list_text`` leads with the outcome:
     ``3 (5/8) · question`` for a vote.
     """
 
@@ -275,9 +276,9 @@ class GroupEntry(ChainSummary):
 
 
 def _entry_of(summary: GroupSummary) -> GroupEntry:
-    if summary.kind == GroupKind.SELF_CONSISTENCY:
+    if summary.kind == GroupKind.VOTE:
         name = summary.strategies[0] if summary.strategies else "?"
-        label = f"{name} ×{summary.size}"
+        label = vote_label(name, summary.size)
         outcome = (
             f"{summary.answer} ({summary.winner_votes}/{summary.size})"
             if summary.answer

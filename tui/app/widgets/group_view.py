@@ -27,6 +27,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Static
 
+from tui.app.choices import compare_label, vote_label
 from tui.app.messages import TypeToAsk
 from tui.core.answers import VoteResult, extract_answer, vote
 from tui.core.chain import (
@@ -62,10 +63,10 @@ _ANSWERING = (Status.DONE, Status.STEP_LIMIT)
 
 
 def group_label(result: GroupResult) -> str:
-    """``g1 ×8 vote`` or ``compare plain/g1/thinking``."""
-    if result.kind == GroupKind.SELF_CONSISTENCY:
-        return f"{result.chains[0].strategy} ×{len(result.chains)} vote"
-    return "compare " + "/".join(c.strategy for c in result.chains)
+    """``g1@8 vote`` or ``compare plain/g1/thinking``: the switcher's names for them."""
+    if result.kind == GroupKind.VOTE:
+        return vote_label(result.chains[0].strategy, len(result.chains))
+    return compare_label([c.strategy for c in result.chains])
 
 
 def short_answer(chain: Chain) -> str:
