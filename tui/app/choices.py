@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tui.core import votes
 from tui.core.strategies import STRATEGY_NAMES
 
 if TYPE_CHECKING:
@@ -25,6 +24,8 @@ VOTE_SAMPLES = 8
 
 def vote_label(strategy: str, samples: int) -> str:
     """How the switcher names a vote: ``g1@8 vote`` (:func:`tui.core.votes.vote_label`)."""
+    from tui.core import votes  # on first use: its limits load the engine tables (first frame)
+
     return f"{votes.vote_label(strategy, samples)} vote"
 
 
