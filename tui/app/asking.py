@@ -9,8 +9,10 @@ from tui.sanitize import clean_line
 
 if TYPE_CHECKING:
     from backends.client import ChatClient
+    from backends.manager import ServerHandle
     from backends.state import ServerState
     from tui.core.config import Settings
+    from tui.store.history import History
 
 
 class AskHost(Notifies, Protocol):
@@ -24,6 +26,22 @@ class AskHost(Notifies, Protocol):
 
     @property
     def server_detail(self) -> str: ...
+
+
+class RunHost(AskHost, Protocol):
+    """What a part that runs questions (:class:`tui.app.chains.Chains`,
+    :class:`tui.app.group_runs.GroupRuns`) reads from the app besides :class:`AskHost`."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def history(self) -> History | None: ...
+
+    @property
+    def server_handle(self) -> ServerHandle | None: ...
+
+    def clock(self) -> float: ...
 
 
 def askable(app: AskHost, question: str) -> str | None:

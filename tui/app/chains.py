@@ -18,7 +18,7 @@ from textual.app import App
 from textual.content import Content
 from textual.widgets import Static
 
-from tui.app.asking import AskHost, askable, pinned_lang
+from tui.app.asking import RunHost, askable, pinned_lang
 from tui.app.messages import ChainDone, ChainEvent, Notify
 from tui.app.runs import ChainRun
 from tui.core.strategies import get_strategy
@@ -29,14 +29,11 @@ if TYPE_CHECKING:
     from textual.worker import Worker
 
     from backends.client import ChatClient
-    from backends.manager import ServerHandle
     from tui.app.batcher import EventBatcher
     from tui.app.widgets.chain_view import ChainView
     from tui.app.widgets.group_view import GroupView
     from tui.app.widgets.status_header import StatusHeader
     from tui.core.chain import Chain
-    from tui.core.config import Settings
-    from tui.store.history import History
 
 log = logging.getLogger(__name__)
 
@@ -52,19 +49,8 @@ WELCOME = (
 Thread = tuple["Chain", list["Chain"]]
 
 
-class ChainsHost(AskHost, Protocol):
+class ChainsHost(RunHost, Protocol):
     """What :class:`Chains` reads from the app."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def history(self) -> History | None: ...
-
-    @property
-    def server_handle(self) -> ServerHandle | None: ...
-
-    def clock(self) -> float: ...
 
     def header(self) -> StatusHeader | None: ...
 
@@ -149,14 +135,8 @@ class Chains:
             if thread:
                 from tui.core.threads import continue_thread
 
-                handle = host.server_handle
                 options = await continue_thread(
-                    chain,
-                    options,
-                    client,
-                    thread,
-                    engine=handle.engine if handle is not None else None,
-                    session_len=host.settings.session_len,
+                    chain, options, client, thread, host.server_handle, host.settings
                 )
             await run_chain(
                 chain,

@@ -19,40 +19,26 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from textual.app import App
 
-from tui.app.asking import AskHost, askable, pinned_lang
+from tui.app.asking import RunHost, askable, pinned_lang
 from tui.app.choices import GROUP_CHOICES
 from tui.app.messages import ChainDone, GroupDone, Notify
 from tui.sanitize import clean_line
 
 if TYPE_CHECKING:
-    from backends.manager import ServerHandle
     from tui.app.chains import Chains
     from tui.app.choices import Choice, GroupChoice
     from tui.app.widgets.question_input import QuestionInput
-    from tui.core.config import Settings
     from tui.core.group import GroupResult
     from tui.core.group_runner import GroupRunner
-    from tui.store.history import History
 
 log = logging.getLogger(__name__)
 
 
-class GroupHost(AskHost, Protocol):
+class GroupHost(RunHost, Protocol):
     """What :class:`GroupRuns` reads from the app, and the switcher it sets (F5)."""
 
     @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def history(self) -> History | None: ...
-
-    @property
-    def server_handle(self) -> ServerHandle | None: ...
-
-    @property
     def choice(self) -> Choice: ...
-
-    def clock(self) -> float: ...
 
     def choose(self, choice: Choice) -> None: ...
 

@@ -75,14 +75,7 @@ async def _run_ask(
     if thread:
         from tui.core.threads import continue_thread
 
-        options = await continue_thread(
-            chain,
-            options,
-            client,
-            thread,
-            engine=handle.engine if handle is not None else None,
-            session_len=settings.session_len,
-        )
+        options = await continue_thread(chain, options, client, thread, handle, settings)
     on_event: Callable[[Event], None] | None = None
     if not args.json:
         on_event = GuardedPrinter(

@@ -26,7 +26,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from backends.client import ChatClient
+    from backends.manager import ServerHandle
     from tui.core.chain import Chain
+    from tui.core.config import Settings
+    from tui.core.strategies.base import StrategyOptions
 
 #: The context assumed when neither the server nor the engine says (tokens). Small on purpose:
 #: a too-small guess drops turns that would have fit (and says so); a too-large one makes the
@@ -171,21 +175,24 @@ def turn_count(turns: int) -> str:
 
 async def continue_thread(
     chain: Chain,
-    options: Any,
-    client: Any,
+    options: StrategyOptions,
+    client: ChatClient,
     thread: Sequence[Chain],
-    *,
-    engine: str | None = None,
-    session_len: int | None = None,
-) -> Any:
+    server: ServerHandle | None,
+    settings: Settings,
+) -> StrategyOptions:
     """Make ``chain`` a follow-up of ``thread`` (root first, the parent last): set its
-    ``parent_id`` and ``dropped_turns`` and return ``options`` (StrategyOptions) carrying the
-    earlier turns that fit. Raises :class:`ThreadError` when the parent cannot be followed up."""
+    ``parent_id`` and ``dropped_turns`` and return ``options`` carrying the earlier turns that
+    fit the context of ``server`` (its engine; None: an endpoint) and ``settings.session_len``.
+    Raises :class:`ThreadError` when the parent cannot be followed up."""
     from dataclasses import replace
 
     if not thread:
         return options
-    fitted = await follow_up(client, thread, chain.question, engine=engine, session_len=session_len)
+    engine = server.engine if server is not None else None
+    fitted = await follow_up(
+        client, thread, chain.question, engine=engine, session_len=settings.session_len
+    )
     chain.parent_id = thread[-1].id
     chain.dropped_turns = fitted.dropped
     return replace(options, earlier=fitted.messages)
