@@ -10,10 +10,8 @@ other exception (a traceback in the user's terminal). Example counts stay modest
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -22,6 +20,7 @@ from hypothesis import strategies as st
 
 from backends.client import ChatChunk
 from backends.errors import BackendError
+from tests.fakes.raw_http import RawHTTPServer, read_request
 from tests.hostile import HOSTILE, assert_terminal_safe
 from tui.core.stepparse import CONTINUE, FINAL_ANSWER, TITLE_LIMIT, StepExtractor, parse_step
 
@@ -150,57 +149,17 @@ def test_extractor_never_raises_on_arbitrary_pieces(text: str, cuts: list[int]) 
 # --- SSE: arbitrary bytes from the network --------------------------------------------------
 
 
-class RawSSEServer:
+class RawSSEServer(RawHTTPServer):
     """A loopback HTTP server that answers each POST with a 200 SSE response whose body is
     the exact bytes given (then closes the connection): no framing help, no validation."""
 
     def __init__(self) -> None:
         self.body = b""
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
-        self._sock.settimeout(0.2)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._sock.getsockname()[1]}/v1"
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._sock.close()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            with conn, contextlib.suppress(OSError):
-                self._answer(conn)
-
-    def _answer(self, conn: socket.socket) -> None:
-        conn.settimeout(5)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            got = conn.recv(65536)
-            if not got:
-                return
-            data += got
-        head, _, rest = data.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":", 1)[1])
-        while len(rest) < length:
-            got = conn.recv(65536)
-            if not got:
-                return
-            rest += got
+    def answer(self, conn: socket.socket) -> None:
+        if read_request(conn) is None:
+            return
         conn.sendall(
             b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
             b"Cache-Control: no-cache\r\nConnection: close\r\n\r\n" + self.body

@@ -4,10 +4,8 @@ connections and the per-stream stall watchdog (backends/sse.py, backends/openai_
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +17,7 @@ from backends.errors import ServerError
 from backends.openai_client import OpenAIChatClient, _StallWatch
 from backends.sse import SSEDecoder
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.fakes.raw_http import RawHTTPServer, read_request
 
 MESSAGES = [{"role": "user", "content": "q"}]
 
@@ -83,71 +82,32 @@ def test_bytes_that_are_not_utf8_raise_a_value_error() -> None:
 # -- the client against a server that sends exact bytes in exact pieces ----------------
 
 
-class PiecesServer:
+class PiecesServer(RawHTTPServer):
     """Loopback HTTP/1.1: each request on a connection gets the next scripted answer, a list
     of byte pieces sent as HTTP chunks 30 ms apart (so each is a read of its own); the
     connection is kept open for the next request."""
 
     def __init__(self, answers: list[list[bytes]]) -> None:
         self.answers = list(answers)
-        self.connections = 0
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sock.settimeout(0.2)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._sock.getsockname()[1]}/v1"
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._sock.close()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
-
-    def _connection(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError):  # the client hung up
-            self._answer(conn)
-
-    def _answer(self, conn: socket.socket) -> None:
+    def answer(self, conn: socket.socket) -> None:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.settimeout(5)
         buffered = b""
-        with conn:
-            while self.answers:
-                while b"\r\n\r\n" not in buffered:
-                    got = conn.recv(65536)
-                    if not got:
-                        return
-                    buffered += got
-                head, _, buffered = buffered.partition(b"\r\n\r\n")
-                length = next(
-                    int(line.split(b":", 1)[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length:")
-                )
-                while len(buffered) < length:
-                    buffered += conn.recv(65536)
-                buffered = buffered[length:]
-                pieces = self.answers.pop(0)
-                conn.sendall(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                    b"Transfer-Encoding: chunked\r\n\r\n"
-                )
-                for piece in pieces:
-                    time.sleep(0.03)
-                    conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
-                conn.sendall(b"0\r\n\r\n")
+        while self.answers:
+            request = read_request(conn, buffered)
+            if request is None:
+                return
+            buffered = request[1]
+            pieces = self.answers.pop(0)
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
+            )
+            for piece in pieces:
+                time.sleep(0.03)
+                conn.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+            conn.sendall(b"0\r\n\r\n")
 
 
 @pytest.fixture
