@@ -25,6 +25,18 @@ def use_fake_lmdeploy(monkeypatch) -> None:
             monkeypatch.delenv(name)
 
 
+def fake_lmdeploy_env(**extra: str) -> dict[str, str]:
+    """A child process's environment: this checkout importable, the stand-in ``lmdeploy``
+    first on PATH, its behaviour switches cleared, then ``extra``."""
+    repo = Path(__file__).resolve().parent.parent
+    env = dict(os.environ, PYTHONPATH=str(repo), PATH=f"{FAKE_BIN}{os.pathsep}{os.environ['PATH']}")
+    for name in list(env):
+        if name.startswith("FAKE_LMDEPLOY_"):
+            del env[name]
+    env.update(extra)
+    return env
+
+
 def cmdline(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")[:-1]
 

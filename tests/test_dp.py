@@ -23,11 +23,10 @@ from backends.manager import start_backend
 from backends.replicas import ReplicaBoard, cache_share, place
 from backends.supervisor import ServerStartError, free_port, group_members
 from tests.helpers import poll_until
-from tests.servers_helpers import ALL, chat, eventually
+from tests.servers_helpers import ALL, chat, eventually, fake_lmdeploy_env
 from tui.core.config import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-FAKE_BIN = REPO / "tests" / "fakes" / "bin"
 
 
 def _get(port: int, path: str, key: str | None = None) -> tuple[int, object]:
@@ -275,15 +274,6 @@ def test_the_guard_leaves_an_unknown_key_check_alone():
 # --- the CLI: stop, signals, the key, bad input ---------------------------------------------
 
 
-def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO), PATH=f"{FAKE_BIN}{os.pathsep}{os.environ['PATH']}")
-    for name in list(env):
-        if name.startswith("FAKE_LMDEPLOY_"):
-            del env[name]
-    env.update(extra)
-    return env
-
-
 def _serve(model_dir: Path, port: int, **extra: str) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "tui.cli", "serve", "--engine", "lmdeploy", "--dp", "2"]
     argv += ["--model", str(model_dir), "--port", str(port)]
@@ -291,7 +281,7 @@ def _serve(model_dir: Path, port: int, **extra: str) -> subprocess.Popen[bytes]:
         argv,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_env(PYTHONUNBUFFERED="1", **extra),
+        env=fake_lmdeploy_env(PYTHONUNBUFFERED="1", **extra),
         cwd=REPO,
     )
 
@@ -355,7 +345,7 @@ def test_bad_dp_is_refused_with_one_line(data_dir, args, env, needle, code):
     proc = subprocess.run(
         [sys.executable, "-m", "tui.cli", "ask", "q", *args],
         capture_output=True,
-        env=_env(**env),
+        env=fake_lmdeploy_env(**env),
         cwd=REPO,
         timeout=60,
     )
@@ -397,7 +387,7 @@ def test_keep_alive_keeps_the_whole_set_and_its_keeper_stops_it_once_idle(
             + ["lmdeploy", "--dp", "2", "--model", str(model_dir), "--port", str(port)]
             + ["--keep-alive", "5s"],
             capture_output=True,
-            env=_env(O1TUI_RUNTIME_DIR=str(run_dir)),
+            env=fake_lmdeploy_env(O1TUI_RUNTIME_DIR=str(run_dir)),
             cwd=REPO,
             timeout=60,
         )

@@ -19,18 +19,9 @@ import pytest
 
 from backends.supervisor import free_port, group_members, probe
 from tests.helpers import poll_until, server_pgid
+from tests.servers_helpers import fake_lmdeploy_env
 
 REPO = Path(__file__).resolve().parent.parent
-FAKE_BIN = REPO / "tests" / "fakes" / "bin"
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO), PATH=f"{FAKE_BIN}{os.pathsep}{os.environ['PATH']}")
-    for name in list(env):
-        if name.startswith("FAKE_LMDEPLOY_"):
-            del env[name]
-    env.update(extra)
-    return env
 
 
 def _managed(model_dir: Path, port: int, *args: str) -> list[str]:
@@ -94,7 +85,7 @@ def test_signal_right_after_the_answer_leaves_no_server(data_dir, model_dir, sig
         _managed(model_dir, port, "ask", "How many r are in strawberry?", "--strategy", "plain"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_env(PYTHONUNBUFFERED="1"),
+        env=fake_lmdeploy_env(PYTHONUNBUFFERED="1"),
         cwd=REPO,
     )
     pgid = None
@@ -123,7 +114,7 @@ def test_two_interrupts_during_a_managed_load(data_dir, model_dir, gap_s):
         _managed(model_dir, port, "ask", "q"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_env(FAKE_LMDEPLOY_START_DELAY="30", FAKE_LMDEPLOY_IGNORE_SIGTERM="1"),
+        env=fake_lmdeploy_env(FAKE_LMDEPLOY_START_DELAY="30", FAKE_LMDEPLOY_IGNORE_SIGTERM="1"),
         cwd=REPO,
     )
     pgid = None
@@ -153,7 +144,7 @@ def test_serve_into_a_pipe_whose_reader_left_stops_the_server(data_dir, model_di
         _managed(model_dir, port, "serve"),
         stdout=reader_gone[1],
         stderr=subprocess.PIPE,
-        env=_env(),
+        env=fake_lmdeploy_env(),
         cwd=REPO,
     )
     os.close(reader_gone[1])
@@ -175,7 +166,7 @@ def test_an_api_key_starting_with_a_dash_reaches_the_server(data_dir, model_dir)
         + ["--api-key=-dash-first-key", "--json"],
         capture_output=True,
         text=True,
-        env=_env(),
+        env=fake_lmdeploy_env(),
         cwd=REPO,
         timeout=120,
     )
@@ -213,7 +204,7 @@ def test_a_stop_reentered_from_a_signal_handler_does_not_wait_on_itself(tmp_path
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
-        env=_env(FAKE_LMDEPLOY_IGNORE_SIGTERM="1"),
+        env=fake_lmdeploy_env(FAKE_LMDEPLOY_IGNORE_SIGTERM="1"),
         cwd=REPO,
         timeout=60,
     )

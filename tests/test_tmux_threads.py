@@ -4,17 +4,14 @@ screen itself shows that the follow-ups sent the earlier turns."""
 
 from __future__ import annotations
 
-import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import poll_until
-from tests.tmux_helpers import REPO, Tmux, app_command, saved_chains
+from tests.tmux_helpers import Tmux, app_command, saved_chains, stand_in_server
 
 pytestmark = [
     pytest.mark.slow,
@@ -24,21 +21,9 @@ pytestmark = [
 
 @pytest.fixture
 def counting_server() -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0", "--count-turns"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=REPO,
-    )
-    try:
-        assert proc.stdout is not None
-        match = re.search(r"(http://127\.0\.0\.1:\d+/v1)", proc.stdout.readline())
-        assert match
-        yield match.group(1)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    """The stand-in server answering with the number of turns it was sent; its URL."""
+    with stand_in_server("--count-turns") as url:
+        yield url
 
 
 def test_ask_follow_up_and_follow_up_again_in_tmux(tmp_path: Path, counting_server: str) -> None:

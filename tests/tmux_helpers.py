@@ -3,6 +3,7 @@ folders under the test's temporary folder, and the stand-in OpenAI server as a p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -100,11 +101,12 @@ class Tmux:
         self("kill-server")
 
 
-@pytest.fixture
-def fake_server() -> Iterator[str]:
-    """The stand-in OpenAI server as its own process (as a user's server would be); its URL."""
+@contextlib.contextmanager
+def stand_in_server(*args: str) -> Iterator[str]:
+    """The stand-in OpenAI server as its own process (as a user's server would be), with
+    ``args`` (``--delay 0.02``, ``--count-turns``); its URL while the block runs."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0", "--delay", "0.02"],
+        [sys.executable, "-m", "tests.fakes.openai_server", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -119,3 +121,10 @@ def fake_server() -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def fake_server() -> Iterator[str]:
+    """The stand-in server with a short delay between chunks; its URL."""
+    with stand_in_server("--delay", "0.02") as url:
+        yield url
