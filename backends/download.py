@@ -182,10 +182,12 @@ def download_dataset_file(
     file's path. ``modelscope`` is the package to use (None: the installed one).
 
     The endpoint is ModelScope's own unless ``MODELSCOPE_ENDPOINT`` says otherwise (the
-    package reads it; tests point it at a loopback stand-in).
+    package reads it; tests point it at a loopback stand-in). Call :func:`check_hub_reachable`
+    once before a series of these: an unreachable hub would otherwise cost the package's
+    retries on every call.
     """
-    check_hub_reachable(modelscope=modelscope)
     if modelscope is None:
+        _import_modelscope()
         try:
             fetch = importlib.import_module("modelscope.hub.file_download").dataset_file_download
         except (ImportError, AttributeError) as err:
@@ -336,11 +338,12 @@ def list_dataset_files(dataset_id: str, *, modelscope: Any = None) -> list[str]:
     ``modelscope`` package's own ``HubApi``. ``modelscope`` is the package to use (None: the
     installed one); ``MODELSCOPE_ENDPOINT`` moves the hub as for :func:`download_dataset_file`.
 
-    DownloadError, in one line, when the hub cannot be reached or does not know the dataset.
-    The paths are the hub's words: callers check them before using one as a file name.
+    DownloadError, in one line, when the hub cannot be reached or does not know the dataset
+    (check the hub first, as for :func:`download_dataset_file`). The paths are the hub's words:
+    callers check them before using one as a file name.
     """
-    check_hub_reachable(modelscope=modelscope)
     if modelscope is None:
+        _import_modelscope()
         try:
             hub_api = importlib.import_module("modelscope.hub.api").HubApi
         except (ImportError, AttributeError) as err:
